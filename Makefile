@@ -1,0 +1,51 @@
+# keel: the container-native init. Run as root on Debian.
+#   make run    install what is missing, build the demo image, boot it on this terminal
+#   make test   install what is missing, then run every test (unit, PID 1, VM)
+SHELL := /bin/bash
+DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt
+NODE_STAMP := node_modules/.package-lock.json
+NATIVE := init/native/build/Release/keel_sys.node
+DIST := dist/keel-init.js dist/keel.js dist/keel_sys.node
+SOURCES := $(shell find init runtime services pkg -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pkg/bundle.mjs package.json
+
+.PHONY: deps debs kernel build test typecheck run clean
+
+deps: debs $(NODE_STAMP) build kernel
+
+# Installs only the Debian packages that are missing (apt-get update first, as a fresh machine needs).
+debs:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+$(NATIVE): init/native/keel_sys.c init/native/binding.gyp $(NODE_STAMP)
+	npm run --silent build:native >/dev/null
+
+build: $(DIST)
+
+$(DIST) &: $(SOURCES) $(NATIVE) $(NODE_STAMP)
+	node pkg/bundle.mjs
+
+# The pinned Debian kernel (pkg/build/kernel.ts), downloaded once into ~/.cache/keel.
+kernel: build
+	node dist/keel.js kernel fetch
+
+typecheck: $(NODE_STAMP)
+	npx tsc --noEmit -p .
+
+test: deps typecheck
+	npx vitest run
+
+out/demo-kernel out/demo-initrd.img &: examples/demo.yml $(DIST)
+	node dist/keel.js build -o out examples/demo.yml
+
+run: deps out/demo-kernel
+	node dist/keel.js run out/demo
+
+clean:
+	rm -rf dist out init/native/build

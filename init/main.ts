@@ -1,0 +1,156 @@
+// keel-init: the entry point of PID 1.
+import { existsSync, readFileSync } from 'node:fs';
+import { loadManifest, ManifestError, type Manifest } from '../pkg/manifest/index.js';
+import { EventBus } from '../services/events.js';
+import { parseArgs, USAGE, type InitArgs } from './args.js';
+import { enterEmergency } from './emergency.js';
+import { installGuard } from './guard.js';
+import { attachConsole, attachLog, consoleWriter, openLog } from './log.js';
+import { leaveInitramfs, setHostname, setUpMachine } from './machine-setup.js';
+import { unmountWritable } from './mounts.js';
+import { trackChildProcesses } from './owned-children.js';
+import { remainingProcesses, signalRemaining } from './processes.js';
+import { Reaper } from './reaper.js';
+import { runShutdown, type StopHook } from './shutdown.js';
+import { installSignalHandlers, type PowerAction } from './signals.js';
+import { RB_AUTOBOOT, RB_HALT_SYSTEM, RB_POWER_OFF, sys, type Sys } from './sys.js';
+import { VERSION } from './version.js';
+
+const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
+
+interface Init {
+  bus: EventBus;
+  sys: Sys;
+  args: InitArgs;
+  machine: boolean;
+  isPid1: boolean;
+  manifest?: Manifest;
+  stopHooks: StopHook[];
+  shuttingDown: boolean;
+}
+
+function uptimeMs(): number | undefined {
+  try {
+    return Math.round(parseFloat(readFileSync('/proc/uptime', 'utf8').split(' ')[0]!) * 1000);
+  } catch {
+    return undefined;
+  }
+}
+
+function requestShutdown(init: Init, action: PowerAction, why: string): void {
+  if (init.shuttingDown) {
+    init.bus.emit({ kind: 'shutdown.ignored', message: `${why}: already shutting down` });
+    return;
+  }
+  init.shuttingDown = true;
+  init.bus.emit({ kind: 'shutdown.requested', message: `${why}: ${action}`, action, reason: why });
+  void runShutdown(action, {
+    stopHooks: init.stopHooks,
+    signalAll: (signal) => signalRemaining(init.isPid1, signal),
+    remaining: () => remainingProcesses(init.isPid1),
+    graceMs: init.manifest?.shutdown.grace ?? 5000,
+    sync: () => init.sys.sync(),
+    unmount: () => (init.machine ? unmountWritable(init.sys) : ''),
+    finish: (a) => finish(init, a),
+    emit: (e) => init.bus.emit(e),
+  });
+}
+
+function finish(init: Init, action: PowerAction): void {
+  if (!init.machine) process.exit(0);
+  try {
+    init.sys.reboot(REBOOT_CMD[action]);
+  } catch (err) {
+    init.bus.emit({ kind: 'shutdown.error', level: 'error', message: `reboot(2) failed: ${(err as Error).message}; the machine is idle` });
+  }
+}
+
+function bootManifest(init: Init): boolean {
+  try {
+    init.manifest = loadManifest(init.args.manifest);
+    return true;
+  } catch (err) {
+    if (err instanceof ManifestError) {
+      enterEmergency(init.bus, `the manifest ${init.args.manifest} is not valid`, err.message.split('\n'));
+    } else {
+      enterEmergency(init.bus, `the manifest ${init.args.manifest} could not be loaded: ${(err as Error).message}`);
+    }
+    return false;
+  }
+}
+
+/** Test-only fault injection (KEEL_INJECT_FAULT=uncaught,rejection): provokes the faults the guard must contain. */
+function injectFaults(): void {
+  const faults = (process.env.KEEL_INJECT_FAULT ?? '').split(',');
+  if (faults.includes('uncaught')) setTimeout(() => { throw new Error('injected uncaught exception'); }, 10);
+  if (faults.includes('rejection')) setTimeout(() => void Promise.reject(new Error('injected unhandled rejection')), 10);
+}
+
+export function main(argv: readonly string[]): void {
+  const bus = new EventBus();
+  installGuard(bus);
+  trackChildProcesses();
+  const write = consoleWriter();
+  attachConsole(bus, write);
+
+  const args = parseArgs(argv);
+  const isPid1 = process.pid === 1;
+  if (!isPid1 && (args.help || args.version || args.errors.length > 0)) {
+    if (args.version) write(`keel-init ${VERSION}\n`);
+    else if (args.help) write(USAGE);
+    else write(`keel-init: ${args.errors.join('; ')}\n${USAGE}`);
+    process.exitCode = args.errors.length > 0 ? 2 : 0;
+    return;
+  }
+  const machine = args.mode === 'machine' || (args.mode === 'auto' && isPid1 && !existsSync('/proc/self'));
+
+  let s: Sys;
+  try {
+    s = sys();
+  } catch (err) {
+    // Without the addon there is no mount, reap or reboot: say why and stay up.
+    bus.emit({ kind: 'boot.emergency', level: 'error', message: `EMERGENCY: ${(err as Error).message}` });
+    setInterval(() => {}, 1 << 30);
+    return;
+  }
+  if (machine) {
+    try {
+      leaveInitramfs(s); // returns only once / is no longer the initramfs
+    } catch (err) {
+      bus.emit({ kind: 'machine.error', level: 'error', message: `could not move the root out of the initramfs: ${(err as Error).message}; containers will fail to start` });
+    }
+  }
+  const init: Init = { bus, sys: s, args, machine, isPid1, stopHooks: [], shuttingDown: false };
+  bus.emit({ kind: 'keel.start', message: `keel ${VERSION} starting as pid ${process.pid} (${machine ? 'machine' : 'namespace'} mode)`, version: VERSION, mode: machine ? 'machine' : 'namespace' });
+  for (const e of args.errors) bus.emit({ kind: 'keel.args', level: 'warn', message: `ignoring bad argument: ${e}` });
+
+  if (machine) setUpMachine(s, (e) => bus.emit(e));
+  const log = openLog(args.stateDir);
+  attachLog(bus, log.logger);
+  if (log.error) bus.emit({ kind: 'keel.log', level: 'warn', message: `no log file in ${args.stateDir}: ${log.error}` });
+
+  const reaper = new Reaper(s);
+  try {
+    reaper.start();
+  } catch (err) {
+    bus.emit({ kind: 'keel.reaper', level: 'error', message: `could not become a child subreaper: ${(err as Error).message}` });
+  }
+  installSignalHandlers((signal, action) => {
+    if (action === 'log') bus.emit({ kind: 'signal.hup', message: `${signal} received (reload is not supported yet)` });
+    else requestShutdown(init, action, signal);
+  });
+
+  if (!bootManifest(init)) return;
+  const manifest = init.manifest!;
+  if (machine) setHostname(s, manifest.hostname, (e) => bus.emit(e));
+
+  const up = machine ? uptimeMs() : undefined;
+  const rssMb = (process.memoryUsage().rss / 2 ** 20).toFixed(1);
+  bus.emit({
+    kind: 'boot.complete',
+    message: `boot complete${up !== undefined ? ` ${up} ms after kernel start` : ''} (keel-init rss ${rssMb} MiB)`,
+    uptimeMs: up,
+    rss: process.memoryUsage().rss,
+  });
+  injectFaults();
+}

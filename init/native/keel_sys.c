@@ -1,0 +1,304 @@
+// keel_sys: the handful of Linux syscalls PID 1 needs and Node does not expose.
+// Every function is synchronous, small, and throws a JS Error carrying `code`
+// (the errno name, e.g. "EBUSY"), `errno` and `syscall` on failure.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_STR 4096
+
+static napi_value throw_errno(napi_env env, const char *syscall_name, const char *arg, int err) {
+  char msg[MAX_STR + 128];
+  const char *name = strerrorname_np(err);
+  snprintf(msg, sizeof msg, "%s(%s): %s", syscall_name, arg ? arg : "", strerror(err));
+  napi_value code, message, error, errno_value, syscall_value;
+  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_int32(env, err, &errno_value);
+  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &syscall_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, "keel_sys: too few arguments");
+    return -1;
+  }
+  return 0;
+}
+
+// Copies a JS string into buf; null/undefined give *present = 0.
+static int get_str(napi_env env, napi_value v, char *buf, size_t len, int *present) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_null || t == napi_undefined) {
+    if (present) *present = 0;
+    buf[0] = 0;
+    return 0;
+  }
+  if (present) *present = 1;
+  size_t copied;
+  if (napi_get_value_string_utf8(env, v, buf, len, &copied) != napi_ok) {
+    napi_throw_type_error(env, NULL, "keel_sys: expected a string");
+    return -1;
+  }
+  if (copied >= len - 1) {
+    napi_throw_range_error(env, NULL, "keel_sys: string too long");
+    return -1;
+  }
+  return 0;
+}
+
+static int get_i64(napi_env env, napi_value v, int64_t *out) {
+  if (napi_get_value_int64(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "keel_sys: expected a number");
+    return -1;
+  }
+  return 0;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// mount(source|null, target, fstype|null, flags, data|null)
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  char src[MAX_STR], target[MAX_STR], fstype[256], data[MAX_STR];
+  int has_src, has_fs, has_data;
+  int64_t flags;
+  if (get_args(env, info, 5, argv)) return NULL;
+  if (get_str(env, argv[0], src, sizeof src, &has_src) || get_str(env, argv[1], target, sizeof target, NULL) ||
+      get_str(env, argv[2], fstype, sizeof fstype, &has_fs) || get_i64(env, argv[3], &flags) ||
+      get_str(env, argv[4], data, sizeof data, &has_data))
+    return NULL;
+  if (mount(has_src ? src : NULL, target, has_fs ? fstype : NULL, (unsigned long)flags, has_data ? data : NULL) != 0)
+    return throw_errno(env, "mount", target, errno);
+  return undefined(env);
+}
+
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char target[MAX_STR];
+  int64_t flags;
+  if (get_args(env, info, 2, argv) || get_str(env, argv[0], target, sizeof target, NULL) || get_i64(env, argv[1], &flags))
+    return NULL;
+  if (umount2(target, (int)flags) != 0) return throw_errno(env, "umount2", target, errno);
+  return undefined(env);
+}
+
+static napi_value js_reboot(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t cmd;
+  if (get_args(env, info, 1, argv) || get_i64(env, argv[0], &cmd)) return NULL;
+  if (reboot((int)cmd) != 0) return throw_errno(env, "reboot", NULL, errno);
+  return undefined(env);
+}
+
+static napi_value js_sethostname(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char name[256];
+  if (get_args(env, info, 1, argv) || get_str(env, argv[0], name, sizeof name, NULL)) return NULL;
+  if (sethostname(name, strlen(name)) != 0) return throw_errno(env, "sethostname", name, errno);
+  return undefined(env);
+}
+
+static napi_value js_set_child_subreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return throw_errno(env, "prctl", "PR_SET_CHILD_SUBREAPER", errno);
+  return undefined(env);
+}
+
+static void set_int(napi_env env, napi_value obj, const char *key, int v) {
+  napi_value n;
+  napi_create_int32(env, v, &n);
+  napi_set_named_property(env, obj, key, n);
+}
+
+// waitpid(pid, WNOHANG|__WALL) for one pid. Returns undefined when the pid has
+// not exited yet, else {pid, code, signal} with code or signal set to -1 when
+// it does not apply. ECHILD is returned as {pid, gone: 1} so the caller can
+// forget the pid without an exception on a hot path.
+static napi_value js_reap(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t pid;
+  if (get_args(env, info, 1, argv) || get_i64(env, argv[0], &pid)) return NULL;
+  int status = 0;
+  pid_t r;
+  do {
+    r = waitpid((pid_t)pid, &status, WNOHANG | __WALL);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) return undefined(env);
+  napi_value obj;
+  napi_create_object(env, &obj);
+  if (r < 0) {
+    if (errno != ECHILD) return throw_errno(env, "waitpid", NULL, errno);
+    set_int(env, obj, "pid", (int)pid);
+    set_int(env, obj, "gone", 1);
+    return obj;
+  }
+  set_int(env, obj, "pid", r);
+  set_int(env, obj, "code", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  set_int(env, obj, "signal", WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+  return obj;
+}
+
+static napi_value js_chroot(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[MAX_STR];
+  if (get_args(env, info, 1, argv) || get_str(env, argv[0], path, sizeof path, NULL)) return NULL;
+  if (chroot(path) != 0) return throw_errno(env, "chroot", path, errno);
+  return undefined(env);
+}
+
+// Reads a JS array of strings into a NULL-terminated, malloc'd vector.
+static char **get_str_array(napi_env env, napi_value arr) {
+  uint32_t n;
+  if (napi_get_array_length(env, arr, &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, "keel_sys: expected an array of strings");
+    return NULL;
+  }
+  char **v = calloc(n + 1, sizeof(char *));
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    size_t len;
+    napi_get_element(env, arr, i, &item);
+    if (napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok) {
+      napi_throw_type_error(env, NULL, "keel_sys: expected an array of strings");
+      return NULL;
+    }
+    v[i] = malloc(len + 1);
+    napi_get_value_string_utf8(env, item, v[i], len + 1, &len);
+  }
+  return v;
+}
+
+// execve(path, argv, env): replaces the process image; returns only on error.
+static napi_value js_execve(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[MAX_STR];
+  if (get_args(env, info, 3, argv) || get_str(env, argv[0], path, sizeof path, NULL)) return NULL;
+  char **args = get_str_array(env, argv[1]);
+  if (!args) return NULL;
+  char **envp = get_str_array(env, argv[2]);
+  if (!envp) return NULL;
+  // The new image must inherit the console as stdio: clear close-on-exec,
+  // which Node may have set on fds 0-2.
+  for (int fd = 0; fd <= 2; fd++) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+  }
+  execve(path, args, envp);
+  return throw_errno(env, "execve", path, errno);
+}
+
+static napi_value js_sync(napi_env env, napi_callback_info info) {
+  (void)info;
+  sync();
+  return undefined(env);
+}
+
+// setrlimit(resource, soft, hard); -1 means RLIM_INFINITY.
+static napi_value js_setrlimit(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int64_t res, soft, hard;
+  if (get_args(env, info, 3, argv) || get_i64(env, argv[0], &res) || get_i64(env, argv[1], &soft) ||
+      get_i64(env, argv[2], &hard))
+    return NULL;
+  struct rlimit rl = {soft < 0 ? RLIM_INFINITY : (rlim_t)soft, hard < 0 ? RLIM_INFINITY : (rlim_t)hard};
+  if (setrlimit((int)res, &rl) != 0) return throw_errno(env, "setrlimit", NULL, errno);
+  return undefined(env);
+}
+
+// finitModule(fd, params): loads a kernel module from an open file.
+static napi_value js_finit_module(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t fd;
+  char params[MAX_STR];
+  if (get_args(env, info, 2, argv) || get_i64(env, argv[0], &fd) || get_str(env, argv[1], params, sizeof params, NULL))
+    return NULL;
+  if (syscall(SYS_finit_module, (int)fd, params, 0) != 0) return throw_errno(env, "finit_module", NULL, errno);
+  return undefined(env);
+}
+
+// interfaceUp(name): sets IFF_UP on a network interface (SIOCSIFFLAGS).
+static napi_value js_interface_up(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char name[IFNAMSIZ + 1];
+  if (get_args(env, info, 1, argv) || get_str(env, argv[0], name, sizeof name, NULL)) return NULL;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return throw_errno(env, "socket", name, errno);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+    int err = errno;
+    close(s);
+    return throw_errno(env, "ioctl(SIOCGIFFLAGS)", name, err);
+  }
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
+    int err = errno;
+    close(s);
+    return throw_errno(env, "ioctl(SIOCSIFFLAGS)", name, err);
+  }
+  close(s);
+  return undefined(env);
+}
+
+// statfsType(path): the filesystem magic number (f_type).
+static napi_value js_statfs_type(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[MAX_STR];
+  if (get_args(env, info, 1, argv) || get_str(env, argv[0], path, sizeof path, NULL)) return NULL;
+  struct statfs st;
+  if (statfs(path, &st) != 0) return throw_errno(env, "statfs", path, errno);
+  napi_value n;
+  napi_create_int64(env, (int64_t)(unsigned long)st.f_type, &n);
+  return n;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
+      {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
+      {"reboot", NULL, js_reboot, NULL, NULL, NULL, napi_default, NULL},
+      {"sethostname", NULL, js_sethostname, NULL, NULL, NULL, napi_default, NULL},
+      {"setChildSubreaper", NULL, js_set_child_subreaper, NULL, NULL, NULL, napi_default, NULL},
+      {"reap", NULL, js_reap, NULL, NULL, NULL, napi_default, NULL},
+      {"chroot", NULL, js_chroot, NULL, NULL, NULL, napi_default, NULL},
+      {"execve", NULL, js_execve, NULL, NULL, NULL, napi_default, NULL},
+      {"sync", NULL, js_sync, NULL, NULL, NULL, napi_default, NULL},
+      {"setrlimit", NULL, js_setrlimit, NULL, NULL, NULL, napi_default, NULL},
+      {"finitModule", NULL, js_finit_module, NULL, NULL, NULL, napi_default, NULL},
+      {"interfaceUp", NULL, js_interface_up, NULL, NULL, NULL, napi_default, NULL},
+      {"statfsType", NULL, js_statfs_type, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,78 @@
+// The one module that reaches the syscalls Node lacks (DESIGN.md hazard 6),
+// through keel's small N-API addon (init/native/keel_sys.c).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface ReapResult {
+  pid: number;
+  /** Exit code, or -1 when killed by a signal. */
+  code?: number;
+  /** Signal number, or -1 when it exited normally. */
+  signal?: number;
+  /** Set when the pid is not (or no longer) our child. */
+  gone?: 1;
+}
+
+export interface Sys {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+  reboot(cmd: number): void;
+  sethostname(name: string): void;
+  setChildSubreaper(): void;
+  /** waitpid(pid, WNOHANG|__WALL): undefined while the pid still runs. */
+  reap(pid: number): ReapResult | undefined;
+  chroot(path: string): void;
+  execve(path: string, argv: string[], env: string[]): never;
+  sync(): void;
+  setrlimit(resource: number, soft: number, hard: number): void;
+  finitModule(fd: number, params: string): void;
+  interfaceUp(name: string): void;
+  statfsType(path: string): number;
+}
+
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_REMOUNT = 32;
+export const MS_BIND = 4096;
+export const MS_MOVE = 8192;
+export const MS_REC = 16384;
+export const MS_PRIVATE = 1 << 18;
+export const MS_SHARED = 1 << 20;
+export const MNT_DETACH = 2;
+
+export const RB_AUTOBOOT = 0x01234567;
+export const RB_HALT_SYSTEM = 0xcdef0123;
+export const RB_POWER_OFF = 0x4321fedc;
+export const RB_DISABLE_CAD = 0;
+
+export const RLIMIT_NOFILE = 7;
+
+const ADDON = 'keel_sys.node';
+
+function candidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const list = [
+    process.env.KEEL_NATIVE_DIR ? join(process.env.KEEL_NATIVE_DIR, ADDON) : '',
+    join(here, ADDON), // beside the bundle in dist/ or in an image
+    join(here, 'native', 'build', 'Release', ADDON), // running from source (tests)
+    join(here, '..', 'init', 'native', 'build', 'Release', ADDON),
+  ];
+  return list.filter((p) => p !== '');
+}
+
+let loaded: Sys | undefined;
+
+/** Loads the addon once. Throws an Error naming where it looked if it is missing. */
+export function sys(): Sys {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const tried = candidates();
+  const found = tried.find((p) => existsSync(p));
+  if (!found) throw new Error(`keel's native addon ${ADDON} was not found (looked in ${tried.join(', ')}); run make build`);
+  loaded = require(found) as Sys;
+  return loaded;
+}

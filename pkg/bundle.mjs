@@ -1,0 +1,27 @@
+// Bundles keel with esbuild: dist/keel-init.js (PID 1) and dist/keel.js (CLI),
+// with the native addon copied beside them.
+import { build } from 'esbuild';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+// ESM bundles of CommonJS dependencies need a real require for Node's builtins.
+const requireShim = "import { createRequire as __keelCreateRequire } from 'node:module'; const require = __keelCreateRequire(import.meta.url);";
+
+mkdirSync('dist', { recursive: true });
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  sourcemap: false,
+  legalComments: 'none',
+  define: { __KEEL_VERSION__: JSON.stringify(pkg.version) },
+  external: ['*.node', 'node-pty'],
+  logLevel: 'warning',
+};
+await build({ ...common, entryPoints: ['init/entry.ts'], outfile: 'dist/keel-init.js', banner: { js: requireShim } });
+await build({ ...common, entryPoints: ['pkg/cli/entry.ts'], outfile: 'dist/keel.js', banner: { js: `#!/usr/bin/env node\n${requireShim}` } });
+chmodSync('dist/keel.js', 0o755);
+copyFileSync('init/native/build/Release/keel_sys.node', 'dist/keel_sys.node');
+writeFileSync('dist/package.json', '{"type":"module"}\n');
+console.log('bundled dist/keel-init.js, dist/keel.js, dist/keel_sys.node');

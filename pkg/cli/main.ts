@@ -1,0 +1,118 @@
+// The keel CLI (dist/keel.js). On the host: build, run, validate images.
+// Later, inside the VM, the same CLI talks to the running init.
+import { parseArgs as parseNodeArgs } from 'node:util';
+import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../build/kernel.js';
+import { buildImage } from '../build/image.js';
+import { jsonSchema, loadManifest, ManifestError } from '../manifest/index.js';
+import { findImage, runVm, type RunOptions } from '../run/qemu.js';
+import { VERSION } from '../../init/version.js';
+
+const USAGE = `usage: keel COMMAND [options]
+
+  keel build [-o DIR] [--name NAME] keel.yml   build NAME-kernel, NAME-initrd.img, NAME-cmdline
+  keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--no-reboot] [--qmp SOCKET] NAME|DIR/NAME
+                                               boot a built image under qemu on this terminal
+  keel validate keel.yml                       check a manifest without building
+  keel schema                                  print the manifest's JSON Schema
+  keel kernel fetch [PACKAGE]                  download a Debian kernel into the cache
+                                               (default ${DEFAULT_KERNEL_PACKAGE})
+  keel version
+`;
+
+class UsageError extends Error {}
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+
+function positional(args: string[], want: number, what: string): string[] {
+  if (args.length !== want) throw new UsageError(`expected ${what}`);
+  return args;
+}
+
+function cmdBuild(argv: string[]): number {
+  const { values, positionals } = parseNodeArgs({
+    args: argv,
+    options: { output: { type: 'string', short: 'o', default: '.' }, name: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const [manifestPath] = positional(positionals, 1, 'one manifest file: keel build [-o DIR] [--name NAME] keel.yml');
+  const started = Date.now();
+  const r = buildImage({ manifestPath: manifestPath!, outDir: values.output!, ...(values.name ? { name: values.name } : {}) });
+  out(`built ${r.name} in ${((Date.now() - started) / 1000).toFixed(1)} s (kernel ${r.kernelSource})`);
+  out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB)\n  cmdline: ${r.cmdline || '(empty)'}`);
+  return 0;
+}
+
+async function cmdRun(argv: string[]): Promise<number> {
+  const { values, positionals } = parseNodeArgs({
+    args: argv,
+    options: {
+      mem: { type: 'string', default: '1024' },
+      cpus: { type: 'string', default: '1' },
+      accel: { type: 'string', default: 'auto' },
+      'no-reboot': { type: 'boolean', default: false },
+      qmp: { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  const [target] = positional(positionals, 1, 'one image: keel run [options] NAME');
+  const mem = Number(values.mem);
+  const cpus = Number(values.cpus);
+  if (!Number.isInteger(mem) || mem < 128) throw new UsageError(`--mem ${values.mem}: expected MiB, at least 128`);
+  if (!Number.isInteger(cpus) || cpus < 1) throw new UsageError(`--cpus ${values.cpus}: expected a whole number of at least 1`);
+  if (!['auto', 'kvm', 'tcg'].includes(values.accel!)) throw new UsageError(`--accel ${values.accel}: expected kvm, tcg or auto`);
+  const opts: RunOptions = { memMb: mem, cpus, accel: values.accel as RunOptions['accel'], noReboot: values['no-reboot']!, ...(values.qmp ? { qmp: values.qmp } : {}) };
+  return runVm(findImage(target!), opts, err);
+}
+
+function cmdValidate(argv: string[]): number {
+  const [file] = positional(argv, 1, 'one manifest file: keel validate keel.yml');
+  loadManifest(file!);
+  out(`${file}: valid`);
+  return 0;
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'build':
+      return cmdBuild(rest);
+    case 'run':
+      return cmdRun(rest);
+    case 'validate':
+      return cmdValidate(rest);
+    case 'schema':
+      out(JSON.stringify(jsonSchema(), null, 2));
+      return 0;
+    case 'kernel': {
+      if (rest[0] !== 'fetch' || rest.length > 2) throw new UsageError('expected: keel kernel fetch [PACKAGE]');
+      const k = fetchKernelPackage(rest[1] ?? DEFAULT_KERNEL_PACKAGE);
+      out(`${k.source}: ${k.image}`);
+      return 0;
+    }
+    case 'version':
+    case '--version':
+      out(`keel ${VERSION}`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (e) {
+    if (e instanceof ManifestError) err(e.message);
+    else if (e instanceof BuildError) err(`keel: ${e.message}`);
+    else if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) err(`keel: ${(e as Error).message}\n\n${USAGE}`);
+    else err(`keel: internal error: ${(e as Error).stack ?? String(e)}`);
+    return e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+  }
+}

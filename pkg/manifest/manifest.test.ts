@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { jsonSchema, ManifestError, normalizedJson, parseManifest } from './index.js';
+import { parseDuration } from './duration.js';
+
+function problems(text: string): string[] {
+  try {
+    parseManifest(text, 'keel.yml');
+  } catch (err) {
+    if (err instanceof ManifestError) return err.message.split('\n');
+    throw err;
+  }
+  throw new Error('expected the manifest to be rejected');
+}
+
+describe('manifest validation', () => {
+  it('accepts an empty manifest and fills in defaults', () => {
+    const m = parseManifest('', 'keel.yml');
+    expect(m.onboot).toEqual([]);
+    expect(m.services).toEqual([]);
+    expect(m.files).toEqual([]);
+    expect(m.shutdown.grace).toBe(5000);
+  });
+
+  it('accepts a LinuxKit-style kernel and files section', () => {
+    const m = parseManifest(
+      `kernel:\n  image: linux-image-6.1.0-50-amd64\n  cmdline: "console=ttyS0"\nfiles:\n  - path: etc/motd\n    contents: hi\n    mode: "0644"\n  - path: etc/link\n    symlink: motd\nhostname: box-1\nshutdown:\n  grace: 1m30s\n`,
+      'keel.yml',
+    );
+    expect(m.kernel).toEqual({ image: 'linux-image-6.1.0-50-amd64', cmdline: 'console=ttyS0' });
+    expect(m.files[0]).toMatchObject({ path: 'etc/motd', contents: 'hi', mode: 0o644, uid: 0, gid: 0 });
+    expect(m.hostname).toBe('box-1');
+    expect(m.shutdown.grace).toBe(90_000);
+  });
+
+  it.each([
+    ['hostname: "bad_name!"', 'keel.yml:1:11: hostname: "bad_name!" is not a hostname'],
+    ['hostnme: x', 'keel.yml:1:1: hostnme: unknown field; did you mean "hostname"?'],
+    ['shutdown:\n  grace: soon', 'keel.yml:2:10: shutdown.grace: "soon" is not a duration'],
+    ['files:\n  - contents: x', 'keel.yml:2:5: files[0].path: is required'],
+    ['files:\n  - path: a\n    mode: "0999"', 'keel.yml:3:11: files[0].mode: "0999" is not a file mode'],
+    ['files:\n  - path: a\n    contents: x\n    directory: true', 'keel.yml:2:5: files[0]: give only one of contents, source, directory: true, or symlink'],
+    ['files:\n  - path: ../etc/x', 'files[0]: path "../etc/x" must not contain ".."'],
+    ['kernel:\n  image: linux\n  binary: bzImage', 'kernel.binary: kernel.binary (LinuxKit kernel images) is not supported by this version of keel yet'],
+    ['onboot:\n  - name: sysctl\n    image: linuxkit/sysctl:v1', 'onboot: running containers (onboot) is not supported by this version of keel yet'],
+    ['services: 3', 'services: 3 is not a list'],
+    ['hostname: a\nhostname: b', 'keel.yml:2:1: not valid YAML'],
+    ['- a list', 'keel.yml:1:1: (top level): a list is not a mapping'],
+  ])('rejects %j with a message naming file, line and field', (text, expected) => {
+    const found = problems(text);
+    expect(found.some((p) => p.includes(expected)), `got:\n${found.join('\n')}`).toBe(true);
+  });
+
+  it('reports every problem, not just the first', () => {
+    expect(problems('hostname: 1.\nshutdown:\n  grace: x\nfoo: 1')).toHaveLength(3);
+  });
+
+  it('round-trips through the normalized JSON unchanged', () => {
+    const m = parseManifest('files:\n  - path: etc/a\n    contents: x\n    mode: 0644\nshutdown:\n  grace: 1500ms\n', 'keel.yml');
+    const json = normalizedJson(m);
+    expect(JSON.parse(json).format).toBe('keel-manifest/1');
+    expect(parseManifest(json, 'manifest.json')).toEqual(m);
+  });
+
+  it('refuses a normalized manifest of another format version', () => {
+    expect(problems('{"format": "keel-manifest/9"}')[0]).toContain('format: "keel-manifest/9" is not keel-manifest/1');
+  });
+
+  it('generates a JSON Schema from the same description', () => {
+    const schema = jsonSchema() as { properties: Record<string, { properties?: Record<string, unknown> }> };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['kernel', 'files', 'onboot', 'services', 'hostname']));
+    expect(schema.properties.files).toBeDefined();
+  });
+});
+
+describe('durations', () => {
+  it.each([
+    ['100ms', 100],
+    ['2s', 2000],
+    ['1m30s', 90_000],
+    ['1.5s', 1500],
+    ['1h', 3_600_000],
+    [3, 3000],
+    ['10', 10_000],
+  ])('%j is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each(['', 'soon', '5 s', '-1s', '1x', -2])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined());
+});

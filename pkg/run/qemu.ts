@@ -1,0 +1,122 @@
+// `keel run`: boots a built image under qemu with the serial console on
+// stdio. KVM is used when it really works (a time-boxed probe boot, cached),
+// else TCG, and the choice is printed.
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { cacheDir } from '../build/cache.js';
+import { BuildError } from '../build/kernel.js';
+
+export interface Image {
+  name: string;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+}
+
+export type Accel = 'kvm' | 'tcg';
+
+export interface RunOptions {
+  memMb: number;
+  cpus: number;
+  accel: Accel | 'auto';
+  /** Exit qemu instead of rebooting the guest. */
+  noReboot: boolean;
+  /** A QMP control socket path, for tests and tools. */
+  qmp?: string;
+  extraArgs?: string[];
+}
+
+export const QEMU = 'qemu-system-x86_64';
+
+/** Finds NAME-kernel, NAME-initrd.img and NAME-cmdline for "NAME" or "DIR/NAME". */
+export function findImage(target: string): Image {
+  const base = resolve(target);
+  const kernel = `${base}-kernel`;
+  const initrd = `${base}-initrd.img`;
+  const missing = [kernel, initrd].filter((p) => !existsSync(p));
+  if (missing.length) throw new BuildError(`no image ${target}: ${missing.join(' and ')} not found; build it with "keel build"`);
+  const cmdFile = `${base}-cmdline`;
+  const cmdline = existsSync(cmdFile) ? readFileSync(cmdFile, 'utf8').trim() : '';
+  return { name: target, kernel, initrd, cmdline };
+}
+
+export function qemuArgs(image: Image, opts: RunOptions, accel: Accel): string[] {
+  const cmdline = /(^|\s)console=/.test(image.cmdline) ? image.cmdline : `${image.cmdline} console=ttyS0`.trim();
+  return [
+    '-accel', accel,
+    ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']),
+    '-m', String(opts.memMb),
+    '-smp', String(opts.cpus),
+    '-kernel', image.kernel,
+    '-initrd', image.initrd,
+    '-append', cmdline,
+    '-display', 'none',
+    '-serial', 'mon:stdio',
+    '-nic', 'none',
+    ...(opts.noReboot ? ['-no-reboot'] : []),
+    ...(opts.qmp ? ['-qmp', `unix:${opts.qmp},server=on,wait=off`] : []),
+    ...(opts.extraArgs ?? []),
+  ];
+}
+
+/**
+ * Whether KVM really runs a guest here. /dev/kvm can exist and open while
+ * guests hang (nested virtualization without the features the kernel needs),
+ * so the probe boots the kernel itself for a moment and looks for its banner.
+ */
+export function kvmUsable(kernel: string): boolean {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch {
+    return false;
+  }
+  const st = statSync(kernel);
+  const key = `${resolve(kernel)}:${st.size}:${Math.round(st.mtimeMs)}`;
+  const file = join(cacheDir(), 'kvm-probe.json');
+  let cache: Record<string, boolean> = {};
+  try {
+    cache = JSON.parse(readFileSync(file, 'utf8')) as Record<string, boolean>;
+  } catch {
+    /* no cache yet */
+  }
+  if (key in cache) return cache[key]!;
+  const r = spawnSync(QEMU, ['-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
+    encoding: 'utf8',
+    timeout: 4000,
+  });
+  const works = /Linux version/.test(r.stdout ?? '');
+  try {
+    mkdirSync(cacheDir(), { recursive: true });
+    writeFileSync(file, JSON.stringify({ ...cache, [key]: works }));
+  } catch {
+    /* a read-only cache only costs the probe next time */
+  }
+  return works;
+}
+
+export function chooseAccel(image: Image, wanted: RunOptions['accel']): { accel: Accel; why: string } {
+  if (wanted === 'tcg') return { accel: 'tcg', why: 'TCG (asked for)' };
+  if (wanted === 'kvm') return { accel: 'kvm', why: 'KVM (asked for)' };
+  if (kvmUsable(image.kernel)) return { accel: 'kvm', why: 'KVM' };
+  return { accel: 'tcg', why: existsSync('/dev/kvm') ? 'TCG (/dev/kvm is present but did not boot a guest)' : 'TCG (no /dev/kvm)' };
+}
+
+export function qemuAvailable(): boolean {
+  return spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Boots the image with the console on this terminal; resolves with qemu's exit code. */
+export function runVm(image: Image, opts: RunOptions, say: (line: string) => void): Promise<number> {
+  if (!qemuAvailable()) throw new BuildError(`${QEMU} was not found; install it with "apt-get install qemu-system-x86"`);
+  const { accel, why } = chooseAccel(image, opts.accel);
+  say(`keel run: booting ${image.name} with ${why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); ctrl-a x quits qemu`);
+  const child = spawn(QEMU, qemuArgs(image, opts, accel), { stdio: 'inherit' });
+  return new Promise((resolveExit) => {
+    child.on('error', (err) => {
+      say(`keel run: ${err.message}`);
+      resolveExit(1);
+    });
+    child.on('exit', (code, signal) => resolveExit(code ?? (signal ? 128 : 1)));
+  });
+}
