@@ -15,6 +15,7 @@ import { runShutdown, type StopHook } from './shutdown.js';
 import { installSignalHandlers, type PowerAction } from './signals.js';
 import { RB_AUTOBOOT, RB_HALT_SYSTEM, RB_POWER_OFF, sys, type Sys } from './sys.js';
 import { VERSION } from './version.js';
+import { runcVersion } from '../runtime/runc.js';
 
 const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
 
@@ -143,6 +144,17 @@ export function main(argv: readonly string[]): void {
   if (!bootManifest(init)) return;
   const manifest = init.manifest!;
   if (machine) setHostname(s, manifest.hostname, (e) => bus.emit(e));
+  void finishBoot(init, machine);
+}
+
+async function finishBoot(init: Init, machine: boolean): Promise<void> {
+  const { bus, manifest } = init;
+  if (!manifest) return;
+  const runc = await runcVersion();
+  const containers = manifest.onboot.length + manifest.services.length + manifest.onshutdown.length;
+  if (runc) bus.emit({ kind: 'runtime.found', message: `runc ${runc.version}`, runtime: 'runc', version: runc.version });
+  else if (containers > 0) return enterEmergency(bus, 'runc was not found in PATH, and the manifest has containers', ['fix: install runc in the image (the runc package on Debian)']);
+  else bus.emit({ kind: 'runtime.missing', level: 'warn', message: 'runc was not found in PATH (no containers in this manifest need it)' });
 
   const up = machine ? uptimeMs() : undefined;
   const rssMb = (process.memoryUsage().rss / 2 ** 20).toFixed(1);

@@ -45,7 +45,8 @@ export function listPids(): number[] {
 }
 
 export function isKernelThread(stat: ProcStat): boolean {
-  return (stat.flags & PF_KTHREAD) !== 0 || stat.pid === 2 || stat.ppid === 2;
+  // Only the flag: in a PID namespace, pid 2 is an ordinary process.
+  return (stat.flags & PF_KTHREAD) !== 0;
 }
 
 let childrenFileWorks: boolean | undefined;

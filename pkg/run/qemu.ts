@@ -112,6 +112,9 @@ export function runVm(image: Image, opts: RunOptions, say: (line: string) => voi
   const { accel, why } = chooseAccel(image, opts.accel);
   say(`keel run: booting ${image.name} with ${why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); ctrl-a x quits qemu`);
   const child = spawn(QEMU, qemuArgs(image, opts, accel), { stdio: 'inherit' });
+  // If keel run itself is told to stop, the VM must not outlive it.
+  const stop = () => child.kill('SIGTERM');
+  for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(sig, stop);
   return new Promise((resolveExit) => {
     child.on('error', (err) => {
       say(`keel run: ${err.message}`);

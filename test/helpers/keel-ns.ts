@@ -1,0 +1,108 @@
+// Runs the real dist/keel-init.js as PID 1 of a new PID namespace
+// (unshare --pid --fork --mount-proc), reads its console, and runs commands
+// inside the namespace with nsenter.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const DIST = resolve(import.meta.dirname, '../../dist');
+
+export function requireDist(): void {
+  if (!existsSync(join(DIST, 'keel-init.js'))) throw new Error(`${DIST}/keel-init.js is missing: run "make build" first`);
+}
+
+export interface KeelNs {
+  dir: string;
+  /** Everything keel printed so far. */
+  output(): string;
+  waitFor(pattern: RegExp, ms?: number): Promise<string>;
+  /** keel's pid as seen from the host. */
+  hostPid(): number;
+  /** Runs a shell command inside keel's PID and mount namespace. */
+  exec(command: string): { status: number | null; stdout: string; stderr: string };
+  signal(sig: NodeJS.Signals): void;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Processes in the namespace other than keel (pids as seen from the host), with their state. */
+  others(): Array<{ pid: number; state: string }>;
+  cleanup(): void;
+}
+
+/** Starts keel with `manifest` as its keel.yml, or with { path } to point it at a file of the caller's. */
+export function startKeel(manifest: string | { path: string }, env: Record<string, string> = {}): KeelNs {
+  requireDist();
+  const dir = mkdtempSync(join(tmpdir(), 'keel-ns-'));
+  let file = join(dir, 'keel.yml');
+  if (typeof manifest === 'string') writeFileSync(file, manifest);
+  else file = manifest.path;
+  const child: ChildProcess = spawn(
+    'unshare',
+    ['--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, join(DIST, 'keel-init.js'), '--manifest', file, '--state-dir', join(dir, 'state')],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let text = '';
+  child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+
+  let cachedPid: number | undefined;
+  const hostPid = (): number => {
+    if (cachedPid) return cachedPid;
+    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
+    if (!kids) throw new Error('keel-init has not started yet');
+    cachedPid = Number(kids.split(' ')[0]);
+    return cachedPid;
+  };
+
+  return {
+    dir,
+    output: () => text,
+    async waitFor(pattern, ms = 15_000) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const m = pattern.exec(text);
+        if (m) return m[0];
+        if (Date.now() > end) throw new Error(`keel never printed ${pattern}; it printed:\n${text}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    hostPid,
+    exec(command) {
+      const r = spawnSync('nsenter', ['-t', String(hostPid()), '-p', '-m', '--', 'sh', '-c', command], { encoding: 'utf8', timeout: 60_000 });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    },
+    signal: (sig) => process.kill(hostPid(), sig),
+    exited,
+    others() {
+      const ns = readlinkSync(`/proc/${hostPid()}/ns/pid`);
+      const out: Array<{ pid: number; state: string }> = [];
+      for (const name of readdirSync('/proc')) {
+        if (!/^\d+$/.test(name) || Number(name) === hostPid()) continue;
+        try {
+          if (readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue;
+          const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+          out.push({ pid: Number(name), state: stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) });
+        } catch {
+          /* exited while we looked */
+        }
+      }
+      return out;
+    },
+    cleanup() {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function eventually(check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
