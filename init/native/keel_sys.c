@@ -281,21 +281,23 @@ static napi_value js_statfs_type(napi_env env, napi_callback_info info) {
   return n;
 }
 
+#define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
-      {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
-      {"reboot", NULL, js_reboot, NULL, NULL, NULL, napi_default, NULL},
-      {"sethostname", NULL, js_sethostname, NULL, NULL, NULL, napi_default, NULL},
-      {"setChildSubreaper", NULL, js_set_child_subreaper, NULL, NULL, NULL, napi_default, NULL},
-      {"reap", NULL, js_reap, NULL, NULL, NULL, napi_default, NULL},
-      {"chroot", NULL, js_chroot, NULL, NULL, NULL, napi_default, NULL},
-      {"execve", NULL, js_execve, NULL, NULL, NULL, napi_default, NULL},
-      {"sync", NULL, js_sync, NULL, NULL, NULL, napi_default, NULL},
-      {"setrlimit", NULL, js_setrlimit, NULL, NULL, NULL, napi_default, NULL},
-      {"finitModule", NULL, js_finit_module, NULL, NULL, NULL, napi_default, NULL},
-      {"interfaceUp", NULL, js_interface_up, NULL, NULL, NULL, napi_default, NULL},
-      {"statfsType", NULL, js_statfs_type, NULL, NULL, NULL, napi_default, NULL},
+      FN("mount", js_mount),
+      FN("umount2", js_umount2),
+      FN("reboot", js_reboot),
+      FN("sethostname", js_sethostname),
+      FN("setChildSubreaper", js_set_child_subreaper),
+      FN("reap", js_reap),
+      FN("chroot", js_chroot),
+      FN("execve", js_execve),
+      FN("sync", js_sync),
+      FN("setrlimit", js_setrlimit),
+      FN("finitModule", js_finit_module),
+      FN("interfaceUp", js_interface_up),
+      FN("statfsType", js_statfs_type),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,0 +1,94 @@
+// `keel build`: a manifest in, a bootable kernel + initramfs out.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { loadManifest, normalizedJson } from '../manifest/index.js';
+import { buildCpio, type CpioEntry } from './cpio.js';
+import { fileEntries } from './files.js';
+import { BuildError, resolveKernel } from './kernel.js';
+import { binaryWithLibraries } from './node-runtime.js';
+
+export const KEEL_LIB = '/usr/lib/keel';
+
+export interface BuildOptions {
+  manifestPath: string;
+  outDir: string;
+  name?: string;
+  /** Folder with keel-init.js, keel.js and keel_sys.node (default: beside this bundle). */
+  distDir?: string;
+}
+
+export interface BuildResult {
+  name: string;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  initrdBytes: number;
+  kernelSource: string;
+}
+
+// The kernel runs /init with a shebang; /init imports the ESM bundle.
+// If the bundle cannot load, stay alive so the console shows why instead of a panic.
+const INIT_SCRIPT = `#!/usr/bin/node
+import('${KEEL_LIB}/keel-init.js').catch((err) => {
+  console.error('keel: cannot start keel-init:', err);
+  setInterval(() => {}, 1 << 30);
+});
+`;
+
+export function defaultDistDir(): string {
+  return process.env.KEEL_DIST ?? dirname(fileURLToPath(import.meta.url));
+}
+
+function keelFiles(distDir: string): CpioEntry[] {
+  const need = ['keel-init.js', 'keel.js', 'keel_sys.node'];
+  const missing = need.filter((f) => !existsSync(join(distDir, f)));
+  if (missing.length) throw new BuildError(`keel's own files are missing from ${distDir}: ${missing.join(', ')}; run "make build"`);
+  return [
+    ...need.map((f): CpioEntry => ({ path: `${KEEL_LIB}/${f}`, type: 'file', mode: 0o755, data: readFileSync(join(distDir, f)) })),
+    { path: `${KEEL_LIB}/package.json`, type: 'file', mode: 0o644, data: Buffer.from('{"type":"module"}\n') },
+    { path: '/usr/bin/keel', type: 'file', mode: 0o755, data: Buffer.from(`#!/usr/bin/node\nimport('${KEEL_LIB}/keel.js');\n`) },
+  ];
+}
+
+const SKELETON: CpioEntry[] = [
+  { path: '/dev', type: 'dir', mode: 0o755 },
+  { path: '/dev/console', type: 'char', mode: 0o600, major: 5, minor: 1 },
+  { path: '/dev/null', type: 'char', mode: 0o666, major: 1, minor: 3 },
+  { path: '/proc', type: 'dir', mode: 0o555 },
+  { path: '/sys', type: 'dir', mode: 0o555 },
+  { path: '/run', type: 'dir', mode: 0o755 },
+  { path: '/tmp', type: 'dir', mode: 0o1777 },
+  { path: '/root', type: 'dir', mode: 0o700 },
+  { path: '/etc', type: 'dir', mode: 0o755 },
+  { path: '/var', type: 'dir', mode: 0o755 },
+];
+
+export function buildImage(opts: BuildOptions): BuildResult {
+  const manifestPath = resolve(opts.manifestPath);
+  const manifest = loadManifest(manifestPath);
+  const name = opts.name ?? basename(manifestPath).replace(/\.(ya?ml|json)$/, '');
+  const baseDir = dirname(manifestPath);
+  const kernel = resolveKernel(manifest.kernel?.image, baseDir);
+  const distDir = opts.distDir ?? defaultDistDir();
+
+  const entries: CpioEntry[] = [
+    ...SKELETON,
+    { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
+    ...binaryWithLibraries(process.execPath, '/usr/bin/node'),
+    ...keelFiles(distDir),
+    // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
+    ...fileEntries(manifest.files, baseDir, manifestPath),
+    { path: '/etc/keel/manifest.json', type: 'file', mode: 0o644, data: Buffer.from(normalizedJson(manifest)) },
+  ];
+  const initrd = gzipSync(buildCpio(entries), { level: 6 });
+
+  mkdirSync(opts.outDir, { recursive: true });
+  const out = (suffix: string) => join(opts.outDir, `${name}-${suffix}`);
+  copyFileSync(kernel.image, out('kernel'));
+  writeFileSync(out('initrd.img'), initrd);
+  const cmdline = manifest.kernel?.cmdline ?? '';
+  writeFileSync(out('cmdline'), cmdline + '\n');
+  return { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source };
+}

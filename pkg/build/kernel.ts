@@ -1,0 +1,82 @@
+// Finding the kernel to boot: a Debian kernel package (downloaded with
+// apt-get into the cache and unpacked), a .deb on disk, or a plain
+// bzImage/vmlinuz file.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { cacheDir } from './cache.js';
+
+/** The kernel keel builds with when a manifest names none: the one place it is pinned. */
+export const DEFAULT_KERNEL_PACKAGE = 'linux-image-6.1.0-50-amd64';
+
+export class BuildError extends Error {
+  override name = 'BuildError';
+}
+
+export interface ResolvedKernel {
+  /** The bzImage to boot. */
+  image: string;
+  /** Root of the unpacked package (lib/modules/VERSION lives below it), if from a package. */
+  root?: string;
+  /** The kernel release (uname -r), if known. */
+  release?: string;
+  source: string;
+}
+
+function run(cmd: string, args: string[], cwd?: string): { ok: boolean; output: string } {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });
+  if (r.error) return { ok: false, output: r.error.message };
+  return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
+}
+
+function fromUnpacked(root: string, source: string): ResolvedKernel {
+  const boot = join(root, 'boot');
+  const vmlinuz = existsSync(boot) ? readdirSync(boot).find((f) => f.startsWith('vmlinuz-')) : undefined;
+  if (!vmlinuz) throw new BuildError(`${source}: no boot/vmlinuz-* in the package; is it a linux-image package?`);
+  return { image: join(boot, vmlinuz), root, release: vmlinuz.slice('vmlinuz-'.length), source };
+}
+
+function unpackDeb(deb: string, into: string, source: string): ResolvedKernel {
+  const tmp = `${into}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const r = run('dpkg-deb', ['-x', deb, tmp]);
+  if (!r.ok) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new BuildError(`${source}: dpkg-deb -x failed: ${r.output}`);
+  }
+  rmSync(into, { recursive: true, force: true });
+  renameSync(tmp, into); // atomic: a half-unpacked kernel is never seen as cached
+  return fromUnpacked(into, source);
+}
+
+/** Downloads (if not cached) and unpacks a Debian kernel package. */
+export function fetchKernelPackage(pkg: string): ResolvedKernel {
+  if (!/^linux-image-[A-Za-z0-9.+~-]+$/.test(pkg)) throw new BuildError(`${JSON.stringify(pkg)} is not a Debian kernel package name (linux-image-…)`);
+  const dir = join(cacheDir(), 'kernels', pkg);
+  if (existsSync(join(dir, 'boot'))) return fromUnpacked(dir, pkg);
+  const dl = join(cacheDir(), 'downloads');
+  mkdirSync(dl, { recursive: true });
+  const r = run('apt-get', ['download', pkg], dl);
+  const deb = readdirSync(dl).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+  if (!r.ok || !deb) {
+    throw new BuildError(
+      `could not download the kernel package ${pkg}: ${r.output.split('\n').pop() ?? ''}\n` +
+        `  fix: run "apt-get update" (as root) and check that ${pkg} exists ("apt-cache policy ${pkg}"), or set kernel.image to a .deb or vmlinuz path`,
+    );
+  }
+  return unpackDeb(join(dl, deb), dir, pkg);
+}
+
+export function resolveKernel(image: string | undefined, baseDir: string): ResolvedKernel {
+  const ref = image ?? DEFAULT_KERNEL_PACKAGE;
+  if (ref.startsWith('linux-image-') && !ref.endsWith('.deb') && !existsSync(resolve(baseDir, ref))) return fetchKernelPackage(ref);
+  const path = resolve(baseDir, ref);
+  if (!existsSync(path)) throw new BuildError(`kernel.image: ${path} does not exist (give a Debian kernel package name, a .deb, or a vmlinuz path)`);
+  if (path.endsWith('.deb')) {
+    const st = statSync(path);
+    const dir = join(cacheDir(), 'kernels', `${basename(path, '.deb')}-${st.size}-${Math.round(st.mtimeMs)}`);
+    return existsSync(join(dir, 'boot')) ? fromUnpacked(dir, ref) : unpackDeb(path, dir, ref);
+  }
+  return { image: path, source: ref };
+}

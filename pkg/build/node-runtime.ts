@@ -1,0 +1,38 @@
+// The Node.js runtime that runs keel inside the image: the node binary and
+// the shared libraries it links against, found with ldd and stored at the
+// exact paths the dynamic loader asks for.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
+import type { CpioEntry } from './cpio.js';
+import { BuildError } from './kernel.js';
+
+/** Parses ldd output into the paths of the libraries (and the loader) a binary needs. */
+export function parseLdd(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const arrow = line.match(/=>\s+(\/\S+)/);
+    const bare = line.match(/^\s*(\/\S+)\s+\(/);
+    const path = arrow?.[1] ?? bare?.[1];
+    if (path) out.push(path);
+  }
+  return out;
+}
+
+export function sharedLibraries(binary: string): string[] {
+  const r = spawnSync('ldd', [binary], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    // A static binary makes ldd exit 1 with "not a dynamic executable".
+    if (/not a dynamic executable/.test(`${r.stdout}${r.stderr}`)) return [];
+    throw new BuildError(`ldd ${binary} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+  }
+  return parseLdd(r.stdout);
+}
+
+/** Files for `binary` at `at` plus every library it loads, dereferenced to plain files. */
+export function binaryWithLibraries(binary: string, at: string): CpioEntry[] {
+  const entries: CpioEntry[] = [{ path: at, type: 'file', mode: 0o755, data: readFileSync(realpathSync(binary)) }];
+  for (const lib of sharedLibraries(binary)) {
+    entries.push({ path: lib, type: 'file', mode: 0o755, data: readFileSync(realpathSync(lib)) });
+  }
+  return entries;
+}
