@@ -14,7 +14,7 @@ import { Reaper } from './reaper.js';
 import { runShutdown, type StopHook } from './shutdown.js';
 import { installSignalHandlers, type PowerAction } from './signals.js';
 import { RB_AUTOBOOT, RB_HALT_SYSTEM, RB_POWER_OFF, sys, type Sys } from './sys.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../pkg/version.js';
 import { runcVersion } from '../runtime/runc.js';
 
 const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };

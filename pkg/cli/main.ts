@@ -5,7 +5,7 @@ import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../build
 import { buildImage } from '../build/image.js';
 import { jsonSchema, loadManifest, ManifestError } from '../manifest/index.js';
 import { findImage, runVm, type RunOptions } from '../run/qemu.js';
-import { VERSION } from '../../init/version.js';
+import { VERSION } from '../version.js';
 
 const USAGE = `usage: keel COMMAND [options]
 
