@@ -15,12 +15,17 @@ import { runShutdown, type StopHook } from './shutdown.js';
 import { installSignalHandlers, type PowerAction } from './signals.js';
 import { RB_AUTOBOOT, RB_HALT_SYSTEM, RB_POWER_OFF, sys, type Sys } from './sys.js';
 import { VERSION } from '../pkg/version.js';
-import { runcVersion } from '../runtime/runc.js';
+import { Runc, runcVersion } from '../runtime/runc.js';
+import { failed, runPhase, type PhaseDeps } from '../runtime/phase.js';
+import { runtimeHost } from './runtime-host.js';
+import { dirname, join, resolve } from 'node:path';
 
 const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
 
 interface Init {
   bus: EventBus;
+  reaper?: Reaper;
+  write: (text: string) => void;
   sys: Sys;
   args: InitArgs;
   machine: boolean;
@@ -64,6 +69,27 @@ function finish(init: Init, action: PowerAction): void {
   } catch (err) {
     init.bus.emit({ kind: 'shutdown.error', level: 'error', message: `reboot(2) failed: ${(err as Error).message}; the machine is idle` });
   }
+}
+
+/** Container names can stand for ids (uid: other-container): 100 and up, in manifest order. */
+function idsByName(manifest: Manifest): Map<string, number> {
+  const ids = new Map<string, number>();
+  for (const c of [...manifest.onboot, ...manifest.services, ...manifest.onshutdown]) if (!ids.has(c.name)) ids.set(c.name, 100 + ids.size);
+  return ids;
+}
+
+function phaseDeps(init: Init, reaper: Reaper): PhaseDeps {
+  const host = runtimeHost(init.sys, reaper);
+  const ids = idsByName(init.manifest!);
+  return {
+    driver: new Runc(join(init.args.stateDir, 'runc'), host),
+    host,
+    stateDir: init.args.stateDir,
+    baseDir: dirname(resolve(init.args.manifest)),
+    idOf: (name) => ids.get(name),
+    emit: (e) => init.bus.emit(e),
+    onLine: (name, _stream, line) => init.write(`  ${name} | ${line}\n`),
+  };
 }
 
 function bootManifest(init: Init): boolean {
@@ -121,7 +147,7 @@ export function main(argv: readonly string[]): void {
       bus.emit({ kind: 'machine.error', level: 'error', message: `could not move the root out of the initramfs: ${(err as Error).message}; containers will fail to start` });
     }
   }
-  const init: Init = { bus, sys: s, args, machine, isPid1, stopHooks: [], shuttingDown: false };
+  const init: Init = { bus, sys: s, write, args, machine, isPid1, stopHooks: [], shuttingDown: false };
   bus.emit({ kind: 'keel.start', message: `keel ${VERSION} starting as pid ${process.pid} (${machine ? 'machine' : 'namespace'} mode)`, version: VERSION, mode: machine ? 'machine' : 'namespace' });
   for (const e of args.errors) bus.emit({ kind: 'keel.args', level: 'warn', message: `ignoring bad argument: ${e}` });
 
@@ -131,6 +157,7 @@ export function main(argv: readonly string[]): void {
   if (log.error) bus.emit({ kind: 'keel.log', level: 'warn', message: `no log file in ${args.stateDir}: ${log.error}` });
 
   const reaper = new Reaper(s);
+  init.reaper = reaper;
   try {
     reaper.start();
   } catch (err) {
@@ -155,6 +182,24 @@ async function finishBoot(init: Init, machine: boolean): Promise<void> {
   if (runc) bus.emit({ kind: 'runtime.found', message: `runc ${runc.version}`, runtime: 'runc', version: runc.version });
   else if (containers > 0) return enterEmergency(bus, 'runc was not found in PATH, and the manifest has containers', ['fix: install runc in the image (the runc package on Debian)']);
   else bus.emit({ kind: 'runtime.missing', level: 'warn', message: 'runc was not found in PATH (no containers in this manifest need it)' });
+
+  if (runc && init.reaper) {
+    const deps = phaseDeps(init, init.reaper);
+    init.stopHooks.push({ name: 'onshutdown', run: async () => void (await runPhase('onshutdown', manifest.onshutdown, deps)) });
+    const onboot = await runPhase('onboot', manifest.onboot, deps);
+    const bad = onboot.results.filter(failed).length;
+    if (manifest.onboot.length > 0) {
+      bus.emit({ kind: 'onboot.done', level: bad ? 'warn' : 'info', message: `onboot: ${onboot.results.length} ran, ${bad} failed`, ran: onboot.results.length, failed: bad });
+    }
+    if (onboot.criticalFailure) {
+      const f = onboot.criticalFailure;
+      return enterEmergency(bus, `the critical onboot entry ${f.name} failed`, [
+        f.error ?? (f.timedOut ? 'it timed out' : f.oomKilled ? 'it was killed by the OOM killer' : f.signal ? `it was killed by ${f.signal}` : `it exited ${f.code}`),
+        ...f.logTail.slice(-10).map((l) => `  | ${l}`),
+        `its log: ${f.logFile}`,
+      ]);
+    }
+  }
 
   const up = machine ? uptimeMs() : undefined;
   const rssMb = (process.memoryUsage().rss / 2 ** 20).toFixed(1);

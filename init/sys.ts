@@ -32,17 +32,7 @@ export interface Sys {
   statfsType(path: string): number;
 }
 
-export const MS_RDONLY = 1;
-export const MS_NOSUID = 2;
-export const MS_NODEV = 4;
-export const MS_NOEXEC = 8;
-export const MS_REMOUNT = 32;
-export const MS_BIND = 4096;
-export const MS_MOVE = 8192;
-export const MS_REC = 16384;
-export const MS_PRIVATE = 1 << 18;
-export const MS_SHARED = 1 << 20;
-export const MNT_DETACH = 2;
+export { MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE, MS_SHARED, MNT_DETACH } from '../runtime/mount-options.js';
 
 export const RB_AUTOBOOT = 0x01234567;
 export const RB_HALT_SYSTEM = 0xcdef0123;

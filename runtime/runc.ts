@@ -1,6 +1,11 @@
-// The runc driver. For now: finding runc and its version (keel-init reports
-// it at boot, and a manifest with containers cannot boot without it).
-import { execFile } from 'node:child_process';
+// The runc driver. keel is the shim: `runc create` detaches, the container's
+// init is re-parented to keel, and its exit status comes from keel's reaper
+// (DESIGN.md hazards 1 and 2). No runc process stays behind per container.
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ExitStatus, Host } from './host.js';
 
 export interface RuncInfo {
   path: string;
@@ -16,4 +21,170 @@ export function runcVersion(runc = 'runc', timeoutMs = 10_000): Promise<RuncInfo
       resolve({ path: runc, version });
     });
   });
+}
+
+export class RuncError extends Error {
+  override name = 'RuncError';
+}
+
+export interface Created {
+  pid: number;
+  stdout: Readable;
+  stderr: Readable;
+  /** Resolves with the container init's exit status. */
+  exited: Promise<ExitStatus>;
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export interface ContainerState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+}
+
+/** The operations a container runtime driver offers; a containerd driver can sit beside this one. */
+export interface ContainerDriver {
+  create(id: string, bundle: string): Promise<Created>;
+  start(id: string): Promise<void>;
+  kill(id: string, signal: NodeJS.Signals, all?: boolean): Promise<void>;
+  delete(id: string, force?: boolean): Promise<void>;
+  state(id: string): Promise<ContainerState | undefined>;
+  exec(id: string, args: string[], timeoutMs?: number): Promise<ExecResult>;
+  list(): Promise<string[]>;
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The error runc logged, from its --log file (JSON lines), else its stderr. */
+function runcMessage(logFile: string, stderr: string): string {
+  try {
+    const errors = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { level?: string; msg?: string };
+        } catch {
+          return {};
+        }
+      })
+      .filter((e) => e.level === 'error' || e.level === 'fatal')
+      .map((e) => e.msg ?? '');
+    if (errors.length) return errors.join('; ');
+  } catch {
+    /* no log written */
+  }
+  return stderr.trim() || 'runc failed without a message';
+}
+
+export class Runc implements ContainerDriver {
+  constructor(
+    /** runc's state directory (--root): keel keeps its containers apart from any other runc user. */
+    readonly root: string,
+    private readonly host: Host,
+    private readonly bin = 'runc',
+  ) {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+  }
+
+  private run(args: string[], timeoutMs = 30_000): Promise<RunResult> {
+    return new Promise((resolve) => {
+      execFile(this.bin, ['--root', this.root, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
+        resolve({ code, stdout, stderr: stderr || (err && code === null ? err.message : '') });
+      });
+    });
+  }
+
+  async create(id: string, bundle: string): Promise<Created> {
+    // State left by an earlier run of the same id (a crash, a reboot of keel in a namespace).
+    await this.delete(id, true);
+    const pidFile = join(bundle, 'init.pid');
+    const logFile = join(bundle, 'runc.log');
+    rmSync(pidFile, { force: true });
+    rmSync(logFile, { force: true });
+    const since = performance.now();
+    // The container inherits runc's stdio (runc's detached, non-terminal mode),
+    // so these pipes are the container's stdout and stderr from here on.
+    const child = spawn(this.bin, ['--root', this.root, '--log', logFile, '--log-format', 'json', 'create', '--bundle', bundle, '--pid-file', pidFile, id], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let early = '';
+    const collect = (d: Buffer) => {
+      if (early.length < 4096) early += d.toString();
+    };
+    child.stderr.on('data', collect);
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('error', () => resolve(null));
+      child.once('exit', (c) => resolve(c));
+    });
+    child.stderr.off('data', collect);
+    if (code !== 0) {
+      child.stdout.destroy();
+      child.stderr.destroy();
+      const message = runcMessage(logFile, early);
+      await this.delete(id, true);
+      throw new RuncError(`runc create ${id}: ${message}`);
+    }
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    return { pid, stdout: child.stdout, stderr: child.stderr, exited: this.host.waitPid(pid, since) };
+  }
+
+  async start(id: string): Promise<void> {
+    const r = await this.run(['start', id]);
+    if (r.code !== 0) throw new RuncError(`runc start ${id}: ${r.stderr.trim()}`);
+  }
+
+  async kill(id: string, signal: NodeJS.Signals, all = false): Promise<void> {
+    const r = await this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
+    // A container that already stopped is not an error for the one who wanted it gone.
+    if (r.code !== 0 && !/not running|container not found|process already finished|does not exist/i.test(r.stderr)) {
+      throw new RuncError(`runc kill ${id} ${signal}: ${r.stderr.trim()}`);
+    }
+  }
+
+  async delete(id: string, force = false): Promise<void> {
+    const r = await this.run(['delete', ...(force ? ['--force'] : []), id]);
+    if (r.code !== 0 && !/does not exist|not found/i.test(r.stderr)) throw new RuncError(`runc delete ${id}: ${r.stderr.trim()}`);
+  }
+
+  async state(id: string): Promise<ContainerState | undefined> {
+    const r = await this.run(['state', id]);
+    if (r.code !== 0) return undefined;
+    return JSON.parse(r.stdout) as ContainerState;
+  }
+
+  async list(): Promise<string[]> {
+    const r = await this.run(['list', '--format', 'json']);
+    if (r.code !== 0) return [];
+    const parsed = JSON.parse(r.stdout || 'null') as Array<{ id: string }> | null;
+    return (parsed ?? []).map((c) => c.id);
+  }
+
+  exec(id: string, args: string[], timeoutMs = 30_000): Promise<ExecResult> {
+    return new Promise((resolve) => {
+      execFile(this.bin, ['--root', this.root, 'exec', id, ...args], { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals; killed?: boolean }) | null;
+        resolve({
+          code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+          signal: e?.signal ?? null,
+          stdout,
+          stderr,
+          timedOut: Boolean(e?.killed),
+        });
+      });
+    });
+  }
 }

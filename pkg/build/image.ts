@@ -68,6 +68,13 @@ const SKELETON: CpioEntry[] = [
 export function buildImage(opts: BuildOptions): BuildResult {
   const manifestPath = resolve(opts.manifestPath);
   const manifest = loadManifest(manifestPath);
+  const containers = manifest.onboot.length + manifest.services.length + manifest.onshutdown.length;
+  if (containers > 0) {
+    throw new BuildError(
+      `${manifestPath}: building images with containers is not supported yet (it comes with image sources); ` +
+        'run the manifest directly with keel-init --manifest in a PID namespace, where local directories serve as images',
+    );
+  }
   const name = opts.name ?? basename(manifestPath).replace(/\.(ya?ml|json)$/, '');
   const baseDir = dirname(manifestPath);
   const kernel = resolveKernel(manifest.kernel?.image, baseDir);

@@ -41,7 +41,7 @@ describe('manifest validation', () => {
     ['files:\n  - path: a\n    contents: x\n    directory: true', 'keel.yml:2:5: files[0]: give only one of contents, source, directory: true, or symlink'],
     ['files:\n  - path: ../etc/x', 'files[0]: path "../etc/x" must not contain ".."'],
     ['kernel:\n  image: linux\n  binary: bzImage', 'kernel.binary: kernel.binary (LinuxKit kernel images) is not supported by this version of keel yet'],
-    ['onboot:\n  - name: sysctl\n    image: linuxkit/sysctl:v1', 'onboot: running containers (onboot) is not supported by this version of keel yet'],
+    ['services:\n  - name: sshd\n    image: linuxkit/sshd:v1', 'services: services (supervised containers) is not supported by this version of keel yet'],
     ['services: 3', 'services: 3 is not a list'],
     ['hostname: a\nhostname: b', 'keel.yml:2:1: not valid YAML'],
     ['- a list', 'keel.yml:1:1: (top level): a list is not a mapping'],

@@ -1,6 +1,7 @@
 // The keel manifest: LinuxKit's YAML format plus keel's extensions. This file
 // is the single description of the format; validation, the normalized JSON
 // that `keel build` bakes into an image, and the JSON Schema all come from it.
+import { containerList, containerSpec, imageLabelSpec } from './container.js';
 import { duration } from './duration.js';
 import {
   bool,
@@ -16,7 +17,6 @@ import {
 } from './schema.js';
 
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
 const notYet = (what: string) =>
   `${what} is not supported by this version of keel yet; remove it from the manifest`;
@@ -32,17 +32,8 @@ const kernelSpec = object({
   ucode: unsupported(notYet('kernel.ucode')),
 });
 
-const containerSpec = object({
-  name: field(str({ pattern: NAME, patternHint: 'a name of lower-case letters, digits, "-", "_" or "."' }), {
-    required: true,
-  }),
-  image: field(str({ nonEmpty: true }), { required: true }),
-});
-
-const noContainersYet = (section: string) =>
-  refine(list(containerSpec), (entries) =>
-    entries.length > 0 ? notYet(`running containers (${section})`) : undefined,
-  );
+const noServicesYet = () =>
+  refine(containerList(), (entries) => (entries.length > 0 ? notYet('services (supervised containers)') : undefined));
 
 const fileSpec = refine(
   object({
@@ -73,16 +64,16 @@ const shutdownSpec = object({
   }),
 });
 
-export const manifestSpec = object(
+const sections = object(
   {
     kernel: field(kernelSpec, { description: 'The kernel to boot (build time only)' }),
     init: field(
       refine(list(str()), (images) => (images.length > 0 ? notYet('init images') : undefined)),
       { default: [] },
     ),
-    onboot: field(noContainersYet('onboot'), { default: [] }),
-    services: field(noContainersYet('services'), { default: [] }),
-    onshutdown: field(noContainersYet('onshutdown'), { default: [] }),
+    onboot: field(containerList(), { default: [], description: 'Containers run one after another to completion at boot' }),
+    services: field(noServicesYet(), { default: [] }),
+    onshutdown: field(containerList(), { default: [], description: 'Containers run one after another at shutdown, after services stop' }),
     files: field(list(fileSpec), { default: [] }),
     volumes: unsupported(notYet('volumes')),
     trust: unsupported('trust was removed from LinuxKit and is not supported; remove it'),
@@ -94,8 +85,21 @@ export const manifestSpec = object(
   { description: 'A keel manifest (LinuxKit YAML format with keel extensions)' },
 );
 
+/** uid, gid and additionalGids may name another container; those names must exist. */
+export const manifestSpec = refine(sections, (m) => {
+  const all = [...m.onboot, ...m.services, ...m.onshutdown];
+  const names = new Set(all.map((c) => c.name));
+  for (const c of all) {
+    for (const v of [c.uid, c.gid, ...(c.additionalGids ?? [])]) {
+      if (typeof v === 'string' && v !== 'root' && !names.has(v)) return `${c.name}: uid/gid "${v}" is neither a number, "root", nor the name of a container in this manifest`;
+    }
+  }
+  return undefined;
+});
+
 type SpecValue<S> = S extends Spec<infer T> ? T : never;
 export type Manifest = SpecValue<typeof manifestSpec>;
 export type FileEntry = Manifest['files'][number];
 export type KernelSpec = NonNullable<Manifest['kernel']>;
 export type ContainerEntry = SpecValue<typeof containerSpec>;
+export type ImageLabel = SpecValue<typeof imageLabelSpec>;

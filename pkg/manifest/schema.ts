@@ -323,3 +323,42 @@ export function refine<T>(spec: Spec<T>, check: (value: T) => string | undefined
     },
   };
 }
+
+/** A value that may take either of two JSON-native forms (tried in order; the first that parses wins). */
+export function either<A, B>(a: Spec<A>, b: Spec<B>, expected = `${a.expected} or ${b.expected}`): Spec<A | B> {
+  return {
+    expected,
+    parse(value, path, issues) {
+      for (const spec of [a, b] as Array<Spec<A | B>>) {
+        const scratch = new Issues();
+        const p = spec.parse(value, path, scratch);
+        if (p !== INVALID && scratch.list.length === 0) return p;
+      }
+      issues.add(path, `${show(value)} is not ${expected}`);
+      return INVALID;
+    },
+    serialize: (v) => v,
+    jsonSchema: () => ({ anyOf: [a.jsonSchema(), b.jsonSchema()] }),
+  };
+}
+
+/** A string checked (and left as written) by a parser that returns an error message or undefined. */
+export function checkedString(expected: string, check: (s: string) => string | undefined): Spec<string> {
+  return {
+    expected,
+    parse(value, path, issues) {
+      if (typeof value !== 'string') {
+        issues.add(path, `${show(value)} is not ${expected}`);
+        return INVALID;
+      }
+      const problem = check(value);
+      if (problem) {
+        issues.add(path, `${JSON.stringify(value)}: ${problem} (expected ${expected})`);
+        return INVALID;
+      }
+      return value;
+    },
+    serialize: (v) => v,
+    jsonSchema: () => ({ type: 'string', description: expected }),
+  };
+}

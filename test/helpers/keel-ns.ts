@@ -22,6 +22,8 @@ export interface KeelNs {
   /** Runs a shell command inside keel's PID and mount namespace. */
   exec(command: string): { status: number | null; stdout: string; stderr: string };
   signal(sig: NodeJS.Signals): void;
+  /** Containers runc still knows about in keel's runc root. */
+  runcContainers(): string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Processes in the namespace other than keel (pids as seen from the host), with their state. */
   others(): Array<{ pid: number; state: string }>;
@@ -29,15 +31,16 @@ export interface KeelNs {
 }
 
 /** Starts keel with `manifest` as its keel.yml, or with { path } to point it at a file of the caller's. */
-export function startKeel(manifest: string | { path: string }, env: Record<string, string> = {}): KeelNs {
+export function startKeel(manifest: string | { path: string }, env: Record<string, string> = {}, opts: { ownNetwork?: boolean; files?: Record<string, string> } = {}): KeelNs {
   requireDist();
   const dir = mkdtempSync(join(tmpdir(), 'keel-ns-'));
   let file = join(dir, 'keel.yml');
   if (typeof manifest === 'string') writeFileSync(file, manifest);
   else file = manifest.path;
+  for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
   const child: ChildProcess = spawn(
     'unshare',
-    ['--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, join(DIST, 'keel-init.js'), '--manifest', file, '--state-dir', join(dir, 'state')],
+    ['--pid', '--fork', '--mount-proc', '--kill-child', ...(opts.ownNetwork ? ['--net'] : []), process.execPath, join(DIST, 'keel-init.js'), '--manifest', file, '--state-dir', join(dir, 'state')],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let text = '';
@@ -72,6 +75,10 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     },
     signal: (sig) => process.kill(hostPid(), sig),
+    runcContainers() {
+      const r = spawnSync('runc', ['--root', join(dir, 'state', 'runc'), 'list', '-q'], { encoding: 'utf8' });
+      return r.stdout.split('\n').filter((l) => l !== '');
+    },
     exited,
     others() {
       const ns = readlinkSync(`/proc/${hostPid()}/ns/pid`);

@@ -1,0 +1,195 @@
+// One container entry of onboot, services or onshutdown: LinuxKit's per-image
+// fields (the same set an image may carry in its org.mobyproject.config
+// label) plus keel's extensions. Values stay as written here; the runtime
+// merges image config < label < manifest and fills in the defaults.
+import { normalizeCapability } from './capabilities.js';
+import { duration } from './duration.js';
+import {
+  bool,
+  checkedString,
+  either,
+  field,
+  int,
+  list,
+  object,
+  oneOf,
+  refine,
+  str,
+  stringMap,
+  INVALID,
+  type Spec,
+} from './schema.js';
+import { checkEnv, parseBind, parseRlimit, parseSize, parseTmpfs } from './strings.js';
+
+const absPath = checkedString('an absolute path', (s) => (s.startsWith('/') ? undefined : 'not an absolute path'));
+
+const capability = checkedString('a capability such as CAP_NET_ADMIN, or "all" or "none"', (s) =>
+  ['all', 'none'].includes(s.toLowerCase()) || normalizeCapability(s) ? undefined : 'unknown capability',
+);
+
+/** "host", "new", "none" (net only: a namespace with just loopback), or a namespace path to join. */
+const namespace = (allowNone: boolean) =>
+  checkedString(`host, new${allowNone ? ', none' : ''} or a namespace path such as /run/netns/foo`, (s) =>
+    s === 'host' || s === 'new' || s === 'root' || (allowNone && s === 'none') || s.startsWith('/') ? undefined : 'not a namespace',
+  );
+
+/** A uid/gid: a number, "root", or the name of another container in the manifest. */
+const id = either(int({ min: 0 }), str({ pattern: /^[a-z0-9][a-z0-9_.-]*$/, patternHint: 'a container name' }), 'a number, "root" or a container name');
+
+const size: Spec<number> = {
+  expected: 'a size in bytes such as 67108864, "64m" or "1g"',
+  parse(value, path, issues) {
+    const n = parseSize(value);
+    if (n === undefined) {
+      issues.add(path, `${JSON.stringify(value)} is not a size in bytes such as 67108864, "64m" or "1g"`);
+      return INVALID;
+    }
+    return n;
+  },
+  serialize: (v) => v,
+  jsonSchema: () => ({ oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*[kmgKMG]?[bB]?$' }] }),
+};
+
+export const mountSpec = object({
+  type: field(str({ nonEmpty: true })),
+  source: field(str()),
+  destination: field(absPath),
+  options: field(list(str())),
+});
+
+const deviceSpec = object({
+  path: field(str({ nonEmpty: true }), { required: true, description: 'Device path in the container, or "all" with type to allow a whole class' }),
+  type: field(oneOf(['c', 'b', 'u', 'p', 'a'] as const), { required: true }),
+  major: field(int(), { default: 0 }),
+  minor: field(int(), { default: 0 }),
+  mode: field(checkedString('an octal mode such as "0666"', (s) => (/^0?[0-7]{3,4}$/.test(s) ? undefined : 'not an octal mode'))),
+});
+
+const throttleDevice = object({ major: field(int({ min: 0 }), { required: true }), minor: field(int({ min: 0 }), { required: true }), rate: field(int({ min: 0 }), { required: true }) });
+const weightDevice = object({ major: field(int({ min: 0 }), { required: true }), minor: field(int({ min: 0 }), { required: true }), weight: field(int({ min: 10, max: 1000 })), leafWeight: field(int({ min: 10, max: 1000 })) });
+
+export const resourcesSpec = object({
+  memory: field(
+    object({
+      limit: field(size),
+      reservation: field(size),
+      swap: field(size),
+      swappiness: field(int({ min: 0, max: 100 })),
+      disableOOMKiller: field(bool()),
+    }),
+  ),
+  cpu: field(
+    object({
+      shares: field(int({ min: 2 })),
+      quota: field(int({ min: -1 })),
+      period: field(int({ min: 1000 })),
+      cpus: field(str()),
+      mems: field(str()),
+      realtimeRuntime: field(int()),
+      realtimePeriod: field(int({ min: 0 })),
+    }),
+  ),
+  pids: field(object({ limit: field(int({ min: -1 }), { required: true }) })),
+  blockIO: field(
+    object({
+      weight: field(int({ min: 10, max: 1000 })),
+      leafWeight: field(int({ min: 10, max: 1000 })),
+      weightDevice: field(list(weightDevice)),
+      throttleReadBpsDevice: field(list(throttleDevice)),
+      throttleWriteBpsDevice: field(list(throttleDevice)),
+      throttleReadIOPSDevice: field(list(throttleDevice)),
+      throttleWriteIOPSDevice: field(list(throttleDevice)),
+    }),
+  ),
+});
+
+const interfaceSpec = object({
+  name: field(str({ nonEmpty: true }), { description: 'Name of the interface in the container' }),
+  add: field(oneOf(['veth'] as const), { description: 'Create an interface of this type' }),
+  peer: field(str({ nonEmpty: true }), { description: 'Name of the veth peer left in the root namespace' }),
+  createInRoot: field(bool(), { default: false, description: 'Create the interface in the root namespace, then move it in' }),
+});
+
+const bindNsSpec = object({
+  cgroup: field(absPath),
+  ipc: field(absPath),
+  mnt: field(absPath),
+  net: field(absPath),
+  pid: field(absPath),
+  user: field(absPath),
+  uts: field(absPath),
+});
+
+export const runtimeSpec = object({
+  mkdir: field(list(absPath), { description: 'Directories to create on the host before the container starts' }),
+  mounts: field(list(mountSpec), { description: 'Mounts made on the host before the container starts' }),
+  cgroups: field(list(str({ nonEmpty: true })), { description: 'cgroups to create before the container starts' }),
+  interfaces: field(list(interfaceSpec), { description: 'Network interfaces to create or move into the container' }),
+  bindNS: field(bindNsSpec, { description: "Bind the container's namespaces to these paths, for others to join" }),
+  namespace: field(str()),
+});
+
+const idMapping = object({ containerID: field(int({ min: 0 }), { required: true }), hostID: field(int({ min: 0 }), { required: true }), size: field(int({ min: 1 }), { required: true }) });
+
+/** Fields an image label may set as well as the manifest. */
+export const imageConfigFields = {
+  capabilities: field(list(capability), { description: 'Capabilities the process has (replaces the default set); ["all"] or ["none"]' }),
+  'capabilities.add': field(list(capability), { description: 'Capabilities added to those of the image label' }),
+  ambient: field(list(capability)),
+  mounts: field(list(mountSpec)),
+  binds: field(list(checkedString('a bind "/src:/dst[:opts]"', (s) => { const b = parseBind(s); return typeof b === 'string' ? b : undefined; }))),
+  'binds.add': field(list(checkedString('a bind "/src:/dst[:opts]"', (s) => { const b = parseBind(s); return typeof b === 'string' ? b : undefined; }))),
+  devices: field(list(deviceSpec)),
+  tmpfs: field(list(checkedString('a tmpfs "/dst[:opts]"', (s) => { const t = parseTmpfs(s); return typeof t === 'string' ? t : undefined; }))),
+  command: field(list(str())),
+  env: field(list(checkedString('NAME=value', checkEnv))),
+  cwd: field(absPath),
+  net: field(namespace(true)),
+  pid: field(namespace(false)),
+  ipc: field(namespace(false)),
+  uts: field(namespace(false)),
+  userns: field(namespace(false)),
+  hostname: field(str({ nonEmpty: true })),
+  readonly: field(bool()),
+  maskedPaths: field(list(absPath)),
+  readonlyPaths: field(list(absPath)),
+  uid: field(id),
+  gid: field(id),
+  additionalGids: field(list(id)),
+  noNewPrivileges: field(bool()),
+  oomScoreAdj: field(int({ min: -1000, max: 1000 })),
+  disableOOMKiller: field(bool()),
+  rootfsPropagation: field(oneOf(['shared', 'slave', 'private', 'rshared', 'rslave', 'rprivate'] as const)),
+  cgroupsPath: field(str({ nonEmpty: true })),
+  resources: field(resourcesSpec),
+  sysctl: field(stringMap()),
+  rlimits: field(list(checkedString('a limit "nofile,SOFT,HARD"', (s) => { const r = parseRlimit(s); return typeof r === 'string' ? r : undefined; }))),
+  uidMappings: field(list(idMapping)),
+  gidMappings: field(list(idMapping)),
+  annotations: field(stringMap()),
+  runtime: field(runtimeSpec),
+};
+
+export const imageLabelSpec = object(imageConfigFields);
+
+const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+
+export const containerSpec = object({
+  name: field(str({ pattern: NAME, patternHint: 'a name of lower-case letters, digits, "-", "_" or "." (at most 63)' }), { required: true }),
+  image: field(str({ nonEmpty: true }), { required: true, description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference' }),
+  ...imageConfigFields,
+  timeout: field(duration(), { description: 'onboot/onshutdown: kill the container and report it after this long (keel extension)' }),
+  critical: field(bool(), { description: 'onboot: a failure stops boot into the emergency state (keel extension)' }),
+});
+
+/** A section of containers, with names unique within it. */
+export function containerList(): Spec<Array<typeof containerSpec extends Spec<infer T> ? T : never>> {
+  return refine(list(containerSpec), (entries) => {
+    const seen = new Set<string>();
+    for (const e of entries) {
+      if (seen.has(e.name)) return `the name "${e.name}" is used twice; container names must be unique within a section`;
+      seen.add(e.name);
+    }
+    return undefined;
+  });
+}

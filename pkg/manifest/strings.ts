@@ -1,0 +1,73 @@
+// Parsers for the manifest's compact string forms, shared by validation (which
+// only checks them) and the runtime (which uses the parsed values).
+
+export interface Bind {
+  source: string;
+  destination: string;
+  options: string[];
+}
+
+/** "src:dst[:opt,opt]" as LinuxKit and `docker -v` write it. Default options rw,rbind,rshared. */
+export function parseBind(text: string): Bind | string {
+  const parts = text.split(':');
+  if (parts.length < 2) return 'missing ":" between source and destination';
+  if (parts.length > 3) return 'too many ":"';
+  const [source, destination, opts] = parts as [string, string, string | undefined];
+  if (!source.startsWith('/') || !destination.startsWith('/')) return 'source and destination must be absolute paths';
+  const options = opts === undefined ? ['rw', 'rbind', 'rshared'] : [...opts.split(',').filter((o) => o !== ''), 'rbind'];
+  return { source, destination, options: [...new Set(options)] };
+}
+
+export interface Tmpfs {
+  destination: string;
+  options: string[];
+}
+
+/** "dst[:opt,opt]". */
+export function parseTmpfs(text: string): Tmpfs | string {
+  const parts = text.split(':');
+  if (parts.length > 2) return 'too many ":"';
+  const [destination, opts] = parts as [string, string | undefined];
+  if (!destination.startsWith('/')) return 'the destination must be an absolute path';
+  return { destination, options: opts ? opts.split(',').filter((o) => o !== '') : [] };
+}
+
+export interface Rlimit {
+  type: string;
+  soft: number;
+  hard: number;
+}
+
+const RLIMITS = new Set(['CPU', 'FSIZE', 'DATA', 'STACK', 'CORE', 'RSS', 'NPROC', 'NOFILE', 'MEMLOCK', 'AS', 'LOCKS', 'SIGPENDING', 'MSGQUEUE', 'NICE', 'RTPRIO', 'RTTIME']);
+/** "unlimited": OCI writes it as 2^64-1, which a double cannot hold, so the config writer spells it out. */
+export const RLIM_INFINITY = -1;
+
+/** "nofile,100,200" or "RLIMIT_NOFILE,unlimited,unlimited". */
+export function parseRlimit(text: string): Rlimit | string {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.length !== 3) return 'expected NAME,SOFT,HARD';
+  const name = parts[0]!.toUpperCase().replace(/^RLIMIT_/, '');
+  if (!RLIMITS.has(name)) return `unknown limit ${parts[0]} (one of ${[...RLIMITS].map((r) => r.toLowerCase()).join(', ')})`;
+  const num = (s: string) => (s.toLowerCase() === 'unlimited' ? RLIM_INFINITY : /^\d+$/.test(s) ? Number(s) : NaN);
+  const soft = num(parts[1]!);
+  const hard = num(parts[2]!);
+  if (Number.isNaN(soft) || Number.isNaN(hard)) return 'soft and hard must be numbers or "unlimited"';
+  if (soft > hard) return 'the soft limit is above the hard limit';
+  return { type: `RLIMIT_${name}`, soft, hard };
+}
+
+/** "KEY=value" (an entry without "=" is kept as LinuxKit does, but must have a name). */
+export function checkEnv(text: string): string | undefined {
+  return /^[^=\s][^=]*=/.test(text) ? undefined : 'expected NAME=value';
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+
+/** A byte count: a number, or "64m", "1.5G", "512k". */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?b?)$/i.exec(value.trim());
+  if (!m) return undefined;
+  return Math.round(parseFloat(m[1]!) * SIZE_UNITS[m[2]!.toLowerCase()]!);
+}

@@ -1,0 +1,101 @@
+// Turning a manifest entry into an OCI bundle on disk: find its image (a
+// local root filesystem, or an OCI bundle whose process gives the image
+// config), give writable containers an overlay so the image stays pristine,
+// and write config.json.
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { ContainerEntry } from '../pkg/manifest/index.js';
+import type { Host } from './host.js';
+import { buildOciSpec, specJson, SpecError, type ImageConfig } from './oci-spec.js';
+import type { OciSpec, RuntimeConfig } from './oci-types.js';
+
+export type Phase = 'onboot' | 'onshutdown' | 'services';
+
+export interface ResolvedImage {
+  rootfs: string;
+  config: ImageConfig;
+}
+
+/** A local image: a directory that is a root filesystem, or an OCI bundle (config.json + its root). */
+export function resolveLocalImage(image: string, baseDir: string): ResolvedImage {
+  const dir = isAbsolute(image) ? image : resolve(baseDir, image);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new SpecError(`image ${image}: ${dir} is not a directory; in this mode an image is a local root filesystem or OCI bundle (image references need keel build)`);
+  }
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) return { rootfs: dir, config: {} };
+  let bundle: { root?: { path?: string }; process?: { args?: string[]; env?: string[]; cwd?: string } };
+  try {
+    bundle = JSON.parse(readFileSync(configPath, 'utf8')) as typeof bundle;
+  } catch (err) {
+    throw new SpecError(`image ${image}: ${configPath} is not valid JSON: ${(err as Error).message}`);
+  }
+  const root = bundle.root?.path ?? 'rootfs';
+  const rootfs = isAbsolute(root) ? root : join(dir, root);
+  if (!existsSync(rootfs)) throw new SpecError(`image ${image}: the bundle's root ${rootfs} does not exist`);
+  const p = bundle.process ?? {};
+  return { rootfs, config: { ...(p.args ? { entrypoint: p.args } : {}), ...(p.env ? { env: p.env } : {}), ...(p.cwd ? { workingDir: p.cwd } : {}) } };
+}
+
+export interface Bundle {
+  id: string;
+  dir: string;
+  spec: OciSpec;
+  runtime: RuntimeConfig;
+  /** Unmounts the overlay and removes the bundle directory. Safe to call twice. */
+  release(): void;
+}
+
+export interface BundleInputs {
+  entry: ContainerEntry;
+  phase: Phase;
+  /** Where relative image paths are found (the manifest's directory). */
+  baseDir: string;
+  stateDir: string;
+  host: Host;
+  idOf: (name: string) => number | undefined;
+}
+
+export function containerId(phase: Phase, name: string): string {
+  return phase === 'services' ? name : `${phase}.${name}`;
+}
+
+export function prepareBundle({ entry, phase, baseDir, stateDir, host, idOf }: BundleInputs): Bundle {
+  const id = containerId(phase, entry.name);
+  const image = resolveLocalImage(entry.image, baseDir);
+  const dir = join(stateDir, 'containers', id);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Build the spec first with the image's own root: a bad entry fails before anything is mounted.
+  const merged = join(dir, 'rootfs');
+  const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: merged, idOf });
+  // A read-only container (manifest or image label) uses the image's root as it is.
+  if (spec.root.readonly) spec.root.path = image.rootfs;
+  let mounted = false;
+  if (!spec.root.readonly) {
+    // Writable containers write to an overlay upper layer in keel's state, never into the image.
+    for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true });
+    host.mount('overlay', merged, 'overlay', 0, `lowerdir=${image.rootfs},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`);
+    mounted = true;
+  }
+  writeFileSync(join(dir, 'config.json'), specJson(spec));
+  let released = false;
+  return {
+    id,
+    dir,
+    spec,
+    runtime,
+    release() {
+      if (released) return;
+      released = true;
+      if (mounted) {
+        try {
+          host.umount(merged, true);
+        } catch {
+          /* already gone */
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

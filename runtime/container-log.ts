@@ -1,0 +1,80 @@
+// A container's stdout and stderr, line by line, into its log file: each line
+// timestamped and tagged with its stream, written synchronously so nothing
+// is lost if keel must stop, and the last line kept even without a final
+// newline. The last lines are also kept in memory for exit reports.
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+
+export type StreamName = 'stdout' | 'stderr';
+export type LineListener = (stream: StreamName, line: string) => void;
+
+export class ContainerLog {
+  private fd: number | undefined;
+  private readonly tail: string[] = [];
+  private readonly open = new Set<Readable>();
+  lines = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly onLine?: LineListener,
+    private readonly tailSize = 20,
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(path, 'a', 0o640);
+  }
+
+  /** Reads `stream` to its end; resolves when it ends or is destroyed. */
+  attach(stream: Readable, name: StreamName): Promise<void> {
+    const decoder = new StringDecoder('utf8');
+    let partial = '';
+    this.open.add(stream);
+    return new Promise((resolve) => {
+      const flush = () => {
+        partial += decoder.end();
+        if (partial !== '') this.push(name, partial);
+        partial = '';
+        this.open.delete(stream);
+        resolve();
+      };
+      stream.on('data', (chunk: Buffer) => {
+        const text = partial + decoder.write(chunk);
+        const parts = text.split('\n');
+        partial = parts.pop()!;
+        for (const line of parts) this.push(name, line);
+      });
+      stream.once('end', flush);
+      stream.once('close', () => this.open.has(stream) && flush());
+      stream.once('error', () => this.open.has(stream) && flush());
+    });
+  }
+
+  /** Stops reading streams still held open (by a process that outlived the container's init). */
+  detach(): void {
+    for (const s of this.open) s.destroy();
+  }
+
+  private push(stream: StreamName, line: string): void {
+    this.lines++;
+    this.tail.push(line);
+    if (this.tail.length > this.tailSize) this.tail.shift();
+    if (this.fd !== undefined) {
+      try {
+        writeSync(this.fd, `${new Date().toISOString()} ${stream} ${line}\n`);
+      } catch {
+        /* a full disk loses the file copy, not the console line or the tail */
+      }
+    }
+    this.onLine?.(stream, line);
+  }
+
+  lastLines(): string[] {
+    return [...this.tail];
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

@@ -1,0 +1,251 @@
+// A manifest entry plus its image's config become an OCI runtime config.json.
+// Precedence is LinuxKit's: image config < org.mobyproject.config label <
+// manifest. Where all three are silent the defaults are Docker's: its
+// capability set, masked and read-only /proc paths, a tmpfs /dev.
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCapability } from '../pkg/manifest/capabilities.js';
+import type { ContainerEntry, ImageLabel } from '../pkg/manifest/index.js';
+import { imageLabelSpec } from '../pkg/manifest/container.js';
+import { formatPath, INVALID, Issues } from '../pkg/manifest/schema.js';
+import { parseBind, parseRlimit, parseTmpfs, RLIM_INFINITY } from '../pkg/manifest/strings.js';
+import type { OciMount, OciSpec, RuntimeConfig } from './oci-types.js';
+
+export const OCI_VERSION = '1.0.2';
+export const LABEL = 'org.mobyproject.config';
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** What an image says about how to run it (Docker's image config, the parts that matter here). */
+export interface ImageConfig {
+  entrypoint?: string[];
+  cmd?: string[];
+  env?: string[];
+  workingDir?: string;
+  labels?: Record<string, string>;
+}
+
+export class SpecError extends Error {
+  override name = 'SpecError';
+}
+
+export const DEFAULT_MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** Parses an image's org.mobyproject.config label with the manifest's own rules. */
+export function parseLabel(image: ImageConfig, imageName: string): ImageLabel {
+  const text = image.labels?.[LABEL];
+  if (!text) return {};
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new SpecError(`image ${imageName}: label ${LABEL} is not valid JSON: ${(err as Error).message}`);
+  }
+  const issues = new Issues();
+  const label = imageLabelSpec.parse(data, [], issues);
+  if (label === INVALID || issues.list.length) {
+    throw new SpecError(`image ${imageName}: label ${LABEL}: ${issues.list.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`);
+  }
+  return label;
+}
+
+function capabilitySet(names: readonly string[]): string[] {
+  if (names.length === 1 && names[0]!.toLowerCase() === 'all') return [...ALL_CAPABILITIES];
+  if (names.length === 1 && names[0]!.toLowerCase() === 'none') return [];
+  const out = new Set<string>();
+  for (const n of names) {
+    const c = normalizeCapability(n);
+    if (!c) throw new SpecError(`unknown capability ${n}`);
+    out.add(c);
+  }
+  return [...out].sort();
+}
+
+/** LinuxKit's namespace words: host (or root) joins ours, new/none makes one, a path joins that one. */
+function namespace(type: string, value: string | undefined, fallback: 'host' | 'new'): { type: string; path?: string } | undefined {
+  const v = value ?? fallback;
+  if (v === 'host' || v === 'root') return undefined;
+  if (v === 'new' || v === 'none') return { type };
+  return { type, path: v };
+}
+
+function defaultMounts(readonly: boolean, privileged: boolean, ipcPrivate: boolean): OciMount[] {
+  const ro = readonly ? ['ro'] : [];
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k', ...ro] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    ...(ipcPrivate ? [{ destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] }] : []),
+    // Like Docker, /sys is read-only unless the container is privileged (CAP_SYS_ADMIN).
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', ...(privileged && !readonly ? [] : ['ro'])] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', ...(privileged && !readonly ? [] : ['ro'])] },
+  ];
+}
+
+const MOUNT_TYPE_DEFAULT_DEST: Record<string, string> = { proc: '/proc', devpts: '/dev/pts', sysfs: '/sys', cgroup: '/sys/fs/cgroup', cgroup2: '/sys/fs/cgroup', mqueue: '/dev/mqueue' };
+
+/** Fills in LinuxKit's mount shorthands: a missing type from the source, a missing destination from the type. */
+export function completeMount(m: { type?: string; source?: string; destination?: string; options?: string[] }, where: string): OciMount {
+  let type = m.type;
+  if (!type && m.source && m.source in MOUNT_TYPE_DEFAULT_DEST) type = m.source;
+  if (!type && m.destination === '/dev') type = 'tmpfs';
+  if (!type) throw new SpecError(`${where}: the mount for ${m.destination ?? '(no destination)'} needs a type`);
+  const destination = m.destination ?? MOUNT_TYPE_DEFAULT_DEST[type];
+  if (!destination) throw new SpecError(`${where}: the ${type} mount needs a destination`);
+  return { destination, type, source: m.source ?? type, options: m.options ?? [] };
+}
+
+export interface SpecInputs {
+  entry: ContainerEntry;
+  image: ImageConfig;
+  /** Absolute path of the root filesystem runc will use. */
+  rootfs: string;
+  /** uid/gid for a container name used as an id. */
+  idOf: (name: string) => number | undefined;
+}
+
+export function buildOciSpec({ entry, image, rootfs, idOf }: SpecInputs): { spec: OciSpec; runtime: RuntimeConfig } {
+  const label = parseLabel(image, entry.image);
+  const where = entry.name;
+  const fromEntry: ImageLabel = entry;
+  const pick = <K extends keyof ImageLabel>(k: K): ImageLabel[K] => fromEntry[k] ?? label[k];
+
+  const args = entry.command ?? label.command ?? [...(image.entrypoint ?? []), ...(image.cmd ?? [])];
+  if (args.length === 0) throw new SpecError(`${where}: no command: the image has no Entrypoint or Cmd, so give "command:"`);
+  const env = entry.env ?? label.env ?? image.env ?? [DEFAULT_PATH];
+  const cwd = entry.cwd || label.cwd || image.workingDir || '/';
+  const readonly = pick('readonly') ?? false;
+
+  const capsNamed = entry.capabilities ?? (label.capabilities || entry['capabilities.add'] ? [...(label.capabilities ?? []), ...(entry['capabilities.add'] ?? [])] : undefined);
+  const caps = capsNamed ? capabilitySet(capsNamed) : [...DEFAULT_CAPABILITIES].sort();
+  const ambient = capabilitySet(pick('ambient') ?? []);
+  const bounding = [...new Set([...caps, ...ambient])].sort();
+  const privileged = caps.includes('CAP_SYS_ADMIN');
+
+  const net = namespace('network', pick('net'), 'host');
+  const ipc = namespace('ipc', pick('ipc'), 'host');
+  const uts = namespace('uts', pick('uts'), 'host');
+  const pid = namespace('pid', pick('pid'), 'new');
+  const user = namespace('user', pick('userns'), 'host');
+  const namespaces = [pid, net, ipc, uts, user, { type: 'mount' }, { type: 'cgroup' }].filter((n): n is { type: string; path?: string } => n !== undefined);
+
+  const hostname = pick('hostname');
+  if (hostname && (!uts || uts.path)) throw new SpecError(`${where}: hostname needs its own UTS namespace; add "uts: new"`);
+  const sysctl = pick('sysctl') ?? {};
+  if (Object.keys(sysctl).some((k) => k.startsWith('net.')) && !net) {
+    throw new SpecError(`${where}: net.* sysctls would change the host's network namespace; add "net: new" (or "none")`);
+  }
+
+  // Mounts by destination: defaults, then tmpfs, binds and full mounts, each replacing what it overlaps.
+  const mounts = new Map<string, OciMount>();
+  for (const m of defaultMounts(readonly, privileged, ipc !== undefined && !ipc.path)) mounts.set(m.destination, m);
+  for (const t of pick('tmpfs') ?? []) {
+    const p = parseTmpfs(t);
+    if (typeof p === 'string') throw new SpecError(`${where}: tmpfs ${t}: ${p}`);
+    mounts.set(p.destination, { destination: p.destination, type: 'tmpfs', source: 'tmpfs', options: p.options });
+  }
+  const binds = entry.binds ?? [...(label.binds ?? []), ...(entry['binds.add'] ?? [])];
+  for (const b of binds) {
+    const p = parseBind(b);
+    if (typeof p === 'string') throw new SpecError(`${where}: bind ${b}: ${p}`);
+    mounts.set(p.destination, { destination: p.destination, type: 'bind', source: p.source, options: p.options });
+  }
+  for (const m of pick('mounts') ?? []) {
+    const full = completeMount(m, where);
+    mounts.set(full.destination, full);
+  }
+  // Sorted so that a parent (/dev) is mounted before its children (/dev/pts).
+  const mountList = [...mounts.values()].sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0));
+
+  const numericId = (v: number | string | undefined, what: string): number => {
+    if (v === undefined || v === 'root') return 0;
+    if (typeof v === 'number') return v;
+    const n = idOf(v);
+    if (n === undefined) throw new SpecError(`${where}: ${what} "${v}" is not a container in this manifest`);
+    return n;
+  };
+
+  const rlimits = (pick('rlimits') ?? []).map((r: string) => {
+    const p = parseRlimit(r);
+    if (typeof p === 'string') throw new SpecError(`${where}: rlimit ${r}: ${p}`);
+    return p;
+  });
+
+  const resources = pick('resources') ?? {};
+  const devices = pick('devices') ?? [];
+  const deviceRules: Array<Record<string, unknown>> = [{ allow: false, access: 'rwm' }];
+  const linuxDevices: Array<Record<string, unknown>> = [];
+  for (const d of devices) {
+    if (d.path === 'all') {
+      deviceRules.push({ allow: true, type: d.type, access: 'rwm' });
+      continue;
+    }
+    linuxDevices.push({ path: d.path, type: d.type, major: d.major, minor: d.minor, ...(d.mode ? { fileMode: parseInt(d.mode, 8) } : {}) });
+    deviceRules.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' });
+  }
+  const memory = resources.memory ? { ...resources.memory } : undefined;
+  const disableOOMKiller = pick('disableOOMKiller');
+  const memoryWithOom = disableOOMKiller !== undefined ? { ...(memory ?? {}), disableOOMKiller } : memory;
+
+  const spec: OciSpec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: false,
+      user: {
+        uid: numericId(pick('uid'), 'uid'),
+        gid: numericId(pick('gid'), 'gid'),
+        ...((pick('additionalGids') ?? []).length ? { additionalGids: (pick('additionalGids') ?? []).map((g: number | string) => numericId(g, 'additionalGids')) } : {}),
+      },
+      args,
+      env,
+      cwd,
+      capabilities: { bounding, effective: caps, permitted: bounding, inheritable: ambient, ambient },
+      rlimits,
+      noNewPrivileges: pick('noNewPrivileges') ?? false,
+      ...(pick('oomScoreAdj') !== undefined ? { oomScoreAdj: pick('oomScoreAdj') } : {}),
+    },
+    root: { path: rootfs, readonly },
+    ...(hostname ? { hostname } : {}),
+    mounts: mountList,
+    annotations: pick('annotations') ?? {},
+    linux: {
+      namespaces,
+      ...(pick('uidMappings') ? { uidMappings: pick('uidMappings') } : {}),
+      ...(pick('gidMappings') ? { gidMappings: pick('gidMappings') } : {}),
+      sysctl,
+      resources: {
+        devices: deviceRules,
+        ...(memoryWithOom ? { memory: memoryWithOom } : {}),
+        ...(resources.cpu ? { cpu: resources.cpu } : {}),
+        ...(resources.pids ? { pids: resources.pids } : {}),
+        ...(resources.blockIO ? { blockIO: resources.blockIO } : {}),
+      },
+      cgroupsPath: pick('cgroupsPath') ?? `/keel/${entry.name}`,
+      devices: linuxDevices,
+      maskedPaths: pick('maskedPaths') ?? (privileged ? [] : DEFAULT_MASKED_PATHS),
+      readonlyPaths: pick('readonlyPaths') ?? (privileged ? [] : DEFAULT_READONLY_PATHS),
+      ...(pick('rootfsPropagation') ? { rootfsPropagation: pick('rootfsPropagation') } : {}),
+    },
+  };
+
+  // The runtime section merges field by field, manifest over label.
+  const rt = entry.runtime ?? {};
+  const lrt = label.runtime ?? {};
+  const runtime: RuntimeConfig = {
+    mkdir: rt.mkdir ?? lrt.mkdir ?? [],
+    mounts: (rt.mounts ?? lrt.mounts ?? []).map((m) => completeMount(m, `${where}: runtime.mounts`)),
+    cgroups: rt.cgroups ?? lrt.cgroups ?? [],
+    interfaces: rt.interfaces ?? lrt.interfaces ?? [],
+    bindNS: rt.bindNS ?? lrt.bindNS ?? {},
+  };
+  return { spec, runtime };
+}
+
+/** config.json text. "unlimited" rlimits become 2^64-1, which JSON numbers from a double cannot spell. */
+export function specJson(spec: OciSpec): string {
+  const MARK = '"__keel_rlim_infinity__"';
+  const text = JSON.stringify(spec, (key, value: unknown) => ((key === 'soft' || key === 'hard') && value === RLIM_INFINITY ? '__keel_rlim_infinity__' : value), 2);
+  return text.split(MARK).join('18446744073709551615') + '\n';
+}
