@@ -2,7 +2,7 @@
 // through keel's small N-API addon (init/native/keel_sys.c).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface ReapResult {
@@ -46,7 +46,7 @@ const ADDON = 'keel_sys.node';
 function candidates(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const list = [
-    process.env.KEEL_NATIVE_DIR ? join(process.env.KEEL_NATIVE_DIR, ADDON) : '',
+    process.env.KEEL_NATIVE_DIR ? resolve(process.env.KEEL_NATIVE_DIR, ADDON) : '',
     join(here, ADDON), // beside the bundle in dist/ or in an image
     join(here, 'native', 'build', 'Release', ADDON), // running from source (tests)
     join(here, '..', 'init', 'native', 'build', 'Release', ADDON),

@@ -31,6 +31,10 @@ export class ContainerLog {
     let partial = '';
     this.open.add(stream);
     return new Promise((resolve) => {
+      if (stream.readableEnded || stream.destroyed) {
+        this.open.delete(stream);
+        return resolve();
+      }
       const flush = () => {
         partial += decoder.end();
         if (partial !== '') this.push(name, partial);

@@ -74,10 +74,18 @@ export async function runToCompletion(phase: Phase, entry: ContainerEntry, deps:
   try {
     bundle = prepareBundle({ entry, phase, baseDir: deps.baseDir, stateDir: deps.stateDir, host: deps.host, idOf: deps.idOf });
     beforeCreate(bundle.runtime, deps.host);
-    created = await deps.driver.create(id, bundle.dir);
-    streams = Promise.all([log.attach(created.stdout, 'stdout'), log.attach(created.stderr, 'stderr')]);
-    await afterCreate(bundle.runtime, created.pid, deps.host);
-    await deps.driver.start(id);
+    // Interfaces and namespace binds need the container created but not started; without them one runc call does both.
+    const between = bundle.runtime.interfaces.length > 0 || Object.values(bundle.runtime.bindNS).some(Boolean);
+    created = await deps.driver.create(
+      id,
+      bundle.dir,
+      (stdout, stderr) => (streams = Promise.all([log.attach(stdout, 'stdout'), log.attach(stderr, 'stderr')])),
+      !between,
+    );
+    if (between) {
+      await afterCreate(bundle.runtime, created.pid, deps.host);
+      await deps.driver.start(id);
+    }
 
     let status: ExitStatus | 'timeout' = entry.timeout !== undefined ? await Promise.race([created.exited, sleep(entry.timeout)]) : await created.exited;
     if (status === 'timeout') {

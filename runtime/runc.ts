@@ -2,7 +2,7 @@
 // init is re-parented to keel, and its exit status comes from keel's reaper
 // (DESIGN.md hazards 1 and 2). No runc process stays behind per container.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ExitStatus, Host } from './host.js';
@@ -29,11 +29,12 @@ export class RuncError extends Error {
 
 export interface Created {
   pid: number;
-  stdout: Readable;
-  stderr: Readable;
   /** Resolves with the container init's exit status. */
   exited: Promise<ExitStatus>;
 }
+
+/** Receives the container's stdout and stderr the moment they exist, before anything can be written. */
+export type AttachOutput = (stdout: Readable, stderr: Readable) => void;
 
 export interface ExecResult {
   code: number | null;
@@ -52,7 +53,8 @@ export interface ContainerState {
 
 /** The operations a container runtime driver offers; a containerd driver can sit beside this one. */
 export interface ContainerDriver {
-  create(id: string, bundle: string): Promise<Created>;
+  /** Creates the container; with `andStart` it also starts it (one runc call, for when nothing must happen in between). */
+  create(id: string, bundle: string, attach: AttachOutput, andStart?: boolean): Promise<Created>;
   start(id: string): Promise<void>;
   kill(id: string, signal: NodeJS.Signals, all?: boolean): Promise<void>;
   delete(id: string, force?: boolean): Promise<void>;
@@ -108,9 +110,9 @@ export class Runc implements ContainerDriver {
     });
   }
 
-  async create(id: string, bundle: string): Promise<Created> {
+  async create(id: string, bundle: string, attach: AttachOutput, andStart = false): Promise<Created> {
     // State left by an earlier run of the same id (a crash, a reboot of keel in a namespace).
-    await this.delete(id, true);
+    if (existsSync(join(this.root, id))) await this.delete(id, true);
     const pidFile = join(bundle, 'init.pid');
     const logFile = join(bundle, 'runc.log');
     rmSync(pidFile, { force: true });
@@ -118,9 +120,13 @@ export class Runc implements ContainerDriver {
     const since = performance.now();
     // The container inherits runc's stdio (runc's detached, non-terminal mode),
     // so these pipes are the container's stdout and stderr from here on.
-    const child = spawn(this.bin, ['--root', this.root, '--log', logFile, '--log-format', 'json', 'create', '--bundle', bundle, '--pid-file', pidFile, id], {
+    const verb = andStart ? ['run', '--detach'] : ['create'];
+    const child = spawn(this.bin, ['--root', this.root, '--log', logFile, '--log-format', 'json', ...verb, '--bundle', bundle, '--pid-file', pidFile, id], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // Attach now: Node drains (and drops) a child's output that nobody reads once the child exits,
+    // and with run --detach the container may have written and exited by then.
+    attach(child.stdout, child.stderr);
     let early = '';
     const collect = (d: Buffer) => {
       if (early.length < 4096) early += d.toString();
@@ -136,10 +142,10 @@ export class Runc implements ContainerDriver {
       child.stderr.destroy();
       const message = runcMessage(logFile, early);
       await this.delete(id, true);
-      throw new RuncError(`runc create ${id}: ${message}`);
+      throw new RuncError(`runc ${verb[0]} ${id}: ${message}`);
     }
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    return { pid, stdout: child.stdout, stderr: child.stderr, exited: this.host.waitPid(pid, since) };
+    return { pid, exited: this.host.waitPid(pid, since) };
   }
 
   async start(id: string): Promise<void> {

@@ -135,7 +135,7 @@ describe('onboot', () => {
   it('reports an entry that cannot start, leaves nothing behind, and goes on', async () => {
     keel = startKeel('onboot:\n' + entry('nocmd', '', '').replace('command: ["/bin/sh", "-c", ""]', 'command: ["/no/such/program"]') + `  - name: noimage\n    image: ${join(fixtures, 'missing')}\n` + entry('fine', 'echo fine'));
     const out = await bootAndStop(keel);
-    expect(out).toMatch(/ERROR: onboot nocmd failed to start: runc create onboot\.nocmd: .*no such file/);
+    expect(out).toMatch(/ERROR: onboot nocmd failed to start: runc (create|run) onboot\.nocmd: .*no such file/);
     expect(out).toMatch(/ERROR: onboot noimage failed to start: image .*missing is not a directory/);
     expect(out).toMatch(/onboot fine exited 0/);
     expect(existsSync('/sys/fs/cgroup/memory/keel/nocmd') || existsSync('/sys/fs/cgroup/keel/nocmd')).toBe(false);

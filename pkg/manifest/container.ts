@@ -159,7 +159,7 @@ export const imageConfigFields = {
   noNewPrivileges: field(bool()),
   oomScoreAdj: field(int({ min: -1000, max: 1000 })),
   disableOOMKiller: field(bool()),
-  rootfsPropagation: field(oneOf(['shared', 'slave', 'private', 'rshared', 'rslave', 'rprivate'] as const)),
+  rootfsPropagation: field(oneOf(['shared', 'slave', 'private', 'unbindable'] as const)),
   cgroupsPath: field(str({ nonEmpty: true })),
   resources: field(resourcesSpec),
   sysctl: field(stringMap()),

@@ -1,0 +1,63 @@
+// Start cost: keel's create + start of one container until its exit is
+// reaped, against `runc run` of the same bundle. Medians of N runs each,
+// interleaved so that machine noise hits both alike; the ratio is the result.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trackChildProcesses } from '../init/owned-children.js';
+import { Reaper } from '../init/reaper.js';
+import { runtimeHost } from '../init/runtime-host.js';
+import { sys } from '../init/sys.js';
+import { parseManifest } from '../pkg/manifest/index.js';
+import { prepareBundle } from '../runtime/bundle.js';
+import { failed, runToCompletion } from '../runtime/phase.js';
+import { Runc } from '../runtime/runc.js';
+import { busyboxRootfs } from '../test/helpers/rootfs.js';
+
+const N = Number(process.argv[2] ?? 20);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  trackChildProcesses();
+  const reaper = new Reaper(sys(), { sweepMs: 1000 });
+  reaper.start();
+  const host = runtimeHost(sys(), reaper);
+  const dir = mkdtempSync(join(tmpdir(), 'keel-bench-'));
+  try {
+    const rootfs = busyboxRootfs(join(dir, 'rootfs'));
+    const entry = parseManifest(`onboot:\n  - name: bench\n    image: ${rootfs}\n    readonly: true\n    command: [/bin/true]\n`, 'bench.yml').onboot[0]!;
+    const stateDir = join(dir, 'state');
+    const deps = { driver: new Runc(join(stateDir, 'runc'), host), host, stateDir, baseDir: dir, idOf: () => undefined, emit: () => {} };
+    // The anchor runs the very config.json keel generates.
+    const bundle = prepareBundle({ entry, phase: 'onboot', baseDir: dir, stateDir: join(dir, 'anchor'), host, idOf: () => undefined });
+    const keelMs: number[] = [];
+    const runcMs: number[] = [];
+    for (let i = 0; i < N + 2; i++) {
+      const t0 = performance.now();
+      const r = await runToCompletion('onboot', entry, deps);
+      const t1 = performance.now();
+      if (failed(r)) throw new Error(`keel run failed: ${JSON.stringify(r)}`);
+      const a = spawnSync('runc', ['--root', join(dir, 'anchor-runc'), 'run', '--bundle', bundle.dir, `anchor-${i}`], { stdio: 'ignore' });
+      const t2 = performance.now();
+      if (a.status !== 0) throw new Error(`runc run failed with ${a.status}`);
+      if (i >= 2) {
+        // the first two of each are warm-up
+        keelMs.push(t1 - t0);
+        runcMs.push(t2 - t1);
+      }
+    }
+    bundle.release();
+    const result = { bench: 'start-cost', runs: N, keelMedianMs: +median(keelMs).toFixed(1), runcRunMedianMs: +median(runcMs).toFixed(1), ratio: +(median(keelMs) / median(runcMs)).toFixed(2) };
+    console.log(`start cost, median of ${N}: keel create+start to reaped exit ${result.keelMedianMs} ms; runc run ${result.runcRunMedianMs} ms; keel/runc ${result.ratio}`);
+    console.log('(keel also prepares the bundle, overlay-free here since readonly, deletes runc state and the cgroup, and writes the log: the whole onboot entry)');
+    mkdirSync('bench/results', { recursive: true });
+    writeFileSync('bench/results/start-cost.json', JSON.stringify({ ...result, at: new Date().toISOString() }, null, 2) + '\n');
+  } finally {
+    reaper.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+
+void main();

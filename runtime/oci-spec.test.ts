@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { parseManifest, type ContainerEntry } from '../pkg/manifest/index.js';
+import { validateOciConfig } from '../test/helpers/oci-schema.js';
+import { buildOciSpec, DEFAULT_MASKED_PATHS, SpecError, specJson, type ImageConfig } from './oci-spec.js';
+
+function entryOf(yaml: string): ContainerEntry {
+  // "other" exists so that entries may name it as a uid or gid.
+  const text = `onboot:\n  - name: test\n    image: /images/x\n${yaml.replace(/^/gm, '    ')}\n  - name: other\n    image: /images/y\n`;
+  return parseManifest(text, 'keel.yml').onboot[0]!;
+}
+
+function build(yaml: string, image: ImageConfig = {}) {
+  return buildOciSpec({ entry: entryOf(yaml), image, rootfs: '/bundle/rootfs', idOf: (n) => (n === 'other' ? 101 : undefined) });
+}
+
+const label = (config: Record<string, unknown>): ImageConfig => ({ labels: { 'org.mobyproject.config': JSON.stringify(config) } });
+
+describe('OCI spec defaults', () => {
+  const { spec } = build('command: [/bin/true]');
+
+  it("gives Docker's default capabilities and masked paths", () => {
+    expect(spec.process.capabilities.effective).toEqual(
+      ['CAP_AUDIT_WRITE', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_MKNOD', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT'],
+    );
+    expect(spec.process.capabilities.ambient).toEqual([]);
+    expect(spec.linux.maskedPaths).toEqual(DEFAULT_MASKED_PATHS);
+    expect(spec.linux.readonlyPaths).toContain('/proc/sys');
+    expect(spec.process.noNewPrivileges).toBe(false);
+  });
+
+  it("uses LinuxKit's namespaces: new pid, mount and cgroup; host network, ipc and uts", () => {
+    expect(spec.linux.namespaces.map((n) => n.type)).toEqual(['pid', 'mount', 'cgroup']);
+  });
+
+  it('mounts a tmpfs /dev, read-only /sys, in parent-first order, and a cgroup of its own', () => {
+    expect(spec.mounts.map((m) => m.destination)).toEqual(['/dev', '/dev/pts', '/dev/shm', '/proc', '/sys', '/sys/fs/cgroup']);
+    expect(spec.mounts.find((m) => m.destination === '/dev')?.type).toBe('tmpfs');
+    expect(spec.mounts.find((m) => m.destination === '/sys')?.options).toContain('ro');
+    expect(spec.linux.cgroupsPath).toBe('/keel/test');
+    expect(spec.process.env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+    expect(spec.process.cwd).toBe('/');
+  });
+});
+
+describe('OCI spec precedence: image config < label < manifest', () => {
+  const image: ImageConfig = { entrypoint: ['/entry'], cmd: ['arg'], env: ['A=image'], workingDir: '/srv' };
+
+  it('takes the command, env and cwd from the image when nothing else says', () => {
+    const { spec } = build('', image);
+    expect(spec.process.args).toEqual(['/entry', 'arg']);
+    expect(spec.process.env).toEqual(['A=image']);
+    expect(spec.process.cwd).toBe('/srv');
+  });
+
+  it('lets the label override the image, and the manifest override both', () => {
+    const withLabel = { ...image, ...label({ command: ['/label'], env: ['A=label'], capabilities: ['CAP_NET_ADMIN'], binds: ['/a:/a'] }) };
+    expect(build('', withLabel).spec.process.args).toEqual(['/label']);
+    const { spec } = build('command: [/manifest]\nenv: [A=manifest]\ncwd: /tmp\ncapabilities.add: [CAP_SYS_TIME]\nbinds.add: ["/b:/b:ro"]', withLabel);
+    expect(spec.process.args).toEqual(['/manifest']);
+    expect(spec.process.env).toEqual(['A=manifest']);
+    expect(spec.process.cwd).toBe('/tmp');
+    expect(spec.process.capabilities.effective).toEqual(['CAP_NET_ADMIN', 'CAP_SYS_TIME']);
+    expect(spec.mounts.filter((m) => m.type === 'bind').map((m) => [m.destination, m.options])).toEqual([
+      ['/a', ['rw', 'rbind', 'rshared']],
+      ['/b', ['ro', 'rbind']],
+    ]);
+    // capabilities and binds (not .add) replace what the label gives
+    const replaced = build('capabilities: [none]\nbinds: []', withLabel).spec;
+    expect(replaced.process.capabilities.effective).toEqual([]);
+    expect(replaced.mounts.some((m) => m.type === 'bind')).toBe(false);
+  });
+
+  it('refuses a label that is not valid, naming the label and field', () => {
+    expect(() => build('command: [/x]', label({ capabilities: ['CAP_FLY'] }))).toThrow(/label org\.mobyproject\.config: capabilities\[0\]: "CAP_FLY": unknown capability/);
+    expect(() => build('command: [/x]', { labels: { 'org.mobyproject.config': '{nope' } })).toThrow(SpecError);
+  });
+});
+
+describe('OCI spec fields', () => {
+  it('gives a privileged container (CAP_SYS_ADMIN) no masks and a writable /sys', () => {
+    const { spec } = build('command: [/x]\ncapabilities: [all]');
+    expect(spec.process.capabilities.effective).toContain('CAP_SYS_ADMIN');
+    expect(spec.linux.maskedPaths).toEqual([]);
+    expect(spec.mounts.find((m) => m.destination === '/sys')?.options).not.toContain('ro');
+  });
+
+  it('writes "unlimited" rlimits as 2^64-1', () => {
+    const { spec } = build('command: [/x]\nrlimits: ["nofile,100,200", "memlock,unlimited,unlimited"]');
+    expect(spec.process.rlimits[0]).toEqual({ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 });
+    expect(specJson(spec)).toContain('"soft": 18446744073709551615');
+  });
+
+  it('maps container names to ids and joins namespaces by path', () => {
+    const { spec } = build('command: [/x]\nuid: other\ngid: 0\nadditionalGids: [other, 5]\nnet: /run/netns/x\nipc: new');
+    expect(spec.process.user).toEqual({ uid: 101, gid: 0, additionalGids: [101, 5] });
+    expect(spec.linux.namespaces).toContainEqual({ type: 'network', path: '/run/netns/x' });
+    expect(spec.mounts.some((m) => m.destination === '/dev/mqueue')).toBe(true);
+  });
+
+  it.each([
+    ['command: [/x]\nhostname: h', /hostname needs its own UTS namespace; add "uts: new"/],
+    ['command: [/x]\nsysctl:\n  net.ipv4.ip_forward: "1"', /net\.\* sysctls would change the host's network namespace/],
+    ['', /no command: the image has no Entrypoint or Cmd/],
+    ['command: [/x]\nmounts:\n  - destination: /data', /the mount for \/data needs a type/],
+  ])('refuses %j with a fix', (yaml, message) => {
+    expect(() => build(yaml)).toThrow(message);
+  });
+
+  it('produces configs that validate against the OCI runtime-spec schema', () => {
+    const everything = build(
+      [
+        'command: [/bin/sh, -c, "exit 0"]',
+        'env: [A=1]',
+        'cwd: /work',
+        'capabilities: [CAP_NET_ADMIN, CAP_SYS_ADMIN]',
+        'ambient: [CAP_NET_ADMIN]',
+        'mounts:\n  - type: tmpfs\n    destination: /scratch\n    options: [size=1m]',
+        'binds: ["/src:/dst:ro"]',
+        'tmpfs: ["/run:size=1m"]',
+        'devices:\n  - path: /dev/fuse\n    type: c\n    major: 10\n    minor: 229\n    mode: "0666"\n  - path: all\n    type: b',
+        'net: new',
+        'ipc: new',
+        'uts: new',
+        'hostname: box',
+        'readonly: true',
+        'maskedPaths: [/proc/kcore]',
+        'readonlyPaths: [/proc/sys]',
+        'uid: 1000',
+        'gid: 1000',
+        'additionalGids: [10]',
+        'noNewPrivileges: true',
+        'oomScoreAdj: -500',
+        'disableOOMKiller: false',
+        'rootfsPropagation: slave',
+        'cgroupsPath: /custom/path',
+        'resources:\n  memory:\n    limit: 64m\n    reservation: 32m\n  cpu:\n    shares: 512\n    quota: 50000\n    period: 100000\n  pids:\n    limit: 100\n  blockIO:\n    weight: 500',
+        'sysctl:\n  net.ipv4.ip_forward: "1"',
+        'rlimits: ["nofile,1024,4096"]',
+        'annotations:\n  org.example/a: b',
+      ].join('\n'),
+    ).spec;
+    for (const spec of [everything, build('command: [/x]').spec]) {
+      const errors = validateOciConfig(JSON.parse(specJson(spec)));
+      expect(errors, errors.join('\n')).toEqual([]);
+    }
+  });
+});
