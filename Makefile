@@ -8,7 +8,7 @@ NATIVE := init/native/build/Release/keel_sys.node
 DIST := dist/keel-init.js dist/keel.js dist/keel_sys.node
 SOURCES := $(shell find init runtime services pkg -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pkg/bundle.mjs package.json
 
-.PHONY: deps debs kernel build test typecheck run clean
+.PHONY: deps debs kernel build test typecheck run bench clean
 
 deps: debs $(NODE_STAMP) build kernel
 
@@ -46,6 +46,11 @@ out/demo-kernel out/demo-initrd.img &: examples/demo.yml $(DIST)
 
 run: deps out/demo-kernel
 	node dist/keel.js run out/demo
+
+# Benchmarks against the anchors: make bench B=start-cost (ratios, one run, side by side).
+B ?= start-cost
+bench: deps
+	node bench/run.mjs $(B)
 
 clean:
 	rm -rf dist out init/native/build

@@ -2,8 +2,8 @@
 // local root filesystem, or an OCI bundle whose process gives the image
 // config), give writable containers an overlay so the image stays pristine,
 // and write config.json.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ContainerEntry } from '../pkg/manifest/index.js';
 import type { Host } from './host.js';
 import { buildOciSpec, specJson, SpecError, type ImageConfig } from './oci-spec.js';
@@ -65,7 +65,10 @@ export function prepareBundle({ entry, phase, baseDir, stateDir, host, idOf }: B
   const image = resolveLocalImage(entry.image, baseDir);
   const dir = join(stateDir, 'containers', id);
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // 0711 all the way down: a container in a user namespace runs as a mapped uid that must traverse to its root.
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  for (let d = dir; d !== stateDir && d.startsWith(stateDir); d = dirname(d)) chmodSync(d, 0o711);
+  chmodSync(stateDir, statSync(stateDir).mode | 0o011);
   // Build the spec first with the image's own root: a bad entry fails before anything is mounted.
   const merged = join(dir, 'rootfs');
   const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: merged, idOf });
@@ -75,6 +78,10 @@ export function prepareBundle({ entry, phase, baseDir, stateDir, host, idOf }: B
   if (!spec.root.readonly) {
     // Writable containers write to an overlay upper layer in keel's state, never into the image.
     for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true });
+    // In a user namespace the container's root is a mapped host uid: it must own the writable layer.
+    const root = spec.linux.uidMappings?.find((m) => m.containerID === 0)?.hostID;
+    const rootGroup = spec.linux.gidMappings?.find((m) => m.containerID === 0)?.hostID;
+    if (root !== undefined) for (const d of ['upper', 'work']) chownSync(join(dir, d), root, rootGroup ?? root);
     host.mount('overlay', merged, 'overlay', 0, `lowerdir=${image.rootfs},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`);
     mounted = true;
   }

@@ -106,6 +106,40 @@ describe('onboot', () => {
     expect(out).toContain('hostname | boxed');
   });
 
+  it('honours the process and cgroup fields: user, env, cwd, rlimits, oomScoreAdj, noNewPrivileges, tmpfs, devices, cgroup', async () => {
+    keel = startKeel(
+      'onboot:\n' +
+        entry(
+          'proc',
+          'echo "uid=$(id -u) gid=$(id -g) groups=$(id -G)"; echo "cwd=$PWD greeting=$GREETING"; echo "nofile=$(ulimit -n)"; echo "oom=$(cat /proc/self/oom_score_adj)"; grep NoNewPrivs /proc/self/status; grep " /scratch " /proc/mounts | cut -d" " -f3',
+          'uid: 1000\ngid: 1000\nadditionalGids: [10]\nenv: [GREETING=hello, PATH=/bin]\ncwd: /tmp\nrlimits: ["nofile,100,200"]\noomScoreAdj: 500\nnoNewPrivileges: true\ntmpfs: ["/scratch:size=1m"]',
+        ) +
+        entry('dev', 'head -c 3 /dev/zero2 | od -An -tx1; mknod /dev/sda b 8 0; head -c 1 /dev/sda', 'devices:\n  - path: /dev/zero2\n    type: c\n    major: 1\n    minor: 5\n    mode: "0666"') +
+        entry('cg', 'cat /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || cat /sys/fs/cgroup/cpu.weight', 'cgroupsPath: /keel-custom/cg\nresources:\n  cpu:\n    shares: 512'),
+    );
+    const out = await bootAndStop(keel);
+    expect(out).toContain('proc | uid=1000 gid=1000 groups=1000 10');
+    expect(out).toContain('proc | cwd=/tmp greeting=hello');
+    expect(out).toContain('proc | nofile=100');
+    expect(out).toContain('proc | oom=500');
+    expect(out).toContain('proc | NoNewPrivs:\t1');
+    expect(out).toContain('proc | tmpfs');
+    expect(out).toContain('dev |  00 00 00');
+    expect(out).toMatch(/dev \| head: \/dev\/sda: Operation not permitted/); // made, but not on the device allow-list
+    expect(out).toMatch(/cg \| (512|20)\n/); // cpu.shares 512 on v1, the matching cpu.weight on v2
+  });
+
+  it('runs in a user namespace with its root mapped to an unprivileged host uid, writing to its overlay', async () => {
+    keel = startKeel(
+      'onboot:\n' +
+        entry('mapped', 'cat /proc/self/uid_map; id -u; touch /written && echo wrote', 'userns: new\nnet: new\nuidMappings: [{containerID: 0, hostID: 100000, size: 65536}]\ngidMappings: [{containerID: 0, hostID: 100000, size: 65536}]'),
+    );
+    const out = await bootAndStop(keel);
+    expect(out).toMatch(/mapped \| +0 +100000 +65536/);
+    expect(out).toContain('mapped | 0\n');
+    expect(out).toContain('mapped | wrote');
+  });
+
   it('reports an OOM kill at its memory limit and a fork failure at its pids limit', async () => {
     keel = startKeel(
       'onboot:\n' +
@@ -154,14 +188,19 @@ describe('onboot', () => {
     const nsPath = '/run/keel-test-netns/onboot-net';
     keel = startKeel(
       'onboot:\n' +
-        entry('net', 'ip link show dev eth-in | head -1; ls -d /made', `net: new\nbinds: ["/run/keel-test-dir:/made"]\nruntime:\n  mkdir: [/run/keel-test-dir]\n  interfaces:\n    - name: eth-in\n      add: veth\n      peer: eth-out\n  bindNS:\n    net: ${nsPath}`),
+        entry('net', 'ip link show dev eth-in | head -1; ls -d /made; grep -c " /mnt/scratch " /proc/mounts', `net: new\nbinds: ["/run/keel-test-dir:/made", "/run/keel-test-mnt:/mnt/scratch"]\nruntime:\n  mkdir: [/run/keel-test-dir]\n  mounts:\n    - type: tmpfs\n      source: tmpfs\n      destination: /run/keel-test-mnt\n  cgroups: [keel-test-extra]\n  interfaces:\n    - name: eth-in\n      add: veth\n      peer: eth-out\n  bindNS:\n    net: ${nsPath}`) +
+        entry('joiner', 'ip link show dev eth-in | head -1', `net: ${nsPath}`),
       {},
       { ownNetwork: true },
     );
     const out = await bootAndStop(keel);
     expect(out).toMatch(/net \| \d+: eth-in@/);
     expect(out).toContain('net | /made');
+    expect(out).toContain('net | 1'); // the runtime mount, bound in
     expect(out).toMatch(/onboot net exited 0/);
+    // The bound namespace outlives its container, and a later container joins it by path.
+    expect(out).toMatch(/joiner \| \d+: eth-in@/);
+    for (const p of ['/run/keel-test-netns', '/run/keel-test-dir', '/run/keel-test-mnt']) rmSync(p, { recursive: true, force: true });
   });
 });
 

@@ -2,7 +2,7 @@
 // (unshare --pid --fork --mount-proc), reads its console, and runs commands
 // inside the namespace with nsenter.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -34,6 +34,7 @@ export interface KeelNs {
 export function startKeel(manifest: string | { path: string }, env: Record<string, string> = {}, opts: { ownNetwork?: boolean; files?: Record<string, string> } = {}): KeelNs {
   requireDist();
   const dir = mkdtempSync(join(tmpdir(), 'keel-ns-'));
+  chmodSync(dir, 0o711); // as /run is: containers in user namespaces run as mapped uids that traverse it
   let file = join(dir, 'keel.yml');
   if (typeof manifest === 'string') writeFileSync(file, manifest);
   else file = manifest.path;

@@ -1,0 +1,89 @@
+// The runc driver on its own, with the real reaper of this test worker (a
+// child subreaper): every verb of the interface against real containers.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trackChildProcesses } from '../init/owned-children.js';
+import { Reaper } from '../init/reaper.js';
+import { runtimeHost } from '../init/runtime-host.js';
+import { sys } from '../init/sys.js';
+import { parseManifest } from '../pkg/manifest/index.js';
+import { buildOciSpec, specJson } from '../runtime/oci-spec.js';
+import { Runc } from '../runtime/runc.js';
+import { busyboxRootfs } from './helpers/rootfs.js';
+
+let dir: string;
+let reaper: Reaper;
+let runc: Runc;
+
+function bundle(name: string, script: string): string {
+  const b = join(dir, name);
+  const entry = parseManifest(`onboot:\n  - name: ${name}\n    image: /x\n    readonly: true\n    command: [/bin/sh, -c, ${JSON.stringify(script)}]\n`, 'k.yml').onboot[0]!;
+  const { spec } = buildOciSpec({ entry, image: {}, rootfs: join(dir, 'rootfs'), idOf: () => undefined });
+  busyboxRootfs(join(dir, 'rootfs'));
+  mkdirSync(b, { recursive: true });
+  writeFileSync(join(b, 'config.json'), specJson(spec));
+  return b;
+}
+
+function collect(): { attach: (o: Readable, e: Readable) => void; text: () => string } {
+  let text = '';
+  return { attach: (o, e) => [o, e].forEach((s) => s.on('data', (d: Buffer) => (text += d.toString()))), text: () => text };
+}
+
+beforeAll(() => {
+  trackChildProcesses();
+  reaper = new Reaper(sys(), { sweepMs: 200 });
+  reaper.start();
+  dir = mkdtempSync(join(tmpdir(), 'keel-runc-'));
+  runc = new Runc(join(dir, 'runc'), runtimeHost(sys(), reaper));
+});
+afterAll(() => {
+  reaper.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('runc driver', () => {
+  it('creates, reports state, execs, starts, kills with a signal, and deletes', async () => {
+    const b = bundle('life', 'echo up; trap "echo got TERM; exit 7" TERM; while :; do sleep 0.05; done');
+    const out = collect();
+    const c = await runc.create('life', b, out.attach);
+    expect((await runc.state('life'))?.status).toBe('created');
+    await runc.start('life');
+    expect((await runc.state('life'))?.status).toBe('running');
+    expect(await runc.list()).toEqual(['life']);
+    const r = await runc.exec('life', ['/bin/sh', '-c', 'echo from exec; exit 4']);
+    expect(r).toMatchObject({ code: 4, stdout: 'from exec\n', timedOut: false });
+    await runc.kill('life', 'SIGTERM');
+    expect(await c.exited).toEqual({ pid: c.pid, code: 7, signal: null });
+    expect((await runc.state('life'))?.status).toBe('stopped');
+    await runc.delete('life');
+    expect(await runc.state('life')).toBeUndefined();
+    expect(out.text()).toBe('up\ngot TERM\n');
+  });
+
+  it('cleans stale state of the same id before creating, and killing a stopped container is not an error', async () => {
+    const b = bundle('stale', 'sleep 100');
+    const first = await runc.create('stale', b, () => {});
+    // keel "restarts" without deleting: the next create of the same id must still work.
+    const second = await runc.create('stale', b, () => {}, true);
+    expect(second.pid).not.toBe(first.pid);
+    expect((await first.exited).signal).toBe('SIGKILL');
+    await runc.kill('stale', 'SIGKILL', true);
+    await second.exited;
+    await runc.kill('stale', 'SIGKILL');
+    await runc.delete('stale', true);
+    expect(await runc.list()).toEqual([]);
+  });
+
+  it('reports runc errors from its log, and leaves no state after a failed create', async () => {
+    const b = bundle('broken', 'true');
+    const config = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')) as { process: { args: string[] } };
+    config.process.args = ['/does/not/exist'];
+    writeFileSync(join(b, 'config.json'), JSON.stringify(config));
+    await expect(runc.create('broken', b, () => {}, true)).rejects.toThrow(/runc run broken: .*\/does\/not\/exist.*no such file/);
+    expect(await runc.list()).toEqual([]);
+  });
+});
