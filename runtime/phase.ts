@@ -5,20 +5,13 @@
 // no runc state, no mount, no cgroup.
 import { join } from 'node:path';
 import type { ContainerEntry } from '../pkg/manifest/index.js';
-import { containerId, prepareBundle, type Bundle, type Phase } from './bundle.js';
-import { oomKills, removeCgroup } from './cgroups.js';
+import { containerId, type Phase } from './bundle.js';
 import { ContainerLog, type StreamName } from './container-log.js';
+import { ContainerRun, sleep, type RunDeps } from './container-run.js';
 import type { RuntimeEvent } from './events.js';
-import type { ExitStatus, Host } from './host.js';
-import { afterCreate, beforeCreate } from './host-prep.js';
-import type { ContainerDriver, Created } from './runc.js';
+import type { ExitStatus } from './host.js';
 
-export interface PhaseDeps {
-  driver: ContainerDriver;
-  host: Host;
-  stateDir: string;
-  baseDir: string;
-  idOf: (name: string) => number | undefined;
+export interface PhaseDeps extends RunDeps {
   emit: (event: RuntimeEvent) => void;
   /** Each line a container writes, for the console. */
   onLine?: (name: string, stream: StreamName, line: string) => void;
@@ -44,7 +37,6 @@ export function failed(r: EntryResult): boolean {
   return r.error !== undefined || r.timedOut || r.oomKilled || r.oomKills > 0 || r.code !== 0;
 }
 
-const sleep = (ms: number) => new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms));
 
 function describe(phase: Phase, r: EntryResult): string {
   const took = `${r.durationMs} ms`;
@@ -67,57 +59,26 @@ export async function runToCompletion(phase: Phase, entry: ContainerEntry, deps:
   const logFile = join(deps.stateDir, 'logs', `${id}.log`);
   const log = new ContainerLog(logFile, (stream, line) => deps.onLine?.(entry.name, stream, line));
   const result: EntryResult = { name: entry.name, code: null, signal: null, oomKilled: false, oomKills: 0, timedOut: false, durationMs: 0, logTail: [], logFile };
-  let bundle: Bundle | undefined;
-  let created: Created | undefined;
-  let streams: Promise<void[]> | undefined;
+  const run = new ContainerRun(phase, entry, deps, log);
   deps.emit({ kind: `${phase}.started`, message: `${phase} ${entry.name} starting`, phase, name: entry.name });
   try {
-    bundle = prepareBundle({ entry, phase, baseDir: deps.baseDir, stateDir: deps.stateDir, host: deps.host, idOf: deps.idOf });
-    beforeCreate(bundle.runtime, deps.host);
-    // Interfaces and namespace binds need the container created but not started; without them one runc call does both.
-    const between = bundle.runtime.interfaces.length > 0 || Object.values(bundle.runtime.bindNS).some(Boolean);
-    created = await deps.driver.create(
-      id,
-      bundle.dir,
-      (stdout, stderr) => (streams = Promise.all([log.attach(stdout, 'stdout'), log.attach(stderr, 'stderr')])),
-      !between,
-    );
-    if (between) {
-      await afterCreate(bundle.runtime, created.pid, deps.host);
-      await deps.driver.start(id);
-    }
-
-    let status: ExitStatus | 'timeout' = entry.timeout !== undefined ? await Promise.race([created.exited, sleep(entry.timeout)]) : await created.exited;
+    await run.start();
+    let status: ExitStatus | 'timeout' = entry.timeout !== undefined ? await Promise.race([run.exited!, sleep(entry.timeout)]) : await run.exited!;
     if (status === 'timeout') {
       result.timedOut = true;
       deps.emit({ kind: `${phase}.timeout`, level: 'warn', message: `${phase} ${entry.name} still running after ${entry.timeout} ms: killing it`, phase, name: entry.name });
-      await deps.driver.kill(id, 'SIGKILL', true);
-      status = await created.exited;
+      await run.kill('SIGKILL', true);
+      status = await run.exited!;
     }
     result.code = status.code;
     result.signal = status.signal;
   } catch (err) {
     result.error = (err as Error).message;
-    if (created) {
-      // Started half-way: make sure the init is gone and reaped before cleaning up.
-      await deps.driver.kill(id, 'SIGKILL', true).catch(() => undefined);
-      await Promise.race([created.exited, sleep(5000)]);
-    }
   }
-  if (bundle && !result.error) {
-    result.oomKills = oomKills(bundle.spec.linux.cgroupsPath);
-    result.oomKilled = result.oomKills > 0 && result.signal === 'SIGKILL';
-  }
-  if (streams) {
-    // The pipes close when the last process holding them exits; one that outlives the init is cut off.
-    if ((await Promise.race([streams, sleep(2000)])) === 'timeout') log.detach();
-  }
-  await deps.driver.delete(id, true).catch((err: Error) =>
-    deps.emit({ kind: `${phase}.cleanup`, level: 'warn', message: `${phase} ${entry.name}: ${err.message}`, phase, name: entry.name }),
-  );
-  if (bundle) {
-    removeCgroup(bundle.spec.linux.cgroupsPath);
-    bundle.release();
+  const { oomKills } = await run.cleanup();
+  if (!result.error) {
+    result.oomKills = oomKills;
+    result.oomKilled = oomKills > 0 && result.signal === 'SIGKILL';
   }
   log.close();
   result.durationMs = Date.now() - started;
