@@ -11,7 +11,7 @@ export function openLog(stateDir: string): { logger: Logger; path: string | unde
   try {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const dest = pino.destination({ dest: path, sync: true, mode: 0o600 });
-    return { logger: pino({ base: undefined, timestamp: false }, dest), path };
+    return { logger: pino({ base: undefined, timestamp: false, level: 'debug' }, dest), path };
   } catch (err) {
     // Still a working init without its log file: say so on the console.
     return { logger: pino({ enabled: false }), path: undefined, error: (err as Error).message };
@@ -44,7 +44,7 @@ export function consoleLine(event: KeelEvent): string {
 }
 
 export function attachConsole(bus: EventBus, write: ConsoleWrite): void {
-  bus.subscribe((event) => write(consoleLine(event)));
+  bus.subscribe((event) => event.level !== 'debug' && write(consoleLine(event)));
 }
 
 /** Sends every event to the JSON log, starting with those emitted before the log could open. */

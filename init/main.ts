@@ -17,13 +17,27 @@ import { RB_AUTOBOOT, RB_HALT_SYSTEM, RB_POWER_OFF, sys, type Sys } from './sys.
 import { VERSION } from '../pkg/version.js';
 import { Runc, runcVersion } from '../runtime/runc.js';
 import { failed, runPhase, type PhaseDeps } from '../runtime/phase.js';
+import type { ServiceDeps } from '../services/service.js';
+import { Supervisor } from '../services/supervisor.js';
+import { ControlApi } from '../services/api.js';
 import { runtimeHost } from './runtime-host.js';
 import { dirname, join, resolve } from 'node:path';
 
 const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
 
+export interface BootTimes {
+  startedAt: number;
+  onbootDoneAt?: number;
+  completeAt?: number;
+  servicesReadyAt?: number;
+  uptimeAtStartMs?: number;
+  onboot?: Array<{ name: string; code: number | null; signal: string | null; ms: number; failed: boolean }>;
+}
+
 interface Init {
   bus: EventBus;
+  supervisor?: Supervisor;
+  boot: BootTimes;
   reaper?: Reaper;
   write: (text: string) => void;
   sys: Sys;
@@ -71,6 +85,34 @@ function finish(init: Init, action: PowerAction): void {
   }
 }
 
+function bootReport(init: Init): Record<string, unknown> {
+  const b = init.boot;
+  const rel = (t: number | undefined) => (t === undefined ? undefined : t - b.startedAt);
+  return {
+    startedAt: new Date(b.startedAt).toISOString(),
+    kernelToKeelMs: b.uptimeAtStartMs,
+    onbootMs: rel(b.onbootDoneAt),
+    bootCompleteMs: rel(b.completeAt),
+    servicesReadyMs: rel(b.servicesReadyAt),
+    onboot: b.onboot ?? [],
+    mode: init.machine ? 'machine' : 'namespace',
+  };
+}
+
+function startApi(init: Init): void {
+  const api = new ControlApi({
+    bus: init.bus,
+    supervisor: () => init.supervisor,
+    bootReport: () => bootReport(init),
+    power: (action) => requestShutdown(init, action, `keel ${action}`),
+  });
+  const path = join(init.args.stateDir, 'keel.sock');
+  api.listen(path).then(
+    () => init.bus.emit({ kind: 'api.listening', level: 'debug', message: `control API on ${path}`, path }),
+    (err: Error) => init.bus.emit({ kind: 'api.error', level: 'error', message: `control API could not listen on ${path}: ${err.message}` }),
+  );
+}
+
 /** Container names can stand for ids (uid: other-container): 100 and up, in manifest order. */
 function idsByName(manifest: Manifest): Map<string, number> {
   const ids = new Map<string, number>();
@@ -78,7 +120,7 @@ function idsByName(manifest: Manifest): Map<string, number> {
   return ids;
 }
 
-function phaseDeps(init: Init, reaper: Reaper): PhaseDeps {
+function phaseDeps(init: Init, reaper: Reaper): PhaseDeps & ServiceDeps {
   const host = runtimeHost(init.sys, reaper);
   const ids = idsByName(init.manifest!);
   return {
@@ -147,7 +189,7 @@ export function main(argv: readonly string[]): void {
       bus.emit({ kind: 'machine.error', level: 'error', message: `could not move the root out of the initramfs: ${(err as Error).message}; containers will fail to start` });
     }
   }
-  const init: Init = { bus, sys: s, write, args, machine, isPid1, stopHooks: [], shuttingDown: false };
+  const init: Init = { bus, sys: s, write, args, machine, isPid1, stopHooks: [], shuttingDown: false, boot: { startedAt: Date.now(), ...(machine ? { uptimeAtStartMs: uptimeMs() } : {}) } };
   bus.emit({ kind: 'keel.start', message: `keel ${VERSION} starting as pid ${process.pid} (${machine ? 'machine' : 'namespace'} mode)`, version: VERSION, mode: machine ? 'machine' : 'namespace' });
   for (const e of args.errors) bus.emit({ kind: 'keel.args', level: 'warn', message: `ignoring bad argument: ${e}` });
 
@@ -168,6 +210,7 @@ export function main(argv: readonly string[]): void {
     else requestShutdown(init, action, signal);
   });
 
+  startApi(init);
   if (!bootManifest(init)) return;
   const manifest = init.manifest!;
   if (machine) setHostname(s, manifest.hostname, (e) => bus.emit(e));
@@ -185,9 +228,13 @@ async function finishBoot(init: Init, machine: boolean): Promise<void> {
 
   if (runc && init.reaper) {
     const deps = phaseDeps(init, init.reaper);
+    const supervisor = new Supervisor(manifest.services, deps);
+    init.supervisor = supervisor;
+    init.stopHooks.push({ name: 'services', run: () => supervisor.stopAll() });
     init.stopHooks.push({ name: 'onshutdown', run: async () => void (await runPhase('onshutdown', manifest.onshutdown, deps)) });
     const onboot = await runPhase('onboot', manifest.onboot, deps);
     const bad = onboot.results.filter(failed).length;
+    init.boot.onboot = onboot.results.map((r) => ({ name: r.name, code: r.code, signal: r.signal, ms: r.durationMs, failed: failed(r) }));
     if (manifest.onboot.length > 0) {
       bus.emit({ kind: 'onboot.done', level: bad ? 'warn' : 'info', message: `onboot: ${onboot.results.length} ran, ${bad} failed`, ran: onboot.results.length, failed: bad });
     }
@@ -199,8 +246,19 @@ async function finishBoot(init: Init, machine: boolean): Promise<void> {
         `its log: ${f.logFile}`,
       ]);
     }
+    init.boot.onbootDoneAt = Date.now();
+    if (!init.shuttingDown && manifest.services.length > 0) {
+      supervisor.startAll();
+      const n = manifest.services.length;
+      void supervisor.allReady().then(() => {
+        init.boot.servicesReadyAt = Date.now();
+        const up = machine ? uptimeMs() : undefined;
+        bus.emit({ kind: 'services.ready', message: `all ${n} service(s) ready ${supervisor.readyAt! - init.boot.startedAt} ms after keel started${up !== undefined ? ` (${up} ms after kernel start)` : ''}`, count: n });
+      });
+    }
   }
 
+  init.boot.completeAt = Date.now();
   const up = machine ? uptimeMs() : undefined;
   const rssMb = (process.memoryUsage().rss / 2 ** 20).toFixed(1);
   bus.emit({

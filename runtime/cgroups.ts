@@ -48,3 +48,72 @@ export function removeCgroup(cgroupsPath: string): void {
     if (existsSync(dir)) remove(dir);
   }
 }
+
+export interface CgroupStats {
+  memoryBytes?: number;
+  memoryPeakBytes?: number;
+  cpuUsageUsec?: number;
+  cpuThrottledPeriods?: number;
+  cpuThrottledUsec?: number;
+  pids?: number;
+  /** Pressure stall information (cgroup v2 with PSI): avg10 of "some", per resource. */
+  pressure?: Record<string, number>;
+}
+
+function readNumber(path: string): number | undefined {
+  try {
+    const n = Number(readFileSync(path, 'utf8').trim());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readKeyed(path: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      const [k, v] = line.split(' ');
+      if (k && v !== undefined) out[k] = Number(v);
+    }
+  } catch {
+    /* absent */
+  }
+  return out;
+}
+
+/** Memory, CPU, pids and pressure of a cgroup, from whichever hierarchy the machine has. */
+export function cgroupStats(cgroupsPath: string): CgroupStats {
+  if (cgroupV2()) {
+    const dir = join(ROOT, cgroupsPath);
+    const cpu = readKeyed(join(dir, 'cpu.stat'));
+    const pressure: Record<string, number> = {};
+    for (const r of ['cpu', 'memory', 'io']) {
+      try {
+        const m = /^some avg10=([\d.]+)/m.exec(readFileSync(join(dir, `${r}.pressure`), 'utf8'));
+        if (m) pressure[r] = Number(m[1]);
+      } catch {
+        /* no PSI in this kernel */
+      }
+    }
+    return {
+      memoryBytes: readNumber(join(dir, 'memory.current')),
+      memoryPeakBytes: readNumber(join(dir, 'memory.peak')),
+      cpuUsageUsec: cpu.usage_usec,
+      cpuThrottledPeriods: cpu.nr_throttled,
+      cpuThrottledUsec: cpu.throttled_usec,
+      pids: readNumber(join(dir, 'pids.current')),
+      ...(Object.keys(pressure).length ? { pressure } : {}),
+    };
+  }
+  const cpu = readKeyed(join(ROOT, 'cpu', cgroupsPath, 'cpu.stat'));
+  const usageNs = readNumber(join(ROOT, 'cpuacct', cgroupsPath, 'cpuacct.usage'));
+  return {
+    memoryBytes: readNumber(join(ROOT, 'memory', cgroupsPath, 'memory.usage_in_bytes')),
+    memoryPeakBytes: readNumber(join(ROOT, 'memory', cgroupsPath, 'memory.max_usage_in_bytes')),
+    cpuUsageUsec: usageNs !== undefined ? Math.round(usageNs / 1000) : undefined,
+    cpuThrottledPeriods: cpu.nr_throttled,
+    cpuThrottledUsec: cpu.throttled_time !== undefined ? Math.round(cpu.throttled_time / 1000) : undefined,
+    pids: readNumber(join(ROOT, 'pids', cgroupsPath, 'pids.current')),
+  };
+}

@@ -16,13 +16,16 @@ export class ContainerLog {
   private readonly open = new Set<Readable>();
   lines = 0;
 
+  /** @param path the log file, or undefined when the listener keeps the lines (a service's ring) */
   constructor(
-    readonly path: string,
+    readonly path: string | undefined,
     private readonly onLine?: LineListener,
     private readonly tailSize = 20,
   ) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, 'a', 0o640);
+    if (path !== undefined) {
+      mkdirSync(dirname(path), { recursive: true });
+      this.fd = openSync(path, 'a', 0o640);
+    }
   }
 
   /** Reads `stream` to its end; resolves when it ends or is destroyed. */

@@ -8,7 +8,7 @@ import type { ContainerLog } from './container-log.js';
 import type { ExitStatus, Host } from './host.js';
 import { afterCreate, beforeCreate } from './host-prep.js';
 import type { ContainerDriver } from './runc.js';
-import type { ContainerEntry } from '../pkg/manifest/index.js';
+import type { ContainerBase } from '../pkg/manifest/index.js';
 
 export interface RunDeps {
   driver: ContainerDriver;
@@ -31,7 +31,7 @@ export class ContainerRun {
 
   constructor(
     readonly phase: Phase,
-    readonly entry: ContainerEntry,
+    readonly entry: ContainerBase,
     private readonly deps: RunDeps,
     private readonly log: ContainerLog,
   ) {

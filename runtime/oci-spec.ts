@@ -3,7 +3,7 @@
 // manifest. Where all three are silent the defaults are Docker's: its
 // capability set, masked and read-only /proc paths, a tmpfs /dev.
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCapability } from '../pkg/manifest/capabilities.js';
-import type { ContainerEntry, ImageLabel } from '../pkg/manifest/index.js';
+import type { ContainerBase, ImageLabel } from '../pkg/manifest/index.js';
 import { imageLabelSpec } from '../pkg/manifest/container.js';
 import { formatPath, INVALID, Issues } from '../pkg/manifest/schema.js';
 import { parseBind, parseRlimit, parseTmpfs, RLIM_INFINITY } from '../pkg/manifest/strings.js';
@@ -98,7 +98,7 @@ export function completeMount(m: { type?: string; source?: string; destination?:
 }
 
 export interface SpecInputs {
-  entry: ContainerEntry;
+  entry: ContainerBase;
   image: ImageConfig;
   /** Absolute path of the root filesystem runc will use. */
   rootfs: string;
@@ -118,8 +118,10 @@ export function buildOciSpec({ entry, image, rootfs, idOf }: SpecInputs): { spec
   const cwd = entry.cwd || label.cwd || image.workingDir || '/';
   const readonly = pick('readonly') ?? false;
 
-  const capsNamed = entry.capabilities ?? (label.capabilities || entry['capabilities.add'] ? [...(label.capabilities ?? []), ...(entry['capabilities.add'] ?? [])] : undefined);
-  const caps = capsNamed ? capabilitySet(capsNamed) : [...DEFAULT_CAPABILITIES].sort();
+  // capabilities replaces; capabilities.add adds to the label's set, or to Docker's defaults when the label has none.
+  const base = label.capabilities ? capabilitySet(label.capabilities) : [...DEFAULT_CAPABILITIES];
+  const added = entry['capabilities.add'] ?? [];
+  const caps = entry.capabilities ? capabilitySet(entry.capabilities) : [...new Set([...base, ...capabilitySet(added)])].sort();
   const ambient = capabilitySet(pick('ambient') ?? []);
   const bounding = [...new Set([...caps, ...ambient])].sort();
   const privileged = caps.includes('CAP_SYS_ADMIN');

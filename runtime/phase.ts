@@ -112,7 +112,8 @@ export async function runPhase(phase: Phase, entries: readonly ContainerEntry[],
   for (const entry of entries) {
     const r = await runToCompletion(phase, entry, deps);
     results.push(r);
-    if (failed(r) && entry.critical) return { results, criticalFailure: r };
+    // critical stops boot; at shutdown every onshutdown entry still gets its turn.
+    if (failed(r) && entry.critical && phase === 'onboot') return { results, criticalFailure: r };
   }
   return { results };
 }

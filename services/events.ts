@@ -2,7 +2,8 @@
 // the JSON log, and (later) the control API's event stream all read the same
 // events, so what an operator sees and what a script reads never disagree.
 
-export type Level = 'info' | 'warn' | 'error';
+/** debug events go to the log only, not to the console. */
+export type Level = 'debug' | 'info' | 'warn' | 'error';
 
 export interface KeelEventInput {
   /** What happened, dotted: "boot.complete", "onboot.exited", "shutdown.step". */

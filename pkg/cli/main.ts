@@ -6,6 +6,8 @@ import { buildImage } from '../build/image.js';
 import { jsonSchema, loadManifest, ManifestError } from '../manifest/index.js';
 import { findImage, runVm, type RunOptions } from '../run/qemu.js';
 import { VERSION } from '../version.js';
+import { ApiError, ApiUnreachable } from '../../services/client.js';
+import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from './control.js';
 
 const USAGE = `usage: keel COMMAND [options]
 
@@ -17,6 +19,16 @@ const USAGE = `usage: keel COMMAND [options]
   keel kernel fetch [PACKAGE]                  download a Debian kernel into the cache
                                                (default ${DEFAULT_KERNEL_PACKAGE})
   keel version
+
+  On a running keel (socket: --socket PATH, $KEEL_SOCKET, or /run/keel/keel.sock):
+  keel ps [--json]                             services, their state, pid, restarts
+  keel inspect NAME                            one service in full, with its exit history
+  keel logs [-f] [--previous] [-n N] NAME      a service's log (-f follows)
+  keel start|stop|restart|reset NAME [--wait]  control a service (reset clears a start limit)
+  keel events [-f] [--since ID] [--json]       the event stream, resumable from an event id
+  keel stats [--json]                          memory, CPU, pids per service
+  keel boot-report                             timings of each boot phase
+  keel poweroff | reboot                       shut the machine down cleanly
 `;
 
 class UsageError extends Error {}
@@ -94,6 +106,14 @@ async function dispatch(argv: string[]): Promise<number> {
     case '--version':
       out(`keel ${VERSION}`);
       return 0;
+    default:
+      if ((CONTROL_VERBS as readonly string[]).includes(command ?? '')) return runControl(command as ControlVerb, rest);
+      return dispatchRest(command);
+  }
+}
+
+function dispatchRest(command: string | undefined): number {
+  switch (command) {
     case undefined:
     case 'help':
     case '--help':
@@ -111,8 +131,17 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof ManifestError) err(e.message);
     else if (e instanceof BuildError) err(`keel: ${e.message}`);
-    else if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) err(`keel: ${(e as Error).message}\n\n${USAGE}`);
+    else if (e instanceof ApiUnreachable) {
+      err(`keel: ${e.message}`);
+      return 3;
+    } else if (e instanceof ApiError) {
+      err(`keel: ${e.message}`);
+      return 1;
+    } else if (e instanceof UsageError || e instanceof ControlUsage || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`keel: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
     else err(`keel: internal error: ${(e as Error).stack ?? String(e)}`);
-    return e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+    return 1;
   }
 }

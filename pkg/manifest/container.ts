@@ -16,6 +16,7 @@ import {
   refine,
   str,
   stringMap,
+  unsupported,
   INVALID,
   type Spec,
 } from './schema.js';
@@ -107,7 +108,7 @@ const interfaceSpec = object({
   name: field(str({ nonEmpty: true }), { description: 'Name of the interface in the container' }),
   add: field(oneOf(['veth'] as const), { description: 'Create an interface of this type' }),
   peer: field(str({ nonEmpty: true }), { description: 'Name of the veth peer left in the root namespace' }),
-  createInRoot: field(bool(), { default: false, description: 'Create the interface in the root namespace, then move it in' }),
+  createInRoot: field(bool(), { default: false, description: 'Accepted for LinuxKit compatibility: keel always creates a veth pair in the root namespace and moves one end in, which gives the same result' }),
 });
 
 const bindNsSpec = object({
@@ -126,7 +127,7 @@ export const runtimeSpec = object({
   cgroups: field(list(str({ nonEmpty: true })), { description: 'cgroups to create before the container starts' }),
   interfaces: field(list(interfaceSpec), { description: 'Network interfaces to create or move into the container' }),
   bindNS: field(bindNsSpec, { description: "Bind the container's namespaces to these paths, for others to join" }),
-  namespace: field(str()),
+  namespace: unsupported('runtime.namespace names a containerd namespace; keel runs containers with runc directly, so remove it'),
 });
 
 const idMapping = object({ containerID: field(int({ min: 0 }), { required: true }), hostID: field(int({ min: 0 }), { required: true }), size: field(int({ min: 1 }), { required: true }) });
@@ -174,10 +175,18 @@ export const imageLabelSpec = object(imageConfigFields);
 
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
-export const containerSpec = object({
+/** Every container entry, whatever its section, has these. */
+export const containerBaseFields = {
   name: field(str({ pattern: NAME, patternHint: 'a name of lower-case letters, digits, "-", "_" or "." (at most 63)' }), { required: true }),
   image: field(str({ nonEmpty: true }), { required: true, description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference' }),
   ...imageConfigFields,
+};
+
+/** The part every section shares, as its own type: what the runtime needs to run a container. */
+export const containerBaseSpec = object(containerBaseFields);
+
+export const containerSpec = object({
+  ...containerBaseFields,
   timeout: field(duration(), { description: 'onboot/onshutdown: kill the container and report it after this long (keel extension)' }),
   critical: field(bool(), { description: 'onboot: a failure stops boot into the emergency state (keel extension)' }),
 });

@@ -1,7 +1,8 @@
 // The keel manifest: LinuxKit's YAML format plus keel's extensions. This file
 // is the single description of the format; validation, the normalized JSON
 // that `keel build` bakes into an image, and the JSON Schema all come from it.
-import { containerList, containerSpec, imageLabelSpec } from './container.js';
+import { containerBaseSpec, containerList, containerSpec, imageLabelSpec } from './container.js';
+import { serviceList } from './service.js';
 import { duration } from './duration.js';
 import {
   bool,
@@ -31,9 +32,6 @@ const kernelSpec = object({
   tar: unsupported(notYet('kernel.tar (LinuxKit kernel images)')),
   ucode: unsupported(notYet('kernel.ucode')),
 });
-
-const noServicesYet = () =>
-  refine(containerList(), (entries) => (entries.length > 0 ? notYet('services (supervised containers)') : undefined));
 
 const fileSpec = refine(
   object({
@@ -72,7 +70,7 @@ const sections = object(
       { default: [] },
     ),
     onboot: field(containerList(), { default: [], description: 'Containers run one after another to completion at boot' }),
-    services: field(noServicesYet(), { default: [] }),
+    services: field(serviceList(), { default: [], description: 'Long-running containers, supervised: restarted by policy, started in dependency order' }),
     onshutdown: field(containerList(), { default: [], description: 'Containers run one after another at shutdown, after services stop' }),
     files: field(list(fileSpec), { default: [] }),
     volumes: unsupported(notYet('volumes')),
@@ -102,4 +100,5 @@ export type Manifest = SpecValue<typeof manifestSpec>;
 export type FileEntry = Manifest['files'][number];
 export type KernelSpec = NonNullable<Manifest['kernel']>;
 export type ContainerEntry = SpecValue<typeof containerSpec>;
+export type ContainerBase = SpecValue<typeof containerBaseSpec>;
 export type ImageLabel = SpecValue<typeof imageLabelSpec>;

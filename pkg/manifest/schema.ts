@@ -262,7 +262,7 @@ export function object<F extends Fields>(fields: F, opts: { description?: string
       let ok = true;
       for (const key of Object.keys(input)) {
         if (!(key in fields)) {
-          issues.add([...path, key], `unknown field${suggest(key, names)} (valid fields: ${names.join(', ')})`, true);
+          issues.add([...path, key], `unknown field${suggest(key, names)}${names.length <= 10 ? ` (valid fields: ${names.join(', ')})` : ' ("keel schema" lists the valid fields)'}`, true);
           ok = false;
         }
       }
@@ -360,5 +360,21 @@ export function checkedString(expected: string, check: (s: string) => string | u
     },
     serialize: (v) => v,
     jsonSchema: () => ({ type: 'string', description: expected }),
+  };
+}
+
+export function num(opts: { min?: number; max?: number } = {}): Spec<number> {
+  const expected = `a number${opts.min !== undefined ? ` from ${opts.min}` : ''}${opts.max !== undefined ? ` to ${opts.max}` : ''}`;
+  return {
+    expected,
+    parse(value, path, issues) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || (opts.min !== undefined && value < opts.min) || (opts.max !== undefined && value > opts.max)) {
+        issues.add(path, `${show(value)} is not ${expected}`);
+        return INVALID;
+      }
+      return value;
+    },
+    serialize: (v) => v,
+    jsonSchema: () => ({ type: 'number', ...(opts.min !== undefined ? { minimum: opts.min } : {}), ...(opts.max !== undefined ? { maximum: opts.max } : {}) }),
   };
 }

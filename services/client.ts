@@ -1,0 +1,99 @@
+// The control API's client, used by the keel CLI (and tests).
+import { request } from 'node:http';
+
+export const DEFAULT_SOCKET = '/run/keel/keel.sock';
+
+export class ApiUnreachable extends Error {
+  override name = 'ApiUnreachable';
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface Reply {
+  status: number;
+  body: string;
+}
+
+function unreachable(socket: string, err: NodeJS.ErrnoException): ApiUnreachable {
+  const why = err.code === 'ENOENT' ? 'no socket there' : err.code === 'ECONNREFUSED' ? 'nothing is listening' : err.code === 'EACCES' ? 'permission denied (the socket is for root only)' : err.message;
+  return new ApiUnreachable(`cannot reach keel at ${socket}: ${why}; is keel running? (--socket PATH or KEEL_SOCKET chooses another)`);
+}
+
+export function call(socket: string, method: string, path: string, body?: unknown): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request({ socketPath: socket, method, path, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('error', reject);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => reject(unreachable(socket, err)));
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+/** A JSON call that throws ApiError on an HTTP error status. */
+export async function callJson<T>(socket: string, method: string, path: string, body?: unknown): Promise<T> {
+  const r = await call(socket, method, path, body);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(r.body);
+  } catch {
+    throw new ApiError(r.status, `keel answered ${r.status} with something that is not JSON`);
+  }
+  if (r.status >= 400) throw new ApiError(r.status, (parsed as { error?: string }).error ?? `HTTP ${r.status}`);
+  return parsed as T;
+}
+
+/** Streams a response line by line until it ends (or the caller stops it). */
+export function streamLines(socket: string, path: string, onLine: (line: string) => void): { done: Promise<number>; stop: () => void } {
+  let stop: () => void = () => {};
+  const done = new Promise<number>((resolve, reject) => {
+    const req = request({ socketPath: socket, method: 'GET', path }, (res) => {
+      let buf = '';
+      let errorBody = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        if ((res.statusCode ?? 0) >= 400) {
+          errorBody += d;
+          return;
+        }
+        buf += d;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          onLine(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+        }
+      });
+      res.on('end', () => {
+        if ((res.statusCode ?? 0) >= 400) {
+          let msg = `HTTP ${res.statusCode}`;
+          try {
+            msg = (JSON.parse(errorBody) as { error?: string }).error ?? msg;
+          } catch {
+            /* keep the status */
+          }
+          return reject(new ApiError(res.statusCode ?? 0, msg));
+        }
+        if (buf) onLine(buf);
+        resolve(res.statusCode ?? 0);
+      });
+      res.on('error', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => reject(unreachable(socket, err)));
+    req.end();
+    stop = () => req.destroy();
+  });
+  return { done, stop };
+}

@@ -1,0 +1,118 @@
+// A service's log in memory: the newest lines up to a line and a byte limit,
+// each tagged with the attempt (start number) that wrote it, with followers
+// for `keel logs -f`. Optionally mirrored to a file that rotates by size.
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface LogLine {
+  /** Milliseconds since the epoch. */
+  time: number;
+  stream: 'stdout' | 'stderr';
+  attempt: number;
+  line: string;
+}
+
+export type LogFollower = (line: LogLine) => void;
+
+export class LogRing {
+  private readonly lines: LogLine[] = [];
+  private head = 0;
+  private bytes = 0;
+  private readonly followers = new Set<LogFollower>();
+  /** Lines dropped at the front because the ring was full. */
+  dropped = 0;
+
+  constructor(
+    private readonly maxLines: number,
+    private readonly maxBytes: number,
+    private readonly file?: RotatingFile,
+  ) {}
+
+  push(entry: LogLine): void {
+    this.lines.push(entry);
+    this.bytes += entry.line.length + 1;
+    while (this.lines.length - this.head > this.maxLines || (this.bytes > this.maxBytes && this.lines.length - this.head > 1)) {
+      this.bytes -= this.lines[this.head]!.line.length + 1;
+      this.head++;
+      this.dropped++;
+    }
+    // Compact now and then, so the array does not grow without bound.
+    if (this.head > 1024 && this.head * 2 > this.lines.length) {
+      this.lines.splice(0, this.head);
+      this.head = 0;
+    }
+    this.file?.write(`${new Date(entry.time).toISOString()} ${entry.stream} #${entry.attempt} ${entry.line}\n`);
+    for (const f of this.followers) {
+      try {
+        f(entry);
+      } catch {
+        /* a follower's failure is its own */
+      }
+    }
+  }
+
+  /** Kept lines, oldest first; `attempt` keeps only that attempt's, `tail` only the last N. */
+  read(opts: { attempt?: number; tail?: number } = {}): LogLine[] {
+    let out = this.lines.slice(this.head);
+    if (opts.attempt !== undefined) out = out.filter((l) => l.attempt === opts.attempt);
+    if (opts.tail !== undefined) out = out.slice(Math.max(0, out.length - opts.tail));
+    return out;
+  }
+
+  follow(f: LogFollower): () => void {
+    this.followers.add(f);
+    return () => this.followers.delete(f);
+  }
+
+  close(): void {
+    this.file?.close();
+  }
+}
+
+/** A log file that is renamed to NAME.1 (NAME.1 to NAME.2, …) when it reaches maxSize. */
+export class RotatingFile {
+  private fd: number | undefined;
+  private size = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly maxSize: number,
+    private readonly keep: number,
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.open();
+  }
+
+  private open(): void {
+    this.fd = openSync(this.path, 'a', 0o640);
+    this.size = existsSync(this.path) ? statSync(this.path).size : 0;
+  }
+
+  write(text: string): void {
+    if (this.fd === undefined) return;
+    const len = Buffer.byteLength(text);
+    if (this.size > 0 && this.size + len > this.maxSize) this.rotate();
+    try {
+      writeSync(this.fd, text);
+      this.size += len;
+    } catch {
+      /* a full disk loses the file copy; the ring keeps the line */
+    }
+  }
+
+  private rotate(): void {
+    this.close();
+    if (this.keep === 0) rmSync(this.path, { force: true });
+    else {
+      rmSync(`${this.path}.${this.keep}`, { force: true });
+      for (let i = this.keep - 1; i >= 1; i--) if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      renameSync(this.path, `${this.path}.1`);
+    }
+    this.open();
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

@@ -1,0 +1,66 @@
+// Readiness and health by running a command in the container (runc exec).
+// Until the first success the service is not ready; after it, `retries`
+// consecutive failures make it unhealthy and one success healthy again.
+// Failures within startPeriod do not count.
+import type { ExecResult } from '../runtime/runc.js';
+
+export interface ProbeConfig {
+  exec: string[];
+  interval: number;
+  timeout: number;
+  retries: number;
+  startPeriod: number;
+}
+
+export interface ProbeEvents {
+  ready: () => void;
+  health: (healthy: boolean, detail: string) => void;
+}
+
+export class Probe {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private isReady = false;
+  private failures = 0;
+  private readonly begun = Date.now();
+
+  constructor(
+    private readonly cfg: ProbeConfig,
+    private readonly exec: (cmd: string[], timeoutMs: number) => Promise<ExecResult>,
+    private readonly events: ProbeEvents,
+  ) {}
+
+  start(): void {
+    void this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    let ok = false;
+    let detail = '';
+    try {
+      const r = await this.exec(this.cfg.exec, this.cfg.timeout);
+      ok = r.code === 0;
+      detail = r.timedOut ? `timed out after ${this.cfg.timeout} ms` : ok ? '' : `${this.cfg.exec.join(' ')} exited ${r.code ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`;
+    } catch (err) {
+      detail = (err as Error).message;
+    }
+    if (this.stopped) return;
+    if (ok) {
+      this.failures = 0;
+      if (!this.isReady) {
+        this.isReady = true;
+        this.events.ready();
+      } else this.events.health(true, '');
+    } else if (this.isReady && Date.now() - this.begun >= this.cfg.startPeriod) {
+      this.failures++;
+      if (this.failures >= this.cfg.retries) this.events.health(false, detail);
+    }
+    this.timer = setTimeout(() => void this.tick(), this.cfg.interval);
+  }
+}

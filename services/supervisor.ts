@@ -1,0 +1,114 @@
+// The supervisor: all services, started in dependency order (independent ones
+// in parallel, bounded), and stopped in reverse order at shutdown, each
+// within its stopTimeout. A crash loop of one never holds up the others:
+// each service runs its own loop; the queue only bounds concurrent starts.
+import PQueue from 'p-queue';
+import { dependenciesOf, type Dependency, type ServiceEntry } from '../pkg/manifest/index.js';
+import { Service, type ServiceDeps, type ServiceState } from './service.js';
+
+const STARTED: ServiceState[] = ['running', 'ready', 'completed'];
+const READY: ServiceState[] = ['ready', 'completed'];
+
+function satisfied(dep: Service, condition: Dependency['condition']): boolean {
+  if (condition === 'started') return STARTED.includes(dep.state);
+  if (condition === 'ready') return READY.includes(dep.state);
+  return dep.state === 'completed';
+}
+
+export class Supervisor {
+  readonly services = new Map<string, Service>();
+  private readonly queue: PQueue;
+  /** Services handed to the start queue and not yet started by it. */
+  private readonly queued = new Set<string>();
+  private shuttingDown = false;
+  private launched = false;
+  readyAt: number | undefined;
+  private readonly readyWaiters: Array<() => void> = [];
+
+  constructor(
+    entries: readonly ServiceEntry[],
+    private readonly deps: ServiceDeps,
+    concurrency = 8,
+  ) {
+    this.queue = new PQueue({ concurrency });
+    for (const e of entries) {
+      const s = new Service(e, deps);
+      this.services.set(e.name, s);
+      s.onChange(() => this.changed());
+    }
+  }
+
+  get(name: string): Service | undefined {
+    return this.services.get(name);
+  }
+
+  private depsOf(s: Service): Array<{ service: Service; condition: Dependency['condition'] }> {
+    return dependenciesOf(s.entry).map((d) => ({ service: this.services.get(d.name)!, condition: d.condition }));
+  }
+
+  /** Starts every service whose dependencies allow it; the rest start as those become satisfied. */
+  startAll(): void {
+    this.launched = true;
+    this.changed();
+  }
+
+  private changed(): void {
+    if (!this.launched || this.shuttingDown) return;
+    for (const s of this.services.values()) {
+      if (s.state !== 'waiting' || this.queued.has(s.name)) continue;
+      const pending = this.depsOf(s).filter((d) => !satisfied(d.service, d.condition));
+      if (pending.length === 0) {
+        this.queued.add(s.name);
+        void this.queue.add(async () => {
+          this.queued.delete(s.name);
+          if (!this.shuttingDown) await s.start();
+        });
+      } else {
+        const blocked = pending.find((d) => d.service.state === 'failed' || d.service.state === 'stopped');
+        const reason = blocked
+          ? `waiting for ${blocked.service.name} to be ${blocked.condition}, but it is ${blocked.service.state}`
+          : `waiting for ${pending.map((d) => `${d.service.name} (${d.condition})`).join(', ')}`;
+        if (s.reason !== reason) {
+          s.reason = reason;
+          this.deps.emit({ kind: 'service.waiting', level: blocked ? 'warn' : 'debug', message: `service ${s.name} ${reason}`, service: s.name });
+        }
+      }
+    }
+    if (this.readyAt === undefined && [...this.services.values()].every((s) => READY.includes(s.state))) {
+      this.readyAt = Date.now();
+      for (const w of this.readyWaiters.splice(0)) w();
+    }
+  }
+
+  /** Resolves when every service is ready (or completed) for the first time. */
+  allReady(): Promise<void> {
+    if (this.readyAt !== undefined) return Promise.resolve();
+    return new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  /** Start one service by hand (keel start); its dependencies are not started for it. */
+  async start(name: string): Promise<void> {
+    await this.services.get(name)?.start();
+  }
+
+  /**
+   * Stops everything in reverse dependency order: a service stops only after
+   * every service that depends on it has stopped. Independent ones stop together.
+   */
+  async stopAll(): Promise<void> {
+    this.shuttingDown = true;
+    const stopped = new Map<string, Promise<void>>();
+    const dependents = new Map<string, Service[]>();
+    for (const s of this.services.values()) for (const d of this.depsOf(s)) dependents.set(d.service.name, [...(dependents.get(d.service.name) ?? []), s]);
+    const stopOne = (s: Service): Promise<void> => {
+      let p = stopped.get(s.name);
+      if (!p) {
+        p = Promise.all((dependents.get(s.name) ?? []).map(stopOne)).then(() => s.stop());
+        stopped.set(s.name, p);
+      }
+      return p;
+    };
+    await Promise.all([...this.services.values()].map(stopOne));
+    for (const s of this.services.values()) s.logs.close();
+  }
+}
