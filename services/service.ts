@@ -130,13 +130,14 @@ export class Service {
   }
 
   /** One attempt: start, wait for the exit, record it, decide what comes next. */
-  private async runOnce(started: () => void): Promise<void> {
+  private async runOnce(started: () => void, isRestart = false): Promise<void> {
     const now = Date.now();
     if (!this.startLimit.tryStart(now)) {
       started();
       this.transition('failed', `start limit reached: ${this.entry.startLimit.burst} starts within ${this.entry.startLimit.interval} ms; "keel reset ${this.name}" or "keel start ${this.name}" to try again`);
       return;
     }
+    if (isRestart) this.restarts++;
     this.attempt++;
     this.transition('starting');
     const attempt = this.attempt;
@@ -217,8 +218,7 @@ export class Service {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.nextRetryAt = undefined;
-      this.restarts++;
-      this.loop = this.runOnce(() => {});
+      this.loop = this.runOnce(() => {}, true);
     }, delay);
   }
 
