@@ -21,6 +21,7 @@ import type { ServiceDeps } from '../services/service.js';
 import { Supervisor } from '../services/supervisor.js';
 import { ControlApi } from '../services/api.js';
 import { runtimeHost } from './runtime-host.js';
+import { notifyHub } from './notify-hub.js';
 import { dirname, join, resolve } from 'node:path';
 
 const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
@@ -130,6 +131,7 @@ function phaseDeps(init: Init, reaper: Reaper): PhaseDeps & ServiceDeps {
     baseDir: dirname(resolve(init.args.manifest)),
     idOf: (name) => ids.get(name),
     emit: (e) => init.bus.emit(e),
+    notifyHub: notifyHub(init.sys, init.args.stateDir),
     onLine: (name, _stream, line) => init.write(`  ${name} | ${line}\n`),
   };
 }

@@ -30,6 +30,11 @@ export interface Sys {
   finitModule(fd: number, params: string): void;
   interfaceUp(name: string): void;
   statfsType(path: string): number;
+  /** Starts the thread that receives sd_notify datagrams; `onMessage` gets the socket id and the text. */
+  notifyStart(onMessage: (id: number, message: string) => void): void;
+  /** Binds an sd_notify datagram socket at `path`; returns its id. */
+  notifyOpen(path: string): number;
+  notifyClose(id: number): void;
 }
 
 export { MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE, MS_SHARED, MNT_DETACH } from '../runtime/mount-options.js';

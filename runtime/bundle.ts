@@ -6,7 +6,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, stat
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ContainerBase } from '../pkg/manifest/index.js';
 import type { Host } from './host.js';
-import { buildOciSpec, specJson, SpecError, type ImageConfig } from './oci-spec.js';
+import { buildOciSpec, specJson, SpecError, type ExtraConfig, type ImageConfig } from './oci-spec.js';
 import type { OciSpec, RuntimeConfig } from './oci-types.js';
 
 export type Phase = 'onboot' | 'onshutdown' | 'services';
@@ -54,13 +54,14 @@ export interface BundleInputs {
   stateDir: string;
   host: Host;
   idOf: (name: string) => number | undefined;
+  extra?: ExtraConfig;
 }
 
 export function containerId(phase: Phase, name: string): string {
   return phase === 'services' ? name : `${phase}.${name}`;
 }
 
-export function prepareBundle({ entry, phase, baseDir, stateDir, host, idOf }: BundleInputs): Bundle {
+export function prepareBundle({ entry, phase, baseDir, stateDir, host, idOf, extra }: BundleInputs): Bundle {
   const id = containerId(phase, entry.name);
   const image = resolveLocalImage(entry.image, baseDir);
   const dir = join(stateDir, 'containers', id);
@@ -71,7 +72,7 @@ export function prepareBundle({ entry, phase, baseDir, stateDir, host, idOf }: B
   chmodSync(stateDir, statSync(stateDir).mode | 0o011);
   // Build the spec first with the image's own root: a bad entry fails before anything is mounted.
   const merged = join(dir, 'rootfs');
-  const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: merged, idOf });
+  const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: merged, idOf, ...(extra ? { extra } : {}) });
   // A read-only container (manifest or image label) uses the image's root as it is.
   if (spec.root.readonly) spec.root.path = image.rootfs;
   let mounted = false;

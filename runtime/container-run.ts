@@ -8,6 +8,7 @@ import type { ContainerLog } from './container-log.js';
 import type { ExitStatus, Host } from './host.js';
 import { afterCreate, beforeCreate } from './host-prep.js';
 import type { ContainerDriver } from './runc.js';
+import type { ExtraConfig } from './oci-spec.js';
 import type { ContainerBase } from '../pkg/manifest/index.js';
 
 export interface RunDeps {
@@ -34,6 +35,7 @@ export class ContainerRun {
     readonly entry: ContainerBase,
     private readonly deps: RunDeps,
     private readonly log: ContainerLog,
+    private readonly extra?: ExtraConfig,
   ) {
     this.id = containerId(phase, entry.name);
   }
@@ -44,7 +46,7 @@ export class ContainerRun {
 
   async start(): Promise<void> {
     const { deps, entry } = this;
-    this.bundle = prepareBundle({ entry, phase: this.phase, baseDir: deps.baseDir, stateDir: deps.stateDir, host: deps.host, idOf: deps.idOf });
+    this.bundle = prepareBundle({ entry, phase: this.phase, baseDir: deps.baseDir, stateDir: deps.stateDir, host: deps.host, idOf: deps.idOf, ...(this.extra ? { extra: this.extra } : {}) });
     beforeCreate(this.bundle.runtime, deps.host);
     // Interfaces and namespace binds need the container created but not started; without them one runc call does both.
     const between = this.bundle.runtime.interfaces.length > 0 || Object.values(this.bundle.runtime.bindNS).some(Boolean);

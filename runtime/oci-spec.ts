@@ -104,9 +104,16 @@ export interface SpecInputs {
   rootfs: string;
   /** uid/gid for a container name used as an id. */
   idOf: (name: string) => number | undefined;
+  /** Added by keel itself (e.g. a service's notify socket), after everything the manifest says. */
+  extra?: ExtraConfig;
 }
 
-export function buildOciSpec({ entry, image, rootfs, idOf }: SpecInputs): { spec: OciSpec; runtime: RuntimeConfig } {
+export interface ExtraConfig {
+  mounts?: OciMount[];
+  env?: string[];
+}
+
+export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs): { spec: OciSpec; runtime: RuntimeConfig } {
   const label = parseLabel(image, entry.image);
   const where = entry.name;
   const fromEntry: ImageLabel = entry;
@@ -114,7 +121,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf }: SpecInputs): { spec
 
   const args = entry.command ?? label.command ?? [...(image.entrypoint ?? []), ...(image.cmd ?? [])];
   if (args.length === 0) throw new SpecError(`${where}: no command: the image has no Entrypoint or Cmd, so give "command:"`);
-  const env = entry.env ?? label.env ?? image.env ?? [DEFAULT_PATH];
+  const env = [...(entry.env ?? label.env ?? image.env ?? [DEFAULT_PATH]), ...(extra?.env ?? [])];
   const cwd = entry.cwd || label.cwd || image.workingDir || '/';
   const readonly = pick('readonly') ?? false;
 
@@ -158,6 +165,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf }: SpecInputs): { spec
     const full = completeMount(m, where);
     mounts.set(full.destination, full);
   }
+  for (const m of extra?.mounts ?? []) mounts.set(m.destination, m);
   // Sorted so that a parent (/dev) is mounted before its children (/dev/pts).
   const mountList = [...mounts.values()].sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0));
 

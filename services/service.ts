@@ -14,6 +14,8 @@ import { backoffDelay, StartLimit } from './backoff.js';
 import type { KeelEventInput } from './events.js';
 import { LogRing, RotatingFile } from './log-ring.js';
 import { Probe } from './probe.js';
+import { NOTIFY_PATH_IN_CONTAINER, type NotifyHub, type NotifySocket } from './notify.js';
+import type { ExtraConfig } from '../runtime/oci-spec.js';
 
 export type ServiceState = 'waiting' | 'starting' | 'running' | 'ready' | 'stopping' | 'backoff' | 'completed' | 'failed' | 'stopped';
 
@@ -33,6 +35,8 @@ export interface ExitRecord {
 
 export interface ServiceDeps extends RunDeps {
   emit: (e: KeelEventInput) => void;
+  /** Provides sd_notify sockets; without it, notify: true services cannot start. */
+  notifyHub?: NotifyHub;
 }
 
 const KEEP_EXITS = 20;
@@ -65,6 +69,10 @@ export class Service {
   private stopRequested = false;
   private loop: Promise<void> | undefined;
   private readonly listeners = new Set<(s: Service) => void>();
+  private notifySocket: NotifySocket | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  /** The last STATUS= the service sent over sd_notify. */
+  status: string | undefined;
 
   constructor(
     readonly entry: ServiceEntry,
@@ -142,15 +150,27 @@ export class Service {
     this.transition('starting');
     const attempt = this.attempt;
     const log = new ContainerLog(undefined, (stream, line) => this.logs.push({ time: Date.now(), stream, attempt, line }));
-    const run = new ContainerRun('services', this.entry, this.deps, log);
-    this.run = run;
     const record: ExitRecord = { attempt, code: null, signal: null, oomKilled: false, oomKills: 0, startedAt: now, exitedAt: now, runMs: 0, logTail: [] };
+    let run: ContainerRun;
+    try {
+      run = new ContainerRun('services', this.entry, this.deps, log, this.notifyExtra());
+    } catch (err) {
+      started();
+      record.error = (err as Error).message;
+      this.exits.push(record);
+      this.transition('failed', record.error);
+      return;
+    }
+    this.run = run;
     try {
       await run.start();
       this.startedAt = Date.now();
       this.transition('running', '', { pid: run.pid }, `service ${this.name} running (pid ${run.pid})`);
       started();
-      if (this.entry.ready) {
+      this.armWatchdog();
+      if (this.entry.notify) {
+        // Ready when the service says READY=1 (see onNotify).
+      } else if (this.entry.ready) {
         this.probe = new Probe(this.entry.ready, (cmd, timeout) => this.deps.driver.exec(run.id, cmd, timeout), {
           ready: () => {
             if (this.state !== 'running') return;
@@ -174,6 +194,7 @@ export class Service {
     }
     this.probe?.stop();
     this.probe = undefined;
+    this.disarmWatchdog();
     const { oomKills } = await run.cleanup();
     log.close();
     record.exitedAt = Date.now();
@@ -222,6 +243,50 @@ export class Service {
     }, delay);
   }
 
+  /** The notify socket, opened on first start and kept for the service's life. */
+  private notifyExtra(): ExtraConfig | undefined {
+    if (!this.entry.notify) return undefined;
+    if (!this.notifySocket) {
+      if (!this.deps.notifyHub) throw new Error('notify: true needs keel-init to provide sd_notify sockets');
+      this.notifySocket = this.deps.notifyHub.open(this.name, (fields) => this.onNotify(fields));
+    }
+    const env = [`NOTIFY_SOCKET=${NOTIFY_PATH_IN_CONTAINER}`];
+    if (this.entry.watchdogSec !== undefined) env.push(`WATCHDOG_USEC=${this.entry.watchdogSec * 1000}`);
+    return {
+      mounts: [{ destination: NOTIFY_PATH_IN_CONTAINER, type: 'bind', source: this.notifySocket.path, options: ['rbind', 'rw'] }],
+      env,
+    };
+  }
+
+  private onNotify(fields: Map<string, string>): void {
+    const status = fields.get('STATUS');
+    if (status !== undefined) this.status = status;
+    if (fields.get('READY') === '1' && this.state === 'running') {
+      this.readyAt = Date.now();
+      this.transition('ready', '', {}, `service ${this.name} ready (READY=1) after ${this.readyAt - (this.startedAt ?? this.readyAt)} ms${this.status ? `: ${this.status}` : ''}`);
+    }
+    if (fields.get('WATCHDOG') === '1') this.armWatchdog();
+  }
+
+  /** (Re)starts the watchdog: no WATCHDOG=1 within watchdogSec and the service is stopped and restarted by its policy. */
+  private armWatchdog(): void {
+    const ms = this.entry.watchdogSec;
+    if (ms === undefined) return;
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      this.watchdog = undefined;
+      const run = this.run;
+      if (!run || (this.state !== 'running' && this.state !== 'ready')) return;
+      this.deps.emit({ kind: 'service.watchdog', level: 'warn', message: `service ${this.name}: no WATCHDOG=1 for ${ms} ms: SIGABRT, then SIGKILL after ${this.entry.stopTimeout} ms`, service: this.name });
+      void this.signalAndWait(run, false, 'SIGABRT');
+    }, ms);
+  }
+
+  private disarmWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+  }
+
   private onHealth(healthy: boolean, detail: string): void {
     const was = this.health;
     this.health = healthy ? 'healthy' : 'unhealthy';
@@ -233,8 +298,7 @@ export class Service {
   }
 
   /** Stop signal, stopTimeout, then SIGKILL to the whole cgroup. Resolves when the init is reaped. */
-  private async signalAndWait(run: ContainerRun, quietKill: boolean): Promise<void> {
-    const signal = this.entry.stopSignal as NodeJS.Signals;
+  private async signalAndWait(run: ContainerRun, quietKill: boolean, signal = this.entry.stopSignal as NodeJS.Signals): Promise<void> {
     await run.kill(signal).catch(() => undefined);
     if ((await Promise.race([run.exited!, sleep(this.entry.stopTimeout)])) === 'timeout') {
       this.deps.emit({
@@ -271,6 +335,13 @@ export class Service {
     }
   }
 
+  /** Releases what outlives runs: the log file and the notify socket. */
+  close(): void {
+    this.logs.close();
+    this.notifySocket?.close();
+    this.notifySocket = undefined;
+  }
+
   async restartNow(): Promise<void> {
     await this.stop();
     await this.start();
@@ -305,6 +376,7 @@ export class Service {
       reason: this.reason,
       pid: this.pid,
       health: this.entry.ready ? this.health : undefined,
+      status: this.status,
       attempt: this.attempt,
       restarts: this.restarts,
       startedAt: this.startedAt,

@@ -109,6 +109,6 @@ export class Supervisor {
       return p;
     };
     await Promise.all([...this.services.values()].map(stopOne));
-    for (const s of this.services.values()) s.logs.close();
+    for (const s of this.services.values()) s.close();
   }
 }

@@ -17,6 +17,9 @@ let keel: KeelNs | undefined;
 beforeAll(() => {
   fixtures = mkdtempSync(join(tmpdir(), 'keel-svc-'));
   rootfs = busyboxRootfs(join(fixtures, 'busybox'));
+  // A static sd_notify sender, so the busybox root filesystem can speak the protocol.
+  const cc = spawnSync('gcc', ['-static', '-O2', '-o', join(rootfs, 'bin/notify'), join(import.meta.dirname, 'fixtures/notify/notify.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cannot build the notify fixture (gcc and libc6-dev are needed; make deps installs them): ${cc.stderr}`);
 });
 afterAll(() => rmSync(fixtures, { recursive: true, force: true }));
 afterEach(() => {
@@ -188,6 +191,26 @@ describe('dependencies', () => {
   it('refuses a cycle at load, naming it', async () => {
     keel = startKeel('services:\n' + svc('x', 'true', 'dependsOn: [y]') + svc('y', 'true', 'dependsOn: [z]') + svc('z', 'true', 'dependsOn: [x]'));
     await keel.waitFor(/services: dependency cycle: x -> y -> z -> x/);
+  });
+});
+
+describe('sd_notify', () => {
+  it('READY=1 gates dependents, STATUS= is kept, and a silent watchdog restarts the service', async () => {
+    keel = startKeel(
+      'services:\n' +
+        svc('notifier', `sleep 0.5; notify READY=1 STATUS=serving; ${GRACEFUL}`, 'notify: true') +
+        svc('after', GRACEFUL, 'dependsOn: [notifier]') +
+        svc('pinger', 'notify READY=1; for i in 1 2 3; do notify WATCHDOG=1; sleep 0.2; done; while :; do sleep 0.1; done', 'notify: true\nwatchdogSec: 600ms\nstopTimeout: 200ms\nbackoff: {initial: 100ms}\nstartLimit: {burst: 20, interval: 1m}'),
+    );
+    await keel.waitFor(/service notifier ready \(READY=1\) after \d+ ms: serving/);
+    const ev = stateEvents(keel);
+    const at = (name: string, to: string) => ev.find((e) => e.service === name && e.to === to)!.id;
+    expect(at('notifier', 'ready')).toBeLessThan(at('after', 'starting'));
+    expect(inspect(keel, 'notifier')).toMatchObject({ state: 'ready' });
+    expect(JSON.parse(cli(keel, 'inspect', 'notifier').stdout).status).toBe('serving');
+    await keel.waitFor(/service pinger: no WATCHDOG=1 for 600 ms: SIGABRT, then SIGKILL after 200 ms/, 10_000);
+    await until(keel, 'pinger', (s) => s.restarts >= 1 && s.state === 'ready');
+    await shutdown(keel);
   });
 });
 

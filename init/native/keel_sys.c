@@ -3,6 +3,10 @@
 // (the errno name, e.g. "EBUSY"), `errno` and `syscall` on failure.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/un.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <node_api.h>
@@ -281,6 +285,139 @@ static napi_value js_statfs_type(napi_env env, napi_callback_info info) {
   return n;
 }
 
+// ---- sd_notify sockets -------------------------------------------------
+// One AF_UNIX datagram socket per service that asks for notify; one thread
+// waits on all of them with epoll and hands each datagram to JavaScript
+// through a thread-safe function. Node has no unix datagram sockets.
+#define MAX_NOTIFY 1024
+typedef struct {
+  int id;
+  size_t len;
+  char buf[];
+} notify_msg_t;
+
+static int notify_epoll = -1;
+static int notify_fds[MAX_NOTIFY];
+static pthread_t notify_thread;
+static napi_threadsafe_function notify_tsfn;
+static int notify_started = 0;
+
+static void notify_call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)context;
+  notify_msg_t *m = data;
+  if (env != NULL && js_cb != NULL) {
+    napi_value argv[2], undef;
+    napi_create_int32(env, m->id, &argv[0]);
+    napi_create_string_utf8(env, m->buf, m->len, &argv[1]);
+    napi_get_undefined(env, &undef);
+    napi_call_function(env, undef, js_cb, 2, argv, NULL);
+  }
+  free(m);
+}
+
+static void *notify_loop(void *arg) {
+  (void)arg;
+  struct epoll_event evs[16];
+  char buf[4096];
+  for (;;) {
+    int n = epoll_wait(notify_epoll, evs, 16, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      int id = (int)evs[i].data.u32;
+      if (id < 0 || id >= MAX_NOTIFY || notify_fds[id] < 0) continue;
+      for (;;) {
+        ssize_t r = recv(notify_fds[id], buf, sizeof buf, MSG_DONTWAIT);
+        if (r < 0) break;
+        notify_msg_t *m = malloc(sizeof *m + (size_t)r + 1);
+        m->id = id;
+        m->len = (size_t)r;
+        memcpy(m->buf, buf, (size_t)r);
+        m->buf[r] = 0;
+        napi_call_threadsafe_function(notify_tsfn, m, napi_tsfn_blocking);
+      }
+    }
+  }
+  return NULL;
+}
+
+// notifyStart(callback(id, message)): starts the receiving thread once.
+static napi_value js_notify_start(napi_env env, napi_callback_info info) {
+  napi_value argv[1], name;
+  if (get_args(env, info, 1, argv)) return NULL;
+  if (notify_started) return undefined(env);
+  for (int i = 0; i < MAX_NOTIFY; i++) notify_fds[i] = -1;
+  notify_epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (notify_epoll < 0) return throw_errno(env, "epoll_create1", NULL, errno);
+  napi_create_string_utf8(env, "keel-notify", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, NULL, notify_call_js, &notify_tsfn) != napi_ok) {
+    napi_throw_error(env, NULL, "keel_sys: cannot create the notify callback");
+    return NULL;
+  }
+  // The thread must not keep a process that is otherwise done alive (tests, tools).
+  napi_unref_threadsafe_function(env, notify_tsfn);
+  if (pthread_create(&notify_thread, NULL, notify_loop, NULL) != 0) return throw_errno(env, "pthread_create", NULL, errno);
+  pthread_detach(notify_thread);
+  notify_started = 1;
+  return undefined(env);
+}
+
+// notifyOpen(path): binds a datagram socket at path (mode 0666; its directory guards it). Returns its id.
+static napi_value js_notify_open(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  if (get_args(env, info, 1, argv) || get_str(env, argv[0], path, sizeof path, NULL)) return NULL;
+  if (!notify_started) {
+    napi_throw_error(env, NULL, "keel_sys: notifyStart first");
+    return NULL;
+  }
+  int id = -1;
+  for (int i = 0; i < MAX_NOTIFY; i++)
+    if (notify_fds[i] < 0) {
+      id = i;
+      break;
+    }
+  if (id < 0) return throw_errno(env, "notifyOpen", path, EMFILE);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return throw_errno(env, "socket", path, errno);
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "bind", path, err);
+  }
+  chmod(path, 0666);
+  notify_fds[id] = fd;
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
+  if (epoll_ctl(notify_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    int err = errno;
+    notify_fds[id] = -1;
+    close(fd);
+    return throw_errno(env, "epoll_ctl", path, err);
+  }
+  napi_value r;
+  napi_create_int32(env, id, &r);
+  return r;
+}
+
+static napi_value js_notify_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t id;
+  if (get_args(env, info, 1, argv) || get_i64(env, argv[0], &id)) return NULL;
+  if (id < 0 || id >= MAX_NOTIFY || notify_fds[id] < 0) return undefined(env);
+  int fd = notify_fds[id];
+  epoll_ctl(notify_epoll, EPOLL_CTL_DEL, fd, NULL);
+  notify_fds[id] = -1;
+  close(fd);
+  return undefined(env);
+}
+
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -298,6 +435,9 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("finitModule", js_finit_module),
       FN("interfaceUp", js_interface_up),
       FN("statfsType", js_statfs_type),
+      FN("notifyStart", js_notify_start),
+      FN("notifyOpen", js_notify_open),
+      FN("notifyClose", js_notify_close),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -45,7 +45,7 @@ describe('manifest validation', () => {
     ['services:\n  - name: a\n    image: /i\n    dependsOn: [nope]', 'services: a: dependsOn names "nope", which is not a service in this manifest'],
     ['services:\n  - name: a\n    image: /i\n    restart: sometimes', 'services[0].restart: "sometimes": not a restart policy (expected one of no, on-failure[:N], always, unless-stopped)'],
     ['services:\n  - name: a\n    image: /i\n    stopSignal: SIGNOPE', 'services[0].stopSignal: "SIGNOPE": not a signal name'],
-    ['services:\n  - name: a\n    image: /i\n    notify: true', 'services[0].notify: notify (sd_notify readiness) is not supported by this version of keel yet'],
+    ['services:\n  - name: a\n    image: /i\n    watchdogSec: 5s', 'services: a: watchdogSec needs notify: true'],
     ['services: 3', 'services: 3 is not a list'],
     ['hostname: a\nhostname: b', 'keel.yml:2:1: not valid YAML'],
     ['- a list', 'keel.yml:1:1: (top level): a list is not a mapping'],

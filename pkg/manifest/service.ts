@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import { containerBaseFields } from './container.js';
 import { duration } from './duration.js';
-import { bool, checkedString, either, field, int, INVALID, list, num, object, oneOf, refine, str, unsupported, type Spec } from './schema.js';
+import { bool, checkedString, either, field, int, INVALID, list, num, object, oneOf, refine, str, type Spec } from './schema.js';
 import { parseSize } from './strings.js';
 
 export type RestartPolicy = { policy: 'no' | 'always' | 'unless-stopped' } | { policy: 'on-failure'; maxRetries?: number };
@@ -77,8 +77,8 @@ export const serviceSpec = object({
   ready: field(readySpec),
   restartOnUnhealthy: field(bool(), { default: false }),
   logs: field(logsSpec, { default: { lines: 5000, bytes: 1 << 20, file: false, maxFileSize: 10 << 20, keepFiles: 3 } }),
-  notify: unsupported('notify (sd_notify readiness) is not supported by this version of keel yet; use ready.exec'),
-  watchdogSec: unsupported('watchdogSec is not supported by this version of keel yet'),
+  notify: field(bool(), { default: false, description: 'Bind an sd_notify socket into the container as $NOTIFY_SOCKET; READY=1 marks the service ready' }),
+  watchdogSec: field(duration(), { description: 'With notify: restart the service when WATCHDOG=1 does not come within this long' }),
 });
 
 type SpecValue<S> = S extends Spec<infer T> ? T : never;
@@ -127,6 +127,7 @@ export function serviceList(): Spec<ServiceEntry[]> {
       names.add(e.name);
     }
     for (const e of entries) {
+      if (e.watchdogSec !== undefined && !e.notify) return `${e.name}: watchdogSec needs notify: true (the watchdog is fed with WATCHDOG=1 on the notify socket)`;
       for (const d of dependenciesOf(e)) {
         if (!names.has(d.name)) return `${e.name}: dependsOn names "${d.name}", which is not a service in this manifest`;
         if (d.name === e.name) return `${e.name}: a service cannot depend on itself`;
