@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
-import { busyboxRootfs } from './helpers/rootfs.js';
+import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
 
 let fixtures: string;
 let rootfs: string;
@@ -22,13 +22,7 @@ afterEach(() => {
 });
 
 /** One onboot/onshutdown entry in YAML flow style. */
-function entry(name: string, script: string, extra = ''): string {
-  return `  - name: ${name}\n    image: ${rootfs}\n    command: ["/bin/sh", "-c", ${JSON.stringify(script)}]\n${extra
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => `    ${l}\n`)
-    .join('')}`;
-}
+const entry = (name: string, script: string, extra = ''): string => shellEntry(rootfs, name, script, extra);
 
 async function bootAndStop(k: KeelNs): Promise<string> {
   await k.waitFor(/boot complete|EMERGENCY/, 60_000);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, streamLines } from '../services/client.js';
 import { DIST, eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
-import { busyboxRootfs } from './helpers/rootfs.js';
+import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
 
 let fixtures: string;
 let rootfs: string;
@@ -30,13 +30,7 @@ afterEach(() => {
 /** A service that ends cleanly on SIGTERM (a shell as a namespace's PID 1 otherwise ignores it). */
 const GRACEFUL = 'trap "exit 0" TERM; while :; do sleep 0.1; done';
 
-function svc(name: string, script: string, extra = ''): string {
-  return `  - name: ${name}\n    image: ${rootfs}\n    command: ["/bin/sh", "-c", ${JSON.stringify(script)}]\n${extra
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => `    ${l}\n`)
-    .join('')}`;
-}
+const svc = (name: string, script: string, extra = ''): string => shellEntry(rootfs, name, script, extra);
 
 const sock = (k: KeelNs) => join(k.dir, 'state', 'keel.sock');
 

@@ -20,3 +20,13 @@ export function busyboxRootfs(dir: string): string {
   writeFileSync(join(dir, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
   return dir;
 }
+
+/** One container entry of a keel.yml section: a shell script in `rootfs`, plus extra YAML fields. */
+export function shellEntry(rootfs: string, name: string, script: string, extra = ''): string {
+  const fields = extra
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => `    ${l}\n`)
+    .join('');
+  return `  - name: ${name}\n    image: ${rootfs}\n    command: ["/bin/sh", "-c", ${JSON.stringify(script)}]\n${fields}`;
+}
