@@ -8,6 +8,7 @@ import type { KeelEventInput } from '../services/events.js';
 import { MACHINE_MOUNTS, mountOne, readMountInfo, type MountEntry } from './mounts.js';
 import { rootIsInitramfs, switchRootAndReexec } from './switch-root.js';
 import { RB_DISABLE_CAD, RLIMIT_NOFILE, type Sys } from './sys.js';
+import { loadModules } from './modules.js';
 
 const PROC: MountEntry = MACHINE_MOUNTS[0]!;
 const CONTROLLERS = ['cpu', 'memory', 'pids', 'io', 'cpuset'];
@@ -66,6 +67,12 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): void 
   attempt(emit, 'ctrl-alt-del', () => sys.reboot(RB_DISABLE_CAD));
   attempt(emit, 'RLIMIT_NOFILE', () => sys.setrlimit(RLIMIT_NOFILE, NOFILE, NOFILE));
   attempt(emit, 'loopback', () => sys.interfaceUp('lo'));
+  attempt(emit, 'kernel modules', () => {
+    const m = loadModules(sys);
+    if (m.loaded || m.failed.length) {
+      emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${m.failed.length ? `; failed: ${m.failed.join('; ')}` : ''}`, loaded: m.loaded, failed: m.failed });
+    }
+  });
   mkdirSync('/run/keel', { recursive: true });
 }
 

@@ -22,6 +22,7 @@ import { Supervisor } from '../services/supervisor.js';
 import { ControlApi } from '../services/api.js';
 import { runtimeHost } from './runtime-host.js';
 import { notifyHub } from './notify-hub.js';
+import { watchPowerButton } from './power-button.js';
 import { dirname, join, resolve } from 'node:path';
 
 const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
@@ -195,7 +196,11 @@ export function main(argv: readonly string[]): void {
   bus.emit({ kind: 'keel.start', message: `keel ${VERSION} starting as pid ${process.pid} (${machine ? 'machine' : 'namespace'} mode)`, version: VERSION, mode: machine ? 'machine' : 'namespace' });
   for (const e of args.errors) bus.emit({ kind: 'keel.args', level: 'warn', message: `ignoring bad argument: ${e}` });
 
-  if (machine) setUpMachine(s, (e) => bus.emit(e));
+  if (machine) {
+    // The kernel starts init with no PATH; runc, ip and the shell live in the usual places.
+    process.env.PATH ??= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    setUpMachine(s, (e) => bus.emit(e));
+  }
   const log = openLog(args.stateDir);
   attachLog(bus, log.logger);
   if (log.error) bus.emit({ kind: 'keel.log', level: 'warn', message: `no log file in ${args.stateDir}: ${log.error}` });
@@ -211,6 +216,13 @@ export function main(argv: readonly string[]): void {
     if (action === 'log') bus.emit({ kind: 'signal.hup', message: `${signal} received (reload is not supported yet)` });
     else requestShutdown(init, action, signal);
   });
+  if (machine) {
+    const n = watchPowerButton(
+      () => requestShutdown(init, 'poweroff', 'power button'),
+      (msg) => bus.emit({ kind: 'machine.input', level: 'warn', message: `power button: ${msg}` }),
+    );
+    if (n > 0) bus.emit({ kind: 'machine.powerbutton', level: 'debug', message: `watching ${n} power button device(s)` });
+  }
 
   startApi(init);
   if (!bootManifest(init)) return;

@@ -9,7 +9,7 @@ import { BuildError } from './kernel.js';
 const DEFAULT_FILE_MODE = 0o600;
 const DEFAULT_DIR_MODE = 0o755;
 
-function hostTree(src: string, at: string, uid: number, gid: number, mode: number | undefined): CpioEntry[] {
+export function hostTree(src: string, at: string, uid: number, gid: number, mode: number | undefined): CpioEntry[] {
   const st = lstatSync(src);
   if (st.isSymbolicLink()) return [{ path: at, type: 'symlink', target: readlinkSync(src), uid, gid }];
   if (st.isDirectory()) {

@@ -1,15 +1,17 @@
 // `keel build`: a manifest in, a bootable kernel + initramfs out.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { loadManifest, normalizedJson } from '../manifest/index.js';
+import { loadManifest, normalizedJson, type Manifest } from '../manifest/index.js';
+import { DEFAULT_MODULES, MODULE_LIST, resolveModules } from './modules.js';
 import { buildCpio, type CpioEntry } from './cpio.js';
-import { fileEntries } from './files.js';
+import { fileEntries, hostTree } from './files.js';
 import { BuildError, resolveKernel } from './kernel.js';
 import { binaryWithLibraries } from './node-runtime.js';
 
 export const KEEL_LIB = '/usr/lib/keel';
+
 
 export interface BuildOptions {
   manifestPath: string;
@@ -65,29 +67,76 @@ const SKELETON: CpioEntry[] = [
   { path: '/var', type: 'dir', mode: 0o755 },
 ];
 
+const PHASES = ['onboot', 'services', 'onshutdown'] as const;
+
+/**
+ * Container images into the image: each local directory (a root filesystem
+ * or an OCI bundle) is copied to /containers/PHASE/NAME, and the manifest is
+ * rewritten to point there. Image references need an image source.
+ */
+function containerEntries(manifest: Manifest, baseDir: string): { entries: CpioEntry[]; manifest: Manifest } {
+  const entries: CpioEntry[] = [];
+  const out: Manifest = { ...manifest, onboot: [...manifest.onboot], services: [...manifest.services], onshutdown: [...manifest.onshutdown] };
+  for (const phase of PHASES) {
+    out[phase].forEach((c, i) => {
+      const src = resolve(baseDir, c.image);
+      if (!existsSync(src) || !statSync(src).isDirectory()) {
+        throw new BuildError(`${phase}[${i}] (${c.name}): image ${c.image} is not a local directory; images from registries or a Docker engine are not supported by keel build yet`);
+      }
+      const at = `/containers/${phase}/${c.name}`;
+      entries.push(...hostTree(src, at, 0, 0, undefined));
+      (out[phase] as Array<typeof c>)[i] = { ...c, image: at };
+    });
+  }
+  return { entries, manifest: out };
+}
+
+function moduleEntries(modulesDir: string, release: string, extra: readonly string[]): CpioEntry[] {
+  const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra]);
+  const base = `/lib/modules/${release}`;
+  return [
+    ...order.map((rel): CpioEntry => ({ path: `${base}/${rel}`, type: 'file', mode: 0o644, data: readFileSync(join(modulesDir, rel)) })),
+    // keel-init loads these in this order: dependencies first.
+    { path: MODULE_LIST, type: 'file', mode: 0o644, data: Buffer.from(order.map((r) => `${base}/${r}`).join('\n') + '\n') },
+  ];
+}
+
+function runcPath(): string {
+  for (const p of ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc']) if (existsSync(p)) return p;
+  throw new BuildError('runc was not found on this machine; install it (apt-get install runc) so keel build can put it in the image');
+}
+
+/** busybox-static for the debug shell: /bin/busybox and /bin/sh. */
+function busybox(): CpioEntry[] {
+  if (!existsSync('/bin/busybox')) throw new BuildError('/bin/busybox was not found; install busybox-static (make deps does)');
+  return [
+    { path: '/bin/busybox', type: 'file', mode: 0o755, data: readFileSync('/bin/busybox') },
+    { path: '/bin/sh', type: 'symlink', target: 'busybox' },
+  ];
+}
+
 export function buildImage(opts: BuildOptions): BuildResult {
   const manifestPath = resolve(opts.manifestPath);
   const manifest = loadManifest(manifestPath);
-  const containers = manifest.onboot.length + manifest.services.length + manifest.onshutdown.length;
-  if (containers > 0) {
-    throw new BuildError(
-      `${manifestPath}: building images with containers is not supported yet (it comes with image sources); ` +
-        'run the manifest directly with keel-init --manifest in a PID namespace, where local directories serve as images',
-    );
-  }
   const name = opts.name ?? basename(manifestPath).replace(/\.(ya?ml|json)$/, '');
   const baseDir = dirname(manifestPath);
   const kernel = resolveKernel(manifest.kernel?.image, baseDir);
   const distDir = opts.distDir ?? defaultDistDir();
 
+  const containers = containerEntries(manifest, baseDir);
+  const modules = kernel.root && kernel.release ? moduleEntries(join(kernel.root, 'lib/modules', kernel.release), kernel.release, manifest.kernel?.modules ?? []) : [];
   const entries: CpioEntry[] = [
     ...SKELETON,
+    ...modules,
+    ...containers.entries,
+    ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
+    ...busybox(),
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
     ...binaryWithLibraries(process.execPath, '/usr/bin/node'),
     ...keelFiles(distDir),
     // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
     ...fileEntries(manifest.files, baseDir, manifestPath),
-    { path: '/etc/keel/manifest.json', type: 'file', mode: 0o644, data: Buffer.from(normalizedJson(manifest)) },
+    { path: '/etc/keel/manifest.json', type: 'file', mode: 0o644, data: Buffer.from(normalizedJson(containers.manifest)) },
   ];
   const initrd = gzipSync(buildCpio(entries), { level: 6 });
 

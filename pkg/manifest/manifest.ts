@@ -28,6 +28,7 @@ const kernelSpec = object({
       "A Debian kernel package name (linux-image-6.1.0-50-amd64), a path to its .deb, or a path to a bzImage/vmlinuz file; default: keel's pinned Debian kernel",
   }),
   cmdline: field(str(), { default: '', description: 'The kernel command line' }),
+  modules: field(list(str({ nonEmpty: true })), { default: [], description: "Kernel modules to load at boot besides keel's defaults (keel extension)" }),
   binary: unsupported(notYet('kernel.binary (LinuxKit kernel images)')),
   tar: unsupported(notYet('kernel.tar (LinuxKit kernel images)')),
   ucode: unsupported(notYet('kernel.ucode')),
