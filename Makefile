@@ -41,7 +41,10 @@ typecheck: $(NODE_STAMP)
 test: deps typecheck
 	npx vitest run
 
-out/demo-kernel out/demo-initrd.img &: examples/demo.yml $(DIST)
+out/busybox-rootfs/bin/busybox: examples/make-rootfs.sh
+	examples/make-rootfs.sh out/busybox-rootfs
+
+out/demo-kernel out/demo-initrd.img &: examples/demo.yml $(DIST) out/busybox-rootfs/bin/busybox
 	node dist/keel.js build -o out examples/demo.yml
 
 run: deps out/demo-kernel

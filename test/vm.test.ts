@@ -1,61 +1,73 @@
-// A real boot: keel build makes an image with the pinned Debian kernel, keel
-// run boots it under qemu, and the test reads the serial console. Ctrl-alt-del
-// through QMP must make keel shut down and reboot; with --no-reboot qemu then
-// exits by itself.
-import { spawn, spawnSync } from 'node:child_process';
+// Real boots: keel build makes images with the pinned Debian kernel, keel run
+// boots them under qemu, and the tests read the serial console.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DIST, requireDist } from './helpers/keel-ns.js';
-import { Qmp } from './helpers/qmp.js';
+import { requireDist } from './helpers/keel-ns.js';
+import { bootVm, keelBuild, positions } from './helpers/vm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-vm-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const REPO = resolve(import.meta.dirname, '..');
 
-describe('a zero-container image boots in qemu', () => {
+describe('a zero-container image', () => {
   it('prints its version and boot complete, then reboots cleanly on ctrl-alt-del', async () => {
     requireDist();
-    writeFileSync(
-      join(dir, 'vmtest.yml'),
-      'kernel:\n  cmdline: "console=ttyS0 quiet"\nhostname: vmtest\nfiles:\n  - path: etc/motd\n    contents: hi\n',
-    );
-    const build = spawnSync(process.execPath, [join(DIST, 'keel.js'), 'build', '-o', dir, join(dir, 'vmtest.yml')], { encoding: 'utf8' });
-    expect(build.status, build.stderr).toBe(0);
-    expect(build.stdout).toMatch(/built vmtest/);
-
-    const qmpPath = join(dir, 'qmp.sock');
-    const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--mem', '1024', '--no-reboot', '--qmp', qmpPath, join(dir, 'vmtest')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let screen = '';
-    vm.stdout.on('data', (d: Buffer) => (screen += d.toString()));
-    vm.stderr.on('data', (d: Buffer) => (screen += d.toString()));
-    const exited = new Promise<number | null>((r) => vm.on('exit', (code) => r(code)));
-    const waitFor = async (pattern: RegExp, ms: number) => {
-      const end = Date.now() + ms;
-      while (!pattern.test(screen)) {
-        if (Date.now() > end) throw new Error(`the console never showed ${pattern}:\n${screen}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
+    writeFileSync(join(dir, 'vmtest.yml'), 'kernel:\n  cmdline: "console=ttyS0 quiet"\nhostname: vmtest\nfiles:\n  - path: etc/motd\n    contents: hi\n');
+    expect(keelBuild(join(dir, 'vmtest.yml'), dir)).toMatch(/built vmtest/);
+    const vm = bootVm(join(dir, 'vmtest'), join(dir, 'qmp0.sock'));
     try {
-      await waitFor(/keel run: booting \S+ with (KVM|TCG)/, 30_000);
-      await waitFor(/keel: boot complete \d+ ms after kernel start/, 240_000);
-      expect(screen).toMatch(/keel: keel \d+\.\d+\.\d+ starting as pid 1 \(machine mode\)/);
-      expect(screen).toContain('keel: hostname vmtest');
-      expect(screen).toMatch(/keel: cgroup2 controllers enabled: .*memory/);
-      expect(screen).not.toMatch(/Kernel panic/);
-
-      const qmp = await Qmp.open(qmpPath);
+      await vm.waitFor(/keel run: booting \S+ with (KVM|TCG)/, 30_000);
+      await vm.waitFor(/keel: boot complete \d+ ms after kernel start/, 240_000);
+      expect(vm.screen()).toMatch(/keel: keel \d+\.\d+\.\d+ starting as pid 1 \(machine mode\)/);
+      expect(vm.screen()).toContain('keel: hostname vmtest');
+      expect(vm.screen()).toMatch(/keel: cgroup2 controllers enabled: .*memory/);
+      expect(vm.screen()).toMatch(/keel: loaded \d+ kernel module\(s\)\r?\n/); // and none failed
+      expect(vm.screen()).not.toMatch(/Kernel panic/);
+      const qmp = await vm.qmp();
       await qmp.sendKeys('ctrl', 'alt', 'delete');
       qmp.close();
-      expect(await exited).toBe(0);
-      expect(screen).toContain('keel: SIGINT: reboot');
-      expect(screen).toMatch(/keel: reboot now \(shutdown took \d+ ms\)/);
-      expect(screen).toMatch(/reboot: Restarting system/);
+      expect(await vm.exited).toBe(0);
+      expect(vm.screen()).toContain('keel: SIGINT: reboot');
+      expect(vm.screen()).toMatch(/keel: reboot now \(shutdown took \d+ ms\)/);
+      expect(vm.screen()).toMatch(/reboot: Restarting system/);
     } finally {
-      vm.kill('SIGTERM'); // keel run passes it on to qemu
+      vm.stop();
     }
   }, 360_000);
+});
+
+describe('the demo image (examples/demo.yml)', () => {
+  it('runs onboot, starts services in dependency order, reports a crash loop and an OOM kill, and powers off on the power button', async () => {
+    requireDist();
+    const rootfs = spawnSync(join(REPO, 'examples/make-rootfs.sh'), [join(REPO, 'out/busybox-rootfs')], { encoding: 'utf8' });
+    expect(rootfs.status, rootfs.stderr).toBe(0);
+    keelBuild(join(REPO, 'examples/demo.yml'), dir);
+    const vm = bootVm(join(dir, 'demo'), join(dir, 'qmp1.sock'));
+    try {
+      await vm.waitFor(/keel: service web ready/, 300_000);
+      await vm.waitFor(/keel: service hungry was killed by the OOM killer \(SIGKILL\)/, 120_000);
+      await vm.waitFor(/keel: ERROR: service flaky failed: start limit reached/, 120_000);
+      const s = vm.screen();
+      expect(s).toContain('  network | 1: lo');
+      const boot = positions(s, ['keel: onboot network exited 0', 'keel: boot complete', /keel: service db ready after \d+ ms/, 'keel: service web running']);
+      expect(boot.every((p) => p >= 0), s).toBe(true);
+      expect([...boot].sort((a, b) => a - b)).toEqual(boot);
+      expect(s).toMatch(/service flaky exited 1 after \d+ ms; restarting in \d+ ms/);
+
+      const qmp = await vm.qmp();
+      await qmp.command('system_powerdown');
+      qmp.close();
+      expect(await vm.exited).toBe(0);
+      const down = vm.screen();
+      const order = positions(down, ['keel: power button: poweroff', 'keel: service web stopping', 'keel: service db stopping', '  goodbye | onshutdown: services are down, so long', 'keel: onshutdown goodbye exited 0', /keel: poweroff now \(shutdown took \d+ ms\)/]);
+      expect(order.every((p) => p >= 0), down).toBe(true);
+      expect([...order].sort((a, b) => a - b)).toEqual(order);
+      expect(down).toMatch(/reboot: Power down/); // the last kernel line: nothing after power-off was lost
+    } finally {
+      vm.stop();
+    }
+  }, 600_000);
 });

@@ -1,0 +1,46 @@
+// Boots a built image with the real `keel run` (qemu, TCG here), reads the
+// serial console, and drives the machine through QMP.
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { DIST } from './keel-ns.js';
+import { Qmp } from './qmp.js';
+
+export interface Vm {
+  screen(): string;
+  waitFor(pattern: RegExp, ms: number): Promise<void>;
+  qmp(): Promise<Qmp>;
+  exited: Promise<number | null>;
+  stop(): void;
+}
+
+export function keelBuild(manifest: string, outDir: string): string {
+  const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), 'build', '-o', outDir, manifest], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`keel build ${manifest} failed:\n${r.stderr}`);
+  return r.stdout;
+}
+
+export function bootVm(image: string, qmpPath: string, mem = 1024): Vm {
+  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--mem', String(mem), '--no-reboot', '--qmp', qmpPath, image], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let screen = '';
+  vm.stdout.on('data', (d: Buffer) => (screen += d.toString()));
+  vm.stderr.on('data', (d: Buffer) => (screen += d.toString()));
+  const exited = new Promise<number | null>((r) => vm.on('exit', (code) => r(code)));
+  return {
+    screen: () => screen,
+    async waitFor(pattern, ms) {
+      const end = Date.now() + ms;
+      while (!pattern.test(screen)) {
+        if (Date.now() > end) throw new Error(`the console never showed ${pattern}:\n${screen}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    qmp: () => Qmp.open(qmpPath),
+    exited,
+    stop: () => vm.kill('SIGTERM'), // keel run passes it on to qemu
+  };
+}
+
+/** Positions of the patterns on the screen; -1 where one is missing. */
+export function positions(screen: string, patterns: Array<string | RegExp>): number[] {
+  return patterns.map((p) => (typeof p === 'string' ? screen.indexOf(p) : screen.search(p)));
+}
