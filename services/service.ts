@@ -126,6 +126,8 @@ export class Service {
     if (this.state === 'starting' || this.state === 'running' || this.state === 'ready' || this.state === 'stopping') return Promise.resolve();
     this.clearRetry();
     this.stopRequested = false;
+    // Only a person starts a failed service (keel start): that is a fresh chance, as systemd gives.
+    if (this.state === 'failed') this.startLimit.reset();
     return new Promise((resolve) => {
       this.loop = this.runOnce(resolve);
     });

@@ -152,6 +152,9 @@ describe('restart policies', () => {
     expect(cli(keel, 'reset', 'loop').status).toBe(0);
     const again = await until(keel, 'loop', (s) => s.state === 'failed' && s.attempt === 6);
     expect(again.exits.length).toBe(6);
+    // keel start is a fresh chance too.
+    expect(cli(keel, 'start', 'loop').status).toBe(0);
+    await until(keel, 'loop', (s) => s.state === 'failed' && s.attempt === 9);
     await shutdown(keel);
   });
 });
