@@ -117,6 +117,54 @@ describe('restart policies', () => {
     await shutdown(keel);
   });
 
+  it('restart or not, for every policy and every way of ending: exit 0, exit 1, a signal, an OOM kill', async () => {
+    const policies = ['no', 'on-failure', 'always', 'unless-stopped'] as const;
+    const endings: Record<string, [script: string, extra: string]> = {
+      ok: ['sleep 0.3; exit 0', ''],
+      fail: ['sleep 0.3; exit 1', ''],
+      sig: [GRACEFUL, ''],
+      oom: ['sleep 0.3; exec dd if=/dev/zero of=/dev/null bs=64M count=4', 'resources:\n  memory: {limit: 16m, swap: 16m}'],
+    };
+    let m = 'services:\n';
+    for (const p of policies) {
+      for (const [end, [script, extra]] of Object.entries(endings)) {
+        m += svc(`${p}-${end}`, script, `restart: "${p}"\nbackoff: {initial: 100ms, jitter: 0}\nstartLimit: {burst: 100, interval: 1m}\nstopSignal: SIGKILL\n${extra}`);
+      }
+    }
+    keel = startKeel(m);
+    await keel.waitFor(/boot complete/);
+    for (const p of policies) {
+      const s = await until(keel, `${p}-sig`, (x) => x.pid !== undefined && x.attempt === 1);
+      keel.exec(`kill -9 ${s.pid}`);
+    }
+    const restartsWanted: Record<string, boolean> = {};
+    for (const p of policies) for (const end of Object.keys(endings)) restartsWanted[`${p}-${end}`] = p === 'always' || p === 'unless-stopped' || (p === 'on-failure' && end !== 'ok');
+    for (const [name, again] of Object.entries(restartsWanted)) {
+      const s = again ? await until(keel, name, (x) => x.restarts >= 1) : await until(keel, name, (x) => x.state === 'completed' || x.state === 'failed');
+      const first = s.exits[0]!;
+      const end = name.slice(name.lastIndexOf('-') + 1);
+      expect(first, name).toMatchObject(end === 'ok' ? { code: 0 } : end === 'fail' ? { code: 1 } : end === 'sig' ? { signal: 'SIGKILL', oomKilled: false } : { signal: 'SIGKILL', oomKilled: true });
+      if (!again) {
+        expect(s.restarts, name).toBe(0);
+        expect(s.state, name).toBe(end === 'ok' ? 'completed' : 'failed');
+      }
+    }
+    await shutdown(keel);
+  }, 120_000);
+
+  it('restarts a service whose health check fails when restartOnUnhealthy is set', async () => {
+    keel = startKeel(
+      'services:\n' +
+        svc('sick', `touch /tmp/ok; (sleep 1; rm /tmp/ok) & ${GRACEFUL}`, 'restartOnUnhealthy: true\nready: {exec: [test, -f, /tmp/ok], interval: 100ms, retries: 2}\nbackoff: {initial: 100ms}') +
+        svc('sick-kept', `touch /tmp/ok; (sleep 1; rm /tmp/ok) & ${GRACEFUL}`, 'ready: {exec: [test, -f, /tmp/ok], interval: 100ms, retries: 2}'),
+    );
+    await keel.waitFor(/service sick is unhealthy/);
+    await until(keel, 'sick', (s) => s.restarts >= 1 && s.state === 'ready');
+    await keel.waitFor(/service sick-kept is unhealthy/);
+    expect(inspect(keel, 'sick-kept')).toMatchObject({ restarts: 0, state: 'ready' }); // Docker's default: report, do not restart
+    await shutdown(keel);
+  });
+
   it('backs off 200, 400, 800 ms and caps at max; a stable run resets the delay', async () => {
     const limit = 'startLimit: {burst: 50, interval: 1m}';
     keel = startKeel(
