@@ -2,7 +2,7 @@
 // stdio. KVM is used when it really works (a time-boxed probe boot, cached),
 // else TCG, and the choice is printed.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cacheDir } from '../build/cache.js';
 import { BuildError } from '../build/kernel.js';
@@ -106,9 +106,32 @@ export function qemuAvailable(): boolean {
   return spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/**
+ * The least memory the image boots in: the kernel unpacks the initramfs, and
+ * keel-init copies it into a tmpfs (moving file by file), so about the
+ * unpacked size plus room for the kernel, node and the containers.
+ * The unpacked size is gzip's trailer (ISIZE, the size mod 2^32).
+ */
+export function minimumMemoryMb(initrd: string): number {
+  const fd = openSync(initrd, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const tail = Buffer.alloc(4);
+    readSync(fd, tail, 0, 4, size - 4);
+    const unpacked = tail.readUInt32LE(0);
+    return Math.ceil((unpacked + size) / 2 ** 20) + 192;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Boots the image with the console on this terminal; resolves with qemu's exit code. */
 export function runVm(image: Image, opts: RunOptions, say: (line: string) => void): Promise<number> {
   if (!qemuAvailable()) throw new BuildError(`${QEMU} was not found; install it with "apt-get install qemu-system-x86"`);
+  const need = minimumMemoryMb(image.initrd);
+  if (opts.memMb < need) {
+    throw new BuildError(`${image.initrd} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${need} or more`);
+  }
   const { accel, why } = chooseAccel(image, opts.accel);
   say(`keel run: booting ${image.name} with ${why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); ctrl-a x quits qemu`);
   const child = spawn(QEMU, qemuArgs(image, opts, accel), { stdio: 'inherit' });

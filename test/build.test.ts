@@ -1,0 +1,77 @@
+// keel build and keel run as an OS builder meets them: repeatable images,
+// and clear errors for the mistakes people make.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DIST, requireDist } from './helpers/keel-ns.js';
+import { busyboxRootfs } from './helpers/rootfs.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'keel-build-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function keel(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+describe('keel build', () => {
+  it('is reproducible: the same inputs give a byte-identical initrd', () => {
+    requireDist();
+    busyboxRootfs(join(dir, 'rootfs'));
+    writeFileSync(join(dir, 'r.yml'), 'services:\n  - name: s\n    image: ./rootfs\n    command: [/bin/sleep, "100"]\nfiles:\n  - path: etc/motd\n    contents: hi\n');
+    for (const out of ['a', 'b']) expect(keel('build', '-o', join(dir, out), join(dir, 'r.yml')).status).toBe(0);
+    expect(sha(join(dir, 'a/r-initrd.img'))).toBe(sha(join(dir, 'b/r-initrd.img')));
+    expect(sha(join(dir, 'a/r-kernel'))).toBe(sha(join(dir, 'b/r-kernel')));
+  });
+
+  it.each([
+    ['services:\n  - name: s\n    image: ./no-such-dir\n', /services\[0\] \(s\): image \.\/no-such-dir is not a local directory/],
+    ['services:\n  - name: s\n    image: linuxkit/sshd:v1.0.0\n', /image linuxkit\/sshd:v1\.0\.0 is not a local directory; images from registries or a Docker engine are not supported by keel build yet/],
+    ['kernel:\n  image: ./missing-vmlinuz\n', /kernel\.image: .*missing-vmlinuz does not exist/],
+    ['kernel:\n  image: linux-image-0.0.0-nonexistent-amd64\n', /could not download the kernel package linux-image-0\.0\.0-nonexistent-amd64[\s\S]*fix: run "apt-get update"/],
+    ['files:\n  - path: etc/x\n    source: ./nope\n', /files\[0\] \(etc\/x\): source .*nope does not exist \(add "optional: true" to skip a missing source\)/],
+    ['onboot:\n  - name: Bad Name\n    image: ./rootfs\n', /bad\.yml:2:11: onboot\[0\]\.name: "Bad Name" is not a name of lower-case letters/],
+  ])('refuses %j with a message that says what to fix', (manifest, message) => {
+    writeFileSync(join(dir, 'bad.yml'), manifest);
+    const r = keel('build', '-o', join(dir, 'bad-out'), join(dir, 'bad.yml'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('validates without building, with exit codes a script can use', () => {
+    writeFileSync(join(dir, 'ok.yml'), 'hostname: fine\n');
+    expect(keel('validate', join(dir, 'ok.yml'))).toMatchObject({ status: 0, stdout: expect.stringContaining('valid') });
+    writeFileSync(join(dir, 'no.yml'), 'hostname: fine\nservices:\n  - name: a\n    image: /x\n    restart: sometimes\n');
+    const bad = keel('validate', join(dir, 'no.yml'));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('no.yml:5:14: services[0].restart: "sometimes": not a restart policy (expected one of no, on-failure[:N], always, unless-stopped)');
+    expect(keel('validate').status).toBe(2);
+    expect(keel('frobnicate').status).toBe(2);
+  });
+
+  it('prints a JSON Schema of the manifest for editors', () => {
+    const schema = JSON.parse(keel('schema').stdout) as { properties: Record<string, unknown> };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['kernel', 'onboot', 'services', 'onshutdown', 'files']));
+  });
+});
+
+describe('keel run', () => {
+  it('refuses a memory size the initrd cannot unpack into, saying what is enough', () => {
+    const r = keel('run', '--mem', '128', join(dir, 'a/r'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/unpacks to more than 128 MiB leaves room for: give --mem \d+ or more/);
+  });
+
+  it('says which image is missing', () => {
+    mkdirSync(join(dir, 'empty'), { recursive: true });
+    const r = keel('run', join(dir, 'empty/nothing'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/no image .*nothing: .*nothing-kernel and .*nothing-initrd\.img not found; build it with "keel build"/);
+  });
+});
