@@ -26,7 +26,7 @@ describe('manifest validation', () => {
       `kernel:\n  image: linux-image-6.1.0-50-amd64\n  cmdline: "console=ttyS0"\nfiles:\n  - path: etc/motd\n    contents: hi\n    mode: "0644"\n  - path: etc/link\n    symlink: motd\nhostname: box-1\nshutdown:\n  grace: 1m30s\n`,
       'keel.yml',
     );
-    expect(m.kernel).toEqual({ image: 'linux-image-6.1.0-50-amd64', cmdline: 'console=ttyS0' });
+    expect(m.kernel).toEqual({ image: 'linux-image-6.1.0-50-amd64', cmdline: 'console=ttyS0', modules: [] });
     expect(m.files[0]).toMatchObject({ path: 'etc/motd', contents: 'hi', mode: 0o644, uid: 0, gid: 0 });
     expect(m.hostname).toBe('box-1');
     expect(m.shutdown.grace).toBe(90_000);
