@@ -107,10 +107,10 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
   };
 }
 
-export async function eventually(check: () => boolean, ms: number, what: string): Promise<void> {
+export async function eventually(check: () => boolean, ms: number, what: string | (() => string)): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
