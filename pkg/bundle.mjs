@@ -1,7 +1,7 @@
 // Bundles keel with esbuild: dist/keel-init.js (PID 1) and dist/keel.js (CLI),
 // with the native addon copied beside them.
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 // ESM bundles of CommonJS dependencies need a real require for Node's builtins.
@@ -22,6 +22,9 @@ const common = {
 await build({ ...common, entryPoints: ['init/entry.ts'], outfile: 'dist/keel-init.js', banner: { js: requireShim } });
 await build({ ...common, entryPoints: ['pkg/cli/entry.ts'], outfile: 'dist/keel.js', banner: { js: `#!/usr/bin/env node\n${requireShim}` } });
 chmodSync('dist/keel.js', 0o755);
-copyFileSync('init/native/build/Release/keel_sys.node', 'dist/keel_sys.node');
+// Replace, never overwrite in place: a running keel-init has this file mapped,
+// and rewriting a mapped shared object under it crashes it.
+copyFileSync('init/native/build/Release/keel_sys.node', 'dist/keel_sys.node.tmp');
+renameSync('dist/keel_sys.node.tmp', 'dist/keel_sys.node');
 writeFileSync('dist/package.json', '{"type":"module"}\n');
 console.log('bundled dist/keel-init.js, dist/keel.js, dist/keel_sys.node');
