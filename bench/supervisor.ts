@@ -13,6 +13,7 @@
 // supervisor's process tree for the new `sleep 100000`, so that the two
 // supervisors are compared by one method.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ExitRecord, ServiceDetail } from '../services/service.js';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,23 +161,8 @@ function schedMs(pid: number): number {
 
 // ---------- keel ----------
 
-interface ExitRec {
-  attempt: number;
-  code: number | null;
-  signal: string | null;
-  startedAt: number;
-  exitedAt: number;
-  runMs: number;
-}
-interface Inspect {
-  name: string;
-  state: string;
-  pid?: number;
-  attempt: number;
-  restarts: number;
-  startedAt?: number;
-  exits: ExitRec[];
-}
+type ExitRec = ExitRecord;
+type Inspect = ServiceDetail;
 interface StateEvent {
   service: string;
   to: string;

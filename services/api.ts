@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { cgroupStats } from '../runtime/cgroups.js';
 import type { EventBus, KeelEvent } from './events.js';
 import type { LogLine } from './log-ring.js';
-import type { Service } from './service.js';
+import type { Service, ServiceDetail } from './service.js';
 import type { Supervisor } from './supervisor.js';
 
 export const MAX_BODY = 64 * 1024;
@@ -111,7 +111,8 @@ export class ControlApi {
     if (what === 'services' && name !== undefined && verb === undefined) {
       want('GET');
       const s = this.service(name);
-      return send(res, 200, { ...s.summary(), exits: s.exits, config: s.entry, droppedLogLines: s.logs.dropped });
+      const detail: ServiceDetail & { config: unknown } = { ...s.summary(), exits: s.exits, droppedLogLines: s.logs.dropped, config: s.entry };
+      return send(res, 200, detail);
     }
     if (what === 'services' && name !== undefined && ['start', 'stop', 'restart', 'reset'].includes(verb ?? '')) {
       want('POST');

@@ -33,6 +33,29 @@ export interface ExitRecord {
   logTail: string[];
 }
 
+/** What `keel ps` lists for a service (GET /v1/services). */
+export interface ServiceSummary {
+  name: string;
+  state: ServiceState;
+  reason: string;
+  pid: number | undefined;
+  health: 'unknown' | 'healthy' | 'unhealthy' | undefined;
+  status: string | undefined;
+  attempt: number;
+  restarts: number;
+  startedAt: number | undefined;
+  readyAt: number | undefined;
+  nextRetryAt: number | undefined;
+  restart: string;
+  lastExit: Pick<ExitRecord, 'code' | 'signal' | 'oomKilled' | 'error' | 'exitedAt' | 'runMs'> | undefined;
+}
+
+/** What `keel inspect` shows (GET /v1/services/NAME). */
+export interface ServiceDetail extends ServiceSummary {
+  exits: ExitRecord[];
+  droppedLogLines: number;
+}
+
 export interface ServiceDeps extends RunDeps {
   emit: (e: KeelEventInput) => void;
   /** Provides sd_notify sockets; without it, notify: true services cannot start. */
@@ -370,7 +393,7 @@ export class Service {
   }
 
   /** What `keel ps` and `keel inspect` show. */
-  summary(): Record<string, unknown> {
+  summary(): ServiceSummary {
     const last = this.exits.at(-1);
     return {
       name: this.name,

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, streamLines } from '../services/client.js';
+import type { ExitRecord, ServiceDetail } from '../services/service.js';
 import { DIST, eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
 import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
 
@@ -39,24 +40,8 @@ function cli(k: KeelNs, ...args: string[]): { status: number | null; stdout: str
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-interface Exit {
-  attempt: number;
-  code: number | null;
-  signal: string | null;
-  oomKilled: boolean;
-  startedAt: number;
-  exitedAt: number;
-  runMs: number;
-}
-interface Inspect {
-  name: string;
-  state: string;
-  reason: string;
-  restarts: number;
-  attempt: number;
-  pid?: number;
-  exits: Exit[];
-}
+type Exit = ExitRecord;
+type Inspect = ServiceDetail;
 
 function inspect(k: KeelNs, name: string): Inspect {
   const r = cli(k, 'inspect', name);
