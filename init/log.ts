@@ -43,8 +43,27 @@ export function consoleLine(event: KeelEvent): string {
     .join('');
 }
 
-export function attachConsole(bus: EventBus, write: ConsoleWrite): void {
-  bus.subscribe((event) => event.level !== 'debug' && write(consoleLine(event)));
+export interface ConsoleSink {
+  /** Holds event lines back (while a prompt or shell has the console); returns how many were held. */
+  setPaused(paused: boolean): number;
+}
+
+export function attachConsole(bus: EventBus, write: ConsoleWrite): ConsoleSink {
+  let paused = false;
+  let held = 0;
+  bus.subscribe((event) => {
+    if (event.level === 'debug') return;
+    if (paused) held++;
+    else write(consoleLine(event));
+  });
+  return {
+    setPaused(p) {
+      paused = p;
+      const n = held;
+      if (!p) held = 0;
+      return n;
+    },
+  };
 }
 
 /** Sends every event to the JSON log, starting with those emitted before the log could open. */

@@ -23,6 +23,7 @@ import { ControlApi } from '../services/api.js';
 import { runtimeHost } from './runtime-host.js';
 import { notifyHub } from './notify-hub.js';
 import { watchPowerButton } from './power-button.js';
+import { ConsolePrompt } from './console-prompt.js';
 import { dirname, join, resolve } from 'node:path';
 
 const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
@@ -38,6 +39,8 @@ export interface BootTimes {
 
 interface Init {
   bus: EventBus;
+  /** Held-back console lines are released at shutdown: an operator must see it happen. */
+  releaseConsole?: () => void;
   supervisor?: Supervisor;
   boot: BootTimes;
   reaper?: Reaper;
@@ -65,6 +68,7 @@ function requestShutdown(init: Init, action: PowerAction, why: string): void {
     return;
   }
   init.shuttingDown = true;
+  init.releaseConsole?.();
   init.bus.emit({ kind: 'shutdown.requested', message: `${why}: ${action}`, action, reason: why });
   void runShutdown(action, {
     stopHooks: init.stopHooks,
@@ -163,7 +167,7 @@ export function main(argv: readonly string[]): void {
   installGuard(bus);
   trackChildProcesses();
   const write = consoleWriter();
-  attachConsole(bus, write);
+  const consoleSink = attachConsole(bus, write);
 
   const args = parseArgs(argv);
   const isPid1 = process.pid === 1;
@@ -225,6 +229,15 @@ export function main(argv: readonly string[]): void {
   }
 
   startApi(init);
+  const prompt = new ConsolePrompt({
+    socket: join(args.stateDir, 'keel.sock'),
+    runcRoot: join(args.stateDir, 'runc'),
+    containerOf: (name) => (init.supervisor?.get(name)?.pid !== undefined ? name : undefined),
+    setPaused: (p) => consoleSink.setPaused(p),
+    write,
+  });
+  init.releaseConsole = () => prompt.release();
+  if (prompt.install()) bus.emit({ kind: 'console.prompt', message: 'press Enter for the keel> prompt' });
   if (!bootManifest(init)) return;
   const manifest = init.manifest!;
   if (machine) setHostname(s, manifest.hostname, (e) => bus.emit(e));

@@ -59,7 +59,8 @@ function eventText(line: string): string {
   }
 }
 
-export async function runControl(verb: ControlVerb, argv: string[]): Promise<number> {
+/** @param onStop receives a function that ends a following command (the console prompt's ctrl-c); the CLI uses SIGINT */
+export async function runControl(verb: ControlVerb, argv: string[], onStop?: (stop: () => void) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -106,7 +107,8 @@ export async function runControl(verb: ControlVerb, argv: string[]): Promise<num
       if (values.tail !== undefined) q.set('tail', values.tail);
       if (values.json) q.set('format', 'json');
       const s = streamLines(socket, `/v1/services/${name}/logs?${q}`, (l) => out(l));
-      process.once('SIGINT', s.stop);
+      if (onStop) onStop(s.stop);
+      else process.once('SIGINT', s.stop);
       await s.done;
       return 0;
     }
@@ -114,7 +116,8 @@ export async function runControl(verb: ControlVerb, argv: string[]): Promise<num
       const q = new URLSearchParams({ since: values.since ?? '0' });
       if (values.follow) q.set('follow', '1');
       const s = streamLines(socket, `/v1/events?${q}`, (l) => out(values.json ? l : eventText(l)));
-      process.once('SIGINT', s.stop);
+      if (onStop) onStop(s.stop);
+      else process.once('SIGINT', s.stop);
       await s.done;
       return 0;
     }

@@ -1,0 +1,88 @@
+// The console prompt, as an operator uses it: keel-init as PID 1 of a PID
+// namespace with a pseudo-terminal as its console, and a test that types.
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pty from 'node-pty';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIST, requireDist } from './helpers/keel-ns.js';
+import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'keel-console-'));
+  chmodSync(dir, 0o711);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the keel> prompt on a terminal console', () => {
+  it('runs verbs, a shell with job control, exec into a service, and poweroff', async () => {
+    requireDist();
+    const rootfs = busyboxRootfs(join(dir, 'rootfs'));
+    writeFileSync(join(rootfs, 'etc/hostname'), 'inside-web\n');
+    writeFileSync(join(dir, 'keel.yml'), 'services:\n' + shellEntry(rootfs, 'web', 'trap "exit 0" TERM; echo web says hi; while :; do sleep 0.2; done'));
+    const term = pty.spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, join(DIST, 'keel-init.js'), '--manifest', join(dir, 'keel.yml'), '--state-dir', join(dir, 'state')], {
+      name: 'xterm',
+      cols: 120,
+      rows: 40,
+      cwd: dir,
+      env: { ...process.env } as Record<string, string>,
+    });
+    let screen = '';
+    term.onData((d) => (screen += d));
+    const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+    let mark = 0;
+    /** Waits for `pattern` in what appeared since the last wait. */
+    const waitFor = async (pattern: RegExp, ms = 20_000) => {
+      const end = Date.now() + ms;
+      for (;;) {
+        const seen = screen.slice(mark);
+        const m = pattern.exec(seen);
+        if (m) {
+          mark += m.index + m[0].length;
+          return m[0];
+        }
+        if (Date.now() > end) throw new Error(`the console never showed ${pattern}; it showed:\n${seen}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const type = (text: string) => term.write(text);
+    try {
+      await waitFor(/press Enter for the keel> prompt/);
+      await waitFor(/all 1 service\(s\) ready/);
+      type('\r');
+      await waitFor(/keel> /);
+      type('ps\r');
+      await waitFor(/web +ready +\d+ +0/);
+      await waitFor(/keel> /);
+      type('logs web\r');
+      await waitFor(/stdout #1 web says hi/);
+      await waitFor(/keel> /);
+      type('sh\r');
+      await waitFor(/# $|\$ $/);
+      type('echo "pid=$$ ok"\r');
+      await waitFor(/pid=\d+ ok/);
+      type('sleep 30\r');
+      await new Promise((r) => setTimeout(r, 500));
+      type('\x03'); // ctrl-c goes to the shell's foreground job, not to PID 1
+      await waitFor(/# $|\$ $/);
+      type('echo back\r');
+      await waitFor(/back/);
+      type('exit\r');
+      await waitFor(/sh exited/);
+      await waitFor(/keel> /);
+      type('exec web cat /etc/hostname\r');
+      await waitFor(/inside-web/);
+      await waitFor(/exec web exited/);
+      await waitFor(/keel> /);
+      type('nonsense\r');
+      await waitFor(/unknown command "nonsense"/);
+      type('poweroff\r');
+      expect(await exited).toBe(0);
+      expect(screen).not.toContain('SIGINT: reboot'); // the ctrl-c never reached PID 1
+      expect(screen).toMatch(/poweroff now/);
+    } finally {
+      term.kill('SIGKILL');
+    }
+  }, 120_000);
+});
