@@ -96,6 +96,8 @@ export class Service {
   private watchdog: NodeJS.Timeout | undefined;
   /** The last STATUS= the service sent over sd_notify. */
   status: string | undefined;
+  /** READY=1 arrived while this attempt was still starting. */
+  private readyEarly = false;
 
   constructor(
     readonly entry: ServiceEntry,
@@ -172,6 +174,7 @@ export class Service {
     }
     if (isRestart) this.restarts++;
     this.attempt++;
+    this.readyEarly = false;
     this.transition('starting');
     const attempt = this.attempt;
     const log = new ContainerLog(undefined, (stream, line) => this.logs.push({ time: Date.now(), stream, attempt, line }));
@@ -194,7 +197,8 @@ export class Service {
       started();
       this.armWatchdog();
       if (this.entry.notify) {
-        // Ready when the service says READY=1 (see onNotify).
+        // Ready when the service says READY=1 (see onNotify), which may already have come.
+        if (this.readyEarly) this.markNotifyReady();
       } else if (this.entry.ready) {
         this.probe = new Probe(this.entry.ready, (cmd, timeout) => this.deps.driver.exec(run.id, cmd, timeout), {
           ready: () => {
@@ -286,11 +290,17 @@ export class Service {
   private onNotify(fields: Map<string, string>): void {
     const status = fields.get('STATUS');
     if (status !== undefined) this.status = status;
-    if (fields.get('READY') === '1' && this.state === 'running') {
-      this.readyAt = Date.now();
-      this.transition('ready', '', {}, `service ${this.name} ready (READY=1) after ${this.readyAt - (this.startedAt ?? this.readyAt)} ms${this.status ? `: ${this.status}` : ''}`);
+    if (fields.get('READY') === '1') {
+      // A fast service can say READY=1 before runc has even returned: keep it for the running transition.
+      if (this.state === 'starting') this.readyEarly = true;
+      else if (this.state === 'running') this.markNotifyReady();
     }
-    if (fields.get('WATCHDOG') === '1') this.armWatchdog();
+    if (fields.get('WATCHDOG') === '1' && (this.state === 'running' || this.state === 'ready')) this.armWatchdog();
+  }
+
+  private markNotifyReady(): void {
+    this.readyAt = Date.now();
+    this.transition('ready', '', {}, `service ${this.name} ready (READY=1) after ${this.readyAt - (this.startedAt ?? this.readyAt)} ms${this.status ? `: ${this.status}` : ''}`);
   }
 
   /** (Re)starts the watchdog: no WATCHDOG=1 within watchdogSec and the service is stopped and restarted by its policy. */

@@ -1,5 +1,5 @@
 // `keel build`: a manifest in, a bootable kernel + initramfs out.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -51,6 +51,24 @@ function keelFiles(distDir: string): CpioEntry[] {
     ...need.map((f): CpioEntry => ({ path: `${KEEL_LIB}/${f}`, type: 'file', mode: 0o755, data: readFileSync(join(distDir, f)) })),
     { path: `${KEEL_LIB}/package.json`, type: 'file', mode: 0o644, data: Buffer.from('{"type":"module"}\n') },
     { path: '/usr/bin/keel', type: 'file', mode: 0o755, data: Buffer.from(`#!/usr/bin/node\nimport('${KEEL_LIB}/keel.js');\n`) },
+  ];
+}
+
+/**
+ * node-pty for the console's shell and exec: its JavaScript, its package.json
+ * and the pty.node addon, at /usr/lib/keel/node_modules/node-pty where the
+ * bundle's import finds it. Without it the prompt still works, without sh.
+ */
+function nodePtyFiles(distDir: string): CpioEntry[] {
+  const root = resolve(distDir, '..', 'node_modules', 'node-pty');
+  const addon = join(root, 'build', 'Release', 'pty.node');
+  if (!existsSync(addon)) return [];
+  const at = `${KEEL_LIB}/node_modules/node-pty`;
+  const js = readdirSync(join(root, 'lib')).filter((f) => f.endsWith('.js') && !f.endsWith('.test.js'));
+  return [
+    { path: `${at}/package.json`, type: 'file', mode: 0o644, data: readFileSync(join(root, 'package.json')) },
+    ...js.map((f): CpioEntry => ({ path: `${at}/lib/${f}`, type: 'file', mode: 0o644, data: readFileSync(join(root, 'lib', f)) })),
+    { path: `${at}/build/Release/pty.node`, type: 'file', mode: 0o755, data: readFileSync(addon) },
   ];
 }
 
@@ -134,6 +152,7 @@ export function buildImage(opts: BuildOptions): BuildResult {
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
     ...binaryWithLibraries(process.execPath, '/usr/bin/node'),
     ...keelFiles(distDir),
+    ...nodePtyFiles(distDir),
     // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
     ...fileEntries(manifest.files, baseDir, manifestPath),
     { path: '/etc/keel/manifest.json', type: 'file', mode: 0o644, data: Buffer.from(normalizedJson(containers.manifest)) },
