@@ -24,6 +24,7 @@ import { runtimeHost } from './runtime-host.js';
 import { notifyHub } from './notify-hub.js';
 import { watchPowerButton } from './power-button.js';
 import { ConsolePrompt } from './console-prompt.js';
+import { bootPlan } from './boot-plan.js';
 import { dirname, join, resolve } from 'node:path';
 
 const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
@@ -240,6 +241,11 @@ export function main(argv: readonly string[]): void {
   if (prompt.install()) bus.emit({ kind: 'console.prompt', message: 'press Enter for the keel> prompt' });
   if (!bootManifest(init)) return;
   const manifest = init.manifest!;
+  try {
+    bus.emit({ kind: 'boot.plan', message: bootPlan(manifest, readFileSync(args.manifest, 'utf8'), args.manifest) });
+  } catch {
+    /* the plan is a courtesy; boot goes on */
+  }
   if (machine) setHostname(s, manifest.hostname, (e) => bus.emit(e));
   void finishBoot(init, machine);
 }
