@@ -5,7 +5,7 @@ import { EventBus } from '../services/events.js';
 import { parseArgs, USAGE, type InitArgs } from './args.js';
 import { enterEmergency } from './emergency.js';
 import { installGuard } from './guard.js';
-import { attachConsole, attachLog, consoleWriter, openLog } from './log.js';
+import { attachConsole, attachLog, consoleLine, consoleWriter, openLog } from './log.js';
 import { leaveInitramfs, setHostname, setUpMachine } from './machine-setup.js';
 import { unmountWritable } from './mounts.js';
 import { trackChildProcesses } from './owned-children.js';
@@ -25,6 +25,7 @@ import { notifyHub } from './notify-hub.js';
 import { watchPowerButton } from './power-button.js';
 import { ConsolePrompt } from './console-prompt.js';
 import { bootPlan } from './boot-plan.js';
+import { activeConsole, openExtraConsoles, type ExtraConsoles } from './consoles.js';
 import { dirname, join, resolve } from 'node:path';
 
 const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
@@ -167,7 +168,12 @@ export function main(argv: readonly string[]): void {
   const bus = new EventBus();
   installGuard(bus);
   trackChildProcesses();
-  const write = consoleWriter();
+  const stdoutWrite = consoleWriter();
+  let extraConsoles: ExtraConsoles | undefined;
+  const write = (text: string) => {
+    stdoutWrite(text);
+    extraConsoles?.write(text);
+  };
   const consoleSink = attachConsole(bus, write);
 
   const args = parseArgs(argv);
@@ -205,6 +211,20 @@ export function main(argv: readonly string[]): void {
     // The kernel starts init with no PATH; runc, ip and the shell live in the usual places.
     process.env.PATH ??= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
     setUpMachine(s, (e) => bus.emit(e));
+    try {
+      let active: string | undefined;
+      try {
+        active = activeConsole(readFileSync('/sys/class/tty/console/active', 'utf8'));
+      } catch {
+        /* older kernels: assume the last console= */
+      }
+      extraConsoles = openExtraConsoles(readFileSync('/proc/cmdline', 'utf8'), active);
+      // What was said before they opened, so every console tells the whole boot.
+      for (const e of bus.since(0)) if (e.level !== 'debug') extraConsoles.write(consoleLine(e));
+      if (extraConsoles.names.length) bus.emit({ kind: 'console.extra', message: `also writing to console(s) ${extraConsoles.names.join(', ')}` });
+    } catch {
+      /* no /proc/cmdline: only /dev/console then */
+    }
   }
   const log = openLog(args.stateDir);
   attachLog(bus, log.logger);

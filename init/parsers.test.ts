@@ -29,3 +29,14 @@ describe('keel-init arguments', () => {
     expect(parseArgs(['--mode', 'vm']).errors[0]).toContain('expected machine, namespace or auto');
   });
 });
+
+describe('console= words', () => {
+  it('gives each console device once, in order, without its options', async () => {
+    const { parseConsoles } = await import('./consoles.js');
+    expect(parseConsoles('BOOT_IMAGE=x console=tty0 quiet console=ttyS0,115200n8 console=tty0 console=/bad')).toEqual(['tty0', 'ttyS0']);
+    expect(parseConsoles('quiet')).toEqual([]);
+    const { activeConsole } = await import('./consoles.js');
+    expect(activeConsole('tty0 ttyS0\n')).toBe('ttyS0');
+    expect(activeConsole('')).toBeUndefined();
+  });
+});

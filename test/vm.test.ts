@@ -1,7 +1,7 @@
 // Real boots: keel build makes images with the pinned Debian kernel, keel run
 // boots them under qemu, and the tests read the serial console.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,9 +15,12 @@ const REPO = resolve(import.meta.dirname, '..');
 describe('a zero-container image', () => {
   it('prints its version and boot complete, then reboots cleanly on ctrl-alt-del', async () => {
     requireDist();
-    writeFileSync(join(dir, 'vmtest.yml'), 'kernel:\n  cmdline: "console=ttyS0 quiet"\nhostname: vmtest\nfiles:\n  - path: etc/motd\n    contents: hi\n');
+    // Two consoles. 8250 serves only one port as a kernel console, so /dev/console is ttyS1 here
+    // and ttyS0 (this terminal) would hear nothing from init if keel did not write to it too.
+    writeFileSync(join(dir, 'vmtest.yml'), 'kernel:\n  cmdline: "console=ttyS1 console=ttyS0 quiet"\nhostname: vmtest\nfiles:\n  - path: etc/motd\n    contents: hi\n');
     expect(keelBuild(join(dir, 'vmtest.yml'), dir)).toMatch(/built vmtest/);
-    const vm = bootVm(join(dir, 'vmtest'), join(dir, 'qmp0.sock'));
+    const second = join(dir, 'ttyS1.log');
+    const vm = bootVm(join(dir, 'vmtest'), join(dir, 'qmp0.sock'), ['-serial', `file:${second}`]);
     try {
       await vm.waitFor(/keel run: booting \S+ with (KVM|TCG)/, 30_000);
       await vm.waitFor(/keel: boot complete \d+ ms after kernel start/, 240_000);
@@ -26,13 +29,18 @@ describe('a zero-container image', () => {
       expect(vm.screen()).toMatch(/keel: cgroup2 controllers enabled: .*memory/);
       expect(vm.screen()).toMatch(/keel: loaded \d+ kernel module\(s\)\r?\n/); // and none failed
       expect(vm.screen()).not.toMatch(/Kernel panic/);
+      expect(readFileSync(second, 'utf8')).not.toMatch(/Kernel panic/);
       const qmp = await vm.qmp();
       await qmp.sendKeys('ctrl', 'alt', 'delete');
       qmp.close();
       expect(await vm.exited).toBe(0);
       expect(vm.screen()).toContain('keel: SIGINT: reboot');
       expect(vm.screen()).toMatch(/keel: reboot now \(shutdown took \d+ ms\)/);
-      expect(vm.screen()).toMatch(/reboot: Restarting system/);
+      const other = readFileSync(second, 'utf8'); // /dev/console: the kernel's lines are there
+      expect(other).toMatch(/reboot: Restarting system/);
+      expect(other).toMatch(/keel: boot complete \d+ ms after kernel start/);
+      expect(other).toMatch(/keel: reboot now/);
+      expect(vm.screen()).toContain('keel: also writing to console(s) ttyS0');
     } finally {
       vm.stop();
     }

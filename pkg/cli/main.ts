@@ -12,7 +12,7 @@ import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from './con
 const USAGE = `usage: keel COMMAND [options]
 
   keel build [-o DIR] [--name NAME] keel.yml   build NAME-kernel, NAME-initrd.img, NAME-cmdline
-  keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--no-reboot] [--qmp SOCKET] NAME|DIR/NAME
+  keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--no-reboot] [--qmp SOCKET] [--qemu-arg ARG]... NAME|DIR/NAME
                                                boot a built image under qemu on this terminal
   keel validate keel.yml                       check a manifest without building
   keel schema                                  print the manifest's JSON Schema
@@ -64,6 +64,7 @@ async function cmdRun(argv: string[]): Promise<number> {
       accel: { type: 'string', default: 'auto' },
       'no-reboot': { type: 'boolean', default: false },
       qmp: { type: 'string' },
+      'qemu-arg': { type: 'string', multiple: true },
     },
     allowPositionals: true,
   });
@@ -73,7 +74,14 @@ async function cmdRun(argv: string[]): Promise<number> {
   if (!Number.isInteger(mem) || mem < 128) throw new UsageError(`--mem ${values.mem}: expected MiB, at least 128`);
   if (!Number.isInteger(cpus) || cpus < 1) throw new UsageError(`--cpus ${values.cpus}: expected a whole number of at least 1`);
   if (!['auto', 'kvm', 'tcg'].includes(values.accel!)) throw new UsageError(`--accel ${values.accel}: expected kvm, tcg or auto`);
-  const opts: RunOptions = { memMb: mem, cpus, accel: values.accel as RunOptions['accel'], noReboot: values['no-reboot']!, ...(values.qmp ? { qmp: values.qmp } : {}) };
+  const opts: RunOptions = {
+    memMb: mem,
+    cpus,
+    accel: values.accel as RunOptions['accel'],
+    noReboot: values['no-reboot']!,
+    ...(values.qmp ? { qmp: values.qmp } : {}),
+    ...(values['qemu-arg'] ? { extraArgs: values['qemu-arg'] } : {}),
+  };
   return runVm(findImage(target!), opts, err);
 }
 

@@ -19,8 +19,9 @@ export function keelBuild(manifest: string, outDir: string): string {
   return r.stdout;
 }
 
-export function bootVm(image: string, qmpPath: string, mem = 1024): Vm {
-  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--mem', String(mem), '--no-reboot', '--qmp', qmpPath, image], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function bootVm(image: string, qmpPath: string, qemuArgs: string[] = [], mem = 1024): Vm {
+  const extra = qemuArgs.map((a) => `--qemu-arg=${a}`);
+  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--mem', String(mem), '--no-reboot', '--qmp', qmpPath, ...extra, image], { stdio: ['ignore', 'pipe', 'pipe'] });
   let screen = '';
   vm.stdout.on('data', (d: Buffer) => (screen += d.toString()));
   vm.stderr.on('data', (d: Buffer) => (screen += d.toString()));

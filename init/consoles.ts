@@ -1,0 +1,59 @@
+// Every console on the kernel command line. The kernel makes /dev/console the
+// last console= it was given; keel's stdout is that one. The others
+// (console=tty0 console=ttyS0 …) would hear nothing from init without this:
+// a known LinuxKit complaint. Writing to them is best effort: a console that
+// cannot take a line now drops it rather than stall PID 1.
+import { constants, openSync, writeSync } from 'node:fs';
+
+/** The device names of console= words, in order, each once: "ttyS0,115200n8" gives "ttyS0". */
+export function parseConsoles(cmdline: string): string[] {
+  const out: string[] = [];
+  for (const word of cmdline.trim().split(/\s+/)) {
+    if (!word.startsWith('console=')) continue;
+    const name = word.slice('console='.length).split(',')[0]!;
+    if (/^[A-Za-z0-9]+$/.test(name) && !out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+export interface ExtraConsoles {
+  names: string[];
+  write(text: string): void;
+}
+
+/**
+ * The device behind /dev/console: the last entry of /sys/class/tty/console/active.
+ * Usually the last console= word, but not always: a driver serves only one of
+ * its ports as a kernel console (console=ttyS1 console=ttyS0 gives ttyS1 alone).
+ */
+export function activeConsole(active: string): string | undefined {
+  return active.trim().split(/\s+/).filter(Boolean).pop();
+}
+
+/** Opens every console= device but the one stdout already is. O_NOCTTY: PID 1 must not gain a controlling terminal. */
+export function openExtraConsoles(cmdline: string, current: string | undefined): ExtraConsoles {
+  const all = parseConsoles(cmdline);
+  const names = all.filter((n) => n !== (current ?? all[all.length - 1]));
+  const fds: number[] = [];
+  const opened: string[] = [];
+  for (const name of names) {
+    try {
+      fds.push(openSync(`/dev/${name}`, constants.O_WRONLY | constants.O_NOCTTY | constants.O_NONBLOCK));
+      opened.push(name);
+    } catch {
+      /* no such device on this machine (ttyAMA0 on a PC): skip it */
+    }
+  }
+  return {
+    names: opened,
+    write(text) {
+      for (const fd of fds) {
+        try {
+          writeSync(fd, text);
+        } catch {
+          /* EAGAIN on a full tty: drop the line there, never wait */
+        }
+      }
+    },
+  };
+}
