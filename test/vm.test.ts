@@ -79,3 +79,35 @@ describe('the demo image (examples/demo.yml)', () => {
     }
   }, 600_000);
 });
+
+describe('emergency mode in a VM', () => {
+  it('shows why boot stopped, offers the prompt and a shell on the serial console, and powers off from there', async () => {
+    requireDist();
+    const rootfs = spawnSync(join(REPO, 'examples/make-rootfs.sh'), [join(REPO, 'out/busybox-rootfs')], { encoding: 'utf8' });
+    expect(rootfs.status, rootfs.stderr).toBe(0);
+    writeFileSync(
+      join(dir, 'broken.yml'),
+      `kernel:\n  cmdline: "console=ttyS0 quiet"\nonboot:\n  - name: mount-data\n    image: ${join(REPO, 'out/busybox-rootfs')}\n    critical: true\n    command: ["/bin/sh", "-c", "echo no disk with label DATA; exit 32"]\n`,
+    );
+    keelBuild(join(dir, 'broken.yml'), dir);
+    const vm = bootVm(join(dir, 'broken'), join(dir, 'qmp2.sock'));
+    try {
+      await vm.waitFor(/EMERGENCY: boot stopped: the critical onboot entry mount-data failed/, 300_000);
+      await vm.waitFor(/it exited 32/, 10_000);
+      expect(vm.screen()).toContain('| no disk with label DATA');
+      vm.type('\r');
+      await vm.waitFor(/keel> /, 30_000);
+      vm.type('sh\r');
+      await vm.waitFor(/BusyBox/, 30_000);
+      vm.type('echo shell-$((6*7))\r');
+      await vm.waitFor(/shell-42/, 30_000);
+      vm.type('exit\r');
+      await vm.waitFor(/sh exited/, 30_000);
+      vm.type('poweroff\r');
+      expect(await vm.exited).toBe(0);
+      expect(vm.screen()).toMatch(/keel: poweroff now/);
+    } finally {
+      vm.stop();
+    }
+  }, 600_000);
+});

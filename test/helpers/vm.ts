@@ -9,6 +9,8 @@ export interface Vm {
   screen(): string;
   waitFor(pattern: RegExp, ms: number): Promise<void>;
   qmp(): Promise<Qmp>;
+  /** Types on the serial console. */
+  type(text: string): void;
   exited: Promise<number | null>;
   stop(): void;
 }
@@ -21,7 +23,7 @@ export function keelBuild(manifest: string, outDir: string): string {
 
 export function bootVm(image: string, qmpPath: string, qemuArgs: string[] = [], mem = 1024): Vm {
   const extra = qemuArgs.map((a) => `--qemu-arg=${a}`);
-  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--mem', String(mem), '--no-reboot', '--qmp', qmpPath, ...extra, image], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--mem', String(mem), '--no-reboot', '--qmp', qmpPath, ...extra, image], { stdio: ['pipe', 'pipe', 'pipe'] });
   let screen = '';
   vm.stdout.on('data', (d: Buffer) => (screen += d.toString()));
   vm.stderr.on('data', (d: Buffer) => (screen += d.toString()));
@@ -36,6 +38,7 @@ export function bootVm(image: string, qmpPath: string, qemuArgs: string[] = [], 
       }
     },
     qmp: () => Qmp.open(qmpPath),
+    type: (text) => vm.stdin.write(text),
     exited,
     stop: () => vm.kill('SIGTERM'), // keel run passes it on to qemu
   };
