@@ -9,7 +9,10 @@ import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from '../pk
 import { ApiError, ApiUnreachable } from '../services/client.js';
 import { claim, release } from './owned-children.js';
 
+export type ConsoleAccess = { mode: 'open' } | { mode: 'off' } | { mode: 'password'; verify: (password: string) => boolean };
+
 export interface PromptDeps {
+  access: ConsoleAccess;
   socket: string;
   runcRoot: string;
   /** Container id of a service, for exec. */
@@ -54,13 +57,13 @@ export class ConsolePrompt {
   /** Waits for Enter on a terminal stdin. Returns false when stdin is not a terminal. */
   install(): boolean {
     const stdin = process.stdin;
-    if (!stdin.isTTY) return false;
+    if (!stdin.isTTY || this.deps.access.mode === 'off') return false;
     stdin.on('error', () => {
       /* a console that goes away is not fatal */
     });
     const onData = (d: Buffer) => {
       if (this.rl || this.busy) return;
-      if (d.includes(13) || d.includes(10)) this.open();
+      if (d.includes(13) || d.includes(10)) void this.unlockThenOpen();
     };
     stdin.on('data', onData);
     stdin.resume();
@@ -69,6 +72,47 @@ export class ConsolePrompt {
 
   /** Set while a terminal program has the console: the prompt's readline is closed, not the prompt. */
   private suspended = false;
+
+  /** With access: password, asks for it (no echo) before the prompt opens. */
+  private async unlockThenOpen(): Promise<void> {
+    const access = this.deps.access;
+    if (access.mode !== 'password') return this.open();
+    this.busy = true;
+    try {
+      const password = await this.readSecret('password: ');
+      if (password !== undefined && access.verify(password)) return this.open();
+      // A pause against guessing; the console stays usable for the next try.
+      await new Promise((r) => setTimeout(r, 2000));
+      this.deps.write('wrong password\n');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Reads one line without echo; ctrl-c or ctrl-d gives undefined. */
+  private readSecret(question: string): Promise<string | undefined> {
+    const stdin = process.stdin;
+    this.deps.write(question);
+    stdin.setRawMode?.(true);
+    return new Promise((resolve) => {
+      let text = '';
+      const done = (value: string | undefined) => {
+        stdin.off('data', onKey);
+        stdin.setRawMode?.(false);
+        this.deps.write('\n');
+        resolve(value);
+      };
+      const onKey = (d: Buffer) => {
+        for (const ch of d.toString('utf8')) {
+          if (ch === '\r' || ch === '\n') return done(text);
+          if (ch === '\u0003' || ch === '\u0004') return done(undefined);
+          if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
+          else if (ch >= ' ') text += ch;
+        }
+      };
+      stdin.on('data', onKey);
+    });
+  }
 
   private open(): void {
     this.deps.setPaused(true);

@@ -23,7 +23,8 @@ import { ControlApi } from '../services/api.js';
 import { runtimeHost } from './runtime-host.js';
 import { notifyHub } from './notify-hub.js';
 import { watchPowerButton } from './power-button.js';
-import { ConsolePrompt } from './console-prompt.js';
+import { ConsolePrompt, type ConsoleAccess } from './console-prompt.js';
+import { verifyPassword } from '../pkg/manifest/password.js';
 import { bootPlan } from './boot-plan.js';
 import { activeConsole, openExtraConsoles, type ExtraConsoles } from './consoles.js';
 import { dirname, join, resolve } from 'node:path';
@@ -119,6 +120,25 @@ function startApi(init: Init): void {
     () => init.bus.emit({ kind: 'api.listening', level: 'debug', message: `control API on ${path}`, path }),
     (err: Error) => init.bus.emit({ kind: 'api.error', level: 'error', message: `control API could not listen on ${path}: ${err.message}` }),
   );
+}
+
+/**
+ * Console access comes from the manifest. The prompt must exist in the
+ * emergency state too, when the manifest may be broken: then a manifest that
+ * cannot be read gives an open console, as a rescue shell needs.
+ */
+function consoleAccess(manifestPath: string): ConsoleAccess {
+  try {
+    const c = loadManifest(manifestPath).console;
+    if (c.access === 'off') return { mode: 'off' };
+    if (c.access === 'password' && c.password) {
+      const hash = c.password;
+      return { mode: 'password', verify: (pw) => verifyPassword(pw, hash) };
+    }
+  } catch {
+    /* reported by bootManifest */
+  }
+  return { mode: 'open' };
 }
 
 /** Container names can stand for ids (uid: other-container): 100 and up, in manifest order. */
@@ -250,7 +270,9 @@ export function main(argv: readonly string[]): void {
   }
 
   startApi(init);
+  // The manifest is read below; until then (and in the emergency state) the console stays as the manifest may ask.
   const prompt = new ConsolePrompt({
+    access: consoleAccess(args.manifest),
     socket: join(args.stateDir, 'keel.sock'),
     runcRoot: join(args.stateDir, 'runc'),
     containerOf: (name) => (init.supervisor?.get(name)?.pid !== undefined ? name : undefined),

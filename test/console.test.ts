@@ -7,6 +7,8 @@ import pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST, requireDist } from './helpers/keel-ns.js';
 import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
+import { hashPassword } from '../pkg/manifest/password.js';
+import { spawnSync } from 'node:child_process';
 
 let dir: string;
 beforeAll(() => {
@@ -14,6 +16,78 @@ beforeAll(() => {
   chmodSync(dir, 0o711);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** keel-init as PID 1 of a PID namespace, with a pty as its console. */
+function startOnPty(manifest: string) {
+  writeFileSync(join(dir, 'keel.yml'), manifest);
+  const term = pty.spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, join(DIST, 'keel-init.js'), '--manifest', join(dir, 'keel.yml'), '--state-dir', join(dir, 'state')], {
+    name: 'xterm',
+    cols: 120,
+    rows: 40,
+    cwd: dir,
+    env: { ...process.env } as Record<string, string>,
+  });
+  let screen = '';
+  term.onData((d) => (screen += d));
+  const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+  let mark = 0;
+  /** Waits for `pattern` in what appeared since the last wait. */
+  const waitFor = async (pattern: RegExp, ms = 20_000) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const seen = screen.slice(mark);
+      const m = pattern.exec(seen);
+      if (m) {
+        mark += m.index + m[0].length;
+        return m[0];
+      }
+      if (Date.now() > end) throw new Error(`the console never showed ${pattern}; it showed:\n${seen}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { term, exited, waitFor, screen: () => screen, type: (text: string) => term.write(text) };
+}
+
+describe('console access', () => {
+  it('asks for the password from the manifest, refuses a wrong one, and opens the prompt for the right one', async () => {
+    requireDist();
+    const hash = hashPassword('s3cret');
+    const c = startOnPty(`console:\n  access: password\n  password: "${hash}"\n`);
+    try {
+      await c.waitFor(/boot complete/);
+      c.type('\r');
+      await c.waitFor(/password: /);
+      c.type('guess\r');
+      await c.waitFor(/wrong password/, 10_000);
+      expect(c.screen()).not.toContain('keel console:'); // the prompt's banner: it did not open
+      expect(c.screen()).not.toContain('guess'); // no echo
+      c.type('\r');
+      await c.waitFor(/password: /);
+      c.type('s3cret\r');
+      await c.waitFor(/keel> /);
+      c.type('poweroff\r');
+      expect(await c.exited).toBe(0);
+    } finally {
+      c.term.kill('SIGKILL');
+    }
+  });
+
+  it('gives no prompt at all when access is off', async () => {
+    const c = startOnPty('console:\n  access: "off"\n');
+    try {
+      await c.waitFor(/boot complete/);
+      c.type('\r');
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(c.screen()).not.toContain('keel console:');
+      expect(c.screen()).not.toContain('press Enter');
+      const off = spawnSync(process.execPath, [join(DIST, 'keel.js'), 'poweroff', '--socket', join(dir, 'state', 'keel.sock')], { encoding: 'utf8' });
+      expect(off.status).toBe(0);
+      expect(await c.exited).toBe(0);
+    } finally {
+      c.term.kill('SIGKILL');
+    }
+  });
+});
 
 describe('the keel> prompt on a terminal console', () => {
   it('runs verbs, a shell with job control, exec into a service, and poweroff', async () => {

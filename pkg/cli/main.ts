@@ -6,6 +6,8 @@ import { buildImage } from '../build/image.js';
 import { jsonSchema, loadManifest, ManifestError } from '../manifest/index.js';
 import { findImage, runVm, type RunOptions } from '../run/qemu.js';
 import { VERSION } from '../version.js';
+import { readFileSync } from 'node:fs';
+import { hashPassword } from '../manifest/password.js';
 import { ApiError, ApiUnreachable } from '../../services/client.js';
 import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from './control.js';
 
@@ -18,6 +20,7 @@ const USAGE = `usage: keel COMMAND [options]
   keel schema                                  print the manifest's JSON Schema
   keel kernel fetch [PACKAGE]                  download a Debian kernel into the cache
                                                (default ${DEFAULT_KERNEL_PACKAGE})
+  keel password                                read a password on stdin, print its hash for console.password
   keel version
 
   On a running keel (socket: --socket PATH, $KEEL_SOCKET, or /run/keel/keel.sock):
@@ -101,6 +104,12 @@ async function dispatch(argv: string[]): Promise<number> {
       return cmdRun(rest);
     case 'validate':
       return cmdValidate(rest);
+    case 'password': {
+      const text = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      if (text === '') throw new UsageError('keel password reads the password on standard input (e.g. printf %s "$PW" | keel password)');
+      out(hashPassword(text));
+      return 0;
+    }
     case 'schema':
       out(JSON.stringify(jsonSchema(), null, 2));
       return 0;

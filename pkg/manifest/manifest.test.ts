@@ -47,6 +47,8 @@ describe('manifest validation', () => {
     ['services:\n  - name: a\n    image: /i\n    stopSignal: SIGNOPE', 'services[0].stopSignal: "SIGNOPE": not a signal name'],
     ['services:\n  - name: a\n    image: /i\n    watchdogSec: 5s', 'services: a: watchdogSec needs notify: true'],
     ['services: 3', 'services: 3 is not a list'],
+    ['console:\n  access: password', 'console: access: password needs a password hash; make one with "keel password"'],
+    ['console:\n  access: password\n  password: hunter2', 'console.password: "hunter2": not a hash from "keel password"'],
     ['hostname: a\nhostname: b', 'keel.yml:2:1: not valid YAML'],
     ['- a list', 'keel.yml:1:1: (top level): a list is not a mapping'],
   ])('rejects %j with a message naming file, line and field', (text, expected) => {

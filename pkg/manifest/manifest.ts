@@ -4,13 +4,16 @@
 import { containerBaseSpec, containerList, containerSpec, imageLabelSpec } from './container.js';
 import { serviceList } from './service.js';
 import { duration } from './duration.js';
+import { isPasswordHash } from './password.js';
 import {
   bool,
+  checkedString,
   field,
   fileMode,
   int,
   list,
   object,
+  oneOf,
   refine,
   str,
   unsupported,
@@ -56,6 +59,14 @@ const fileSpec = refine(
   },
 );
 
+const consoleSpec = refine(
+  object({
+    access: field(oneOf(['open', 'off', 'password'] as const), { default: 'open' as const, description: 'Who may use the keel> prompt on the console: anyone (open), no one (off), or whoever knows the password' }),
+    password: field(checkedString('an scrypt hash made with "keel password"', (s) => (isPasswordHash(s) ? undefined : 'not a hash from "keel password"')), { description: 'The password hash, for access: password' }),
+  }),
+  (c) => (c.access === 'password' && !c.password ? 'access: password needs a password hash; make one with "keel password"' : undefined),
+);
+
 const shutdownSpec = object({
   grace: field(duration(), {
     default: 5000,
@@ -80,6 +91,7 @@ const sections = object(
       description: 'The machine hostname (keel extension); else /etc/hostname is used',
     }),
     shutdown: field(shutdownSpec, { default: { grace: 5000 } }),
+    console: field(consoleSpec, { default: { access: 'open' as const }, description: 'The console prompt (keel extension)' }),
   },
   { description: 'A keel manifest (LinuxKit YAML format with keel extensions)' },
 );
