@@ -94,33 +94,9 @@ describe('the keel> prompt on a terminal console', () => {
     requireDist();
     const rootfs = busyboxRootfs(join(dir, 'rootfs'));
     writeFileSync(join(rootfs, 'etc/hostname'), 'inside-web\n');
-    writeFileSync(join(dir, 'keel.yml'), 'services:\n' + shellEntry(rootfs, 'web', 'trap "exit 0" TERM; echo web says hi; while :; do sleep 0.2; done'));
-    const term = pty.spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, join(DIST, 'keel-init.js'), '--manifest', join(dir, 'keel.yml'), '--state-dir', join(dir, 'state')], {
-      name: 'xterm',
-      cols: 120,
-      rows: 40,
-      cwd: dir,
-      env: { ...process.env } as Record<string, string>,
-    });
-    let screen = '';
-    term.onData((d) => (screen += d));
-    const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
-    let mark = 0;
-    /** Waits for `pattern` in what appeared since the last wait. */
-    const waitFor = async (pattern: RegExp, ms = 20_000) => {
-      const end = Date.now() + ms;
-      for (;;) {
-        const seen = screen.slice(mark);
-        const m = pattern.exec(seen);
-        if (m) {
-          mark += m.index + m[0].length;
-          return m[0];
-        }
-        if (Date.now() > end) throw new Error(`the console never showed ${pattern}; it showed:\n${seen}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-    const type = (text: string) => term.write(text);
+    const c = startOnPty('services:\n' + shellEntry(rootfs, 'web', 'trap "exit 0" TERM; echo web says hi; while :; do sleep 0.2; done'));
+    const { term, exited, waitFor, type } = c;
+    const screen = () => c.screen();
     try {
       await waitFor(/press Enter for the keel> prompt/);
       await waitFor(/all 1 service\(s\) ready/);
@@ -153,8 +129,8 @@ describe('the keel> prompt on a terminal console', () => {
       await waitFor(/unknown command "nonsense"/);
       type('poweroff\r');
       expect(await exited).toBe(0);
-      expect(screen).not.toContain('SIGINT: reboot'); // the ctrl-c never reached PID 1
-      expect(screen).toMatch(/poweroff now/);
+      expect(screen()).not.toContain('SIGINT: reboot'); // the ctrl-c never reached PID 1
+      expect(screen()).toMatch(/poweroff now/);
     } finally {
       term.kill('SIGKILL');
     }
