@@ -98,6 +98,25 @@ export class Reaper {
 
   /** Reaps every exited child that nobody else waits for. Returns how many. */
   sweep(): number {
+    // Fast path: ask the kernel which child has exited (without reaping it), and
+    // reap that one if it is ours to reap. When the answer is a child that
+    // child_process or node-pty owns, the kernel keeps giving it until its
+    // owner collects it, so fall back to walking our children.
+    let n = 0;
+    for (;;) {
+      const pid = this.sys.peekExited();
+      if (pid === 0) return n;
+      if (isOwned(pid)) break;
+      const r = this.sys.reap(pid);
+      if (r === undefined || r.gone) break;
+      n++;
+      this.deliver(toExitStatus(r));
+    }
+    return n + this.scan();
+  }
+
+  /** The slow path: every child from /proc, each asked with waitpid(pid, WNOHANG). */
+  private scan(): number {
     let n = 0;
     // Loop until a pass finds nothing: children can exit while we sweep.
     for (;;) {

@@ -23,6 +23,8 @@ export interface Sys {
   setChildSubreaper(): void;
   /** waitpid(pid, WNOHANG|__WALL): undefined while the pid still runs. */
   reap(pid: number): ReapResult | undefined;
+  /** waitid(P_ALL, WNOWAIT): the pid of an exited child, left unreaped, or 0. */
+  peekExited(): number;
   chroot(path: string): void;
   execve(path: string, argv: string[], env: string[]): never;
   sync(): void;

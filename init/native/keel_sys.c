@@ -170,6 +170,26 @@ static napi_value js_reap(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+// peekExited(): the pid of some exited child, without reaping it
+// (waitid WNOWAIT), or 0 when none has exited.
+static napi_value js_peek_exited(napi_env env, napi_callback_info info) {
+  (void)info;
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int r;
+  do {
+    r = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
+  } while (r < 0 && errno == EINTR);
+  napi_value n;
+  if (r < 0) {
+    if (errno != ECHILD) return throw_errno(env, "waitid", NULL, errno);
+    napi_create_int32(env, 0, &n);
+    return n;
+  }
+  napi_create_int32(env, si.si_pid, &n);
+  return n;
+}
+
 static napi_value js_chroot(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   char path[MAX_STR];
@@ -428,6 +448,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("sethostname", js_sethostname),
       FN("setChildSubreaper", js_set_child_subreaper),
       FN("reap", js_reap),
+      FN("peekExited", js_peek_exited),
       FN("chroot", js_chroot),
       FN("execve", js_execve),
       FN("sync", js_sync),
