@@ -16,6 +16,7 @@ import { installSignalHandlers, type PowerAction } from './signals.js';
 import { RB_AUTOBOOT, RB_HALT_SYSTEM, RB_POWER_OFF, sys, type Sys } from './sys.js';
 import { VERSION } from '../pkg/version.js';
 import { Runc, runcVersion } from '../runtime/runc.js';
+import { containerId } from '../runtime/bundle.js';
 import { failed, runPhase, type PhaseDeps } from '../runtime/phase.js';
 import type { ServiceDeps } from '../services/service.js';
 import { Supervisor } from '../services/supervisor.js';
@@ -125,18 +126,14 @@ function startApi(init: Init): void {
 /**
  * Console access comes from the manifest. The prompt must exist in the
  * emergency state too, when the manifest may be broken: then a manifest that
- * cannot be read gives an open console, as a rescue shell needs.
+ * could not be read gives an open console, as a rescue shell needs.
  */
-function consoleAccess(manifestPath: string): ConsoleAccess {
-  try {
-    const c = loadManifest(manifestPath).console;
-    if (c.access === 'off') return { mode: 'off' };
-    if (c.access === 'password' && c.password) {
-      const hash = c.password;
-      return { mode: 'password', verify: (pw) => verifyPassword(pw, hash) };
-    }
-  } catch {
-    /* reported by bootManifest */
+function consoleAccess(manifest: Manifest | undefined): ConsoleAccess {
+  const c = manifest?.console;
+  if (c?.access === 'off') return { mode: 'off' };
+  if (c?.access === 'password' && c.password) {
+    const hash = c.password;
+    return { mode: 'password', verify: (pw) => verifyPassword(pw, hash) };
   }
   return { mode: 'open' };
 }
@@ -270,18 +267,19 @@ export function main(argv: readonly string[]): void {
   }
 
   startApi(init);
-  // The manifest is read below; until then (and in the emergency state) the console stays as the manifest may ask.
+  const manifestOk = bootManifest(init);
+  // The prompt comes up in the emergency state too, so it is installed before giving up on a bad manifest.
   const prompt = new ConsolePrompt({
-    access: consoleAccess(args.manifest),
+    access: consoleAccess(init.manifest),
     socket: join(args.stateDir, 'keel.sock'),
     runcRoot: join(args.stateDir, 'runc'),
-    containerOf: (name) => (init.supervisor?.get(name)?.pid !== undefined ? name : undefined),
+    containerOf: (name) => (init.supervisor?.get(name)?.pid !== undefined ? containerId('services', name) : undefined),
     setPaused: (p) => consoleSink.setPaused(p),
     write,
   });
   init.releaseConsole = () => prompt.release();
   if (prompt.install()) bus.emit({ kind: 'console.prompt', message: 'press Enter for the keel> prompt' });
-  if (!bootManifest(init)) return;
+  if (!manifestOk) return;
   const manifest = init.manifest!;
   try {
     bus.emit({ kind: 'boot.plan', message: bootPlan(manifest, readFileSync(args.manifest, 'utf8'), args.manifest) });

@@ -31,7 +31,6 @@ export interface Sys {
   setrlimit(resource: number, soft: number, hard: number): void;
   finitModule(fd: number, params: string): void;
   interfaceUp(name: string): void;
-  statfsType(path: string): number;
   /** Starts the thread that receives sd_notify datagrams; `onMessage` gets the socket id and the text. */
   notifyStart(onMessage: (id: number, message: string) => void): void;
   /** Binds an sd_notify datagram socket at `path`; returns its id. */

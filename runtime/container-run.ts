@@ -19,6 +19,14 @@ export interface RunDeps {
   idOf: (name: string) => number | undefined;
 }
 
+/** What the cgroup says about the OOM killer, read before the cgroup is removed. */
+export interface OomReport {
+  /** Processes of the container the OOM killer killed (the init or others). */
+  oomKills: number;
+  /** The container's init was one of them. */
+  oomKilled: boolean;
+}
+
 export const sleep = (ms: number) => new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref?.());
 
 export class ContainerRun {
@@ -28,7 +36,7 @@ export class ContainerRun {
   bundle: Bundle | undefined;
   status: ExitStatus | undefined;
   private streams: Promise<void[]> | undefined;
-  private cleaned: Promise<{ oomKills: number }> | undefined;
+  private cleaned: Promise<OomReport> | undefined;
 
   constructor(
     readonly phase: Phase,
@@ -69,12 +77,12 @@ export class ContainerRun {
     return this.deps.driver.kill(this.id, signal, all);
   }
 
-  cleanup(): Promise<{ oomKills: number }> {
+  cleanup(): Promise<OomReport> {
     this.cleaned ??= this.doCleanup();
     return this.cleaned;
   }
 
-  private async doCleanup(): Promise<{ oomKills: number }> {
+  private async doCleanup(): Promise<OomReport> {
     if (this.exited && !this.status) {
       // Started (at least half-way) and still running: make sure the init is gone and reaped first.
       await this.kill('SIGKILL', true).catch(() => undefined);
@@ -86,6 +94,7 @@ export class ContainerRun {
     await this.deps.driver.delete(this.id, true).catch(() => undefined);
     if (this.cgroupsPath) removeCgroup(this.cgroupsPath);
     this.bundle?.release();
-    return { oomKills: kills };
+    // The init itself was the OOM killer's victim when it died of SIGKILL in a cgroup that saw kills.
+    return { oomKills: kills, oomKilled: kills > 0 && this.status?.signal === 'SIGKILL' };
   }
 }

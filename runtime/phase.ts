@@ -75,10 +75,10 @@ export async function runToCompletion(phase: Phase, entry: ContainerEntry, deps:
   } catch (err) {
     result.error = (err as Error).message;
   }
-  const { oomKills } = await run.cleanup();
+  const oom = await run.cleanup();
   if (!result.error) {
-    result.oomKills = oomKills;
-    result.oomKilled = oomKills > 0 && result.signal === 'SIGKILL';
+    result.oomKills = oom.oomKills;
+    result.oomKilled = oom.oomKilled;
   }
   log.close();
   result.durationMs = Date.now() - started;

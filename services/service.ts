@@ -224,12 +224,12 @@ export class Service {
     this.probe?.stop();
     this.probe = undefined;
     this.disarmWatchdog();
-    const { oomKills } = await run.cleanup();
+    const oom = await run.cleanup();
     log.close();
     record.exitedAt = Date.now();
     record.runMs = this.startedAt && !record.error ? record.exitedAt - this.startedAt : 0;
-    record.oomKills = oomKills;
-    record.oomKilled = oomKills > 0 && record.signal === 'SIGKILL';
+    record.oomKills = oom.oomKills;
+    record.oomKilled = oom.oomKilled;
     record.logTail = this.logs.read({ attempt, tail: 10 }).map((l) => l.line);
     this.exits.push(record);
     if (this.exits.length > KEEP_EXITS) this.exits.shift();

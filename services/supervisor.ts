@@ -86,11 +86,6 @@ export class Supervisor {
     return new Promise((r) => this.readyWaiters.push(r));
   }
 
-  /** Start one service by hand (keel start); its dependencies are not started for it. */
-  async start(name: string): Promise<void> {
-    await this.services.get(name)?.start();
-  }
-
   /**
    * Stops everything in reverse dependency order: a service stops only after
    * every service that depends on it has stopped. Independent ones stop together.

@@ -12,6 +12,14 @@ const dir = mkdtempSync(join(tmpdir(), 'keel-vm-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const REPO = resolve(import.meta.dirname, '..');
 
+/** The busybox root filesystem the demo's containers use, made as make run makes it. */
+function demoRootfs(): string {
+  const path = join(REPO, 'out/busybox-rootfs');
+  const r = spawnSync(join(REPO, 'examples/make-rootfs.sh'), [path], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return path;
+}
+
 describe('a zero-container image', () => {
   it('prints its version and boot complete, then reboots cleanly on ctrl-alt-del', async () => {
     requireDist();
@@ -50,8 +58,7 @@ describe('a zero-container image', () => {
 describe('the demo image (examples/demo.yml)', () => {
   it('runs onboot, starts services in dependency order, reports a crash loop and an OOM kill, and powers off on the power button', async () => {
     requireDist();
-    const rootfs = spawnSync(join(REPO, 'examples/make-rootfs.sh'), [join(REPO, 'out/busybox-rootfs')], { encoding: 'utf8' });
-    expect(rootfs.status, rootfs.stderr).toBe(0);
+    demoRootfs();
     keelBuild(join(REPO, 'examples/demo.yml'), dir);
     const vm = bootVm(join(dir, 'demo'), join(dir, 'qmp1.sock'));
     try {
@@ -83,8 +90,7 @@ describe('the demo image (examples/demo.yml)', () => {
 describe('emergency mode in a VM', () => {
   it('shows why boot stopped, offers the prompt and a shell on the serial console, and powers off from there', async () => {
     requireDist();
-    const rootfs = spawnSync(join(REPO, 'examples/make-rootfs.sh'), [join(REPO, 'out/busybox-rootfs')], { encoding: 'utf8' });
-    expect(rootfs.status, rootfs.stderr).toBe(0);
+    demoRootfs();
     writeFileSync(
       join(dir, 'broken.yml'),
       `kernel:\n  cmdline: "console=ttyS0 quiet"\nonboot:\n  - name: mount-data\n    image: ${join(REPO, 'out/busybox-rootfs')}\n    critical: true\n    command: ["/bin/sh", "-c", "echo no disk with label DATA; exit 32"]\n`,

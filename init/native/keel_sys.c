@@ -20,7 +20,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -293,18 +292,6 @@ static napi_value js_interface_up(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// statfsType(path): the filesystem magic number (f_type).
-static napi_value js_statfs_type(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  char path[MAX_STR];
-  if (get_args(env, info, 1, argv) || get_str(env, argv[0], path, sizeof path, NULL)) return NULL;
-  struct statfs st;
-  if (statfs(path, &st) != 0) return throw_errno(env, "statfs", path, errno);
-  napi_value n;
-  napi_create_int64(env, (int64_t)(unsigned long)st.f_type, &n);
-  return n;
-}
-
 // ---- sd_notify sockets -------------------------------------------------
 // One AF_UNIX datagram socket per service that asks for notify; one thread
 // waits on all of them with epoll and hands each datagram to JavaScript
@@ -455,7 +442,6 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("setrlimit", js_setrlimit),
       FN("finitModule", js_finit_module),
       FN("interfaceUp", js_interface_up),
-      FN("statfsType", js_statfs_type),
       FN("notifyStart", js_notify_start),
       FN("notifyOpen", js_notify_open),
       FN("notifyClose", js_notify_close),
