@@ -13,8 +13,11 @@ SOURCES := $(shell find init runtime services pkg -name '*.ts' -not -name '*.tes
 deps: debs $(NODE_STAMP) build kernel
 
 # Installs only the Debian packages that are missing (apt-get update first, as a fresh machine needs).
+# The anchors the benchmarks measure keel against.
+BENCH_PACKAGES := runit tini
+
 debs:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEBIAN_PACKAGES) $(EXTRA_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
@@ -53,6 +56,7 @@ run: deps out/demo-kernel
 # Benchmarks against the anchors: make bench B=start-cost (ratios, one run, side by side).
 B ?= start-cost
 bench: deps
+	@$(MAKE) --no-print-directory debs EXTRA_PACKAGES="$(BENCH_PACKAGES)"
 	node bench/run.mjs $(B)
 
 clean:
