@@ -5,13 +5,25 @@ import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cacheDir } from '../build/cache.js';
+import { withSerialConsole } from '../build/cmdline.js';
 import { BuildError } from '../build/kernel.js';
+import { isoBootArgs, isoInitrd, isoProbeKernel } from './iso.js';
 
-export interface Image {
+/** What `keel run` boots: a kernel + initrd (+ cmdline), or a bootable ISO. */
+export type Image = KernelImage | IsoImage;
+
+export interface KernelImage {
+  format: 'kernel+initrd';
   name: string;
   kernel: string;
   initrd: string;
   cmdline: string;
+}
+
+export interface IsoImage {
+  format: 'iso-bios';
+  name: string;
+  iso: string;
 }
 
 export type Accel = 'kvm' | 'tcg';
@@ -29,28 +41,36 @@ export interface RunOptions {
 
 export const QEMU = 'qemu-system-x86_64';
 
-/** Finds NAME-kernel, NAME-initrd.img and NAME-cmdline for "NAME" or "DIR/NAME". */
+/**
+ * Finds the image for "NAME" or "DIR/NAME": NAME-kernel, NAME-initrd.img and
+ * NAME-cmdline, else NAME.iso. "NAME.iso" names an ISO directly.
+ */
 export function findImage(target: string): Image {
   const base = resolve(target);
+  if (base.endsWith('.iso') && existsSync(base)) return { format: 'iso-bios', name: target, iso: base };
   const kernel = `${base}-kernel`;
   const initrd = `${base}-initrd.img`;
   const missing = [kernel, initrd].filter((p) => !existsSync(p));
-  if (missing.length) throw new BuildError(`no image ${target}: ${missing.join(' and ')} not found; build it with "keel build"`);
+  if (missing.length && existsSync(`${base}.iso`)) return { format: 'iso-bios', name: target, iso: `${base}.iso` };
+  if (missing.length) throw new BuildError(`no image ${target}: ${missing.join(' and ')} not found; build it with "keel build" (an ISO would be ${base}.iso)`);
   const cmdFile = `${base}-cmdline`;
   const cmdline = existsSync(cmdFile) ? readFileSync(cmdFile, 'utf8').trim() : '';
-  return { name: target, kernel, initrd, cmdline };
+  return { format: 'kernel+initrd', name: target, kernel, initrd, cmdline };
+}
+
+/** The qemu arguments that say what to boot. */
+function bootArgs(image: Image): string[] {
+  if (image.format === 'iso-bios') return isoBootArgs(image.iso);
+  return ['-kernel', image.kernel, '-initrd', image.initrd, '-append', withSerialConsole(image.cmdline)];
 }
 
 export function qemuArgs(image: Image, opts: RunOptions, accel: Accel): string[] {
-  const cmdline = /(^|\s)console=/.test(image.cmdline) ? image.cmdline : `${image.cmdline} console=ttyS0`.trim();
   return [
     '-accel', accel,
     ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']),
     '-m', String(opts.memMb),
     '-smp', String(opts.cpus),
-    '-kernel', image.kernel,
-    '-initrd', image.initrd,
-    '-append', cmdline,
+    ...bootArgs(image),
     '-display', 'none',
     '-serial', 'mon:stdio',
     '-nic', 'none',
@@ -98,7 +118,7 @@ export function kvmUsable(kernel: string): boolean {
 export function chooseAccel(image: Image, wanted: RunOptions['accel']): { accel: Accel; why: string } {
   if (wanted === 'tcg') return { accel: 'tcg', why: 'TCG (asked for)' };
   if (wanted === 'kvm') return { accel: 'kvm', why: 'KVM (asked for)' };
-  if (kvmUsable(image.kernel)) return { accel: 'kvm', why: 'KVM' };
+  if (kvmUsable(image.format === 'iso-bios' ? isoProbeKernel(image.iso) : image.kernel)) return { accel: 'kvm', why: 'KVM' };
   return { accel: 'tcg', why: existsSync('/dev/kvm') ? 'TCG (/dev/kvm is present but did not boot a guest)' : 'TCG (no /dev/kvm)' };
 }
 
@@ -112,12 +132,12 @@ export function qemuAvailable(): boolean {
  * unpacked size plus room for the kernel, node and the containers.
  * The unpacked size is gzip's trailer (ISIZE, the size mod 2^32).
  */
-export function minimumMemoryMb(initrd: string): number {
+export function minimumMemoryMb(initrd: string, at?: { offset: number; size: number }): number {
   const fd = openSync(initrd, 'r');
   try {
-    const size = fstatSync(fd).size;
+    const size = at?.size ?? fstatSync(fd).size;
     const tail = Buffer.alloc(4);
-    readSync(fd, tail, 0, 4, size - 4);
+    readSync(fd, tail, 0, 4, (at?.offset ?? 0) + size - 4);
     const unpacked = tail.readUInt32LE(0);
     return Math.ceil((unpacked + size) / 2 ** 20) + 192;
   } finally {
@@ -128,9 +148,10 @@ export function minimumMemoryMb(initrd: string): number {
 /** Boots the image with the console on this terminal; resolves with qemu's exit code. */
 export function runVm(image: Image, opts: RunOptions, say: (line: string) => void): Promise<number> {
   if (!qemuAvailable()) throw new BuildError(`${QEMU} was not found; install it with "apt-get install qemu-system-x86"`);
-  const need = minimumMemoryMb(image.initrd);
+  const iso = image.format === 'iso-bios';
+  const need = iso ? minimumMemoryMb(image.iso, isoInitrd(image.iso)) : minimumMemoryMb(image.initrd);
   if (opts.memMb < need) {
-    throw new BuildError(`${image.initrd} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${need} or more`);
+    throw new BuildError(`${iso ? `the initrd in ${image.iso}` : image.initrd} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${need} or more`);
   }
   const { accel, why } = chooseAccel(image, opts.accel);
   say(`keel run: booting ${image.name} with ${why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); ctrl-a x quits qemu`);

@@ -1,0 +1,173 @@
+// The iso-bios output: a hybrid ISO 9660 image (CD or USB stick) that boots
+// the kernel and initrd through isolinux, with the bootloader on the serial
+// port too. xorriso writes it with fixed dates and ids, so the same inputs
+// give the same bytes.
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { withSerialConsole } from './cmdline.js';
+import { BuildError } from './kernel.js';
+
+/** Where the kernel and initrd sit inside the ISO (also read back by `keel run`). */
+export const ISO_KERNEL = 'boot/kernel';
+export const ISO_INITRD = 'boot/initrd.img';
+
+export interface IsoTools {
+  xorriso: string;
+  isolinuxBin: string;
+  ldlinux: string;
+  /** The isohybrid MBR, so the same image also boots from a disk. */
+  hybridMbr: string;
+}
+
+/** Where Debian's xorriso, isolinux and syslinux-common put them. */
+export const DEBIAN_ISO_TOOLS: IsoTools = {
+  xorriso: 'xorriso',
+  isolinuxBin: '/usr/lib/ISOLINUX/isolinux.bin',
+  ldlinux: '/usr/lib/syslinux/modules/bios/ldlinux.c32',
+  hybridMbr: '/usr/lib/ISOLINUX/isohdpfx.bin',
+};
+
+export const ISO_PACKAGES = 'apt-get install xorriso isolinux syslinux-common';
+
+export interface IsoOptions {
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  out: string;
+  /** ISO volume id (at most 32 of A-Z 0-9 _); default KEEL. */
+  volumeId?: string;
+  /** Seconds since 1970 for every date in the image; default $SOURCE_DATE_EPOCH, else 1. */
+  epoch?: number;
+  tools?: Partial<IsoTools>;
+}
+
+/** isolinux.cfg: SERIAL must come first so the bootloader talks on ttyS0 from the start. */
+export function isolinuxConfig(cmdline: string): string {
+  if (/[\r\n]/.test(cmdline)) throw new BuildError('the kernel command line must be one line for iso-bios');
+  return [
+    'SERIAL 0 115200',
+    'DEFAULT keel',
+    'PROMPT 0',
+    'TIMEOUT 0',
+    'LABEL keel',
+    `  LINUX /${ISO_KERNEL}`,
+    `  INITRD /${ISO_INITRD}`,
+    `  APPEND ${withSerialConsole(cmdline)}`,
+    '',
+  ].join('\n');
+}
+
+function checkTools(tools: IsoTools): void {
+  const fix = `install them with "${ISO_PACKAGES}"`;
+  const r = spawnSync(tools.xorriso, ['-version'], { stdio: 'ignore' });
+  if (r.error || r.status !== 0) throw new BuildError(`iso-bios needs xorriso, which was not found (${tools.xorriso}); ${fix}`);
+  const missing = [tools.isolinuxBin, tools.ldlinux, tools.hybridMbr].filter((p) => !existsSync(p));
+  if (missing.length) throw new BuildError(`iso-bios needs isolinux: ${missing.join(', ')} not found; ${fix}`);
+}
+
+/** xorriso's date form: YYYYMMDDhhmmsscc, UTC. */
+function isoDate(epoch: number): string {
+  return new Date(epoch * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14) + '00';
+}
+
+// xorriso reads a date of 0 as "not given" and then uses the clock, so the floor is 1.
+function epochOf(opts: IsoOptions): number {
+  const env = process.env.SOURCE_DATE_EPOCH;
+  const epoch = opts.epoch ?? (env && /^\d+$/.test(env) ? Number(env) : 1);
+  return Math.max(1, Math.floor(epoch));
+}
+
+/** Writes a BIOS-bootable hybrid ISO to opts.out (atomically: a failed build leaves no file). */
+export function writeIsoBios(opts: IsoOptions): void {
+  const tools: IsoTools = { ...DEBIAN_ISO_TOOLS, ...opts.tools };
+  checkTools(tools);
+  for (const f of [opts.kernel, opts.initrd]) if (!existsSync(f)) throw new BuildError(`iso-bios: ${f} does not exist`);
+  const volumeId = opts.volumeId ?? 'KEEL';
+  if (!/^[A-Z0-9_]{1,32}$/.test(volumeId)) throw new BuildError(`iso-bios: volume id ${JSON.stringify(volumeId)} must be 1 to 32 of A-Z, 0-9 and _`);
+  const epoch = epochOf(opts);
+  const out = resolve(opts.out);
+  const tmp = `${out}.tmp-${process.pid}`;
+  const cfgDir = mkdtempSync(join(tmpdir(), 'keel-iso-'));
+  try {
+    const cfg = join(cfgDir, 'isolinux.cfg');
+    writeFileSync(cfg, isolinuxConfig(opts.cmdline));
+    utimesSync(cfg, 0, 0);
+    rmSync(tmp, { force: true });
+    // Files are grafted from where they are (no copies); every date and the
+    // volume uuid come from `epoch`, so nothing of this machine or this moment leaks in.
+    const args = [
+      '-as', 'mkisofs',
+      '-o', tmp,
+      '-quiet',
+      '-r', '-graft-points', // -r: owner root, modes normalized, whoever builds
+      '-V', volumeId,
+      '--modification-date=' + isoDate(epoch),
+      '--set_all_file_dates', `=${epoch}`,
+      '-isohybrid-mbr', tools.hybridMbr,
+      '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat',
+      '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+      `isolinux/isolinux.bin=${tools.isolinuxBin}`,
+      `isolinux/ldlinux.c32=${tools.ldlinux}`,
+      `isolinux/isolinux.cfg=${cfg}`,
+      `${ISO_KERNEL}=${resolve(opts.kernel)}`,
+      `${ISO_INITRD}=${resolve(opts.initrd)}`,
+    ];
+    const r = spawnSync(tools.xorriso, args, { encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) } });
+    if (r.error || r.status !== 0) throw new BuildError(`xorriso could not write ${out}: ${(r.error?.message ?? r.stderr).trim()}`);
+    renameSync(tmp, out);
+  } finally {
+    rmSync(cfgDir, { recursive: true, force: true });
+    rmSync(tmp, { force: true });
+  }
+}
+
+export interface IsoExtent {
+  offset: number;
+  size: number;
+}
+
+/**
+ * Finds a file in an ISO 9660 image by path (matched as isolinux does:
+ * case-insensitive, without ";1"), so `keel run` can read the kernel and
+ * initrd back without mounting or unpacking. Undefined if absent.
+ */
+export function findIsoFile(iso: string, path: string): IsoExtent | undefined {
+  const fd = openSync(iso, 'r');
+  try {
+    const read = (offset: number, size: number): Buffer => {
+      const b = Buffer.alloc(size);
+      const n = readSync(fd, b, 0, size, offset);
+      return b.subarray(0, n);
+    };
+    const pvd = read(16 * 2048, 2048);
+    if (pvd[0] !== 1 || pvd.toString('latin1', 1, 6) !== 'CD001') throw new BuildError(`${iso} is not an ISO 9660 image`);
+    let extent: IsoExtent = { offset: pvd.readUInt32LE(156 + 2) * 2048, size: pvd.readUInt32LE(156 + 10) };
+    for (const part of path.split('/').filter(Boolean)) {
+      const found = dirLookup(read(extent.offset, extent.size), part.toLowerCase());
+      if (!found) return undefined;
+      extent = found;
+    }
+    return extent;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function dirLookup(dir: Buffer, name: string): IsoExtent | undefined {
+  let i = 0;
+  while (i < dir.length) {
+    const len = dir[i]!;
+    if (len === 0) {
+      i = (Math.floor(i / 2048) + 1) * 2048; // records never cross a sector: skip its padding
+      continue;
+    }
+    const nameLen = dir[i + 32]!;
+    const raw = dir.toString('latin1', i + 33, i + 33 + nameLen);
+    const plain = raw.replace(/;\d+$/, '').replace(/\.$/, '').toLowerCase();
+    if (plain === name) return { offset: dir.readUInt32LE(i + 2) * 2048, size: dir.readUInt32LE(i + 10) };
+    i += len;
+  }
+  return undefined;
+}
