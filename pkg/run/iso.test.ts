@@ -1,0 +1,60 @@
+// keel run's side of iso-bios: which file it boots, the qemu arguments, and
+// the kernel and initrd it reads back out of the ISO.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeIsoBios } from '../build/iso.js';
+import { findImage, minimumMemoryMb, qemuArgs, type RunOptions } from './qemu.js';
+import { isoInitrd, isoProbeKernel } from './iso.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'keel-run-iso-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const opts: RunOptions = { memMb: 512, cpus: 1, accel: 'tcg', noReboot: true };
+
+describe('keel run with an iso-bios image', () => {
+  const kernel = join(dir, 'k');
+  const initrd = join(dir, 'i');
+  writeFileSync(kernel, Buffer.alloc(123_457, 0x6b));
+  writeFileSync(initrd, gzipSync(Buffer.alloc(40 << 20))); // 40 MiB unpacked
+  writeIsoBios({ kernel, initrd, cmdline: 'quiet', out: join(dir, 'os.iso') });
+
+  it('boots NAME.iso, or NAME when only NAME.iso exists, from the CD drive', () => {
+    for (const target of [join(dir, 'os.iso'), join(dir, 'os')]) {
+      const image = findImage(target);
+      expect(image).toEqual({ format: 'iso-bios', name: target, iso: join(dir, 'os.iso') });
+      const args = qemuArgs(image, opts, 'tcg');
+      expect(args.join(' ')).toContain(`-cdrom ${join(dir, 'os.iso')} -boot order=d`);
+      expect(args).not.toContain('-kernel');
+      expect(args).not.toContain('-append');
+    }
+  });
+
+  it('still prefers NAME-kernel and NAME-initrd.img, with console=ttyS0 added', () => {
+    writeFileSync(join(dir, 'os-kernel'), 'k');
+    writeFileSync(join(dir, 'os-initrd.img'), 'i');
+    writeFileSync(join(dir, 'os-cmdline'), 'quiet\n');
+    const image = findImage(join(dir, 'os'));
+    expect(image.format).toBe('kernel+initrd');
+    expect(qemuArgs(image, opts, 'tcg').join(' ')).toContain(`-kernel ${join(dir, 'os-kernel')} -initrd ${join(dir, 'os-initrd.img')} -append quiet console=ttyS0`);
+  });
+
+  it('reads the memory the initrd needs and the kernel for the KVM probe out of the ISO', () => {
+    const iso = join(dir, 'os.iso');
+    expect(minimumMemoryMb(iso, isoInitrd(iso))).toBe(minimumMemoryMb(initrd));
+    process.env.KEEL_CACHE = join(dir, 'cache');
+    try {
+      const probe = isoProbeKernel(iso);
+      expect(readFileSync(probe).equals(readFileSync(kernel))).toBe(true);
+      expect(isoProbeKernel(iso)).toBe(probe); // cached
+    } finally {
+      delete process.env.KEEL_CACHE;
+    }
+  });
+
+  it('says when a file is not an iso-bios image', () => {
+    writeFileSync(join(dir, 'fake.iso'), Buffer.alloc(40_000));
+    expect(() => isoInitrd(join(dir, 'fake.iso'))).toThrow(/is not an ISO 9660 image/);
+  });
+});
