@@ -16,7 +16,9 @@ const common = {
   sourcemap: false,
   legalComments: 'none',
   define: { __KEEL_VERSION__: JSON.stringify(pkg.version) },
-  external: ['*.node', 'node-pty'],
+  // dockerode (with ssh2 and grpc behind it) is only for `keel build` on the
+  // host: loaded lazily from node_modules, never bundled into the image's CLI.
+  external: ['*.node', 'node-pty', 'dockerode'],
   logLevel: 'warning',
 };
 await build({ ...common, entryPoints: ['init/entry.ts'], outfile: 'dist/keel-init.js', banner: { js: requireShim } });

@@ -16,12 +16,28 @@ export interface ResolvedImage {
   config: ImageConfig;
 }
 
-/** A local image: a directory that is a root filesystem, or an OCI bundle (config.json + its root). */
+/**
+ * An unpacked image as keel build stores it (on the build host and inside
+ * images at /images/ID): rootfs/ beside this file, which holds the image config.
+ */
+export const KEEL_IMAGE_CONFIG = 'keel-image.json';
+
+function readKeelImage(dir: string, image: string): ResolvedImage {
+  const path = join(dir, KEEL_IMAGE_CONFIG);
+  try {
+    return { rootfs: join(dir, 'rootfs'), config: JSON.parse(readFileSync(path, 'utf8')) as ImageConfig };
+  } catch (err) {
+    throw new SpecError(`image ${image}: ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** A local image: keel's unpacked image, a directory that is a root filesystem, or an OCI bundle (config.json + its root). */
 export function resolveLocalImage(image: string, baseDir: string): ResolvedImage {
   const dir = isAbsolute(image) ? image : resolve(baseDir, image);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new SpecError(`image ${image}: ${dir} is not a directory; in this mode an image is a local root filesystem or OCI bundle (image references need keel build)`);
   }
+  if (existsSync(join(dir, KEEL_IMAGE_CONFIG)) && existsSync(join(dir, 'rootfs'))) return readKeelImage(dir, image);
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) return { rootfs: dir, config: {} };
   let bundle: { root?: { path?: string }; process?: { args?: string[]; env?: string[]; cwd?: string } };

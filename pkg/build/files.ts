@@ -9,16 +9,22 @@ import { BuildError } from './kernel.js';
 const DEFAULT_FILE_MODE = 0o600;
 const DEFAULT_DIR_MODE = 0o755;
 
-export function hostTree(src: string, at: string, uid: number, gid: number, mode: number | undefined): CpioEntry[] {
+/** Owners for copied trees: fixed ids (the files: section), or each file's own (container images). */
+export type TreeOwner = { uid: number; gid: number } | 'keep';
+
+export function hostTree(src: string, at: string, owner: TreeOwner, mode: number | undefined): CpioEntry[] {
   const st = lstatSync(src);
+  const { uid, gid } = owner === 'keep' ? { uid: st.uid, gid: st.gid } : owner;
   if (st.isSymbolicLink()) return [{ path: at, type: 'symlink', target: readlinkSync(src), uid, gid }];
   if (st.isDirectory()) {
     const out: CpioEntry[] = [{ path: at, type: 'dir', mode: mode ?? st.mode & 0o7777, uid, gid }];
-    for (const name of readdirSync(src).sort()) out.push(...hostTree(join(src, name), `${at}/${name}`, uid, gid, undefined));
+    for (const name of readdirSync(src).sort()) out.push(...hostTree(join(src, name), `${at}/${name}`, owner, undefined));
     return out;
   }
   if (st.isFile()) return [{ path: at, type: 'file', mode: mode ?? st.mode & 0o7777, data: readFileSync(src), uid, gid }];
-  throw new BuildError(`files: ${src} is not a regular file, directory or symlink`);
+  // Images may carry device nodes (/dev/null in old base images); the cpio keeps character devices.
+  if (st.isCharacterDevice()) return [{ path: at, type: 'char', mode: st.mode & 0o7777, major: Math.floor(st.rdev / 256) & 0xfff, minor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00), uid, gid }];
+  throw new BuildError(`${src} is not a regular file, directory, symlink or character device; keel images cannot carry it`);
 }
 
 export function fileEntries(files: readonly FileEntry[], baseDir: string, manifestFile: string): CpioEntry[] {
@@ -34,7 +40,7 @@ export function fileEntries(files: readonly FileEntry[], baseDir: string, manife
         if (f.optional) return;
         throw new BuildError(`${where}: source ${src} does not exist (add "optional: true" to skip a missing source)`);
       }
-      out.push(...hostTree(src, f.path, f.uid, f.gid, f.mode));
+      out.push(...hostTree(src, f.path, { uid: f.uid, gid: f.gid }, f.mode));
     } else {
       out.push({ path: f.path, type: 'file', mode: f.mode ?? DEFAULT_FILE_MODE, data: Buffer.from(f.contents ?? ''), ...owner });
     }

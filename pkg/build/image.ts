@@ -6,8 +6,12 @@ import { gzipSync } from 'node:zlib';
 import { loadManifest, normalizedJson, type Manifest } from '../manifest/index.js';
 import { DEFAULT_MODULES, MODULE_LIST, resolveModules } from './modules.js';
 import { buildCpio, type CpioEntry } from './cpio.js';
-import { fileEntries, hostTree } from './files.js';
-import { BuildError, resolveKernel } from './kernel.js';
+import { fileEntries } from './files.js';
+import { containerImages, initImages, type ImageContext } from './images.js';
+import { BuildError } from './kernel.js';
+import { resolveKernelSource } from './kernel-image.js';
+import { lockPathFor, readLock, writeLock } from './sources/lock.js';
+import { silentProgress, type Progress } from './sources/progress.js';
 import { binaryWithLibraries } from './node-runtime.js';
 
 export const KEEL_LIB = '/usr/lib/keel';
@@ -19,6 +23,9 @@ export interface BuildOptions {
   name?: string;
   /** Folder with keel-init.js, keel.js and keel_sys.node (default: beside this bundle). */
   distDir?: string;
+  /** Re-resolve every image reference instead of using keel.lock. */
+  updateLock?: boolean;
+  progress?: Progress;
 }
 
 export interface BuildResult {
@@ -28,6 +35,9 @@ export interface BuildResult {
   cmdline: string;
   initrdBytes: number;
   kernelSource: string;
+  /** The lock file beside the manifest, and whether this build wrote it. */
+  lockFile: string;
+  lockWritten: boolean;
 }
 
 // The kernel runs /init with a shebang; /init imports the ESM bundle.
@@ -85,30 +95,6 @@ const SKELETON: CpioEntry[] = [
   { path: '/var', type: 'dir', mode: 0o755 },
 ];
 
-const PHASES = ['onboot', 'services', 'onshutdown'] as const;
-
-/**
- * Container images into the image: each local directory (a root filesystem
- * or an OCI bundle) is copied to /containers/PHASE/NAME, and the manifest is
- * rewritten to point there. Image references need an image source.
- */
-function containerEntries(manifest: Manifest, baseDir: string): { entries: CpioEntry[]; manifest: Manifest } {
-  const entries: CpioEntry[] = [];
-  const out: Manifest = { ...manifest, onboot: [...manifest.onboot], services: [...manifest.services], onshutdown: [...manifest.onshutdown] };
-  for (const phase of PHASES) {
-    out[phase].forEach((c, i) => {
-      const src = resolve(baseDir, c.image);
-      if (!existsSync(src) || !statSync(src).isDirectory()) {
-        throw new BuildError(`${phase}[${i}] (${c.name}): image ${c.image} is not a local directory; images from registries or a Docker engine are not supported by keel build yet`);
-      }
-      const at = `/containers/${phase}/${c.name}`;
-      entries.push(...hostTree(src, at, 0, 0, undefined));
-      (out[phase] as Array<typeof c>)[i] = { ...c, image: at };
-    });
-  }
-  return { entries, manifest: out };
-}
-
 function moduleEntries(modulesDir: string, release: string, extra: readonly string[]): CpioEntry[] {
   const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra]);
   const base = `/lib/modules/${release}`;
@@ -133,18 +119,29 @@ function busybox(): CpioEntry[] {
   ];
 }
 
-export function buildImage(opts: BuildOptions): BuildResult {
+export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const manifestPath = resolve(opts.manifestPath);
   const manifest = loadManifest(manifestPath);
   const name = opts.name ?? basename(manifestPath).replace(/\.(ya?ml|json)$/, '');
   const baseDir = dirname(manifestPath);
-  const kernel = resolveKernel(manifest.kernel?.image, baseDir);
   const distDir = opts.distDir ?? defaultDistDir();
+  const lockFile = lockPathFor(manifestPath);
+  const ctx: ImageContext = {
+    baseDir,
+    manifestFile: manifestPath,
+    locked: opts.updateLock ? {} : readLock(lockFile).images,
+    resolved: {},
+    progress: opts.progress ?? silentProgress,
+  };
 
-  const containers = containerEntries(manifest, baseDir);
+  const kernel = await resolveKernelSource(manifest.kernel, baseDir, manifest.kernel?.image ? ctx.locked[manifest.kernel.image] : undefined, ctx.progress, manifestPath);
+  if (kernel.lock && manifest.kernel?.image) ctx.resolved[manifest.kernel.image] = kernel.lock;
+  const init = await initImages(manifest, ctx);
+  const containers = await containerImages(manifest, ctx);
   const modules = kernel.root && kernel.release ? moduleEntries(join(kernel.root, 'lib/modules', kernel.release), kernel.release, manifest.kernel?.modules ?? []) : [];
   const entries: CpioEntry[] = [
     ...SKELETON,
+    ...init,
     ...modules,
     ...containers.entries,
     ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
@@ -157,7 +154,9 @@ export function buildImage(opts: BuildOptions): BuildResult {
     ...fileEntries(manifest.files, baseDir, manifestPath),
     { path: '/etc/keel/manifest.json', type: 'file', mode: 0o644, data: Buffer.from(normalizedJson(containers.manifest)) },
   ];
-  const initrd = gzipSync(buildCpio(entries), { level: 6 });
+  const gz = gzipSync(buildCpio(entries), { level: 6 });
+  // Microcode must be an uncompressed cpio at the very start (the kernel looks for it there).
+  const initrd = kernel.ucode ? Buffer.concat([kernel.ucode, gz]) : gz;
 
   mkdirSync(opts.outDir, { recursive: true });
   const out = (suffix: string) => join(opts.outDir, `${name}-${suffix}`);
@@ -165,5 +164,7 @@ export function buildImage(opts: BuildOptions): BuildResult {
   writeFileSync(out('initrd.img'), initrd);
   const cmdline = manifest.kernel?.cmdline ?? '';
   writeFileSync(out('cmdline'), cmdline + '\n');
-  return { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source };
+  // The lock is written last: only a build that succeeded records what it used.
+  const lockWritten = writeLock(lockFile, ctx.resolved);
+  return { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten };
 }

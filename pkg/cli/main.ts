@@ -3,6 +3,7 @@
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../build/kernel.js';
 import { buildImage } from '../build/image.js';
+import { terminalProgress } from '../build/sources/progress.js';
 import { jsonSchema, loadManifest, ManifestError } from '../manifest/index.js';
 import { findImage, runVm, type RunOptions } from '../run/qemu.js';
 import { VERSION } from '../version.js';
@@ -32,6 +33,8 @@ const USAGE = `usage: keel COMMAND [options]
   keel stats [--json]                          memory, CPU, pids per service
   keel boot-report                             timings of each boot phase
   keel poweroff | reboot                       shut the machine down cleanly
+  keel exec NAME [CMD...]                      a terminal in a running service (sh by default)
+  keel console                                 the keel> prompt, remotely
 `;
 
 class UsageError extends Error {}
@@ -44,17 +47,24 @@ function positional(args: string[], want: number, what: string): string[] {
   return args;
 }
 
-function cmdBuild(argv: string[]): number {
+async function cmdBuild(argv: string[]): Promise<number> {
   const { values, positionals } = parseNodeArgs({
     args: argv,
-    options: { output: { type: 'string', short: 'o', default: '.' }, name: { type: 'string' } },
+    options: { output: { type: 'string', short: 'o', default: '.' }, name: { type: 'string' }, 'update-lock': { type: 'boolean', default: false } },
     allowPositionals: true,
   });
-  const [manifestPath] = positional(positionals, 1, 'one manifest file: keel build [-o DIR] [--name NAME] keel.yml');
+  const [manifestPath] = positional(positionals, 1, 'one manifest file: keel build [-o DIR] [--name NAME] [--update-lock] keel.yml');
   const started = Date.now();
-  const r = buildImage({ manifestPath: manifestPath!, outDir: values.output!, ...(values.name ? { name: values.name } : {}) });
+  const r = await buildImage({
+    manifestPath: manifestPath!,
+    outDir: values.output!,
+    ...(values.name ? { name: values.name } : {}),
+    updateLock: values['update-lock'],
+    progress: terminalProgress(),
+  });
   out(`built ${r.name} in ${((Date.now() - started) / 1000).toFixed(1)} s (kernel ${r.kernelSource})`);
   out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB)\n  cmdline: ${r.cmdline || '(empty)'}`);
+  if (r.lockWritten) out(`  wrote ${r.lockFile}`);
   return 0;
 }
 

@@ -40,7 +40,7 @@ describe('manifest validation', () => {
     ['files:\n  - path: a\n    mode: "0999"', 'keel.yml:3:11: files[0].mode: "0999" is not a file mode'],
     ['files:\n  - path: a\n    contents: x\n    directory: true', 'keel.yml:2:5: files[0]: give only one of contents, source, directory: true, or symlink'],
     ['files:\n  - path: ../etc/x', 'files[0]: path "../etc/x" must not contain ".."'],
-    ['kernel:\n  image: linux\n  binary: bzImage', 'kernel.binary: kernel.binary (LinuxKit kernel images) is not supported by this version of keel yet'],
+    ['files:\n  - path: x\n    metadata: {}', 'files[0].metadata: files[].metadata is not supported by this version of keel yet'],
     ['services:\n  - name: a\n    image: /i\n    dependsOn: [b]\n  - name: b\n    image: /i\n    dependsOn: [{name: a, condition: started}]', 'services: dependency cycle: a -> b -> a'],
     ['services:\n  - name: a\n    image: /i\n    dependsOn: [nope]', 'services: a: dependsOn names "nope", which is not a service in this manifest'],
     ['services:\n  - name: a\n    image: /i\n    restart: sometimes', 'services[0].restart: "sometimes": not a restart policy (expected one of no, on-failure[:N], always, unless-stopped)'],

@@ -28,13 +28,13 @@ const notYet = (what: string) =>
 const kernelSpec = object({
   image: field(str({ nonEmpty: true }), {
     description:
-      "A Debian kernel package name (linux-image-6.1.0-50-amd64), a path to its .deb, or a path to a bzImage/vmlinuz file; default: keel's pinned Debian kernel",
+      "A Debian kernel package name (linux-image-6.1.0-50-amd64), a path to its .deb or to a bzImage/vmlinuz file, or a LinuxKit-style kernel image (reference, directory or docker save archive holding kernel and kernel.tar); default: keel's pinned Debian kernel",
   }),
   cmdline: field(str(), { default: '', description: 'The kernel command line' }),
   modules: field(list(str({ nonEmpty: true })), { default: [], description: "Kernel modules to load at boot besides keel's defaults (keel extension)" }),
-  binary: unsupported(notYet('kernel.binary (LinuxKit kernel images)')),
-  tar: unsupported(notYet('kernel.tar (LinuxKit kernel images)')),
-  ucode: unsupported(notYet('kernel.ucode')),
+  binary: field(str({ nonEmpty: true }), { description: 'In a kernel image: the path of the bzImage (default "kernel")' }),
+  tar: field(str({ nonEmpty: true }), { description: 'In a kernel image: the tar of lib/modules (default "kernel.tar"; "none" for none)' }),
+  ucode: field(str({ nonEmpty: true }), { description: 'In a kernel image: an uncompressed microcode cpio placed before the initramfs' }),
 });
 
 const fileSpec = refine(
@@ -77,10 +77,10 @@ const shutdownSpec = object({
 const sections = object(
   {
     kernel: field(kernelSpec, { description: 'The kernel to boot (build time only)' }),
-    init: field(
-      refine(list(str()), (images) => (images.length > 0 ? notYet('init images') : undefined)),
-      { default: [] },
-    ),
+    init: field(list(str({ nonEmpty: true })), {
+      default: [],
+      description: "Images unpacked, in order, into the root filesystem (keel's own /init, runc and busybox win over theirs)",
+    }),
     onboot: field(containerList(), { default: [], description: 'Containers run one after another to completion at boot' }),
     services: field(serviceList(), { default: [], description: 'Long-running containers, supervised: restarted by policy, started in dependency order' }),
     onshutdown: field(containerList(), { default: [], description: 'Containers run one after another at shutdown, after services stop' }),

@@ -1,0 +1,33 @@
+// An image given as its config JSON and its layer files, unpacked into the
+// store. Docker save archives, OCI layouts and the Docker engine all end here.
+import { createHash } from 'node:crypto';
+import { BuildError } from '../kernel.js';
+import { imageConfigFrom, type RawImageConfig } from './image-config.js';
+import { applyLayer } from './layers.js';
+import { lookup, store, type StoredImage } from './store.js';
+
+export function imageIdOf(configBytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(configBytes).digest('hex')}`;
+}
+
+export function parseImageConfig(configBytes: Buffer, what: string): RawImageConfig {
+  try {
+    return JSON.parse(configBytes.toString('utf8')) as RawImageConfig;
+  } catch (err) {
+    throw new BuildError(`${what}: the image config is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** layers(): the layer files bottom to top; only called when the image is not stored yet. */
+export async function unpackImage(configBytes: Buffer, layers: () => Promise<string[]> | string[], what: string): Promise<StoredImage> {
+  const id = imageIdOf(configBytes);
+  const found = lookup(id);
+  if (found) return found;
+  const raw = parseImageConfig(configBytes, what);
+  if (raw.os && raw.os !== 'linux') throw new BuildError(`${what}: the image is for ${raw.os}, not linux`);
+  if (raw.architecture && raw.architecture !== 'amd64') throw new BuildError(`${what}: the image is for ${raw.architecture}; keel images are amd64`);
+  const files = await layers();
+  return store(id, imageConfigFrom(raw.config), (rootfs) => {
+    for (const layer of files) applyLayer(rootfs, layer, what);
+  });
+}

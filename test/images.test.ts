@@ -1,0 +1,168 @@
+// Image sources for keel build, with a real Docker engine: references the
+// engine has (loaded from archives made here, since this machine has no
+// registry), `docker save` archives and OCI layouts on disk; whiteouts, the
+// image config and label, images unpacked once, and keel.lock.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { containerId } from '../runtime/bundle.js';
+import { cacheDir } from '../pkg/build/cache.js';
+import { dockerArchive, dockerAvailable, dockerLoad, initrdFile, initrdList, ociLayout, type ImageSpec } from './helpers/images.js';
+import { DIST, requireDist, startKeel, type KeelNs } from './helpers/keel-ns.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'keel-images-'));
+// A cache of its own, so every run really unpacks; the downloaded kernels are shared.
+const cache = join(dir, 'cache');
+mkdirSync(cache);
+symlinkSync(join(cacheDir(), 'kernels'), join(cache, 'kernels'));
+let keelNs: KeelNs | undefined;
+afterEach(() => {
+  keelNs?.cleanup();
+  keelNs = undefined;
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  spawnSync('docker', ['rmi', '-f', 'keel-test/layers:1', 'keel-test/layers:moved'], { stdio: 'ignore' });
+});
+
+function keel(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), ...args], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, KEEL_CACHE: cache, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+const LABEL = JSON.stringify({ command: ['/bin/busybox', 'sh', '-c', 'echo label-ran FROM_IMAGE=$FROM_IMAGE; cat /etc/replaced'] });
+
+// Two layers: the second deletes a file, empties a directory and replaces a file.
+const layered = (env: string): ImageSpec => ({
+  layers: [
+    { files: { 'bin/busybox': 'busybox', 'etc/gone': 'x', 'opt/keep/a': 'a', 'opt/keep/b': 'b', 'etc/replaced': 'old' } },
+    { whiteouts: ['etc/gone'], opaque: ['opt/keep'], files: { 'opt/keep/c': 'c', 'etc/replaced': 'new', 'etc/added': 'added' } },
+  ],
+  config: { Env: ['PATH=/bin', `FROM_IMAGE=${env}`], Cmd: ['/bin/busybox', 'sleep', '1000'], Labels: { 'org.mobyproject.config': LABEL } },
+});
+
+let idA: string;
+
+beforeAll(() => {
+  requireDist();
+  if (!dockerAvailable()) throw new Error('no Docker engine: start dockerd (make deps and .ci/run do)');
+  idA = dockerArchive(dir, join(dir, 'a.tar'), 'keel-test/layers:1', layered('1'));
+  dockerLoad(join(dir, 'a.tar'));
+});
+
+/** The one /images/NAME directory a built initrd holds, checked for the layered image's content. */
+function checkLayered(initrd: string): string {
+  const files = initrdList(initrd);
+  const images = files.filter((f) => /^images\/[^/]+\/keel-image\.json$/.test(f));
+  expect(images).toHaveLength(1); // named by several entries, stored once
+  const at = images[0]!.replace('/keel-image.json', '');
+  expect(files).toEqual(expect.arrayContaining([`${at}/rootfs/etc/added`, `${at}/rootfs/opt/keep/c`, `${at}/rootfs/bin/busybox`]));
+  expect(files).not.toContain(`${at}/rootfs/etc/gone`); // whiteout
+  expect(files).not.toContain(`${at}/rootfs/opt/keep/a`); // opaque directory
+  expect(files.some((f) => f.includes('.wh.'))).toBe(false);
+  expect(initrdFile(initrd, `${at}/rootfs/etc/replaced`)).toBe('new');
+  return at;
+}
+
+describe('images from a Docker engine', () => {
+  it('unpacks each image once, honours whiteouts, layers init images into the root, and locks the id', () => {
+    writeFileSync(
+      join(dir, 'eng.yml'),
+      'init:\n  - keel-test/layers:1\nonboot:\n  - name: one\n    image: keel-test/layers:1\n    command: [/bin/busybox, "true"]\n' +
+        'services:\n  - name: two\n    image: keel-test/layers:1\n',
+    );
+    const r = keel(['build', '-o', join(dir, 'e1'), join(dir, 'eng.yml')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`wrote ${join(dir, 'eng.lock')}`);
+    const initrd = join(dir, 'e1/eng-initrd.img');
+    const at = checkLayered(initrd);
+    expect(at).toBe(`images/${idA.slice(7, 19)}`);
+    // init: the image's files are in the root too, but keel's own /init stays.
+    expect(initrdFile(initrd, 'etc/added')).toBe('added');
+    expect(initrdFile(initrd, 'init')).toContain('keel-init.js');
+    const manifest = JSON.parse(initrdFile(initrd, 'etc/keel/manifest.json')) as { onboot: Array<{ image: string }>; services: Array<{ image: string }> };
+    expect([manifest.onboot[0]!.image, manifest.services[0]!.image]).toEqual([`/${at}`, `/${at}`]);
+    expect(JSON.parse(initrdFile(initrd, `${at}/keel-image.json`))).toEqual({
+      cmd: ['/bin/busybox', 'sleep', '1000'],
+      env: ['PATH=/bin', 'FROM_IMAGE=1'],
+      labels: { 'org.mobyproject.config': LABEL },
+    });
+    expect(JSON.parse(readFileSync(join(dir, 'eng.lock'), 'utf8'))).toEqual({ format: 'keel-lock/1', images: { 'keel-test/layers:1': { id: idA } } });
+
+    // The tag moves to another image: the lock keeps the build on the old one.
+    const idB = dockerArchive(dir, join(dir, 'b.tar'), 'keel-test/layers:1', layered('2'));
+    dockerLoad(join(dir, 'b.tar'));
+    const again = keel(['build', '-o', join(dir, 'e2'), join(dir, 'eng.yml')]);
+    expect(again.status).toBe(0);
+    expect(again.stdout).not.toContain('wrote');
+    expect(sha(join(dir, 'e2/eng-initrd.img'))).toBe(sha(initrd));
+    // --update-lock takes what the tag names now.
+    const updated = keel(['build', '--update-lock', '-o', join(dir, 'e3'), join(dir, 'eng.yml')]);
+    expect(updated.status).toBe(0);
+    expect(readFileSync(join(dir, 'eng.lock'), 'utf8')).toContain(idB);
+    expect(initrdList(join(dir, 'e3/eng-initrd.img'))).toContain(`images/${idB.slice(7, 19)}/keel-image.json`);
+  });
+
+  it('refuses a lock that pins an image the engine does not have, saying how to fix it', () => {
+    writeFileSync(join(dir, 'pinned.yml'), 'services:\n  - name: s\n    image: keel-test/layers:1\n');
+    writeFileSync(join(dir, 'pinned.lock'), JSON.stringify({ format: 'keel-lock/1', images: { 'keel-test/layers:1': { id: `sha256:${'ab'.repeat(32)}` } } }));
+    const r = keel(['build', '-o', join(dir, 'p'), join(dir, 'pinned.yml')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/pinned\.yml: services\[0\] \(s\): keel\.lock pins keel-test\/layers:1 to sha256:abab.*which the Docker engine does not have\n\s+fix: .*--update-lock/);
+  });
+
+  it.each([
+    ['a reference the engine lacks and cannot pull', 'services:\n  - name: s\n    image: keel-test/not-here:1\n', {}, /services\[0\] \(s\): image keel-test\/not-here:1 is not in the Docker engine and pulling it failed/],
+    ['no engine at DOCKER_HOST', 'services:\n  - name: s\n    image: keel-test/layers:1\n', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, /cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock[\s\S]*fix: start it/],
+    ['an archive path that does not exist', 'services:\n  - name: s\n    image: ./missing.tar\n', {}, /services\[0\] \(s\): image \.\/missing\.tar: .*missing\.tar does not exist/],
+    ['a name the archive does not hold', 'services:\n  - name: s\n    image: ./a.tar#keel-test/other:1\n', {}, /no image tagged keel-test\/other:1 in the archive; it has keel-test\/layers:1/],
+    ['something that is no reference', 'services:\n  - name: s\n    image: "Not A Ref!"\n', {}, /image "Not A Ref!" is neither an existing path .* nor an image reference/],
+  ])('refuses %s with a clear error', (_what, manifest, env, message) => {
+    writeFileSync(join(dir, 'bad.yml'), manifest);
+    rmSync(join(dir, 'bad.lock'), { force: true });
+    const r = keel(['build', '-o', join(dir, 'bad-out'), join(dir, 'bad.yml')], env);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(dir, 'bad.lock'))).toBe(false); // a failed build records nothing
+  });
+});
+
+describe('images without a daemon', () => {
+  it('takes docker save archives and OCI layouts (gzip layers too), and one image used by both is stored once', () => {
+    ociLayout(dir, join(dir, 'layout'), 'app', layered('1'));
+    writeFileSync(
+      join(dir, 'files.yml'),
+      'onboot:\n  - name: fromtar\n    image: ./a.tar\n    command: [/bin/busybox, "true"]\nservices:\n  - name: fromlayout\n    image: ./layout#app\n',
+    );
+    const r = keel(['build', '-o', join(dir, 'f'), join(dir, 'files.yml')], { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+    expect(r.status, r.stderr).toBe(0);
+    // The same config (the layout's gzip layer has the same diff_id) is the same image.
+    expect(checkLayered(join(dir, 'f/files-initrd.img'))).toBe(`images/${idA.slice(7, 19)}`);
+    expect(JSON.parse(readFileSync(join(dir, 'files.lock'), 'utf8')).images).toEqual({ './a.tar': { id: idA }, './layout#app': { id: idA } });
+  });
+
+  it('unpacks an OCI layout by itself, gzip layer included', () => {
+    const idC = ociLayout(dir, join(dir, 'layout3'), 'three', layered('3'));
+    writeFileSync(join(dir, 'oci.yml'), 'services:\n  - name: s\n    image: ./layout3#three\n');
+    expect(keel(['build', '-o', join(dir, 'o'), join(dir, 'oci.yml')]).status).toBe(0);
+    expect(checkLayered(join(dir, 'o/oci-initrd.img'))).toBe(`images/${idC.slice(7, 19)}`);
+  });
+});
+
+describe('an unpacked image at run time', () => {
+  it('runs with its label command and its config env when the manifest says neither', async () => {
+    const image = join(cache, 'images', idA.slice(7));
+    expect(existsSync(join(image, 'keel-image.json'))).toBe(true);
+    keelNs = startKeel(`onboot:\n  - name: lab\n    image: ${image}\n`);
+    await keelNs.waitFor(/boot complete/, 60_000);
+    const log = readFileSync(join(keelNs.dir, 'state', 'logs', `${containerId('onboot', 'lab')}.log`), 'utf8');
+    expect(log).toContain('label-ran FROM_IMAGE=1');
+    expect(log).toContain('new');
+  });
+});
