@@ -2,15 +2,15 @@
 #   make run    install what is missing, build the demo image, boot it on this terminal
 #   make test   install what is missing, then run every test (unit, PID 1, VM)
 SHELL := /bin/bash
-DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common
+DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common docker.io
 NODE_STAMP := node_modules/.package-lock.json
 NATIVE := init/native/build/Release/keel_sys.node
 DIST := dist/keel-init.js dist/keel.js dist/keel_sys.node
 SOURCES := $(shell find init runtime services pkg -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pkg/bundle.mjs package.json
 
-.PHONY: deps debs kernel build test typecheck run bench clean
+.PHONY: deps debs engine demo-image kernel build test typecheck run bench clean
 
-deps: debs $(NODE_STAMP) build kernel
+deps: debs engine $(NODE_STAMP) build kernel
 
 # Installs only the Debian packages that are missing (apt-get update first, as a fresh machine needs).
 # The anchors the benchmarks measure keel against.
@@ -22,6 +22,15 @@ debs:
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# A Docker engine for image references: started here when none answers
+# (machines without systemd, CI); with systemd, installing docker.io starts it.
+engine: debs
+	@docker info >/dev/null 2>&1 || { \
+	  echo "starting dockerd (log: /var/log/keel-dockerd.log)"; \
+	  setsid dockerd >/var/log/keel-dockerd.log 2>&1 </dev/null & \
+	  for i in $$(seq 120); do docker info >/dev/null 2>&1 && exit 0; sleep 0.5; done; \
+	  echo "dockerd did not start; see /var/log/keel-dockerd.log" >&2; exit 1; }
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -44,10 +53,15 @@ typecheck: $(NODE_STAMP)
 test: deps typecheck
 	npx vitest run
 
+# The demo's container image: a busybox-static root filesystem, loaded into
+# the Docker engine as keel-demo/busybox:1 (the same bytes give the same id).
 out/busybox-rootfs/bin/busybox: examples/make-rootfs.sh
-	examples/make-rootfs.sh out/busybox-rootfs
+	examples/make-rootfs.sh out/busybox-rootfs keel-demo/busybox:1
 
-out/demo-kernel out/demo-initrd.img &: examples/demo.yml $(DIST) out/busybox-rootfs/bin/busybox
+demo-image: engine out/busybox-rootfs/bin/busybox
+	@docker image inspect keel-demo/busybox:1 >/dev/null 2>&1 || examples/make-rootfs.sh out/busybox-rootfs keel-demo/busybox:1
+
+out/demo-kernel out/demo-initrd.img &: examples/demo.yml $(DIST) out/busybox-rootfs/bin/busybox | demo-image
 	node dist/keel.js build -o out examples/demo.yml
 
 run: deps out/demo-kernel

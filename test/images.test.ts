@@ -23,9 +23,10 @@ afterEach(() => {
   keelNs?.cleanup();
   keelNs = undefined;
 });
+const loaded: string[] = [];
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
-  spawnSync('docker', ['rmi', '-f', 'keel-test/layers:1', 'keel-test/layers:moved'], { stdio: 'ignore' });
+  spawnSync('docker', ['rmi', '-f', ...loaded], { stdio: 'ignore' });
 });
 
 function keel(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
@@ -53,6 +54,7 @@ beforeAll(() => {
   if (!dockerAvailable()) throw new Error('no Docker engine: start dockerd (make deps and .ci/run do)');
   idA = dockerArchive(dir, join(dir, 'a.tar'), 'keel-test/layers:1', layered('1'));
   dockerLoad(join(dir, 'a.tar'));
+  loaded.push(idA);
 });
 
 /** The one /images/NAME directory a built initrd holds, checked for the layered image's content. */
@@ -97,6 +99,7 @@ describe('images from a Docker engine', () => {
     // The tag moves to another image: the lock keeps the build on the old one.
     const idB = dockerArchive(dir, join(dir, 'b.tar'), 'keel-test/layers:1', layered('2'));
     dockerLoad(join(dir, 'b.tar'));
+    loaded.push(idB);
     const again = keel(['build', '-o', join(dir, 'e2'), join(dir, 'eng.yml')]);
     expect(again.status).toBe(0);
     expect(again.stdout).not.toContain('wrote');
