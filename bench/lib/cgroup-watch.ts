@@ -1,0 +1,40 @@
+// The one method every restart is timed by: poll the container's cgroup for a
+// new `sleep 100000`. Every supervisor here (keel, runsv, s6, Docker) keeps a
+// container's cgroup path across restarts, and the cgroup is where a process
+// is, whoever its parent is (Docker's shims are not dockerd's children).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { sleep } from './cleanup.js';
+import { isSleeper, now, readOr } from './proc.js';
+
+/** cgroup.procs of the cgroup `pid` is in: v1's pids hierarchy, or the v2 unified one. */
+export function cgroupProcsOf(pid: number): string {
+  const lines = readOr(`/proc/${pid}/cgroup`).split('\n');
+  const v1 = lines.find((l) => /^\d+:([^:]*,)?pids(,[^:]*)?:/.test(l));
+  if (v1 && existsSync('/sys/fs/cgroup/pids')) return join('/sys/fs/cgroup/pids', v1.slice(v1.lastIndexOf(':') + 1), 'cgroup.procs');
+  const v2 = lines.find((l) => l.startsWith('0::'));
+  if (v2) {
+    const base = existsSync('/sys/fs/cgroup/unified') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+    return join(base, v2.slice(3), 'cgroup.procs');
+  }
+  throw new Error(`no cgroup found for pid ${pid}`);
+}
+
+export function sleepersIn(procsFile: string): number[] {
+  return readOr(procsFile)
+    .split('\n')
+    .filter((l) => l !== '')
+    .map(Number)
+    .filter(isSleeper);
+}
+
+/** Polls (about every millisecond) until a `sleep 100000` other than `old` is in the cgroup. */
+export async function waitForNewSleeper(procsFile: string, old: number, timeoutMs: number): Promise<{ pid: number; at: number }> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const fresh = sleepersIn(procsFile).filter((p) => p !== old);
+    if (fresh.length > 0) return { pid: fresh[0]!, at: now() };
+    if (Date.now() > end) throw new Error(`no new container process in ${procsFile} within ${timeoutMs} ms`);
+    await sleep(1);
+  }
+}
