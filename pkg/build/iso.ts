@@ -3,7 +3,7 @@
 // port too. xorriso writes it with fixed dates and ids, so the same inputs
 // give the same bytes.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { withSerialConsole } from './cmdline.js';
@@ -79,6 +79,11 @@ function epochOf(opts: IsoOptions): number {
   return Math.max(1, Math.floor(epoch));
 }
 
+/** A -graft-points argument "IN_ISO=ON_DISK"; a "=" or "\\" in the disk path is escaped. */
+function graft(inIso: string, onDisk: string): string {
+  return `${inIso}=${resolve(onDisk).replace(/[\\=]/g, (c) => `\\${c}`)}`;
+}
+
 /** Writes a BIOS-bootable hybrid ISO to opts.out (atomically: a failed build leaves no file). */
 export function writeIsoBios(opts: IsoOptions): void {
   const tools: IsoTools = { ...DEBIAN_ISO_TOOLS, ...opts.tools };
@@ -93,7 +98,6 @@ export function writeIsoBios(opts: IsoOptions): void {
   try {
     const cfg = join(cfgDir, 'isolinux.cfg');
     writeFileSync(cfg, isolinuxConfig(opts.cmdline));
-    utimesSync(cfg, 0, 0);
     rmSync(tmp, { force: true });
     // Files are grafted from where they are (no copies); every date and the
     // volume uuid come from `epoch`, so nothing of this machine or this moment leaks in.
@@ -108,11 +112,11 @@ export function writeIsoBios(opts: IsoOptions): void {
       '-isohybrid-mbr', tools.hybridMbr,
       '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat',
       '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
-      `isolinux/isolinux.bin=${tools.isolinuxBin}`,
-      `isolinux/ldlinux.c32=${tools.ldlinux}`,
-      `isolinux/isolinux.cfg=${cfg}`,
-      `${ISO_KERNEL}=${resolve(opts.kernel)}`,
-      `${ISO_INITRD}=${resolve(opts.initrd)}`,
+      graft('isolinux/isolinux.bin', tools.isolinuxBin),
+      graft('isolinux/ldlinux.c32', tools.ldlinux),
+      graft('isolinux/isolinux.cfg', cfg),
+      graft(ISO_KERNEL, opts.kernel),
+      graft(ISO_INITRD, opts.initrd),
     ];
     const r = spawnSync(tools.xorriso, args, { encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) } });
     if (r.error || r.status !== 0) throw new BuildError(`xorriso could not write ${out}: ${(r.error?.message ?? r.stderr).trim()}`);
