@@ -2,40 +2,43 @@
 // editing and history (readline), the CLI's verbs run in-process against
 // keel's own API, `sh` opens a shell and `exec NAME [CMD]` a terminal in a
 // service container, both in a pseudo-terminal (node-pty) so job control and
-// ctrl-c reach the shell, never PID 1. While the prompt is open, event lines
-// are held back and summarized when it closes.
+// ctrl-c reach the shell, never PID 1. While the prompt is open on the
+// console, event lines are held back and summarized when it gives the console
+// back. The same prompt runs on a remote stream (the API's /v1/console).
 import { createInterface, type Interface } from 'node:readline';
-import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from '../pkg/cli/control.js';
+import type { Readable, Writable } from 'node:stream';
+import { ControlUsage, PROMPT_VERBS, runControl, type ControlVerb } from '../pkg/cli/control.js';
 import { ApiError, ApiUnreachable } from '../services/client.js';
-import { claim, release } from './owned-children.js';
+import { heldSummary } from './held-summary.js';
+import type { ConsoleSink } from './log.js';
+import { exitText, PtyUnavailable, spawnPty, termSize, type PtySession } from './pty-session.js';
 
 export type ConsoleAccess = { mode: 'open' } | { mode: 'off' } | { mode: 'password'; verify: (password: string) => boolean };
+
+/** Where a prompt reads and writes: the console (stdin/stdout) or a remote stream. */
+export interface TermIO {
+  input: Readable & { setRawMode?: (raw: boolean) => unknown; isTTY?: boolean };
+  output: Writable & { columns?: number; rows?: number };
+  /** keel's own lines (the console's writer reaches every console). */
+  write(text: string): void;
+  /** Calls back on window size changes; returns the unsubscribe. */
+  onResize(cb: () => void): () => void;
+  term: string;
+}
 
 export interface PromptDeps {
   access: ConsoleAccess;
   socket: string;
   runcRoot: string;
-  /** Container id of a service, for exec. */
+  /** Container id of a running service, for exec. */
   containerOf: (service: string) => string | undefined;
-  /** While true, the console sink holds event lines back. */
-  setPaused: (paused: boolean) => number;
-  write: (text: string) => void;
+  /** The console's event sink: lines are held while the prompt is open. A remote prompt has none. */
+  sink?: ConsoleSink;
 }
 
-const HELP = `keel console: ${CONTROL_VERBS.join(', ')}, sh, exec NAME [CMD], help, exit
+const HELP = `keel console: ${PROMPT_VERBS.join(', ')}, sh, exec NAME [CMD], help, exit
   e.g. ps | logs -f web | restart web | events | stats | exec web sh | poweroff
   ctrl-c stops a following command; exit or ctrl-d closes the prompt`;
-
-interface PtyLike {
-  pid: number;
-  onData(cb: (d: string) => void): { dispose(): void };
-  onExit(cb: (e: { exitCode: number; signal?: number }) => void): { dispose(): void };
-  write(d: string): void;
-  resize(cols: number, rows: number): void;
-}
-interface PtyModule {
-  spawn(file: string, args: string[], opts: { name: string; cols: number; rows: number; cwd: string; env: Record<string, string> }): PtyLike;
-}
 
 /** Splits a command line into words, honouring simple quotes. */
 export function splitWords(line: string): string[] {
@@ -46,32 +49,51 @@ export function splitWords(line: string): string[] {
   return out;
 }
 
+/** The console's own terminal: keel-init's stdin and stdout. */
+export function consoleIO(write: (text: string) => void): TermIO {
+  return {
+    input: process.stdin,
+    output: process.stdout,
+    write,
+    onResize: (cb) => {
+      process.stdout.on('resize', cb);
+      return () => process.stdout.off('resize', cb);
+    },
+    term: process.env.TERM ?? 'linux',
+  };
+}
+
 export class ConsolePrompt {
   private rl: Interface | undefined;
   private busy = false;
   private stopCurrent: (() => void) | undefined;
   private readonly history: string[] = [];
-
-  constructor(private readonly deps: PromptDeps) {}
-
-  /** Waits for Enter on a terminal stdin. Returns false when stdin is not a terminal. */
-  install(): boolean {
-    const stdin = process.stdin;
-    if (!stdin.isTTY || this.deps.access.mode === 'off') return false;
-    stdin.on('error', () => {
-      /* a console that goes away is not fatal */
-    });
-    const onData = (d: Buffer) => {
-      if (this.rl || this.busy) return;
-      if (d.includes(13) || d.includes(10)) void this.unlockThenOpen();
-    };
-    stdin.on('data', onData);
-    stdin.resume();
-    return true;
-  }
-
   /** Set while a terminal program has the console: the prompt's readline is closed, not the prompt. */
   private suspended = false;
+  private child: PtySession | undefined;
+  private closed = false;
+  /** Called once when the prompt closes (exit, ctrl-d, or its stream ended). */
+  onClose: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: PromptDeps,
+    private readonly io: TermIO,
+  ) {}
+
+  /** Waits for Enter on a terminal stdin. Returns false when stdin is not a terminal or access is off. */
+  install(): boolean {
+    const input = this.io.input;
+    if (!input.isTTY || this.deps.access.mode === 'off') return false;
+    input.on('error', () => {
+      /* a console that goes away is not fatal */
+    });
+    input.on('data', (d: Buffer) => {
+      if (this.rl || this.busy) return;
+      if (d.includes(13) || d.includes(10)) void this.unlockThenOpen();
+    });
+    input.resume();
+    return true;
+  }
 
   /** With access: password, asks for it (no echo) before the prompt opens. */
   private async unlockThenOpen(): Promise<void> {
@@ -83,7 +105,7 @@ export class ConsolePrompt {
       if (password !== undefined && access.verify(password)) return this.open();
       // A pause against guessing; the console stays usable for the next try.
       await new Promise((r) => setTimeout(r, 2000));
-      this.deps.write('wrong password\n');
+      this.io.write('wrong password\n');
     } finally {
       this.busy = false;
     }
@@ -91,15 +113,15 @@ export class ConsolePrompt {
 
   /** Reads one line without echo; ctrl-c or ctrl-d gives undefined. */
   private readSecret(question: string): Promise<string | undefined> {
-    const stdin = process.stdin;
-    this.deps.write(question);
-    stdin.setRawMode?.(true);
+    const input = this.io.input;
+    this.io.write(question);
+    input.setRawMode?.(true);
     return new Promise((resolve) => {
       let text = '';
       const done = (value: string | undefined) => {
-        stdin.off('data', onKey);
-        stdin.setRawMode?.(false);
-        this.deps.write('\n');
+        input.off('data', onKey);
+        input.setRawMode?.(false);
+        this.io.write('\n');
         resolve(value);
       };
       const onKey = (d: Buffer) => {
@@ -110,24 +132,29 @@ export class ConsolePrompt {
           else if (ch >= ' ') text += ch;
         }
       };
-      stdin.on('data', onKey);
+      input.on('data', onKey);
     });
   }
 
-  private open(): void {
-    this.deps.setPaused(true);
-    this.deps.write('\n' + HELP + '\n');
+  /** Opens the prompt now (a remote stream opens it without waiting for Enter). */
+  open(): void {
+    this.closed = false;
+    this.deps.sink?.setPaused(true);
+    this.io.write('\n' + HELP + '\n');
     this.openInterface();
   }
 
   private openInterface(): void {
-    const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true, history: this.history, historySize: 200, prompt: 'keel> ' });
+    const rl = createInterface({ input: this.io.input, output: this.io.output, terminal: true, history: this.history, historySize: 200, prompt: 'keel> ' });
     this.rl = rl;
-    rl.on('line', (line) => void this.run(line.trim()));
+    rl.on('line', (line) => {
+      // A line typed while a verb runs is dropped: ctrl-c first.
+      if (!this.busy) void this.run(line.trim());
+    });
     // ctrl-c at the prompt stops a following command; it never reaches PID 1's SIGINT (reboot).
     rl.on('SIGINT', () => {
       if (this.stopCurrent) this.stopCurrent();
-      else {
+      else if (!this.busy) {
         rl.write('\n');
         rl.prompt();
       }
@@ -138,16 +165,30 @@ export class ConsolePrompt {
     rl.prompt();
   }
 
-  /** Shutdown: event lines flow again, the prompt stays for what is left of it. */
+  /** The events held since the last summary, summarized; holding goes on while `stillOpen`. */
+  private summarize(stillOpen: boolean): string {
+    const sink = this.deps.sink;
+    return sink ? heldSummary(sink.setPaused(stillOpen), sink.colour) : '';
+  }
+
+  /** Shutdown: event lines flow again (an operator must see it), after a summary of what was held. */
   release(): void {
-    const held = this.deps.setPaused(false);
-    if (held) this.deps.write(`\nkeel: ${held} event line(s) were held back while the prompt was open\n`);
+    const summary = this.summarize(false);
+    if (summary) this.io.write('\n' + summary);
+  }
+
+  /** Ends the prompt from outside (its remote stream went away). */
+  shutdown(): void {
+    this.child?.kill('SIGHUP');
+    this.rl?.close();
   }
 
   private close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.rl = undefined;
-    const held = this.deps.setPaused(false);
-    this.deps.write(`keel: prompt closed${held ? `; ${held} event line(s) were held back (keel events shows them)` : ''}\n`);
+    this.io.write('keel: prompt closed\n' + this.summarize(false));
+    this.onClose?.();
   }
 
   private async run(line: string): Promise<void> {
@@ -155,74 +196,61 @@ export class ConsolePrompt {
     if (!rl) return;
     if (line === '') return rl.prompt();
     const [verb, ...args] = splitWords(line);
-    rl.pause();
     this.busy = true;
+    const write = (s: string) => this.io.output.write(s.endsWith('\n') ? s : `${s}\n`);
     try {
       if (verb === 'exit' || verb === 'quit') {
         rl.close();
         return;
-      } else if (verb === 'help' || verb === '?') this.deps.write(HELP + '\n');
+      } else if (verb === 'help' || verb === '?') write(HELP);
       else if (verb === 'sh') await this.terminal('/bin/sh', [], 'sh');
       else if (verb === 'exec') {
         const [name, ...cmd] = args;
         const id = name ? this.deps.containerOf(name) : undefined;
-        if (!name) this.deps.write('exec needs a service name: exec NAME [CMD]\n');
-        else if (!id) this.deps.write(`no running service named "${name}"\n`);
+        if (!name) write('exec needs a service name: exec NAME [CMD]');
+        else if (!id) write(`no running service named "${name}"`);
         else await this.terminal('runc', ['--root', this.deps.runcRoot, 'exec', '-t', id, ...(cmd.length ? cmd : ['/bin/sh'])], `exec ${name}`);
-      } else if ((CONTROL_VERBS as readonly string[]).includes(verb!)) {
-        await runControl(verb as ControlVerb, [...args, '--socket', this.deps.socket], (stop) => (this.stopCurrent = stop));
-      } else this.deps.write(`unknown command "${verb}"; help lists them\n`);
+      } else if (verb === 'console') write('this is the console');
+      else if ((PROMPT_VERBS as readonly string[]).includes(verb!)) {
+        await runControl(verb as ControlVerb, [...args, '--socket', this.deps.socket], { onStop: (stop) => (this.stopCurrent = stop), write });
+      } else write(`unknown command "${verb}"; help lists them`);
     } catch (err) {
-      const known = err instanceof ApiError || err instanceof ApiUnreachable || err instanceof ControlUsage;
-      this.deps.write(`${known ? '' : 'error: '}${(err as Error).message}\n`);
+      const known = err instanceof ApiError || err instanceof ApiUnreachable || err instanceof ControlUsage || err instanceof PtyUnavailable;
+      write(`${known ? '' : 'error: '}${(err as Error).message}`);
     } finally {
       this.stopCurrent = undefined;
       this.busy = false;
     }
     // A terminal program replaced the readline; prompt on whichever is current.
-    if (this.rl === rl) {
-      rl.resume();
-      rl.prompt();
-    }
+    if (this.rl === rl) rl.prompt();
   }
 
-  /** A program in a pseudo-terminal, wired to the console until it exits. */
+  /** A program in a pseudo-terminal, wired to this prompt's terminal until it exits. */
   private async terminal(file: string, args: string[], what: string): Promise<void> {
-    let pty: PtyModule;
-    try {
-      pty = (await import('node-pty')) as unknown as PtyModule;
-    } catch {
-      this.deps.write(`${what}: node-pty is not available in this image\n`);
-      return;
-    }
-    const stdin = process.stdin;
-    const cols = process.stdout.columns || 80;
-    const rows = process.stdout.rows || 24;
-    const env: Record<string, string> = { TERM: process.env.TERM ?? 'linux', PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
-    const child = pty.spawn(file, args, { name: env.TERM!, cols, rows, cwd: '/', env });
-    // node-pty waits for this pid itself: the reaper must leave it alone.
-    claim(child.pid);
+    const { input, output } = this.io;
+    const size = termSize(output.columns, output.rows);
+    const child = await spawnPty(file, args, size, this.io.term);
+    this.child = child;
     // readline would read the keystrokes too: close it while the program runs, and open a new one after.
     this.suspended = true;
     this.rl?.close();
-    stdin.setRawMode?.(true);
-    const forward = (d: Buffer) => child.write(d.toString('utf8'));
-    stdin.on('data', forward);
-    stdin.resume();
-    const out = child.onData((d) => process.stdout.write(d));
-    const onResize = () => child.resize(process.stdout.columns || cols, process.stdout.rows || rows);
-    process.stdout.on('resize', onResize);
-    await new Promise<void>((resolve) =>
-      child.onExit((e) => {
-        release(child.pid);
-        this.deps.write(`\r\n${what} exited${e.signal ? ` (signal ${e.signal})` : e.exitCode ? ` ${e.exitCode}` : ''}\r\n`);
-        resolve();
-      }),
-    );
+    input.setRawMode?.(true);
+    const forward = (d: Buffer | string) => child.write(d.toString());
+    input.on('data', forward);
+    input.resume();
+    const out = child.onData((d) => output.write(d));
+    const unResize = this.io.onResize(() => {
+      const s = termSize(output.columns, output.rows);
+      child.resize(s.cols, s.rows);
+    });
+    const e = await child.exited;
+    this.child = undefined;
     out.dispose();
-    stdin.off('data', forward);
-    process.stdout.off('resize', onResize);
+    input.off('data', forward);
+    unResize();
     this.suspended = false;
+    if (input.readableEnded || input.destroyed) return this.close(); // the remote end went away meanwhile
+    this.io.write(`\r\n${exitText(what, e)}\r\n` + this.summarize(true));
     this.openInterface();
   }
 }

@@ -57,3 +57,19 @@ export function openExtraConsoles(cmdline: string, current: string | undefined):
     },
   };
 }
+
+/**
+ * Whether keel colours its warnings and errors. `keel.color=on|off|auto` on
+ * the kernel command line decides (the last one wins), then KEEL_COLOR in the
+ * environment (namespace mode), else auto: a terminal whose TERM is set and is
+ * not "dumb". The kernel passes TERM=linux to init, so a serial console is
+ * coloured unless told keel.color=off.
+ */
+export function consoleColour(cmdline: string, env: NodeJS.ProcessEnv, isTty: boolean): boolean {
+  let choice: string | undefined;
+  for (const word of cmdline.trim().split(/\s+/)) if (word.startsWith('keel.color=')) choice = word.slice('keel.color='.length);
+  choice ??= env.KEEL_COLOR;
+  if (choice === 'on') return true;
+  if (choice === 'off') return false;
+  return isTty && env.TERM !== undefined && env.TERM !== '' && env.TERM !== 'dumb';
+}

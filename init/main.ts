@@ -24,7 +24,10 @@ import { ControlApi } from '../services/api.js';
 import { runtimeHost } from './runtime-host.js';
 import { notifyHub } from './notify-hub.js';
 import { watchPowerButton } from './power-button.js';
-import { ConsolePrompt, type ConsoleAccess } from './console-prompt.js';
+import { startVmChannel } from './vm-channel.js';
+import { ConsolePrompt, consoleIO, type ConsoleAccess } from './console-prompt.js';
+import { ownConsole } from './console-own.js';
+import { remoteTerminals } from './remote-terminals.js';
 import { verifyPassword } from '../pkg/manifest/password.js';
 import { bootPlan } from './boot-plan.js';
 import { activeConsole, openExtraConsoles, type ExtraConsoles } from './consoles.js';
@@ -115,6 +118,7 @@ function startApi(init: Init): void {
     supervisor: () => init.supervisor,
     bootReport: () => bootReport(init),
     power: (action) => requestShutdown(init, action, `keel ${action}`),
+    terminals: remoteTerminals({ socket: join(init.args.stateDir, 'keel.sock'), runcRoot: join(init.args.stateDir, 'runc'), containerOf: (name) => (init.supervisor?.get(name)?.pid !== undefined ? containerId('services', name) : undefined) }),
   });
   const path = join(init.args.stateDir, 'keel.sock');
   api.listen(path).then(
@@ -243,6 +247,7 @@ export function main(argv: readonly string[]): void {
       /* no /proc/cmdline: only /dev/console then */
     }
   }
+  ownConsole(bus, consoleSink, machine); // colour, and kernel messages off keel's console
   const log = openLog(args.stateDir);
   attachLog(bus, log.logger);
   if (log.error) bus.emit({ kind: 'keel.log', level: 'warn', message: `no log file in ${args.stateDir}: ${log.error}` });
@@ -267,6 +272,8 @@ export function main(argv: readonly string[]): void {
   }
 
   startApi(init);
+  // In a VM started by keel run: the same API over virtio-serial, for `keel --vm NAME`.
+  if (machine) startVmChannel(join(args.stateDir, 'keel.sock'), (e) => bus.emit(e));
   const manifestOk = bootManifest(init);
   // The prompt comes up in the emergency state too, so it is installed before giving up on a bad manifest.
   const prompt = new ConsolePrompt({
@@ -274,9 +281,8 @@ export function main(argv: readonly string[]): void {
     socket: join(args.stateDir, 'keel.sock'),
     runcRoot: join(args.stateDir, 'runc'),
     containerOf: (name) => (init.supervisor?.get(name)?.pid !== undefined ? containerId('services', name) : undefined),
-    setPaused: (p) => consoleSink.setPaused(p),
-    write,
-  });
+    sink: consoleSink,
+  }, consoleIO(write));
   init.releaseConsole = () => prompt.release();
   if (prompt.install()) bus.emit({ kind: 'console.prompt', message: 'press Enter for the keel> prompt' });
   if (!manifestOk) return;

@@ -3,11 +3,13 @@
 // one gets a clear HTTP error and nothing it does can reach PID 1's loop.
 import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { cgroupStats } from '../runtime/cgroups.js';
 import type { EventBus, KeelEvent } from './events.js';
 import type { LogLine } from './log-ring.js';
 import type { Service, ServiceDetail } from './service.js';
 import type { Supervisor } from './supervisor.js';
+import { Terminals, TtyError, type TerminalHost } from './terminals.js';
 
 export const MAX_BODY = 64 * 1024;
 
@@ -16,6 +18,8 @@ export interface ApiDeps {
   supervisor: () => Supervisor | undefined;
   bootReport: () => Record<string, unknown>;
   power: (action: 'poweroff' | 'reboot') => void;
+  /** The console prompt and exec for remote attach (keel-init's); without it those answer 503. */
+  terminals?: TerminalHost;
 }
 
 class HttpError extends Error {
@@ -74,8 +78,11 @@ function openStream(req: IncomingMessage, res: ServerResponse, contentType: stri
 
 export class ControlApi {
   private server: Server | undefined;
+  private readonly terminals: Terminals;
 
-  constructor(private readonly deps: ApiDeps) {}
+  constructor(private readonly deps: ApiDeps) {
+    this.terminals = new Terminals(() => deps.terminals, () => deps.supervisor());
+  }
 
   private service(name: string): Service {
     const s = this.deps.supervisor()?.get(name);
@@ -163,6 +170,17 @@ export class ControlApi {
       else res.end();
       return;
     }
+    if (what === 'console' || (what === 'services' && verb === 'exec')) {
+      throw new HttpError(400, `${url.pathname} is a terminal: send it with "Connection: Upgrade" and "Upgrade: tty" (keel ${what === 'console' ? 'console' : 'exec NAME'} does)`);
+    }
+    if (what === 'ttys' && name !== undefined && verb === undefined) {
+      want('GET');
+      return send(res, 200, this.terminals.status(name));
+    }
+    if (what === 'ttys' && name !== undefined && verb === 'resize') {
+      want('POST');
+      return send(res, 200, this.terminals.resize(name, q));
+    }
     if (what === 'stats') {
       want('GET');
       const out: Record<string, unknown> = {};
@@ -186,10 +204,11 @@ export class ControlApi {
     if (existsSync(path)) rmSync(path, { force: true }); // a socket left by an earlier run
     const server = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
-        const status = err instanceof HttpError ? err.status : 500;
+        const status = err instanceof HttpError || err instanceof TtyError ? err.status : 500;
         send(res, status, { error: (err as Error).message ?? String(err) });
       });
     });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.terminals.upgrade(req, socket, head));
     // Garbage that is not HTTP: answer 400 and close, never throw.
     server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');

@@ -1,5 +1,6 @@
 // The control API's client, used by the keel CLI (and tests).
 import { request } from 'node:http';
+import type { Socket } from 'node:net';
 
 export const DEFAULT_SOCKET = '/run/keel/keel.sock';
 
@@ -91,9 +92,45 @@ export function streamLines(socket: string, path: string, onLine: (line: string)
       });
       res.on('error', () => resolve(res.statusCode ?? 0));
     });
-    req.on('error', (err: NodeJS.ErrnoException) => reject(unreachable(socket, err)));
+    let stopped = false;
+    // A stream the caller stopped ends quietly: its "socket hang up" is not an error.
+    req.on('error', (err: NodeJS.ErrnoException) => (stopped ? resolve(0) : reject(unreachable(socket, err))));
     req.end();
-    stop = () => req.destroy();
+    stop = () => {
+      stopped = true;
+      req.destroy();
+    };
   });
   return { done, stop };
+}
+
+/**
+ * Upgrades a POST to a raw stream (remote attach: /v1/console,
+ * /v1/services/NAME/exec). Resolves with the stream and the terminal's id
+ * (the Keel-Tty header); an HTTP error answer becomes ApiError.
+ */
+export function upgrade(socket: string, path: string): Promise<{ stream: Socket; tty: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, method: 'POST', path, headers: { connection: 'Upgrade', upgrade: 'tty' } });
+    req.on('upgrade', (res, stream, head) => {
+      if (head.length) stream.unshift(head);
+      resolve({ stream, tty: String(res.headers['keel-tty'] ?? '') });
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        let msg = `HTTP ${res.statusCode}`;
+        try {
+          msg = (JSON.parse(text) as { error?: string }).error ?? msg;
+        } catch {
+          /* keep the status */
+        }
+        reject(new ApiError(res.statusCode ?? 0, msg));
+      });
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => reject(unreachable(socket, err)));
+    req.end();
+  });
 }

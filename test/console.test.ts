@@ -136,3 +136,49 @@ describe('the keel> prompt on a terminal console', () => {
     }
   }, 120_000);
 });
+
+describe('diagnosing and fixing a crash loop from the console alone', () => {
+  it('shows the failed service in ps and its reason in logs; a file made from sh and a reset bring it up', async () => {
+    requireDist();
+    const rootfs = busyboxRootfs(join(dir, 'rootfs-app'));
+    const data = join(dir, 'appdata');
+    const script = 'if [ -f /data/config ]; then echo "app up with $(cat /data/config)"; trap "exit 0" TERM; while :; do sleep 0.2; done; else echo "app: /data/config is missing" >&2; exit 1; fi';
+    const c = startOnPty(`services:\n${shellEntry(rootfs, 'app', script, `binds: ["${data}:/data"]\nruntime:\n  mkdir: ["${data}"]\nstartLimit: {burst: 3, interval: 1m}`)}`);
+    const { term, exited, waitFor, type } = c;
+    try {
+      await waitFor(/ERROR: service app failed: start limit reached/, 60_000);
+      type('\r');
+      await waitFor(/keel> /);
+      type('ps\r');
+      await waitFor(/app +failed +- +2 +- +start limit reached/);
+      await waitFor(/keel> /);
+      type('logs app\r');
+      await waitFor(/stderr #3 app: \/data\/config is missing/);
+      await waitFor(/keel> /);
+      // The fix: the service's volume is reachable from the console's shell.
+      type('sh\r');
+      await waitFor(/# $|\$ $/);
+      type(`echo port=8080 > ${data}/config; echo "wrote $(cat ${data}/config)"\r`);
+      await waitFor(/wrote port=8080/);
+      type('exit\r');
+      await waitFor(/sh exited/);
+      await waitFor(/keel> /);
+      type('reset app\r');
+      await waitFor(/app: reset requested/);
+      await waitFor(/keel> /);
+      type('logs -f app\r');
+      await waitFor(/stdout #4 app up with port=8080/);
+      type('\x03'); // stops following, not keel
+      await waitFor(/keel> /);
+      type('ps\r');
+      await waitFor(/app +(running|ready) +\d+ +0 /);
+      await waitFor(/keel> /);
+      type('poweroff\r');
+      expect(await exited).toBe(0);
+      expect(c.screen()).not.toContain('SIGINT: reboot');
+      expect(c.screen()).not.toContain('cannot reach keel'); // ctrl-c stopped the follow quietly
+    } finally {
+      term.kill('SIGKILL');
+    }
+  }, 120_000);
+});

@@ -1,13 +1,25 @@
 // The CLI verbs that talk to a running keel through its control API.
 import { parseArgs } from 'node:util';
 import { callJson, DEFAULT_SOCKET, streamLines } from '../../services/client.js';
+import { attach } from './attach.js';
+import { ControlUsage } from './control-usage.js';
 
-export const CONTROL_VERBS = ['ps', 'inspect', 'logs', 'start', 'stop', 'restart', 'reset', 'events', 'stats', 'boot-report', 'poweroff', 'reboot'] as const;
+export { ControlUsage };
+
+/** The verbs the console prompt runs in-process too. */
+export const PROMPT_VERBS = ['ps', 'inspect', 'logs', 'start', 'stop', 'restart', 'reset', 'events', 'stats', 'boot-report', 'poweroff', 'reboot'] as const;
+/** Every verb that talks to a running keel; exec and console attach the local terminal (the prompt has its own exec). */
+export const CONTROL_VERBS = [...PROMPT_VERBS, 'exec', 'console'] as const;
 export type ControlVerb = (typeof CONTROL_VERBS)[number];
 
-export class ControlUsage extends Error {}
+export interface ControlOptions {
+  /** Receives a function that ends a following command (the console prompt's ctrl-c); the CLI uses SIGINT. */
+  onStop?: (stop: () => void) => void;
+  /** Where the verb's text goes: stdout for the CLI, the prompt's terminal in keel-init. */
+  write?: (text: string) => void;
+}
 
-const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const stdout = (s: string) => void process.stdout.write(s);
 
 interface Summary {
   name: string;
@@ -59,8 +71,11 @@ function eventText(line: string): string {
   }
 }
 
-/** @param onStop receives a function that ends a following command (the console prompt's ctrl-c); the CLI uses SIGINT */
-export async function runControl(verb: ControlVerb, argv: string[], onStop?: (stop: () => void) => void): Promise<number> {
+export async function runControl(verb: ControlVerb, argv: string[], opts: ControlOptions = {}): Promise<number> {
+  if (verb === 'exec' || verb === 'console') return attach(verb, argv);
+  const { onStop } = opts;
+  const write = opts.write ?? stdout;
+  const out = (s: string) => write(s.endsWith('\n') ? s : `${s}\n`);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {

@@ -1,0 +1,97 @@
+// keel-init's side of remote attach (services/terminals.ts): the console
+// prompt on a stream, and a program in a service container (runc exec -t)
+// in a pseudo-terminal, both wired to the upgraded API connection.
+import { EventEmitter } from 'node:events';
+import { Writable, type Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type { TerminalHost, TermExit, TermSession, TermSize } from '../services/terminals.js';
+import { ConsolePrompt, type TermIO } from './console-prompt.js';
+import { spawnPty } from './pty-session.js';
+
+export interface RemoteDeps {
+  socket: string;
+  runcRoot: string;
+  containerOf: (service: string) => string | undefined;
+}
+
+/**
+ * The client's terminal is raw, so nothing turns "\n" into "\r\n" on the way:
+ * the prompt's own lines get their carriage returns here. (A pty's output has
+ * them already; an extra "\r" before one is harmless.)
+ */
+class RemoteOutput extends Writable {
+  columns: number;
+  rows: number;
+  constructor(
+    private readonly stream: Duplex,
+    size: TermSize,
+  ) {
+    super();
+    this.columns = size.cols;
+    this.rows = size.rows;
+  }
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    // Done at once: the socket buffers, and a write still pending here would be lost when the prompt ends the stream.
+    if (this.stream.writable) this.stream.write(chunk.toString().replace(/(?<!\r)\n/g, '\r\n'));
+    cb();
+  }
+}
+
+function exitOf(e: { exitCode: number; signal?: number }): TermExit {
+  return { exitCode: e.exitCode, signal: e.signal ? e.signal : null };
+}
+
+export function remoteTerminals(deps: RemoteDeps): TerminalHost {
+  return {
+    console(stream, size, term) {
+      const output = new RemoteOutput(stream, size);
+      const resizes = new EventEmitter();
+      const io: TermIO = {
+        input: stream,
+        output,
+        write: (text) => void output.write(text),
+        onResize: (cb) => {
+          resizes.on('resize', cb);
+          return () => resizes.off('resize', cb);
+        },
+        term,
+      };
+      // The API socket is root's only (0600): whoever reaches it needs no console password.
+      const prompt = new ConsolePrompt({ access: { mode: 'open' }, socket: deps.socket, runcRoot: deps.runcRoot, containerOf: deps.containerOf }, io);
+      const done = new Promise<TermExit>((resolve) => {
+        prompt.onClose = () => {
+          stream.end();
+          resolve({ exitCode: 0, signal: null });
+        };
+      });
+      stream.on('close', () => prompt.shutdown());
+      prompt.open();
+      return {
+        resize(s) {
+          output.columns = s.cols;
+          output.rows = s.rows;
+          output.emit('resize'); // readline redraws its line
+          resizes.emit('resize');
+        },
+        done,
+      };
+    },
+
+    async exec(containerId, cmd, stream, size, term): Promise<TermSession> {
+      const child = await spawnPty('runc', ['--root', deps.runcRoot, 'exec', '-t', containerId, ...cmd], size, term);
+      const decoder = new StringDecoder('utf8');
+      stream.on('data', (d: Buffer) => child.write(decoder.write(d)));
+      // The client went away: the program gets the hangup a closed terminal gives.
+      stream.on('close', () => child.kill('SIGHUP'));
+      const out = child.onData((d) => {
+        if (stream.writable) stream.write(d);
+      });
+      const done = child.exited.then((e) => {
+        out.dispose();
+        stream.end();
+        return exitOf(e);
+      });
+      return { resize: (s) => child.resize(s.cols, s.rows), done };
+    },
+  };
+}

@@ -1,0 +1,2 @@
+/** A control verb used wrongly (exit code 2). */
+export class ControlUsage extends Error {}

@@ -1,0 +1,163 @@
+// Remote attach: the keel> prompt and exec through the control API's upgrade
+// to a raw stream, used by the real `keel exec` and `keel console` on a plain
+// unix-socket connection, with keel-init as PID 1 of a PID namespace.
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import pty from 'node-pty';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIST, startKeel, type KeelNs } from './helpers/keel-ns.js';
+import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
+import { screenReader } from './helpers/screen.js';
+
+let k: KeelNs;
+let fixtures: string;
+const sock = () => join(k.dir, 'state', 'keel.sock');
+
+beforeAll(async () => {
+  fixtures = mkdtempSync(join(tmpdir(), 'keel-attach-'));
+  const rootfs = busyboxRootfs(join(fixtures, 'rootfs'));
+  writeFileSync(join(rootfs, 'etc/hostname'), 'web-box\n');
+  k = startKeel(
+    'services:\n' +
+      shellEntry(rootfs, 'web', 'trap "exit 0" TERM; echo web up; while :; do sleep 0.2; done') +
+      shellEntry(rootfs, 'once', 'echo done', 'restart: "no"'),
+  );
+  await k.waitFor(/service web running/, 30_000);
+  await k.waitFor(/service once exited 0/, 30_000);
+}, 60_000);
+afterAll(async () => {
+  k.signal('SIGTERM');
+  await k.exited;
+  k.cleanup();
+  rmSync(fixtures, { recursive: true, force: true });
+});
+
+/** The real CLI, its stdin a pipe (no terminal), run without blocking the loop. */
+function cli(args: string[], input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [join(DIST, 'keel.js'), ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, KEEL_SOCKET: sock() } });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.stdin.end(input);
+    c.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** The real CLI on a pseudo-terminal of the given size: a person's terminal. */
+function cliOnPty(args: string[], cols: number, rows: number) {
+  const term = pty.spawn(process.execPath, [join(DIST, 'keel.js'), ...args], { name: 'xterm', cols, rows, cwd: '/', env: { ...process.env, KEEL_SOCKET: sock() } as Record<string, string> });
+  let text = '';
+  term.onData((d) => (text += d));
+  const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+  return { term, exited, screen: screenReader(() => text), all: () => text, type: (s: string) => term.write(s) };
+}
+
+/** A raw request on the socket, for what the CLI never sends. */
+function raw(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: sock(), method, path, headers });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('upgrade', (res, s) => {
+      s.destroy();
+      resolve({ status: res.statusCode ?? 0, body: '' });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('keel exec NAME [CMD...]', () => {
+  it('runs a command in the service container and exits with its status', async () => {
+    const r = await cli(['exec', 'web', 'cat', '/etc/hostname']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('web-box');
+    expect(r.status).toBe(0);
+    const seven = await cli(['exec', 'web', 'sh', '-c', 'echo going; exit 7']);
+    expect(seven.stdout).toContain('going');
+    expect(seven.status).toBe(7);
+  }, 60_000);
+
+  it('gives a terminal of the caller\'s size that follows a resize, with ctrl-c for the remote job', async () => {
+    const c = cliOnPty(['exec', 'web', 'sh'], 100, 30);
+    try {
+      await c.screen.waitFor(/# /, 20_000);
+      c.type('stty size\r');
+      await c.screen.waitFor(/\n30 100\r*\n/, 20_000);
+      c.term.resize(120, 40);
+      // The resize travels on its own request; the next stty sees it once it has arrived.
+      c.type('sleep 0.3; stty size\r');
+      await c.screen.waitFor(/\n40 120\r*\n/, 20_000);
+      c.type('sh -c "echo sleeping-now; exec sleep 100"\r');
+      await c.screen.waitFor(/\nsleeping-now/, 20_000);
+      c.type('\x03'); // a byte for the remote terminal: it interrupts the sleep, not keel exec
+      await c.screen.waitFor(/# /, 20_000);
+      c.type('echo "alive $((6*7))"\r');
+      await c.screen.waitFor(/alive 42/, 20_000);
+      c.type('exit 0\r');
+      expect(await c.exited).toBe(0);
+    } finally {
+      c.term.kill('SIGKILL');
+    }
+    expect(k.output()).not.toContain('SIGINT');
+  }, 60_000);
+
+  it('refuses clearly: an unknown service, one that is not running, no name, a plain request', async () => {
+    const none = await cli(['exec', 'nosuch', 'true']);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/no service named "nosuch"/);
+    expect(none.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+    const once = await cli(['exec', 'once', 'true']);
+    expect(once.status).toBe(1);
+    expect(once.stderr).toMatch(/service once is not running \(it is completed\)/);
+    const noName = await cli(['exec']);
+    expect(noName.status).toBe(2);
+    expect(noName.stderr).toMatch(/keel exec needs a service name/);
+    const plain = await raw('POST', '/v1/services/web/exec');
+    expect(plain.status).toBe(400);
+    expect(plain.body).toMatch(/Upgrade: tty/);
+    const wrongPath = await raw('POST', '/v1/services', { connection: 'Upgrade', upgrade: 'tty' });
+    expect(wrongPath.status).toBe(404);
+    const badSize = await raw('POST', '/v1/console?cols=0', { connection: 'Upgrade', upgrade: 'tty' });
+    expect(badSize.status).toBe(400);
+    const gone = await raw('GET', '/v1/ttys/99999');
+    expect(gone.status).toBe(404);
+    // keel is still there for the next one.
+    expect((await cli(['ps'])).status).toBe(0);
+  }, 60_000);
+});
+
+describe('keel console', () => {
+  it('opens the keel> prompt remotely: verbs, a shell, and exit back to the caller', async () => {
+    const c = cliOnPty(['console'], 100, 30);
+    try {
+      await c.screen.waitFor(/keel> /, 20_000);
+      c.type('ps\r');
+      await c.screen.waitFor(/\r\nweb +(running|ready) +\d+ +0 /, 20_000);
+      await c.screen.waitFor(/keel> /, 20_000);
+      c.type('exec web cat /etc/hostname\r');
+      await c.screen.waitFor(/web-box/, 20_000);
+      await c.screen.waitFor(/exec web exited/, 20_000);
+      await c.screen.waitFor(/keel> /, 20_000);
+      c.type('logs -f web\r');
+      await c.screen.waitFor(/stdout #1 web up/, 20_000);
+      c.type('\x03'); // ends the follow, not the console and not keel
+      await c.screen.waitFor(/keel> /, 20_000);
+      c.type('exit\r');
+      await c.screen.waitFor(/prompt closed/, 20_000);
+      expect(await c.exited).toBe(0);
+      expect(c.all()).not.toContain('cannot reach keel'); // ctrl-c stopped the follow quietly
+    } finally {
+      c.term.kill('SIGKILL');
+    }
+    expect(k.output()).not.toContain('SIGINT');
+  }, 60_000);
+});

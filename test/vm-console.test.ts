@@ -1,0 +1,97 @@
+// The serial console under qemu, typed on like a person would: one boot of an
+// image built from a local busybox root filesystem (no Docker engine), its
+// serial console on keel run's stdin and stdout (pipes this test holds).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { requireDist } from './helpers/keel-ns.js';
+import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
+import { screenReader } from './helpers/screen.js';
+import { bootVm, keelBuild } from './helpers/vm.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'keel-vmcon-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// busybox ash as root in /; it asks the terminal for the cursor position right after, so no end anchor.
+const SHELL_PROMPT = /\/ # /;
+
+describe('the serial console of a booted image', () => {
+  it('takes Enter, ps, logs, sh with ctrl-c on a sleep, exit, exec into a service, and poweroff', async () => {
+    requireDist();
+    const rootfs = busyboxRootfs(join(dir, 'rootfs'));
+    writeFileSync(join(rootfs, 'etc/hostname'), 'web-inside\n');
+    const services =
+      shellEntry(rootfs, 'web', 'trap "exit 0" TERM; echo web serving; while :; do sleep 1; done') +
+      // Flaps while the prompt is open, so there are held event lines to summarize.
+      shellEntry(rootfs, 'flap', 'echo flap going down; sleep 2; exit 3', 'restart: always\nstartLimit: {burst: 1000, interval: 10s}\nbackoff: {initial: 500ms, max: 1s}');
+    writeFileSync(join(dir, 'con.yml'), `kernel:\n  cmdline: "console=ttyS0"\nhostname: contest\nservices:\n${services}`);
+    keelBuild(join(dir, 'con.yml'), dir);
+    const started = Date.now();
+    const vm = bootVm(join(dir, 'con'), join(dir, 'qmp.sock'));
+    const con = screenReader(() => vm.screen());
+    const step = (what: string) => process.stderr.write(`vm-console: ${what} at ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    try {
+      await con.waitFor(/keel: boot complete \d+ ms after kernel start/, 300_000);
+      await con.waitFor(/keel: all 2 service\(s\) ready/, 120_000);
+      step('services ready');
+
+      vm.type('\r');
+      await con.waitFor(/keel> /, 60_000);
+      vm.type('ps\r');
+      await con.waitFor(/NAME +STATE +PID +RESTARTS/, 60_000);
+      await con.waitFor(/\nweb +ready +\d+ +0 /, 10_000);
+      await con.waitFor(/keel> /, 60_000);
+      vm.type('logs web\r');
+      await con.waitFor(/stdout #1 web serving/, 60_000);
+      await con.waitFor(/keel> /, 60_000);
+      step('ps and logs');
+
+      vm.type('sh\r');
+      await con.waitFor(SHELL_PROMPT, 60_000);
+      vm.type('echo "shell pid $$"\r');
+      const pid = await con.waitFor(/shell pid \d+/, 60_000);
+      expect(Number(pid.split(' ').pop())).toBeGreaterThan(1);
+      // The shell prints a marker, then becomes the sleep: ctrl-c after the marker reaches the sleep.
+      vm.type(`sh -c 'echo sleeping-now; exec sleep 100'\r`);
+      await con.waitFor(/\nsleeping-now/, 60_000);
+      const ctrlC = Date.now();
+      vm.type('\x03');
+      await con.waitFor(SHELL_PROMPT, 60_000);
+      expect(Date.now() - ctrlC).toBeLessThan(60_000); // not the sleep's 100 s
+      vm.type('echo "status $? alive $((6*7))"\r');
+      await con.waitFor(/status 130 alive 42/, 60_000);
+      // A kernel error while the shell has the console: the kernel must not print it there itself.
+      vm.type(`echo '<3>keeltest: disk on fire' > /dev/kmsg\r`);
+      await con.waitFor(SHELL_PROMPT, 60_000);
+      vm.type('exit\r');
+      await con.waitFor(/sh exited/, 60_000);
+      // What was held back while the prompt and the shell had the console, summarized, in colour.
+      await con.waitFor(/keel: while the console was in use: \d+ event line\(s\) held back: .*\d+ service exits?/, 60_000);
+      await con.waitFor(/keel: {3}service flap exited 3 after \d+ ms; restarting in \d+ ms/, 10_000);
+      await con.waitFor(/\x1b\[31mkeel: {3}ERROR: kmsg: keeltest: disk on fire\x1b\[0m\r?\n/, 10_000);
+      await con.waitFor(/keel> /, 60_000);
+      expect(vm.screen()).not.toMatch(/\] keeltest: disk on fire/); // the kernel's own "[  12.3] …" line
+      step('sh, ctrl-c, exit');
+
+      vm.type('exec web cat /etc/hostname\r');
+      await con.waitFor(/\nweb-inside/, 120_000);
+      await con.waitFor(/exec web exited/, 60_000);
+      await con.waitFor(/keel> /, 60_000);
+      step('exec');
+
+      vm.type('poweroff\r');
+      expect(await vm.exited).toBe(0);
+      const s = vm.screen();
+      expect(s).toMatch(/keel: poweroff now \(shutdown took \d+ ms\)/);
+      expect(s).not.toContain('SIGINT'); // the ctrl-c reached the sleep, never PID 1 (for which it means reboot)
+      expect(s).not.toMatch(/Kernel panic/);
+      step('powered off');
+    } catch (err) {
+      // The whole screen says more than the part since the last step.
+      throw new Error(`${(err as Error).message}\n--- the whole console ---\n${vm.screen()}`);
+    } finally {
+      vm.stop();
+    }
+  }, 900_000);
+});
