@@ -35,6 +35,8 @@ const USAGE = `usage: keel COMMAND [options]
   keel poweroff | reboot                       shut the machine down cleanly
   keel exec NAME [CMD...]                      a terminal in a running service (sh by default)
   keel console                                 the keel> prompt, remotely
+  keel exec NAME [CMD...]                      a terminal in a running service (sh by default)
+  keel console                                 the keel> prompt, remotely
 `;
 
 class UsageError extends Error {}
