@@ -13,8 +13,9 @@ SOURCES := $(shell find init runtime services pkg -name '*.ts' -not -name '*.tes
 deps: debs engine $(NODE_STAMP) build kernel
 
 # Installs only the Debian packages that are missing (apt-get update first, as a fresh machine needs).
-# The anchors the benchmarks measure keel against.
-BENCH_PACKAGES := runit tini
+# The anchors the benchmarks measure keel against: runit, s6, tini, docker.io (dockerd, with Debian's
+# containerd, ctr and containerd-shim-runc-v2), and zstd for the image sizes.
+BENCH_PACKAGES := runit s6 tini docker.io zstd
 
 debs:
 	@missing=""; for p in $(DEBIAN_PACKAGES) $(EXTRA_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -67,10 +68,14 @@ out/demo-kernel out/demo-initrd.img &: examples/demo.yml $(DIST) out/busybox-roo
 run: deps out/demo-kernel
 	node dist/keel.js run out/demo
 
-# Benchmarks against the anchors: make bench B=start-cost (ratios, one run, side by side).
-B ?= start-cost
-bench: deps
+# Benchmarks against the anchors, side by side in one run, as ratios: make bench (all of them, then
+# the table, bench/results/latest.json and the charts), or one: make bench B=restart
+# (start-cost, restart, memory, reaping, image-size, boot, report). A dockerd is started if none answers.
+B ?= all
+bench-deps: deps
 	@$(MAKE) --no-print-directory debs EXTRA_PACKAGES="$(BENCH_PACKAGES)"
+
+bench: bench-deps
 	node bench/run.mjs $(B)
 
 clean:

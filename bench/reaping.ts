@@ -3,14 +3,15 @@
 // and with tini (the anchor) as PID 1 of the same kind of namespace.
 // Rounds alternate between the two so that machine noise hits both alike.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startKeel } from '../test/helpers/keel-ns.js';
+import { machine, metric, REPO, writeResult } from './lib/results.js';
+import { median } from './lib/stats.js';
 
 const ORPHANS = Number(process.argv[2] ?? 10_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Processes in the PID namespace of `pid1` (host pids), PID 1 excluded. */
@@ -55,9 +56,11 @@ async function main(): Promise<void> {
     console.log('reaping: tini is not installed (apt-get install tini): anchor skipped, nothing measured');
     process.exit(0);
   }
+  const m = machine();
+  const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'keel-reap-'));
   const maker = join(dir, 'orphans');
-  const cc = spawnSync('gcc', ['-O2', '-static', '-o', maker, resolve('bench/fixtures/orphans.c')], { encoding: 'utf8' });
+  const cc = spawnSync('gcc', ['-O2', '-static', '-o', maker, resolve(REPO, 'bench/fixtures/orphans.c')], { encoding: 'utf8' });
   if (cc.status !== 0) throw new Error(`gcc: ${cc.stderr}`);
   const keelRuns: Array<{ totalMs: number; drainMs: number }> = [];
   const tiniRuns: Array<{ totalMs: number; drainMs: number }> = [];
@@ -87,9 +90,19 @@ async function main(): Promise<void> {
   console.log(`  keel-init as PID 1                                 ${k.total.toFixed(0).padStart(9)}   ${k.drain.toFixed(0).padStart(8)}`);
   console.log(`  tini as PID 1 (anchor)                             ${t.total.toFixed(0).padStart(9)}   ${t.drain.toFixed(0).padStart(8)}`);
   console.log(`  keel/tini                                          ${(k.total / t.total).toFixed(2).padStart(9)}`);
-  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/reaping.json', JSON.stringify({ bench: 'reaping', orphans: ORPHANS, rounds: ROUNDS, commit, at: new Date().toISOString(), keel: keelRuns, tini: tiniRuns, ratio: k.total / t.total }, null, 2) + '\n');
+  writeResult({
+    bench: 'reaping',
+    machine: m,
+    durationS: Math.round((Date.now() - started) / 1000),
+    setup: {
+      work: `${ORPHANS} orphans (bench/fixtures/orphans.c: each child forks a grandchild and exits), made as fast as possible in a PID namespace`,
+      measure: 'from the start of the maker until no process but PID 1 (and tini\'s own child) is left in the namespace',
+      rounds: `${ROUNDS}, alternating keel-init and tini as PID 1`,
+    },
+    metrics: [metric('reaping', `Reaping ${ORPHANS} orphans (make + reap)`, 'ms', Math.round(k.total), { 'tini as PID 1': Math.round(t.total) })],
+    notes: [],
+    raw: { orphans: ORPHANS, rounds: ROUNDS, keel: keelRuns, tini: tiniRuns },
+  });
   process.exit(0);
 }
 

@@ -2,7 +2,7 @@
 // reaped, against `runc run` of the same bundle. Medians of N runs each,
 // interleaved so that machine noise hits both alike; the ratio is the result.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trackChildProcesses } from '../init/owned-children.js';
@@ -14,11 +14,14 @@ import { prepareBundle } from '../runtime/bundle.js';
 import { failed, runToCompletion } from '../runtime/phase.js';
 import { Runc } from '../runtime/runc.js';
 import { busyboxRootfs } from '../test/helpers/rootfs.js';
+import { machine, metric, writeResult } from './lib/results.js';
+import { median } from './lib/stats.js';
 
 const N = Number(process.argv[2] ?? 20);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
+  const m = machine();
+  const started = Date.now();
   trackChildProcesses();
   const reaper = new Reaper(sys(), { sweepMs: 1000 });
   reaper.start();
@@ -51,8 +54,20 @@ async function main(): Promise<void> {
     const result = { bench: 'start-cost', runs: N, keelMedianMs: +median(keelMs).toFixed(1), runcRunMedianMs: +median(runcMs).toFixed(1), ratio: +(median(keelMs) / median(runcMs)).toFixed(2) };
     console.log(`start cost, median of ${N}: keel create+start to reaped exit ${result.keelMedianMs} ms; runc run ${result.runcRunMedianMs} ms; keel/runc ${result.ratio}`);
     console.log('(keel also prepares the bundle, overlay-free here since readonly, deletes runc state and the cgroup, and writes the log: the whole onboot entry)');
-    mkdirSync('bench/results', { recursive: true });
-    writeFileSync('bench/results/start-cost.json', JSON.stringify({ ...result, at: new Date().toISOString() }, null, 2) + '\n');
+    writeResult({
+      bench: 'start-cost',
+      machine: m,
+      durationS: Math.round((Date.now() - started) / 1000),
+      setup: {
+        work: 'one onboot entry, /bin/true from a read-only busybox root, run to its reaped exit',
+        keel: 'runToCompletion: bundle, runc create + start, reap, runc delete, cgroup removal, log',
+        anchor: 'runc run of the config.json keel generates',
+        rounds: `${N} measured after 2 warm-up, interleaved`,
+      },
+      metrics: [metric('start-cost', 'Start cost: one container to its reaped exit', 'ms', result.keelMedianMs, { 'runc run': result.runcRunMedianMs })],
+      notes: [],
+      raw: { keelMs, runcMs },
+    });
   } finally {
     reaper.stop();
     rmSync(dir, { recursive: true, force: true });
