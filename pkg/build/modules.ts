@@ -8,7 +8,8 @@ import { BuildError } from './kernel.js';
 
 /** What every keel image loads: disks, network, console and vsock over virtio; overlay; veth and bridge; the power button. */
 export const DEFAULT_MODULES = [
-  'virtio_net', 'virtio_blk', 'virtio_console', 'virtio_rng', 'vmw_vsock_virtio_transport', 'overlay', 'veth', 'bridge', 'evdev', 'button',
+  // virtio_pci is the transport: without it no virtio device (net, blk, console) is ever found.
+  'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_console', 'virtio_rng', 'vmw_vsock_virtio_transport', 'overlay', 'veth', 'bridge', 'evdev', 'button',
 ];
 
 /** The kernel modules keel-init loads at boot, one path a line, dependencies first. */

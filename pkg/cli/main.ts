@@ -5,7 +5,8 @@ import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../build
 import { buildImage } from '../build/image.js';
 import { terminalProgress } from '../build/sources/progress.js';
 import { jsonSchema, loadManifest, ManifestError } from '../manifest/index.js';
-import { findImage, runVm, type RunOptions } from '../run/qemu.js';
+import { findImage, runVm, type Disk, type NetMode, type RunOptions } from '../run/qemu.js';
+import { vmApiSocket } from '../run/vm-dir.js';
 import { VERSION } from '../version.js';
 import { readFileSync } from 'node:fs';
 import { hashPassword } from '../manifest/password.js';
@@ -14,9 +15,14 @@ import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from './con
 
 const USAGE = `usage: keel COMMAND [options]
 
-  keel build [-o DIR] [--name NAME] keel.yml   build NAME-kernel, NAME-initrd.img, NAME-cmdline
-  keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--no-reboot] [--qmp SOCKET] [--qemu-arg ARG]... NAME|DIR/NAME
+  keel build [-o DIR] [--name NAME] [--update-lock] keel.yml
+                                               build NAME-kernel, NAME-initrd.img, NAME-cmdline;
+                                               image ids are pinned in keel.lock beside keel.yml
+  keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--no-reboot] [--name VM]
+           [--disk PATH[,size=4G][,format=raw|qcow2]]... [--net restricted|user|none]
+           [--qmp SOCKET] [--qemu-arg ARG]... NAME|DIR/NAME|NAME.iso
                                                boot a built image under qemu on this terminal
+  keel --vm VM VERB ...                        any verb below, against a VM keel run started
   keel validate keel.yml                       check a manifest without building
   keel schema                                  print the manifest's JSON Schema
   keel kernel fetch [PACKAGE]                  download a Debian kernel into the cache
@@ -33,8 +39,6 @@ const USAGE = `usage: keel COMMAND [options]
   keel stats [--json]                          memory, CPU, pids per service
   keel boot-report                             timings of each boot phase
   keel poweroff | reboot                       shut the machine down cleanly
-  keel exec NAME [CMD...]                      a terminal in a running service (sh by default)
-  keel console                                 the keel> prompt, remotely
   keel exec NAME [CMD...]                      a terminal in a running service (sh by default)
   keel console                                 the keel> prompt, remotely
 `;
@@ -80,10 +84,14 @@ async function cmdRun(argv: string[]): Promise<number> {
       'no-reboot': { type: 'boolean', default: false },
       qmp: { type: 'string' },
       'qemu-arg': { type: 'string', multiple: true },
+      name: { type: 'string' },
+      disk: { type: 'string', multiple: true },
+      net: { type: 'string', default: 'restricted' },
     },
     allowPositionals: true,
   });
   const [target] = positional(positionals, 1, 'one image: keel run [options] NAME');
+  if (!['restricted', 'user', 'none'].includes(values.net!)) throw new UsageError(`--net ${values.net}: expected restricted (the default: the VM reaches only the host), user (anywhere the host reaches) or none`);
   const mem = Number(values.mem);
   const cpus = Number(values.cpus);
   if (!Number.isInteger(mem) || mem < 128) throw new UsageError(`--mem ${values.mem}: expected MiB, at least 128`);
@@ -96,8 +104,25 @@ async function cmdRun(argv: string[]): Promise<number> {
     noReboot: values['no-reboot']!,
     ...(values.qmp ? { qmp: values.qmp } : {}),
     ...(values['qemu-arg'] ? { extraArgs: values['qemu-arg'] } : {}),
+    ...(values.name ? { name: values.name } : {}),
+    disks: (values.disk ?? []).map(parseDisk),
+    net: values.net as NetMode,
   };
   return runVm(findImage(target!), opts, err);
+}
+
+/** --disk PATH[,size=SIZE][,format=raw|qcow2]: SIZE like 512M or 4G. */
+function parseDisk(spec: string): Disk {
+  const [path, ...opts] = spec.split(',');
+  if (!path) throw new UsageError(`--disk ${spec}: expected PATH[,size=SIZE][,format=raw|qcow2]`);
+  const disk: Disk = { path, format: 'raw' };
+  for (const o of opts) {
+    const [k, v = ''] = o.split('=');
+    if (k === 'format' && (v === 'raw' || v === 'qcow2')) disk.format = v;
+    else if (k === 'size' && /^\d+[KMGT]?$/i.test(v)) disk.size = Number(v.replace(/\D/g, '')) * 1024 ** ' KMGT'.indexOf((v.replace(/\d/g, '') || ' ').toUpperCase());
+    else throw new UsageError(`--disk ${spec}: "${o}" is not size=N[K|M|G|T] or format=raw|qcow2`);
+  }
+  return disk;
 }
 
 function cmdValidate(argv: string[]): number {
@@ -108,6 +133,14 @@ function cmdValidate(argv: string[]): number {
 }
 
 async function dispatch(argv: string[]): Promise<number> {
+  // keel --vm NAME VERB …: the control verbs, against a VM that keel run started.
+  if (argv[0] === '--vm' || argv[0]?.startsWith('--vm=')) {
+    const name = argv[0] === '--vm' ? argv[1] : argv[0].slice('--vm='.length);
+    const rest = argv.slice(argv[0] === '--vm' ? 2 : 1);
+    if (!name || !(CONTROL_VERBS as readonly string[]).includes(rest[0] ?? '')) throw new UsageError(`expected: keel --vm NAME ${CONTROL_VERBS.join('|')} …`);
+    process.env.KEEL_SOCKET = vmApiSocket(name);
+    return runControl(rest[0] as ControlVerb, rest.slice(1));
+  }
   const [command, ...rest] = argv;
   switch (command) {
     case 'build':

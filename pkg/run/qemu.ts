@@ -2,12 +2,15 @@
 // stdio. KVM is used when it really works (a time-boxed probe boot, cached),
 // else TCG, and the choice is printed.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { cacheDir } from '../build/cache.js';
 import { withSerialConsole } from '../build/cmdline.js';
 import { BuildError } from '../build/kernel.js';
+import { serveChannel, type ChannelHost } from './channel-host.js';
 import { isoBootArgs, isoInitrd, isoProbeKernel } from './iso.js';
+import { qmpCommand } from './qmp.js';
+import { claimVmDir, releaseVmDir } from './vm-dir.js';
 
 /** What `keel run` boots: a kernel + initrd (+ cmdline), or a bootable ISO. */
 export type Image = KernelImage | IsoImage;
@@ -34,9 +37,28 @@ export interface RunOptions {
   accel: Accel | 'auto';
   /** Exit qemu instead of rebooting the guest. */
   noReboot: boolean;
-  /** A QMP control socket path, for tests and tools. */
+  /** A QMP control socket path, for tests and tools (default: in the VM's run directory). */
   qmp?: string;
   extraArgs?: string[];
+  /** The VM's name for `keel --vm NAME` (default: the image's name). */
+  name?: string;
+  disks?: Disk[];
+  /** The NIC: user-mode networking that reaches only the host (restricted), or anything the host reaches (user), or none. */
+  net?: NetMode;
+}
+
+export type NetMode = 'restricted' | 'user' | 'none';
+
+export interface Disk {
+  path: string;
+  format: 'raw' | 'qcow2';
+  /** Bytes; a missing raw file is created with this size. */
+  size?: number;
+}
+
+/** The host-side paths of the control channel, when keel run serves one. */
+export interface ChannelPaths {
+  channel: string;
 }
 
 export const QEMU = 'qemu-system-x86_64';
@@ -64,7 +86,26 @@ function bootArgs(image: Image): string[] {
   return ['-kernel', image.kernel, '-initrd', image.initrd, '-append', withSerialConsole(image.cmdline)];
 }
 
-export function qemuArgs(image: Image, opts: RunOptions, accel: Accel): string[] {
+function netArgs(net: NetMode = 'restricted'): string[] {
+  if (net === 'none') return ['-nic', 'none'];
+  return ['-nic', `user,model=virtio-net-pci${net === 'restricted' ? ',restrict=on' : ''}`];
+}
+
+function diskArgs(disks: readonly Disk[] = []): string[] {
+  return disks.flatMap((d) => ['-drive', `file=${d.path.replace(/,/g, ',,')},format=${d.format},if=virtio`]);
+}
+
+/** The virtio-serial port keel-init serves its control API on (init/vm-channel.ts). */
+function channelArgs(ch: ChannelPaths | undefined): string[] {
+  if (!ch) return [];
+  return [
+    '-device', 'virtio-serial-pci,id=keelser',
+    '-chardev', `socket,id=keelapi,path=${ch.channel},reconnect=1`,
+    '-device', 'virtserialport,bus=keelser.0,chardev=keelapi,name=org.keel.api',
+  ];
+}
+
+export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?: ChannelPaths): string[] {
   return [
     '-accel', accel,
     ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']),
@@ -73,7 +114,9 @@ export function qemuArgs(image: Image, opts: RunOptions, accel: Accel): string[]
     ...bootArgs(image),
     '-display', 'none',
     '-serial', 'mon:stdio',
-    '-nic', 'none',
+    ...netArgs(opts.net),
+    ...diskArgs(opts.disks),
+    ...channelArgs(channel),
     ...(opts.noReboot ? ['-no-reboot'] : []),
     ...(opts.qmp ? ['-qmp', `unix:${opts.qmp},server=on,wait=off`] : []),
     ...(opts.extraArgs ?? []),
@@ -145,25 +188,79 @@ export function minimumMemoryMb(initrd: string, at?: { offset: number; size: num
   }
 }
 
-/** Boots the image with the console on this terminal; resolves with qemu's exit code. */
-export function runVm(image: Image, opts: RunOptions, say: (line: string) => void): Promise<number> {
+/** Creates missing raw disks at their size, so `--disk data.img,size=1G` works the first time. */
+export function prepareDisks(disks: readonly Disk[]): void {
+  for (const d of disks) {
+    if (existsSync(d.path)) continue;
+    if (d.format !== 'raw' || d.size === undefined) throw new BuildError(`--disk ${d.path}: the file does not exist; give size=… to create a raw disk`);
+    const fd = openSync(d.path, 'wx', 0o600);
+    try {
+      ftruncateSync(fd, d.size);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** How long the guest gets to power off after the first ctrl-c/SIGTERM before qemu is stopped. */
+const POWEROFF_WAIT_MS = 60_000;
+
+/**
+ * Boots the image with the console on this terminal; resolves with qemu's
+ * exit code. The VM is registered under its name so `keel --vm NAME …`
+ * reaches keel-init's control API over a virtio-serial port.
+ */
+export async function runVm(image: Image, opts: RunOptions, say: (line: string) => void): Promise<number> {
   if (!qemuAvailable()) throw new BuildError(`${QEMU} was not found; install it with "apt-get install qemu-system-x86"`);
   const iso = image.format === 'iso-bios';
   const need = iso ? minimumMemoryMb(image.iso, isoInitrd(image.iso)) : minimumMemoryMb(image.initrd);
   if (opts.memMb < need) {
     throw new BuildError(`${iso ? `the initrd in ${image.iso}` : image.initrd} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${need} or more`);
   }
+  prepareDisks(opts.disks ?? []);
   const { accel, why } = chooseAccel(image, opts.accel);
-  say(`keel run: booting ${image.name} with ${why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); ctrl-a x quits qemu`);
-  const child = spawn(QEMU, qemuArgs(image, opts, accel), { stdio: 'inherit' });
-  // If keel run itself is told to stop, the VM must not outlive it.
-  const stop = () => child.kill('SIGTERM');
+  const vm = claimVmDir(opts.name ?? basename(image.name).replace(/\.iso$/, ''));
+  let channel: ChannelHost | undefined;
+  try {
+    channel = await serveChannel(vm.channel, vm.api);
+  } catch (err) {
+    releaseVmDir(vm);
+    throw new BuildError(`keel run: cannot serve the control channel in ${vm.dir}: ${(err as Error).message}`);
+  }
+  const qmp = opts.qmp ?? vm.qmp;
+  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
+  const child = spawn(QEMU, qemuArgs(image, { ...opts, qmp }, accel, vm), { stdio: 'inherit' });
+  // Told to stop (ctrl-c when the console is not a terminal, SIGTERM, SIGHUP):
+  // press the guest's power button so keel shuts down in order, and stop qemu
+  // only if that takes too long or the signal comes again.
+  let asked = false;
+  const stop = (sig: NodeJS.Signals) => {
+    if (asked) {
+      child.kill('SIGTERM');
+      return;
+    }
+    asked = true;
+    say(`keel run: ${sig}: powering the guest off (again to stop qemu at once)`);
+    qmpCommand(qmp, 'system_powerdown').catch((err: Error) => {
+      say(`keel run: could not press the power button (${err.message}); stopping qemu`);
+      child.kill('SIGTERM');
+    });
+    setTimeout(() => {
+      say(`keel run: the guest did not power off in ${POWEROFF_WAIT_MS / 1000} s; stopping qemu`);
+      child.kill('SIGTERM');
+    }, POWEROFF_WAIT_MS).unref();
+  };
   for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(sig, stop);
   return new Promise((resolveExit) => {
+    const done = (code: number) => {
+      channel?.close();
+      releaseVmDir(vm);
+      resolveExit(code);
+    };
     child.on('error', (err) => {
       say(`keel run: ${err.message}`);
-      resolveExit(1);
+      done(1);
     });
-    child.on('exit', (code, signal) => resolveExit(code ?? (signal ? 128 : 1)));
+    child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1)));
   });
 }

@@ -1,0 +1,165 @@
+// The guest end of the host↔guest control channel: a virtio-serial port
+// named org.keel.api that `keel run` attaches to. Each connection the host
+// opens over it (see services/channel-frames.ts) becomes a connection to
+// keel's own control socket, so `keel --vm NAME ps` on the host speaks the
+// same HTTP API as `keel ps` inside.
+import { closeSync, existsSync, openSync, read, readdirSync, readFileSync, write } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { KeelEventInput } from '../services/events.js';
+import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_OPEN, FRAME_RESET, FrameDecoder, type Frame } from '../services/channel-frames.js';
+
+export const CHANNEL_PORT_NAME = 'org.keel.api';
+
+type Emit = (e: KeelEventInput) => void;
+
+/** /dev/vportNpM of the port with that name (devtmpfs makes the node; there is no udev for the by-name link). */
+export function findPort(name: string, sysDir = '/sys/class/virtio-ports'): string | undefined {
+  if (!existsSync(sysDir)) return undefined;
+  for (const port of readdirSync(sysDir)) {
+    try {
+      if (readFileSync(join(sysDir, port, 'name'), 'utf8').trim() === name) return `/dev/${port}`;
+    } catch {
+      /* a port without a name */
+    }
+  }
+  return undefined;
+}
+
+export class VmChannel {
+  private readonly conns = new Map<number, Socket>();
+  private readonly decoder = new FrameDecoder();
+  private writing: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly fd: number,
+    private readonly apiSocket: string,
+    private readonly emit: Emit,
+  ) {}
+
+  start(): void {
+    this.readLoop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.dropAll();
+  }
+
+  /**
+   * One blocking read at a time on a threadpool thread. A read of 0 bytes
+   * means no host is attached (the port's other end is closed): look again
+   * in a second rather than spin.
+   */
+  private readLoop(): void {
+    if (this.stopped) return;
+    const buf = Buffer.alloc(64 * 1024);
+    read(this.fd, buf, 0, buf.length, null, (err, n) => {
+      if (this.stopped) return;
+      if (err || n === 0) {
+        if (err) this.emit({ kind: 'channel.error', level: 'debug', message: `control channel read: ${err.message}` });
+        setTimeout(() => this.readLoop(), 1000).unref();
+        return;
+      }
+      try {
+        for (const f of this.decoder.push(buf.subarray(0, n))) this.onFrame(f);
+      } catch (e) {
+        // Out of step with the host: forget everything; the host resets on reattach.
+        this.emit({ kind: 'channel.error', level: 'warn', message: `control channel: ${(e as Error).message}; dropping its connections` });
+        this.dropAll();
+      }
+      this.readLoop();
+    });
+  }
+
+  private onFrame(f: Frame): void {
+    switch (f.type) {
+      case FRAME_RESET:
+        this.dropAll();
+        return;
+      case FRAME_OPEN: {
+        this.conns.get(f.id)?.destroy();
+        const sock = connect(this.apiSocket);
+        this.conns.set(f.id, sock);
+        sock.on('data', (d: Buffer) => this.send(...dataFrames(f.id, d)));
+        sock.on('error', () => undefined); // the close that follows says it
+        sock.on('close', () => {
+          if (this.conns.get(f.id) !== sock) return;
+          this.conns.delete(f.id);
+          this.send(encodeFrame(FRAME_CLOSE, f.id));
+        });
+        return;
+      }
+      case FRAME_DATA:
+        this.conns.get(f.id)?.write(f.payload);
+        return;
+      case FRAME_CLOSE: {
+        const sock = this.conns.get(f.id);
+        this.conns.delete(f.id);
+        sock?.destroy();
+        return;
+      }
+    }
+  }
+
+  private dropAll(): void {
+    const all = [...this.conns.values()];
+    this.conns.clear();
+    for (const s of all) s.destroy();
+  }
+
+  /** Frames go out in order, one write after another. */
+  private send(...frames: Buffer[]): void {
+    const data = Buffer.concat(frames);
+    this.writing = this.writing.then(() => this.writeAll(data)).catch((err: Error) => {
+      this.emit({ kind: 'channel.error', level: 'debug', message: `control channel write: ${err.message}` });
+    });
+  }
+
+  private writeAll(data: Buffer): Promise<void> {
+    return new Promise((resolveDone, reject) => {
+      const step = (at: number) => {
+        if (at >= data.length || this.stopped) return resolveDone();
+        write(this.fd, data, at, data.length - at, null, (err, n) => (err ? reject(err) : step(at + n)));
+      };
+      step(0);
+    });
+  }
+}
+
+function open(dev: string, apiSocket: string, emit: Emit): VmChannel | undefined {
+  let fd: number;
+  try {
+    fd = openSync(dev, 'r+');
+  } catch (err) {
+    emit({ kind: 'channel.error', level: 'warn', message: `control channel ${dev}: ${(err as Error).message}` });
+    return undefined;
+  }
+  const ch = new VmChannel(fd, apiSocket, emit);
+  ch.start();
+  emit({ kind: 'channel.open', level: 'debug', message: `control channel on ${dev}` });
+  process.once('exit', () => {
+    ch.stop();
+    try {
+      closeSync(fd);
+    } catch {
+      /* closing at exit */
+    }
+  });
+  return ch;
+}
+
+/**
+ * Serves the channel if the machine has the port. The port shows up while
+ * virtio_console probes, which may finish just after the module loads, so
+ * it is looked for a few times before concluding there is none.
+ */
+export function startVmChannel(apiSocket: string, emit: Emit, tries = 10): void {
+  const dev = findPort(CHANNEL_PORT_NAME);
+  if (dev) {
+    open(dev, apiSocket, emit);
+    return;
+  }
+  if (tries > 1) setTimeout(() => startVmChannel(apiSocket, emit, tries - 1), 500).unref();
+}

@@ -1,0 +1,93 @@
+// The host end of the control channel (see services/channel-frames.ts):
+// qemu connects its virtio-serial chardev to channel.sock, and every client
+// of api.sock becomes one framed connection to keel's control socket in the
+// guest. Until the guest answers, clients simply wait: keel-init starts the
+// channel early in boot.
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_OPEN, FRAME_RESET, FrameDecoder } from '../../services/channel-frames.js';
+
+export interface ChannelHost {
+  close(): void;
+}
+
+function listen(server: Server, path: string): Promise<void> {
+  rmSync(path, { force: true });
+  return new Promise((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      chmodSync(path, 0o600);
+      resolveListen();
+    });
+  });
+}
+
+export async function serveChannel(channelPath: string, apiPath: string): Promise<ChannelHost> {
+  let guest: Socket | undefined;
+  const decoder = new FrameDecoder();
+  const clients = new Map<number, Socket>();
+  let nextId = 1;
+
+  const dropClients = () => {
+    for (const c of clients.values()) c.destroy();
+    clients.clear();
+  };
+  const toGuest = (frame: Buffer) => guest?.write(frame);
+
+  const channel = createServer((sock) => {
+    // A new qemu connection (or a reconnect): whatever was open is gone.
+    guest?.destroy();
+    guest = sock;
+    decoder.reset();
+    dropClients();
+    sock.write(encodeFrame(FRAME_RESET, 0));
+    sock.on('data', (chunk: Buffer) => {
+      let frames;
+      try {
+        frames = decoder.push(chunk);
+      } catch {
+        dropClients();
+        sock.write(encodeFrame(FRAME_RESET, 0));
+        return;
+      }
+      for (const f of frames) {
+        const client = clients.get(f.id);
+        if (f.type === FRAME_DATA) client?.write(f.payload);
+        else if (f.type === FRAME_CLOSE) {
+          clients.delete(f.id);
+          client?.end();
+        }
+      }
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      if (guest === sock) guest = undefined;
+      dropClients();
+    });
+  });
+
+  const api = createServer((client) => {
+    const id = nextId++;
+    clients.set(id, client);
+    toGuest(encodeFrame(FRAME_OPEN, id));
+    client.on('data', (d: Buffer) => {
+      for (const f of dataFrames(id, d)) toGuest(f);
+    });
+    client.on('error', () => undefined);
+    client.on('close', () => {
+      if (clients.delete(id)) toGuest(encodeFrame(FRAME_CLOSE, id));
+    });
+    if (!guest) client.end(); // no VM attached: the client sees the connection close
+  });
+
+  await listen(channel, channelPath);
+  await listen(api, apiPath);
+  return {
+    close() {
+      dropClients();
+      guest?.destroy();
+      channel.close();
+      api.close();
+    },
+  };
+}
