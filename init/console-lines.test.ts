@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { KeelEvent } from '../services/events.js';
 import { consoleColour } from './consoles.js';
 import { heldSummary } from './held-summary.js';
-import { parseKmsg } from './kmsg.js';
+import { parseKmsg, relayBelow } from './kmsg.js';
 import { consoleLine } from './log.js';
 
 let id = 0;
@@ -34,6 +34,12 @@ describe('/dev/kmsg records', () => {
     expect(parseKmsg('11,7,100,-,caller=T1;from userspace\n')).toEqual({ level: 3, facility: 1, text: 'from userspace' });
     expect(parseKmsg('garbage')).toBeUndefined();
     expect(parseKmsg('x,1,2,-;text')).toBeUndefined();
+  });
+
+  it('relays what the kernel would have printed, never below warnings', () => {
+    expect(relayBelow('4')).toBe(4); // quiet: errors and worse
+    expect(relayBelow('7')).toBe(5); // warnings and worse
+    expect(relayBelow('junk')).toBe(5);
   });
 });
 

@@ -1,8 +1,8 @@
 // Kernel messages on a console keel owns. printk writes straight to the
 // console's UART and can land in the middle of a line of keel's. So once keel
 // has the console, the console loglevel is lowered to emergencies only (a
-// panic still prints), and keel reads /dev/kmsg itself: warnings and worse
-// become events, printed as whole lines like every other event, held while
+// panic still prints), and keel reads /dev/kmsg itself: what the kernel would
+// have printed, warnings and worse at most, becomes events, printed as whole lines like every other event, held while
 // the prompt is open, and kept in keel.log.
 import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import type { EventBus } from '../services/events.js';
@@ -27,6 +27,17 @@ export function parseKmsg(record: string): KmsgRecord | undefined {
   if (!Number.isInteger(pri) || pri < 0) return undefined;
   const text = record.slice(semi + 1).split('\n')[0]!;
   return { level: pri & 7, facility: pri >> 3, text };
+}
+
+/**
+ * Records below this level are relayed: what the kernel would have printed at
+ * its old console loglevel, but never below warnings. With "quiet" (4) that is
+ * errors and worse, so an OOM kill's stack dump (logged at the default level,
+ * 4) stays in dmesg.
+ */
+export function relayBelow(previousLoglevel: string): number {
+  const n = Number(previousLoglevel);
+  return Number.isInteger(n) && n >= 0 ? Math.min(n, WARN + 1) : WARN + 1;
 }
 
 /** Reads every record available now; a record the ring overwrote before we read it (EPIPE) is skipped. */
@@ -68,15 +79,16 @@ export function relayKernelLog(bus: EventBus): boolean {
     bus.emit({ kind: 'console.kmsg', level: 'warn', message: `could not lower the console loglevel: ${(err as Error).message}` });
     return false;
   }
+  const below = relayBelow(previous);
   const relay = (record: string) => {
     const r = parseKmsg(record);
-    if (!r || r.level > WARN) return;
+    if (!r || r.level >= below) return;
     const who = r.facility === 0 ? 'kernel' : 'kmsg';
     bus.emit({ kind: 'kernel.log', level: r.level < WARN ? 'error' : 'warn', message: `${who}: ${r.text}`, kernelLevel: r.level, facility: r.facility });
   };
   // /dev/kmsg cannot be polled from Node's loop; reading it twice a second costs a few syscalls.
   const timer = setInterval(() => drain(fd, buf, relay), POLL_MS);
   timer.unref();
-  bus.emit({ kind: 'console.kmsg', level: 'debug', message: `kernel console loglevel ${previous} -> ${EMERG_ONLY}; keel relays kernel warnings and errors`, previous });
+  bus.emit({ kind: 'console.kmsg', level: 'debug', message: `kernel console loglevel ${previous} -> ${EMERG_ONLY}; keel relays kernel messages below level ${below}`, previous });
   return true;
 }

@@ -56,7 +56,13 @@ export async function spawnPty(file: string, args: string[], size: { cols: numbe
   );
   return {
     pid: child.pid,
-    write: (d) => child.write(d),
+    write: (d) => {
+      try {
+        child.write(d);
+      } catch {
+        /* keystrokes after the program exited: nowhere to go */
+      }
+    },
     resize: (cols, rows) => {
       try {
         child.resize(cols, rows);

@@ -101,7 +101,12 @@ export class Terminals {
     let what = 'console';
     let start: () => Promise<TermSession> | TermSession;
     if (isExec) {
-      const name = decodeURIComponent(parts[2]!);
+      let name: string;
+      try {
+        name = decodeURIComponent(parts[2]!);
+      } catch {
+        throw new TtyError(400, 'the service name in the path is not valid percent-encoding');
+      }
       const s = this.supervisor()?.get(name);
       if (!s) throw new TtyError(404, `no service named "${name}"`);
       if (s.pid === undefined) throw new TtyError(409, `service ${name} is not running (it is ${s.state})`);
