@@ -13,6 +13,8 @@ import { resolveKernelSource } from './kernel-image.js';
 import { lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
 import { binaryWithLibraries } from './node-runtime.js';
+import { writeIsoBios } from './iso.js';
+import { writeTar } from './tar.js';
 
 export const KEEL_LIB = '/usr/lib/keel';
 
@@ -25,8 +27,13 @@ export interface BuildOptions {
   distDir?: string;
   /** Re-resolve every image reference instead of using keel.lock. */
   updateLock?: boolean;
+  /** Extra outputs besides NAME-kernel, NAME-initrd.img and NAME-cmdline (which are always written). */
+  formats?: OutputFormat[];
   progress?: Progress;
 }
+
+export const OUTPUT_FORMATS = ['kernel+initrd', 'tar', 'iso-bios'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface BuildResult {
   name: string;
@@ -38,6 +45,8 @@ export interface BuildResult {
   /** The lock file beside the manifest, and whether this build wrote it. */
   lockFile: string;
   lockWritten: boolean;
+  /** NAME.tar and NAME.iso when asked for. */
+  extra: string[];
 }
 
 // The kernel runs /init with a shebang; /init imports the ESM bundle.
@@ -164,7 +173,18 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   writeFileSync(out('initrd.img'), initrd);
   const cmdline = manifest.kernel?.cmdline ?? '';
   writeFileSync(out('cmdline'), cmdline + '\n');
+  const extra: string[] = [];
+  const formats = new Set(opts.formats ?? []);
+  if (formats.has('tar')) {
+    // The root filesystem as a tar, with the kernel and cmdline in /boot.
+    writeTar(entries, kernel.image, cmdline, join(opts.outDir, `${name}.tar`));
+    extra.push(join(opts.outDir, `${name}.tar`));
+  }
+  if (formats.has('iso-bios')) {
+    writeIsoBios({ kernel: out('kernel'), initrd: out('initrd.img'), cmdline, out: join(opts.outDir, `${name}.iso`) });
+    extra.push(join(opts.outDir, `${name}.iso`));
+  }
   // The lock is written last: only a build that succeeded records what it used.
   const lockWritten = writeLock(lockFile, ctx.resolved);
-  return { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten };
+  return { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra };
 }

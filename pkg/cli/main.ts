@@ -2,7 +2,7 @@
 // Later, inside the VM, the same CLI talks to the running init.
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../build/kernel.js';
-import { buildImage } from '../build/image.js';
+import { buildImage, OUTPUT_FORMATS, type OutputFormat } from '../build/image.js';
 import { terminalProgress } from '../build/sources/progress.js';
 import { jsonSchema, loadManifest, ManifestError } from '../manifest/index.js';
 import { findImage, runVm, type Disk, type NetMode, type RunOptions } from '../run/qemu.js';
@@ -15,8 +15,9 @@ import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from './con
 
 const USAGE = `usage: keel COMMAND [options]
 
-  keel build [-o DIR] [--name NAME] [--update-lock] keel.yml
-                                               build NAME-kernel, NAME-initrd.img, NAME-cmdline;
+  keel build [-o DIR] [--name NAME] [--format tar|iso-bios]... [--update-lock] keel.yml
+                                               build NAME-kernel, NAME-initrd.img, NAME-cmdline
+                                               (and NAME.tar, NAME.iso);
                                                image ids are pinned in keel.lock beside keel.yml
   keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--no-reboot] [--name VM]
            [--disk PATH[,size=4G][,format=raw|qcow2]]... [--net restricted|user|none]
@@ -56,9 +57,16 @@ function positional(args: string[], want: number, what: string): string[] {
 async function cmdBuild(argv: string[]): Promise<number> {
   const { values, positionals } = parseNodeArgs({
     args: argv,
-    options: { output: { type: 'string', short: 'o', default: '.' }, name: { type: 'string' }, 'update-lock': { type: 'boolean', default: false } },
+    options: {
+      output: { type: 'string', short: 'o', default: '.' },
+      name: { type: 'string' },
+      'update-lock': { type: 'boolean', default: false },
+      format: { type: 'string', multiple: true },
+    },
     allowPositionals: true,
   });
+  const formats = (values.format ?? []).flatMap((f) => f.split(','));
+  for (const f of formats) if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format ${f}: expected one of ${OUTPUT_FORMATS.join(', ')}`);
   const [manifestPath] = positional(positionals, 1, 'one manifest file: keel build [-o DIR] [--name NAME] [--update-lock] keel.yml');
   const started = Date.now();
   const r = await buildImage({
@@ -67,9 +75,11 @@ async function cmdBuild(argv: string[]): Promise<number> {
     ...(values.name ? { name: values.name } : {}),
     updateLock: values['update-lock'],
     progress: terminalProgress(),
+    formats: formats as OutputFormat[],
   });
   out(`built ${r.name} in ${((Date.now() - started) / 1000).toFixed(1)} s (kernel ${r.kernelSource})`);
   out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB)\n  cmdline: ${r.cmdline || '(empty)'}`);
+  for (const f of r.extra) out(`  ${f}`);
   if (r.lockWritten) out(`  wrote ${r.lockFile}`);
   return 0;
 }
