@@ -147,6 +147,9 @@ export class ConsolePrompt {
   private openInterface(): void {
     const rl = createInterface({ input: this.io.input, output: this.io.output, terminal: true, history: this.history, historySize: 200, prompt: 'keel> ' });
     this.rl = rl;
+    // readline re-emits its input's errors (ECONNRESET from a remote client, EIO from a console that went away);
+    // unheard, they would be uncaught exceptions in PID 1. The input's end closes the prompt anyway.
+    rl.on('error', () => rl.close());
     rl.on('line', (line) => {
       // A line typed while a verb runs is dropped: ctrl-c first.
       if (!this.busy) void this.run(line.trim());

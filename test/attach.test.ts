@@ -133,6 +133,30 @@ describe('keel exec NAME [CMD...]', () => {
     // keel is still there for the next one.
     expect((await cli(['ps'])).status).toBe(0);
   }, 60_000);
+
+  it('survives clients that vanish: right after the upgrade, mid-shell, with bytes before the answer', async () => {
+    const hangUp = (path: string, bytes: string, afterMs: number) =>
+      new Promise<void>((resolve, reject) => {
+        const req = request({ socketPath: sock(), method: 'POST', path, headers: { connection: 'Upgrade', upgrade: 'tty' } });
+        req.on('upgrade', (_res, s) => {
+          s.write(bytes);
+          setTimeout(() => {
+            s.destroy();
+            resolve();
+          }, afterMs);
+        });
+        req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+        req.on('error', reject);
+        req.end();
+      });
+    await hangUp('/v1/console', '', 0);
+    await hangUp('/v1/console', 'sh\rsleep 100\r', 300);
+    await hangUp('/v1/services/web/exec?cmd=sleep&cmd=100', '', 300);
+    await hangUp('/v1/services/web/exec', '\x00\xff\x1b[999999;999999R garbage', 100);
+    const r = await cli(['exec', 'web', 'echo', 'still-here']);
+    expect(r.stdout).toContain('still-here');
+    expect(k.output()).not.toMatch(/contained an (uncaught exception|unhandled rejection)/);
+  }, 60_000);
 });
 
 describe('keel console', () => {

@@ -30,7 +30,7 @@ describe('the serial console of a booted image', () => {
     const step = (what: string) => process.stderr.write(`vm-console: ${what} at ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     try {
       await con.waitFor(/keel: boot complete \d+ ms after kernel start/, 300_000);
-      await con.waitFor(/keel: all 2 service\(s\) ready/, 120_000);
+      await con.waitFor(/keel: all 1 service\(s\) ready/, 120_000);
       step('services ready');
 
       vm.type('\r');
