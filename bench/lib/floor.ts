@@ -10,6 +10,7 @@ import { binaryWithLibraries } from '../../pkg/build/node-runtime.js';
 import { loadManifest } from '../../pkg/manifest/index.js';
 import { buildOciSpec, specJson } from '../../runtime/oci-spec.js';
 
+export const FLOOR_INIT = /floor: \/init started ([\d.]+) s after kernel start/;
 export const FLOOR_DONE = /floor: all (\d+) services running ([\d.]+) s after kernel start/;
 
 /** A host directory as archive entries under `at`, owned by root (as keel build copies images). */
@@ -36,6 +37,8 @@ function initScript(onboot: string[], services: string[]): string {
   return `#!/bin/sh
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin
 if [ ! -e /.stage2 ]; then
+  mount -t proc proc /proc; read up idle < /proc/uptime; umount /proc
+  echo "floor: /init started $up s after kernel start"
   mount -t tmpfs -o mode=0755 tmpfs /newroot
   for d in bin usr lib lib64 etc containers init; do [ -e /$d ] && cp -a /$d /newroot/; done
   mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/run /newroot/tmp
@@ -75,7 +78,7 @@ export function buildFloor(manifestPath: string): FloorImage {
     { path: '/sys', type: 'dir', mode: 0o555 },
     { path: '/newroot', type: 'dir', mode: 0o755 },
     { path: '/bin/busybox', type: 'file', mode: 0o755, data: readFileSync('/bin/busybox') },
-    ...['sh', 'mount', 'cp', 'mkdir', 'switch_root', 'poweroff', 'cat'].map((a): CpioEntry => ({ path: `/bin/${a}`, type: 'symlink', target: 'busybox' })),
+    ...['sh', 'mount', 'umount', 'cp', 'mkdir', 'switch_root', 'poweroff', 'cat'].map((a): CpioEntry => ({ path: `/bin/${a}`, type: 'symlink', target: 'busybox' })),
     ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
   ];
   for (const phase of ['onboot', 'services'] as const) {
