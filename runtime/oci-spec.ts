@@ -192,7 +192,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
       deviceRules.push({ allow: true, type: d.type, access: 'rwm' });
       continue;
     }
-    linuxDevices.push({ path: d.path, type: d.type, major: d.major, minor: d.minor, ...(d.mode ? { fileMode: parseInt(d.mode, 8) } : {}) });
+    linuxDevices.push({ path: d.path, type: d.type, major: d.major, minor: d.minor, ...(d.mode !== undefined ? { fileMode: d.mode } : {}) });
     deviceRules.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' });
   }
   const memory = resources.memory ? { ...resources.memory } : undefined;

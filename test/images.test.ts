@@ -158,6 +158,24 @@ describe('images without a daemon', () => {
   });
 });
 
+describe('volumes', () => {
+  it('puts each volume at /volumes/NAME, filled from its image or empty, and rewrites binds by name (read-only ones with ro)', () => {
+    writeFileSync(
+      join(dir, 'vol.yml'),
+      'volumes:\n  - name: data\n  - name: conf\n    image: ./a.tar\n    readonly: true\n' +
+        'services:\n  - name: s\n    image: ./a.tar\n    binds: ["data:/data", "conf:/etc/conf"]\n    binds.add: ["/dev:/dev"]\n',
+    );
+    const r = keel(['build', '-o', join(dir, 'v'), join(dir, 'vol.yml')]);
+    expect(r.status, r.stderr).toBe(0);
+    const initrd = join(dir, 'v/vol-initrd.img');
+    const files = initrdList(initrd);
+    expect(files).toEqual(expect.arrayContaining(['volumes/data', 'volumes/conf/etc/added', 'volumes/conf/bin/busybox']));
+    expect(files.filter((f) => f.startsWith('volumes/data/'))).toEqual([]);
+    const m = JSON.parse(initrdFile(initrd, 'etc/keel/manifest.json')) as { services: Array<{ binds: string[] }> };
+    expect(m.services[0]!.binds).toEqual(['/volumes/data:/data:rw,rshared', '/volumes/conf:/etc/conf:rshared,ro']);
+  });
+});
+
 describe('an unpacked image at run time', () => {
   it('runs with its label command and its config env when the manifest says neither', async () => {
     const image = join(cache, 'images', idA.slice(7));

@@ -8,6 +8,7 @@ import { DEFAULT_MODULES, MODULE_LIST, resolveModules } from './modules.js';
 import { buildCpio, type CpioEntry } from './cpio.js';
 import { fileEntries } from './files.js';
 import { containerImages, initImages, type ImageContext } from './images.js';
+import { volumeEntries } from './volumes.js';
 import { BuildError } from './kernel.js';
 import { resolveKernelSource } from './kernel-image.js';
 import { lockPathFor, readLock, writeLock } from './sources/lock.js';
@@ -146,13 +147,15 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const kernel = await resolveKernelSource(manifest.kernel, baseDir, manifest.kernel?.image ? ctx.locked[manifest.kernel.image] : undefined, ctx.progress, manifestPath);
   if (kernel.lock && manifest.kernel?.image) ctx.resolved[manifest.kernel.image] = kernel.lock;
   const init = await initImages(manifest, ctx);
-  const containers = await containerImages(manifest, ctx);
+  const volumes = await volumeEntries(manifest, ctx);
+  const containers = await containerImages(volumes.manifest, ctx);
   const modules = kernel.root && kernel.release ? moduleEntries(join(kernel.root, 'lib/modules', kernel.release), kernel.release, manifest.kernel?.modules ?? []) : [];
   const entries: CpioEntry[] = [
     ...SKELETON,
     ...init,
     ...modules,
     ...containers.entries,
+    ...volumes.entries,
     ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
     ...busybox(),
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },

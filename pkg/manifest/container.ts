@@ -9,6 +9,7 @@ import {
   checkedString,
   either,
   field,
+  fileMode,
   int,
   list,
   object,
@@ -63,7 +64,7 @@ const deviceSpec = object({
   type: field(oneOf(['c', 'b', 'u', 'p', 'a'] as const), { required: true }),
   major: field(int(), { default: 0 }),
   minor: field(int(), { default: 0 }),
-  mode: field(checkedString('an octal mode such as "0666"', (s) => (/^0?[0-7]{3,4}$/.test(s) ? undefined : 'not an octal mode'))),
+  mode: field(fileMode()),
 });
 
 const throttleDevice = object({ major: field(int({ min: 0 }), { required: true }), minor: field(int({ min: 0 }), { required: true }), rate: field(int({ min: 0 }), { required: true }) });

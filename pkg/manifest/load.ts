@@ -2,9 +2,23 @@
 // `keel build` writes. Both go through the same validation, and every error
 // names the file, line and column, and the field.
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isNode, type Document, type ScalarTag } from 'yaml';
 import { manifestSpec, type Manifest } from './manifest.js';
 import { formatPath, INVALID, Issues, type Path } from './schema.js';
+
+/**
+ * LinuxKit reads its YAML with YAML 1.1 rules, where 0644 is octal; YAML 1.2
+ * (this parser) would read 644. Only that rule is borrowed, so modes written
+ * LinuxKit's way (mode: 0666) keep their meaning; 1.1's yes/no/on/off
+ * booleans are not, since "access: off" must stay a word.
+ */
+const LEGACY_OCTAL: ScalarTag = {
+  tag: 'tag:yaml.org,2002:int',
+  default: true,
+  format: 'OCT',
+  test: /^0[0-7]+$/,
+  resolve: (text: string) => parseInt(text, 8),
+};
 
 export const MANIFEST_FORMAT = 'keel-manifest/1';
 
@@ -57,7 +71,7 @@ function locate(doc: Document, counter: LineCounter, path: Path, atKey: boolean)
 /** Parses and validates manifest text. `file` is only used in messages. */
 export function parseManifest(text: string, file: string): Manifest {
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, customTags: (tags) => [LEGACY_OCTAL, ...tags] });
   if (doc.errors.length > 0) {
     throw new ManifestError(
       file,

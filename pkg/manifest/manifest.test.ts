@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsonSchema, ManifestError, normalizedJson, parseManifest } from './index.js';
 import { parseDuration } from './duration.js';
@@ -51,6 +53,10 @@ describe('manifest validation', () => {
     ['console:\n  access: password\n  password: hunter2', 'console.password: "hunter2": not a hash from "keel password"'],
     ['hostname: a\nhostname: b', 'keel.yml:2:1: not valid YAML'],
     ['- a list', 'keel.yml:1:1: (top level): a list is not a mapping'],
+    ['services:\n  - name: a\n    image: /i\n    binds: [data:/data]', 'a: binds "data:/data" names the volume "data", which the volumes section does not define'],
+    ['volumes:\n  - name: v\n  - name: v', 'volumes: the name "v" is used twice'],
+    ['volumes:\n  - name: v\n    format: oci', 'keel.yml:3:13: volumes[0].format: "oci" is not one of filesystem'],
+    ['services:\n  - name: a\n    image: /i\n    binds: ["rel/dir:/x"]', 'services[0].binds[0]'],
   ])('rejects %j with a message naming file, line and field', (text, expected) => {
     const found = problems(text);
     expect(found.some((p) => p.includes(expected)), `got:\n${found.join('\n')}`).toBe(true);
@@ -75,6 +81,31 @@ describe('manifest validation', () => {
     const schema = jsonSchema() as { properties: Record<string, { properties?: Record<string, unknown> }> };
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['kernel', 'files', 'onboot', 'services', 'hostname']));
     expect(schema.properties.files).toBeDefined();
+  });
+});
+
+describe('LinuxKit manifests', () => {
+  const dir = join(import.meta.dirname, '../../test/fixtures/linuxkit');
+  it.each(readdirSync(dir).filter((f) => f.endsWith('.yml')))('%s, which uses only supported fields, parses unchanged', (file) => {
+    expect(() => parseManifest(readFileSync(join(dir, file), 'utf8'), file)).not.toThrow();
+  });
+
+  it('reads numbers the way LinuxKit (YAML 1.1) does: 0666 is octal; words stay words', () => {
+    const m = parseManifest('console:\n  access: off\nservices:\n  - name: a\n    image: /i\n    devices:\n      - {path: /dev/fuse, type: c, major: 10, minor: 229, mode: 0666}\n', 'keel.yml');
+    expect(m.services[0]!.devices?.[0]?.mode).toBe(0o666);
+    expect(m.console.access).toBe('off');
+  });
+
+  it('keeps kernel images, init images and volumes', () => {
+    const m = parseManifest(readFileSync(join(dir, 'server.yml'), 'utf8'), 'server.yml');
+    expect(m.kernel).toMatchObject({ image: 'linuxkit/kernel:6.6.71', binary: 'bzImage', tar: 'kernel.tar' });
+    expect(m.init).toHaveLength(4);
+    const v = parseManifest(readFileSync(join(dir, 'volumes.yml'), 'utf8'), 'volumes.yml');
+    expect(v.volumes).toEqual([
+      { name: 'vola', image: 'alpine:3.20', readonly: false, format: 'filesystem' },
+      { name: 'volb', readonly: true, format: 'filesystem' },
+      { name: 'volc', readonly: false, format: 'filesystem' },
+    ]);
   });
 });
 

@@ -5,6 +5,7 @@ import { containerBaseSpec, containerList, containerSpec, imageLabelSpec } from 
 import { serviceList } from './service.js';
 import { duration } from './duration.js';
 import { isPasswordHash } from './password.js';
+import { VOLUME_NAME } from './strings.js';
 import {
   bool,
   checkedString,
@@ -74,6 +75,14 @@ const shutdownSpec = object({
   }),
 });
 
+const volumeSpec = object({
+  name: field(str({ pattern: VOLUME_NAME, patternHint: 'a volume name (lower-case letters, digits, ".", "_", "-")' }), { required: true, description: 'Named in binds as NAME:/path' }),
+  image: field(str({ nonEmpty: true }), { description: "An image whose files fill the volume; else it starts empty" }),
+  readonly: field(bool(), { default: false, description: 'Bound read-only into every container' }),
+  format: field(oneOf(['filesystem'] as const), { default: 'filesystem' as const, description: 'Only "filesystem" (the files themselves); LinuxKit\'s "oci" layout is not supported' }),
+  platforms: unsupported(notYet('volumes[].platforms')),
+});
+
 const sections = object(
   {
     kernel: field(kernelSpec, { description: 'The kernel to boot (build time only)' }),
@@ -85,7 +94,7 @@ const sections = object(
     services: field(serviceList(), { default: [], description: 'Long-running containers, supervised: restarted by policy, started in dependency order' }),
     onshutdown: field(containerList(), { default: [], description: 'Containers run one after another at shutdown, after services stop' }),
     files: field(list(fileSpec), { default: [] }),
-    volumes: unsupported(notYet('volumes')),
+    volumes: field(list(volumeSpec), { default: [], description: 'Named directories in the image that containers bind by name (NAME:/path)' }),
     trust: unsupported('trust was removed from LinuxKit and is not supported; remove it'),
     hostname: field(str({ pattern: HOSTNAME, patternHint: 'a hostname (letters, digits and "-", dot-separated)' }), {
       description: 'The machine hostname (keel extension); else /etc/hostname is used',
@@ -96,9 +105,20 @@ const sections = object(
   { description: 'A keel manifest (LinuxKit YAML format with keel extensions)' },
 );
 
-/** uid, gid and additionalGids may name another container; those names must exist. */
+/** uid, gid and additionalGids may name another container; bind sources may name a volume; those names must exist. */
 export const manifestSpec = refine(sections, (m) => {
   const all = [...m.onboot, ...m.services, ...m.onshutdown];
+  const volumes = new Set<string>();
+  for (const v of m.volumes) {
+    if (volumes.has(v.name)) return `volumes: the name "${v.name}" is used twice`;
+    volumes.add(v.name);
+  }
+  for (const c of all) {
+    for (const b of [...(c.binds ?? []), ...(c['binds.add'] ?? [])]) {
+      const source = b.split(':')[0]!;
+      if (!source.startsWith('/') && !volumes.has(source)) return `${c.name}: binds "${b}" names the volume "${source}", which the volumes section does not define`;
+    }
+  }
   const names = new Set(all.map((c) => c.name));
   for (const c of all) {
     for (const v of [c.uid, c.gid, ...(c.additionalGids ?? [])]) {

@@ -7,13 +7,20 @@ export interface Bind {
   options: string[];
 }
 
-/** "src:dst[:opt,opt]" as LinuxKit and `docker -v` write it. Default options rw,rbind,rshared. */
+/** A name in the manifest's volumes section. */
+export const VOLUME_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+
+/**
+ * "src:dst[:opt,opt]" as LinuxKit and `docker -v` write it. Default options
+ * rw,rbind,rshared. The source is an absolute path, or the name of a volume
+ * (keel build turns it into the volume's path).
+ */
 export function parseBind(text: string): Bind | string {
   const parts = text.split(':');
   if (parts.length < 2) return 'missing ":" between source and destination';
   if (parts.length > 3) return 'too many ":"';
   const [source, destination, opts] = parts as [string, string, string | undefined];
-  if (!source.startsWith('/') || !destination.startsWith('/')) return 'source and destination must be absolute paths';
+  if (!(source.startsWith('/') || VOLUME_NAME.test(source)) || !destination.startsWith('/')) return 'the source must be an absolute path or a volume name, and the destination an absolute path';
   const options = opts === undefined ? ['rw', 'rbind', 'rshared'] : [...opts.split(',').filter((o) => o !== ''), 'rbind'];
   return { source, destination, options: [...new Set(options)] };
 }
