@@ -11,7 +11,7 @@ import { machine, metric, REPO, writeResult } from './lib/results.js';
 import { median } from './lib/stats.js';
 
 const ORPHANS = Number(process.argv[2] ?? 10_000);
-const ROUNDS = Number(process.argv[3] ?? 3);
+const ROUNDS = Number(process.argv[3] ?? 5);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Processes in the PID namespace of `pid1` (host pids), PID 1 excluded. */

@@ -10,7 +10,7 @@ export function chart(r: BenchResult): string {
   const LABEL = 250;
   const BAR = 18;
   const GAP = 6;
-  const barW = W - LABEL - 90;
+  const barW = W - LABEL - 140;
   let y = 46;
   const parts: string[] = [];
   for (const m of r.metrics) {
