@@ -16,5 +16,7 @@ export function ownConsole(bus: EventBus, sink: ConsoleSink, machine: boolean): 
   }
   // In namespace mode the host's kernel command line is not keel's to read options from.
   sink.setColour(consoleColour(machine ? cmdline : '', process.env, process.stdout.isTTY === true));
-  if (machine) relayKernelLog(bus);
+  const drainKernelLog = machine ? relayKernelLog(bus) : undefined;
+  // A shell that logged a kernel error just before it exited must see it in the summary, not 500 ms later.
+  if (drainKernelLog) sink.addPolled(drainKernelLog);
 }

@@ -59,7 +59,8 @@ function drain(fd: number, buf: Buffer, each: (record: string) => void): void {
  * Takes kernel messages off the console and relays warn+ ones through the bus.
  * What the kernel logged before is skipped: it already printed it.
  */
-export function relayKernelLog(bus: EventBus): boolean {
+/** Returns a function that relays what is waiting now (besides the poll), or undefined if keel could not take the kernel's messages over. */
+export function relayKernelLog(bus: EventBus): (() => void) | undefined {
   let fd: number;
   let previous: string;
   try {
@@ -67,7 +68,7 @@ export function relayKernelLog(bus: EventBus): boolean {
     fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     bus.emit({ kind: 'console.kmsg', level: 'warn', message: `kernel messages stay on the console as they are (${(err as Error).message})` });
-    return false;
+    return undefined;
   }
   const buf = Buffer.alloc(8192);
   // Drain first, then lower the level: a line logged in between is relayed twice at worst, never lost.
@@ -77,7 +78,7 @@ export function relayKernelLog(bus: EventBus): boolean {
   } catch (err) {
     closeSync(fd);
     bus.emit({ kind: 'console.kmsg', level: 'warn', message: `could not lower the console loglevel: ${(err as Error).message}` });
-    return false;
+    return undefined;
   }
   const below = relayBelow(previous);
   const relay = (record: string) => {
@@ -87,8 +88,9 @@ export function relayKernelLog(bus: EventBus): boolean {
     bus.emit({ kind: 'kernel.log', level: r.level < WARN ? 'error' : 'warn', message: `${who}: ${r.text}`, kernelLevel: r.level, facility: r.facility });
   };
   // /dev/kmsg cannot be polled from Node's loop; reading it twice a second costs a few syscalls.
-  const timer = setInterval(() => drain(fd, buf, relay), POLL_MS);
+  const now = () => drain(fd, buf, relay);
+  const timer = setInterval(now, POLL_MS);
   timer.unref();
   bus.emit({ kind: 'console.kmsg', level: 'debug', message: `kernel console loglevel ${previous} -> ${EMERG_ONLY}; keel relays kernel messages below level ${below}`, previous });
-  return true;
+  return now;
 }

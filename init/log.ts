@@ -61,6 +61,8 @@ export interface ConsoleSink {
   /** Colour for errors and warnings (see consoleColour in consoles.ts). */
   setColour(on: boolean): void;
   readonly colour: boolean;
+  /** A polled source of events (the kernel log): read before held events are handed over, so a summary has all of them. */
+  addPolled(drain: () => void): void;
 }
 
 const MAX_HELD = 2000;
@@ -70,6 +72,7 @@ export function attachConsole(bus: EventBus, write: ConsoleWrite): ConsoleSink {
   let paused = false;
   let colour = false;
   let held: KeelEvent[] = [];
+  const polled: Array<() => void> = [];
   bus.subscribe((event) => {
     if (event.level === 'debug') return;
     if (paused) {
@@ -79,6 +82,7 @@ export function attachConsole(bus: EventBus, write: ConsoleWrite): ConsoleSink {
   });
   return {
     setPaused(p) {
+      for (const drain of polled) drain();
       paused = p;
       const out = held;
       held = [];
@@ -89,6 +93,9 @@ export function attachConsole(bus: EventBus, write: ConsoleWrite): ConsoleSink {
     },
     get colour() {
       return colour;
+    },
+    addPolled(drain) {
+      polled.push(drain);
     },
   };
 }
