@@ -15,7 +15,7 @@ const REPO = resolve(import.meta.dirname, '..');
 /** The busybox root filesystem the demo's containers use, made as make run makes it. */
 function demoRootfs(): string {
   const path = join(REPO, 'out/busybox-rootfs');
-  const r = spawnSync(join(REPO, 'examples/make-rootfs.sh'), [path], { encoding: 'utf8' });
+  const r = spawnSync(join(REPO, 'examples/make-rootfs.sh'), [path, 'keel-demo/busybox:1'], { encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
   return path;
 }
@@ -71,6 +71,21 @@ describe('the demo image (examples/demo.yml)', () => {
       expect(boot.every((p) => p >= 0), s).toBe(true);
       expect([...boot].sort((a, b) => a - b)).toEqual(boot);
       expect(s).toMatch(/service flaky exited 1 after \d+ ms; restarting in \d+ ms/);
+
+      // The same story from the host, over the control channel (keel --vm NAME).
+      const events = (await vm.keel('events', '--json')).stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { message: string }).message);
+      const seen = positions(events.join('\n'), ['onboot network exited 0', 'boot complete', /service db ready after/, 'service web running']);
+      expect(seen.every((p) => p >= 0), events.join('\n')).toBe(true);
+      expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+      const hungry = JSON.parse((await vm.keel('inspect', 'hungry')).stdout) as { exits: Array<{ oomKilled: boolean }> };
+      expect(hungry.exits.some((e) => e.oomKilled)).toBe(true);
+      // Kill web's process from inside its container: the supervisor restarts it (restart: always).
+      const killed = await vm.keel('exec', 'web', '/bin/sh', '-c', 'kill 1');
+      expect(killed.status, killed.stderr).toBe(0);
+      await vm.waitFor(/keel: service web exited 0 after \d+ ms; restarting/, 120_000);
+      await vm.waitFor(/keel: service web running \(pid \d+\)[\s\S]*keel: service web running \(pid \d+\)/, 120_000);
+      const web = (JSON.parse((await vm.keel('ps', '--json')).stdout) as Array<{ name: string; restarts: number }>).find((x) => x.name === 'web');
+      expect(web?.restarts).toBe(1);
 
       const qmp = await vm.qmp();
       await qmp.command('system_powerdown');

@@ -1,11 +1,15 @@
 // Boots a built image with the real `keel run` (qemu, TCG here), reads the
 // serial console, and drives the machine through QMP.
 import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DIST } from './keel-ns.js';
 import { Qmp } from './qmp.js';
 
 export interface Vm {
+  /** The name keel run registered it under, for `keel --vm NAME`. */
+  name: string;
+  /** Runs `keel --vm NAME ARGS…` on the host without blocking the event loop that reads the console. */
+  keel(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }>;
   screen(): string;
   waitFor(pattern: RegExp, ms: number): Promise<void>;
   qmp(): Promise<Qmp>;
@@ -21,14 +25,28 @@ export function keelBuild(manifest: string, outDir: string): string {
   return r.stdout;
 }
 
+let vmCount = 0;
+
 export function bootVm(image: string, qmpPath: string, qemuArgs: string[] = [], mem = 1024): Vm {
   const extra = qemuArgs.map((a) => `--qemu-arg=${a}`);
-  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--mem', String(mem), '--no-reboot', '--qmp', qmpPath, ...extra, image], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A name of its own, so test files booting the same image at once do not collide.
+  const name = `${basename(image)}-${process.pid}-${++vmCount}`;
+  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--name', name, '--mem', String(mem), '--no-reboot', '--qmp', qmpPath, ...extra, image], { stdio: ['pipe', 'pipe', 'pipe'] });
   let screen = '';
   vm.stdout.on('data', (d: Buffer) => (screen += d.toString()));
   vm.stderr.on('data', (d: Buffer) => (screen += d.toString()));
   const exited = new Promise<number | null>((r) => vm.on('exit', (code) => r(code)));
   return {
+    name,
+    keel: (...args) =>
+      new Promise((resolveRun) => {
+        const c = spawn(process.execPath, [join(DIST, 'keel.js'), '--vm', name, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        c.on('close', (status) => resolveRun({ status, stdout, stderr }));
+      }),
     screen: () => screen,
     async waitFor(pattern, ms) {
       const end = Date.now() + ms;
@@ -40,7 +58,11 @@ export function bootVm(image: string, qmpPath: string, qemuArgs: string[] = [], 
     qmp: () => Qmp.open(qmpPath),
     type: (text) => vm.stdin.write(text),
     exited,
-    stop: () => vm.kill('SIGTERM'), // keel run passes it on to qemu
+    // keel run takes the first SIGTERM as "power off cleanly", the second as "stop qemu now".
+    stop: () => {
+      vm.kill('SIGTERM');
+      setTimeout(() => vm.kill('SIGTERM'), 200).unref();
+    },
   };
 }
 
