@@ -4,7 +4,7 @@
 // image config and label, images unpacked once, and keel.lock.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +155,57 @@ describe('images without a daemon', () => {
     writeFileSync(join(dir, 'oci.yml'), 'services:\n  - name: s\n    image: ./layout3#three\n');
     expect(keel(['build', '-o', join(dir, 'o'), join(dir, 'oci.yml')]).status).toBe(0);
     expect(checkLayered(join(dir, 'o/oci-initrd.img'))).toBe(`images/${idC.slice(7, 19)}`);
+  });
+});
+
+describe('kernels', () => {
+  const pkgRoot = join(cacheDir(), 'kernels', 'linux-image-6.1.0-50-amd64');
+
+  it('takes a LinuxKit-style kernel image from the engine: kernel, modules from kernel.tar, microcode in front', () => {
+    const release = readdirSync(join(pkgRoot, 'lib/modules'))[0]!;
+    const vmlinuz = readFileSync(join(pkgRoot, 'boot', `vmlinuz-${release}`));
+    // kernel.tar holds just what keel loads, to keep the image small.
+    const stage = join(dir, 'kstage');
+    const mods = `lib/modules/${release}`;
+    const wanted = ['modules.builtin', ...spawnSync('sh', ['-c', `cd '${pkgRoot}' && find ${mods}/kernel -name '*.ko' | grep -E '/(virtio|virtio_ring|virtio_pci|virtio_pci_legacy_dev|virtio_pci_modern_dev|virtio_net|net_failover|failover|virtio_blk|virtio_console|virtio-rng|vsock|vmw_vsock_virtio_transport_common|vmw_vsock_virtio_transport|overlay|veth|bridge|stp|llc|evdev|button)\\.ko$'`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map((f) => f.slice(mods.length + 1))];
+    spawnSync('sh', ['-c', `mkdir -p '${stage}' && cd '${pkgRoot}' && tar -cf '${stage}/kernel.tar' ${wanted.map((w) => `'${mods}/${w}'`).join(' ')}`]);
+    const ucode = Buffer.from('070701-not-really-microcode');
+    const id = dockerArchive(dir, join(dir, 'kimg.tar'), 'keel-test/kernel:1', {
+      layers: [{ files: { bzImage: vmlinuz, 'kernel.tar': readFileSync(join(stage, 'kernel.tar')), 'ucode.cpio': ucode } }],
+    });
+    dockerLoad(join(dir, 'kimg.tar'));
+    loaded.push(id);
+    writeFileSync(join(dir, 'kimg.yml'), 'kernel:\n  image: keel-test/kernel:1\n  binary: bzImage\n  ucode: ucode.cpio\n  cmdline: console=ttyS0\n');
+    const r = keel(['build', '-o', join(dir, 'k'), join(dir, 'kimg.yml')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('(kernel keel-test/kernel:1)');
+    expect(sha(join(dir, 'k/kimg-kernel'))).toBe(createHash('sha256').update(vmlinuz).digest('hex'));
+    const initrd = readFileSync(join(dir, 'k/kimg-initrd.img'));
+    expect(initrd.subarray(0, ucode.length).equals(ucode)).toBe(true);
+    // What follows the microcode is the gzip'd initramfs, with the modules from kernel.tar.
+    writeFileSync(join(dir, 'k/rest.gz'), initrd.subarray(ucode.length));
+    const list = initrdList(join(dir, 'k/rest.gz'));
+    expect(list).toEqual(expect.arrayContaining([`${mods}/kernel/drivers/virtio/virtio_pci.ko`, `${mods}/kernel/fs/overlayfs/overlay.ko`]));
+    expect(initrdFile(join(dir, 'k/rest.gz'), 'etc/keel/modules')).toContain('virtio_console.ko');
+    expect(JSON.parse(readFileSync(join(dir, 'kimg.lock'), 'utf8')).images['keel-test/kernel:1'].id).toBe(id);
+  });
+
+  it('takes a kernel .deb path', () => {
+    const deb = readdirSync(join(cacheDir(), 'downloads')).find((f) => f.startsWith('linux-image-6.1.0-50-amd64_') && f.endsWith('.deb'));
+    expect(deb, 'make deps downloads the pinned kernel package').toBeDefined();
+    writeFileSync(join(dir, 'deb.yml'), `kernel:\n  image: ${join(cacheDir(), 'downloads', deb!)}\n`);
+    const r = keel(['build', '-o', join(dir, 'd'), join(dir, 'deb.yml')]);
+    expect(r.status, r.stderr).toBe(0);
+    const release = readdirSync(join(pkgRoot, 'lib/modules'))[0]!;
+    expect(sha(join(dir, 'd/deb-kernel'))).toBe(sha(join(pkgRoot, 'boot', `vmlinuz-${release}`)));
+    expect(initrdFile(join(dir, 'd/deb-initrd.img'), 'etc/keel/modules')).toContain('virtio_pci.ko');
+  });
+
+  it('refuses kernel.binary for a Debian kernel, and names a file missing from a kernel image', () => {
+    writeFileSync(join(dir, 'kbad.yml'), 'kernel:\n  binary: bzImage\n');
+    expect(keel(['build', '-o', join(dir, 'kb'), join(dir, 'kbad.yml')]).stderr).toMatch(/kernel\.binary applies only when kernel\.image is a kernel image/);
+    writeFileSync(join(dir, 'kbad2.yml'), 'kernel:\n  image: keel-test/kernel:1\n');
+    expect(keel(['build', '-o', join(dir, 'kb'), join(dir, 'kbad2.yml')]).stderr).toMatch(/kernel\.binary: kernel is not a file in the image keel-test\/kernel:1/);
   });
 });
 

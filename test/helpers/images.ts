@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 
 export interface Layer {
   /** path → contents; "busybox" as a value copies /bin/busybox. */
-  files?: Record<string, string>;
+  files?: Record<string, string | Buffer>;
   /** Paths deleted from the layers below (".wh." files). */
   whiteouts?: string[];
   /** Directories emptied of what the layers below put there (".wh..wh..opq"). */
