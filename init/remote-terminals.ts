@@ -1,8 +1,10 @@
 // keel-init's side of remote attach (services/terminals.ts): the console
 // prompt on a stream, and a program in a service container (runc exec -t)
 // in a pseudo-terminal, both wired to the upgraded API connection.
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { Writable, type Duplex } from 'node:stream';
+import { constants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import type { TerminalHost, TermExit, TermSession, TermSize } from '../services/terminals.js';
 import { ConsolePrompt, type TermIO } from './console-prompt.js';
@@ -37,8 +39,37 @@ class RemoteOutput extends Writable {
   }
 }
 
+function osSignal(name: NodeJS.Signals): number {
+  return constants.signals[name] ?? 0;
+}
+
 function exitOf(e: { exitCode: number; signal?: number }): TermExit {
   return { exitCode: e.exitCode, signal: e.signal ? e.signal : null };
+}
+
+/** exec without a terminal: runc exec with pipes, so a script gets the program's bytes untouched. */
+function execPiped(runcRoot: string, containerId: string, cmd: string[], stream: Duplex): Promise<TermSession> {
+  // child_process waits for runc itself; keel's reaper leaves the children it owns alone.
+  const child = spawn('runc', ['--root', runcRoot, 'exec', containerId, ...cmd], { stdio: ['pipe', 'pipe', 'pipe'] });
+  for (const s of [child.stdin, child.stdout, child.stderr]) s.on('error', () => undefined);
+  stream.pipe(child.stdin); // the stream's end (the client's half-close) closes the program's stdin
+  const out = (d: Buffer) => {
+    if (stream.writable) stream.write(d);
+  };
+  child.stdout.on('data', out);
+  child.stderr.on('data', out);
+  stream.on('close', () => child.exitCode === null && child.kill('SIGHUP'));
+  const done = new Promise<TermExit>((resolve) => {
+    child.on('error', (err) => {
+      if (stream.writable) stream.end(`keel: exec: ${err.message}\n`);
+      resolve({ exitCode: 127, signal: null });
+    });
+    child.on('close', (code, signal) => {
+      stream.end();
+      resolve({ exitCode: code, signal: signal ? osSignal(signal) : null });
+    });
+  });
+  return Promise.resolve({ resize: () => undefined, done });
 }
 
 export function remoteTerminals(deps: RemoteDeps): TerminalHost {
@@ -77,7 +108,8 @@ export function remoteTerminals(deps: RemoteDeps): TerminalHost {
       };
     },
 
-    async exec(containerId, cmd, stream, size, term): Promise<TermSession> {
+    async exec(containerId, cmd, stream, { tty, size, term }): Promise<TermSession> {
+      if (!tty) return execPiped(deps.runcRoot, containerId, cmd, stream);
       const child = await spawnPty('runc', ['--root', deps.runcRoot, 'exec', '-t', containerId, ...cmd], size, term);
       const decoder = new StringDecoder('utf8');
       stream.on('data', (d: Buffer) => child.write(decoder.write(d)));

@@ -4,7 +4,8 @@
 // connection becomes a raw byte stream to and from a pseudo-terminal, as
 // Docker's attach does. The answer's `Keel-Tty: ID` names the terminal for
 // `POST /v1/ttys/ID/resize?cols=C&rows=R` and, after the stream ends,
-// `GET /v1/ttys/ID` for how the program exited.
+// `GET /v1/ttys/ID` for how the program exited. `exec?tty=0` gives plain
+// pipes instead of a terminal, for scripts.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { containerId } from '../runtime/bundle.js';
@@ -29,8 +30,12 @@ export interface TermSession {
 /** What keel-init provides: node-pty and the prompt live there, not in services/. */
 export interface TerminalHost {
   console(stream: Duplex, size: TermSize, term: string): TermSession;
-  /** Throws (a readable message) when the program cannot start. */
-  exec(containerId: string, cmd: string[], stream: Duplex, size: TermSize, term: string): Promise<TermSession>;
+  /**
+   * With `tty`, the program gets a pseudo-terminal; without, plain pipes: the stream's bytes are its
+   * stdin (the stream's end closes it), and its stdout and stderr come back on the stream.
+   * Throws (a readable message) when the program cannot start.
+   */
+  exec(containerId: string, cmd: string[], stream: Duplex, opts: { tty: boolean; size: TermSize; term: string }): Promise<TermSession>;
 }
 
 export class TtyError extends Error {
@@ -112,7 +117,9 @@ export class Terminals {
       if (s.pid === undefined) throw new TtyError(409, `service ${name} is not running (it is ${s.state})`);
       const cmd = url.searchParams.getAll('cmd');
       what = `exec ${name}`;
-      start = () => host.exec(containerId('services', name), cmd.length ? cmd : ['/bin/sh'], socket, size, term);
+      const tty = url.searchParams.get('tty') ?? '1';
+      if (tty !== '0' && tty !== '1') throw new TtyError(400, 'tty must be 0 or 1');
+      start = () => host.exec(containerId('services', name), cmd.length ? cmd : ['/bin/sh'], socket, { tty: tty === '1', size, term });
     } else start = () => host.console(socket, size, term);
 
     const tty: Tty = { id: this.nextId++, what };

@@ -76,13 +76,17 @@ function raw(method: string, path: string, headers: Record<string, string> = {})
 }
 
 describe('keel exec NAME [CMD...]', () => {
-  it('runs a command in the service container and exits with its status', async () => {
+  it('runs a command in the service container for a script: its bytes untouched, its stdin, its exit status', async () => {
     const r = await cli(['exec', 'web', 'cat', '/etc/hostname']);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toContain('web-box');
+    expect(r.stdout).toBe('web-box\n'); // plain pipes without a terminal here: no \r\n
     expect(r.status).toBe(0);
-    const seven = await cli(['exec', 'web', 'sh', '-c', 'echo going; exit 7']);
+    const fed = await cli(['exec', 'web', 'sh', '-c', 'tr a-z A-Z; echo "read all"'], 'hello\nworld\n');
+    expect(fed.stdout).toBe('HELLO\nWORLD\nread all\n'); // the end of stdin reached the program
+    expect(fed.status).toBe(0);
+    const seven = await cli(['exec', 'web', 'sh', '-c', 'echo going; echo oops >&2; exit 7']);
     expect(seven.stdout).toContain('going');
+    expect(seven.stdout).toContain('oops');
     expect(seven.status).toBe(7);
   }, 60_000);
 
@@ -128,6 +132,8 @@ describe('keel exec NAME [CMD...]', () => {
     expect(wrongPath.status).toBe(404);
     const badSize = await raw('POST', '/v1/console?cols=0', { connection: 'Upgrade', upgrade: 'tty' });
     expect(badSize.status).toBe(400);
+    const badTty = await raw('POST', '/v1/services/web/exec?tty=yes', { connection: 'Upgrade', upgrade: 'tty' });
+    expect(badTty.status).toBe(400);
     const gone = await raw('GET', '/v1/ttys/99999');
     expect(gone.status).toBe(404);
     // keel is still there for the next one.
@@ -152,6 +158,7 @@ describe('keel exec NAME [CMD...]', () => {
     await hangUp('/v1/console', '', 0);
     await hangUp('/v1/console', 'sh\rsleep 100\r', 300);
     await hangUp('/v1/services/web/exec?cmd=sleep&cmd=100', '', 300);
+    await hangUp('/v1/services/web/exec?tty=0&cmd=sleep&cmd=100', 'input', 300);
     await hangUp('/v1/services/web/exec', '\x00\xff\x1b[999999;999999R garbage', 100);
     const r = await cli(['exec', 'web', 'echo', 'still-here']);
     expect(r.stdout).toContain('still-here');

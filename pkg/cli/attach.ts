@@ -32,6 +32,8 @@ function parseAttachArgs(verb: 'exec' | 'console', argv: string[]): { socket: st
 
 function sizeQuery(): URLSearchParams {
   const q = new URLSearchParams({ term: process.env.TERM || 'xterm' });
+  // A script (stdin not a terminal) gets plain pipes: its bytes come back untouched, without a terminal's \r\n.
+  if (!process.stdin.isTTY) q.set('tty', '0');
   if (process.stdout.isTTY) {
     q.set('cols', String(process.stdout.columns || 80));
     q.set('rows', String(process.stdout.rows || 24));
@@ -50,8 +52,13 @@ export async function attach(verb: 'exec' | 'console', argv: string[]): Promise<
   const raw = stdin.isTTY === true;
   if (raw) stdin.setRawMode(true);
   const onInput = (d: Buffer) => stream.write(d);
-  // Without a terminal here, the end of input is the terminal's end-of-file there.
-  const onEnd = () => stream.writable && stream.write('\x04');
+  // Without a terminal here the remote program has pipes: the end of input closes its stdin.
+  // (keel console is always a terminal: there, the end of input is its end-of-file, ctrl-d.)
+  const onEnd = () => {
+    if (!stream.writable) return;
+    if (verb === 'exec') stream.end();
+    else stream.write('\x04');
+  };
   stdin.on('data', onInput);
   stdin.on('end', onEnd);
   stdin.resume();
