@@ -1,6 +1,7 @@
 // keel-init's side of remote attach (services/terminals.ts): the console
-// prompt on a stream, and a program in a service container (runc exec -t)
-// in a pseudo-terminal, both wired to the upgraded API connection.
+// prompt on a stream, and a program in a service container, in a
+// pseudo-terminal (runc exec -t) or, for scripts, with plain pipes; each wired
+// to the upgraded API connection.
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { Writable, type Duplex } from 'node:stream';
