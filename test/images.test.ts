@@ -2,7 +2,7 @@
 // engine has (loaded from archives made here, since this machine has no
 // registry), `docker save` archives and OCI layouts on disk; whiteouts, the
 // image config and label, images unpacked once, and keel.lock.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -156,6 +156,45 @@ describe('images without a daemon', () => {
     expect(keel(['build', '-o', join(dir, 'o'), join(dir, 'oci.yml')]).status).toBe(0);
     expect(checkLayered(join(dir, 'o/oci-initrd.img'))).toBe(`images/${idC.slice(7, 19)}`);
   });
+});
+
+describe('pulling from a registry', () => {
+  // Debian's docker-registry on loopback: the engine treats 127.0.0.0/8 as an insecure registry by default.
+  let registry: ChildProcess | undefined;
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const ref = `127.0.0.1:${port}/keel-test/pulled:1`;
+  afterAll(() => registry?.kill());
+
+  it('pulls a missing image with progress on a terminal, locks its registry digest, and pulls that digest again when the image is gone', async () => {
+    const regDir = join(dir, 'registry');
+    mkdirSync(regDir);
+    writeFileSync(join(regDir, 'config.yml'), `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${regDir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+    registry = spawn('docker-registry', ['serve', join(regDir, 'config.yml')], { stdio: 'ignore' });
+    const id = dockerArchive(dir, join(dir, 'p.tar'), ref, layered('pulled'));
+    dockerLoad(join(dir, 'p.tar'));
+    for (let i = 0; spawnSync('docker', ['push', ref], { stdio: 'ignore' }).status !== 0; i++) {
+      if (i > 50) throw new Error(`docker push ${ref} kept failing`);
+      await new Promise((r) => setTimeout(r, 200)); // the registry is still starting
+    }
+    const gone = () => expect(spawnSync('docker', ['rmi', '-f', id], { encoding: 'utf8' }).status).toBe(0);
+    gone();
+    writeFileSync(join(dir, 'pull.yml'), `services:\n  - name: s\n    image: ${ref}\n`);
+    // Under a terminal (script(1) gives it one), the progress line is redrawn in place.
+    const r = spawnSync('script', ['-qec', `KEEL_CACHE='${cache}' '${process.execPath}' '${join(DIST, 'keel.js')}' build -o '${join(dir, 'pull-out')}' '${join(dir, 'pull.yml')}'`, '/dev/null'], { encoding: 'utf8', timeout: 180_000 });
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/\r\x1b\[Kpulling 127\.0\.0\.1:\d+\/keel-test\/pulled:1: \d+\/\d+ layers/);
+    expect(r.stdout).toContain(`pulled ${ref}`);
+    const lock = JSON.parse(readFileSync(join(dir, 'pull.lock'), 'utf8')) as { images: Record<string, { id: string; repoDigest: string }> };
+    expect(lock.images[ref]).toEqual({ id, repoDigest: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${port}/keel-test/pulled@sha256:[0-9a-f]{64}$`)) });
+    const first = sha(join(dir, 'pull-out/pull-initrd.img'));
+    // The image leaves the engine; the lock's digest brings the same one back.
+    gone();
+    const again = keel(['build', '-o', join(dir, 'pull-out2'), join(dir, 'pull.yml')]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`pulled ${lock.images[ref]!.repoDigest}`);
+    expect(sha(join(dir, 'pull-out2/pull-initrd.img'))).toBe(first);
+    loaded.push(id);
+  }, 300_000);
 });
 
 describe('kernels', () => {
