@@ -48,12 +48,40 @@ function exitOf(e: { exitCode: number; signal?: number }): TermExit {
   return { exitCode: e.exitCode, signal: e.signal ? e.signal : null };
 }
 
+/** Calls `end` once the client's input has ended: `endAfter(n)` says at which byte count, `received` counts. */
+function inputEnd(end: () => void): { received: (n: number) => void; endAfter: (bytes: number) => void } {
+  let got = 0;
+  let at: number | undefined;
+  let done = false;
+  const check = () => {
+    if (!done && at !== undefined && got >= at) {
+      done = true;
+      end();
+    }
+  };
+  return {
+    received: (n) => {
+      got += n;
+      check();
+    },
+    endAfter: (bytes) => {
+      at = bytes;
+      check();
+    },
+  };
+}
+
 /** exec without a terminal: runc exec with pipes, so a script gets the program's bytes untouched. */
 function execPiped(runcRoot: string, containerId: string, cmd: string[], stream: Duplex): Promise<TermSession> {
   // child_process waits for runc itself; keel's reaper leaves the children it owns alone.
   const child = spawn('runc', ['--root', runcRoot, 'exec', containerId, ...cmd], { stdio: ['pipe', 'pipe', 'pipe'] });
   for (const s of [child.stdin, child.stdout, child.stderr]) s.on('error', () => undefined);
-  stream.pipe(child.stdin); // the stream's end (the client's half-close) closes the program's stdin
+  const input = inputEnd(() => child.stdin.end());
+  stream.on('data', (d: Buffer) => {
+    if (!child.stdin.writableEnded) child.stdin.write(d);
+    input.received(d.length);
+  });
+  stream.on('end', () => child.stdin.end()); // a client that half-closes instead
   const out = (d: Buffer) => {
     if (stream.writable) stream.write(d);
   };
@@ -70,7 +98,7 @@ function execPiped(runcRoot: string, containerId: string, cmd: string[], stream:
       resolve({ exitCode: code, signal: signal ? osSignal(signal) : null });
     });
   });
-  return Promise.resolve({ resize: () => undefined, done });
+  return Promise.resolve({ resize: () => undefined, endInput: input.endAfter, done });
 }
 
 export function remoteTerminals(deps: RemoteDeps): TerminalHost {
@@ -99,6 +127,8 @@ export function remoteTerminals(deps: RemoteDeps): TerminalHost {
       stream.on('close', () => prompt.shutdown());
       prompt.open();
       return {
+        // keel console sends ctrl-d in the stream at the end of its input, as a terminal would.
+        endInput: () => undefined,
         resize(s) {
           output.columns = s.cols;
           output.rows = s.rows;
@@ -113,7 +143,12 @@ export function remoteTerminals(deps: RemoteDeps): TerminalHost {
       if (!tty) return execPiped(deps.runcRoot, containerId, cmd, stream);
       const child = await spawnPty('runc', ['--root', deps.runcRoot, 'exec', '-t', containerId, ...cmd], size, term);
       const decoder = new StringDecoder('utf8');
-      stream.on('data', (d: Buffer) => child.write(decoder.write(d)));
+      // On a terminal the end of input is an end-of-file character, as a person types it.
+      const input = inputEnd(() => child.write('\x04'));
+      stream.on('data', (d: Buffer) => {
+        child.write(decoder.write(d));
+        input.received(d.length);
+      });
       // The client went away: the program gets the hangup a closed terminal gives.
       stream.on('close', () => child.kill('SIGHUP'));
       const out = child.onData((d) => {
@@ -124,7 +159,7 @@ export function remoteTerminals(deps: RemoteDeps): TerminalHost {
         stream.end();
         return exitOf(e);
       });
-      return { resize: (s) => child.resize(s.cols, s.rows), done };
+      return { resize: (s) => child.resize(s.cols, s.rows), endInput: input.endAfter, done };
     },
   };
 }

@@ -181,6 +181,10 @@ export class ControlApi {
       want('POST');
       return send(res, 200, this.terminals.resize(name, q));
     }
+    if (what === 'ttys' && name !== undefined && verb === 'eof') {
+      want('POST');
+      return send(res, 200, this.terminals.endInput(name, q));
+    }
     if (what === 'stats') {
       want('GET');
       const out: Record<string, unknown> = {};

@@ -3,9 +3,11 @@
 // `Connection: Upgrade` and `Upgrade: tty`; keel answers 101 and the
 // connection becomes a raw byte stream to and from a pseudo-terminal, as
 // Docker's attach does. The answer's `Keel-Tty: ID` names the terminal for
-// `POST /v1/ttys/ID/resize?cols=C&rows=R` and, after the stream ends,
-// `GET /v1/ttys/ID` for how the program exited. `exec?tty=0` gives plain
-// pipes instead of a terminal, for scripts.
+// `POST /v1/ttys/ID/resize?cols=C&rows=R`, `POST /v1/ttys/ID/eof?bytes=N`
+// (the input ends after N bytes: a side request rather than a half-close,
+// which proxies and channels tend to turn into a full close) and, after the
+// stream ends, `GET /v1/ttys/ID` for how the program exited. `exec?tty=0`
+// gives plain pipes instead of a terminal, for scripts.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { containerId } from '../runtime/bundle.js';
@@ -23,6 +25,8 @@ export interface TermExit {
 
 export interface TermSession {
   resize(size: TermSize): void;
+  /** The client's input ends after `bytes` bytes of the stream: close the program's stdin once they have arrived. */
+  endInput(bytes: number): void;
   /** Settles when the program (or the prompt) is done; the stream is ended by then. */
   done: Promise<TermExit>;
 }
@@ -161,6 +165,16 @@ export class Terminals {
     if (!tty.session) throw new TtyError(409, `terminal ${id} has exited`);
     tty.session.resize(size);
     return size;
+  }
+
+  /** POST /v1/ttys/ID/eof?bytes=N */
+  endInput(id: string, q: URLSearchParams): { bytes: number } {
+    const tty = this.get(id);
+    const bytes = Number(q.get('bytes'));
+    if (!q.has('bytes') || !Number.isSafeInteger(bytes) || bytes < 0) throw new TtyError(400, 'bytes must be the number of bytes sent before the end of input');
+    if (!tty.session) throw new TtyError(409, `terminal ${id} has exited`);
+    tty.session.endInput(bytes);
+    return { bytes };
   }
 
   private get(id: string): Tty {

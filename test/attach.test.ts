@@ -84,6 +84,9 @@ describe('keel exec NAME [CMD...]', () => {
     const fed = await cli(['exec', 'web', 'sh', '-c', 'tr a-z A-Z; echo "read all"'], 'hello\nworld\n');
     expect(fed.stdout).toBe('HELLO\nWORLD\nread all\n'); // the end of stdin reached the program
     expect(fed.status).toBe(0);
+    // The end of input comes on its own request; it must wait for every byte sent before it.
+    const big = await cli(['exec', 'web', 'wc', '-c'], 'x'.repeat(1 << 20));
+    expect(big.stdout.trim()).toBe(String(1 << 20));
     const seven = await cli(['exec', 'web', 'sh', '-c', 'echo going; echo oops >&2; exit 7']);
     expect(seven.stdout).toContain('going');
     expect(seven.stdout).toContain('oops');
@@ -134,6 +137,8 @@ describe('keel exec NAME [CMD...]', () => {
     expect(badSize.status).toBe(400);
     const badTty = await raw('POST', '/v1/services/web/exec?tty=yes', { connection: 'Upgrade', upgrade: 'tty' });
     expect(badTty.status).toBe(400);
+    const badEof = await raw('POST', '/v1/ttys/1/eof?bytes=-1');
+    expect(badEof.status).toBe(400);
     const gone = await raw('GET', '/v1/ttys/99999');
     expect(gone.status).toBe(404);
     // keel is still there for the next one.

@@ -51,13 +51,17 @@ export async function attach(verb: 'exec' | 'console', argv: string[]): Promise<
   const stdin = process.stdin;
   const raw = stdin.isTTY === true;
   if (raw) stdin.setRawMode(true);
-  const onInput = (d: Buffer) => stream.write(d);
-  // Without a terminal here the remote program has pipes: the end of input closes its stdin.
-  // (keel console is always a terminal: there, the end of input is its end-of-file, ctrl-d.)
+  let sent = 0;
+  const onInput = (d: Buffer) => {
+    sent += d.length;
+    stream.write(d);
+  };
+  // The end of input is a side request that says after how many bytes, not a half-close of the
+  // stream: a proxy or the VM channel may take a half-close for the end of the whole connection.
+  // keel console is a terminal, where the end of input is ctrl-d, typed.
   const onEnd = () => {
-    if (!stream.writable) return;
-    if (verb === 'exec') stream.end();
-    else stream.write('\x04');
+    if (verb === 'console') stream.write('\x04');
+    else void call(socket, 'POST', `/v1/ttys/${tty}/eof?bytes=${sent}`).catch(() => undefined);
   };
   stdin.on('data', onInput);
   stdin.on('end', onEnd);
