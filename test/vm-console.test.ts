@@ -5,10 +5,25 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireDist } from './helpers/keel-ns.js';
+import { spawn } from 'node:child_process';
+import pty from 'node-pty';
+import { DIST, requireDist } from './helpers/keel-ns.js';
 import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
 import { screenReader } from './helpers/screen.js';
 import { bootVm, keelBuild } from './helpers/vm.js';
+
+/** keel --vm NAME … with `input` on its stdin (a pipe: a script), without blocking the loop that reads the console. */
+function hostKeel(vmName: string, args: string[], input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [join(DIST, 'keel.js'), '--vm', vmName, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.stdin.end(input);
+    c.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-vmcon-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,7 +32,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SHELL_PROMPT = /\/ # /;
 
 describe('the serial console of a booted image', () => {
-  it('takes Enter, ps, logs, sh with ctrl-c on a sleep, exit, exec into a service, and poweroff', async () => {
+  it('takes Enter, ps, logs, sh with ctrl-c on a sleep, exit, exec into a service, exec from the host, and poweroff', async () => {
     requireDist();
     const rootfs = busyboxRootfs(join(dir, 'rootfs'));
     writeFileSync(join(rootfs, 'etc/hostname'), 'web-inside\n');
@@ -80,6 +95,25 @@ describe('the serial console of a booted image', () => {
       await con.waitFor(/exec web exited/, 60_000);
       await con.waitFor(/keel> /, 60_000);
       step('exec');
+
+      // The same exec from the host, over keel run's control channel (keel --vm NAME): a script's
+      // plain pipes, with input, then a terminal of the caller's size.
+      const plain = await vm.keel('exec', 'web', 'cat', '/etc/hostname');
+      expect(plain.stdout, plain.stderr).toBe('web-inside\n');
+      expect(plain.status).toBe(0);
+      const fed = await hostKeel(vm.name, ['exec', 'web', 'tr', 'a-z', 'A-Z'], 'from the host\n');
+      expect(fed.stdout, fed.stderr).toBe('FROM THE HOST\n');
+      const term = pty.spawn(process.execPath, [join(DIST, 'keel.js'), '--vm', vm.name, 'exec', 'web', 'sh'], { name: 'xterm', cols: 101, rows: 31, cwd: '/', env: process.env as Record<string, string> });
+      let termText = '';
+      term.onData((d) => (termText += d));
+      const termExit = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+      const remote = screenReader(() => termText);
+      await remote.waitFor(/# /, 120_000);
+      term.write('stty size\r');
+      await remote.waitFor(/31 101/, 60_000);
+      term.write('exit 0\r');
+      expect(await termExit).toBe(0);
+      step('exec from the host');
 
       vm.type('poweroff\r');
       expect(await vm.exited).toBe(0);
