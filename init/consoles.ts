@@ -47,11 +47,21 @@ export function openExtraConsoles(cmdline: string, current: string | undefined):
   return {
     names: opened,
     write(text) {
+      const bytes = Buffer.from(text);
       for (const fd of fds) {
+        let done = 0;
         try {
-          writeSync(fd, text);
+          while (done < bytes.length) done += writeSync(fd, bytes, done);
         } catch {
-          /* EAGAIN on a full tty: drop the line there, never wait */
+          /* EAGAIN on a full tty: drop the rest there, never wait */
+        }
+        // A line cut short still ends, so the next one starts at the left margin, not inside it.
+        if (done > 0 && done < bytes.length) {
+          try {
+            writeSync(fd, '\n');
+          } catch {
+            /* still full */
+          }
         }
       }
     },
