@@ -51,7 +51,9 @@ async function main(): Promise<void> {
   const manifest = 'services:\n' + serviceYaml('restart', rootfs, ['restart: always', 'stopSignal: SIGKILL', 'backoff: {initial: 0ms, jitter: 0}', 'startLimit: {burst: 1000, interval: 1m}']);
   const { keel } = launchKeel(manifest);
   await keel.waitFor(/all 1 service\(s\) ready/, 60_000);
-  const [keelSleeper] = sleepersUnder(keel.hostPid());
+  // "running" comes when runc start returns; the container's exec of sleep may still be a moment away.
+  let keelSleeper: number | undefined;
+  for (const end = Date.now() + 10_000; (keelSleeper = sleepersUnder(keel.hostPid())[0]) === undefined && Date.now() < end; ) await sleep(20);
   if (keelSleeper === undefined) throw new Error('keel reports ready but its container is not running');
   const keelBreakdown: Array<{ attempt: number; killAt: number }> = [];
   const keelC: Contender = { name: 'keel', procs: cgroupProcsOf(keelSleeper), startedAt: Date.now(), samples: [] };

@@ -11,6 +11,8 @@ export interface Boot {
   match: RegExpExecArray;
   screen: string;
   wallMs: number;
+  /** Each console line with the host time (ms since the boot began) it arrived at. */
+  lines: Array<{ atMs: number; text: string }>;
 }
 
 /** Boots `image` (NAME of NAME-kernel etc.), waits for `done` on the console, then stops the VM. */
@@ -18,8 +20,17 @@ export async function bootUntil(image: string, done: RegExp, timeoutMs: number, 
   const t0 = Date.now();
   const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--mem', String(memMb), '--no-reboot', image], { stdio: ['ignore', 'pipe', 'pipe'] });
   let screen = '';
-  vm.stdout.on('data', (d: Buffer) => (screen += d.toString()));
-  vm.stderr.on('data', (d: Buffer) => (screen += d.toString()));
+  const lines: Boot['lines'] = [];
+  let partial = '';
+  const take = (d: Buffer): void => {
+    const text = d.toString();
+    screen += text;
+    const parts = (partial + text).split(/\r?\n/);
+    partial = parts.pop()!;
+    for (const t of parts) lines.push({ atMs: Date.now() - t0, text: t });
+  };
+  vm.stdout.on('data', take);
+  vm.stderr.on('data', take);
   let exited = false;
   const exit = new Promise<void>((r) => vm.on('exit', () => ((exited = true), r())));
   const stop = track(async () => {
@@ -34,7 +45,7 @@ export async function bootUntil(image: string, done: RegExp, timeoutMs: number, 
     const end = Date.now() + timeoutMs;
     for (;;) {
       const m = done.exec(screen);
-      if (m) return { match: m, screen, wallMs: Date.now() - t0 };
+      if (m) return { match: m, screen, wallMs: Date.now() - t0, lines };
       if (exited) throw new Error(`the VM ended before ${done}:\n${screen.slice(-3000)}`);
       if (Date.now() > end) throw new Error(`the console never showed ${done} within ${timeoutMs} ms:\n${screen.slice(-3000)}`);
       await sleep(100);
