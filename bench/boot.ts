@@ -59,10 +59,10 @@ async function main(): Promise<void> {
     const order = i % 2 === 0 ? ['keel', 'floor'] : ['floor', 'keel'];
     for (const who of order) {
       if (who === 'keel') {
-        const r = await bootUntil(join(dir, 'keel'), KEEL_DONE, 240_000);
+        const r = await bootUntil(join(dir, 'keel'), KEEL_DONE, 150_000);
         keel.push({ readyMs: Number(r.match[3]), bootCompleteMs: Number(BOOT_COMPLETE.exec(r.screen)?.[1] ?? NaN), wallMs: r.wallMs, milestones: milestones(r, Number(r.match[3])) });
       } else {
-        const r = await bootUntil(join(dir, 'floor'), FLOOR_DONE, 240_000);
+        const r = await bootUntil(join(dir, 'floor'), FLOOR_DONE, 150_000);
         base.push({ readyMs: Math.round(Number(r.match[2]) * 1000), initMs: Math.round(Number(FLOOR_INIT.exec(r.screen)?.[1] ?? NaN) * 1000), wallMs: r.wallMs });
       }
       console.log(`round ${i + 1}: ${who} ${who === 'keel' ? keel.at(-1)!.readyMs : base.at(-1)!.readyMs} ms`);
