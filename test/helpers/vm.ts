@@ -13,6 +13,8 @@ export interface Vm {
   screen(): string;
   waitFor(pattern: RegExp, ms: number): Promise<void>;
   qmp(): Promise<Qmp>;
+  /** Sends keel run a signal, as ctrl-c or kill would. */
+  signal(sig: NodeJS.Signals): void;
   /** Types on the serial console. */
   type(text: string): void;
   exited: Promise<number | null>;
@@ -27,8 +29,8 @@ export function keelBuild(manifest: string, outDir: string): string {
 
 let vmCount = 0;
 
-export function bootVm(image: string, qmpPath: string, qemuArgs: string[] = [], mem = 1024): Vm {
-  const extra = qemuArgs.map((a) => `--qemu-arg=${a}`);
+export function bootVm(image: string, qmpPath: string, qemuArgs: string[] = [], mem = 1024, runArgs: string[] = []): Vm {
+  const extra = [...qemuArgs.map((a) => `--qemu-arg=${a}`), ...runArgs];
   // A name of its own, so test files booting the same image at once do not collide.
   const name = `${basename(image)}-${process.pid}-${++vmCount}`;
   const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--name', name, '--mem', String(mem), '--no-reboot', '--qmp', qmpPath, ...extra, image], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -57,6 +59,7 @@ export function bootVm(image: string, qmpPath: string, qemuArgs: string[] = [], 
     },
     qmp: () => Qmp.open(qmpPath),
     type: (text) => vm.stdin.write(text),
+    signal: (sig) => vm.kill(sig),
     exited,
     // keel run takes the first SIGTERM as "power off cleanly", the second as "stop qemu now".
     stop: () => {
