@@ -7,7 +7,7 @@ import { closeSync, existsSync, openSync, read, readdirSync, readFileSync, write
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { KeelEventInput } from '../services/events.js';
-import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_OPEN, FRAME_RESET, FrameDecoder, type Frame } from '../services/channel-frames.js';
+import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder, type Frame } from '../services/channel-frames.js';
 
 export const CHANNEL_PORT_NAME = 'org.keel.api';
 
@@ -26,6 +26,22 @@ export function findPort(name: string, sysDir = '/sys/class/virtio-ports'): stri
   return undefined;
 }
 
+/** The byte stream under the channel: the virtio-serial device, or anything else that reads and writes. */
+export interface ChannelIo {
+  /** Resolves with the bytes read; 0 means no peer is attached right now. */
+  read(buf: Buffer): Promise<number>;
+  /** Resolves with how many bytes were written. */
+  write(buf: Buffer): Promise<number>;
+}
+
+/** Blocking reads and writes on the port's fd, each on a threadpool thread. */
+export function deviceIo(fd: number): ChannelIo {
+  return {
+    read: (buf) => new Promise((res, rej) => read(fd, buf, 0, buf.length, null, (err, n) => (err ? rej(err) : res(n)))),
+    write: (buf) => new Promise((res, rej) => write(fd, buf, 0, buf.length, null, (err, n) => (err ? rej(err) : res(n)))),
+  };
+}
+
 export class VmChannel {
   private readonly conns = new Map<number, Socket>();
   private readonly decoder = new FrameDecoder();
@@ -33,11 +49,16 @@ export class VmChannel {
   private stopped = false;
 
   constructor(
-    private readonly fd: number,
+    private readonly io: ChannelIo,
     private readonly apiSocket: string,
     private readonly emit: Emit,
   ) {}
 
+  /**
+   * One read at a time (on the device, a blocking read on a threadpool
+   * thread). A read of 0 bytes means no host is attached (the port's other
+   * end is closed): look again in a second rather than spin.
+   */
   start(): void {
     this.readLoop();
   }
@@ -47,30 +68,30 @@ export class VmChannel {
     this.dropAll();
   }
 
-  /**
-   * One blocking read at a time on a threadpool thread. A read of 0 bytes
-   * means no host is attached (the port's other end is closed): look again
-   * in a second rather than spin.
-   */
   private readLoop(): void {
     if (this.stopped) return;
     const buf = Buffer.alloc(64 * 1024);
-    read(this.fd, buf, 0, buf.length, null, (err, n) => {
-      if (this.stopped) return;
-      if (err || n === 0) {
-        if (err) this.emit({ kind: 'channel.error', level: 'debug', message: `control channel read: ${err.message}` });
-        setTimeout(() => this.readLoop(), 1000).unref();
-        return;
-      }
-      try {
-        for (const f of this.decoder.push(buf.subarray(0, n))) this.onFrame(f);
-      } catch (e) {
-        // Out of step with the host: forget everything; the host resets on reattach.
-        this.emit({ kind: 'channel.error', level: 'warn', message: `control channel: ${(e as Error).message}; dropping its connections` });
-        this.dropAll();
-      }
-      this.readLoop();
-    });
+    this.io.read(buf).then(
+      (n) => this.onRead(buf, n),
+      (err: Error) => this.onRead(buf, 0, err),
+    );
+  }
+
+  private onRead(buf: Buffer, n: number, err?: Error): void {
+    if (this.stopped) return;
+    if (err || n === 0) {
+      if (err) this.emit({ kind: 'channel.error', level: 'debug', message: `control channel read: ${err.message}` });
+      setTimeout(() => this.readLoop(), 1000).unref();
+      return;
+    }
+    try {
+      for (const f of this.decoder.push(buf.subarray(0, n))) this.onFrame(f);
+    } catch (e) {
+      // Out of step with the host: forget everything; the host resets on reattach.
+      this.emit({ kind: 'channel.error', level: 'warn', message: `control channel: ${(e as Error).message}; dropping its connections` });
+      this.dropAll();
+    }
+    this.readLoop();
   }
 
   private onFrame(f: Frame): void {
@@ -80,9 +101,13 @@ export class VmChannel {
         return;
       case FRAME_OPEN: {
         this.conns.get(f.id)?.destroy();
-        const sock = connect(this.apiSocket);
+        // Half-open allowed: a client that ends its input still gets the whole answer.
+        const sock = connect({ path: this.apiSocket, allowHalfOpen: true });
         this.conns.set(f.id, sock);
         sock.on('data', (d: Buffer) => this.send(...dataFrames(f.id, d)));
+        sock.on('end', () => {
+          if (this.conns.get(f.id) === sock) this.send(encodeFrame(FRAME_EOF, f.id));
+        });
         sock.on('error', () => undefined); // the close that follows says it
         sock.on('close', () => {
           if (this.conns.get(f.id) !== sock) return;
@@ -93,6 +118,9 @@ export class VmChannel {
       }
       case FRAME_DATA:
         this.conns.get(f.id)?.write(f.payload);
+        return;
+      case FRAME_EOF:
+        this.conns.get(f.id)?.end();
         return;
       case FRAME_CLOSE: {
         const sock = this.conns.get(f.id);
@@ -117,14 +145,8 @@ export class VmChannel {
     });
   }
 
-  private writeAll(data: Buffer): Promise<void> {
-    return new Promise((resolveDone, reject) => {
-      const step = (at: number) => {
-        if (at >= data.length || this.stopped) return resolveDone();
-        write(this.fd, data, at, data.length - at, null, (err, n) => (err ? reject(err) : step(at + n)));
-      };
-      step(0);
-    });
+  private async writeAll(data: Buffer): Promise<void> {
+    for (let at = 0; at < data.length && !this.stopped; ) at += await this.io.write(data.subarray(at));
   }
 }
 
@@ -136,7 +158,7 @@ function open(dev: string, apiSocket: string, emit: Emit): VmChannel | undefined
     emit({ kind: 'channel.error', level: 'warn', message: `control channel ${dev}: ${(err as Error).message}` });
     return undefined;
   }
-  const ch = new VmChannel(fd, apiSocket, emit);
+  const ch = new VmChannel(deviceIo(fd), apiSocket, emit);
   ch.start();
   emit({ kind: 'channel.open', level: 'debug', message: `control channel on ${dev}` });
   process.once('exit', () => {

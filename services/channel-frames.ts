@@ -2,15 +2,17 @@
 // virtio-serial port) carrying many connections to the guest's control
 // socket. A frame is a 9-byte header (type, connection id, payload length,
 // big-endian) and its payload. The host opens connections; either side
-// closes them; RESET (host → guest) drops every connection, sent when the
-// host side (re)attaches so nothing half-finished from before survives.
+// ends its half (EOF: no more data from me, as a socket's half-close) or
+// closes them whole; RESET (host → guest) drops every connection, sent when
+// the host side (re)attaches so nothing half-finished from before survives.
 
 export const FRAME_OPEN = 1;
 export const FRAME_DATA = 2;
 export const FRAME_CLOSE = 3;
 export const FRAME_RESET = 4;
+export const FRAME_EOF = 5;
 
-export type FrameType = typeof FRAME_OPEN | typeof FRAME_DATA | typeof FRAME_CLOSE | typeof FRAME_RESET;
+export type FrameType = typeof FRAME_OPEN | typeof FRAME_DATA | typeof FRAME_CLOSE | typeof FRAME_RESET | typeof FRAME_EOF;
 
 export interface Frame {
   type: FrameType;
@@ -51,7 +53,7 @@ export class FrameDecoder {
     while (this.pending.length >= HEADER) {
       const type = this.pending.readUInt8(0);
       const len = this.pending.readUInt32BE(5);
-      if (type < FRAME_OPEN || type > FRAME_RESET || len > MAX_PAYLOAD) {
+      if (type < FRAME_OPEN || type > FRAME_EOF || len > MAX_PAYLOAD) {
         this.pending = Buffer.alloc(0);
         throw new ChannelProtocolError(`bad frame header (type ${type}, length ${len})`);
       }

@@ -30,7 +30,7 @@ describe('a zero-container image', () => {
     const second = join(dir, 'ttyS1.log');
     const vm = bootVm(join(dir, 'vmtest'), join(dir, 'qmp0.sock'), ['-serial', `file:${second}`]);
     try {
-      await vm.waitFor(/keel run: booting \S+ with (KVM|TCG)/, 30_000);
+      await vm.waitFor(/keel run: booting \S+ as VM \S+ with (KVM|TCG)/, 30_000);
       await vm.waitFor(/keel: boot complete \d+ ms after kernel start/, 240_000);
       expect(vm.screen()).toMatch(/keel: keel \d+\.\d+\.\d+ starting as pid 1 \(machine mode\)/);
       expect(vm.screen()).toContain('keel: hostname vmtest');

@@ -5,7 +5,7 @@
 // channel early in boot.
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_OPEN, FRAME_RESET, FrameDecoder } from '../../services/channel-frames.js';
+import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder } from '../../services/channel-frames.js';
 
 export interface ChannelHost {
   close(): void;
@@ -53,6 +53,7 @@ export async function serveChannel(channelPath: string, apiPath: string): Promis
       for (const f of frames) {
         const client = clients.get(f.id);
         if (f.type === FRAME_DATA) client?.write(f.payload);
+        else if (f.type === FRAME_EOF) client?.end();
         else if (f.type === FRAME_CLOSE) {
           clients.delete(f.id);
           client?.end();
@@ -66,12 +67,16 @@ export async function serveChannel(channelPath: string, apiPath: string): Promis
     });
   });
 
-  const api = createServer((client) => {
+  // Half-open allowed: a client's end of input travels as EOF, and its answer still comes back.
+  const api = createServer({ allowHalfOpen: true }, (client) => {
     const id = nextId++;
     clients.set(id, client);
     toGuest(encodeFrame(FRAME_OPEN, id));
     client.on('data', (d: Buffer) => {
       for (const f of dataFrames(id, d)) toGuest(f);
+    });
+    client.on('end', () => {
+      if (clients.has(id)) toGuest(encodeFrame(FRAME_EOF, id));
     });
     client.on('error', () => undefined);
     client.on('close', () => {
