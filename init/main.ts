@@ -329,10 +329,12 @@ async function finishBoot(init: Init, machine: boolean): Promise<void> {
     if (!init.shuttingDown && manifest.services.length > 0) {
       supervisor.startAll();
       const n = manifest.services.length;
-      void supervisor.allReady().then(() => {
+      void supervisor.allReady().then(({ ready, neverReady }) => {
         init.boot.servicesReadyAt = Date.now();
         const up = machine ? uptimeMs() : undefined;
-        bus.emit({ kind: 'services.ready', message: `all ${n} service(s) ready ${supervisor.readyAt! - init.boot.startedAt} ms after keel started${up !== undefined ? ` (${up} ms after kernel start)` : ''}`, count: n });
+        const when = `${supervisor.readyAt! - init.boot.startedAt} ms after keel started${up !== undefined ? ` (${up} ms after kernel start)` : ''}`;
+        if (neverReady.length === 0) bus.emit({ kind: 'services.ready', message: `all ${n} service(s) ready ${when}`, count: n });
+        else bus.emit({ kind: 'services.ready', level: 'warn', message: `services settled ${when}: ${ready} of ${n} ready; never ready: ${neverReady.join(', ')}`, count: n, neverReady });
       });
     }
   }

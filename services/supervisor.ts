@@ -15,6 +15,12 @@ function satisfied(dep: Service, condition: Dependency['condition']): boolean {
   return dep.state === 'completed';
 }
 
+/** What the services came to at boot: how many were ready, and which ended without ever being ready. */
+export interface ReadySummary {
+  ready: number;
+  neverReady: string[];
+}
+
 export class Supervisor {
   readonly services = new Map<string, Service>();
   private readonly queue: PQueue;
@@ -22,8 +28,11 @@ export class Supervisor {
   private readonly queued = new Set<string>();
   private shuttingDown = false;
   private launched = false;
+  /** When every service had been ready at least once, or had ended without it (see settled). */
   readyAt: number | undefined;
-  private readonly readyWaiters: Array<() => void> = [];
+  private readonly readyWaiters: Array<(r: ReadySummary) => void> = [];
+  private readonly everReady = new Set<string>();
+  private summary: ReadySummary | undefined;
 
   constructor(
     entries: readonly ServiceEntry[],
@@ -74,15 +83,30 @@ export class Supervisor {
         }
       }
     }
-    if (this.readyAt === undefined && [...this.services.values()].every((s) => READY.includes(s.state))) {
-      this.readyAt = Date.now();
-      for (const w of this.readyWaiters.splice(0)) w();
-    }
+    this.settle();
   }
 
-  /** Resolves when every service is ready (or completed) for the first time. */
-  allReady(): Promise<void> {
-    if (this.readyAt !== undefined) return Promise.resolve();
+  /**
+   * Boot's "services up" moment. Requiring every service to be ready at the
+   * same instant never happens with a crash loop beside them (it is in
+   * backoff whenever the others come up), so the moment is when each service
+   * has been ready (or completed) at least once, or has ended (failed,
+   * stopped) without ever being ready.
+   */
+  private settle(): void {
+    for (const s of this.services.values()) if (READY.includes(s.state)) this.everReady.add(s.name);
+    if (this.readyAt !== undefined) return;
+    const ended = (s: Service) => s.state === 'failed' || s.state === 'stopped';
+    const all = [...this.services.values()];
+    if (!all.every((s) => this.everReady.has(s.name) || ended(s))) return;
+    this.readyAt = Date.now();
+    this.summary = { ready: all.filter((s) => this.everReady.has(s.name)).length, neverReady: all.filter((s) => !this.everReady.has(s.name)).map((s) => s.name) };
+    for (const w of this.readyWaiters.splice(0)) w(this.summary);
+  }
+
+  /** Resolves at that moment, with how many were ready and which never were. */
+  allReady(): Promise<ReadySummary> {
+    if (this.summary) return Promise.resolve(this.summary);
     return new Promise((r) => this.readyWaiters.push(r));
   }
 

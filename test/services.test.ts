@@ -224,6 +224,21 @@ describe('dependencies', () => {
   });
 });
 
+describe('the boot milestone', () => {
+  it('comes once each service has been ready, even while a crash loop is in backoff, and names those never ready', async () => {
+    keel = startKeel(
+      'services:\n' +
+        svc('steady', GRACEFUL) +
+        svc('loop', 'exit 1', 'restart: always\nbackoff: {initial: 2s, factor: 1, max: 2s}') +
+        svc('broken', 'exit 3', 'restart: "no"\nready:\n  exec: [/bin/false]\n  interval: 100ms'),
+    );
+    await keel.waitFor(/services settled \d+ ms after keel started: 2 of 3 ready; never ready: broken/, 30_000);
+    // loop is back in backoff by now: the old "all at once" rule would never have fired.
+    expect(keel.output()).toMatch(/service loop exited 1 after \d+ ms; restarting in/);
+    await shutdown(keel);
+  });
+});
+
 describe('sd_notify', () => {
   it('READY=1 gates dependents, STATUS= is kept, and a silent watchdog restarts the service', async () => {
     keel = startKeel(
