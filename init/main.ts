@@ -24,7 +24,7 @@ import { ControlApi } from '../services/api.js';
 import { runtimeHost } from './runtime-host.js';
 import { notifyHub } from './notify-hub.js';
 import { watchPowerButton } from './power-button.js';
-import { startVmChannel } from './vm-channel.js';
+import { flushVmChannel, startVmChannel } from './vm-channel.js';
 import { ConsolePrompt, consoleIO, type ConsoleAccess } from './console-prompt.js';
 import { ownConsole } from './console-own.js';
 import { remoteTerminals } from './remote-terminals.js';
@@ -86,6 +86,7 @@ function requestShutdown(init: Init, action: PowerAction, why: string): void {
     unmount: () => (init.machine ? unmountWritable(init.sys) : ''),
     finish: (a) => finish(init, a),
     emit: (e) => init.bus.emit(e),
+    flushReplies: flushVmChannel,
   });
 }
 

@@ -27,6 +27,8 @@ export interface ShutdownDeps {
   finish(action: PowerAction): void;
   emit(event: KeelEventInput): void;
   sleep?: (ms: number) => Promise<void>;
+  /** Lets answers already given (to "keel poweroff" over the VM control channel) leave before the power goes. */
+  flushReplies?: () => Promise<void>;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -82,6 +84,13 @@ export async function runShutdown(action: PowerAction, deps: ShutdownDeps): Prom
     }
   }
 
+  if (deps.flushReplies) {
+    try {
+      await deps.flushReplies();
+    } catch {
+      /* a reply that cannot leave does not hold up the power-off */
+    }
+  }
   step(deps, 'sync', () => deps.sync());
   step(deps, 'unmount', () => {
     const what = deps.unmount();

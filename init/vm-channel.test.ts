@@ -40,7 +40,7 @@ function socketIo(sock: Socket): ChannelIo {
 }
 
 /** The host end, a "qemu" connection to it, and the guest end serving `apiSocket`. */
-async function channel(name: string, api: Server): Promise<{ host: ChannelHost; apiPath: string }> {
+async function channel(name: string, api: Server): Promise<{ host: ChannelHost; apiPath: string; guest: VmChannel; qemu: Socket }> {
   const guestApi = join(dir, `${name}-guest.sock`);
   await new Promise<void>((r) => api.listen(guestApi, r));
   const host = await serveChannel(join(dir, `${name}-chan.sock`), join(dir, `${name}-api.sock`));
@@ -51,10 +51,10 @@ async function channel(name: string, api: Server): Promise<{ host: ChannelHost; 
   closers.push(() => {
     guest.stop();
     qemu.destroy();
-    host.close();
+    void host.close();
     api.close();
   });
-  return { host, apiPath: join(dir, `${name}-api.sock`) };
+  return { host, apiPath: join(dir, `${name}-api.sock`), guest, qemu };
 }
 
 describe('the control channel', () => {
@@ -88,6 +88,26 @@ describe('the control channel', () => {
     client.end(Buffer.alloc(200 * 1024, 'x')); // several frames, then EOF
     await ended;
     expect(answer).toBe(`got ${200 * 1024} bytes`);
+  });
+
+  it('gets an answer written just before the power goes out to the host, when shutdown flushes first', async () => {
+    // As "keel poweroff": the API answers, and at once the machine heads for reboot(2),
+    // which here is the transport going away right after flush().
+    let powerOff: () => void = () => undefined;
+    const api = createServer((s) =>
+      s.once('data', () => {
+        s.write('poweroff requested');
+        powerOff();
+      }),
+    );
+    const { apiPath, guest, qemu } = await channel('flush', api);
+    powerOff = () => void guest.flush().then(() => qemu.destroy());
+    const client = connect(apiPath);
+    let answer = '';
+    client.on('data', (d: Buffer) => (answer += d.toString()));
+    client.write('POST /v1/poweroff');
+    await new Promise<void>((r) => client.on('close', () => r()));
+    expect(answer).toBe('poweroff requested');
   });
 });
 

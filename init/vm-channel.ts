@@ -47,6 +47,7 @@ export class VmChannel {
   private readonly decoder = new FrameDecoder();
   private writing: Promise<void> = Promise.resolve();
   private stopped = false;
+  private lastSend = 0;
 
   constructor(
     private readonly io: ChannelIo,
@@ -137,8 +138,27 @@ export class VmChannel {
     for (const s of all) s.destroy();
   }
 
+  /**
+   * Resolves once nothing has been sent for idleMs and every write is done,
+   * or after maxMs. At shutdown this lets the answer to "keel poweroff" (already
+   * in the API socket, not yet relayed) reach the host before reboot(2).
+   */
+  async flush(maxMs = 500, idleMs = 50): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    // Sleep first: the answer may still sit unread in the API socket, and only
+    // the event loop (not a resolved promise) gets it read and sent.
+    await new Promise((r) => setTimeout(r, idleMs));
+    while (Date.now() < deadline) {
+      await Promise.race([this.writing, new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())))]);
+      const quiet = Date.now() - this.lastSend;
+      if (quiet >= idleMs) return;
+      await new Promise((r) => setTimeout(r, idleMs - quiet));
+    }
+  }
+
   /** Frames go out in order, one write after another. */
   private send(...frames: Buffer[]): void {
+    this.lastSend = Date.now();
     const data = Buffer.concat(frames);
     this.writing = this.writing.then(() => this.writeAll(data)).catch((err: Error) => {
       this.emit({ kind: 'channel.error', level: 'debug', message: `control channel write: ${err.message}` });
@@ -150,6 +170,13 @@ export class VmChannel {
   }
 }
 
+let active: VmChannel | undefined;
+
+/** Flushes the machine's control channel, if it has one (see VmChannel.flush). */
+export function flushVmChannel(): Promise<void> {
+  return active ? active.flush() : Promise.resolve();
+}
+
 function open(dev: string, apiSocket: string, emit: Emit): VmChannel | undefined {
   let fd: number;
   try {
@@ -159,6 +186,7 @@ function open(dev: string, apiSocket: string, emit: Emit): VmChannel | undefined
     return undefined;
   }
   const ch = new VmChannel(deviceIo(fd), apiSocket, emit);
+  active = ch;
   ch.start();
   emit({ kind: 'channel.open', level: 'debug', message: `control channel on ${dev}` });
   process.once('exit', () => {

@@ -8,7 +8,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder } from '../../services/channel-frames.js';
 
 export interface ChannelHost {
-  close(): void;
+  /**
+   * Once qemu has exited: lets what it last passed on (the answer to a
+   * `keel --vm NAME poweroff`, written just before the power went) reach
+   * its client, then closes everything.
+   */
+  close(): Promise<void>;
 }
 
 function listen(server: Server, path: string): Promise<void> {
@@ -28,8 +33,10 @@ export async function serveChannel(channelPath: string, apiPath: string): Promis
   const clients = new Map<number, Socket>();
   let nextId = 1;
 
-  const dropClients = () => {
-    for (const c of clients.values()) c.destroy();
+  /** gently: end them, so what was already written to them still arrives. */
+  const dropClients = (gently = false) => {
+    for (const c of clients.values()) if (gently) c.end();
+    else c.destroy();
     clients.clear();
   };
   const toGuest = (frame: Buffer) => guest?.write(frame);
@@ -63,7 +70,7 @@ export async function serveChannel(channelPath: string, apiPath: string): Promis
     sock.on('error', () => undefined);
     sock.on('close', () => {
       if (guest === sock) guest = undefined;
-      dropClients();
+      dropClients(true);
     });
   });
 
@@ -88,8 +95,19 @@ export async function serveChannel(channelPath: string, apiPath: string): Promis
   await listen(channel, channelPath);
   await listen(api, apiPath);
   return {
-    close() {
-      dropClients();
+    async close() {
+      // qemu's end closes when qemu exits, after the bytes it wrote; wait for that, briefly.
+      const g = guest;
+      if (g && !g.destroyed) await new Promise<void>((r) => {
+        const t = setTimeout(r, 1000);
+        g.once('close', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+      // Clients whose answers came in full are ended already; give the sockets a tick to flush.
+      await new Promise((r) => setImmediate(r));
+      dropClients(true);
       guest?.destroy();
       channel.close();
       api.close();

@@ -253,9 +253,10 @@ export async function runVm(image: Image, opts: RunOptions, say: (line: string) 
   for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(sig, stop);
   return new Promise((resolveExit) => {
     const done = (code: number) => {
-      channel?.close();
-      releaseVmDir(vm);
-      resolveExit(code);
+      void (channel?.close() ?? Promise.resolve()).finally(() => {
+        releaseVmDir(vm);
+        resolveExit(code);
+      });
     };
     child.on('error', (err) => {
       say(`keel run: ${err.message}`);
