@@ -181,7 +181,13 @@ export function minimumMemoryMb(initrd: string, at?: { offset: number; size: num
     const size = at?.size ?? fstatSync(fd).size;
     const tail = Buffer.alloc(4);
     readSync(fd, tail, 0, 4, (at?.offset ?? 0) + size - 4);
-    const unpacked = tail.readUInt32LE(0);
+    const isize = tail.readUInt32LE(0);
+    // Not gzip (zstd, xz, or an initrd from another tool): its trailer means nothing,
+    // so assume it unpacks to 3× its size, a generous figure for an initramfs.
+    const head = Buffer.alloc(2);
+    readSync(fd, head, 0, 2, at?.offset ?? 0);
+    const gzip = head[0] === 0x1f && head[1] === 0x8b;
+    const unpacked = gzip && isize >= size ? isize : size * 3;
     return Math.ceil((unpacked + size) / 2 ** 20) + 192;
   } finally {
     closeSync(fd);
