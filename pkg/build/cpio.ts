@@ -33,10 +33,11 @@ export function cpioPath(path: string): string {
 }
 
 /**
- * Builds the archive. Later entries for the same path replace earlier ones,
- * and parent directories that were not given are added (mode 0755).
+ * The entries an archive holds, sorted, one per path: later entries for the
+ * same path replace earlier ones, and parent directories that were not given
+ * are added (mode 0755). The cpio and the tar writer both start here.
  */
-export function buildCpio(entries: readonly CpioEntry[]): Buffer {
+export function normalizeEntries(entries: readonly CpioEntry[]): CpioEntry[] {
   const byPath = new Map<string, CpioEntry>();
   for (const e of entries) {
     const path = cpioPath(e.path);
@@ -48,7 +49,12 @@ export function buildCpio(entries: readonly CpioEntry[]): Buffer {
       if (!byPath.has(dir)) byPath.set(dir, { path: dir, type: 'dir', mode: 0o755 });
     }
   }
-  const sorted = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Builds the archive from normalizeEntries(entries). */
+export function buildCpio(entries: readonly CpioEntry[]): Buffer {
+  const sorted = normalizeEntries(entries);
   const chunks: Buffer[] = [];
   let ino = 1;
   for (const e of sorted) {

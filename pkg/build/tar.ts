@@ -5,27 +5,11 @@
 // cannot hold go into a PAX extended header before their entry.
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { cpioPath, type CpioEntry } from './cpio.js';
+import { normalizeEntries, type CpioEntry } from './cpio.js';
 
 const BLOCK = 512;
 const MAX_ID = 0o7777777; // what an 8-byte octal field holds
 const MAX_SIZE = 0o77777777777; // 12-byte field: 8 GiB - 1
-
-/** Sorted, one entry per path (the last given wins), missing parents added at 0755: as buildCpio does. */
-export function normalizeEntries(entries: readonly CpioEntry[]): CpioEntry[] {
-  const byPath = new Map<string, CpioEntry>();
-  for (const e of entries) {
-    const path = cpioPath(e.path);
-    if (path === '') continue;
-    byPath.set(path, { ...e, path });
-    const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const dir = parts.slice(0, i).join('/');
-      if (!byPath.has(dir)) byPath.set(dir, { path: dir, type: 'dir', mode: 0o755 });
-    }
-  }
-  return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
 
 /** An octal field of `width` bytes (digits then NUL); undefined if it does not fit. */
 function octal(n: number, width: number): string | undefined {
