@@ -22,7 +22,7 @@ export interface ResolvedImage {
  */
 export const KEEL_IMAGE_CONFIG = 'keel-image.json';
 
-function readKeelImage(dir: string, image: string): ResolvedImage {
+export function readKeelImage(dir: string, image: string): ResolvedImage {
   const path = join(dir, KEEL_IMAGE_CONFIG);
   try {
     return { rootfs: join(dir, 'rootfs'), config: JSON.parse(readFileSync(path, 'utf8')) as ImageConfig };

@@ -13,7 +13,7 @@ import { BuildError } from './kernel.js';
 import { resolveKernelSource } from './kernel-image.js';
 import { lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
-import { binaryWithLibraries } from './node-runtime.js';
+import { binaryWithLibraries, EARLY_ROOT, runcPath } from './node-runtime.js';
 import { writeIsoBios } from './iso.js';
 import { writeTar } from './tar.js';
 
@@ -93,11 +93,7 @@ function nodePtyFiles(distDir: string): CpioEntry[] {
 }
 
 const SKELETON: CpioEntry[] = [
-  { path: '/dev', type: 'dir', mode: 0o755 },
-  { path: '/dev/console', type: 'char', mode: 0o600, major: 5, minor: 1 },
-  { path: '/dev/null', type: 'char', mode: 0o666, major: 1, minor: 3 },
-  { path: '/proc', type: 'dir', mode: 0o555 },
-  { path: '/sys', type: 'dir', mode: 0o555 },
+  ...EARLY_ROOT,
   { path: '/run', type: 'dir', mode: 0o755 },
   { path: '/tmp', type: 'dir', mode: 0o1777 },
   { path: '/root', type: 'dir', mode: 0o700 },
@@ -115,10 +111,6 @@ function moduleEntries(modulesDir: string, release: string, extra: readonly stri
   ];
 }
 
-function runcPath(): string {
-  for (const p of ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc']) if (existsSync(p)) return p;
-  throw new BuildError('runc was not found on this machine; install it (apt-get install runc) so keel build can put it in the image');
-}
 
 /** busybox-static for the debug shell: /bin/busybox and /bin/sh. */
 function busybox(): CpioEntry[] {
@@ -144,8 +136,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     progress: opts.progress ?? silentProgress,
   };
 
-  const kernel = await resolveKernelSource(manifest.kernel, baseDir, manifest.kernel?.image ? ctx.locked[manifest.kernel.image] : undefined, ctx.progress, manifestPath);
-  if (kernel.lock && manifest.kernel?.image) ctx.resolved[manifest.kernel.image] = kernel.lock;
+  const kernel = await resolveKernelSource(manifest.kernel, ctx);
   const init = await initImages(manifest, ctx);
   const volumes = await volumeEntries(manifest, ctx);
   const containers = await containerImages(volumes.manifest, ctx);

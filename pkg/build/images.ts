@@ -34,6 +34,13 @@ export async function resolveRef(ref: string, ctx: ImageContext, what: string): 
 // probably made by an unprivileged user); unpacked images keep their owners.
 const ownerOf = (src: ResolvedSource): TreeOwner => (src.kind === 'directory' ? { uid: 0, gid: 0 } : 'keep');
 
+/** An image's files (not its root directory itself) as entries below `at` ("" for the root). */
+export function imageFiles(src: ResolvedSource, at: string): CpioEntry[] {
+  return readdirSync(src.rootfs)
+    .sort()
+    .flatMap((name) => hostTree(join(src.rootfs, name), `${at}/${name}`, ownerOf(src), undefined));
+}
+
 export async function containerImages(manifest: Manifest, ctx: ImageContext): Promise<{ entries: CpioEntry[]; manifest: Manifest }> {
   const entries: CpioEntry[] = [];
   const placed = new Map<string, string>();
@@ -66,7 +73,7 @@ export async function initImages(manifest: Manifest, ctx: ImageContext): Promise
   const entries: CpioEntry[] = [];
   for (const [i, ref] of manifest.init.entries()) {
     const src = await resolveRef(ref, ctx, `${ctx.manifestFile}: init[${i}]`);
-    for (const name of readdirSync(src.rootfs).sort()) entries.push(...hostTree(join(src.rootfs, name), `/${name}`, ownerOf(src), undefined));
+    entries.push(...imageFiles(src, ''));
   }
   return entries;
 }

@@ -8,15 +8,13 @@ import { join, resolve } from 'node:path';
 import type { KernelSpec } from '../manifest/index.js';
 import { BuildError, resolveKernel, type ResolvedKernel } from './kernel.js';
 import { extractArchive, isFile } from './sources/layers.js';
-import type { LockedImage } from './sources/lock.js';
-import type { Progress } from './sources/progress.js';
-import { looksLikePath, resolveImage } from './sources/resolve.js';
+import { resolveRef, type ImageContext } from './images.js';
+import { looksLikePath } from './sources/resolve.js';
 import { lookup, store } from './sources/store.js';
 
 export interface KernelWithUcode extends ResolvedKernel {
   /** An uncompressed cpio of CPU microcode, placed before the initramfs. */
   ucode?: Buffer;
-  lock?: LockedImage;
 }
 
 /** Whether kernel.image names an image (engine reference, directory, docker save archive) rather than a Debian package, .deb or bzImage. */
@@ -32,7 +30,8 @@ function inImage(rootfs: string, rel: string, field: string, ref: string): strin
   return path;
 }
 
-export async function resolveKernelSource(spec: KernelSpec | undefined, baseDir: string, locked: LockedImage | undefined, progress: Progress, manifestFile: string): Promise<KernelWithUcode> {
+export async function resolveKernelSource(spec: KernelSpec | undefined, ctx: ImageContext): Promise<KernelWithUcode> {
+  const { baseDir, manifestFile } = ctx;
   const ref = spec?.image;
   if (!ref || !isImageReference(ref, baseDir)) {
     for (const f of ['binary', 'tar', 'ucode'] as const) {
@@ -40,11 +39,11 @@ export async function resolveKernelSource(spec: KernelSpec | undefined, baseDir:
     }
     return resolveKernel(ref, baseDir);
   }
-  const src = await resolveImage(ref, baseDir, locked, progress, `${manifestFile}: kernel.image`);
+  const src = await resolveRef(ref, ctx, `${manifestFile}: kernel.image`);
   const image = inImage(src.rootfs, spec?.binary ?? 'kernel', 'binary', ref);
   const ucode = spec?.ucode ? readFileSync(inImage(src.rootfs, spec.ucode, 'ucode', ref)) : undefined;
   const tarName = spec?.tar ?? 'kernel.tar';
-  const base: KernelWithUcode = { image, source: ref, ...(ucode ? { ucode } : {}), ...(src.lock ? { lock: src.lock } : {}) };
+  const base: KernelWithUcode = { image, source: ref, ...(ucode ? { ucode } : {}) };
   if (tarName === 'none') return base;
   const tar = inImage(src.rootfs, tarName, 'tar', ref);
   // The modules tar is unpacked once per content, beside the images.

@@ -2,12 +2,9 @@
 // filled from an image or empty, that containers bind by name
 // ("data:/var/lib/data"). The build rewrites those binds to the path, with
 // "ro" for a read-only volume, so the runtime sees ordinary binds.
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Manifest } from '../manifest/index.js';
 import type { CpioEntry } from './cpio.js';
-import { hostTree } from './files.js';
-import { resolveRef, type ImageContext } from './images.js';
+import { imageFiles, resolveRef, type ImageContext } from './images.js';
 
 export const VOLUMES_DIR = '/volumes';
 
@@ -29,7 +26,7 @@ export async function volumeEntries(manifest: Manifest, ctx: ImageContext): Prom
     entries.push({ path: at, type: 'dir', mode: 0o755 });
     if (v.image) {
       const src = await resolveRef(v.image, ctx, `${ctx.manifestFile}: volumes[${i}] (${v.name})`);
-      for (const name of readdirSync(src.rootfs).sort()) entries.push(...hostTree(join(src.rootfs, name), `${at}/${name}`, src.kind === 'directory' ? { uid: 0, gid: 0 } : 'keep', undefined));
+      entries.push(...imageFiles(src, at));
     }
   }
   const fix = <T extends { binds?: string[] | undefined; 'binds.add'?: string[] | undefined }>(c: T): T => ({

@@ -1,9 +1,9 @@
 // Unpacked images on the build host, one directory per image id (the
 // sha256 of its config), so an image named by several containers, or by
 // several builds, is unpacked once: CACHE/images/HEX/{rootfs,keel-image.json}.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KEEL_IMAGE_CONFIG as IMAGE_CONFIG_FILE } from '../../../runtime/bundle.js';
+import { KEEL_IMAGE_CONFIG as IMAGE_CONFIG_FILE, readKeelImage } from '../../../runtime/bundle.js';
 import type { ImageConfig } from '../../../runtime/oci-spec.js';
 import { cacheDir } from '../cache.js';
 
@@ -27,11 +27,15 @@ export function storeDir(): string {
   return join(cacheDir(), 'images');
 }
 
+/** The stored image, or undefined if there is none (or its config was damaged: store() then unpacks it again). */
 export function lookup(id: string): StoredImage | undefined {
   const dir = join(storeDir(), dirName(id));
   if (!existsSync(join(dir, IMAGE_CONFIG_FILE))) return undefined;
-  const config = JSON.parse(readFileSync(join(dir, IMAGE_CONFIG_FILE), 'utf8')) as ImageConfig;
-  return { id, rootfs: join(dir, 'rootfs'), config };
+  try {
+    return { id, ...readKeelImage(dir, id) };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
