@@ -2,31 +2,20 @@
 // libraries, and the same containers as a keel manifest, started by a shell
 // script as /init that calls `runc run` in manifest order. Nothing can do this
 // work with less, so keel's boot is compared against it.
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildCpio, type CpioEntry } from '../../pkg/build/cpio.js';
-import { binaryWithLibraries } from '../../pkg/build/node-runtime.js';
+import { hostTree } from '../../pkg/build/files.js';
+import { binaryWithLibraries, EARLY_ROOT, runcPath } from '../../pkg/build/node-runtime.js';
 import { loadManifest } from '../../pkg/manifest/index.js';
 import { buildOciSpec, specJson } from '../../runtime/oci-spec.js';
 
+// Images are copied owned by root, as keel build copies local directories.
+const ROOT_OWNED = { uid: 0, gid: 0 };
+
 export const FLOOR_INIT = /floor: \/init started ([\d.]+) s after kernel start/;
 export const FLOOR_DONE = /floor: all (\d+) services running ([\d.]+) s after kernel start/;
-
-/** A host directory as archive entries under `at`, owned by root (as keel build copies images). */
-function tree(src: string, at: string): CpioEntry[] {
-  const st = lstatSync(src);
-  if (st.isSymbolicLink()) return [{ path: at, type: 'symlink', target: readlinkSync(src) }];
-  if (st.isDirectory()) return [{ path: at, type: 'dir', mode: st.mode & 0o7777 }, ...readdirSync(src).sort().flatMap((n) => tree(join(src, n), `${at}/${n}`))];
-  if (st.isFile()) return [{ path: at, type: 'file', mode: st.mode & 0o7777, data: readFileSync(src) }];
-  return [];
-}
-
-function runcPath(): string {
-  const p = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'].find((x) => existsSync(x));
-  if (!p) throw new Error('runc is not installed');
-  return p;
-}
 
 // Stage 1 (on the initramfs, where runc's pivot_root is refused): copy
 // everything into a tmpfs and switch_root to it, as keel-init does.
@@ -71,11 +60,7 @@ export function buildFloor(manifestPath: string): FloorImage {
   const manifest = loadManifest(resolve(manifestPath));
   const baseDir = dirname(resolve(manifestPath));
   const entries: CpioEntry[] = [
-    { path: '/dev', type: 'dir', mode: 0o755 },
-    { path: '/dev/console', type: 'char', mode: 0o600, major: 5, minor: 1 },
-    { path: '/dev/null', type: 'char', mode: 0o666, major: 1, minor: 3 },
-    { path: '/proc', type: 'dir', mode: 0o555 },
-    { path: '/sys', type: 'dir', mode: 0o555 },
+    ...EARLY_ROOT,
     { path: '/newroot', type: 'dir', mode: 0o755 },
     { path: '/bin/busybox', type: 'file', mode: 0o755, data: readFileSync('/bin/busybox') },
     ...['sh', 'mount', 'umount', 'cp', 'mkdir', 'switch_root', 'poweroff', 'cat'].map((a): CpioEntry => ({ path: `/bin/${a}`, type: 'symlink', target: 'busybox' })),
@@ -87,7 +72,7 @@ export function buildFloor(manifestPath: string): FloorImage {
       const { spec } = buildOciSpec({ entry: c, image: {}, rootfs: `${at}/rootfs`, idOf: () => undefined });
       if (!spec.root.readonly) throw new Error(`${c.name}: the floor runs read-only containers only (no overlay); set readonly: true`);
       spec.linux.cgroupsPath = `/floor/${c.name}`;
-      entries.push(...tree(resolve(baseDir, c.image), `${at}/rootfs`), { path: `${at}/config.json`, type: 'file', mode: 0o644, data: Buffer.from(specJson(spec)) });
+      entries.push(...hostTree(resolve(baseDir, c.image), `${at}/rootfs`, ROOT_OWNED, undefined), { path: `${at}/config.json`, type: 'file', mode: 0o644, data: Buffer.from(specJson(spec)) });
     }
   }
   entries.push({ path: '/init', type: 'file', mode: 0o755, data: Buffer.from(initScript(manifest.onboot.map((c) => c.name), manifest.services.map((c) => c.name))) });

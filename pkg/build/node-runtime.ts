@@ -1,8 +1,9 @@
-// The Node.js runtime that runs keel inside the image: the node binary and
-// the shared libraries it links against, found with ldd and stored at the
-// exact paths the dynamic loader asks for.
+// Host binaries that run inside the image (node, runc): each binary and the
+// shared libraries it links against, found with ldd and stored at the exact
+// paths the dynamic loader asks for; and the few entries every initramfs
+// needs first.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import type { CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
 
@@ -35,4 +36,19 @@ export function binaryWithLibraries(binary: string, at: string): CpioEntry[] {
     entries.push({ path: lib, type: 'file', mode: 0o755, data: readFileSync(realpathSync(lib)) });
   }
   return entries;
+}
+
+/** What the kernel needs before init can mount anything: a console to open, and mount points for /proc and /sys. */
+export const EARLY_ROOT: readonly CpioEntry[] = [
+  { path: '/dev', type: 'dir', mode: 0o755 },
+  { path: '/dev/console', type: 'char', mode: 0o600, major: 5, minor: 1 },
+  { path: '/dev/null', type: 'char', mode: 0o666, major: 1, minor: 3 },
+  { path: '/proc', type: 'dir', mode: 0o555 },
+  { path: '/sys', type: 'dir', mode: 0o555 },
+];
+
+/** The host's runc, which keel build copies into the image. */
+export function runcPath(): string {
+  for (const p of ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc']) if (existsSync(p)) return p;
+  throw new BuildError('runc was not found on this machine; install it (apt-get install runc) so keel build can put it in the image');
 }
