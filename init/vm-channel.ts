@@ -7,9 +7,7 @@ import { closeSync, existsSync, openSync, read, readdirSync, readFileSync, write
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { KeelEventInput } from '../services/events.js';
-import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder, type Frame } from '../services/channel-frames.js';
-
-export const CHANNEL_PORT_NAME = 'org.keel.api';
+import { CHANNEL_PORT_NAME, dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder, type Frame } from '../services/channel-frames.js';
 
 type Emit = (e: KeelEventInput) => void;
 

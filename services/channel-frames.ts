@@ -6,6 +6,9 @@
 // closes them whole; RESET (host → guest) drops every connection, sent when
 // the host side (re)attaches so nothing half-finished from before survives.
 
+/** The virtio-serial port's name: keel run creates it, keel-init looks for it. */
+export const CHANNEL_PORT_NAME = 'org.keel.api';
+
 export const FRAME_OPEN = 1;
 export const FRAME_DATA = 2;
 export const FRAME_CLOSE = 3;

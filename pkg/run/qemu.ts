@@ -7,6 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { cacheDir } from '../build/cache.js';
 import { withSerialConsole } from '../build/cmdline.js';
 import { BuildError } from '../build/kernel.js';
+import { CHANNEL_PORT_NAME } from '../../services/channel-frames.js';
 import { serveChannel, type ChannelHost } from './channel-host.js';
 import { isoBootArgs, isoInitrd, isoProbeKernel } from './iso.js';
 import { qmpCommand } from './qmp.js';
@@ -101,7 +102,7 @@ function channelArgs(ch: ChannelPaths | undefined): string[] {
   return [
     '-device', 'virtio-serial-pci,id=keelser',
     '-chardev', `socket,id=keelapi,path=${ch.channel},reconnect=1`,
-    '-device', 'virtserialport,bus=keelser.0,chardev=keelapi,name=org.keel.api',
+    '-device', `virtserialport,bus=keelser.0,chardev=keelapi,name=${CHANNEL_PORT_NAME}`,
   ];
 }
 
