@@ -6,7 +6,7 @@ DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 
 NODE_STAMP := node_modules/.package-lock.json
 NATIVE := init/native/build/Release/keel_sys.node
 DIST := dist/keel-init.js dist/keel.js dist/keel_sys.node
-SOURCES := $(shell find init runtime services pkg -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pkg/bundle.mjs package.json
+SOURCES := $(shell find model events runtime services api init pkg -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pkg/bundle.mjs package.json
 
 .PHONY: deps debs engine demo-image kernel build test typecheck run bench clean
 
@@ -44,7 +44,7 @@ build: $(DIST)
 $(DIST) &: $(SOURCES) $(NATIVE) $(NODE_STAMP)
 	node pkg/bundle.mjs
 
-# The pinned Debian kernel (pkg/build/kernel.ts), downloaded once into ~/.cache/keel.
+# The pinned Debian kernel (pkg/image/kernel.ts), downloaded once into ~/.cache/keel.
 kernel: build
 	node dist/keel.js kernel fetch
 

@@ -1,5 +1,5 @@
 // Bundle entry for dist/keel-init.js.
-import { main } from './main.js';
+import { main } from './boot/main.js';
 
 // Reading input devices (the power button) holds a thread-pool thread for good;
 // keep the pool large enough that file I/O never waits behind it.

@@ -4,7 +4,7 @@
 // and write config.json.
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import type { ContainerBase } from '../pkg/manifest/index.js';
+import type { ContainerBase } from '../model/index.js';
 import type { Host } from './host.js';
 import { buildOciSpec, specJson, SpecError, type ExtraConfig, type ImageConfig } from './oci-spec.js';
 import type { OciSpec, RuntimeConfig } from './oci-types.js';

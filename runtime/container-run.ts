@@ -9,7 +9,7 @@ import type { ExitStatus, Host } from './host.js';
 import { afterCreate, beforeCreate } from './host-prep.js';
 import type { ContainerDriver } from './runc.js';
 import type { ExtraConfig } from './oci-spec.js';
-import type { ContainerBase } from '../pkg/manifest/index.js';
+import type { ContainerBase } from '../model/index.js';
 
 export interface RunDeps {
   driver: ContainerDriver;

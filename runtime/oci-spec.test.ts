@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifest, type ContainerEntry } from '../pkg/manifest/index.js';
+import { parseManifest, type ContainerEntry } from '../model/index.js';
 import { validateOciConfig } from '../test/helpers/oci-schema.js';
 import { buildOciSpec, DEFAULT_MASKED_PATHS, SpecError, specJson, type ImageConfig } from './oci-spec.js';
 

@@ -2,11 +2,11 @@
 // Precedence is LinuxKit's: image config < org.mobyproject.config label <
 // manifest. Where all three are silent the defaults are Docker's: its
 // capability set, masked and read-only /proc paths, a tmpfs /dev.
-import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCapability } from '../pkg/manifest/capabilities.js';
-import type { ContainerBase, ImageLabel } from '../pkg/manifest/index.js';
-import { imageLabelSpec } from '../pkg/manifest/container.js';
-import { formatPath, INVALID, Issues } from '../pkg/manifest/schema.js';
-import { parseBind, parseRlimit, parseTmpfs, RLIM_INFINITY } from '../pkg/manifest/strings.js';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCapability } from '../model/capabilities.js';
+import type { ContainerBase, ImageLabel } from '../model/index.js';
+import { imageLabelSpec } from '../model/container.js';
+import { formatPath, INVALID, Issues } from '../model/schema.js';
+import { parseBind, parseRlimit, parseTmpfs, RLIM_INFINITY } from '../model/strings.js';
 import type { OciMount, OciSpec, RuntimeConfig } from './oci-types.js';
 
 export const OCI_VERSION = '1.0.2';

@@ -4,7 +4,7 @@
 // entry is critical. Whatever happens, nothing is left behind: no process,
 // no runc state, no mount, no cgroup.
 import { join } from 'node:path';
-import type { ContainerEntry } from '../pkg/manifest/index.js';
+import type { ContainerEntry } from '../model/index.js';
 import { containerId, type Phase } from './bundle.js';
 import { ContainerLog, type StreamName } from './container-log.js';
 import { ContainerRun, sleep, type RunDeps } from './container-run.js';

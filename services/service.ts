@@ -7,11 +7,11 @@
 //      │           └──────────┴───────────────┘      └────► completed | failed
 //   stopping ─► stopped   (keel stop, or shutdown)
 import { join } from 'node:path';
-import { parseRestart, type RestartPolicy, type ServiceEntry } from '../pkg/manifest/index.js';
+import { parseRestart, type RestartPolicy, type ServiceEntry } from '../model/index.js';
 import { ContainerLog } from '../runtime/container-log.js';
 import { ContainerRun, sleep, type RunDeps } from '../runtime/container-run.js';
 import { backoffDelay, StartLimit } from './backoff.js';
-import type { KeelEventInput } from './events.js';
+import type { KeelEventInput } from '../events/bus.js';
 import { LogRing, RotatingFile } from './log-ring.js';
 import { Probe } from './probe.js';
 import { NOTIFY_PATH_IN_CONTAINER, type NotifyHub, type NotifySocket } from './notify.js';

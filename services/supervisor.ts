@@ -3,7 +3,7 @@
 // within its stopTimeout. A crash loop of one never holds up the others:
 // each service runs its own loop; the queue only bounds concurrent starts.
 import PQueue from 'p-queue';
-import { dependenciesOf, type Dependency, type ServiceEntry } from '../pkg/manifest/index.js';
+import { dependenciesOf, type Dependency, type ServiceEntry } from '../model/index.js';
 import { Service, type ServiceDeps, type ServiceState } from './service.js';
 
 const STARTED: ServiceState[] = ['running', 'ready', 'completed'];

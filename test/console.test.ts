@@ -7,7 +7,7 @@ import pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST, requireDist } from './helpers/keel-ns.js';
 import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
-import { hashPassword } from '../pkg/manifest/password.js';
+import { hashPassword } from '../model/password.js';
 import { spawnSync } from 'node:child_process';
 
 let dir: string;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { containerId } from '../runtime/bundle.js';
-import { cacheDir } from '../pkg/build/cache.js';
+import { cacheDir } from '../pkg/image/cache.js';
 import { dockerArchive, dockerAvailable, dockerLoad, initrdFile, initrdList, ociLayout, type ImageSpec } from './helpers/images.js';
 import { DIST, requireDist, startKeel, type KeelNs } from './helpers/keel-ns.js';
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeIsoBios } from '../pkg/build/iso.js';
+import { writeIsoBios } from '../pkg/image/iso.js';
 import { requireDist } from './helpers/keel-ns.js';
 import { Qmp } from './helpers/qmp.js';
 import { keelBuild } from './helpers/vm.js';

@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { buildCpio, type CpioEntry } from '../../pkg/build/cpio.js';
-import { hostTree } from '../../pkg/build/files.js';
-import { binaryWithLibraries, EARLY_ROOT, runcPath } from '../../pkg/build/node-runtime.js';
-import { loadManifest } from '../../pkg/manifest/index.js';
+import { buildCpio, type CpioEntry } from '../../pkg/image/cpio.js';
+import { hostTree } from '../../pkg/image/files.js';
+import { binaryWithLibraries, EARLY_ROOT, runcPath } from '../../pkg/image/node-runtime.js';
+import { loadManifest } from '../../model/index.js';
 import { buildOciSpec, specJson } from '../../runtime/oci-spec.js';
 
 // Images are copied owned by root, as keel build copies local directories.

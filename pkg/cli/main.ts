@@ -1,17 +1,17 @@
 // The keel CLI (dist/keel.js). On the host: build, run, validate images.
 // Later, inside the VM, the same CLI talks to the running init.
 import { parseArgs as parseNodeArgs } from 'node:util';
-import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../build/kernel.js';
-import { buildImage, OUTPUT_FORMATS, type OutputFormat } from '../build/image.js';
-import { terminalProgress } from '../build/sources/progress.js';
-import { jsonSchema, loadManifest, ManifestError } from '../manifest/index.js';
+import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../image/kernel.js';
+import { buildImage, OUTPUT_FORMATS, type OutputFormat } from '../image/image.js';
+import { terminalProgress } from '../image/sources/progress.js';
+import { jsonSchema, loadManifest, ManifestError } from '../../model/index.js';
 import { findImage, runVm, type Disk, type NetMode, type RunOptions } from '../run/qemu.js';
 import { vmApiSocket } from '../run/vm-dir.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../../model/version.js';
 import { readFileSync } from 'node:fs';
-import { hashPassword } from '../manifest/password.js';
-import { ApiError, ApiUnreachable } from '../../services/client.js';
-import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from './control.js';
+import { hashPassword } from '../../model/password.js';
+import { ApiError, ApiUnreachable } from '../../api/client.js';
+import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from '../../api/commands/verbs.js';
 
 const USAGE = `usage: keel COMMAND [options]
 

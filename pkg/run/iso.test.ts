@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeIsoBios } from '../build/iso.js';
+import { writeIsoBios } from '../image/iso.js';
 import { findImage, minimumMemoryMb, qemuArgs, type RunOptions } from './qemu.js';
 import { isoInitrd, isoProbeKernel } from './iso.js';
 

@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheDir } from '../build/cache.js';
-import { ISO_INITRD, ISO_KERNEL, findIsoFile, type IsoExtent } from '../build/iso.js';
-import { BuildError } from '../build/kernel.js';
+import { cacheDir } from '../image/cache.js';
+import { ISO_INITRD, ISO_KERNEL, findIsoFile, type IsoExtent } from '../image/iso.js';
+import { BuildError } from '../image/kernel.js';
 
 /** Boot from the CD drive first, whatever disks are attached too. */
 export function isoBootArgs(iso: string): string[] {

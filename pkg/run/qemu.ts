@@ -4,10 +4,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { cacheDir } from '../build/cache.js';
-import { withSerialConsole } from '../build/cmdline.js';
-import { BuildError } from '../build/kernel.js';
-import { CHANNEL_PORT_NAME } from '../../services/channel-frames.js';
+import { cacheDir } from '../image/cache.js';
+import { withSerialConsole } from '../image/cmdline.js';
+import { BuildError } from '../image/kernel.js';
+import { CHANNEL_PORT_NAME } from '../../api/channel-frames.js';
 import { serveChannel, type ChannelHost } from './channel-host.js';
 import { isoBootArgs, isoInitrd, isoProbeKernel } from './iso.js';
 import { qmpCommand } from './qmp.js';

@@ -3,7 +3,7 @@
 // control channel's sockets and QMP. `keel --vm NAME …` looks here.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BuildError } from '../build/kernel.js';
+import { BuildError } from '../image/kernel.js';
 
 export interface VmDir {
   name: string;

@@ -1,0 +1,88 @@
+// A program in a pseudo-terminal (node-pty), for the console's `sh` and
+// `exec`, local or remote. node-pty waits for its child itself, so the pid is
+// claimed from keel's reaper while it runs.
+import { claim, release } from '../core/owned-children.js';
+
+export interface PtyExit {
+  exitCode: number;
+  signal?: number;
+}
+
+export interface PtySession {
+  pid: number;
+  write(data: string): void;
+  resize(cols: number, rows: number): void;
+  kill(signal?: string): void;
+  onData(cb: (data: string) => void): { dispose(): void };
+  exited: Promise<PtyExit>;
+}
+
+interface PtyLike {
+  pid: number;
+  onData(cb: (d: string) => void): { dispose(): void };
+  onExit(cb: (e: PtyExit) => void): { dispose(): void };
+  write(d: string): void;
+  resize(cols: number, rows: number): void;
+  kill(signal?: string): void;
+}
+interface PtyModule {
+  spawn(file: string, args: string[], opts: { name: string; cols: number; rows: number; cwd: string; env: Record<string, string> }): PtyLike;
+}
+
+export class PtyUnavailable extends Error {}
+
+/** A sane size: what a terminal reports, or 80x24 when it reports nothing usable. */
+export function termSize(cols: number | undefined, rows: number | undefined): { cols: number; rows: number } {
+  const ok = (n: number | undefined, dflt: number) => (n !== undefined && Number.isInteger(n) && n > 0 && n <= 1000 ? n : dflt);
+  return { cols: ok(cols, 80), rows: ok(rows, 24) };
+}
+
+/** Starts `file args` in a pty; throws PtyUnavailable when the image has no node-pty, or what spawn throws. */
+export async function spawnPty(file: string, args: string[], size: { cols: number; rows: number }, term = 'linux'): Promise<PtySession> {
+  let pty: PtyModule;
+  try {
+    pty = (await import('node-pty')) as unknown as PtyModule;
+  } catch {
+    throw new PtyUnavailable('node-pty is not available in this image');
+  }
+  const env: Record<string, string> = { TERM: term, PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
+  const child = pty.spawn(file, args, { name: term, cols: size.cols, rows: size.rows, cwd: '/', env });
+  claim(child.pid);
+  const exited = new Promise<PtyExit>((resolve) =>
+    child.onExit((e) => {
+      release(child.pid);
+      resolve(e);
+    }),
+  );
+  return {
+    pid: child.pid,
+    write: (d) => {
+      try {
+        child.write(d);
+      } catch {
+        /* keystrokes after the program exited: nowhere to go */
+      }
+    },
+    resize: (cols, rows) => {
+      try {
+        child.resize(cols, rows);
+      } catch {
+        /* the program has just exited */
+      }
+    },
+    kill: (signal) => {
+      try {
+        child.kill(signal);
+      } catch {
+        /* already gone */
+      }
+    },
+    onData: (cb) => child.onData(cb),
+    exited,
+  };
+}
+
+/** How an exited program is told on the console: "sh exited", "exec web exited 2". */
+export function exitText(what: string, e: PtyExit): string {
+  return `${what} exited${e.signal ? ` (signal ${e.signal})` : e.exitCode ? ` ${e.exitCode}` : ''}`;
+}

@@ -1,0 +1,18 @@
+// The emergency state: boot cannot go on (bad manifest, missing runc, a
+// critical onboot entry failed). keel says what failed and how to fix it, and
+// stays up: it still reaps, and power signals still shut the machine down.
+import type { EventBus } from '../../events/bus.js';
+
+export function enterEmergency(bus: EventBus, reason: string, details: string[] = []): void {
+  bus.emit({
+    kind: 'boot.emergency',
+    level: 'error',
+    message: [
+      `EMERGENCY: boot stopped: ${reason}`,
+      ...details,
+      'keel keeps running: orphans are reaped, and SIGTERM, ctrl-alt-del or the power button still shut down cleanly.',
+    ].join('\n'),
+    reason,
+    details,
+  });
+}

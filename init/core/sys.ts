@@ -1,0 +1,74 @@
+// The one module that reaches the syscalls Node lacks (DESIGN.md hazard 6),
+// through keel's small N-API addon (init/native/keel_sys.c).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface ReapResult {
+  pid: number;
+  /** Exit code, or -1 when killed by a signal. */
+  code?: number;
+  /** Signal number, or -1 when it exited normally. */
+  signal?: number;
+  /** Set when the pid is not (or no longer) our child. */
+  gone?: 1;
+}
+
+export interface Sys {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+  reboot(cmd: number): void;
+  sethostname(name: string): void;
+  setChildSubreaper(): void;
+  /** waitpid(pid, WNOHANG|__WALL): undefined while the pid still runs. */
+  reap(pid: number): ReapResult | undefined;
+  /** waitid(P_ALL, WNOWAIT): the pid of an exited child, left unreaped, or 0. */
+  peekExited(): number;
+  chroot(path: string): void;
+  execve(path: string, argv: string[], env: string[]): never;
+  sync(): void;
+  setrlimit(resource: number, soft: number, hard: number): void;
+  finitModule(fd: number, params: string): void;
+  interfaceUp(name: string): void;
+  /** Starts the thread that receives sd_notify datagrams; `onMessage` gets the socket id and the text. */
+  notifyStart(onMessage: (id: number, message: string) => void): void;
+  /** Binds an sd_notify datagram socket at `path`; returns its id. */
+  notifyOpen(path: string): number;
+  notifyClose(id: number): void;
+}
+
+export { MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE, MS_SHARED, MNT_DETACH } from '../../runtime/mount-options.js';
+
+export const RB_AUTOBOOT = 0x01234567;
+export const RB_HALT_SYSTEM = 0xcdef0123;
+export const RB_POWER_OFF = 0x4321fedc;
+export const RB_DISABLE_CAD = 0;
+
+export const RLIMIT_NOFILE = 7;
+
+const ADDON = 'keel_sys.node';
+
+function candidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const list = [
+    process.env.KEEL_NATIVE_DIR ? resolve(process.env.KEEL_NATIVE_DIR, ADDON) : '',
+    join(here, ADDON), // beside the bundle in dist/ or in an image
+    join(here, '..', 'native', 'build', 'Release', ADDON), // running from source (tests): init/core/ → init/native/
+    join(here, '..', 'init', 'native', 'build', 'Release', ADDON), // a bundle in dist/bench/ or dist/
+  ];
+  return list.filter((p) => p !== '');
+}
+
+let loaded: Sys | undefined;
+
+/** Loads the addon once. Throws an Error naming where it looked if it is missing. */
+export function sys(): Sys {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const tried = candidates();
+  const found = tried.find((p) => existsSync(p));
+  if (!found) throw new Error(`keel's native addon ${ADDON} was not found (looked in ${tried.join(', ')}); run make build`);
+  loaded = require(found) as Sys;
+  return loaded;
+}

@@ -1,0 +1,114 @@
+// The control channel end to end, both real ends: keel run's host side
+// (pkg/run/channel-host.ts) and keel-init's guest side (VmChannel), joined by
+// a unix socket standing in for qemu's virtio-serial chardev (the device
+// itself needs a VM; test/vm.test.ts drives that path).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer as createHttpServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { serveChannel, type ChannelHost } from '../../pkg/run/channel-host.js';
+import { VmChannel, type ChannelIo } from './vm-channel.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'keel-chan-'));
+const closers: Array<() => void> = [];
+afterEach(() => {
+  while (closers.length) closers.pop()!();
+});
+
+/** A ChannelIo over a connected socket: what the guest reads is what qemu would hand it. */
+function socketIo(sock: Socket): ChannelIo {
+  const chunks: Buffer[] = [];
+  let waiting: (() => void) | undefined;
+  sock.on('data', (d: Buffer) => {
+    chunks.push(d);
+    waiting?.();
+  });
+  return {
+    async read(buf) {
+      while (!chunks.length) await new Promise<void>((r) => (waiting = r));
+      waiting = undefined;
+      const c = chunks.shift()!;
+      const n = Math.min(c.length, buf.length);
+      c.copy(buf, 0, 0, n);
+      if (n < c.length) chunks.unshift(c.subarray(n));
+      return n;
+    },
+    write: (buf) => new Promise((r) => sock.write(buf, () => r(buf.length))),
+  };
+}
+
+/** The host end, a "qemu" connection to it, and the guest end serving `apiSocket`. */
+async function channel(name: string, api: Server): Promise<{ host: ChannelHost; apiPath: string; guest: VmChannel; qemu: Socket }> {
+  const guestApi = join(dir, `${name}-guest.sock`);
+  await new Promise<void>((r) => api.listen(guestApi, r));
+  const host = await serveChannel(join(dir, `${name}-chan.sock`), join(dir, `${name}-api.sock`));
+  const qemu = connect(join(dir, `${name}-chan.sock`));
+  await new Promise<void>((r) => qemu.once('connect', () => r()));
+  const guest = new VmChannel(socketIo(qemu), guestApi, () => undefined);
+  guest.start();
+  closers.push(() => {
+    guest.stop();
+    qemu.destroy();
+    void host.close();
+    api.close();
+  });
+  return { host, apiPath: join(dir, `${name}-api.sock`), guest, qemu };
+}
+
+describe('the control channel', () => {
+  it('carries HTTP requests, several at once, to the guest API and back', async () => {
+    const { apiPath } = await channel('http', createHttpServer((req, res) => res.end(`you asked for ${req.url}`)));
+    const get = (path: string) =>
+      new Promise<string>((resolveGet, reject) => {
+        const req = request({ socketPath: apiPath, path }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolveGet(body));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await Promise.all(['/v1/services', '/v1/boot', '/v1/stats'].map(get))).toEqual(['you asked for /v1/services', 'you asked for /v1/boot', 'you asked for /v1/stats']);
+  });
+
+  it('passes a client half-close through, so an answer that comes after the end of input arrives whole', async () => {
+    // The guest API counts what it was sent and answers only at the end of input.
+    const api = createServer({ allowHalfOpen: true }, (s) => {
+      let n = 0;
+      s.on('data', (d: Buffer) => (n += d.length));
+      s.on('end', () => s.end(`got ${n} bytes`));
+    });
+    const { apiPath } = await channel('eof', api);
+    const client = connect({ path: apiPath, allowHalfOpen: true });
+    let answer = '';
+    client.on('data', (d: Buffer) => (answer += d.toString()));
+    const ended = new Promise<void>((r) => client.on('end', () => r()));
+    client.end(Buffer.alloc(200 * 1024, 'x')); // several frames, then EOF
+    await ended;
+    expect(answer).toBe(`got ${200 * 1024} bytes`);
+  });
+
+  it('gets an answer written just before the power goes out to the host, when shutdown flushes first', async () => {
+    // As "keel poweroff": the API answers, and at once the machine heads for reboot(2),
+    // which here is the transport going away right after flush().
+    let powerOff: () => void = () => undefined;
+    const api = createServer((s) =>
+      s.once('data', () => {
+        s.write('poweroff requested');
+        powerOff();
+      }),
+    );
+    const { apiPath, guest, qemu } = await channel('flush', api);
+    powerOff = () => void guest.flush().then(() => qemu.destroy());
+    const client = connect(apiPath);
+    let answer = '';
+    client.on('data', (d: Buffer) => (answer += d.toString()));
+    client.write('POST /v1/poweroff');
+    await new Promise<void>((r) => client.on('close', () => r()));
+    expect(answer).toBe('poweroff requested');
+  });
+});
+
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));

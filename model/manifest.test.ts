@@ -1,0 +1,124 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { jsonSchema, ManifestError, normalizedJson, parseManifest } from './index.js';
+import { parseDuration } from './duration.js';
+
+function problems(text: string): string[] {
+  try {
+    parseManifest(text, 'keel.yml');
+  } catch (err) {
+    if (err instanceof ManifestError) return err.message.split('\n');
+    throw err;
+  }
+  throw new Error('expected the manifest to be rejected');
+}
+
+describe('manifest validation', () => {
+  it('accepts an empty manifest and fills in defaults', () => {
+    const m = parseManifest('', 'keel.yml');
+    expect(m.onboot).toEqual([]);
+    expect(m.services).toEqual([]);
+    expect(m.files).toEqual([]);
+    expect(m.shutdown.grace).toBe(5000);
+  });
+
+  it('accepts a LinuxKit-style kernel and files section', () => {
+    const m = parseManifest(
+      `kernel:\n  image: linux-image-6.1.0-50-amd64\n  cmdline: "console=ttyS0"\nfiles:\n  - path: etc/motd\n    contents: hi\n    mode: "0644"\n  - path: etc/link\n    symlink: motd\nhostname: box-1\nshutdown:\n  grace: 1m30s\n`,
+      'keel.yml',
+    );
+    expect(m.kernel).toEqual({ image: 'linux-image-6.1.0-50-amd64', cmdline: 'console=ttyS0', modules: [] });
+    expect(m.files[0]).toMatchObject({ path: 'etc/motd', contents: 'hi', mode: 0o644, uid: 0, gid: 0 });
+    expect(m.hostname).toBe('box-1');
+    expect(m.shutdown.grace).toBe(90_000);
+  });
+
+  it.each([
+    ['hostname: "bad_name!"', 'keel.yml:1:11: hostname: "bad_name!" is not a hostname'],
+    ['hostnme: x', 'keel.yml:1:1: hostnme: unknown field; did you mean "hostname"?'],
+    ['shutdown:\n  grace: soon', 'keel.yml:2:10: shutdown.grace: "soon" is not a duration'],
+    ['files:\n  - contents: x', 'keel.yml:2:5: files[0].path: is required'],
+    ['files:\n  - path: a\n    mode: "0999"', 'keel.yml:3:11: files[0].mode: "0999" is not a file mode'],
+    ['files:\n  - path: a\n    contents: x\n    directory: true', 'keel.yml:2:5: files[0]: give only one of contents, source, directory: true, or symlink'],
+    ['files:\n  - path: ../etc/x', 'files[0]: path "../etc/x" must not contain ".."'],
+    ['files:\n  - path: x\n    metadata: {}', 'files[0].metadata: files[].metadata is not supported by this version of keel yet'],
+    ['services:\n  - name: a\n    image: /i\n    dependsOn: [b]\n  - name: b\n    image: /i\n    dependsOn: [{name: a, condition: started}]', 'services: dependency cycle: a -> b -> a'],
+    ['services:\n  - name: a\n    image: /i\n    dependsOn: [nope]', 'services: a: dependsOn names "nope", which is not a service in this manifest'],
+    ['services:\n  - name: a\n    image: /i\n    restart: sometimes', 'services[0].restart: "sometimes": not a restart policy (expected one of no, on-failure[:N], always, unless-stopped)'],
+    ['services:\n  - name: a\n    image: /i\n    stopSignal: SIGNOPE', 'services[0].stopSignal: "SIGNOPE": not a signal name'],
+    ['services:\n  - name: a\n    image: /i\n    watchdogSec: 5s', 'services: a: watchdogSec needs notify: true'],
+    ['services: 3', 'services: 3 is not a list'],
+    ['console:\n  access: password', 'console: access: password needs a password hash; make one with "keel password"'],
+    ['console:\n  access: password\n  password: hunter2', 'console.password: "hunter2": not a hash from "keel password"'],
+    ['hostname: a\nhostname: b', 'keel.yml:2:1: not valid YAML'],
+    ['- a list', 'keel.yml:1:1: (top level): a list is not a mapping'],
+    ['services:\n  - name: a\n    image: /i\n    binds: [data:/data]', 'a: binds "data:/data" names the volume "data", which the volumes section does not define'],
+    ['volumes:\n  - name: v\n  - name: v', 'volumes: the name "v" is used twice'],
+    ['volumes:\n  - name: v\n    format: oci', 'keel.yml:3:13: volumes[0].format: "oci" is not one of filesystem'],
+    ['services:\n  - name: a\n    image: /i\n    binds: ["rel/dir:/x"]', 'services[0].binds[0]'],
+  ])('rejects %j with a message naming file, line and field', (text, expected) => {
+    const found = problems(text);
+    expect(found.some((p) => p.includes(expected)), `got:\n${found.join('\n')}`).toBe(true);
+  });
+
+  it('reports every problem, not just the first', () => {
+    expect(problems('hostname: 1.\nshutdown:\n  grace: x\nfoo: 1')).toHaveLength(3);
+  });
+
+  it('round-trips through the normalized JSON unchanged', () => {
+    const m = parseManifest('files:\n  - path: etc/a\n    contents: x\n    mode: 0644\nshutdown:\n  grace: 1500ms\n', 'keel.yml');
+    const json = normalizedJson(m);
+    expect(JSON.parse(json).format).toBe('keel-manifest/1');
+    expect(parseManifest(json, 'manifest.json')).toEqual(m);
+  });
+
+  it('refuses a normalized manifest of another format version', () => {
+    expect(problems('{"format": "keel-manifest/9"}')[0]).toContain('format: "keel-manifest/9" is not keel-manifest/1');
+  });
+
+  it('generates a JSON Schema from the same description', () => {
+    const schema = jsonSchema() as { properties: Record<string, { properties?: Record<string, unknown> }> };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['kernel', 'files', 'onboot', 'services', 'hostname']));
+    expect(schema.properties.files).toBeDefined();
+  });
+});
+
+describe('LinuxKit manifests', () => {
+  const dir = join(import.meta.dirname, '../test/fixtures/linuxkit');
+  it.each(readdirSync(dir).filter((f) => f.endsWith('.yml')))('%s, which uses only supported fields, parses unchanged', (file) => {
+    expect(() => parseManifest(readFileSync(join(dir, file), 'utf8'), file)).not.toThrow();
+  });
+
+  it('reads numbers the way LinuxKit (YAML 1.1) does: 0666 is octal; words stay words', () => {
+    const m = parseManifest('console:\n  access: off\nservices:\n  - name: a\n    image: /i\n    devices:\n      - {path: /dev/fuse, type: c, major: 10, minor: 229, mode: 0666}\n', 'keel.yml');
+    expect(m.services[0]!.devices?.[0]?.mode).toBe(0o666);
+    expect(m.console.access).toBe('off');
+  });
+
+  it('keeps kernel images, init images and volumes', () => {
+    const m = parseManifest(readFileSync(join(dir, 'server.yml'), 'utf8'), 'server.yml');
+    expect(m.kernel).toMatchObject({ image: 'linuxkit/kernel:6.6.71', binary: 'bzImage', tar: 'kernel.tar' });
+    expect(m.init).toHaveLength(4);
+    const v = parseManifest(readFileSync(join(dir, 'volumes.yml'), 'utf8'), 'volumes.yml');
+    expect(v.volumes).toEqual([
+      { name: 'vola', image: 'alpine:3.20', readonly: false, format: 'filesystem' },
+      { name: 'volb', readonly: true, format: 'filesystem' },
+      { name: 'volc', readonly: false, format: 'filesystem' },
+    ]);
+  });
+});
+
+describe('durations', () => {
+  it.each([
+    ['100ms', 100],
+    ['2s', 2000],
+    ['1m30s', 90_000],
+    ['1.5s', 1500],
+    ['1h', 3_600_000],
+    [3, 3000],
+    ['10', 10_000],
+  ])('%j is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each(['', 'soon', '5 s', '-1s', '1x', -2])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined());
+});

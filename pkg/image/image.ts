@@ -1,0 +1,184 @@
+// `keel build`: a manifest in, a bootable kernel + initramfs out.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { loadManifest, normalizedJson, type Manifest } from '../../model/index.js';
+import { DEFAULT_MODULES, resolveModules } from './modules.js';
+import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/image-layout.js';
+import { buildCpio, type CpioEntry } from './cpio.js';
+import { fileEntries } from './files.js';
+import { containerImages, initImages, type ImageContext } from './images.js';
+import { volumeEntries } from './volumes.js';
+import { BuildError } from './kernel.js';
+import { resolveKernelSource } from './kernel-image.js';
+import { lockPathFor, readLock, writeLock } from './sources/lock.js';
+import { silentProgress, type Progress } from './sources/progress.js';
+import { binaryWithLibraries, EARLY_ROOT, runcPath } from './node-runtime.js';
+import { writeIsoBios } from './iso.js';
+import { writeTar } from './tar.js';
+
+
+
+export interface BuildOptions {
+  manifestPath: string;
+  outDir: string;
+  name?: string;
+  /** Folder with keel-init.js, keel.js and keel_sys.node (default: beside this bundle). */
+  distDir?: string;
+  /** Re-resolve every image reference instead of using keel.lock. */
+  updateLock?: boolean;
+  /** Extra outputs besides NAME-kernel, NAME-initrd.img and NAME-cmdline (which are always written). */
+  formats?: OutputFormat[];
+  progress?: Progress;
+}
+
+export const OUTPUT_FORMATS = ['kernel+initrd', 'tar', 'iso-bios'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export interface BuildResult {
+  name: string;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  initrdBytes: number;
+  kernelSource: string;
+  /** The lock file beside the manifest, and whether this build wrote it. */
+  lockFile: string;
+  lockWritten: boolean;
+  /** NAME.tar and NAME.iso when asked for. */
+  extra: string[];
+}
+
+// The kernel runs /init with a shebang; /init imports the ESM bundle.
+// If the bundle cannot load, stay alive so the console shows why instead of a panic.
+const INIT_SCRIPT = `#!/usr/bin/node
+import('${KEEL_LIB}/keel-init.js').catch((err) => {
+  console.error('keel: cannot start keel-init:', err);
+  setInterval(() => {}, 1 << 30);
+});
+`;
+
+export function defaultDistDir(): string {
+  return process.env.KEEL_DIST ?? dirname(fileURLToPath(import.meta.url));
+}
+
+function keelFiles(distDir: string): CpioEntry[] {
+  const need = ['keel-init.js', 'keel.js', 'keel_sys.node'];
+  const missing = need.filter((f) => !existsSync(join(distDir, f)));
+  if (missing.length) throw new BuildError(`keel's own files are missing from ${distDir}: ${missing.join(', ')}; run "make build"`);
+  return [
+    ...need.map((f): CpioEntry => ({ path: `${KEEL_LIB}/${f}`, type: 'file', mode: 0o755, data: readFileSync(join(distDir, f)) })),
+    { path: `${KEEL_LIB}/package.json`, type: 'file', mode: 0o644, data: Buffer.from('{"type":"module"}\n') },
+    { path: '/usr/bin/keel', type: 'file', mode: 0o755, data: Buffer.from(`#!/usr/bin/node\nimport('${KEEL_LIB}/keel.js');\n`) },
+  ];
+}
+
+/**
+ * node-pty for the console's shell and exec: its JavaScript, its package.json
+ * and the pty.node addon, at /usr/lib/keel/node_modules/node-pty where the
+ * bundle's import finds it. Without it the prompt still works, without sh.
+ */
+function nodePtyFiles(distDir: string): CpioEntry[] {
+  const root = resolve(distDir, '..', 'node_modules', 'node-pty');
+  const addon = join(root, 'build', 'Release', 'pty.node');
+  if (!existsSync(addon)) return [];
+  const at = `${KEEL_LIB}/node_modules/node-pty`;
+  const js = readdirSync(join(root, 'lib')).filter((f) => f.endsWith('.js') && !f.endsWith('.test.js'));
+  return [
+    { path: `${at}/package.json`, type: 'file', mode: 0o644, data: readFileSync(join(root, 'package.json')) },
+    ...js.map((f): CpioEntry => ({ path: `${at}/lib/${f}`, type: 'file', mode: 0o644, data: readFileSync(join(root, 'lib', f)) })),
+    { path: `${at}/build/Release/pty.node`, type: 'file', mode: 0o755, data: readFileSync(addon) },
+  ];
+}
+
+const SKELETON: CpioEntry[] = [
+  ...EARLY_ROOT,
+  { path: '/run', type: 'dir', mode: 0o755 },
+  { path: '/tmp', type: 'dir', mode: 0o1777 },
+  { path: '/root', type: 'dir', mode: 0o700 },
+  { path: '/etc', type: 'dir', mode: 0o755 },
+  { path: '/var', type: 'dir', mode: 0o755 },
+];
+
+function moduleEntries(modulesDir: string, release: string, extra: readonly string[]): CpioEntry[] {
+  const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra]);
+  const base = `/lib/modules/${release}`;
+  return [
+    ...order.map((rel): CpioEntry => ({ path: `${base}/${rel}`, type: 'file', mode: 0o644, data: readFileSync(join(modulesDir, rel)) })),
+    // keel-init loads these in this order: dependencies first.
+    { path: MODULE_LIST, type: 'file', mode: 0o644, data: Buffer.from(order.map((r) => `${base}/${r}`).join('\n') + '\n') },
+  ];
+}
+
+
+/** busybox-static for the debug shell: /bin/busybox and /bin/sh. */
+function busybox(): CpioEntry[] {
+  if (!existsSync('/bin/busybox')) throw new BuildError('/bin/busybox was not found; install busybox-static (make deps does)');
+  return [
+    { path: '/bin/busybox', type: 'file', mode: 0o755, data: readFileSync('/bin/busybox') },
+    { path: '/bin/sh', type: 'symlink', target: 'busybox' },
+  ];
+}
+
+export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
+  const manifestPath = resolve(opts.manifestPath);
+  const manifest = loadManifest(manifestPath);
+  const name = opts.name ?? basename(manifestPath).replace(/\.(ya?ml|json)$/, '');
+  const baseDir = dirname(manifestPath);
+  const distDir = opts.distDir ?? defaultDistDir();
+  const lockFile = lockPathFor(manifestPath);
+  const ctx: ImageContext = {
+    baseDir,
+    manifestFile: manifestPath,
+    locked: opts.updateLock ? {} : readLock(lockFile).images,
+    resolved: {},
+    progress: opts.progress ?? silentProgress,
+  };
+
+  const kernel = await resolveKernelSource(manifest.kernel, ctx);
+  const init = await initImages(manifest, ctx);
+  const volumes = await volumeEntries(manifest, ctx);
+  const containers = await containerImages(volumes.manifest, ctx);
+  const modules = kernel.root && kernel.release ? moduleEntries(join(kernel.root, 'lib/modules', kernel.release), kernel.release, manifest.kernel?.modules ?? []) : [];
+  const entries: CpioEntry[] = [
+    ...SKELETON,
+    ...init,
+    ...modules,
+    ...containers.entries,
+    ...volumes.entries,
+    ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
+    ...busybox(),
+    { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
+    ...binaryWithLibraries(process.execPath, '/usr/bin/node'),
+    ...keelFiles(distDir),
+    ...nodePtyFiles(distDir),
+    // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
+    ...fileEntries(manifest.files, baseDir, manifestPath),
+    { path: IMAGE_MANIFEST, type: 'file', mode: 0o644, data: Buffer.from(normalizedJson(containers.manifest)) },
+  ];
+  const gz = gzipSync(buildCpio(entries), { level: 6 });
+  // Microcode must be an uncompressed cpio at the very start (the kernel looks for it there).
+  const initrd = kernel.ucode ? Buffer.concat([kernel.ucode, gz]) : gz;
+
+  mkdirSync(opts.outDir, { recursive: true });
+  const out = (suffix: string) => join(opts.outDir, `${name}-${suffix}`);
+  copyFileSync(kernel.image, out('kernel'));
+  writeFileSync(out('initrd.img'), initrd);
+  const cmdline = manifest.kernel?.cmdline ?? '';
+  writeFileSync(out('cmdline'), cmdline + '\n');
+  const extra: string[] = [];
+  const formats = new Set(opts.formats ?? []);
+  if (formats.has('tar')) {
+    // The root filesystem as a tar, with the kernel and cmdline in /boot.
+    writeTar(entries, kernel.image, cmdline, join(opts.outDir, `${name}.tar`));
+    extra.push(join(opts.outDir, `${name}.tar`));
+  }
+  if (formats.has('iso-bios')) {
+    writeIsoBios({ kernel: out('kernel'), initrd: out('initrd.img'), cmdline, out: join(opts.outDir, `${name}.iso`) });
+    extra.push(join(opts.outDir, `${name}.iso`));
+  }
+  // The lock is written last: only a build that succeeded records what it used.
+  const lockWritten = writeLock(lockFile, ctx.resolved);
+  return { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra };
+}

@@ -1,0 +1,79 @@
+// Container and init images into the initramfs. Each distinct image is
+// placed once, at /images/NAME/{rootfs,keel-image.json}, and every manifest
+// entry that names it is rewritten to point there. init images are unpacked
+// into the root filesystem itself, as LinuxKit does.
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { KEEL_IMAGE_CONFIG } from '../../runtime/bundle.js';
+import type { Manifest } from '../../model/index.js';
+import type { CpioEntry } from './cpio.js';
+import { hostTree, type TreeOwner } from './files.js';
+import type { LockedImage } from './sources/lock.js';
+import type { Progress } from './sources/progress.js';
+import { resolveImage, type ResolvedSource } from './sources/resolve.js';
+
+const PHASES = ['onboot', 'services', 'onshutdown'] as const;
+
+export interface ImageContext {
+  baseDir: string;
+  manifestFile: string;
+  /** The lock as read (empty with --update-lock). */
+  locked: Record<string, LockedImage>;
+  /** Filled with what each reference resolved to, for the new lock. */
+  resolved: Record<string, LockedImage>;
+  progress: Progress;
+}
+
+export async function resolveRef(ref: string, ctx: ImageContext, what: string): Promise<ResolvedSource> {
+  const src = await resolveImage(ref, ctx.baseDir, ctx.locked[ref], ctx.progress, what);
+  if (src.lock) ctx.resolved[ref] = src.lock;
+  return src;
+}
+
+// A local directory keeps the old rule (its files become root's: it was
+// probably made by an unprivileged user); unpacked images keep their owners.
+const ownerOf = (src: ResolvedSource): TreeOwner => (src.kind === 'directory' ? { uid: 0, gid: 0 } : 'keep');
+
+/** An image's files (not its root directory itself) as entries below `at` ("" for the root). */
+export function imageFiles(src: ResolvedSource, at: string): CpioEntry[] {
+  return readdirSync(src.rootfs)
+    .sort()
+    .flatMap((name) => hostTree(join(src.rootfs, name), `${at}/${name}`, ownerOf(src), undefined));
+}
+
+export async function containerImages(manifest: Manifest, ctx: ImageContext): Promise<{ entries: CpioEntry[]; manifest: Manifest }> {
+  const entries: CpioEntry[] = [];
+  const placed = new Map<string, string>();
+  const names = new Set<string>();
+  const out: Manifest = { ...manifest, onboot: [...manifest.onboot], services: [...manifest.services], onshutdown: [...manifest.onshutdown] };
+  for (const phase of PHASES) {
+    for (const [i, c] of out[phase].entries()) {
+      const src = await resolveRef(c.image, ctx, `${ctx.manifestFile}: ${phase}[${i}] (${c.name})`);
+      let at = placed.get(src.key);
+      if (!at) {
+        // Images by id get its first 12 hex digits (as `docker images` shows); directories their own name.
+        let name = src.kind === 'directory' ? basename(src.key.slice('dir:'.length)) : src.key.slice('sha256:'.length, 19);
+        for (let n = 2; names.has(name); n++) name = `${name.replace(/-\d+$/, '')}-${n}`;
+        names.add(name);
+        at = `/images/${name}`;
+        placed.set(src.key, at);
+        entries.push(
+          ...hostTree(src.rootfs, `${at}/rootfs`, ownerOf(src), 0o755),
+          { path: `${at}/${KEEL_IMAGE_CONFIG}`, type: 'file', mode: 0o644, data: Buffer.from(JSON.stringify(src.config, null, 2) + '\n') },
+        );
+      }
+      (out[phase] as Array<typeof c>)[i] = { ...c, image: at };
+    }
+  }
+  return { entries, manifest: out };
+}
+
+/** init: images, layered in order into the root; keel's own files are added after them and win. */
+export async function initImages(manifest: Manifest, ctx: ImageContext): Promise<CpioEntry[]> {
+  const entries: CpioEntry[] = [];
+  for (const [i, ref] of manifest.init.entries()) {
+    const src = await resolveRef(ref, ctx, `${ctx.manifestFile}: init[${i}]`);
+    entries.push(...imageFiles(src, ''));
+  }
+  return entries;
+}

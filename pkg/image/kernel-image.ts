@@ -1,0 +1,56 @@
+// A LinuxKit-style kernel image as the kernel source: an image holding the
+// bzImage (kernel.binary, default "kernel") and a tar of lib/modules
+// (kernel.tar, default "kernel.tar"; "none" for no modules), optionally a
+// microcode cpio (kernel.ucode) that goes in front of the initramfs.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { KernelSpec } from '../../model/index.js';
+import { BuildError, resolveKernel, type ResolvedKernel } from './kernel.js';
+import { extractArchive, isFile } from './sources/layers.js';
+import { resolveRef, type ImageContext } from './images.js';
+import { looksLikePath } from './sources/resolve.js';
+import { lookup, store } from './sources/store.js';
+
+export interface KernelWithUcode extends ResolvedKernel {
+  /** An uncompressed cpio of CPU microcode, placed before the initramfs. */
+  ucode?: Buffer;
+}
+
+/** Whether kernel.image names an image (engine reference, directory, docker save archive) rather than a Debian package, .deb or bzImage. */
+function isImageReference(image: string, baseDir: string): boolean {
+  const path = resolve(baseDir, image.replace(/#[^/]*$/, ''));
+  if (existsSync(path)) return statSync(path).isDirectory() || path.endsWith('.tar');
+  return !image.startsWith('linux-image-') && !looksLikePath(image) && !image.endsWith('.deb');
+}
+
+function inImage(rootfs: string, rel: string, field: string, ref: string): string {
+  const path = join(rootfs, rel.replace(/^\/+/, ''));
+  if (!isFile(path)) throw new BuildError(`kernel.${field}: ${rel} is not a file in the image ${ref}`);
+  return path;
+}
+
+export async function resolveKernelSource(spec: KernelSpec | undefined, ctx: ImageContext): Promise<KernelWithUcode> {
+  const { baseDir, manifestFile } = ctx;
+  const ref = spec?.image;
+  if (!ref || !isImageReference(ref, baseDir)) {
+    for (const f of ['binary', 'tar', 'ucode'] as const) {
+      if (spec?.[f] !== undefined) throw new BuildError(`${manifestFile}: kernel.${f} applies only when kernel.image is a kernel image (kernel + kernel.tar), not ${ref ?? 'the default Debian kernel'}`);
+    }
+    return resolveKernel(ref, baseDir);
+  }
+  const src = await resolveRef(ref, ctx, `${manifestFile}: kernel.image`);
+  const image = inImage(src.rootfs, spec?.binary ?? 'kernel', 'binary', ref);
+  const ucode = spec?.ucode ? readFileSync(inImage(src.rootfs, spec.ucode, 'ucode', ref)) : undefined;
+  const tarName = spec?.tar ?? 'kernel.tar';
+  const base: KernelWithUcode = { image, source: ref, ...(ucode ? { ucode } : {}) };
+  if (tarName === 'none') return base;
+  const tar = inImage(src.rootfs, tarName, 'tar', ref);
+  // The modules tar is unpacked once per content, beside the images.
+  const key = `modules-${createHash('sha256').update(readFileSync(tar)).digest('hex')}`;
+  const unpacked = lookup(key) ?? (await store(key, {}, (root) => extractArchive(tar, root, `kernel.tar of ${ref}`)));
+  const modules = join(unpacked.rootfs, 'lib', 'modules');
+  const releases = existsSync(modules) ? readdirSync(modules) : [];
+  if (releases.length !== 1) throw new BuildError(`kernel.tar of ${ref}: expected one lib/modules/RELEASE directory, found ${releases.length ? releases.join(', ') : 'none'}`);
+  return { ...base, root: unpacked.rootfs, release: releases[0]! };
+}

@@ -1,0 +1,69 @@
+// Kernel modules for the image. Debian's kernel builds virtio, overlay, veth,
+// evdev and the ACPI button as modules (DESIGN.md hazard 8), and a package
+// has no modules.dep (depmod makes it at install), so dependencies are read
+// from each module's own .modinfo ("depends=a,b").
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { BuildError } from './kernel.js';
+
+/** What every keel image loads: disks, network, console and vsock over virtio; overlay; veth and bridge; the power button. */
+export const DEFAULT_MODULES = [
+  // virtio_pci is the transport: without it no virtio device (net, blk, console) is ever found.
+  'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_console', 'virtio_rng', 'vmw_vsock_virtio_transport', 'overlay', 'veth', 'bridge', 'evdev', 'button',
+];
+
+const norm = (name: string) => name.replace(/-/g, '_');
+
+/** Module name → path of its .ko below lib/modules/RELEASE. */
+export function moduleIndex(modulesDir: string): Map<string, string> {
+  const index = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ko')) index.set(norm(e.name.slice(0, -3)), relative(modulesDir, p));
+    }
+  };
+  walk(join(modulesDir, 'kernel'));
+  return index;
+}
+
+/** Modules built into the kernel (modules.builtin), which need no loading. */
+export function builtinModules(modulesDir: string): Set<string> {
+  const file = join(modulesDir, 'modules.builtin');
+  if (!existsSync(file)) return new Set();
+  return new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => norm(l.split('/').pop()!.replace(/\.ko$/, ''))));
+}
+
+/** The depends= entry of a module's .modinfo section. */
+export function modinfoDepends(ko: Buffer): string[] {
+  const key = Buffer.from('\0depends=');
+  const at = ko.indexOf(key);
+  if (at < 0) return [];
+  const end = ko.indexOf(0, at + key.length);
+  return ko
+    .subarray(at + key.length, end)
+    .toString()
+    .split(',')
+    .filter(Boolean)
+    .map(norm);
+}
+
+/** The modules to load for `wanted`, dependencies first, each once; built-in ones are skipped. */
+export function resolveModules(modulesDir: string, wanted: readonly string[]): string[] {
+  const index = moduleIndex(modulesDir);
+  const builtin = builtinModules(modulesDir);
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string, from?: string) => {
+    const n = norm(name);
+    if (seen.has(n) || builtin.has(n)) return;
+    seen.add(n);
+    const rel = index.get(n);
+    if (!rel) throw new BuildError(`kernel module ${name}${from ? ` (needed by ${from})` : ''} is not in this kernel's modules; check kernel.modules`);
+    for (const d of modinfoDepends(readFileSync(join(modulesDir, rel)))) visit(d, n);
+    order.push(rel);
+  };
+  for (const w of wanted) visit(w);
+  return order;
+}
