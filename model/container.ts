@@ -1,9 +1,10 @@
 // One container entry of onboot, services or onshutdown: LinuxKit's per-image
 // fields (the same set an image may carry in its org.mobyproject.config
-// label) plus keel's extensions. Values stay as written here; the runtime
-// merges image config < label < manifest and fills in the defaults.
-import { normalizeCapability } from './capabilities.js';
+// label) plus keel's extensions. Compact forms (binds, limits) are parsed
+// here; the runtime merges image config < label < manifest and fills in the
+// defaults.
 import { duration } from './duration.js';
+import { absPath, bind, capability, envVar, rlimit, size, tmpfs } from './fields.js';
 import {
   bool,
   checkedString,
@@ -18,16 +19,8 @@ import {
   str,
   stringMap,
   unsupported,
-  INVALID,
   type Spec,
 } from './schema.js';
-import { checkEnv, parseBind, parseRlimit, parseSize, parseTmpfs } from './strings.js';
-
-const absPath = checkedString('an absolute path', (s) => (s.startsWith('/') ? undefined : 'not an absolute path'));
-
-const capability = checkedString('a capability such as CAP_NET_ADMIN, or "all" or "none"', (s) =>
-  ['all', 'none'].includes(s.toLowerCase()) || normalizeCapability(s) ? undefined : 'unknown capability',
-);
 
 /** "host", "new", "none" (net only: a namespace with just loopback), or a namespace path to join. */
 const namespace = (allowNone: boolean) =>
@@ -37,20 +30,6 @@ const namespace = (allowNone: boolean) =>
 
 /** A uid/gid: a number, "root", or the name of another container in the manifest. */
 const id = either(int({ min: 0 }), str({ pattern: /^[a-z0-9][a-z0-9_.-]*$/, patternHint: 'a container name' }), 'a number, "root" or a container name');
-
-const size: Spec<number> = {
-  expected: 'a size in bytes such as 67108864, "64m" or "1g"',
-  parse(value, path, issues) {
-    const n = parseSize(value);
-    if (n === undefined) {
-      issues.add(path, `${JSON.stringify(value)} is not a size in bytes such as 67108864, "64m" or "1g"`);
-      return INVALID;
-    }
-    return n;
-  },
-  serialize: (v) => v,
-  jsonSchema: () => ({ oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*[kmgKMG]?[bB]?$' }] }),
-};
 
 export const mountSpec = object({
   type: field(str({ nonEmpty: true })),
@@ -73,9 +52,9 @@ const weightDevice = object({ major: field(int({ min: 0 }), { required: true }),
 export const resourcesSpec = object({
   memory: field(
     object({
-      limit: field(size),
-      reservation: field(size),
-      swap: field(size),
+      limit: field(size()),
+      reservation: field(size()),
+      swap: field(size()),
       swappiness: field(int({ min: 0, max: 100 })),
       disableOOMKiller: field(bool()),
     }),
@@ -139,12 +118,12 @@ export const imageConfigFields = {
   'capabilities.add': field(list(capability), { description: 'Capabilities added to those of the image label' }),
   ambient: field(list(capability)),
   mounts: field(list(mountSpec)),
-  binds: field(list(checkedString('a bind "/src:/dst[:opts]"', (s) => { const b = parseBind(s); return typeof b === 'string' ? b : undefined; }))),
-  'binds.add': field(list(checkedString('a bind "/src:/dst[:opts]"', (s) => { const b = parseBind(s); return typeof b === 'string' ? b : undefined; }))),
+  binds: field(list(bind)),
+  'binds.add': field(list(bind)),
   devices: field(list(deviceSpec)),
-  tmpfs: field(list(checkedString('a tmpfs "/dst[:opts]"', (s) => { const t = parseTmpfs(s); return typeof t === 'string' ? t : undefined; }))),
+  tmpfs: field(list(tmpfs)),
   command: field(list(str())),
-  env: field(list(checkedString('NAME=value', checkEnv))),
+  env: field(list(envVar)),
   cwd: field(absPath),
   net: field(namespace(true)),
   pid: field(namespace(false)),
@@ -165,7 +144,7 @@ export const imageConfigFields = {
   cgroupsPath: field(str({ nonEmpty: true })),
   resources: field(resourcesSpec),
   sysctl: field(stringMap()),
-  rlimits: field(list(checkedString('a limit "nofile,SOFT,HARD"', (s) => { const r = parseRlimit(s); return typeof r === 'string' ? r : undefined; }))),
+  rlimits: field(list(rlimit)),
   uidMappings: field(list(idMapping)),
   gidMappings: field(list(idMapping)),
   annotations: field(stringMap()),

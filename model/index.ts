@@ -2,5 +2,6 @@ export { loadManifest, parseManifest, normalizedJson, jsonSchema, ManifestError,
 export type { ManifestProblem } from './load.js';
 export type { Manifest, FileEntry, KernelSpec, ContainerEntry, ContainerBase, ImageLabel } from './manifest.js';
 export { parseDuration, formatDuration } from './duration.js';
-export { parseRestart, dependenciesOf, findCycle } from './service.js';
-export type { ServiceEntry, RestartPolicy, Dependency } from './service.js';
+export { findCycle } from './service.js';
+export type { ServiceEntry, Dependency } from './service.js';
+export { formatRestart, type RestartPolicy, type Bind, type Tmpfs, type Rlimit } from './strings.js';

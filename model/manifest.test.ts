@@ -57,6 +57,7 @@ describe('manifest validation', () => {
     ['volumes:\n  - name: v\n  - name: v', 'volumes: the name "v" is used twice'],
     ['volumes:\n  - name: v\n    format: oci', 'keel.yml:3:13: volumes[0].format: "oci" is not one of filesystem'],
     ['services:\n  - name: a\n    image: /i\n    binds: ["rel/dir:/x"]', 'services[0].binds[0]'],
+    ['services:\n  - name: a\n    image: /i\n    rlimits: ["nofile,unlimited,100"]', 'services[0].rlimits[0]: "nofile,unlimited,100": the soft limit is above the hard limit'],
   ])('rejects %j with a message naming file, line and field', (text, expected) => {
     const found = problems(text);
     expect(found.some((p) => p.includes(expected)), `got:\n${found.join('\n')}`).toBe(true);
@@ -71,6 +72,42 @@ describe('manifest validation', () => {
     const json = normalizedJson(m);
     expect(JSON.parse(json).format).toBe('keel-manifest/1');
     expect(parseManifest(json, 'manifest.json')).toEqual(m);
+  });
+
+  it('parses compact forms once into typed values, and writes them back so they read the same', () => {
+    const text = [
+      'services:',
+      '  - name: db',
+      '    image: /i',
+      '  - name: web',
+      '    image: /i',
+      '    restart: on-failure:3',
+      '    dependsOn: [db, {name: db2, condition: started}]',
+      '    binds: ["/srv:/srv", "/etc/x:/x:ro"]',
+      '    tmpfs: ["/run:size=1m"]',
+      '    rlimits: ["nofile,100,unlimited"]',
+      '    capabilities: [net_admin, CAP_SYS_TIME]',
+      '    resources: {memory: {limit: 64m}}',
+      '    logs: {bytes: 1k}',
+      '  - name: db2',
+      '    image: /i',
+    ].join('\n');
+    const m = parseManifest(text, 'keel.yml');
+    const web = m.services[1]!;
+    expect(web.restart).toEqual({ policy: 'on-failure', maxRetries: 3 });
+    expect(m.services[0]!.restart).toEqual({ policy: 'always' });
+    expect(web.dependsOn).toEqual([{ name: 'db', condition: 'ready' }, { name: 'db2', condition: 'started' }]);
+    expect(web.binds).toEqual([
+      { source: '/srv', destination: '/srv', options: ['rw', 'rbind', 'rshared'] },
+      { source: '/etc/x', destination: '/x', options: ['ro', 'rbind'] },
+    ]);
+    expect(web.tmpfs).toEqual([{ destination: '/run', options: ['size=1m'] }]);
+    expect(web.rlimits).toEqual([{ type: 'RLIMIT_NOFILE', soft: 100, hard: -1 }]);
+    expect(web.capabilities).toEqual(['CAP_NET_ADMIN', 'CAP_SYS_TIME']);
+    expect(web.resources?.memory?.limit).toBe(64 * 2 ** 20);
+    expect(web.logs).toEqual({ lines: 5000, bytes: 1024, file: false, maxFileSize: 10 << 20, keepFiles: 3 });
+    expect(web.backoff).toEqual({ initial: 100, factor: 2, max: 30_000, jitter: 0.1, resetAfter: 10_000 });
+    expect(parseManifest(normalizedJson(m), 'manifest.json')).toEqual(m);
   });
 
   it('refuses a normalized manifest of another format version', () => {

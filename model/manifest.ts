@@ -9,6 +9,7 @@ import { VOLUME_NAME } from './strings.js';
 import {
   bool,
   checkedString,
+  defaulted,
   field,
   fileMode,
   int,
@@ -99,7 +100,7 @@ const sections = object(
     hostname: field(str({ pattern: HOSTNAME, patternHint: 'a hostname (letters, digits and "-", dot-separated)' }), {
       description: 'The machine hostname (keel extension); else /etc/hostname is used',
     }),
-    shutdown: field(shutdownSpec, { default: { grace: 5000 } }),
+    shutdown: defaulted(shutdownSpec),
     console: field(consoleSpec, { default: { access: 'open' as const }, description: 'The console prompt (keel extension)' }),
   },
   { description: 'A keel manifest (LinuxKit YAML format with keel extensions)' },
@@ -115,8 +116,7 @@ export const manifestSpec = refine(sections, (m) => {
   }
   for (const c of all) {
     for (const b of [...(c.binds ?? []), ...(c['binds.add'] ?? [])]) {
-      const source = b.split(':')[0]!;
-      if (!source.startsWith('/') && !volumes.has(source)) return `${c.name}: binds "${b}" names the volume "${source}", which the volumes section does not define`;
+      if (!b.source.startsWith('/') && !volumes.has(b.source)) return `${c.name}: binds "${b.source}:${b.destination}" names the volume "${b.source}", which the volumes section does not define`;
     }
   }
   const names = new Set(all.map((c) => c.name));

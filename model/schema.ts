@@ -378,3 +378,55 @@ export function num(opts: { min?: number; max?: number } = {}): Spec<number> {
     jsonSchema: () => ({ type: 'number', ...(opts.min !== undefined ? { minimum: opts.min } : {}), ...(opts.max !== undefined ? { maximum: opts.max } : {}) }),
   };
 }
+
+/**
+ * A value written as a compact string (a bind, a limit, a restart policy),
+ * parsed once into its typed form. `parse` returns the value, or a string
+ * saying what is wrong; `format` writes the value back so that `parse` reads
+ * it unchanged (the normalized JSON holds the formatted string).
+ */
+export function stringForm<T extends object | number>(expected: string, parse: (s: string) => T | string, format: (value: T) => string, schema: Record<string, unknown> = { type: 'string' }): Spec<T> {
+  return {
+    expected,
+    parse(value, path, issues) {
+      if (typeof value !== 'string') {
+        issues.add(path, `${show(value)} is not ${expected}`);
+        return INVALID;
+      }
+      const parsed = parse(value);
+      if (typeof parsed === 'string') {
+        issues.add(path, `${JSON.stringify(value)}: ${parsed} (expected ${expected})`);
+        return INVALID;
+      }
+      return parsed;
+    },
+    serialize: format,
+    jsonSchema: () => ({ ...schema, description: expected }),
+  };
+}
+
+/** A spec whose parsed value is reshaped (e.g. a shorthand turned into its full form); `back` gives what `spec` serializes. */
+export function transform<A, B>(spec: Spec<A>, to: (a: A) => B, back: (b: B) => A): Spec<B> {
+  return {
+    expected: spec.expected,
+    parse(value, path, issues) {
+      const p = spec.parse(value, path, issues);
+      return p === INVALID ? INVALID : to(p);
+    },
+    serialize: (v) => spec.serialize(back(v)),
+    jsonSchema: () => spec.jsonSchema(),
+  };
+}
+
+/** The value an object spec gives when every field is left out: its defaults, written once in its fields. */
+export function defaultsOf<T>(spec: Spec<T>): T {
+  const issues = new Issues();
+  const value = spec.parse({}, [], issues);
+  if (value === INVALID || issues.list.length) throw new Error(`defaultsOf: the spec has required fields (${issues.list.map((i) => formatPath(i.path)).join(', ')})`);
+  return value;
+}
+
+/** A field of an object spec that, when left out, takes the defaults of the object's own fields. */
+export function defaulted<T>(spec: Spec<T>, options: { description?: string } = {}): Field<T, true> {
+  return field(spec, { ...options, default: defaultsOf(spec) });
+}

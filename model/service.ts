@@ -1,35 +1,10 @@
 // keel's extensions for supervised services: restart policy, backoff, start
 // limits, stop behaviour, dependencies, readiness and health, and logs.
-import { constants } from 'node:os';
 import { containerBaseFields } from './container.js';
 import { duration } from './duration.js';
-import { bool, checkedString, either, field, int, INVALID, list, num, object, oneOf, refine, str, type Spec } from './schema.js';
-import { parseSize } from './strings.js';
-
-export type RestartPolicy = { policy: 'no' | 'always' | 'unless-stopped' } | { policy: 'on-failure'; maxRetries?: number };
-
-export function parseRestart(text: string): RestartPolicy | undefined {
-  if (text === 'no' || text === 'always' || text === 'unless-stopped') return { policy: text };
-  const m = /^on-failure(?::(\d+))?$/.exec(text);
-  if (!m) return undefined;
-  return m[1] !== undefined ? { policy: 'on-failure', maxRetries: Number(m[1]) } : { policy: 'on-failure' };
-}
-
-const signal = checkedString('a signal name such as SIGTERM', (s) => (s in constants.signals ? undefined : 'not a signal name'));
-
-const size: Spec<number> = {
-  expected: 'a size such as 1048576 or "1m"',
-  parse(value, path, issues) {
-    const n = parseSize(value);
-    if (n === undefined) {
-      issues.add(path, `${JSON.stringify(value)} is not a size such as 1048576 or "1m"`);
-      return INVALID;
-    }
-    return n;
-  },
-  serialize: (v) => v,
-  jsonSchema: () => ({ oneOf: [{ type: 'integer' }, { type: 'string' }] }),
-};
+import { restartPolicy, signalName, size } from './fields.js';
+import { bool, defaulted, either, field, int, list, num, object, oneOf, refine, str, transform, type Spec } from './schema.js';
+import { parseRestart, type RestartPolicy } from './strings.js';
 
 export const backoffSpec = object({
   initial: field(duration(), { default: 100, description: 'First delay before a restart' }),
@@ -52,31 +27,41 @@ export const readySpec = object({
   startPeriod: field(duration(), { default: 0, description: 'Failures in this first period do not count' }),
 });
 
-const dependency = either(
-  str({ pattern: /^[a-z0-9][a-z0-9_.-]*$/, patternHint: 'a service name' }),
-  object({ name: field(str({ nonEmpty: true }), { required: true }), condition: field(oneOf(['started', 'ready', 'completed'] as const), { default: 'ready' as const }) }),
-  'a service name or {name, condition: started | ready | completed}',
+export interface Dependency {
+  name: string;
+  condition: 'started' | 'ready' | 'completed';
+}
+
+/** A service name (waits for it to be ready) or {name, condition}; always the full form once parsed. */
+const dependency: Spec<Dependency> = transform(
+  either(
+    str({ pattern: /^[a-z0-9][a-z0-9_.-]*$/, patternHint: 'a service name' }),
+    object({ name: field(str({ nonEmpty: true }), { required: true }), condition: field(oneOf(['started', 'ready', 'completed'] as const), { default: 'ready' as const }) }),
+    'a service name or {name, condition: started | ready | completed}',
+  ),
+  (d): Dependency => (typeof d === 'string' ? { name: d, condition: 'ready' } : d),
+  (d) => (d.condition === 'ready' ? d.name : d),
 );
 
 export const logsSpec = object({
   lines: field(int({ min: 1 }), { default: 5000, description: 'Lines kept in memory per service' }),
-  bytes: field(size, { default: 1 << 20, description: 'Bytes kept in memory per service' }),
+  bytes: field(size(), { default: 1 << 20, description: 'Bytes kept in memory per service' }),
   file: field(bool(), { default: false, description: 'Also write the log to STATE_DIR/logs/NAME.log' }),
-  maxFileSize: field(size, { default: 10 << 20, description: 'Rotate the file at this size' }),
+  maxFileSize: field(size(), { default: 10 << 20, description: 'Rotate the file at this size' }),
   keepFiles: field(int({ min: 0 }), { default: 3, description: 'Rotated files kept (NAME.log.1 …)' }),
 });
 
 export const serviceSpec = object({
   ...containerBaseFields,
-  restart: field(checkedString('one of no, on-failure[:N], always, unless-stopped', (s) => (parseRestart(s) ? undefined : 'not a restart policy')), { default: 'always' }),
-  backoff: field(backoffSpec, { default: { initial: 100, factor: 2, max: 30_000, jitter: 0.1, resetAfter: 10_000 } }),
-  startLimit: field(startLimitSpec, { default: { burst: 5, interval: 10_000 } }),
-  stopSignal: field(signal, { default: 'SIGTERM' }),
+  restart: field(restartPolicy, { default: parseRestart('always') as RestartPolicy }),
+  backoff: defaulted(backoffSpec),
+  startLimit: defaulted(startLimitSpec),
+  stopSignal: field(signalName, { default: 'SIGTERM' }),
   stopTimeout: field(duration(), { default: 10_000 }),
   dependsOn: field(list(dependency), { default: [] }),
   ready: field(readySpec),
   restartOnUnhealthy: field(bool(), { default: false }),
-  logs: field(logsSpec, { default: { lines: 5000, bytes: 1 << 20, file: false, maxFileSize: 10 << 20, keepFiles: 3 } }),
+  logs: defaulted(logsSpec),
   notify: field(bool(), { default: false, description: 'Bind an sd_notify socket into the container as $NOTIFY_SOCKET; READY=1 marks the service ready' }),
   watchdogSec: field(duration(), { description: 'With notify: restart the service when WATCHDOG=1 does not come within this long' }),
 });
@@ -84,18 +69,9 @@ export const serviceSpec = object({
 type SpecValue<S> = S extends Spec<infer T> ? T : never;
 export type ServiceEntry = SpecValue<typeof serviceSpec>;
 
-export interface Dependency {
-  name: string;
-  condition: 'started' | 'ready' | 'completed';
-}
-
-export function dependenciesOf(s: ServiceEntry): Dependency[] {
-  return s.dependsOn.map((d): Dependency => (typeof d === 'string' ? { name: d, condition: 'ready' } : { name: d.name, condition: d.condition }));
-}
-
 /** Finds a dependency cycle, returned as the names around it, e.g. [a, b, a]. */
 export function findCycle(services: readonly ServiceEntry[]): string[] | undefined {
-  const deps = new Map(services.map((s) => [s.name, dependenciesOf(s).map((d) => d.name)]));
+  const deps = new Map(services.map((s) => [s.name, s.dependsOn.map((d) => d.name)]));
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
   const visit = (n: string): string[] | undefined => {
@@ -128,7 +104,7 @@ export function serviceList(): Spec<ServiceEntry[]> {
     }
     for (const e of entries) {
       if (e.watchdogSec !== undefined && !e.notify) return `${e.name}: watchdogSec needs notify: true (the watchdog is fed with WATCHDOG=1 on the notify socket)`;
-      for (const d of dependenciesOf(e)) {
+      for (const d of e.dependsOn) {
         if (!names.has(d.name)) return `${e.name}: dependsOn names "${d.name}", which is not a service in this manifest`;
         if (d.name === e.name) return `${e.name}: a service cannot depend on itself`;
       }

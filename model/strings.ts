@@ -1,5 +1,7 @@
-// Parsers for the manifest's compact string forms, shared by validation (which
-// only checks them) and the runtime (which uses the parsed values).
+// The manifest's compact string forms ("/src:/dst:ro", "nofile,100,200",
+// "64m"): each parser returns the typed value or a problem, and each
+// formatter writes the value back in a form its parser reads unchanged.
+// Validation parses them once; nothing downstream sees the strings.
 
 export interface Bind {
   source: string;
@@ -25,6 +27,10 @@ export function parseBind(text: string): Bind | string {
   return { source, destination, options: [...new Set(options)] };
 }
 
+export function formatBind(b: Bind): string {
+  return `${b.source}:${b.destination}:${b.options.join(',')}`;
+}
+
 export interface Tmpfs {
   destination: string;
   options: string[];
@@ -37,6 +43,10 @@ export function parseTmpfs(text: string): Tmpfs | string {
   const [destination, opts] = parts as [string, string | undefined];
   if (!destination.startsWith('/')) return 'the destination must be an absolute path';
   return { destination, options: opts ? opts.split(',').filter((o) => o !== '') : [] };
+}
+
+export function formatTmpfs(t: Tmpfs): string {
+  return t.options.length ? `${t.destination}:${t.options.join(',')}` : t.destination;
 }
 
 export interface Rlimit {
@@ -59,13 +69,34 @@ export function parseRlimit(text: string): Rlimit | string {
   const soft = num(parts[1]!);
   const hard = num(parts[2]!);
   if (Number.isNaN(soft) || Number.isNaN(hard)) return 'soft and hard must be numbers or "unlimited"';
-  if (soft > hard) return 'the soft limit is above the hard limit';
+  const rank = (v: number) => (v === RLIM_INFINITY ? Infinity : v);
+  if (rank(soft) > rank(hard)) return 'the soft limit is above the hard limit';
   return { type: `RLIMIT_${name}`, soft, hard };
+}
+
+export function formatRlimit(r: Rlimit): string {
+  const n = (v: number) => (v === RLIM_INFINITY ? 'unlimited' : String(v));
+  return `${r.type.replace(/^RLIMIT_/, '').toLowerCase()},${n(r.soft)},${n(r.hard)}`;
 }
 
 /** "KEY=value" (an entry without "=" is kept as LinuxKit does, but must have a name). */
 export function checkEnv(text: string): string | undefined {
   return /^[^=\s][^=]*=/.test(text) ? undefined : 'expected NAME=value';
+}
+
+/** What happens after a service's container exits (Docker's words). */
+export type RestartPolicy = { policy: 'no' | 'always' | 'unless-stopped' } | { policy: 'on-failure'; maxRetries?: number };
+
+/** "no", "always", "unless-stopped", "on-failure" or "on-failure:N". */
+export function parseRestart(text: string): RestartPolicy | string {
+  if (text === 'no' || text === 'always' || text === 'unless-stopped') return { policy: text };
+  const m = /^on-failure(?::(\d+))?$/.exec(text);
+  if (!m) return 'not a restart policy';
+  return m[1] !== undefined ? { policy: 'on-failure', maxRetries: Number(m[1]) } : { policy: 'on-failure' };
+}
+
+export function formatRestart(p: RestartPolicy): string {
+  return p.policy === 'on-failure' && p.maxRetries !== undefined ? `on-failure:${p.maxRetries}` : p.policy;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };

@@ -2,11 +2,11 @@
 // Precedence is LinuxKit's: image config < org.mobyproject.config label <
 // manifest. Where all three are silent the defaults are Docker's: its
 // capability set, masked and read-only /proc paths, a tmpfs /dev.
-import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCapability } from '../model/capabilities.js';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../model/capabilities.js';
 import type { ContainerBase, ImageLabel } from '../model/index.js';
 import { imageLabelSpec } from '../model/container.js';
 import { formatPath, INVALID, Issues } from '../model/schema.js';
-import { parseBind, parseRlimit, parseTmpfs, RLIM_INFINITY } from '../model/strings.js';
+import { RLIM_INFINITY } from '../model/strings.js';
 import type { OciMount, OciSpec, RuntimeConfig } from './oci-types.js';
 
 export const OCI_VERSION = '1.0.2';
@@ -50,16 +50,11 @@ export function parseLabel(image: ImageConfig, imageName: string): ImageLabel {
   return label;
 }
 
+/** Capabilities as the manifest parsed them (canonical names, or the words all and none) to the sorted set. */
 function capabilitySet(names: readonly string[]): string[] {
-  if (names.length === 1 && names[0]!.toLowerCase() === 'all') return [...ALL_CAPABILITIES];
-  if (names.length === 1 && names[0]!.toLowerCase() === 'none') return [];
-  const out = new Set<string>();
-  for (const n of names) {
-    const c = normalizeCapability(n);
-    if (!c) throw new SpecError(`unknown capability ${n}`);
-    out.add(c);
-  }
-  return [...out].sort();
+  if (names.length === 1 && names[0] === 'all') return [...ALL_CAPABILITIES];
+  if (names.length === 1 && names[0] === 'none') return [];
+  return [...new Set(names)].sort();
 }
 
 /** LinuxKit's namespace words: host (or root) joins ours, new/none makes one, a path joins that one. */
@@ -150,17 +145,9 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
   // Mounts by destination: defaults, then tmpfs, binds and full mounts, each replacing what it overlaps.
   const mounts = new Map<string, OciMount>();
   for (const m of defaultMounts(readonly, privileged, ipc !== undefined && !ipc.path)) mounts.set(m.destination, m);
-  for (const t of pick('tmpfs') ?? []) {
-    const p = parseTmpfs(t);
-    if (typeof p === 'string') throw new SpecError(`${where}: tmpfs ${t}: ${p}`);
-    mounts.set(p.destination, { destination: p.destination, type: 'tmpfs', source: 'tmpfs', options: p.options });
-  }
+  for (const t of pick('tmpfs') ?? []) mounts.set(t.destination, { destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: t.options });
   const binds = entry.binds ?? [...(label.binds ?? []), ...(entry['binds.add'] ?? [])];
-  for (const b of binds) {
-    const p = parseBind(b);
-    if (typeof p === 'string') throw new SpecError(`${where}: bind ${b}: ${p}`);
-    mounts.set(p.destination, { destination: p.destination, type: 'bind', source: p.source, options: p.options });
-  }
+  for (const b of binds) mounts.set(b.destination, { destination: b.destination, type: 'bind', source: b.source, options: b.options });
   for (const m of pick('mounts') ?? []) {
     const full = completeMount(m, where);
     mounts.set(full.destination, full);
@@ -177,11 +164,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
     return n;
   };
 
-  const rlimits = (pick('rlimits') ?? []).map((r: string) => {
-    const p = parseRlimit(r);
-    if (typeof p === 'string') throw new SpecError(`${where}: rlimit ${r}: ${p}`);
-    return p;
-  });
+  const rlimits = pick('rlimits') ?? [];
 
   const resources = pick('resources') ?? {};
   const devices = pick('devices') ?? [];

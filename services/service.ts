@@ -7,7 +7,7 @@
 //      │           └──────────┴───────────────┘      └────► completed | failed
 //   stopping ─► stopped   (keel stop, or shutdown)
 import { join } from 'node:path';
-import { parseRestart, type RestartPolicy, type ServiceEntry } from '../model/index.js';
+import { formatRestart, type RestartPolicy, type ServiceEntry } from '../model/index.js';
 import { ContainerLog } from '../runtime/container-log.js';
 import { ContainerRun, sleep, type RunDeps } from '../runtime/container-run.js';
 import { backoffDelay, StartLimit } from './backoff.js';
@@ -103,7 +103,7 @@ export class Service {
     readonly entry: ServiceEntry,
     private readonly deps: ServiceDeps,
   ) {
-    this.restart = parseRestart(entry.restart) ?? { policy: 'always' };
+    this.restart = entry.restart;
     this.startLimit = new StartLimit(entry.startLimit.burst, entry.startLimit.interval);
     const file = entry.logs.file ? new RotatingFile(join(deps.stateDir, 'logs', `${entry.name}.log`), entry.logs.maxFileSize, entry.logs.keepFiles) : undefined;
     this.logs = new LogRing(entry.logs.lines, entry.logs.bytes, file);
@@ -259,7 +259,7 @@ export class Service {
     }
     if (!again) {
       const final = failedRun ? 'failed' : 'completed';
-      this.transition(final, why || `restart: ${this.entry.restart}`, exitFields, `${what}; not restarted (${why || `restart: ${this.entry.restart}`})`);
+      this.transition(final, why || `restart: ${formatRestart(this.restart)}`, exitFields, `${what}; not restarted (${why || `restart: ${formatRestart(this.restart)}`})`);
       return;
     }
     const delay = backoffDelay(this.entry.backoff, Math.max(1, this.failures));
@@ -417,7 +417,7 @@ export class Service {
       startedAt: this.startedAt,
       readyAt: this.readyAt,
       nextRetryAt: this.nextRetryAt,
-      restart: this.entry.restart,
+      restart: formatRestart(this.restart),
       lastExit: last ? { code: last.code, signal: last.signal, oomKilled: last.oomKilled, error: last.error, exitedAt: last.exitedAt, runMs: last.runMs } : undefined,
     };
   }

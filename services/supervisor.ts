@@ -3,7 +3,7 @@
 // within its stopTimeout. A crash loop of one never holds up the others:
 // each service runs its own loop; the queue only bounds concurrent starts.
 import PQueue from 'p-queue';
-import { dependenciesOf, type Dependency, type ServiceEntry } from '../model/index.js';
+import type { Dependency, ServiceEntry } from '../model/index.js';
 import { Service, type ServiceDeps, type ServiceState } from './service.js';
 
 const STARTED: ServiceState[] = ['running', 'ready', 'completed'];
@@ -52,7 +52,7 @@ export class Supervisor {
   }
 
   private depsOf(s: Service): Array<{ service: Service; condition: Dependency['condition'] }> {
-    return dependenciesOf(s.entry).map((d) => ({ service: this.services.get(d.name)!, condition: d.condition }));
+    return s.entry.dependsOn.map((d) => ({ service: this.services.get(d.name)!, condition: d.condition }));
   }
 
   /** Starts every service whose dependencies allow it; the rest start as those become satisfied. */

@@ -2,13 +2,13 @@
 // starts. An operator on the console sees the manifest's identity, the
 // onboot order, and each service with its dependencies, limits and policy.
 import { createHash } from 'node:crypto';
-import { dependenciesOf, formatDuration, type Manifest, type ServiceEntry } from '../../model/index.js';
+import { formatDuration, formatRestart, type Manifest, type ServiceEntry } from '../../model/index.js';
 
 const MiB = 2 ** 20;
 
 function serviceLine(s: ServiceEntry): string {
-  const notes: string[] = [`restart ${s.restart}`];
-  const deps = dependenciesOf(s);
+  const notes: string[] = [`restart ${formatRestart(s.restart)}`];
+  const deps = s.dependsOn;
   if (deps.length) notes.push(`after ${deps.map((d) => (d.condition === 'ready' ? d.name : `${d.name} ${d.condition}`)).join(', ')}`);
   if (s.ready) notes.push('ready: exec probe');
   if (s.notify) notes.push(`ready: sd_notify${s.watchdogSec !== undefined ? `, watchdog ${formatDuration(s.watchdogSec)}` : ''}`);

@@ -2,19 +2,17 @@
 // filled from an image or empty, that containers bind by name
 // ("data:/var/lib/data"). The build rewrites those binds to the path, with
 // "ro" for a read-only volume, so the runtime sees ordinary binds.
-import type { Manifest } from '../../model/index.js';
+import type { Bind, Manifest } from '../../model/index.js';
 import type { CpioEntry } from './cpio.js';
 import { imageFiles, resolveRef, type ImageContext } from './images.js';
 
 export const VOLUMES_DIR = '/volumes';
 
-function rewrite(bind: string, readonlyOf: Map<string, boolean>): string {
-  const [source, destination, opts] = bind.split(':') as [string, string, string | undefined];
-  if (source.startsWith('/')) return bind;
-  const options = opts === undefined ? ['rw', 'rshared'] : opts.split(',').filter((o) => o !== '');
-  const ro = readonlyOf.get(source) === true;
-  const final = ro ? [...options.filter((o) => o !== 'rw'), 'ro'] : options;
-  return `${VOLUMES_DIR}/${source}:${destination}:${[...new Set(final)].join(',')}`;
+function rewrite(bind: Bind, readonlyOf: Map<string, boolean>): Bind {
+  if (bind.source.startsWith('/')) return bind;
+  const ro = readonlyOf.get(bind.source) === true;
+  const options = ro ? [...bind.options.filter((o) => o !== 'rw'), 'ro'] : bind.options;
+  return { source: `${VOLUMES_DIR}/${bind.source}`, destination: bind.destination, options: [...new Set(options)] };
 }
 
 export async function volumeEntries(manifest: Manifest, ctx: ImageContext): Promise<{ entries: CpioEntry[]; manifest: Manifest }> {
@@ -29,7 +27,7 @@ export async function volumeEntries(manifest: Manifest, ctx: ImageContext): Prom
       entries.push(...imageFiles(src, at));
     }
   }
-  const fix = <T extends { binds?: string[] | undefined; 'binds.add'?: string[] | undefined }>(c: T): T => ({
+  const fix = <T extends { binds?: Bind[] | undefined; 'binds.add'?: Bind[] | undefined }>(c: T): T => ({
     ...c,
     ...(c.binds ? { binds: c.binds.map((b) => rewrite(b, readonlyOf)) } : {}),
     ...(c['binds.add'] ? { 'binds.add': c['binds.add'].map((b) => rewrite(b, readonlyOf)) } : {}),
