@@ -2,7 +2,7 @@
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 
-export const DEFAULT_SOCKET = '/run/keel/keel.sock';
+export { DEFAULT_SOCKET } from '../model/layout.js';
 
 export class ApiUnreachable extends Error {
   override name = 'ApiUnreachable';

@@ -11,6 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { containerId } from '../runtime/bundle.js';
+import type { TtyStatus } from './wire.js';
 import type { Supervisor } from '../services/supervisor.js';
 
 export interface TermSize {
@@ -153,7 +154,7 @@ export class Terminals {
   }
 
   /** GET /v1/ttys/ID */
-  status(id: string): { id: number; what: string; running: boolean; exitCode: number | null; signal: number | null } {
+  status(id: string): TtyStatus {
     const tty = this.get(id);
     return { id: tty.id, what: tty.what, running: tty.exit === undefined, exitCode: tty.exit?.exitCode ?? null, signal: tty.exit?.signal ?? null };
   }

@@ -10,9 +10,11 @@ import { Reaper } from '../init/core/reaper.js';
 import { runtimeHost } from '../init/core/runtime-host.js';
 import { sys } from '../init/core/sys.js';
 import { parseManifest } from '../model/index.js';
-import { prepareBundle } from '../runtime/bundle.js';
-import { failed, runToCompletion } from '../runtime/phase.js';
+import { writeBundle } from '../runtime/bundle.js';
+import { RuncEngine } from '../runtime/container-run.js';
+import { isFailure } from '../runtime/outcome.js';
 import { Runc } from '../runtime/runc.js';
+import { runToCompletion } from '../services/phase.js';
 import { busyboxRootfs } from '../test/helpers/rootfs.js';
 import { machine, metric, writeResult } from './lib/results.js';
 import { median } from './lib/stats.js';
@@ -31,16 +33,19 @@ async function main(): Promise<void> {
     const rootfs = busyboxRootfs(join(dir, 'rootfs'));
     const entry = parseManifest(`onboot:\n  - name: bench\n    image: ${rootfs}\n    readonly: true\n    command: [/bin/true]\n`, 'bench.yml').onboot[0]!;
     const stateDir = join(dir, 'state');
-    const deps = { driver: new Runc(join(stateDir, 'runc'), host), host, stateDir, baseDir: dir, idOf: () => undefined, emit: () => {} };
+    const engine = new RuncEngine({ driver: new Runc(join(stateDir, 'runc'), host), host, stateDir, baseDir: dir, idOf: () => undefined });
+    const deps = { engine, stateDir, emit: () => {} };
     // The anchor runs the very config.json keel generates.
-    const bundle = prepareBundle({ entry, phase: 'onboot', baseDir: dir, stateDir: join(dir, 'anchor'), host, idOf: () => undefined });
+    const anchorDir = join(dir, 'anchor');
+    const anchor = new RuncEngine({ driver: new Runc(join(anchorDir, 'runc'), host), host, stateDir: anchorDir, baseDir: dir, idOf: () => undefined });
+    const bundle = writeBundle(anchor.plan({ id: 'anchor', entry }), anchorDir, host);
     const keelMs: number[] = [];
     const runcMs: number[] = [];
     for (let i = 0; i < N + 2; i++) {
       const t0 = performance.now();
       const r = await runToCompletion('onboot', entry, deps);
       const t1 = performance.now();
-      if (failed(r)) throw new Error(`keel run failed: ${JSON.stringify(r)}`);
+      if (isFailure(r)) throw new Error(`keel run failed: ${JSON.stringify(r)}`);
       const a = spawnSync('runc', ['--root', join(dir, 'anchor-runc'), 'run', '--bundle', bundle.dir, `anchor-${i}`], { stdio: 'ignore' });
       const t2 = performance.now();
       if (a.status !== 0) throw new Error(`runc run failed with ${a.status}`);

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document, type ScalarTag } from 'yaml';
 import { manifestSpec, type Manifest } from './manifest.js';
-import { formatPath, INVALID, Issues, type Path } from './schema.js';
+import { defaultsOf, formatPath, INVALID, Issues, type Path } from './schema.js';
 
 /**
  * LinuxKit reads its YAML with YAML 1.1 rules, where 0644 is octal; YAML 1.2
@@ -114,6 +114,11 @@ export function loadManifest(file: string): Manifest {
     throw new ManifestError(file, [{ file, field: '', message: `cannot read the manifest: ${why}` }]);
   }
   return parseManifest(text, file);
+}
+
+/** The manifest of an empty file: every default, nothing to run. */
+export function emptyManifest(): Manifest {
+  return defaultsOf(manifestSpec);
 }
 
 /** The normalized JSON that `keel build` bakes into the image as /etc/keel/manifest.json. */

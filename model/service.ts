@@ -56,7 +56,7 @@ export const serviceSpec = object({
   restart: field(restartPolicy, { default: parseRestart('always') as RestartPolicy }),
   backoff: defaulted(backoffSpec),
   startLimit: defaulted(startLimitSpec),
-  stopSignal: field(signalName, { default: 'SIGTERM' }),
+  stopSignal: field(signalName, { default: 'SIGTERM' as const }),
   stopTimeout: field(duration(), { default: 10_000 }),
   dependsOn: field(list(dependency), { default: [] }),
   ready: field(readySpec),

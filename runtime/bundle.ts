@@ -5,6 +5,8 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ContainerBase } from '../model/index.js';
+import { statePaths } from '../model/layout.js';
+import type { ContainerPlan } from './engine.js';
 import type { Host } from './host.js';
 import { buildOciSpec, specJson, SpecError, type ExtraConfig, type ImageConfig } from './oci-spec.js';
 import type { OciSpec, RuntimeConfig } from './oci-types.js';
@@ -53,22 +55,22 @@ export function resolveLocalImage(image: string, baseDir: string): ResolvedImage
   return { rootfs, config: { ...(p.args ? { entrypoint: p.args } : {}), ...(p.env ? { env: p.env } : {}), ...(p.cwd ? { workingDir: p.cwd } : {}) } };
 }
 
-export interface Bundle {
-  id: string;
+/** A container with its spec built once: each run writes a bundle from it. */
+export interface RuncPlan extends ContainerPlan {
+  /** The bundle directory: STATE_DIR/containers/ID. */
   dir: string;
   spec: OciSpec;
   runtime: RuntimeConfig;
-  /** Unmounts the overlay and removes the bundle directory. Safe to call twice. */
-  release(): void;
+  /** The image's root filesystem: the overlay's lower layer, or the root itself when read-only. */
+  imageRootfs: string;
 }
 
-export interface BundleInputs {
+export interface PlanInputs {
+  id: string;
   entry: ContainerBase;
-  phase: Phase;
   /** Where relative image paths are found (the manifest's directory). */
   baseDir: string;
   stateDir: string;
-  host: Host;
   idOf: (name: string) => number | undefined;
   extra?: ExtraConfig;
 }
@@ -77,49 +79,63 @@ export function containerId(phase: Phase, name: string): string {
   return phase === 'services' ? name : `${phase}.${name}`;
 }
 
-export function prepareBundle({ entry, phase, baseDir, stateDir, host, idOf, extra }: BundleInputs): Bundle {
-  const id = containerId(phase, entry.name);
+/** Resolves the image and builds the spec; nothing is written or mounted, so a bad entry fails with nothing to undo. */
+export function planContainer({ id, entry, baseDir, stateDir, idOf, extra }: PlanInputs): RuncPlan {
   const image = resolveLocalImage(entry.image, baseDir);
-  const dir = join(stateDir, 'containers', id);
-  rmSync(dir, { recursive: true, force: true });
-  // 0711 all the way down: a container in a user namespace runs as a mapped uid that must traverse to its root.
-  mkdirSync(dir, { recursive: true, mode: 0o711 });
-  for (let d = dir; d !== stateDir && d.startsWith(stateDir); d = dirname(d)) chmodSync(d, 0o711);
-  chmodSync(stateDir, statSync(stateDir).mode | 0o011);
-  // Build the spec first with the image's own root: a bad entry fails before anything is mounted.
-  const merged = join(dir, 'rootfs');
-  const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: merged, idOf, ...(extra ? { extra } : {}) });
+  const dir = join(statePaths(stateDir).containers, id);
+  const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: join(dir, 'rootfs'), idOf, ...(extra ? { extra } : {}) });
   // A read-only container (manifest or image label) uses the image's root as it is.
   if (spec.root.readonly) spec.root.path = image.rootfs;
+  return { id, name: entry.name, dir, spec, runtime, imageRootfs: image.rootfs };
+}
+
+export interface Bundle {
+  dir: string;
+  /** Unmounts the overlay and removes the bundle directory. Safe to call twice. */
+  release(): void;
+}
+
+/**
+ * Writes a run's bundle: the directory, the overlay that keeps the image
+ * pristine, config.json. All or nothing: when a step fails, what the earlier
+ * ones did is undone, so the next start finds nothing in its way.
+ */
+export function writeBundle(plan: RuncPlan, stateDir: string, host: Host): Bundle {
+  const { dir, spec } = plan;
   let mounted = false;
-  if (!spec.root.readonly) {
-    // Writable containers write to an overlay upper layer in keel's state, never into the image.
-    for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true });
-    // In a user namespace the container's root is a mapped host uid: it must own the writable layer.
-    const root = spec.linux.uidMappings?.find((m) => m.containerID === 0)?.hostID;
-    const rootGroup = spec.linux.gidMappings?.find((m) => m.containerID === 0)?.hostID;
-    if (root !== undefined) for (const d of ['upper', 'work']) chownSync(join(dir, d), root, rootGroup ?? root);
-    host.mount('overlay', merged, 'overlay', 0, `lowerdir=${image.rootfs},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`);
-    mounted = true;
-  }
-  writeFileSync(join(dir, 'config.json'), specJson(spec));
   let released = false;
-  return {
-    id,
-    dir,
-    spec,
-    runtime,
-    release() {
-      if (released) return;
-      released = true;
-      if (mounted) {
-        try {
-          host.umount(merged, true);
-        } catch {
-          /* already gone */
-        }
+  const release = () => {
+    if (released) return;
+    released = true;
+    if (mounted) {
+      try {
+        host.umount(join(dir, 'rootfs'), true);
+      } catch {
+        /* already gone */
       }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    }
+    rmSync(dir, { recursive: true, force: true });
   };
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    // 0711 all the way down: a container in a user namespace runs as a mapped uid that must traverse to its root.
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
+    for (let d = dir; d !== stateDir && d.startsWith(stateDir); d = dirname(d)) chmodSync(d, 0o711);
+    chmodSync(stateDir, statSync(stateDir).mode | 0o011);
+    if (!spec.root.readonly) {
+      // Writable containers write to an overlay upper layer in keel's state, never into the image.
+      for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true });
+      // In a user namespace the container's root is a mapped host uid: it must own the writable layer.
+      const root = spec.linux.uidMappings?.find((m) => m.containerID === 0)?.hostID;
+      const rootGroup = spec.linux.gidMappings?.find((m) => m.containerID === 0)?.hostID;
+      if (root !== undefined) for (const d of ['upper', 'work']) chownSync(join(dir, d), root, rootGroup ?? root);
+      host.mount('overlay', join(dir, 'rootfs'), 'overlay', 0, `lowerdir=${plan.imageRootfs},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`);
+      mounted = true;
+    }
+    writeFileSync(join(dir, 'config.json'), specJson(spec));
+  } catch (err) {
+    release();
+    throw err;
+  }
+  return { dir, release };
 }

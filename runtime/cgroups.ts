@@ -2,6 +2,7 @@
 // and on v1/hybrid hosts (these dev and CI machines).
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ResourceStats } from './engine.js';
 
 const ROOT = '/sys/fs/cgroup';
 
@@ -49,16 +50,7 @@ export function removeCgroup(cgroupsPath: string): void {
   }
 }
 
-export interface CgroupStats {
-  memoryBytes?: number;
-  memoryPeakBytes?: number;
-  cpuUsageUsec?: number;
-  cpuThrottledPeriods?: number;
-  cpuThrottledUsec?: number;
-  pids?: number;
-  /** Pressure stall information (cgroup v2 with PSI): avg10 of "some", per resource. */
-  pressure?: Record<string, number>;
-}
+export type CgroupStats = ResourceStats;
 
 function readNumber(path: string): number | undefined {
   try {

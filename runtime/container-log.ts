@@ -1,26 +1,21 @@
 // A container's stdout and stderr, line by line, into its log file: each line
 // timestamped and tagged with its stream, written synchronously so nothing
 // is lost if keel must stop, and the last line kept even without a final
-// newline. The last lines are also kept in memory for exit reports.
+// newline. Every line also goes to the listener (the console, a log ring).
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-
-export type StreamName = 'stdout' | 'stderr';
-export type LineListener = (stream: StreamName, line: string) => void;
+import type { LineListener, StreamName } from './engine.js';
 
 export class ContainerLog {
   private fd: number | undefined;
-  private readonly tail: string[] = [];
   private readonly open = new Set<Readable>();
-  lines = 0;
 
   /** @param path the log file, or undefined when the listener keeps the lines (a service's ring) */
   constructor(
     readonly path: string | undefined,
     private readonly onLine?: LineListener,
-    private readonly tailSize = 20,
   ) {
     if (path !== undefined) {
       mkdirSync(dirname(path), { recursive: true });
@@ -63,21 +58,14 @@ export class ContainerLog {
   }
 
   private push(stream: StreamName, line: string): void {
-    this.lines++;
-    this.tail.push(line);
-    if (this.tail.length > this.tailSize) this.tail.shift();
     if (this.fd !== undefined) {
       try {
         writeSync(this.fd, `${new Date().toISOString()} ${stream} ${line}\n`);
       } catch {
-        /* a full disk loses the file copy, not the console line or the tail */
+        /* a full disk loses the file copy, not the line the listener gets */
       }
     }
     this.onLine?.(stream, line);
-  }
-
-  lastLines(): string[] {
-    return [...this.tail];
   }
 
   close(): void {

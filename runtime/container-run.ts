@@ -1,100 +1,121 @@
-// One run of one container, from bundle to cleanup: what onboot/onshutdown
-// entries and supervised services share. start() throws on failure;
-// cleanup() always leaves nothing behind (no process, runc state, cgroup or
-// mount) and may be called whatever happened before.
-import { containerId, prepareBundle, type Bundle, type Phase } from './bundle.js';
-import { oomKills, removeCgroup } from './cgroups.js';
-import type { ContainerLog } from './container-log.js';
-import type { ExitStatus, Host } from './host.js';
+// The runc engine: runs of planned containers, from bundle to clean-up.
+// start() either returns a running container or throws with nothing left
+// behind; a run's `done` settles only once no process, runc state, cgroup,
+// mount or bundle of it remains.
+import { planContainer, writeBundle, type Bundle, type RuncPlan } from './bundle.js';
+import { cgroupStats, oomKills, removeCgroup } from './cgroups.js';
+import { ContainerLog } from './container-log.js';
+import type { ContainerEngine, ExecResult, OutputSink, PlanRequest, ResourceStats, RunningContainer } from './engine.js';
+import type { Host } from './host.js';
 import { afterCreate, beforeCreate } from './host-prep.js';
-import type { ContainerDriver } from './runc.js';
-import type { ExtraConfig } from './oci-spec.js';
-import type { ContainerBase } from '../model/index.js';
+import type { ExitStatus, Outcome } from './outcome.js';
+import type { ContainerDriver, Created } from './runc.js';
+import { realSleep, stopContainer } from './stop.js';
 
-export interface RunDeps {
+export interface RuncEngineDeps {
   driver: ContainerDriver;
   host: Host;
   stateDir: string;
+  /** Where relative image paths are found (the manifest's directory). */
   baseDir: string;
+  /** uid/gid for a container name used as an id. */
   idOf: (name: string) => number | undefined;
 }
 
-/** What the cgroup says about the OOM killer, read before the cgroup is removed. */
-export interface OomReport {
-  /** Processes of the container the OOM killer killed (the init or others). */
-  oomKills: number;
-  /** The container's init was one of them. */
-  oomKilled: boolean;
-}
+/** How long a run's output may stay open after its init exited (a child that outlived it holds the pipe). */
+const DRAIN_MS = 2000;
+/** How long a half-started container gets to die after SIGKILL before keel gives up waiting for it. */
+const ABORT_MS = 5000;
 
-export const sleep = (ms: number) => new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref?.());
-
-export class ContainerRun {
-  readonly id: string;
-  pid: number | undefined;
-  exited: Promise<ExitStatus> | undefined;
-  bundle: Bundle | undefined;
-  status: ExitStatus | undefined;
-  private streams: Promise<void[]> | undefined;
-  private cleaned: Promise<OomReport> | undefined;
+class RuncRun implements RunningContainer {
+  readonly pid: number;
+  readonly done: Promise<Outcome>;
 
   constructor(
-    readonly phase: Phase,
-    readonly entry: ContainerBase,
-    private readonly deps: RunDeps,
+    private readonly plan: RuncPlan,
+    created: Created,
+    private readonly streams: Promise<unknown>,
     private readonly log: ContainerLog,
-    private readonly extra?: ExtraConfig,
+    private readonly bundle: Bundle,
+    private readonly deps: RuncEngineDeps,
   ) {
-    this.id = containerId(phase, entry.name);
-  }
-
-  get cgroupsPath(): string | undefined {
-    return this.bundle?.spec.linux.cgroupsPath;
-  }
-
-  async start(): Promise<void> {
-    const { deps, entry } = this;
-    this.bundle = prepareBundle({ entry, phase: this.phase, baseDir: deps.baseDir, stateDir: deps.stateDir, host: deps.host, idOf: deps.idOf, ...(this.extra ? { extra: this.extra } : {}) });
-    beforeCreate(this.bundle.runtime, deps.host);
-    // Interfaces and namespace binds need the container created but not started; without them one runc call does both.
-    const between = this.bundle.runtime.interfaces.length > 0 || Object.values(this.bundle.runtime.bindNS).some(Boolean);
-    const created = await deps.driver.create(
-      this.id,
-      this.bundle.dir,
-      (stdout, stderr) => (this.streams = Promise.all([this.log.attach(stdout, 'stdout'), this.log.attach(stderr, 'stderr')])),
-      !between,
-    );
     this.pid = created.pid;
-    this.exited = created.exited.then((s) => (this.status = s));
-    if (between) {
-      await afterCreate(this.bundle.runtime, created.pid, deps.host);
-      await deps.driver.start(this.id);
-    }
+    this.done = created.exited.then((status) => this.cleanUp(status));
   }
 
-  /** Signals the container's init, or with `all` every process in its cgroup. */
-  kill(signal: NodeJS.Signals, all = false): Promise<void> {
-    return this.deps.driver.kill(this.id, signal, all);
+  private get cgroupsPath(): string {
+    return this.plan.spec.linux.cgroupsPath;
   }
 
-  cleanup(): Promise<OomReport> {
-    this.cleaned ??= this.doCleanup();
-    return this.cleaned;
-  }
-
-  private async doCleanup(): Promise<OomReport> {
-    if (this.exited && !this.status) {
-      // Started (at least half-way) and still running: make sure the init is gone and reaped first.
-      await this.kill('SIGKILL', true).catch(() => undefined);
-      await Promise.race([this.exited, sleep(5000)]);
-    }
-    const kills = this.cgroupsPath ? oomKills(this.cgroupsPath) : 0;
+  private async cleanUp(status: ExitStatus): Promise<Outcome> {
+    const kills = oomKills(this.cgroupsPath);
     // The pipes close when the last process holding them exits; one that outlives the init is cut off.
-    if (this.streams && (await Promise.race([this.streams, sleep(2000)])) === 'timeout') this.log.detach();
-    await this.deps.driver.delete(this.id, true).catch(() => undefined);
-    if (this.cgroupsPath) removeCgroup(this.cgroupsPath);
-    this.bundle?.release();
+    const drained = await Promise.race([this.streams.then(() => true), realSleep(DRAIN_MS).then(() => false)]);
+    if (!drained) this.log.detach();
+    this.log.close();
+    await this.deps.driver.delete(this.plan.id, true).catch(() => undefined);
+    removeCgroup(this.cgroupsPath);
+    this.bundle.release();
     // The init itself was the OOM killer's victim when it died of SIGKILL in a cgroup that saw kills.
-    return { oomKills: kills, oomKilled: kills > 0 && this.status?.signal === 'SIGKILL' };
+    return { code: status.code, signal: status.signal, oomKills: kills, oomKilled: kills > 0 && status.signal === 'SIGKILL', timedOut: false };
+  }
+
+  signal(signal: NodeJS.Signals, all = false): Promise<void> {
+    return this.deps.driver.kill(this.plan.id, signal, all);
+  }
+
+  exec(cmd: string[], timeoutMs: number): Promise<ExecResult> {
+    return this.deps.driver.exec(this.plan.id, cmd, timeoutMs);
+  }
+
+  stats(): ResourceStats {
+    return cgroupStats(this.cgroupsPath);
+  }
+}
+
+export class RuncEngine implements ContainerEngine<RuncPlan> {
+  constructor(private readonly deps: RuncEngineDeps) {}
+
+  plan(request: PlanRequest): RuncPlan {
+    return planContainer({ ...request, baseDir: this.deps.baseDir, stateDir: this.deps.stateDir, idOf: this.deps.idOf });
+  }
+
+  async start(plan: RuncPlan, output: OutputSink): Promise<RunningContainer> {
+    const { driver, host, stateDir } = this.deps;
+    const log = new ContainerLog(output.file, output.onLine);
+    let bundle: Bundle | undefined;
+    try {
+      bundle = writeBundle(plan, stateDir, host);
+      beforeCreate(plan.runtime, host);
+    } catch (err) {
+      bundle?.release();
+      log.close();
+      throw err;
+    }
+    // Interfaces and namespace binds need the container created but not started; without them one runc call does both.
+    const between = plan.runtime.interfaces.length > 0 || Object.values(plan.runtime.bindNS).some(Boolean);
+    let streams: Promise<unknown> = Promise.resolve();
+    let created: Created;
+    try {
+      created = await driver.create(plan.id, bundle.dir, (stdout, stderr) => (streams = Promise.all([log.attach(stdout, 'stdout'), log.attach(stderr, 'stderr')])), !between);
+    } catch (err) {
+      // runc has deleted what it created; the bundle is ours to undo.
+      bundle.release();
+      log.close();
+      throw err;
+    }
+    const run = new RuncRun(plan, created, streams, log, bundle, this.deps);
+    if (between) {
+      try {
+        await afterCreate(plan.runtime, created.pid, host);
+        await driver.start(plan.id);
+      } catch (err) {
+        // Created but never started: kill it and let its clean-up run before reporting the failure.
+        await stopContainer(run, 'SIGKILL', 0);
+        await Promise.race([run.done, realSleep(ABORT_MS)]);
+        throw err;
+      }
+    }
+    return run;
   }
 }

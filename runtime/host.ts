@@ -1,11 +1,6 @@
 // What the runtime needs from the init that hosts it: exit statuses of the
 // container processes left to it (it is their reaper) and mount(2).
-
-export interface ExitStatus {
-  pid: number;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+import type { ExitStatus } from './outcome.js';
 
 export interface Host {
   /** Resolves when `pid` (a child of ours) is reaped; `since` is a performance.now() from before it was born. */

@@ -1,11 +1,13 @@
 // The runc driver. keel is the shim: `runc create` detaches, the container's
 // init is re-parented to keel, and its exit status comes from keel's reaper
-// (DESIGN.md hazards 1 and 2). No runc process stays behind per container.
+// (see docs/architecture.md, "keel is the shim"). No runc process stays behind per container.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ExitStatus, Host } from './host.js';
+import type { ExecResult } from './engine.js';
+import type { Host } from './host.js';
+import type { ExitStatus } from './outcome.js';
 
 export interface RuncInfo {
   path: string;
@@ -35,14 +37,6 @@ export interface Created {
 
 /** Receives the container's stdout and stderr the moment they exist, before anything can be written. */
 export type AttachOutput = (stdout: Readable, stderr: Readable) => void;
-
-export interface ExecResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
 
 export interface ContainerState {
   id: string;

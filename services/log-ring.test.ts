@@ -2,7 +2,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backoffDelay, StartLimit } from './backoff.js';
 import { LogRing, RotatingFile, type LogLine } from './log-ring.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-ring-'));
@@ -43,23 +42,5 @@ describe('log ring', () => {
     expect(existsSync(`${path}.3`)).toBe(false);
     expect(readFileSync(path, 'utf8').trim().split('\n').at(-1)).toMatch(/stdout #1 line 40$/);
     for (const f of [path, `${path}.1`, `${path}.2`]) expect(readFileSync(f).length).toBeLessThanOrEqual(200);
-  });
-});
-
-describe('backoff and start limits', () => {
-  const cfg = { initial: 100, factor: 2, max: 1000, jitter: 0.1, resetAfter: 10_000 };
-
-  it('doubles from the initial delay up to the cap, within the jitter', () => {
-    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay({ ...cfg, jitter: 0 }, n))).toEqual([100, 200, 400, 800, 1000, 1000]);
-    expect(backoffDelay(cfg, 3, () => 0)).toBe(360);
-    expect(backoffDelay(cfg, 3, () => 1)).toBe(440);
-  });
-
-  it('allows a burst within the interval and forgets starts older than it', () => {
-    const limit = new StartLimit(3, 1000);
-    expect([0, 10, 20, 30].map((t) => limit.tryStart(t))).toEqual([true, true, true, false]);
-    expect(limit.tryStart(1005)).toBe(true);
-    limit.reset();
-    expect([2000, 2001, 2002].every((t) => limit.tryStart(t))).toBe(true);
   });
 });

@@ -2,7 +2,8 @@
 // Until the first success the service is not ready; after it, `retries`
 // consecutive failures make it unhealthy and one success healthy again.
 // Failures within startPeriod do not count.
-import type { ExecResult } from '../runtime/runc.js';
+import type { ExecResult } from '../runtime/engine.js';
+import type { Clock } from './clock.js';
 
 export interface ProbeConfig {
   exec: string[];
@@ -18,17 +19,20 @@ export interface ProbeEvents {
 }
 
 export class Probe {
-  private timer: NodeJS.Timeout | undefined;
+  private cancel: (() => void) | undefined;
   private stopped = false;
   private isReady = false;
   private failures = 0;
-  private readonly begun = Date.now();
+  private readonly begun: number;
 
   constructor(
     private readonly cfg: ProbeConfig,
     private readonly exec: (cmd: string[], timeoutMs: number) => Promise<ExecResult>,
     private readonly events: ProbeEvents,
-  ) {}
+    private readonly clock: Clock,
+  ) {
+    this.begun = clock.now();
+  }
 
   start(): void {
     void this.tick();
@@ -36,7 +40,7 @@ export class Probe {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancel?.();
   }
 
   private async tick(): Promise<void> {
@@ -57,10 +61,10 @@ export class Probe {
         this.isReady = true;
         this.events.ready();
       } else this.events.health(true, '');
-    } else if (this.isReady && Date.now() - this.begun >= this.cfg.startPeriod) {
+    } else if (this.isReady && this.clock.now() - this.begun >= this.cfg.startPeriod) {
       this.failures++;
       if (this.failures >= this.cfg.retries) this.events.health(false, detail);
     }
-    this.timer = setTimeout(() => void this.tick(), this.cfg.interval);
+    this.cancel = this.clock.after(this.cfg.interval, () => void this.tick());
   }
 }

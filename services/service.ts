@@ -1,111 +1,71 @@
-// One supervised service: an explicit state machine around repeated runs of
-// its container. Every transition is one event; every exit is recorded with
-// its code or signal, OOM kills, run time, and the last lines of its log.
-//
-//   waiting ─► starting ─► running ─► ready ─┐
-//      ▲           │          │               ├─► (exit) ─► backoff ─► starting …
-//      │           └──────────┴───────────────┘      └────► completed | failed
-//   stopping ─► stopped   (keel stop, or shutdown)
+// One supervised service: a state machine (states.ts) around repeated runs of
+// its container, with the restart policy (policy.ts) deciding what follows
+// each exit. Every transition is one event; every exit is recorded with how
+// it ended, its run time and the last lines of its log.
 import { join } from 'node:path';
-import { formatRestart, type RestartPolicy, type ServiceEntry } from '../model/index.js';
-import { ContainerLog } from '../runtime/container-log.js';
-import { ContainerRun, sleep, type RunDeps } from '../runtime/container-run.js';
-import { backoffDelay, StartLimit } from './backoff.js';
+import { formatRestart, type ServiceEntry } from '../model/index.js';
+import { statePaths } from '../model/layout.js';
 import type { KeelEventInput } from '../events/bus.js';
-import { LogRing, RotatingFile } from './log-ring.js';
-import { Probe } from './probe.js';
-import { NOTIFY_PATH_IN_CONTAINER, type NotifyHub, type NotifySocket } from './notify.js';
+import type { ContainerEngine, ContainerPlan, ResourceStats, RunningContainer } from '../runtime/engine.js';
 import type { ExtraConfig } from '../runtime/oci-spec.js';
+import { describeOutcome, startFailure, type Outcome } from '../runtime/outcome.js';
+import { stopContainer } from '../runtime/stop.js';
+import { sleepOn, systemClock, type Clock } from './clock.js';
+import { LogRing, RotatingFile } from './log-ring.js';
+import { NOTIFY_PATH_IN_CONTAINER, type NotifyHub, type NotifySocket } from './notify.js';
+import { admitStart, afterExit, FRESH_HISTORY, type Decision, type RestartHistory } from './policy.js';
+import { Probe } from './probe.js';
+import type { ExitRecord, Health, ServiceSummary } from './report.js';
+import { AT_REST, checkTransition, HAS_CONTAINER, type ServiceState } from './states.js';
 
-export type ServiceState = 'waiting' | 'starting' | 'running' | 'ready' | 'stopping' | 'backoff' | 'completed' | 'failed' | 'stopped';
-
-export interface ExitRecord {
-  attempt: number;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  oomKilled: boolean;
-  oomKills: number;
-  /** Could not start at all. */
-  error?: string;
-  startedAt: number;
-  exitedAt: number;
-  runMs: number;
-  logTail: string[];
-}
-
-/** What `keel ps` lists for a service (GET /v1/services). */
-export interface ServiceSummary {
-  name: string;
-  state: ServiceState;
-  reason: string;
-  pid: number | undefined;
-  health: 'unknown' | 'healthy' | 'unhealthy' | undefined;
-  status: string | undefined;
-  attempt: number;
-  restarts: number;
-  startedAt: number | undefined;
-  readyAt: number | undefined;
-  nextRetryAt: number | undefined;
-  restart: string;
-  lastExit: Pick<ExitRecord, 'code' | 'signal' | 'oomKilled' | 'error' | 'exitedAt' | 'runMs'> | undefined;
-}
-
-/** What `keel inspect` shows (GET /v1/services/NAME). */
-export interface ServiceDetail extends ServiceSummary {
-  exits: ExitRecord[];
-  droppedLogLines: number;
-}
-
-export interface ServiceDeps extends RunDeps {
+export interface ServiceDeps {
+  engine: ContainerEngine;
   emit: (e: KeelEventInput) => void;
+  /** Where a service's log file goes (STATE_DIR/logs/NAME.log), when it asks for one. */
+  stateDir: string;
   /** Provides sd_notify sockets; without it, notify: true services cannot start. */
   notifyHub?: NotifyHub;
+  clock?: Clock;
+  /** For the backoff's jitter. */
+  random?: () => number;
 }
 
 const KEEP_EXITS = 20;
 
-function describeExit(e: ExitRecord): string {
-  if (e.error) return `failed to start: ${e.error}`;
-  if (e.oomKilled) return `was killed by the OOM killer (${e.signal})`;
-  if (e.signal) return `was killed by ${e.signal}`;
-  return `exited ${e.code}${e.oomKills > 0 ? ` (the OOM killer killed ${e.oomKills} of its processes)` : ''}`;
-}
-
 export class Service {
-  state: ServiceState = 'waiting';
+  private current: ServiceState = 'waiting';
   reason = '';
   attempt = 0;
-  restarts = 0;
-  private failures = 0;
+  private history: RestartHistory = FRESH_HISTORY;
   startedAt: number | undefined;
   readyAt: number | undefined;
   nextRetryAt: number | undefined;
-  health: 'unknown' | 'healthy' | 'unhealthy' = 'unknown';
+  health: Health = 'unknown';
+  /** The last STATUS= the service sent over sd_notify. */
+  status: string | undefined;
   readonly exits: ExitRecord[] = [];
   readonly logs: LogRing;
-  readonly restart: RestartPolicy;
-  private run: ContainerRun | undefined;
+  private run: RunningContainer | undefined;
+  private plan: ContainerPlan | undefined;
   private probe: Probe | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private readonly startLimit: StartLimit;
+  private cancelRetry: (() => void) | undefined;
+  private cancelWatchdog: (() => void) | undefined;
   /** Set by keel stop or shutdown: the exit that follows is not restarted. */
   private stopRequested = false;
+  /** The current attempt, from its start to what follows its exit. */
   private loop: Promise<void> | undefined;
   private readonly listeners = new Set<(s: Service) => void>();
   private notifySocket: NotifySocket | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
-  /** The last STATUS= the service sent over sd_notify. */
-  status: string | undefined;
   /** READY=1 arrived while this attempt was still starting. */
   private readyEarly = false;
+  private readonly clock: Clock;
 
   constructor(
     readonly entry: ServiceEntry,
     private readonly deps: ServiceDeps,
   ) {
-    this.restart = entry.restart;
-    this.startLimit = new StartLimit(entry.startLimit.burst, entry.startLimit.interval);
-    const file = entry.logs.file ? new RotatingFile(join(deps.stateDir, 'logs', `${entry.name}.log`), entry.logs.maxFileSize, entry.logs.keepFiles) : undefined;
+    this.clock = deps.clock ?? systemClock;
+    const file = entry.logs.file ? new RotatingFile(join(statePaths(deps.stateDir).logs, `${entry.name}.log`), entry.logs.maxFileSize, entry.logs.keepFiles) : undefined;
     this.logs = new LogRing(entry.logs.lines, entry.logs.bytes, file);
   }
 
@@ -113,12 +73,21 @@ export class Service {
     return this.entry.name;
   }
 
-  get pid(): number | undefined {
-    return this.state === 'running' || this.state === 'ready' || this.state === 'stopping' ? this.run?.pid : undefined;
+  get state(): ServiceState {
+    return this.current;
   }
 
-  get cgroupsPath(): string | undefined {
-    return this.run?.cgroupsPath;
+  get restarts(): number {
+    return this.history.restarts;
+  }
+
+  get pid(): number | undefined {
+    return HAS_CONTAINER.includes(this.current) ? this.run?.pid : undefined;
+  }
+
+  /** Resource use of the running container, or undefined when none runs. */
+  stats(): ResourceStats | undefined {
+    return this.pid !== undefined ? this.run?.stats() : undefined;
   }
 
   /** Called on every transition (the supervisor uses it to release dependents). */
@@ -128,10 +97,11 @@ export class Service {
   }
 
   private transition(to: ServiceState, reason = '', fields: Record<string, unknown> = {}, message?: string): void {
-    const from = this.state;
-    this.state = to;
+    const from = this.current;
+    checkTransition(this.name, from, to);
+    this.current = to;
     this.reason = reason;
-    const quiet = to === 'starting' || to === 'running' && Boolean(this.entry.ready);
+    const quiet = to === 'starting' || (to === 'running' && Boolean(this.entry.ready));
     this.deps.emit({
       kind: 'service.state',
       level: to === 'failed' ? 'error' : quiet ? 'debug' : 'info',
@@ -146,145 +116,170 @@ export class Service {
     for (const l of this.listeners) l(this);
   }
 
-  /** Starts the service (from any resting state). Resolves once its container is started or has failed to start. */
+  /** While it waits for its dependencies: says what for (an event when that changes). */
+  waitingFor(reason: string, blocked: boolean): void {
+    if (this.current !== 'waiting' || this.reason === reason) return;
+    this.reason = reason;
+    this.deps.emit({ kind: 'service.waiting', level: blocked ? 'warn' : 'debug', message: `service ${this.name} ${reason}`, service: this.name });
+  }
+
+  /** Starts the service from rest. Resolves once its container is started or has failed to start. */
   start(): Promise<void> {
-    if (this.state === 'starting' || this.state === 'running' || this.state === 'ready' || this.state === 'stopping') return Promise.resolve();
+    if (!AT_REST.includes(this.current)) return Promise.resolve();
     this.clearRetry();
     this.stopRequested = false;
-    // Only a person starts a failed service (keel start): that is a fresh chance, as systemd gives.
-    if (this.state === 'failed') this.startLimit.reset();
+    // Only a person starts a failed service (keel start): that is a fresh chance at the start limit, as systemd gives.
+    if (this.current === 'failed') this.history = { ...this.history, starts: [] };
     return new Promise((resolve) => {
-      this.loop = this.runOnce(resolve);
+      this.loop = this.attemptRun(resolve);
     });
   }
 
   private clearRetry(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.cancelRetry?.();
+    this.cancelRetry = undefined;
     this.nextRetryAt = undefined;
   }
 
-  /** One attempt: start, wait for the exit, record it, decide what comes next. */
-  private async runOnce(started: () => void, isRestart = false): Promise<void> {
-    const now = Date.now();
-    if (!this.startLimit.tryStart(now)) {
+  /** One attempt: admit it, start it, wait for its exit, then let the policy decide. */
+  private async attemptRun(started: () => void): Promise<void> {
+    const now = this.clock.now();
+    const admitted = admitStart(this.entry.startLimit, this.history, now);
+    if ('refused' in admitted) {
       started();
-      this.transition('failed', `start limit reached: ${this.entry.startLimit.burst} starts within ${this.entry.startLimit.interval} ms; "keel reset ${this.name}" or "keel start ${this.name}" to try again`);
+      this.transition('failed', `${admitted.refused}; ${this.tryAgainHint()}`);
       return;
     }
-    if (isRestart) this.restarts++;
+    this.history = admitted.history;
     this.attempt++;
     this.readyEarly = false;
     this.transition('starting');
     const attempt = this.attempt;
-    const log = new ContainerLog(undefined, (stream, line) => this.logs.push({ time: Date.now(), stream, attempt, line }));
-    const record: ExitRecord = { attempt, code: null, signal: null, oomKilled: false, oomKills: 0, startedAt: now, exitedAt: now, runMs: 0, logTail: [] };
-    let run: ContainerRun;
+    let plan: ContainerPlan;
     try {
-      run = new ContainerRun('services', this.entry, this.deps, log, this.notifyExtra());
+      plan = this.planOnce();
     } catch (err) {
+      // A configuration the runtime refuses will not get better by retrying.
       started();
-      record.error = (err as Error).message;
-      this.exits.push(record);
-      this.transition('failed', record.error);
+      this.recordExit(attempt, now, startFailure((err as Error).message), 0);
+      this.transition('failed', (err as Error).message);
       return;
     }
-    this.run = run;
+    let run: RunningContainer;
     try {
-      await run.start();
-      this.startedAt = Date.now();
-      this.transition('running', '', { pid: run.pid }, `service ${this.name} running (pid ${run.pid})`);
-      started();
-      this.armWatchdog();
-      if (this.entry.notify) {
-        // Ready when the service says READY=1 (see onNotify), which may already have come.
-        if (this.readyEarly) this.markNotifyReady();
-      } else if (this.entry.ready) {
-        this.probe = new Probe(this.entry.ready, (cmd, timeout) => this.deps.driver.exec(run.id, cmd, timeout), {
-          ready: () => {
-            if (this.state !== 'running') return;
-            this.readyAt = Date.now();
-            this.health = 'healthy';
-            this.transition('ready', '', {}, `service ${this.name} ready after ${this.readyAt - (this.startedAt ?? this.readyAt)} ms`);
-          },
-          health: (healthy, detail) => this.onHealth(healthy, detail),
-        });
-        this.probe.start();
-      } else {
-        this.readyAt = Date.now();
-        this.transition('ready');
-      }
-      const status = await run.exited!;
-      record.code = status.code;
-      record.signal = status.signal;
+      run = await this.deps.engine.start(plan, { onLine: (stream, line) => this.logs.push({ time: this.clock.now(), stream, attempt, line }) });
     } catch (err) {
-      record.error = (err as Error).message;
       started();
+      this.finish(attempt, now, startFailure((err as Error).message), 0);
+      return;
     }
+    this.running(run);
+    started();
+    const outcome = await run.done;
+    const runMs = this.clock.now() - (this.startedAt ?? now);
     this.probe?.stop();
     this.probe = undefined;
     this.disarmWatchdog();
-    const oom = await run.cleanup();
-    log.close();
-    record.exitedAt = Date.now();
-    record.runMs = this.startedAt && !record.error ? record.exitedAt - this.startedAt : 0;
-    record.oomKills = oom.oomKills;
-    record.oomKilled = oom.oomKilled;
-    record.logTail = this.logs.read({ attempt, tail: 10 }).map((l) => l.line);
+    this.run = undefined;
+    this.finish(attempt, now, outcome, runMs);
+  }
+
+  /** The container's spec is built on the first start and reused by every restart. */
+  private planOnce(): ContainerPlan {
+    this.plan ??= this.deps.engine.plan({ id: this.name, entry: this.entry, ...this.notifyExtra() });
+    return this.plan;
+  }
+
+  private running(run: RunningContainer): void {
+    this.run = run;
+    this.startedAt = this.clock.now();
+    this.transition('running', '', { pid: run.pid }, `service ${this.name} running (pid ${run.pid})`);
+    this.armWatchdog();
+    if (this.entry.notify) {
+      // Ready when the service says READY=1 (see onNotify), which may already have come.
+      if (this.readyEarly) this.markReady('READY=1');
+    } else if (this.entry.ready) {
+      this.probe = new Probe(this.entry.ready, (cmd, timeout) => run.exec(cmd, timeout), {
+        ready: () => {
+          if (this.current !== 'running') return;
+          this.health = 'healthy';
+          this.markReady();
+        },
+        health: (healthy, detail) => this.onHealth(healthy, detail),
+      }, this.clock);
+      this.probe.start();
+    } else {
+      this.readyAt = this.clock.now();
+      this.transition('ready');
+    }
+  }
+
+  private markReady(how?: string): void {
+    if (this.current !== 'running') return;
+    this.readyAt = this.clock.now();
+    const after = this.readyAt - (this.startedAt ?? this.readyAt);
+    this.transition('ready', '', {}, `service ${this.name} ready${how ? ` (${how})` : ''} after ${after} ms${how && this.status ? `: ${this.status}` : ''}`);
+  }
+
+  private recordExit(attempt: number, startedAt: number, outcome: Outcome, runMs: number): ExitRecord {
+    const record: ExitRecord = { attempt, ...outcome, startedAt, exitedAt: this.clock.now(), runMs, logTail: this.logs.read({ attempt, tail: 10 }).map((l) => l.line) };
     this.exits.push(record);
     if (this.exits.length > KEEP_EXITS) this.exits.shift();
+    return record;
+  }
+
+  /** Records the exit and applies what the policy decides. */
+  private finish(attempt: number, startedAt: number, outcome: Outcome, runMs: number): void {
+    const e = this.recordExit(attempt, startedAt, outcome, runMs);
     this.startedAt = undefined;
     this.readyAt = undefined;
     this.health = 'unknown';
-    this.decide(record);
+    const { decision, history } = afterExit(
+      { restart: this.entry.restart, backoff: this.entry.backoff, startLimit: this.entry.startLimit },
+      { outcome, runMs, stopRequested: this.stopRequested },
+      this.history,
+      this.clock.now(),
+      this.deps.random,
+    );
+    this.history = history;
+    this.apply(decision, e);
   }
 
-  private decide(e: ExitRecord): void {
-    const failedRun = e.error !== undefined || e.code !== 0 || e.signal !== null;
-    const exitFields = { code: e.code, signal: e.signal, oomKilled: e.oomKilled, oomKills: e.oomKills, runMs: e.runMs, restarts: this.restarts, error: e.error, logTail: e.logTail };
-    const what = `service ${this.name} ${describeExit(e)} after ${e.runMs} ms`;
-    if (this.stopRequested) {
-      this.transition('stopped', 'stopped on request', exitFields, `${what}; stopped`);
+  private apply(d: Decision, e: ExitRecord): void {
+    const fields = { code: e.code, signal: e.signal, oomKilled: e.oomKilled, oomKills: e.oomKills, runMs: e.runMs, restarts: this.restarts, error: e.error, logTail: e.logTail };
+    const what = `service ${this.name} ${describeOutcome(e)} after ${e.runMs} ms`;
+    if (d.next === 'stopped') return this.transition('stopped', d.reason, fields, `${what}; stopped`);
+    if (d.next === 'backoff') {
+      this.nextRetryAt = this.clock.now() + d.delayMs;
+      this.transition('backoff', d.reason, { ...fields, delayMs: d.delayMs, nextRetryAt: this.nextRetryAt }, `${what}; restarting in ${d.delayMs} ms`);
+      this.cancelRetry = this.clock.after(d.delayMs, () => {
+        this.cancelRetry = undefined;
+        this.nextRetryAt = undefined;
+        this.loop = this.attemptRun(() => {});
+      });
       return;
     }
-    // A run that lasted resetAfter is a stable one: the next failure starts the backoff over.
-    if (e.runMs >= this.entry.backoff.resetAfter) this.failures = 0;
-    if (failedRun) this.failures++;
-    const p = this.restart;
-    let again = p.policy === 'always' || p.policy === 'unless-stopped' || (p.policy === 'on-failure' && failedRun);
-    let why = '';
-    if (p.policy === 'on-failure' && failedRun && p.maxRetries !== undefined && this.restarts >= p.maxRetries) {
-      again = false;
-      why = `gave up after ${p.maxRetries} restart(s) (on-failure:${p.maxRetries})`;
+    if (d.next === 'failed' && d.startLimit) {
+      const reason = `${d.reason}; ${this.tryAgainHint()}`;
+      return this.transition('failed', reason, fields, `service ${this.name} failed: ${reason} (it ${describeOutcome(e)} after ${e.runMs} ms)`);
     }
-    if (!again) {
-      const final = failedRun ? 'failed' : 'completed';
-      this.transition(final, why || `restart: ${formatRestart(this.restart)}`, exitFields, `${what}; not restarted (${why || `restart: ${formatRestart(this.restart)}`})`);
-      return;
-    }
-    const delay = backoffDelay(this.entry.backoff, Math.max(1, this.failures));
-    this.nextRetryAt = Date.now() + delay;
-    this.transition('backoff', `restart in ${delay} ms`, { ...exitFields, delayMs: delay, nextRetryAt: this.nextRetryAt }, `${what}; restarting in ${delay} ms`);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.nextRetryAt = undefined;
-      this.loop = this.runOnce(() => {}, true);
-    }, delay);
+    this.transition(d.next, d.reason, fields, `${what}; not restarted (${d.reason})`);
+  }
+
+  private tryAgainHint(): string {
+    return `"keel reset ${this.name}" or "keel start ${this.name}" to try again`;
   }
 
   /** The notify socket, opened on first start and kept for the service's life. */
-  private notifyExtra(): ExtraConfig | undefined {
-    if (!this.entry.notify) return undefined;
+  private notifyExtra(): { extra?: ExtraConfig } {
+    if (!this.entry.notify) return {};
     if (!this.notifySocket) {
       if (!this.deps.notifyHub) throw new Error('notify: true needs keel-init to provide sd_notify sockets');
       this.notifySocket = this.deps.notifyHub.open(this.name, (fields) => this.onNotify(fields));
     }
     const env = [`NOTIFY_SOCKET=${NOTIFY_PATH_IN_CONTAINER}`];
     if (this.entry.watchdogSec !== undefined) env.push(`WATCHDOG_USEC=${this.entry.watchdogSec * 1000}`);
-    return {
-      mounts: [{ destination: NOTIFY_PATH_IN_CONTAINER, type: 'bind', source: this.notifySocket.path, options: ['rbind', 'rw'] }],
-      env,
-    };
+    return { extra: { mounts: [{ destination: NOTIFY_PATH_IN_CONTAINER, type: 'bind', source: this.notifySocket.path, options: ['rbind', 'rw'] }], env } };
   }
 
   private onNotify(fields: Map<string, string>): void {
@@ -292,34 +287,29 @@ export class Service {
     if (status !== undefined) this.status = status;
     if (fields.get('READY') === '1') {
       // A fast service can say READY=1 before runc has even returned: keep it for the running transition.
-      if (this.state === 'starting') this.readyEarly = true;
-      else if (this.state === 'running') this.markNotifyReady();
+      if (this.current === 'starting') this.readyEarly = true;
+      else this.markReady('READY=1');
     }
-    if (fields.get('WATCHDOG') === '1' && (this.state === 'running' || this.state === 'ready')) this.armWatchdog();
-  }
-
-  private markNotifyReady(): void {
-    this.readyAt = Date.now();
-    this.transition('ready', '', {}, `service ${this.name} ready (READY=1) after ${this.readyAt - (this.startedAt ?? this.readyAt)} ms${this.status ? `: ${this.status}` : ''}`);
+    if (fields.get('WATCHDOG') === '1' && (this.current === 'running' || this.current === 'ready')) this.armWatchdog();
   }
 
   /** (Re)starts the watchdog: no WATCHDOG=1 within watchdogSec and the service is stopped and restarted by its policy. */
   private armWatchdog(): void {
     const ms = this.entry.watchdogSec;
     if (ms === undefined) return;
-    if (this.watchdog) clearTimeout(this.watchdog);
-    this.watchdog = setTimeout(() => {
-      this.watchdog = undefined;
+    this.cancelWatchdog?.();
+    this.cancelWatchdog = this.clock.after(ms, () => {
+      this.cancelWatchdog = undefined;
       const run = this.run;
-      if (!run || (this.state !== 'running' && this.state !== 'ready')) return;
+      if (!run || (this.current !== 'running' && this.current !== 'ready')) return;
       this.deps.emit({ kind: 'service.watchdog', level: 'warn', message: `service ${this.name}: no WATCHDOG=1 for ${ms} ms: SIGABRT, then SIGKILL after ${this.entry.stopTimeout} ms`, service: this.name });
-      void this.signalAndWait(run, false, 'SIGABRT');
-    }, ms);
+      void this.stopRun(run, 'SIGABRT');
+    });
   }
 
   private disarmWatchdog(): void {
-    if (this.watchdog) clearTimeout(this.watchdog);
-    this.watchdog = undefined;
+    this.cancelWatchdog?.();
+    this.cancelWatchdog = undefined;
   }
 
   private onHealth(healthy: boolean, detail: string): void {
@@ -327,44 +317,36 @@ export class Service {
     this.health = healthy ? 'healthy' : 'unhealthy';
     if (was === this.health) return;
     this.deps.emit({ kind: 'service.health', level: healthy ? 'info' : 'warn', message: `service ${this.name} is ${this.health}${detail ? `: ${detail}` : ''}`, service: this.name, health: this.health });
-    if (!healthy && this.entry.restartOnUnhealthy && this.run && (this.state === 'ready' || this.state === 'running')) {
-      void this.signalAndWait(this.run, false);
-    }
+    if (!healthy && this.entry.restartOnUnhealthy && this.run && (this.current === 'ready' || this.current === 'running')) void this.stopRun(this.run);
   }
 
-  /** Stop signal, stopTimeout, then SIGKILL to the whole cgroup. Resolves when the init is reaped. */
-  private async signalAndWait(run: ContainerRun, quietKill: boolean, signal = this.entry.stopSignal as NodeJS.Signals): Promise<void> {
-    await run.kill(signal).catch(() => undefined);
-    if ((await Promise.race([run.exited!, sleep(this.entry.stopTimeout)])) === 'timeout') {
-      this.deps.emit({
-        kind: 'service.kill',
-        level: quietKill ? 'info' : 'warn',
-        message: `service ${this.name} still running ${this.entry.stopTimeout} ms after ${signal}: SIGKILL to every process in it`,
-        service: this.name,
-      });
-      await run.kill('SIGKILL', true).catch(() => undefined);
-      await run.exited;
-    }
+  /** The stop signal, stopTimeout, then SIGKILL to every process in the container. Resolves when it is gone. */
+  private async stopRun(run: RunningContainer, signal: NodeJS.Signals = this.entry.stopSignal): Promise<void> {
+    await stopContainer(run, signal, this.entry.stopTimeout, {
+      sleep: sleepOn(this.clock),
+      onEscalate: () =>
+        this.deps.emit({ kind: 'service.kill', level: 'warn', message: `service ${this.name} still running ${this.entry.stopTimeout} ms after ${signal}: SIGKILL to every process in it`, service: this.name }),
+    });
   }
 
   /** keel stop, and shutdown: no restart after this exit. Resolves when it is down. */
   async stop(): Promise<void> {
     this.stopRequested = true;
-    if (this.state === 'backoff' || this.state === 'waiting' || this.state === 'failed' || this.state === 'completed') {
+    if (this.current === 'stopped') return;
+    if (AT_REST.includes(this.current)) {
       this.clearRetry();
       this.transition('stopped', 'stopped on request');
       return;
     }
-    if (this.state === 'stopped') return;
+    if (this.current === 'starting') await this.waitFor(['running', 'ready', 'backoff', 'failed', 'completed', 'stopped']);
     const run = this.run;
-    if (this.state === 'starting') await this.waitFor(['running', 'ready', 'backoff', 'failed', 'completed', 'stopped']);
-    if (this.state === 'running' || this.state === 'ready') {
+    if (run && (this.current === 'running' || this.current === 'ready')) {
       this.transition('stopping', `${this.entry.stopSignal}, then SIGKILL after ${this.entry.stopTimeout} ms`);
-      if (run) await this.signalAndWait(run, false);
+      await this.stopRun(run);
     }
     await this.loop;
-    // The run's own decide() normally lands on stopped; this covers a start that never ran.
-    if ((this.state as ServiceState) !== 'stopped') {
+    // The attempt itself normally lands on stopped; this covers one that ended before the stop could reach it.
+    if (this.state !== 'stopped') {
       this.clearRetry();
       this.transition('stopped', 'stopped on request');
     }
@@ -382,16 +364,14 @@ export class Service {
     await this.start();
   }
 
-  /** keel reset: forget failures and the start limit; a failed service starts again. */
+  /** keel reset: forget failures, restarts and the start limit; a failed service starts again. */
   async reset(): Promise<void> {
-    this.failures = 0;
-    this.restarts = 0;
-    this.startLimit.reset();
-    if (this.state === 'failed') await this.start();
+    this.history = FRESH_HISTORY;
+    if (this.current === 'failed') await this.start();
   }
 
   private waitFor(states: ServiceState[]): Promise<void> {
-    if (states.includes(this.state)) return Promise.resolve();
+    if (states.includes(this.current)) return Promise.resolve();
     return new Promise((resolve) => {
       const off = this.onChange((s) => {
         if (states.includes(s.state)) {
@@ -407,7 +387,7 @@ export class Service {
     const last = this.exits.at(-1);
     return {
       name: this.name,
-      state: this.state,
+      state: this.current,
       reason: this.reason,
       pid: this.pid,
       health: this.entry.ready ? this.health : undefined,
@@ -417,7 +397,7 @@ export class Service {
       startedAt: this.startedAt,
       readyAt: this.readyAt,
       nextRetryAt: this.nextRetryAt,
-      restart: formatRestart(this.restart),
+      restart: formatRestart(this.entry.restart),
       lastExit: last ? { code: last.code, signal: last.signal, oomKilled: last.oomKilled, error: last.error, exitedAt: last.exitedAt, runMs: last.runMs } : undefined,
     };
   }

@@ -4,7 +4,9 @@
 // each service runs its own loop; the queue only bounds concurrent starts.
 import PQueue from 'p-queue';
 import type { Dependency, ServiceEntry } from '../model/index.js';
-import { Service, type ServiceDeps, type ServiceState } from './service.js';
+import { Service, type ServiceDeps } from './service.js';
+import type { ServiceState } from './states.js';
+import { systemClock, type Clock } from './clock.js';
 
 const STARTED: ServiceState[] = ['running', 'ready', 'completed'];
 const READY: ServiceState[] = ['ready', 'completed'];
@@ -33,13 +35,15 @@ export class Supervisor {
   private readonly readyWaiters: Array<(r: ReadySummary) => void> = [];
   private readonly everReady = new Set<string>();
   private summary: ReadySummary | undefined;
+  private readonly clock: Clock;
 
   constructor(
     entries: readonly ServiceEntry[],
-    private readonly deps: ServiceDeps,
+    deps: ServiceDeps,
     concurrency = 8,
   ) {
     this.queue = new PQueue({ concurrency });
+    this.clock = deps.clock ?? systemClock;
     for (const e of entries) {
       const s = new Service(e, deps);
       this.services.set(e.name, s);
@@ -77,10 +81,7 @@ export class Supervisor {
         const reason = blocked
           ? `waiting for ${blocked.service.name} to be ${blocked.condition}, but it is ${blocked.service.state}`
           : `waiting for ${pending.map((d) => `${d.service.name} (${d.condition})`).join(', ')}`;
-        if (s.reason !== reason) {
-          s.reason = reason;
-          this.deps.emit({ kind: 'service.waiting', level: blocked ? 'warn' : 'debug', message: `service ${s.name} ${reason}`, service: s.name });
-        }
+        s.waitingFor(reason, blocked !== undefined);
       }
     }
     this.settle();
@@ -99,7 +100,7 @@ export class Supervisor {
     const ended = (s: Service) => s.state === 'failed' || s.state === 'stopped';
     const all = [...this.services.values()];
     if (!all.every((s) => this.everReady.has(s.name) || ended(s))) return;
-    this.readyAt = Date.now();
+    this.readyAt = this.clock.now();
     this.summary = { ready: all.filter((s) => this.everReady.has(s.name)).length, neverReady: all.filter((s) => !this.everReady.has(s.name)).map((s) => s.name) };
     for (const w of this.readyWaiters.splice(0)) w(this.summary);
   }

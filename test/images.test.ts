@@ -262,7 +262,7 @@ describe('volumes', () => {
     expect(files).toEqual(expect.arrayContaining(['volumes/data', 'volumes/conf/etc/added', 'volumes/conf/bin/busybox']));
     expect(files.filter((f) => f.startsWith('volumes/data/'))).toEqual([]);
     const m = JSON.parse(initrdFile(initrd, 'etc/keel/manifest.json')) as { services: Array<{ binds: string[] }> };
-    expect(m.services[0]!.binds).toEqual(['/volumes/data:/data:rw,rshared', '/volumes/conf:/etc/conf:rshared,ro']);
+    expect(m.services[0]!.binds).toEqual(['/volumes/data:/data:rw,rbind,rshared', '/volumes/conf:/etc/conf:rbind,rshared,ro']);
   });
 });
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, streamLines } from '../api/client.js';
-import type { ExitRecord, ServiceDetail } from '../services/service.js';
+import type { ExitRecord, ServiceDetail } from '../api/wire.js';
 import { DIST, eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
 import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
 

@@ -4,11 +4,8 @@
 // the remote program, not a signal here), and its size follows along.
 import { call, callJson, DEFAULT_SOCKET, upgrade } from '../client.js';
 import { ControlUsage } from './usage-error.js';
+import type { TtyStatus } from '../wire.js';
 
-interface TtyStatus {
-  exitCode: number | null;
-  signal: number | null;
-}
 
 /** Options come before the name; everything after the name is the command, as docker exec takes it. */
 function parseAttachArgs(verb: 'exec' | 'console', argv: string[]): { socket: string; name?: string; cmd: string[] } {

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { callJson, DEFAULT_SOCKET, streamLines } from '../client.js';
 import { attach } from './attach.js';
 import { ControlUsage } from './usage-error.js';
+import type { ActionReply, BootReport, ServiceDetail, ServiceSummary, StatsReply } from '../wire.js';
 
 export { ControlUsage };
 
@@ -21,17 +22,7 @@ export interface ControlOptions {
 
 const stdout = (s: string) => void process.stdout.write(s);
 
-interface Summary {
-  name: string;
-  state: string;
-  reason: string;
-  pid?: number;
-  health?: string;
-  restarts: number;
-  startedAt?: number;
-  nextRetryAt?: number;
-  lastExit?: { code: number | null; signal: string | null; oomKilled: boolean; error?: string };
-}
+type Summary = Pick<ServiceSummary, 'name' | 'state' | 'reason' | 'pid' | 'health' | 'restarts' | 'startedAt' | 'nextRetryAt' | 'lastExit'>;
 
 function ago(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -98,12 +89,12 @@ export async function runControl(verb: ControlVerb, argv: string[], opts: Contro
 
   switch (verb) {
     case 'ps': {
-      const list = await callJson<Summary[]>(socket, 'GET', '/v1/services');
+      const list = await callJson<ServiceSummary[]>(socket, 'GET', '/v1/services');
       show(list, () => (list.length ? psTable(list) : 'no services'));
       return 0;
     }
     case 'inspect': {
-      const s = await callJson<Record<string, unknown>>(socket, 'GET', `/v1/services/${name}`);
+      const s = await callJson<ServiceDetail>(socket, 'GET', `/v1/services/${name}`);
       out(JSON.stringify(s, null, 2));
       return 0;
     }
@@ -111,7 +102,7 @@ export async function runControl(verb: ControlVerb, argv: string[], opts: Contro
     case 'stop':
     case 'restart':
     case 'reset': {
-      const r = await callJson<{ state: string }>(socket, 'POST', `/v1/services/${name}/${verb}${values.wait ? '?wait=1' : ''}`);
+      const r = await callJson<ActionReply>(socket, 'POST', `/v1/services/${name}/${verb}${values.wait ? '?wait=1' : ''}`);
       show(r, () => `${positionals[0]}: ${verb} requested (state ${r.state})`);
       return 0;
     }
@@ -137,7 +128,7 @@ export async function runControl(verb: ControlVerb, argv: string[], opts: Contro
       return 0;
     }
     case 'stats': {
-      const st = await callJson<Record<string, Record<string, number> | null>>(socket, 'GET', '/v1/stats');
+      const st = await callJson<StatsReply>(socket, 'GET', '/v1/stats');
       show(st, () => {
         const mb = (n?: number) => (n === undefined ? '-' : `${(n / 2 ** 20).toFixed(1)}M`);
         const rows = [['NAME', 'MEM', 'PEAK', 'CPU', 'THROTTLED', 'PIDS']];
@@ -149,7 +140,7 @@ export async function runControl(verb: ControlVerb, argv: string[], opts: Contro
       return 0;
     }
     case 'boot-report': {
-      const b = await callJson<Record<string, unknown>>(socket, 'GET', '/v1/boot');
+      const b = await callJson<BootReport>(socket, 'GET', '/v1/boot');
       out(JSON.stringify(b, null, 2));
       return 0;
     }

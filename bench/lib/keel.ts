@@ -2,7 +2,7 @@
 // (test/helpers/keel-ns.ts), driven with the keel CLI and read from its JSON log.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { ServiceDetail } from '../../services/service.js';
+import type { ServiceDetail } from '../../api/wire.js';
 import { DIST, startKeel, type KeelNs } from '../../test/helpers/keel-ns.js';
 import { sleep, track } from './cleanup.js';
 import { readOr } from './proc.js';

@@ -3,7 +3,7 @@
 // operator gets counts by kind and the lines that matter (failures, OOM kills,
 // exits, warnings), not a replay of everything and not just a number.
 import type { KeelEvent } from '../../events/bus.js';
-import { consoleLine, paint } from '../core/log.js';
+import { consoleLine, paint } from './sink.js';
 
 type Kind = 'failed' | 'OOM kill' | 'exit' | 'kernel' | 'error' | 'warning' | 'other';
 const ORDER: Kind[] = ['failed', 'OOM kill', 'exit', 'kernel', 'error', 'warning', 'other'];

@@ -4,7 +4,7 @@ import type { KeelEvent } from '../../events/bus.js';
 import { consoleColour } from './consoles.js';
 import { heldSummary } from './held-summary.js';
 import { parseKmsg, relayBelow } from './kmsg.js';
-import { consoleLine } from '../core/log.js';
+import { consoleLine } from './sink.js';
 
 let id = 0;
 const ev = (kind: string, message: string, fields: Partial<KeelEvent> = {}): KeelEvent => ({ id: ++id, time: 0, level: 'info', kind, message, ...fields });

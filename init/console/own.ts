@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { EventBus } from '../../events/bus.js';
 import { consoleColour } from './consoles.js';
 import { relayKernelLog } from './kmsg.js';
-import type { ConsoleSink } from '../core/log.js';
+import type { ConsoleSink } from './sink.js';
 
 export function ownConsole(bus: EventBus, sink: ConsoleSink, machine: boolean): void {
   let cmdline = '';

@@ -10,7 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ControlUsage, PROMPT_VERBS, runControl, type ControlVerb } from '../../api/commands/verbs.js';
 import { ApiError, ApiUnreachable } from '../../api/client.js';
 import { heldSummary } from './held-summary.js';
-import type { ConsoleSink } from '../core/log.js';
+import type { ConsoleSink } from './sink.js';
 import { exitText, PtyUnavailable, spawnPty, termSize, type PtySession } from './pty-session.js';
 
 export type ConsoleAccess = { mode: 'open' } | { mode: 'off' } | { mode: 'password'; verify: (password: string) => boolean };

@@ -1,6 +1,6 @@
 // keel-init's command line. In machine mode the kernel passes its unknown
 // command-line words as arguments too, so unknown words are ignored, not fatal.
-import { DEFAULT_STATE_DIR, IMAGE_MANIFEST } from '../../model/image-layout.js';
+import { DEFAULT_STATE_DIR, IMAGE_MANIFEST } from '../../model/layout.js';
 
 export type Mode = 'machine' | 'namespace' | 'auto';
 

@@ -1,6 +1,7 @@
 // The NotifyHub of services/notify.ts, on the native addon's datagram sockets.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { statePaths } from '../../model/layout.js';
 import { parseNotify, type NotifyHub } from '../../services/notify.js';
 import type { Sys } from './sys.js';
 
@@ -8,7 +9,7 @@ export function notifyHub(sys: Sys, stateDir: string): NotifyHub {
   const handlers = new Map<number, (fields: Map<string, string>) => void>();
   let started = false;
   // 0700: the sockets are reachable only where they are bound into a container.
-  const dir = join(stateDir, 'notify');
+  const dir = statePaths(stateDir).notify;
   return {
     open(service, onMessage) {
       if (!started) {

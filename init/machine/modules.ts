@@ -1,7 +1,7 @@
 // Loading the kernel modules the image carries, in the order keel build
 // resolved (dependencies first), with finit_module(2).
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { MODULE_LIST } from '../../model/image-layout.js';
+import { MODULE_LIST } from '../../model/layout.js';
 import type { Sys } from '../core/sys.js';
 
 export function loadModules(sys: Sys, list = MODULE_LIST): { loaded: number; failed: string[] } {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { loadManifest, normalizedJson, type Manifest } from '../../model/index.js';
 import { DEFAULT_MODULES, resolveModules } from './modules.js';
-import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/image-layout.js';
+import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import { buildCpio, type CpioEntry } from './cpio.js';
 import { fileEntries } from './files.js';
 import { containerImages, initImages, type ImageContext } from './images.js';

@@ -1,0 +1,52 @@
+// The control API's wire types: what the server sends and the client reads,
+// written once for both. The service records are the supervisor's own.
+import type { ResourceStats } from '../runtime/engine.js';
+import type { ServiceState } from '../services/states.js';
+
+export type { ExitRecord, Health, ServiceDetail, ServiceSummary } from '../services/report.js';
+export type { ServiceState } from '../services/states.js';
+export type { LogLine } from '../services/log-ring.js';
+export type { KeelEvent } from '../events/bus.js';
+export type { ResourceStats } from '../runtime/engine.js';
+
+/** POST /v1/services/NAME/{start,stop,restart,reset}: accepted, and the state it is in. */
+export interface ActionReply {
+  service: string;
+  action: string;
+  state: ServiceState;
+}
+
+/** GET /v1/stats: each service's resource use, null when it has no container. */
+export type StatsReply = Record<string, ResourceStats | null>;
+
+/** GET /v1/ttys/ID: a remote terminal, and how its program ended. */
+export interface TtyStatus {
+  id: number;
+  what: string;
+  running: boolean;
+  exitCode: number | null;
+  signal: number | null;
+}
+
+/** GET /v1/boot: how long each part of boot took. */
+export interface BootReport {
+  startedAt: string;
+  mode: 'machine' | 'namespace';
+  kernelToKeelMs: number | undefined;
+  onbootMs: number | undefined;
+  bootCompleteMs: number | undefined;
+  servicesReadyMs: number | undefined;
+  onboot: Array<{ name: string; code: number | null; signal: string | null; ms: number; failed: boolean }>;
+  /** Each boot stage in order, with how long it took. */
+  stages: Array<{ name: string; ms: number }>;
+}
+
+/** Every error answer. */
+export interface ErrorReply {
+  error: string;
+}
+
+/** POST /v1/poweroff and /v1/reboot. */
+export interface PowerReply {
+  action: 'poweroff' | 'reboot';
+}

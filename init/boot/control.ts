@@ -1,0 +1,61 @@
+// The ways in: the control API on keel.sock (and, in a VM started by keel
+// run, the same API over virtio-serial), and the keel> prompt on the console.
+// Both come up before the manifest is read, so a broken machine can still be
+// inspected and powered off.
+import { verifyPassword } from '../../model/password.js';
+import type { Manifest } from '../../model/index.js';
+import { ControlApi } from '../../api/server.js';
+import { containerId } from '../../runtime/bundle.js';
+import { ConsolePrompt, consoleIO, type ConsoleAccess } from '../console/prompt.js';
+import { remoteTerminals } from '../console/remote-terminals.js';
+import { startVmChannel } from '../machine/vm-channel.js';
+import type { BootBase } from './context.js';
+
+/** The container id of a service that runs now, for exec. */
+function runningContainer({ supervisor }: BootBase): (service: string) => string | undefined {
+  return (name) => (supervisor.get()?.get(name)?.pid !== undefined ? containerId('services', name) : undefined);
+}
+
+export function controlStage(ctx: BootBase): object {
+  const { bus, paths, record, power, supervisor, machine } = ctx;
+  const api = new ControlApi({
+    bus,
+    supervisor: () => supervisor.get(),
+    bootReport: () => record.report(),
+    power: (action) => power.request(action, `keel ${action}`),
+    terminals: remoteTerminals({ socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx) }),
+  });
+  api.listen(paths.socket).then(
+    () => bus.emit({ kind: 'api.listening', level: 'debug', message: `control API on ${paths.socket}`, path: paths.socket }),
+    (err: Error) => bus.emit({ kind: 'api.error', level: 'error', message: `control API could not listen on ${paths.socket}: ${err.message}` }),
+  );
+  // In a VM started by keel run: the same API over virtio-serial, for `keel --vm NAME`.
+  if (machine) startVmChannel(paths.socket, (e) => bus.emit(e));
+  return {};
+}
+
+/**
+ * Console access comes from the manifest. The prompt must exist in the
+ * emergency state too, when the manifest may be broken: then a manifest that
+ * could not be read gives an open console, as a rescue shell needs.
+ */
+function consoleAccess(manifest: Manifest | undefined): ConsoleAccess {
+  const c = manifest?.console;
+  if (c?.access === 'off') return { mode: 'off' };
+  if (c?.access === 'password' && c.password) {
+    const hash = c.password;
+    return { mode: 'password', verify: (pw) => verifyPassword(pw, hash) };
+  }
+  return { mode: 'open' };
+}
+
+export function promptStage(ctx: BootBase & { manifest: Manifest | undefined }): object {
+  const { bus, paths, console, power } = ctx;
+  const prompt = new ConsolePrompt(
+    { access: consoleAccess(ctx.manifest), socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx), sink: console.sink },
+    consoleIO((text) => console.write(text)),
+  );
+  power.onShutdown(() => prompt.release());
+  if (prompt.install()) bus.emit({ kind: 'console.prompt', message: 'press Enter for the keel> prompt' });
+  return {};
+}

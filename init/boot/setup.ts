@@ -1,0 +1,57 @@
+// The first stages: the machine (in machine mode), the console's colour and
+// kernel messages, the JSON log, the reaper, and the signal table.
+import { setUpMachine } from '../machine/setup.js';
+import { watchPowerButton } from '../machine/power-button.js';
+import { ownConsole } from '../console/own.js';
+import { attachLog, openLog } from '../core/log.js';
+import { Reaper } from '../core/reaper.js';
+import { installSignalHandlers } from '../core/signals.js';
+import type { BootBase } from './context.js';
+
+/** The kernel starts init with no PATH; runc, ip and the shell live in the usual places. */
+const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export function machineStage({ machine, sys, bus, console }: BootBase): object {
+  if (!machine) return {};
+  process.env.PATH ??= MACHINE_PATH;
+  setUpMachine(sys, (e) => bus.emit(e));
+  console.openExtra(bus);
+  return {};
+}
+
+export function consoleStage({ bus, console, machine }: BootBase): object {
+  ownConsole(bus, console.sink, machine); // colour, and kernel messages off keel's console
+  return {};
+}
+
+export function logStage({ bus, args }: BootBase): object {
+  const log = openLog(args.stateDir);
+  attachLog(bus, log.logger);
+  if (log.error) bus.emit({ kind: 'keel.log', level: 'warn', message: `no log file in ${args.stateDir}: ${log.error}` });
+  return {};
+}
+
+export function reaperStage({ bus, sys }: BootBase): { reaper: Reaper } {
+  const reaper = new Reaper(sys);
+  try {
+    reaper.start();
+  } catch (err) {
+    bus.emit({ kind: 'keel.reaper', level: 'error', message: `could not become a child subreaper: ${(err as Error).message}` });
+  }
+  return { reaper };
+}
+
+export function signalStage({ bus, power, machine }: BootBase): object {
+  installSignalHandlers((signal, action) => {
+    if (action === 'log') bus.emit({ kind: 'signal.hup', message: `${signal} received (reload is not supported yet)` });
+    else power.request(action, signal);
+  });
+  if (machine) {
+    const n = watchPowerButton(
+      () => power.request('poweroff', 'power button'),
+      (msg) => bus.emit({ kind: 'machine.input', level: 'warn', message: `power button: ${msg}` }),
+    );
+    if (n > 0) bus.emit({ kind: 'machine.powerbutton', level: 'debug', message: `watching ${n} power button device(s)` });
+  }
+  return {};
+}

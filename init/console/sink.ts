@@ -1,0 +1,88 @@
+// The console's view of the event bus: one readable line per event, in its
+// level's colour, written as one write of whole lines (so nothing else on the
+// console can split a line of keel's), held back while a prompt or shell has
+// the console. Writes never throw: a closed console must not kill PID 1.
+import type { EventBus, KeelEvent } from '../../events/bus.js';
+
+export type ConsoleWrite = (text: string) => void;
+
+/** Writes to fd 1 (the console in machine mode) and never throws: a closed console must not kill PID 1. */
+export function consoleWriter(stream: NodeJS.WriteStream = process.stdout): ConsoleWrite {
+  stream.on('error', () => {
+    /* EPIPE/EIO on a console that went away: nothing to tell it */
+  });
+  return (text) => {
+    try {
+      stream.write(text);
+    } catch {
+      /* as above */
+    }
+  };
+}
+
+const COLOUR: Partial<Record<KeelEvent['level'], string>> = { error: '\x1b[31m', warn: '\x1b[33m' };
+
+/** One console line (no newline) in its level's colour, when colour is on; the reset comes before the newline. */
+export function paint(text: string, level: KeelEvent['level'], colour: boolean): string {
+  const c = colour ? COLOUR[level] : undefined;
+  return c ? `${c}${text}\x1b[0m` : text;
+}
+
+/** The console text of an event: every line of its message prefixed "keel: ", coloured by level when asked. */
+export function consoleLine(event: KeelEvent, colour = false): string {
+  const mark = event.level === 'error' ? 'ERROR: ' : event.level === 'warn' ? 'warning: ' : '';
+  return event.message
+    .split('\n')
+    .map((line, i) => paint(`keel: ${i === 0 ? mark : '  '}${line}`, event.level, colour) + '\n')
+    .join('');
+}
+
+export interface ConsoleSink {
+  /**
+   * Holds event lines back (while a prompt or shell has the console) or lets
+   * them flow again. Either way it returns the events held since the last
+   * call, and forgets them: the caller summarizes them.
+   */
+  setPaused(paused: boolean): KeelEvent[];
+  /** Colour for errors and warnings (see consoleColour in consoles.ts). */
+  setColour(on: boolean): void;
+  readonly colour: boolean;
+  /** A polled source of events (the kernel log): read before held events are handed over, so a summary has all of them. */
+  addPolled(drain: () => void): void;
+}
+
+const MAX_HELD = 2000;
+
+/** Each event becomes one write of whole lines, so nothing else on the console can split a line of keel's. */
+export function attachConsole(bus: EventBus, write: ConsoleWrite): ConsoleSink {
+  let paused = false;
+  let colour = false;
+  let held: KeelEvent[] = [];
+  const polled: Array<() => void> = [];
+  bus.subscribe((event) => {
+    if (event.level === 'debug') return;
+    if (paused) {
+      held.push(event);
+      if (held.length > MAX_HELD) held.shift(); // a prompt left open for days must not grow PID 1 without bound
+    } else write(consoleLine(event, colour));
+  });
+  return {
+    setPaused(p) {
+      for (const drain of polled) drain();
+      paused = p;
+      const out = held;
+      held = [];
+      return out;
+    },
+    setColour(on) {
+      colour = on;
+    },
+    get colour() {
+      return colour;
+    },
+    addPolled(drain) {
+      polled.push(drain);
+    },
+  };
+}
+

@@ -1,0 +1,48 @@
+// Where things live: inside a keel image (the contract between `keel build`,
+// which puts them there, and keel-init, which reads them at boot), and in
+// keel-init's state directory (shared by keel-init, its runtime and the CLI).
+import { join } from 'node:path';
+
+/** keel's own files: keel-init.js, keel.js, the native addon, node-pty. */
+export const KEEL_LIB = '/usr/lib/keel';
+
+/** The normalized manifest keel-init runs by default. */
+export const IMAGE_MANIFEST = '/etc/keel/manifest.json';
+
+/** The kernel modules keel-init loads at boot, one path a line, dependencies first. */
+export const MODULE_LIST = '/etc/keel/modules';
+
+/** keel-init's state (its log, the control socket, bundles) when none is named. */
+export const DEFAULT_STATE_DIR = '/run/keel';
+
+/** What keel-init keeps in its state directory. */
+export interface StatePaths {
+  dir: string;
+  /** The control API's socket. */
+  socket: string;
+  /** The JSON event log. */
+  log: string;
+  /** runc's --root: keel's containers, apart from any other runc user. */
+  runcRoot: string;
+  /** One bundle per running container: containers/ID. */
+  containers: string;
+  /** onboot/onshutdown logs (PHASE.NAME.log) and service log files (NAME.log). */
+  logs: string;
+  /** sd_notify sockets. */
+  notify: string;
+}
+
+export function statePaths(stateDir: string): StatePaths {
+  return {
+    dir: stateDir,
+    socket: join(stateDir, 'keel.sock'),
+    log: join(stateDir, 'keel.log'),
+    runcRoot: join(stateDir, 'runc'),
+    containers: join(stateDir, 'containers'),
+    logs: join(stateDir, 'logs'),
+    notify: join(stateDir, 'notify'),
+  };
+}
+
+/** Where the CLI looks for keel-init when no socket is named. */
+export const DEFAULT_SOCKET = statePaths(DEFAULT_STATE_DIR).socket;

@@ -1,0 +1,32 @@
+// Time as supervision sees it: the current time and timers, injected so that
+// the supervisor's whole behaviour (backoff, start limits, probes, stop
+// timeouts) can be tested with a clock the test moves by hand.
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Calls `fn` once, `ms` from now. Returns a function that cancels it. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+/**
+ * Node's timers take at most 2^31-1 ms (about 24.8 days); a longer delay
+ * fires at once. Longer waits are made of several timers in a row.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    let timer: NodeJS.Timeout;
+    const arm = (left: number) => {
+      timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
+    };
+    arm(Math.max(0, ms));
+    return () => clearTimeout(timer);
+  },
+};
+
+export function sleepOn(clock: Clock): (ms: number) => Promise<void> {
+  return (ms) => new Promise((resolve) => void clock.after(ms, resolve));
+}

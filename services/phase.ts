@@ -1,0 +1,111 @@
+// onboot and onshutdown: containers run one after another, each to
+// completion, each with an optional timeout. A failure is reported with how
+// it ended and the last lines of its log, and the phase goes on, unless the
+// entry is critical (onboot only). Whatever happens, nothing is left behind.
+import { join } from 'node:path';
+import type { ContainerEntry } from '../model/index.js';
+import { statePaths } from '../model/layout.js';
+import type { KeelEventInput } from '../events/bus.js';
+import { containerId, type Phase } from '../runtime/bundle.js';
+import type { ContainerEngine, RunningContainer, StreamName } from '../runtime/engine.js';
+import { describeOutcome, isFailure, startFailure, type Outcome } from '../runtime/outcome.js';
+import { stopContainer } from '../runtime/stop.js';
+import { sleepOn, systemClock, type Clock } from './clock.js';
+
+export type RunPhase = Exclude<Phase, 'services'>;
+
+export interface PhaseDeps {
+  engine: ContainerEngine;
+  emit: (event: KeelEventInput) => void;
+  /** Each entry's output is also kept in STATE_DIR/logs/PHASE.NAME.log. */
+  stateDir: string;
+  /** Each line a container writes, for the console. */
+  onLine?: (name: string, stream: StreamName, line: string) => void;
+  clock?: Clock;
+}
+
+export interface EntryResult extends Outcome {
+  name: string;
+  durationMs: number;
+  logTail: string[];
+  logFile: string;
+}
+
+const TAIL = 10;
+
+/** Starts the entry, or gives the outcome of a start that failed. */
+async function startEntry(id: string, entry: ContainerEntry, deps: PhaseDeps, logFile: string, tail: string[]): Promise<RunningContainer | Outcome> {
+  try {
+    const plan = deps.engine.plan({ id, entry });
+    const onLine = (stream: StreamName, line: string) => {
+      tail.push(line);
+      if (tail.length > TAIL) tail.shift();
+      deps.onLine?.(entry.name, stream, line);
+    };
+    return await deps.engine.start(plan, { onLine, file: logFile });
+  } catch (err) {
+    return startFailure((err as Error).message);
+  }
+}
+
+/** Runs one container to completion. Never throws: every outcome is a result. */
+export async function runToCompletion(phase: RunPhase, entry: ContainerEntry, deps: PhaseDeps): Promise<EntryResult> {
+  const clock = deps.clock ?? systemClock;
+  const started = clock.now();
+  const id = containerId(phase, entry.name);
+  const logFile = join(statePaths(deps.stateDir).logs, `${id}.log`);
+  const tail: string[] = [];
+  deps.emit({ kind: `${phase}.started`, message: `${phase} ${entry.name} starting`, phase, name: entry.name });
+  const run = await startEntry(id, entry, deps, logFile, tail);
+  let outcome: Outcome;
+  if (!('done' in run)) outcome = run;
+  else if (entry.timeout === undefined) outcome = await run.done;
+  else {
+    const timer = sleepOn(clock)(entry.timeout).then(() => 'timeout' as const);
+    const first = await Promise.race([run.done, timer]);
+    if (first !== 'timeout') outcome = first;
+    else {
+      deps.emit({ kind: `${phase}.timeout`, level: 'warn', message: `${phase} ${entry.name} still running after ${entry.timeout} ms: killing it`, phase, name: entry.name });
+      outcome = { ...(await stopContainer(run, 'SIGKILL', 0, { sleep: sleepOn(clock) })), timedOut: true };
+    }
+  }
+  const result: EntryResult = { ...outcome, name: entry.name, durationMs: clock.now() - started, logTail: [...tail], logFile };
+  report(phase, result, deps);
+  return result;
+}
+
+function report(phase: RunPhase, r: EntryResult, deps: PhaseDeps): void {
+  const bad = isFailure(r);
+  const took = r.error !== undefined ? '' : ` in ${r.durationMs} ms`;
+  deps.emit({
+    kind: r.error !== undefined ? `${phase}.failed` : `${phase}.exited`,
+    level: bad ? 'error' : 'info',
+    message: `${phase} ${r.name} ${describeOutcome(r)}${took}` + (bad && r.logTail.length ? `\nlast lines of its log (${r.logFile}):\n${r.logTail.map((l) => `  | ${l}`).join('\n')}` : ''),
+    phase,
+    name: r.name,
+    code: r.code,
+    signal: r.signal,
+    oomKilled: r.oomKilled,
+    oomKills: r.oomKills,
+    timedOut: r.timedOut,
+    durationMs: r.durationMs,
+    ...(r.error !== undefined ? { error: r.error } : {}),
+  });
+}
+
+export interface PhaseResult {
+  results: EntryResult[];
+  /** The critical entry that failed and stopped the phase, if any. */
+  criticalFailure?: EntryResult;
+}
+
+export async function runPhase(phase: RunPhase, entries: readonly ContainerEntry[], deps: PhaseDeps): Promise<PhaseResult> {
+  const results: EntryResult[] = [];
+  for (const entry of entries) {
+    const r = await runToCompletion(phase, entry, deps);
+    results.push(r);
+    // critical stops boot; at shutdown every onshutdown entry still gets its turn.
+    if (isFailure(r) && entry.critical && phase === 'onboot') return { results, criticalFailure: r };
+  }
+  return { results };
+}

@@ -1,0 +1,131 @@
+// The restart policy as pure functions: every row of the restart table, the
+// limits that override it (on-failure:N, the start limit), stop requests,
+// the backoff and what resets it.
+import { describe, expect, it } from 'vitest';
+import type { RestartPolicy } from '../model/index.js';
+import type { Outcome } from '../runtime/outcome.js';
+import { admitStart, afterExit, backoffDelay, FRESH_HISTORY, RESTART_TABLE, type PolicyConfig, type RestartHistory } from './policy.js';
+
+const backoff = { initial: 100, factor: 2, max: 1000, jitter: 0, resetAfter: 10_000 };
+const startLimit = { burst: 5, interval: 10_000 };
+const cfg = (restart: RestartPolicy): PolicyConfig => ({ restart, backoff, startLimit });
+const ended = (o: Partial<Outcome>): Outcome => ({ code: 0, signal: null, oomKilled: false, oomKills: 0, timedOut: false, ...o });
+
+/** Every way a run can end, and whether it counts as a failure. */
+const ENDINGS: Array<[string, Outcome, boolean]> = [
+  ['exit 0', ended({}), false],
+  ['exit 1', ended({ code: 1 }), true],
+  ['a signal', ended({ code: null, signal: 'SIGKILL' }), true],
+  ['an OOM kill of the init', ended({ code: null, signal: 'SIGKILL', oomKilled: true, oomKills: 1 }), true],
+  ['an OOM kill of a child, the init exiting 0', ended({ oomKills: 1 }), true],
+  ['a timeout', ended({ code: null, signal: 'SIGKILL', timedOut: true }), true],
+  ['a failure to start', ended({ code: null, error: 'runc create: no such file' }), true],
+];
+
+describe('the restart table', () => {
+  const policies = Object.keys(RESTART_TABLE) as Array<RestartPolicy['policy']>;
+  for (const policy of policies) {
+    for (const [how, outcome, failed] of ENDINGS) {
+      const again = RESTART_TABLE[policy][failed ? 'failed' : 'succeeded'];
+      it(`${policy}, after ${how}: ${again ? 'restart' : failed ? 'failed' : 'completed'}`, () => {
+        const { decision, history } = afterExit(cfg({ policy }), { outcome, runMs: 50, stopRequested: false }, FRESH_HISTORY, 1000, () => 0.5);
+        if (again) {
+          expect(decision).toEqual({ next: 'backoff', delayMs: 100, reason: 'restart in 100 ms' });
+          expect(history.restarts).toBe(1);
+        } else {
+          expect(decision).toEqual({ next: failed ? 'failed' : 'completed', reason: `restart: ${policy}` });
+          expect(history.restarts).toBe(0);
+        }
+        expect(history.failures).toBe(failed ? 1 : 0);
+      });
+    }
+  }
+
+  it('has a row for every policy the manifest accepts, and Docker\'s meaning in each', () => {
+    expect(RESTART_TABLE).toEqual({
+      no: { succeeded: false, failed: false },
+      'on-failure': { succeeded: false, failed: true },
+      always: { succeeded: true, failed: true },
+      'unless-stopped': { succeeded: true, failed: true },
+    });
+  });
+});
+
+describe('what overrides the table', () => {
+  const fail = { outcome: ended({ code: 1 }), runMs: 10, stopRequested: false };
+
+  it('a stop request: stopped, never restarted, whatever the policy and the ending', () => {
+    for (const policy of Object.keys(RESTART_TABLE) as Array<RestartPolicy['policy']>) {
+      for (const [, outcome] of ENDINGS) {
+        const { decision, history } = afterExit(cfg({ policy }), { outcome, runMs: 10, stopRequested: true }, FRESH_HISTORY, 0);
+        expect(decision).toEqual({ next: 'stopped', reason: 'stopped on request' });
+        expect(history).toBe(FRESH_HISTORY);
+      }
+    }
+  });
+
+  it('on-failure:N gives up after N restarts', () => {
+    const c = cfg({ policy: 'on-failure', maxRetries: 2 });
+    let h: RestartHistory = FRESH_HISTORY;
+    const next: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = afterExit(c, fail, h, i * 1000);
+      next.push(r.decision.next);
+      h = r.history;
+    }
+    expect(next).toEqual(['backoff', 'backoff', 'failed']);
+    expect(afterExit(c, fail, h, 9000).decision).toEqual({ next: 'failed', reason: 'gave up after 2 restart(s) (on-failure:2)' });
+    // A success under on-failure:N is completed, whatever the count.
+    expect(afterExit(c, { ...fail, outcome: ended({}) }, h, 9000).decision.next).toBe('completed');
+  });
+
+  it('the start limit: no restart that would be the burst+1th start within the interval', () => {
+    const c = cfg({ policy: 'always' });
+    const h: RestartHistory = { failures: 4, restarts: 4, starts: [0, 1000, 2000, 3000, 4000] };
+    expect(afterExit(c, fail, h, 4500, () => 0.5).decision).toEqual({ next: 'failed', reason: 'start limit reached: 5 starts within 10000 ms', startLimit: true });
+    // When the oldest start will have left the window by the time of the restart, it may go ahead.
+    const later = afterExit(c, { ...fail, runMs: 9000 }, h, 9950, () => 0.5);
+    expect(later.decision).toMatchObject({ next: 'backoff', delayMs: 1000 });
+  });
+
+  it('admits a start within the limit and records it; refuses the one past it', () => {
+    let h: RestartHistory = FRESH_HISTORY;
+    for (const t of [0, 10, 20, 30, 40]) {
+      const a = admitStart(startLimit, h, t);
+      if (!('history' in a)) throw new Error(`refused at ${t}`);
+      h = a.history;
+    }
+    expect(admitStart(startLimit, h, 50)).toEqual({ refused: 'start limit reached: 5 starts within 10000 ms' });
+    const after = admitStart(startLimit, h, 10_005);
+    expect('history' in after && after.history.starts).toEqual([10, 20, 30, 40, 10_005]);
+  });
+});
+
+describe('backoff', () => {
+  it('doubles from the initial delay up to the cap, within the jitter', () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(backoff, n, Math.random))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    const jittered = { ...backoff, jitter: 0.1 };
+    expect(backoffDelay(jittered, 3, () => 0)).toBe(360);
+    expect(backoffDelay(jittered, 3, () => 1)).toBe(440);
+  });
+
+  it('grows with failures in a row, and a run that lasted resetAfter starts it over', () => {
+    const c = cfg({ policy: 'always' });
+    const limitless = { ...c, startLimit: { burst: 1000, interval: 1000 } };
+    let h: RestartHistory = FRESH_HISTORY;
+    const delays: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = afterExit(limitless, { outcome: ended({ code: 1 }), runMs: 10, stopRequested: false }, h, i);
+      if (r.decision.next === 'backoff') delays.push(r.decision.delayMs);
+      h = r.history;
+    }
+    expect(delays).toEqual([100, 200, 400, 800]);
+    const stable = afterExit(limitless, { outcome: ended({ code: 1 }), runMs: 10_000, stopRequested: false }, h, 10);
+    expect(stable.decision).toMatchObject({ next: 'backoff', delayMs: 100 });
+    expect(stable.history.failures).toBe(1);
+    // Successes under always keep the initial delay and do not count as failures.
+    const ok = afterExit(limitless, { outcome: ended({}), runMs: 10, stopRequested: false }, FRESH_HISTORY, 0);
+    expect(ok.decision).toMatchObject({ next: 'backoff', delayMs: 100 });
+    expect(ok.history.failures).toBe(0);
+  });
+});

@@ -1,0 +1,112 @@
+// The restart policy, as pure functions: given the policy, how the run
+// ended, what came before and the time, what happens next. No timers, no
+// containers, no state of its own, so every row of the table below is
+// tested directly (services/policy.test.ts).
+//
+// Docker's meanings for the policies; systemd's start limit; exponential
+// backoff with jitter, reset by a run that lasted resetAfter.
+import type { RestartPolicy } from '../model/index.js';
+import { isFailure, type Outcome } from '../runtime/outcome.js';
+
+export interface BackoffConfig {
+  initial: number;
+  factor: number;
+  max: number;
+  /** Random spread of each delay, as a fraction (0.1 = ±10%). */
+  jitter: number;
+  /** A run this long resets the delay to initial. */
+  resetAfter: number;
+}
+
+export interface StartLimitConfig {
+  /** At most this many starts … */
+  burst: number;
+  /** … within any window this long (ms). */
+  interval: number;
+}
+
+export interface PolicyConfig {
+  restart: RestartPolicy;
+  backoff: BackoffConfig;
+  startLimit: StartLimitConfig;
+}
+
+/** What the policy remembers between runs. */
+export interface RestartHistory {
+  /** Failed runs in a row since the last stable run: the backoff's exponent. */
+  failures: number;
+  /** Restarts the policy made since the last reset (what on-failure:N counts). */
+  restarts: number;
+  /** When the recent starts happened (ms since the epoch): the start limit's window. */
+  starts: readonly number[];
+}
+
+export const FRESH_HISTORY: RestartHistory = { failures: 0, restarts: 0, starts: [] };
+
+/** Whether a policy restarts a run that succeeded or failed. */
+export const RESTART_TABLE: Readonly<Record<RestartPolicy['policy'], Readonly<Record<'succeeded' | 'failed', boolean>>>> = {
+  no: { succeeded: false, failed: false },
+  'on-failure': { succeeded: false, failed: true },
+  always: { succeeded: true, failed: true },
+  'unless-stopped': { succeeded: true, failed: true },
+};
+
+export type Decision =
+  | { next: 'stopped'; reason: string }
+  | { next: 'backoff'; delayMs: number; reason: string }
+  | { next: 'completed'; reason: string }
+  | { next: 'failed'; reason: string; startLimit?: true };
+
+export interface ExitFacts {
+  outcome: Outcome;
+  /** How long it ran (0 when it never started). */
+  runMs: number;
+  /** keel stop or shutdown asked for this exit: it is never restarted. */
+  stopRequested: boolean;
+}
+
+/** The delay before the restart that follows `failures` failed runs in a row (at least one). */
+export function backoffDelay(cfg: BackoffConfig, failures: number, random: () => number): number {
+  const base = Math.min(cfg.max, cfg.initial * cfg.factor ** Math.max(0, failures - 1));
+  const spread = base * cfg.jitter * (2 * random() - 1);
+  return Math.max(0, Math.round(base + spread));
+}
+
+function startsInWindow(history: RestartHistory, at: number, limit: StartLimitConfig): number[] {
+  return history.starts.filter((t) => at - t < limit.interval);
+}
+
+/** The start limit as an operator reads it. */
+export function startLimitText(limit: StartLimitConfig): string {
+  return `start limit reached: ${limit.burst} starts within ${limit.interval} ms`;
+}
+
+/** Records a start at `now`, or says why the start limit forbids it. */
+export function admitStart(limit: StartLimitConfig, history: RestartHistory, now: number): { history: RestartHistory } | { refused: string } {
+  const recent = startsInWindow(history, now, limit);
+  if (recent.length >= limit.burst) return { refused: startLimitText(limit) };
+  return { history: { ...history, starts: [...recent, now] } };
+}
+
+/** What follows an exit, and the history after it. */
+export function afterExit(cfg: PolicyConfig, exit: ExitFacts, history: RestartHistory, now: number, random: () => number = Math.random): { decision: Decision; history: RestartHistory } {
+  if (exit.stopRequested) return { decision: { next: 'stopped', reason: 'stopped on request' }, history };
+  const failed = isFailure(exit.outcome);
+  const stable = exit.runMs >= cfg.backoff.resetAfter;
+  const failures = (stable ? 0 : history.failures) + (failed ? 1 : 0);
+  const seen = { ...history, failures };
+  const p = cfg.restart;
+  const policyText = p.policy === 'on-failure' && p.maxRetries !== undefined ? `on-failure:${p.maxRetries}` : p.policy;
+  if (!RESTART_TABLE[p.policy][failed ? 'failed' : 'succeeded']) {
+    return { decision: { next: failed ? 'failed' : 'completed', reason: `restart: ${policyText}` }, history: seen };
+  }
+  if (p.policy === 'on-failure' && p.maxRetries !== undefined && history.restarts >= p.maxRetries) {
+    return { decision: { next: 'failed', reason: `gave up after ${p.maxRetries} restart(s) (on-failure:${p.maxRetries})` }, history: seen };
+  }
+  const delayMs = backoffDelay(cfg.backoff, Math.max(1, failures), random);
+  // The start limit looks at the moment the restart would happen.
+  if (startsInWindow(history, now + delayMs, cfg.startLimit).length >= cfg.startLimit.burst) {
+    return { decision: { next: 'failed', reason: startLimitText(cfg.startLimit), startLimit: true }, history: seen };
+  }
+  return { decision: { next: 'backoff', delayMs, reason: `restart in ${delayMs} ms` }, history: { ...seen, restarts: history.restarts + 1 } };
+}
