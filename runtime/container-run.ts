@@ -111,7 +111,7 @@ export class RuncEngine implements ContainerEngine<RuncPlan> {
         await driver.start(plan.id);
       } catch (err) {
         // Created but never started: kill it and let its clean-up run before reporting the failure.
-        await stopContainer(run, 'SIGKILL', 0);
+        await stopContainer(run, 'SIGKILL', 0, { all: true });
         await Promise.race([run.done, realSleep(ABORT_MS)]);
         throw err;
       }

@@ -11,6 +11,8 @@ export const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms).unr
 
 export interface StopOptions {
   sleep?: Sleep;
+  /** The first signal goes to every process in the container, not only its init. */
+  all?: boolean;
   /** Called when the grace period ends with the container still running, just before SIGKILL. */
   onEscalate?: () => void;
 }
@@ -18,7 +20,7 @@ export interface StopOptions {
 export async function stopContainer(run: Pick<RunningContainer, 'signal' | 'done'>, signal: NodeJS.Signals, graceMs: number, opts: StopOptions = {}): Promise<Outcome> {
   const sleep = opts.sleep ?? realSleep;
   // A container that is already gone is not an error for whoever wants it gone.
-  await run.signal(signal).catch(() => undefined);
+  await run.signal(signal, opts.all ?? false).catch(() => undefined);
   const ended = await Promise.race([run.done, sleep(graceMs).then(() => undefined)]);
   if (ended) return ended;
   opts.onEscalate?.();

@@ -66,7 +66,7 @@ export async function runToCompletion(phase: RunPhase, entry: ContainerEntry, de
     if (first !== 'timeout') outcome = first;
     else {
       deps.emit({ kind: `${phase}.timeout`, level: 'warn', message: `${phase} ${entry.name} still running after ${entry.timeout} ms: killing it`, phase, name: entry.name });
-      outcome = { ...(await stopContainer(run, 'SIGKILL', 0, { sleep: sleepOn(clock) })), timedOut: true };
+      outcome = { ...(await stopContainer(run, 'SIGKILL', 0, { all: true, sleep: sleepOn(clock) })), timedOut: true };
     }
   }
   const result: EntryResult = { ...outcome, name: entry.name, durationMs: clock.now() - started, logTail: [...tail], logFile };
