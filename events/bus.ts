@@ -1,5 +1,5 @@
 // The event bus: every state change in keel is one event here. The console,
-// the JSON log, and (later) the control API's event stream all read the same
+// the JSON log, and the control API's event stream all read the same
 // events, so what an operator sees and what a script reads never disagree.
 
 /** debug events go to the log only, not to the console. */

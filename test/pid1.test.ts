@@ -18,7 +18,8 @@ describe('keel-init as PID 1 of a PID namespace', () => {
     expect(keel.output()).toMatch(/keel: keel \S+ starting as pid 1 \(namespace mode\)/);
     expect(keel.output()).toMatch(/keel: runc \d+\.\d+/);
     // Each subshell exits at once and leaves its sleep to PID 1.
-    const r = keel.exec('for i in $(seq 1000); do (sleep 2 </dev/null >/dev/null 2>&1 &); done');
+    // Long enough that they still run once the loop is done, even on a loaded machine.
+    const r = keel.exec('for i in $(seq 1000); do (sleep 6 </dev/null >/dev/null 2>&1 &); done');
     expect(r.status).toBe(0);
     expect(keel.others().length).toBeGreaterThan(100); // the orphans are there, re-parented to keel
     await eventually(() => keel!.others().length === 0, 30_000, 'every orphan to be reaped');

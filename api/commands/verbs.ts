@@ -62,93 +62,140 @@ function eventText(line: string): string {
   }
 }
 
-export async function runControl(verb: ControlVerb, argv: string[], opts: ControlOptions = {}): Promise<number> {
-  if (verb === 'exec' || verb === 'console') return attach(verb, argv);
-  const { onStop } = opts;
-  const write = opts.write ?? stdout;
-  const out = (s: string) => write(s.endsWith('\n') ? s : `${s}\n`);
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      socket: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      follow: { type: 'boolean', short: 'f', default: false },
-      previous: { type: 'boolean', short: 'p', default: false },
-      tail: { type: 'string', short: 'n' },
-      since: { type: 'string' },
-      wait: { type: 'boolean', default: false },
-    },
-    allowPositionals: true,
-  });
-  const socket = values.socket ?? process.env.KEEL_SOCKET ?? DEFAULT_SOCKET;
-  const needName = ['inspect', 'logs', 'start', 'stop', 'restart', 'reset'].includes(verb);
-  if (needName && positionals.length !== 1) throw new ControlUsage(`keel ${verb} needs one service name`);
-  if (!needName && positionals.length !== 0) throw new ControlUsage(`keel ${verb} takes no names`);
-  const name = encodeURIComponent(positionals[0] ?? '');
-  const show = (v: unknown, text: () => string) => out(values.json ? JSON.stringify(v, null, 2) : text());
+const OPTIONS = {
+  socket: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  follow: { type: 'boolean', short: 'f', default: false },
+  previous: { type: 'boolean', short: 'p', default: false },
+  tail: { type: 'string', short: 'n' },
+  since: { type: 'string' },
+  wait: { type: 'boolean', default: false },
+} as const;
 
-  switch (verb) {
-    case 'ps': {
+interface VerbContext {
+  socket: string;
+  /** The service name as typed, and as it goes into a path. */
+  name: string;
+  path: string;
+  values: { json: boolean; follow: boolean; previous: boolean; tail?: string; since?: string; wait: boolean };
+  out: (s: string) => void;
+  /** JSON with --json, else the text. */
+  show: (value: unknown, text: () => string) => void;
+  /** Follows a stream until it ends or is stopped (ctrl-c). */
+  follow: (path: string, onLine: (line: string) => void) => Promise<void>;
+}
+
+interface VerbSpec {
+  needsName: boolean;
+  run(ctx: VerbContext): Promise<void>;
+}
+
+function action(verb: 'start' | 'stop' | 'restart' | 'reset'): VerbSpec {
+  return {
+    needsName: true,
+    async run({ socket, name, path, values, show }) {
+      const r = await callJson<ActionReply>(socket, 'POST', `/v1/services/${path}/${verb}${values.wait ? '?wait=1' : ''}`);
+      show(r, () => `${name}: ${verb} requested (state ${r.state})`);
+    },
+  };
+}
+
+function statsTable(st: StatsReply): string {
+  const mb = (n?: number) => (n === undefined ? '-' : `${(n / 2 ** 20).toFixed(1)}M`);
+  const rows = [['NAME', 'MEM', 'PEAK', 'CPU', 'THROTTLED', 'PIDS']];
+  for (const [n, v] of Object.entries(st)) {
+    rows.push(v ? [n, mb(v.memoryBytes), mb(v.memoryPeakBytes), v.cpuUsageUsec !== undefined ? `${(v.cpuUsageUsec / 1e6).toFixed(2)}s` : '-', String(v.cpuThrottledPeriods ?? '-'), String(v.pids ?? '-')] : [n, '-', '-', '-', '-', '-']);
+  }
+  return table(rows);
+}
+
+function power(verb: 'poweroff' | 'reboot'): VerbSpec {
+  return {
+    needsName: false,
+    async run({ socket, show }) {
+      await callJson(socket, 'POST', `/v1/${verb}`);
+      show({ action: verb }, () => `${verb} requested`);
+    },
+  };
+}
+
+const VERBS: Record<(typeof PROMPT_VERBS)[number], VerbSpec> = {
+  ps: {
+    needsName: false,
+    async run({ socket, show }) {
       const list = await callJson<ServiceSummary[]>(socket, 'GET', '/v1/services');
       show(list, () => (list.length ? psTable(list) : 'no services'));
-      return 0;
-    }
-    case 'inspect': {
-      const s = await callJson<ServiceDetail>(socket, 'GET', `/v1/services/${name}`);
-      out(JSON.stringify(s, null, 2));
-      return 0;
-    }
-    case 'start':
-    case 'stop':
-    case 'restart':
-    case 'reset': {
-      const r = await callJson<ActionReply>(socket, 'POST', `/v1/services/${name}/${verb}${values.wait ? '?wait=1' : ''}`);
-      show(r, () => `${positionals[0]}: ${verb} requested (state ${r.state})`);
-      return 0;
-    }
-    case 'logs': {
+    },
+  },
+  inspect: {
+    needsName: true,
+    async run({ socket, path, out }) {
+      out(JSON.stringify(await callJson<ServiceDetail>(socket, 'GET', `/v1/services/${path}`), null, 2));
+    },
+  },
+  logs: {
+    needsName: true,
+    run({ path, values, out, follow }) {
       const q = new URLSearchParams();
       if (values.follow) q.set('follow', '1');
       if (values.previous) q.set('previous', '1');
       if (values.tail !== undefined) q.set('tail', values.tail);
       if (values.json) q.set('format', 'json');
-      const s = streamLines(socket, `/v1/services/${name}/logs?${q}`, (l) => out(l));
-      if (onStop) onStop(s.stop);
-      else process.once('SIGINT', s.stop);
-      await s.done;
-      return 0;
-    }
-    case 'events': {
+      return follow(`/v1/services/${path}/logs?${q}`, out);
+    },
+  },
+  events: {
+    needsName: false,
+    run({ values, out, follow }) {
       const q = new URLSearchParams({ since: values.since ?? '0' });
       if (values.follow) q.set('follow', '1');
-      const s = streamLines(socket, `/v1/events?${q}`, (l) => out(values.json ? l : eventText(l)));
-      if (onStop) onStop(s.stop);
+      return follow(`/v1/events?${q}`, (l) => out(values.json ? l : eventText(l)));
+    },
+  },
+  start: action('start'),
+  stop: action('stop'),
+  restart: action('restart'),
+  reset: action('reset'),
+  stats: {
+    needsName: false,
+    async run({ socket, show }) {
+      const st = await callJson<StatsReply>(socket, 'GET', '/v1/stats');
+      show(st, () => statsTable(st));
+    },
+  },
+  'boot-report': {
+    needsName: false,
+    async run({ socket, out }) {
+      out(JSON.stringify(await callJson<BootReport>(socket, 'GET', '/v1/boot'), null, 2));
+    },
+  },
+  poweroff: power('poweroff'),
+  reboot: power('reboot'),
+};
+
+export async function runControl(verb: ControlVerb, argv: string[], opts: ControlOptions = {}): Promise<number> {
+  if (verb === 'exec' || verb === 'console') return attach(verb, argv);
+  const write = opts.write ?? stdout;
+  const out = (s: string) => write(s.endsWith('\n') ? s : `${s}\n`);
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  const spec = VERBS[verb];
+  if (spec.needsName && positionals.length !== 1) throw new ControlUsage(`keel ${verb} needs one service name`);
+  if (!spec.needsName && positionals.length !== 0) throw new ControlUsage(`keel ${verb} takes no names`);
+  const socket = values.socket ?? process.env.KEEL_SOCKET ?? DEFAULT_SOCKET;
+  const name = positionals[0] ?? '';
+  await spec.run({
+    socket,
+    name,
+    path: encodeURIComponent(name),
+    values,
+    out,
+    show: (v, text) => out(values.json ? JSON.stringify(v, null, 2) : text()),
+    async follow(path, onLine) {
+      const s = streamLines(socket, path, onLine);
+      if (opts.onStop) opts.onStop(s.stop);
       else process.once('SIGINT', s.stop);
       await s.done;
-      return 0;
-    }
-    case 'stats': {
-      const st = await callJson<StatsReply>(socket, 'GET', '/v1/stats');
-      show(st, () => {
-        const mb = (n?: number) => (n === undefined ? '-' : `${(n / 2 ** 20).toFixed(1)}M`);
-        const rows = [['NAME', 'MEM', 'PEAK', 'CPU', 'THROTTLED', 'PIDS']];
-        for (const [n, v] of Object.entries(st)) {
-          rows.push(v ? [n, mb(v.memoryBytes), mb(v.memoryPeakBytes), v.cpuUsageUsec !== undefined ? `${(v.cpuUsageUsec / 1e6).toFixed(2)}s` : '-', String(v.cpuThrottledPeriods ?? '-'), String(v.pids ?? '-')] : [n, '-', '-', '-', '-', '-']);
-        }
-        return table(rows);
-      });
-      return 0;
-    }
-    case 'boot-report': {
-      const b = await callJson<BootReport>(socket, 'GET', '/v1/boot');
-      out(JSON.stringify(b, null, 2));
-      return 0;
-    }
-    case 'poweroff':
-    case 'reboot': {
-      await callJson(socket, 'POST', `/v1/${verb}`);
-      show({ action: verb }, () => `${verb} requested`);
-      return 0;
-    }
-  }
+    },
+  });
+  return 0;
 }

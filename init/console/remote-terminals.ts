@@ -101,65 +101,69 @@ function execPiped(runcRoot: string, containerId: string, cmd: string[], stream:
   return Promise.resolve({ resize: () => undefined, endInput: input.endAfter, done });
 }
 
+/** The keel> prompt on an upgraded API connection. */
+function remotePrompt(deps: RemoteDeps, stream: Duplex, size: TermSize, term: string): TermSession {
+  const output = new RemoteOutput(stream, size);
+  const resizes = new EventEmitter();
+  const io: TermIO = {
+    input: stream,
+    output,
+    write: (text) => void output.write(text),
+    onResize: (cb) => {
+      resizes.on('resize', cb);
+      return () => resizes.off('resize', cb);
+    },
+    term,
+  };
+  // The API socket is root's only (0600): whoever reaches it needs no console password.
+  const prompt = new ConsolePrompt({ access: { mode: 'open' }, socket: deps.socket, runcRoot: deps.runcRoot, containerOf: deps.containerOf }, io);
+  const done = new Promise<TermExit>((resolve) => {
+    prompt.onClose = () => {
+      stream.end();
+      resolve({ exitCode: 0, signal: null });
+    };
+  });
+  stream.on('close', () => prompt.shutdown());
+  prompt.open();
+  return {
+    // keel console sends ctrl-d in the stream at the end of its input, as a terminal would.
+    endInput: () => undefined,
+    resize(s) {
+      output.columns = s.cols;
+      output.rows = s.rows;
+      output.emit('resize'); // readline redraws its line
+      resizes.emit('resize');
+    },
+    done,
+  };
+}
+
+/** A program in a service container on a pseudo-terminal (runc exec -t), wired to the connection. */
+async function execPty(runcRoot: string, containerId: string, cmd: string[], stream: Duplex, size: TermSize, term: string): Promise<TermSession> {
+  const child = await spawnPty('runc', ['--root', runcRoot, 'exec', '-t', containerId, ...cmd], size, term);
+  const decoder = new StringDecoder('utf8');
+  // On a terminal the end of input is an end-of-file character, as a person types it.
+  const input = inputEnd(() => child.write('\x04'));
+  stream.on('data', (d: Buffer) => {
+    child.write(decoder.write(d));
+    input.received(d.length);
+  });
+  // The client went away: the program gets the hangup a closed terminal gives.
+  stream.on('close', () => child.kill('SIGHUP'));
+  const out = child.onData((d) => {
+    if (stream.writable) stream.write(d);
+  });
+  const done = child.exited.then((e) => {
+    out.dispose();
+    stream.end();
+    return exitOf(e);
+  });
+  return { resize: (s) => child.resize(s.cols, s.rows), endInput: input.endAfter, done };
+}
+
 export function remoteTerminals(deps: RemoteDeps): TerminalHost {
   return {
-    console(stream, size, term) {
-      const output = new RemoteOutput(stream, size);
-      const resizes = new EventEmitter();
-      const io: TermIO = {
-        input: stream,
-        output,
-        write: (text) => void output.write(text),
-        onResize: (cb) => {
-          resizes.on('resize', cb);
-          return () => resizes.off('resize', cb);
-        },
-        term,
-      };
-      // The API socket is root's only (0600): whoever reaches it needs no console password.
-      const prompt = new ConsolePrompt({ access: { mode: 'open' }, socket: deps.socket, runcRoot: deps.runcRoot, containerOf: deps.containerOf }, io);
-      const done = new Promise<TermExit>((resolve) => {
-        prompt.onClose = () => {
-          stream.end();
-          resolve({ exitCode: 0, signal: null });
-        };
-      });
-      stream.on('close', () => prompt.shutdown());
-      prompt.open();
-      return {
-        // keel console sends ctrl-d in the stream at the end of its input, as a terminal would.
-        endInput: () => undefined,
-        resize(s) {
-          output.columns = s.cols;
-          output.rows = s.rows;
-          output.emit('resize'); // readline redraws its line
-          resizes.emit('resize');
-        },
-        done,
-      };
-    },
-
-    async exec(containerId, cmd, stream, { tty, size, term }): Promise<TermSession> {
-      if (!tty) return execPiped(deps.runcRoot, containerId, cmd, stream);
-      const child = await spawnPty('runc', ['--root', deps.runcRoot, 'exec', '-t', containerId, ...cmd], size, term);
-      const decoder = new StringDecoder('utf8');
-      // On a terminal the end of input is an end-of-file character, as a person types it.
-      const input = inputEnd(() => child.write('\x04'));
-      stream.on('data', (d: Buffer) => {
-        child.write(decoder.write(d));
-        input.received(d.length);
-      });
-      // The client went away: the program gets the hangup a closed terminal gives.
-      stream.on('close', () => child.kill('SIGHUP'));
-      const out = child.onData((d) => {
-        if (stream.writable) stream.write(d);
-      });
-      const done = child.exited.then((e) => {
-        out.dispose();
-        stream.end();
-        return exitOf(e);
-      });
-      return { resize: (s) => child.resize(s.cols, s.rows), endInput: input.endAfter, done };
-    },
+    console: (stream, size, term) => remotePrompt(deps, stream, size, term),
+    exec: (containerId, cmd, stream, { tty, size, term }) => (tty ? execPty(deps.runcRoot, containerId, cmd, stream, size, term) : execPiped(deps.runcRoot, containerId, cmd, stream)),
   };
 }

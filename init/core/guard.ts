@@ -1,4 +1,4 @@
-// PID 1 must not die (DESIGN.md hazard 4): an exception that escapes keel is
+// PID 1 must not die (docs/architecture.md, "PID 1 must not die"): an exception that escapes keel is
 // a kernel panic. Uncaught exceptions and unhandled rejections are reported
 // with their stack and contained; the event loop goes on.
 import type { EventBus } from '../../events/bus.js';

@@ -2,7 +2,7 @@
 //
 // libuv reaps the children that child_process spawned by waiting on their pid;
 // node-pty does the same for its terminals. If keel's reaper collected one of
-// those first, the owner would never see the exit (DESIGN.md hazard 1). So
+// those first, the owner would never see the exit (docs/architecture.md, "Reaping in Node"). So
 // every such pid is recorded here, and the reaper leaves recorded pids alone.
 import { ChildProcess } from 'node:child_process';
 

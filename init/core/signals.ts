@@ -1,5 +1,5 @@
 // The signal table of keel as PID 1 (busybox init's meanings). The kernel
-// drops any signal to PID 1 that has no handler (DESIGN.md hazard 3), so each
+// drops any signal to PID 1 that has no handler (docs/architecture.md, "Signals to PID 1"), so each
 // one here gets a handler, including the ones that only log.
 
 export type PowerAction = 'poweroff' | 'reboot' | 'halt';

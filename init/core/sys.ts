@@ -1,4 +1,4 @@
-// The one module that reaches the syscalls Node lacks (DESIGN.md hazard 6),
+// The one module that reaches the syscalls Node lacks (docs/architecture.md, "Syscalls Node lacks"),
 // through keel's small N-API addon (init/native/keel_sys.c).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

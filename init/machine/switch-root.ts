@@ -1,5 +1,5 @@
 // Moving the root out of the initramfs. runc needs pivot_root(2), which the
-// kernel refuses on the initial rootfs (DESIGN.md hazard 5), so keel copies
+// kernel refuses on the initial rootfs (docs/architecture.md, "runc needs pivot_root"), so keel copies
 // the initramfs into a tmpfs, makes that the root, and executes itself again
 // there. Files are deleted from the initramfs as they are copied, so memory
 // holds one copy at a time, not two.

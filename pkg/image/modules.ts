@@ -1,5 +1,5 @@
 // Kernel modules for the image. Debian's kernel builds virtio, overlay, veth,
-// evdev and the ACPI button as modules (DESIGN.md hazard 8), and a package
+// evdev and the ACPI button as modules (docs/architecture.md, "Stock kernels"), and a package
 // has no modules.dep (depmod makes it at install), so dependencies are read
 // from each module's own .modinfo ("depends=a,b").
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
