@@ -1,4 +1,4 @@
-// The host end of the control channel (see services/channel-frames.ts):
+// The host end of the control channel (see api/channel-frames.ts):
 // qemu connects its virtio-serial chardev to channel.sock, and every client
 // of api.sock becomes one framed connection to keel's control socket in the
 // guest. Until the guest answers, clients simply wait: keel-init starts the
@@ -27,88 +27,108 @@ function listen(server: Server, path: string): Promise<void> {
   });
 }
 
-export async function serveChannel(channelPath: string, apiPath: string): Promise<ChannelHost> {
-  let guest: Socket | undefined;
-  const decoder = new FrameDecoder();
-  const clients = new Map<number, Socket>();
-  let nextId = 1;
+/** The relay between qemu's end of the channel (one guest) and the clients of api.sock. */
+class Relay {
+  private guest: Socket | undefined;
+  private readonly decoder = new FrameDecoder();
+  private readonly clients = new Map<number, Socket>();
+  private nextId = 1;
 
   /** gently: end them, so what was already written to them still arrives. */
-  const dropClients = (gently = false) => {
-    for (const c of clients.values()) if (gently) c.end();
+  dropClients(gently = false): void {
+    for (const c of this.clients.values()) if (gently) c.end();
     else c.destroy();
-    clients.clear();
-  };
-  const toGuest = (frame: Buffer) => guest?.write(frame);
+    this.clients.clear();
+  }
 
-  const channel = createServer((sock) => {
-    // A new qemu connection (or a reconnect): whatever was open is gone.
-    guest?.destroy();
-    guest = sock;
-    decoder.reset();
-    dropClients();
+  private toGuest(frame: Buffer): void {
+    this.guest?.write(frame);
+  }
+
+  /** A new qemu connection (or a reconnect): whatever was open is gone. */
+  attachGuest(sock: Socket): void {
+    this.guest?.destroy();
+    this.guest = sock;
+    this.decoder.reset();
+    this.dropClients();
     sock.write(encodeFrame(FRAME_RESET, 0));
-    sock.on('data', (chunk: Buffer) => {
-      let frames;
-      try {
-        frames = decoder.push(chunk);
-      } catch {
-        dropClients();
-        sock.write(encodeFrame(FRAME_RESET, 0));
-        return;
-      }
-      for (const f of frames) {
-        const client = clients.get(f.id);
-        if (f.type === FRAME_DATA) client?.write(f.payload);
-        else if (f.type === FRAME_EOF) client?.end();
-        else if (f.type === FRAME_CLOSE) {
-          clients.delete(f.id);
-          client?.end();
-        }
-      }
-    });
+    sock.on('data', (chunk: Buffer) => this.fromGuest(sock, chunk));
     sock.on('error', () => undefined);
     sock.on('close', () => {
-      if (guest === sock) guest = undefined;
-      dropClients(true);
+      if (this.guest === sock) this.guest = undefined;
+      this.dropClients(true);
     });
-  });
+  }
 
-  // Half-open allowed: a client's end of input travels as EOF, and its answer still comes back.
-  const api = createServer({ allowHalfOpen: true }, (client) => {
-    const id = nextId++;
-    clients.set(id, client);
-    toGuest(encodeFrame(FRAME_OPEN, id));
+  private fromGuest(sock: Socket, chunk: Buffer): void {
+    let frames;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch {
+      this.dropClients();
+      sock.write(encodeFrame(FRAME_RESET, 0));
+      return;
+    }
+    for (const f of frames) {
+      const client = this.clients.get(f.id);
+      if (f.type === FRAME_DATA) client?.write(f.payload);
+      else if (f.type === FRAME_EOF) client?.end();
+      else if (f.type === FRAME_CLOSE) {
+        this.clients.delete(f.id);
+        client?.end();
+      }
+    }
+  }
+
+  attachClient(client: Socket): void {
+    const id = this.nextId++;
+    this.clients.set(id, client);
+    this.toGuest(encodeFrame(FRAME_OPEN, id));
     client.on('data', (d: Buffer) => {
-      for (const f of dataFrames(id, d)) toGuest(f);
+      for (const f of dataFrames(id, d)) this.toGuest(f);
     });
     client.on('end', () => {
-      if (clients.has(id)) toGuest(encodeFrame(FRAME_EOF, id));
+      if (this.clients.has(id)) this.toGuest(encodeFrame(FRAME_EOF, id));
     });
     client.on('error', () => undefined);
     client.on('close', () => {
-      if (clients.delete(id)) toGuest(encodeFrame(FRAME_CLOSE, id));
+      if (this.clients.delete(id)) this.toGuest(encodeFrame(FRAME_CLOSE, id));
     });
-    if (!guest) client.end(); // no VM attached: the client sees the connection close
-  });
+    if (!this.guest) client.end(); // no VM attached: the client sees the connection close
+  }
 
+  /** Waits (briefly) for qemu's end to close: it does when qemu exits, after the bytes it wrote. */
+  async guestGone(): Promise<void> {
+    const g = this.guest;
+    if (!g || g.destroyed) return;
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, 1000);
+      g.once('close', () => {
+        clearTimeout(t);
+        r();
+      });
+    });
+  }
+
+  destroyGuest(): void {
+    this.guest?.destroy();
+  }
+}
+
+export async function serveChannel(channelPath: string, apiPath: string): Promise<ChannelHost> {
+  const relay = new Relay();
+  const channel = createServer((sock) => relay.attachGuest(sock));
+  // Half-open allowed: a client's end of input travels as EOF, and its answer still comes back.
+  const api = createServer({ allowHalfOpen: true }, (client) => relay.attachClient(client));
   await listen(channel, channelPath);
   await listen(api, apiPath);
   return {
     async close() {
-      // qemu's end closes when qemu exits, after the bytes it wrote; wait for that, briefly.
-      const g = guest;
-      if (g && !g.destroyed) await new Promise<void>((r) => {
-        const t = setTimeout(r, 1000);
-        g.once('close', () => {
-          clearTimeout(t);
-          r();
-        });
-      });
+      await relay.guestGone();
       // Clients whose answers came in full are ended already; give the sockets a tick to flush.
       await new Promise((r) => setImmediate(r));
-      dropClients(true);
-      guest?.destroy();
+      relay.dropClients(true);
+      relay.destroyGuest();
       channel.close();
       api.close();
     },
