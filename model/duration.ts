@@ -1,4 +1,4 @@
-import { INVALID, type Spec } from './schema.js';
+import { parsedValue, type Spec } from './schema.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
@@ -27,23 +27,10 @@ export function formatDuration(ms: number): string {
 }
 
 export function duration(): Spec<number> {
-  const expected = 'a duration such as "100ms", "2s", "1m30s" or a number of seconds';
-  return {
-    expected,
-    parse(value, path, issues) {
-      const ms = parseDuration(value);
-      if (ms === undefined) {
-        issues.add(path, `${JSON.stringify(value)} is not ${expected}`);
-        return INVALID;
-      }
-      return ms;
-    },
-    serialize: formatDuration,
-    jsonSchema: () => ({
-      oneOf: [
-        { type: 'string', pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h))+$|^\\d+(\\.\\d+)?$' },
-        { type: 'number', minimum: 0 },
-      ],
-    }),
-  };
+  return parsedValue('a duration such as "100ms", "2s", "1m30s" or a number of seconds', parseDuration, formatDuration, () => ({
+    oneOf: [
+      { type: 'string', pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h))+$|^\\d+(\\.\\d+)?$' },
+      { type: 'number', minimum: 0 },
+    ],
+  }));
 }

@@ -2,27 +2,14 @@
 // parses its written form once into the typed value the rest of keel uses.
 import { constants } from 'node:os';
 import { normalizeCapability } from './capabilities.js';
-import { checkedString, INVALID, stringForm, transform, type Spec } from './schema.js';
+import { checkedString, parsedValue, stringForm, transform, type Spec } from './schema.js';
 import { checkEnv, formatBind, formatRestart, formatRlimit, formatTmpfs, parseBind, parseRestart, parseRlimit, parseSize, parseTmpfs, type Bind, type RestartPolicy, type Rlimit, type Tmpfs } from './strings.js';
 
 export const absPath = checkedString('an absolute path', (s) => (s.startsWith('/') ? undefined : 'not an absolute path'));
 
 /** A byte count: 67108864, "64m", "1.5G". */
 export function size(): Spec<number> {
-  const expected = 'a size in bytes such as 67108864, "64m" or "1g"';
-  return {
-    expected,
-    parse(value, path, issues) {
-      const n = parseSize(value);
-      if (n === undefined) {
-        issues.add(path, `${JSON.stringify(value)} is not ${expected}`);
-        return INVALID;
-      }
-      return n;
-    },
-    serialize: (v) => v,
-    jsonSchema: () => ({ oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*[kmgKMG]?[bB]?$' }] }),
-  };
+  return parsedValue('a size in bytes such as 67108864, "64m" or "1g"', parseSize, (v) => v, () => ({ oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*[kmgKMG]?[bB]?$' }] }));
 }
 
 export const bind: Spec<Bind> = stringForm('a bind "/src:/dst[:opts]" (or "VOLUME:/dst[:opts]")', parseBind, formatBind);

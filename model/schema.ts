@@ -344,22 +344,23 @@ export function either<A, B>(a: Spec<A>, b: Spec<B>, expected = `${a.expected} o
 
 /** A string checked (and left as written) by a parser that returns an error message or undefined. */
 export function checkedString(expected: string, check: (s: string) => string | undefined): Spec<string> {
+  return fromString(expected, (s) => check(s) ?? { value: s }, (v) => v);
+}
+
+/** A value read by a parser that takes any JSON value and returns undefined for what it cannot read. */
+export function parsedValue<T>(expected: string, parse: (value: unknown) => T | undefined, serialize: (value: T) => unknown, jsonSchema: () => Record<string, unknown>): Spec<T> {
   return {
     expected,
     parse(value, path, issues) {
-      if (typeof value !== 'string') {
-        issues.add(path, `${show(value)} is not ${expected}`);
+      const parsed = parse(value);
+      if (parsed === undefined) {
+        issues.add(path, `${JSON.stringify(value)} is not ${expected}`);
         return INVALID;
       }
-      const problem = check(value);
-      if (problem) {
-        issues.add(path, `${JSON.stringify(value)}: ${problem} (expected ${expected})`);
-        return INVALID;
-      }
-      return value;
+      return parsed;
     },
-    serialize: (v) => v,
-    jsonSchema: () => ({ type: 'string', description: expected }),
+    serialize,
+    jsonSchema,
   };
 }
 
@@ -386,6 +387,14 @@ export function num(opts: { min?: number; max?: number } = {}): Spec<number> {
  * it unchanged (the normalized JSON holds the formatted string).
  */
 export function stringForm<T extends object | number>(expected: string, parse: (s: string) => T | string, format: (value: T) => string, schema: Record<string, unknown> = { type: 'string' }): Spec<T> {
+  return fromString(expected, (s) => {
+    const parsed = parse(s);
+    return typeof parsed === 'string' ? parsed : { value: parsed };
+  }, format, schema);
+}
+
+/** The one way a string field is read: not a string, or a problem its parser names, is an issue at its path. */
+function fromString<T>(expected: string, parse: (s: string) => { value: T } | string, format: (value: T) => string, schema: Record<string, unknown> = { type: 'string' }): Spec<T> {
   return {
     expected,
     parse(value, path, issues) {
@@ -398,7 +407,7 @@ export function stringForm<T extends object | number>(expected: string, parse: (
         issues.add(path, `${JSON.stringify(value)}: ${parsed} (expected ${expected})`);
         return INVALID;
       }
-      return parsed;
+      return parsed.value;
     },
     serialize: format,
     jsonSchema: () => ({ ...schema, description: expected }),

@@ -1,11 +1,10 @@
 // The layer rule, enforced: every import in the product code goes from a
 // layer to one below it (or stays inside its own folder). docs/architecture.md
 // states the same table; this test is what keeps it true.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const REPO = resolve(import.meta.dirname, '..');
+import { productFiles, REPO } from './helpers/sources.js';
 
 /** Each layer, bottom to top, and the layers it may import. Siblings (same height) may not import each other. */
 export const LAYERS: Record<string, readonly string[]> = {
@@ -33,17 +32,6 @@ function layerOf(file: string): string | undefined {
     .sort((a, b) => b.length - a.length)[0];
 }
 
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(join(REPO, dir))) {
-    const rel = `${dir}/${name}`;
-    if (name === 'node_modules' || name === 'native') continue;
-    if (statSync(join(REPO, rel)).isDirectory()) out.push(...sourceFiles(rel));
-    else if (/\.(ts|mjs)$/.test(name) && !name.endsWith('.test.ts')) out.push(rel);
-  }
-  return out;
-}
-
 /** Relative import specifiers: static imports, re-exports and dynamic import(). */
 function importsOf(file: string): string[] {
   const text = readFileSync(join(REPO, file), 'utf8');
@@ -52,8 +40,7 @@ function importsOf(file: string): string[] {
   return specs;
 }
 
-const TOP = ['model', 'events', 'runtime', 'services', 'api', 'init', 'pkg'];
-const files = TOP.flatMap(sourceFiles);
+const files = productFiles();
 
 describe('the layer rule', () => {
   it('puts every product file in a layer', () => {

@@ -1,6 +1,6 @@
 // The guest end of the host↔guest control channel: a virtio-serial port
 // named org.keel.api that `keel run` attaches to. Each connection the host
-// opens over it (see services/channel-frames.ts) becomes a connection to
+// opens over it (see api/channel-frames.ts) becomes a connection to
 // keel's own control socket, so `keel --vm NAME ps` on the host speaks the
 // same HTTP API as `keel ps` inside.
 import { closeSync, existsSync, openSync, read, readdirSync, readFileSync, write } from 'node:fs';
