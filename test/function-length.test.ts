@@ -2,24 +2,12 @@
 // it says why (a line containing "long:"). Functions are found by a small
 // scanner: each "{" that opens a function or method body, matched to its
 // "}", with strings, templates, comments and regular expressions skipped.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { productFiles, REPO } from './helpers/sources.js';
 
-const REPO = resolve(import.meta.dirname, '..');
 const LIMIT = 60;
-const PRODUCT = ['model', 'events', 'runtime', 'services', 'api', 'init', 'pkg'];
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(join(REPO, dir))) {
-    const rel = `${dir}/${name}`;
-    if (name === 'node_modules' || name === 'native') continue;
-    if (statSync(join(REPO, rel)).isDirectory()) out.push(...sourceFiles(rel));
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(rel);
-  }
-  return out;
-}
 
 /** The text with every string, template, comment and regex replaced by spaces (newlines kept). */
 export function codeOnly(text: string): string {
@@ -103,7 +91,7 @@ describe('function length', () => {
 
   it(`keeps every product function within ${LIMIT} lines, or says why above it`, () => {
     const long: string[] = [];
-    for (const file of PRODUCT.flatMap(sourceFiles)) {
+    for (const file of productFiles().filter((f) => f.endsWith('.ts'))) {
       const text = readFileSync(join(REPO, file), 'utf8');
       const lines = text.split('\n');
       for (const f of functionBodies(text)) {

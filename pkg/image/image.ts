@@ -121,6 +121,30 @@ function busybox(): CpioEntry[] {
   ];
 }
 
+/** Everything in the image's root filesystem, in the order later entries win. */
+async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root?: string; release?: string }, distDir: string): Promise<CpioEntry[]> {
+  const init = await initImages(manifest, ctx);
+  const volumes = await volumeEntries(manifest, ctx);
+  const containers = await containerImages(volumes.manifest, ctx);
+  const modules = kernel.root && kernel.release ? moduleEntries(join(kernel.root, 'lib/modules', kernel.release), kernel.release, manifest.kernel?.modules ?? []) : [];
+  return [
+    ...SKELETON,
+    ...init,
+    ...modules,
+    ...containers.entries,
+    ...volumes.entries,
+    ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
+    ...busybox(),
+    { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
+    ...binaryWithLibraries(process.execPath, '/usr/bin/node'),
+    ...keelFiles(distDir),
+    ...nodePtyFiles(distDir),
+    // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
+    ...fileEntries(manifest.files, ctx.baseDir, ctx.manifestFile),
+    { path: IMAGE_MANIFEST, type: 'file', mode: 0o644, data: Buffer.from(normalizedJson(containers.manifest)) },
+  ];
+}
+
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const manifestPath = resolve(opts.manifestPath);
   const manifest = loadManifest(manifestPath);
@@ -137,26 +161,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   };
 
   const kernel = await resolveKernelSource(manifest.kernel, ctx);
-  const init = await initImages(manifest, ctx);
-  const volumes = await volumeEntries(manifest, ctx);
-  const containers = await containerImages(volumes.manifest, ctx);
-  const modules = kernel.root && kernel.release ? moduleEntries(join(kernel.root, 'lib/modules', kernel.release), kernel.release, manifest.kernel?.modules ?? []) : [];
-  const entries: CpioEntry[] = [
-    ...SKELETON,
-    ...init,
-    ...modules,
-    ...containers.entries,
-    ...volumes.entries,
-    ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
-    ...busybox(),
-    { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
-    ...binaryWithLibraries(process.execPath, '/usr/bin/node'),
-    ...keelFiles(distDir),
-    ...nodePtyFiles(distDir),
-    // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
-    ...fileEntries(manifest.files, baseDir, manifestPath),
-    { path: IMAGE_MANIFEST, type: 'file', mode: 0o644, data: Buffer.from(normalizedJson(containers.manifest)) },
-  ];
+  const entries = await rootEntries(manifest, ctx, kernel, distDir);
   const gz = gzipSync(buildCpio(entries), { level: 6 });
   // Microcode must be an uncompressed cpio at the very start (the kernel looks for it there).
   const initrd = kernel.ucode ? Buffer.concat([kernel.ucode, gz]) : gz;
