@@ -3,7 +3,7 @@
 // method is a 405, one that matches nothing a 404.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventBus, KeelEvent } from '../events/bus.js';
-import type { LogLine } from '../services/log-ring.js';
+import { logLineText, type LogLine } from '../services/log-ring.js';
 import type { Service } from '../services/service.js';
 import type { Supervisor } from '../services/supervisor.js';
 import { HAS_CONTAINER } from '../services/states.js';
@@ -38,10 +38,6 @@ function service(ctx: RouteContext): Service {
   const s = ctx.deps.supervisor()?.get(ctx.params.name!);
   if (!s) throw new HttpError(404, `no service named "${ctx.params.name}"`);
   return s;
-}
-
-function logLineText(l: LogLine): string {
-  return `${new Date(l.time).toISOString()} ${l.stream} #${l.attempt} ${l.line}\n`;
 }
 
 const ACTIONS = { start: (s: Service) => s.start(), stop: (s: Service) => s.stop(), restart: (s: Service) => s.restartNow(), reset: (s: Service) => s.reset() };

@@ -23,6 +23,26 @@ export interface KeelEvent extends KeelEventInput {
 
 export type Listener = (event: KeelEvent) => void;
 
+/** The longest message an event keeps, and the longest text of each of its other fields (a log tail's lines, a stack). */
+export const MAX_MESSAGE = 8 * 1024;
+export const MAX_FIELD_TEXT = 2 * 1024;
+
+/** Text cut to `max` characters, saying how much was cut. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/** Every event is bounded in size: the bus keeps hundreds, and a container's output can make fields of any length. */
+function bounded(input: KeelEventInput): KeelEventInput {
+  const out: KeelEventInput = { ...input, message: clip(input.message, MAX_MESSAGE) };
+  for (const [k, v] of Object.entries(input)) {
+    if (k === 'message') continue;
+    if (typeof v === 'string') out[k] = clip(v, MAX_FIELD_TEXT);
+    else if (Array.isArray(v)) out[k] = v.slice(-50).map((x: unknown) => (typeof x === 'string' ? clip(x, MAX_FIELD_TEXT) : x));
+  }
+  return out;
+}
+
 export class EventBus {
   private nextId = 1;
   private readonly listeners = new Set<Listener>();
@@ -32,7 +52,7 @@ export class EventBus {
   constructor(private readonly keep = 1000) {}
 
   emit(input: KeelEventInput): KeelEvent {
-    const event: KeelEvent = { ...input, id: this.nextId++, time: Date.now(), level: input.level ?? 'info' };
+    const event: KeelEvent = { ...bounded(input), id: this.nextId++, time: Date.now(), level: input.level ?? 'info' };
     this.recent.push(event);
     if (this.recent.length > this.keep) this.recent.shift();
     for (const listener of this.listeners) {

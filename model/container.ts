@@ -141,7 +141,8 @@ export const imageConfigFields = {
   oomScoreAdj: field(int({ min: -1000, max: 1000 })),
   disableOOMKiller: field(bool()),
   rootfsPropagation: field(oneOf(['shared', 'slave', 'private', 'unbindable'] as const)),
-  cgroupsPath: field(str({ nonEmpty: true })),
+  // LinuxKit writes these relative (podruntime/web): keel reads them from the root of the cgroup tree.
+  cgroupsPath: field(checkedString('a cgroup path such as /keel/web or podruntime/web', (s) => (/^\/*$/.test(s) ? 'the root cgroup is the whole machine\'s; name a cgroup of its own' : s.split('/').includes('..') ? 'must not contain ".."' : undefined))),
   resources: field(resourcesSpec),
   sysctl: field(stringMap()),
   rlimits: field(list(rlimit)),

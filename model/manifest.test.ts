@@ -155,7 +155,14 @@ describe('durations', () => {
     ['1h', 3_600_000],
     [3, 3000],
     ['10', 10_000],
+    // Past what one Node timer can wait (2^31-1 ms, about 24.8 days): these must still mean what they say.
+    ['600h', 2_160_000_000],
+    ['8760h', 31_536_000_000],
   ])('%j is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  it.each(['', 'soon', '5 s', '-1s', '1x', -2])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined());
+  it.each(['', 'soon', '5 s', '-1s', '1x', -2, 1e308, Infinity, NaN, '1e308', '99999999999999999999h', '876001h'])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined());
+
+  it('names the limit when it refuses one', () => {
+    expect(problems('shutdown:\n  grace: 1e308').join('\n')).toContain('shutdown.grace: 1e+308 is not a duration such as "100ms", "2s", "1m30s" or a number of seconds, at most 100 years');
+  });
 });

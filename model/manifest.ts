@@ -74,6 +74,10 @@ const shutdownSpec = object({
     default: 5000,
     description: 'How long processes left at shutdown get between SIGTERM and SIGKILL',
   }),
+  timeout: field(duration(), {
+    default: 45_000,
+    description: 'The whole shutdown ends within this: what is still stopping then is named and killed, and the machine powers off (keel extension)',
+  }),
 });
 
 const volumeSpec = object({

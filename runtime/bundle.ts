@@ -118,21 +118,25 @@ export function writeBundle(plan: RuncPlan, stateDir: string, host: Host): Bundl
   };
   try {
     rmSync(dir, { recursive: true, force: true });
-    // 0711 all the way down: a container in a user namespace runs as a mapped uid that must traverse to its root.
-    mkdirSync(dir, { recursive: true, mode: 0o711 });
-    for (let d = dir; d !== stateDir && d.startsWith(stateDir); d = dirname(d)) chmodSync(d, 0o711);
-    chmodSync(stateDir, statSync(stateDir).mode | 0o011);
+    // The bundle is private (its config holds the service's environment, upper/ what it writes): 0700, root's.
+    // The directories above it may be crossed but not listed (0711): a container in a user namespace runs as a
+    // mapped uid that must get to its root, and owns its bundle directory for that.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    for (let d = dirname(dir); d !== stateDir && d.startsWith(stateDir); d = dirname(d)) chmodSync(d, 0o711);
+    chmodSync(stateDir, 0o711);
+    const root = spec.linux.uidMappings?.find((m) => m.containerID === 0)?.hostID;
+    const rootGroup = spec.linux.gidMappings?.find((m) => m.containerID === 0)?.hostID;
+    if (root !== undefined) chownSync(dir, root, rootGroup ?? root);
     if (!spec.root.readonly) {
       // Writable containers write to an overlay upper layer in keel's state, never into the image.
       for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true });
       // In a user namespace the container's root is a mapped host uid: it must own the writable layer.
-      const root = spec.linux.uidMappings?.find((m) => m.containerID === 0)?.hostID;
-      const rootGroup = spec.linux.gidMappings?.find((m) => m.containerID === 0)?.hostID;
       if (root !== undefined) for (const d of ['upper', 'work']) chownSync(join(dir, d), root, rootGroup ?? root);
       host.mount('overlay', join(dir, 'rootfs'), 'overlay', 0, `lowerdir=${plan.imageRootfs},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`);
       mounted = true;
     }
-    writeFileSync(join(dir, 'config.json'), specJson(spec));
+    writeFileSync(join(dir, 'config.json'), specJson(spec), { mode: 0o600 });
   } catch (err) {
     release();
     throw err;

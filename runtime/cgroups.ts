@@ -1,6 +1,6 @@
 // Reading and tidying a container's cgroup, on cgroup v2 (keel's machines)
 // and on v1/hybrid hosts (these dev and CI machines).
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResourceStats } from './engine.js';
 
@@ -35,9 +35,39 @@ export function oomKills(cgroupsPath: string): number {
   }
 }
 
-/** Removes the cgroup's (empty) directories, children first; what is busy or absent is left. */
-export function removeCgroup(cgroupsPath: string): void {
+/** Which of the cgroup's directories exist now: taken before a container starts, so keel never removes a cgroup it did not make. */
+export function existingCgroupDirs(cgroupsPath: string): Set<string> {
+  return new Set(cgroupDirs(cgroupsPath).filter((d) => existsSync(d)));
+}
+
+/**
+ * runc removes a container's cgroup, and every empty cgroup below it, when
+ * the container is deleted. A cgroupsPath that names an existing cgroup
+ * with cgroups below it would lose them: such a start is refused, naming it.
+ */
+export function refuseSharedCgroup(cgroupsPath: string, existing: ReadonlySet<string>): void {
+  for (const dir of existing) {
+    let children: string[] = [];
+    try {
+      children = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      continue;
+    }
+    if (children.length) {
+      throw new Error(`cgroupsPath ${cgroupsPath} is an existing cgroup with cgroups below it (${dir}: ${children.slice(0, 3).join(', ')}), which runc would remove with the container; give the container a cgroup of its own, e.g. ${cgroupsPath.replace(/\/$/, '')}/NAME`);
+    }
+  }
+}
+
+/**
+ * Removes the container's cgroup directories that did not exist before it
+ * started (with whatever the container made below them), children first.
+ * A cgroup that was already there (a cgroupsPath naming an existing one,
+ * even "/") is left alone, as is anything busy.
+ */
+export function removeCgroup(cgroupsPath: string, preexisting: ReadonlySet<string>): void {
   for (const dir of cgroupDirs(cgroupsPath)) {
+    if (preexisting.has(dir) || !existsSync(dir)) continue;
     const remove = (d: string) => {
       try {
         for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) remove(join(d, e.name));
@@ -46,7 +76,57 @@ export function removeCgroup(cgroupsPath: string): void {
         /* absent, or still has processes */
       }
     };
-    if (existsSync(dir)) remove(dir);
+    remove(dir);
+  }
+}
+
+/** The pids in the cgroup (from the hierarchy that lists them: the v2 one, or v1's pids or memory controller). */
+export function cgroupPids(cgroupsPath: string): number[] {
+  const candidates = cgroupV2() ? [join(ROOT, cgroupsPath)] : ['pids', 'memory', 'cpu', 'freezer'].map((c) => join(ROOT, c, cgroupsPath));
+  for (const dir of candidates) {
+    try {
+      return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      /* not this hierarchy */
+    }
+  }
+  return [];
+}
+
+/**
+ * Signals every process in the cgroup without runc (when runc itself cannot:
+ * missing, hung, broken). SIGKILL uses cgroup.kill where the kernel has it,
+ * which no fork can race. Returns how many processes were signalled.
+ */
+export function signalCgroup(cgroupsPath: string, signal: NodeJS.Signals): number {
+  const pids = cgroupPids(cgroupsPath);
+  if (signal === 'SIGKILL' && cgroupV2()) {
+    try {
+      writeFileSync(join(ROOT, cgroupsPath, 'cgroup.kill'), '1');
+      return pids.length;
+    } catch {
+      /* a kernel before 5.14: one by one below */
+    }
+  }
+  let n = 0;
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+      n++;
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return n;
+}
+
+/** How often a fork was refused because the cgroup was at its pids limit. */
+export function pidsLimitHits(cgroupsPath: string): number {
+  const file = cgroupV2() ? join(ROOT, cgroupsPath, 'pids.events') : join(ROOT, 'pids', cgroupsPath, 'pids.events');
+  try {
+    return Number(/^max (\d+)/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
   }
 }
 
@@ -95,6 +175,7 @@ export function cgroupStats(cgroupsPath: string): CgroupStats {
       cpuThrottledPeriods: cpu.nr_throttled,
       cpuThrottledUsec: cpu.throttled_usec,
       pids: readNumber(join(dir, 'pids.current')),
+      pidsLimitHits: pidsLimitHits(cgroupsPath),
       ...(Object.keys(pressure).length ? { pressure } : {}),
     };
   }
@@ -107,5 +188,6 @@ export function cgroupStats(cgroupsPath: string): CgroupStats {
     cpuThrottledPeriods: cpu.nr_throttled,
     cpuThrottledUsec: cpu.throttled_time !== undefined ? Math.round(cpu.throttled_time / 1000) : undefined,
     pids: readNumber(join(ROOT, 'pids', cgroupsPath, 'pids.current')),
+    pidsLimitHits: pidsLimitHits(cgroupsPath),
   };
 }

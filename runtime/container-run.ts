@@ -3,7 +3,10 @@
 // behind; a run's `done` settles only once no process, runc state, cgroup,
 // mount or bundle of it remains.
 import { planContainer, writeBundle, type Bundle, type RuncPlan } from './bundle.js';
-import { cgroupStats, oomKills, removeCgroup } from './cgroups.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { statePaths } from '../model/layout.js';
+import { cgroupPids, cgroupStats, existingCgroupDirs, oomKills, pidsLimitHits, refuseSharedCgroup, removeCgroup, signalCgroup } from './cgroups.js';
 import { ContainerLog } from './container-log.js';
 import type { ContainerEngine, ExecResult, OutputSink, PlanRequest, ResourceStats, RunningContainer } from './engine.js';
 import type { Host } from './host.js';
@@ -20,16 +23,18 @@ export interface RuncEngineDeps {
   baseDir: string;
   /** uid/gid for a container name used as an id. */
   idOf: (name: string) => number | undefined;
+  /** What keel had to do by itself because runc failed it (signals through the cgroup, state removed by hand). */
+  warn?: (message: string) => void;
 }
 
 /** How long a run's output may stay open after its init exited (a child that outlived it holds the pipe). */
 const DRAIN_MS = 2000;
-/** How long a half-started container gets to die after SIGKILL before keel gives up waiting for it. */
-const ABORT_MS = 5000;
 
 class RuncRun implements RunningContainer {
   readonly pid: number;
   readonly done: Promise<Outcome>;
+  /** The init's exit was collected: its pid may belong to another process now. */
+  private reaped = false;
 
   constructor(
     private readonly plan: RuncPlan,
@@ -38,9 +43,14 @@ class RuncRun implements RunningContainer {
     private readonly log: ContainerLog,
     private readonly bundle: Bundle,
     private readonly deps: RuncEngineDeps,
+    /** The cgroup directories that existed before runc made the container's: never removed. */
+    private readonly preexisting: ReadonlySet<string>,
   ) {
     this.pid = created.pid;
-    this.done = created.exited.then((status) => this.cleanUp(status));
+    this.done = created.exited.then((status) => {
+      this.reaped = true;
+      return this.cleanUp(status);
+    });
   }
 
   private get cgroupsPath(): string {
@@ -49,19 +59,46 @@ class RuncRun implements RunningContainer {
 
   private async cleanUp(status: ExitStatus): Promise<Outcome> {
     const kills = oomKills(this.cgroupsPath);
+    const refused = pidsLimitHits(this.cgroupsPath);
     // The pipes close when the last process holding them exits; one that outlives the init is cut off.
     const drained = await Promise.race([this.streams.then(() => true), realSleep(DRAIN_MS).then(() => false)]);
     if (!drained) this.log.detach();
     this.log.close();
-    await this.deps.driver.delete(this.plan.id, true).catch(() => undefined);
-    removeCgroup(this.cgroupsPath);
+    await this.deleteState();
+    removeCgroup(this.cgroupsPath, this.preexisting);
     this.bundle.release();
     // The init itself was the OOM killer's victim when it died of SIGKILL in a cgroup that saw kills.
-    return { code: status.code, signal: status.signal, oomKills: kills, oomKilled: kills > 0 && status.signal === 'SIGKILL', timedOut: false };
+    return { code: status.code, signal: status.signal, oomKills: kills, oomKilled: kills > 0 && status.signal === 'SIGKILL', timedOut: false, ...(refused ? { pidsLimitHits: refused } : {}) };
   }
 
-  signal(signal: NodeJS.Signals, all = false): Promise<void> {
-    return this.deps.driver.kill(this.plan.id, signal, all);
+  /** runc delete; when runc cannot, and nothing of the container runs any more, its state goes by hand. */
+  private async deleteState(): Promise<void> {
+    try {
+      await this.deps.driver.delete(this.plan.id, true);
+    } catch (err) {
+      if (cgroupPids(this.cgroupsPath).length > 0) return;
+      rmSync(join(statePaths(this.deps.stateDir).runcRoot, this.plan.id), { recursive: true, force: true });
+      this.deps.warn?.(`runc delete ${this.plan.id} failed (${(err as Error).message}); keel removed its runc state itself`);
+    }
+  }
+
+  /** Through runc; when runc cannot (missing, hung, broken), keel signals the processes itself, through the cgroup. */
+  async signal(signal: NodeJS.Signals, all = false): Promise<void> {
+    try {
+      await this.deps.driver.kill(this.plan.id, signal, all);
+    } catch (err) {
+      let n = 0;
+      if (all) n = signalCgroup(this.cgroupsPath, signal);
+      else if (!this.reaped) {
+        try {
+          process.kill(this.pid, signal);
+          n = 1;
+        } catch {
+          /* already gone */
+        }
+      }
+      this.deps.warn?.(`runc could not signal ${this.plan.id} (${(err as Error).message}); keel sent ${signal} to ${n} process(es) itself`);
+    }
   }
 
   exec(cmd: string[], timeoutMs: number): Promise<ExecResult> {
@@ -96,7 +133,9 @@ export class RuncEngine implements ContainerEngine<RuncPlan> {
     const between = plan.runtime.interfaces.length > 0 || Object.values(plan.runtime.bindNS).some(Boolean);
     let streams: Promise<unknown> = Promise.resolve();
     let created: Created;
+    const preexisting = existingCgroupDirs(plan.spec.linux.cgroupsPath);
     try {
+      refuseSharedCgroup(plan.spec.linux.cgroupsPath, preexisting);
       created = await driver.create(plan.id, bundle.dir, (stdout, stderr) => (streams = Promise.all([log.attach(stdout, 'stdout'), log.attach(stderr, 'stderr')])), !between);
     } catch (err) {
       // runc has deleted what it created; the bundle is ours to undo.
@@ -104,7 +143,7 @@ export class RuncEngine implements ContainerEngine<RuncPlan> {
       log.close();
       throw err;
     }
-    const run = new RuncRun(plan, created, streams, log, bundle, this.deps);
+    const run = new RuncRun(plan, created, streams, log, bundle, this.deps, preexisting);
     if (between) {
       try {
         await afterCreate(plan.runtime, created.pid, host);
@@ -112,7 +151,6 @@ export class RuncEngine implements ContainerEngine<RuncPlan> {
       } catch (err) {
         // Created but never started: kill it and let its clean-up run before reporting the failure.
         await stopContainer(run, 'SIGKILL', 0, { all: true });
-        await Promise.race([run.done, realSleep(ABORT_MS)]);
         throw err;
       }
     }

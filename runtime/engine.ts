@@ -7,7 +7,8 @@ import type { ExtraConfig } from './oci-spec.js';
 import type { Outcome } from './outcome.js';
 
 export type StreamName = 'stdout' | 'stderr';
-export type LineListener = (stream: StreamName, line: string) => void;
+/** A line of a container's output; `continued` marks a piece that carries on a line cut at its length limit. */
+export type LineListener = (stream: StreamName, line: string, continued: boolean) => void;
 
 /** A container whose spec is built: what every run of it starts from. */
 export interface ContainerPlan {
@@ -38,6 +39,8 @@ export interface ResourceStats {
   cpuThrottledPeriods?: number;
   cpuThrottledUsec?: number;
   pids?: number;
+  /** Forks refused at the pids limit, since the container started. */
+  pidsLimitHits?: number;
   /** Pressure stall information (cgroup v2 with PSI): avg10 of "some", per resource. */
   pressure?: Record<string, number>;
 }

@@ -92,6 +92,11 @@ export function completeMount(m: { type?: string; source?: string; destination?:
   return { destination, type, source: m.source ?? type, options: m.options ?? [] };
 }
 
+/** A cgroup path from the root of the cgroup tree: LinuxKit's relative ones (podruntime/web) start there too. */
+function absoluteCgroup(path: string): string {
+  return path.startsWith('/') ? path : `/${path}`;
+}
+
 export interface SpecInputs {
   entry: ContainerBase;
   image: ImageConfig;
@@ -215,7 +220,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
         ...(resources.pids ? { pids: resources.pids } : {}),
         ...(resources.blockIO ? { blockIO: resources.blockIO } : {}),
       },
-      cgroupsPath: pick('cgroupsPath') ?? `/keel/${entry.name}`,
+      cgroupsPath: absoluteCgroup(pick('cgroupsPath') ?? `/keel/${entry.name}`),
       devices: linuxDevices,
       maskedPaths: pick('maskedPaths') ?? (privileged ? [] : DEFAULT_MASKED_PATHS),
       readonlyPaths: pick('readonlyPaths') ?? (privileged ? [] : DEFAULT_READONLY_PATHS),

@@ -25,6 +25,9 @@ export function runcVersion(runc = 'runc', timeoutMs = 10_000): Promise<RuncInfo
   });
 }
 
+/** How long runc create (or run --detach) may take before keel kills it and reports the start failed. */
+const CREATE_TIMEOUT_MS = 60_000;
+
 export class RuncError extends Error {
   override name = 'RuncError';
 }
@@ -97,7 +100,7 @@ export class Runc implements ContainerDriver {
 
   private run(args: string[], timeoutMs = 30_000): Promise<RunResult> {
     return new Promise((resolve) => {
-      execFile(this.bin, ['--root', this.root, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      execFile(this.bin, ['--root', this.root, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
         resolve({ code, stdout, stderr: stderr || (err && code === null ? err.message : '') });
       });
@@ -126,10 +129,13 @@ export class Runc implements ContainerDriver {
       if (early.length < 4096) early += d.toString();
     };
     child.stderr.on('data', collect);
+    // A runc that hangs must not hold up a start, and what waits on the start, for good.
+    const timer = setTimeout(() => child.kill('SIGKILL'), CREATE_TIMEOUT_MS);
     const code = await new Promise<number | null>((resolve) => {
       child.once('error', () => resolve(null));
       child.once('exit', (c) => resolve(c));
     });
+    clearTimeout(timer);
     child.stderr.off('data', collect);
     if (code !== 0) {
       child.stdout.destroy();
@@ -148,7 +154,8 @@ export class Runc implements ContainerDriver {
   }
 
   async kill(id: string, signal: NodeJS.Signals, all = false): Promise<void> {
-    const r = await this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
+    // Short: a stop must not wait on a runc that hangs; the caller signals through the cgroup instead.
+    const r = await this.run(['kill', ...(all ? ['--all'] : []), id, signal], 5000);
     // A container that already stopped is not an error for the one who wanted it gone.
     if (r.code !== 0 && !/not running|container not found|process already finished|does not exist/i.test(r.stderr)) {
       throw new RuncError(`runc kill ${id} ${signal}: ${r.stderr.trim()}`);
@@ -156,7 +163,7 @@ export class Runc implements ContainerDriver {
   }
 
   async delete(id: string, force = false): Promise<void> {
-    const r = await this.run(['delete', ...(force ? ['--force'] : []), id]);
+    const r = await this.run(['delete', ...(force ? ['--force'] : []), id], 10_000);
     if (r.code !== 0 && !/does not exist|not found/i.test(r.stderr)) throw new RuncError(`runc delete ${id}: ${r.stderr.trim()}`);
   }
 

@@ -2,12 +2,17 @@
 // init, a grace period, then SIGKILL to every process in the container, and
 // the outcome once it is gone. Services (stopSignal, stopTimeout), onboot
 // timeouts and the runtime's own clean-up all stop containers through this.
+// Every wait is bounded: a container that outlives SIGKILL by KILL_WAIT_MS
+// (a process stuck in the kernel) is given up on, and the caller says so.
 import type { RunningContainer } from './engine.js';
 import type { Outcome } from './outcome.js';
 
 export type Sleep = (ms: number) => Promise<void>;
 
 export const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref?.());
+
+/** How long a container gets to be gone (reaped and cleaned up) after SIGKILL. */
+export const KILL_WAIT_MS = 10_000;
 
 export interface StopOptions {
   sleep?: Sleep;
@@ -17,13 +22,15 @@ export interface StopOptions {
   onEscalate?: () => void;
 }
 
-export async function stopContainer(run: Pick<RunningContainer, 'signal' | 'done'>, signal: NodeJS.Signals, graceMs: number, opts: StopOptions = {}): Promise<Outcome> {
+/** The outcome, or undefined when the container was still there KILL_WAIT_MS after SIGKILL. */
+export async function stopContainer(run: Pick<RunningContainer, 'signal' | 'done'>, signal: NodeJS.Signals, graceMs: number, opts: StopOptions = {}): Promise<Outcome | undefined> {
   const sleep = opts.sleep ?? realSleep;
+  const within = (ms: number) => Promise.race([run.done, sleep(ms).then(() => undefined)]);
   // A container that is already gone is not an error for whoever wants it gone.
   await run.signal(signal, opts.all ?? false).catch(() => undefined);
-  const ended = await Promise.race([run.done, sleep(graceMs).then(() => undefined)]);
+  const ended = await within(graceMs);
   if (ended) return ended;
   opts.onEscalate?.();
   await run.signal('SIGKILL', true).catch(() => undefined);
-  return run.done;
+  return within(KILL_WAIT_MS);
 }

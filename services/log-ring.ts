@@ -1,7 +1,7 @@
 // A service's log in memory: the newest lines up to a line and a byte limit,
 // each tagged with the attempt (start number) that wrote it, with followers
 // for `keel logs -f`. Optionally mirrored to a file that rotates by size.
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface LogLine {
@@ -10,9 +10,19 @@ export interface LogLine {
   stream: 'stdout' | 'stderr';
   attempt: number;
   line: string;
+  /** This piece carries on the line before it, which was cut at its length limit. */
+  continued?: boolean;
+}
+
+/** A line as the log file and `keel logs` print it; a continued piece is marked "stdout+". */
+export function logLineText(l: LogLine): string {
+  return `${new Date(l.time).toISOString()} ${l.stream}${l.continued ? '+' : ''} #${l.attempt} ${l.line}\n`;
 }
 
 export type LogFollower = (line: LogLine) => void;
+
+/** What a line costs the ring: its text in UTF-8 and a newline. */
+const lineBytes = (l: LogLine) => Buffer.byteLength(l.line) + 1;
 
 export class LogRing {
   private readonly lines: LogLine[] = [];
@@ -30,9 +40,9 @@ export class LogRing {
 
   push(entry: LogLine): void {
     this.lines.push(entry);
-    this.bytes += entry.line.length + 1;
+    this.bytes += lineBytes(entry);
     while (this.lines.length - this.head > this.maxLines || (this.bytes > this.maxBytes && this.lines.length - this.head > 1)) {
-      this.bytes -= this.lines[this.head]!.line.length + 1;
+      this.bytes -= lineBytes(this.lines[this.head]!);
       this.head++;
       this.dropped++;
     }
@@ -41,7 +51,7 @@ export class LogRing {
       this.lines.splice(0, this.head);
       this.head = 0;
     }
-    this.file?.write(`${new Date(entry.time).toISOString()} ${entry.stream} #${entry.attempt} ${entry.line}\n`);
+    this.file?.write(logLineText(entry));
     for (const f of this.followers) {
       try {
         f(entry);
@@ -72,6 +82,7 @@ export class LogRing {
 /** A log file that is renamed to NAME.1 (NAME.1 to NAME.2, …) when it reaches maxSize. */
 export class RotatingFile {
   private fd: number | undefined;
+  private closed = false;
   private size = 0;
 
   constructor(
@@ -79,21 +90,24 @@ export class RotatingFile {
     private readonly maxSize: number,
     private readonly keep: number,
   ) {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.open();
   }
 
   private open(): void {
-    this.fd = openSync(this.path, 'a', 0o640);
+    // Private: a service's output can hold its secrets.
+    this.fd = openSync(this.path, 'a', 0o600);
+    fchmodSync(this.fd, 0o600); // a file from an earlier run may have been made with another mode
     this.size = existsSync(this.path) ? statSync(this.path).size : 0;
   }
 
   write(text: string): void {
-    if (this.fd === undefined) return;
+    if (this.closed) return;
     const len = Buffer.byteLength(text);
-    if (this.size > 0 && this.size + len > this.maxSize) this.rotate();
     try {
-      writeSync(this.fd, text);
+      if (this.size > 0 && this.size + len > this.maxSize) this.rotate();
+      if (this.fd === undefined) this.open(); // it could not be opened before (a full disk): try again
+      writeSync(this.fd!, text);
       this.size += len;
     } catch {
       /* a full disk loses the file copy; the ring keeps the line */
@@ -101,18 +115,27 @@ export class RotatingFile {
   }
 
   private rotate(): void {
-    this.close();
-    if (this.keep === 0) rmSync(this.path, { force: true });
-    else {
-      rmSync(`${this.path}.${this.keep}`, { force: true });
-      for (let i = this.keep - 1; i >= 1; i--) if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
-      renameSync(this.path, `${this.path}.1`);
+    this.closeFd();
+    try {
+      if (this.keep === 0) rmSync(this.path, { force: true });
+      else {
+        rmSync(`${this.path}.${this.keep}`, { force: true });
+        for (let i = this.keep - 1; i >= 1; i--) if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+        renameSync(this.path, `${this.path}.1`);
+      }
+    } finally {
+      // Whatever the renames did, writing goes on into the file at its path.
+      this.open();
     }
-    this.open();
+  }
+
+  private closeFd(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.closed = true;
+    this.closeFd();
   }
 }

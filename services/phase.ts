@@ -5,10 +5,10 @@
 import { join } from 'node:path';
 import type { ContainerEntry } from '../model/index.js';
 import { statePaths } from '../model/layout.js';
-import type { KeelEventInput } from '../events/bus.js';
+import { clip, MAX_FIELD_TEXT, type KeelEventInput } from '../events/bus.js';
 import { containerId, type Phase } from '../runtime/bundle.js';
 import type { ContainerEngine, RunningContainer, StreamName } from '../runtime/engine.js';
-import { describeOutcome, isFailure, startFailure, type Outcome } from '../runtime/outcome.js';
+import { abandonedRun, describeOutcome, isFailure, startFailure, type Outcome } from '../runtime/outcome.js';
 import { stopContainer } from '../runtime/stop.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 
@@ -38,7 +38,7 @@ async function startEntry(id: string, entry: ContainerEntry, deps: PhaseDeps, lo
   try {
     const plan = deps.engine.plan({ id, entry });
     const onLine = (stream: StreamName, line: string) => {
-      tail.push(line);
+      tail.push(clip(line, MAX_FIELD_TEXT));
       if (tail.length > TAIL) tail.shift();
       deps.onLine?.(entry.name, stream, line);
     };
@@ -66,7 +66,7 @@ export async function runToCompletion(phase: RunPhase, entry: ContainerEntry, de
     if (first !== 'timeout') outcome = first;
     else {
       deps.emit({ kind: `${phase}.timeout`, level: 'warn', message: `${phase} ${entry.name} still running after ${entry.timeout} ms: killing it`, phase, name: entry.name });
-      outcome = { ...(await stopContainer(run, 'SIGKILL', 0, { all: true, sleep: sleepOn(clock) })), timedOut: true };
+      outcome = { ...((await stopContainer(run, 'SIGKILL', 0, { all: true, sleep: sleepOn(clock) })) ?? abandonedRun()), timedOut: true };
     }
   }
   const result: EntryResult = { ...outcome, name: entry.name, durationMs: clock.now() - started, logTail: [...tail], logFile };

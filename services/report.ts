@@ -29,6 +29,8 @@ export interface ServiceSummary {
   readyAt: number | undefined;
   nextRetryAt: number | undefined;
   restart: string;
+  /** Forks the running container had refused at its pids limit (undefined when none runs). */
+  pidsLimitHits: number | undefined;
   lastExit: Pick<ExitRecord, 'code' | 'signal' | 'oomKilled' | 'error' | 'exitedAt' | 'runMs'> | undefined;
 }
 

@@ -5,11 +5,11 @@
 import { join } from 'node:path';
 import { formatRestart, type ServiceEntry } from '../model/index.js';
 import { statePaths } from '../model/layout.js';
-import type { KeelEventInput } from '../events/bus.js';
+import { clip, MAX_FIELD_TEXT, type KeelEventInput } from '../events/bus.js';
 import type { ContainerEngine, ContainerPlan, ResourceStats, RunningContainer } from '../runtime/engine.js';
 import type { ExtraConfig } from '../runtime/oci-spec.js';
 import { describeOutcome, startFailure, type Outcome } from '../runtime/outcome.js';
-import { stopContainer } from '../runtime/stop.js';
+import { KILL_WAIT_MS, stopContainer } from '../runtime/stop.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { LogRing, RotatingFile } from './log-ring.js';
 import { NOTIFY_PATH_IN_CONTAINER, type NotifyHub, type NotifySocket } from './notify.js';
@@ -31,6 +31,8 @@ export interface ServiceDeps {
 }
 
 const KEEP_EXITS = 20;
+/** How often a running service with a pids limit is checked for forks refused at it. */
+export const PIDS_CHECK_MS = 2000;
 
 export class Service {
   private current: ServiceState = 'waiting';
@@ -56,6 +58,11 @@ export class Service {
   private loop: Promise<void> | undefined;
   private readonly listeners = new Set<(s: Service) => void>();
   private notifySocket: NotifySocket | undefined;
+  /** Forks the current run had refused at its pids limit, as last reported. */
+  private pidsLimitHits = 0;
+  private cancelPidsCheck: (() => void) | undefined;
+  /** The attempt a stop gave up waiting for: its late exit is recorded, and changes nothing. */
+  private abandoned: number | undefined;
   /** READY=1 arrived while this attempt was still starting. */
   private readyEarly = false;
   private readonly clock: Clock;
@@ -167,7 +174,7 @@ export class Service {
     }
     let run: RunningContainer;
     try {
-      run = await this.deps.engine.start(plan, { onLine: (stream, line) => this.logs.push({ time: this.clock.now(), stream, attempt, line }) });
+      run = await this.deps.engine.start(plan, { onLine: (stream, line, continued) => this.logs.push({ time: this.clock.now(), stream, attempt, line, ...(continued ? { continued } : {}) }) });
     } catch (err) {
       started();
       this.finish(attempt, now, startFailure((err as Error).message), 0);
@@ -177,11 +184,34 @@ export class Service {
     started();
     const outcome = await run.done;
     const runMs = this.clock.now() - (this.startedAt ?? now);
+    if (this.run === run) this.endOfRun();
+    this.finish(attempt, now, outcome, runMs);
+  }
+
+  /** What belongs to the running container goes with it: the probe, the watchdog. */
+  private endOfRun(): void {
     this.probe?.stop();
     this.probe = undefined;
     this.disarmWatchdog();
+    this.cancelPidsCheck?.();
+    this.cancelPidsCheck = undefined;
     this.run = undefined;
-    this.finish(attempt, now, outcome, runMs);
+  }
+
+  /** A fork refused at the pids limit is reported when it happens (as an OOM kill is), not only at the exit. */
+  private watchPidsLimit(run: RunningContainer): void {
+    const limit = this.entry.resources?.pids?.limit;
+    if (limit === undefined || limit < 0) return;
+    this.pidsLimitHits = 0;
+    const check = () => {
+      const hits = run.stats().pidsLimitHits ?? 0;
+      if (hits > this.pidsLimitHits) {
+        this.deps.emit({ kind: 'service.pids', level: 'warn', message: `service ${this.name} is at its pids limit (${limit}): ${hits} fork(s) refused so far`, service: this.name, limit, refused: hits });
+        this.pidsLimitHits = hits;
+      }
+      this.cancelPidsCheck = this.clock.after(PIDS_CHECK_MS, check);
+    };
+    this.cancelPidsCheck = this.clock.after(PIDS_CHECK_MS, check);
   }
 
   /** The container's spec is built on the first start and reused by every restart. */
@@ -195,6 +225,7 @@ export class Service {
     this.startedAt = this.clock.now();
     this.transition('running', '', { pid: run.pid }, `service ${this.name} running (pid ${run.pid})`);
     this.armWatchdog();
+    this.watchPidsLimit(run);
     if (this.entry.notify) {
       // Ready when the service says READY=1 (see onNotify), which may already have come.
       if (this.readyEarly) this.markReady('READY=1');
@@ -222,7 +253,7 @@ export class Service {
   }
 
   private recordExit(attempt: number, startedAt: number, outcome: Outcome, runMs: number): ExitRecord {
-    const record: ExitRecord = { attempt, ...outcome, startedAt, exitedAt: this.clock.now(), runMs, logTail: this.logs.read({ attempt, tail: 10 }).map((l) => l.line) };
+    const record: ExitRecord = { attempt, ...outcome, startedAt, exitedAt: this.clock.now(), runMs, logTail: this.logs.read({ attempt, tail: 10 }).map((l) => clip(l.line, MAX_FIELD_TEXT)) };
     this.exits.push(record);
     if (this.exits.length > KEEP_EXITS) this.exits.shift();
     return record;
@@ -231,6 +262,10 @@ export class Service {
   /** Records the exit and applies what the policy decides. */
   private finish(attempt: number, startedAt: number, outcome: Outcome, runMs: number): void {
     const e = this.recordExit(attempt, startedAt, outcome, runMs);
+    if (attempt === this.abandoned) {
+      this.deps.emit({ kind: 'service.exited-late', message: `service ${this.name} ${describeOutcome(e)} after ${runMs} ms, after keel had given up waiting for it`, service: this.name });
+      return;
+    }
     this.startedAt = undefined;
     this.readyAt = undefined;
     this.health = 'unknown';
@@ -246,7 +281,7 @@ export class Service {
   }
 
   private apply(d: Decision, e: ExitRecord): void {
-    const fields = { code: e.code, signal: e.signal, oomKilled: e.oomKilled, oomKills: e.oomKills, runMs: e.runMs, restarts: this.restarts, error: e.error, logTail: e.logTail };
+    const fields = { code: e.code, signal: e.signal, oomKilled: e.oomKilled, oomKills: e.oomKills, pidsLimitHits: e.pidsLimitHits, runMs: e.runMs, restarts: this.restarts, error: e.error, logTail: e.logTail };
     const what = `service ${this.name} ${describeOutcome(e)} after ${e.runMs} ms`;
     if (d.next === 'stopped') return this.transition('stopped', d.reason, fields, `${what}; stopped`);
     if (d.next === 'backoff') {
@@ -321,12 +356,15 @@ export class Service {
   }
 
   /** The stop signal, stopTimeout, then SIGKILL to every process in the container. Resolves when it is gone. */
-  private async stopRun(run: RunningContainer, signal: NodeJS.Signals = this.entry.stopSignal): Promise<void> {
-    await stopContainer(run, signal, this.entry.stopTimeout, {
+  private async stopRun(run: RunningContainer, signal: NodeJS.Signals = this.entry.stopSignal): Promise<boolean> {
+    const outcome = await stopContainer(run, signal, this.entry.stopTimeout, {
       sleep: sleepOn(this.clock),
       onEscalate: () =>
         this.deps.emit({ kind: 'service.kill', level: 'warn', message: `service ${this.name} still running ${this.entry.stopTimeout} ms after ${signal}: SIGKILL to every process in it`, service: this.name }),
     });
+    if (outcome) return true;
+    this.deps.emit({ kind: 'service.stuck', level: 'error', message: `service ${this.name} did not exit within ${KILL_WAIT_MS} ms of SIGKILL (a process stuck in the kernel?); keel gave up waiting for it`, service: this.name });
+    return false;
   }
 
   /** keel stop, and shutdown: no restart after this exit. Resolves when it is down. */
@@ -342,7 +380,13 @@ export class Service {
     const run = this.run;
     if (run && (this.current === 'running' || this.current === 'ready')) {
       this.transition('stopping', `${this.entry.stopSignal}, then SIGKILL after ${this.entry.stopTimeout} ms`);
-      await this.stopRun(run);
+      if (!(await this.stopRun(run))) {
+        // Its exit, if it ever comes, is recorded then; the stop is over now.
+        this.abandoned = this.attempt;
+        this.endOfRun();
+        this.transition('stopped', `gave up waiting ${KILL_WAIT_MS} ms after SIGKILL`);
+        return;
+      }
     }
     await this.loop;
     // The attempt itself normally lands on stopped; this covers one that ended before the stop could reach it.
@@ -398,6 +442,7 @@ export class Service {
       readyAt: this.readyAt,
       nextRetryAt: this.nextRetryAt,
       restart: formatRestart(this.entry.restart),
+      pidsLimitHits: this.pid !== undefined ? this.pidsLimitHits : undefined,
       lastExit: last ? { code: last.code, signal: last.signal, oomKilled: last.oomKilled, error: last.error, exitedAt: last.exitedAt, runMs: last.runMs } : undefined,
     };
   }

@@ -296,6 +296,42 @@ describe('readiness and health', () => {
   });
 });
 
+describe('what a stop or a limit cannot wait for', () => {
+  it('gives up on a container that outlives SIGKILL: the stop ends, says so, and its late exit is still recorded', async () => {
+    const w = supervise(svc('stuck', 'stopTimeout: 1s'));
+    w.sup.startAll();
+    await settle();
+    const run = w.engine.last('stuck');
+    run.ignore.add('SIGTERM');
+    run.ignore.add('SIGKILL'); // a process in uninterruptible sleep
+    let stopped = false;
+    void w.sup.get('stuck')!.stop().then(() => (stopped = true));
+    await w.clock.advance(1000 + 10_000);
+    expect(stopped).toBe(true);
+    expect(w.sup.get('stuck')!.summary()).toMatchObject({ state: 'stopped', reason: 'gave up waiting 10000 ms after SIGKILL', pid: undefined });
+    expect(messages(w)).toContain('service stuck did not exit within 10000 ms of SIGKILL (a process stuck in the kernel?); keel gave up waiting for it');
+    run.exit(killed('SIGKILL'));
+    await settle();
+    expect(state(w, 'stuck')).toBe('stopped');
+    expect(w.sup.get('stuck')!.exits.at(-1)).toMatchObject({ signal: 'SIGKILL' });
+    expect(messages(w)).toContainEqual(expect.stringMatching(/^service stuck was killed by SIGKILL after \d+ ms, after keel had given up waiting for it$/));
+  });
+
+  it('reports forks refused at the pids limit while the service runs, and in its summary', async () => {
+    const w = supervise(svc('forky', 'resources: {pids: {limit: 16}}'));
+    w.sup.startAll();
+    await settle();
+    await w.clock.advance(2000);
+    expect(w.events.some((e) => e.kind === 'service.pids')).toBe(false);
+    w.engine.last('forky').extraStats = { pidsLimitHits: 37 };
+    await w.clock.advance(2000);
+    expect(w.events.filter((e) => e.kind === 'service.pids').map((e) => e.message)).toEqual(['service forky is at its pids limit (16): 37 fork(s) refused so far']);
+    expect(w.sup.get('forky')!.summary().pidsLimitHits).toBe(37);
+    await w.clock.advance(2000); // no news, no event
+    expect(w.events.filter((e) => e.kind === 'service.pids')).toHaveLength(1);
+  });
+});
+
 describe('keel start, stop, restart and the boot milestone', () => {
   it('stop during backoff cancels the restart; start brings it back; restart is stop then start', async () => {
     const w = supervise(svc('s', 'backoff: {initial: 1s, jitter: 0}'));

@@ -111,6 +111,11 @@ export class Supervisor {
     return new Promise((r) => this.readyWaiters.push(r));
   }
 
+  /** Services not yet stopped, with their state: what a shutdown is still waiting for. */
+  stillRunning(): string[] {
+    return [...this.services.values()].filter((s) => s.state !== 'stopped').map((s) => `${s.name} (${s.state})`);
+  }
+
   /**
    * Stops everything in reverse dependency order: a service stops only after
    * every service that depends on it has stopped. Independent ones stop together.

@@ -16,6 +16,7 @@ const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot
 export class PowerControl {
   private readonly hooks: StopHook[] = [];
   private graceMs = emptyManifest().shutdown.grace;
+  private deadlineMs = emptyManifest().shutdown.timeout;
   private readonly beforeShutdown: Array<() => void> = [];
   private begun = false;
 
@@ -35,9 +36,10 @@ export class PowerControl {
     this.hooks.push(hook);
   }
 
-  /** How long processes left at shutdown get between SIGTERM and SIGKILL. */
-  setGrace(ms: number): void {
-    this.graceMs = ms;
+  /** The manifest's shutdown settings: the grace between SIGTERM and SIGKILL, and the deadline of the whole. */
+  setTimes(times: { grace: number; timeout: number }): void {
+    this.graceMs = times.grace;
+    this.deadlineMs = times.timeout;
   }
 
   /** Runs first when shutdown begins (the console prompt lets held lines flow again: an operator must see it). */
@@ -58,6 +60,7 @@ export class PowerControl {
       signalAll: (signal) => signalRemaining(this.isPid1, signal),
       remaining: () => remainingProcesses(this.isPid1),
       graceMs: this.graceMs,
+      deadlineMs: this.deadlineMs,
       sync: () => this.sys.sync(),
       unmount: () => (this.machine ? unmountWritable(this.sys) : ''),
       finish: (a) => this.finish(a),

@@ -36,7 +36,7 @@ export function planStage({ bus, args, sys, machine, power, manifest }: BootBase
   } catch {
     /* the plan is a courtesy; boot goes on */
   }
-  power.setGrace(manifest.shutdown.grace);
+  power.setTimes(manifest.shutdown);
   if (machine) setHostname(sys, manifest.hostname, (e) => bus.emit(e));
   return { manifest };
 }
@@ -69,14 +69,21 @@ export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper:
   bus.emit({ kind: 'runtime.found', message: `runc ${runc.version}`, runtime: 'runc', version: runc.version });
   const host = runtimeHost(ctx.sys, ctx.reaper);
   const ids = idsByName(manifest);
-  const engine = new RuncEngine({ driver: new Runc(paths.runcRoot, host), host, stateDir: paths.dir, baseDir: dirname(resolve(ctx.args.manifest)), idOf: (name) => ids.get(name) });
   const emit = bus.emit.bind(bus);
+  const engine = new RuncEngine({
+    driver: new Runc(paths.runcRoot, host),
+    host,
+    stateDir: paths.dir,
+    baseDir: dirname(resolve(ctx.args.manifest)),
+    idOf: (name) => ids.get(name),
+    warn: (message) => emit({ kind: 'runtime.fallback', level: 'warn', message }),
+  });
   // Container output is not an event: onboot and onshutdown lines go straight to the console, a service's to its log ring.
   const phaseDeps: PhaseDeps = { engine, emit, stateDir: paths.dir, onLine: (name, _stream, line) => ctx.console.write(`  ${name} | ${line}\n`) };
   const supervisor = new Supervisor(manifest.services, { engine, emit, stateDir: paths.dir, notifyHub: notifyHub(ctx.sys, paths.dir) });
   ctx.supervisor.set(supervisor);
   // Registered before onboot runs: a shutdown from the emergency state after a failed critical entry still runs onshutdown.
-  power.addStopHook({ name: 'services', run: () => supervisor.stopAll() });
+  power.addStopHook({ name: 'services', run: () => supervisor.stopAll(), pending: () => supervisor.stillRunning() });
   power.addStopHook({ name: 'onshutdown', run: async () => void (await runPhase('onshutdown', manifest.onshutdown, phaseDeps)) });
   return { workload: { supervisor, phaseDeps } };
 }

@@ -1,17 +1,23 @@
 // keel's JSON log: every event as one JSON line in STATE_DIR/keel.log,
 // through pino, written synchronously so that the last lines before a
-// power-off are never lost in a buffer.
+// power-off are never lost in a buffer, and rotated by size (a crash loop
+// writes about 1 MiB per 1000 restarts, for as long as the machine runs).
 import { mkdirSync } from 'node:fs';
 import { statePaths } from '../../model/layout.js';
 import pino, { type Logger } from 'pino';
 import type { EventBus, KeelEvent } from '../../events/bus.js';
+import { RotatingFile } from '../../services/log-ring.js';
+
+/** keel.log is renamed keel.log.1 (and .1 to .2) at this size; two old files are kept. */
+export const KEEL_LOG_MAX_BYTES = 8 * 2 ** 20;
+export const KEEL_LOG_KEEP = 2;
 
 export function openLog(stateDir: string): { logger: Logger; path: string | undefined; error?: string } {
   const path = statePaths(stateDir).log;
   try {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const dest = pino.destination({ dest: path, sync: true, mode: 0o600 });
-    return { logger: pino({ base: undefined, timestamp: false, level: 'debug' }, dest), path };
+    const file = new RotatingFile(path, KEEL_LOG_MAX_BYTES, KEEL_LOG_KEEP);
+    return { logger: pino({ base: undefined, timestamp: false, level: 'debug' }, { write: (line: string) => file.write(line) }), path };
   } catch (err) {
     // Still a working init without its log file: say so on the console.
     return { logger: pino({ enabled: false }), path: undefined, error: (err as Error).message };

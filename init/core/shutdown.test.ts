@@ -26,6 +26,7 @@ function recorder(opts: { remainingAfterTerm: number[]; remainingAfterKill?: num
     },
     remaining: () => (phase === 'termed' ? opts.remainingAfterTerm : phase === 'killed' ? (opts.remainingAfterKill ?? []) : [1, 2]),
     graceMs: 100,
+    deadlineMs: 60_000,
     sync: () => void steps.push('sync'),
     unmount: () => {
       steps.push('unmount');
@@ -39,6 +40,15 @@ function recorder(opts: { remainingAfterTerm: number[]; remainingAfterKill?: num
 }
 
 describe('shutdown sequence', () => {
+  it('has a deadline: an owner still stopping is named and given up on, what is left gets SIGKILL, and the machine powers off', async () => {
+    const { deps, steps, events } = recorder({ remainingAfterTerm: [7] });
+    deps.deadlineMs = 50;
+    deps.stopHooks[0] = { name: 'services', run: () => new Promise<void>(() => {}), pending: () => ['db (stopping)'] };
+    await runShutdown('poweroff', deps);
+    expect(steps).toEqual(['SIGKILL', 'sync', 'unmount', 'finish poweroff']);
+    expect(events.find((e) => e.kind === 'shutdown.deadline')?.message).toBe('shutdown: services still not stopped 50 ms after shutdown began (db (stopping)); giving up on it and skipping onshutdown, killing what remains');
+  });
+
   it('stops owners first, then SIGTERM, then sync, unmount and the power action', async () => {
     const { deps, steps } = recorder({ remainingAfterTerm: [] });
     await runShutdown('poweroff', deps);

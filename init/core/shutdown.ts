@@ -2,13 +2,18 @@
 // reported and the sequence goes on, because the machine must still power
 // off. The order is fixed: what keel runs is stopped by its owners first,
 // then the stragglers get SIGTERM, a grace period, SIGKILL, and only then
-// are filesystems synced and unmounted.
+// are filesystems synced and unmounted. The whole sequence has a deadline:
+// an owner still stopping when it passes is given up on (and named), the
+// stragglers get SIGKILL at once, and the machine powers off.
 import type { KeelEventInput } from '../../events/bus.js';
 import type { PowerAction } from './signals.js';
+import { sleepOn, systemClock } from '../../services/clock.js';
 
 export interface StopHook {
   name: string;
   run: () => Promise<void>;
+  /** What is still being stopped, to name it if the deadline passes. */
+  pending?: () => string[];
 }
 
 export interface ShutdownDeps {
@@ -20,6 +25,8 @@ export interface ShutdownDeps {
   remaining(): number[];
   /** Milliseconds between SIGTERM and SIGKILL. */
   graceMs: number;
+  /** Milliseconds the whole shutdown may take before keel kills what remains and powers off. */
+  deadlineMs: number;
   sync(): void;
   /** Unmounts writable filesystems; returns a description of what it did. */
   unmount(): string;
@@ -31,7 +38,8 @@ export interface ShutdownDeps {
   flushReplies?: () => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+// The deadline can be longer than one Node timer can wait (2^31-1 ms): the system clock chains them.
+const defaultSleep = sleepOn(systemClock);
 
 async function waitGone(deps: ShutdownDeps, ms: number): Promise<number[]> {
   const sleep = deps.sleep ?? defaultSleep;
@@ -52,24 +60,46 @@ function step(deps: ShutdownDeps, name: string, fn: () => void): void {
   }
 }
 
+/** Runs the stop hooks in order within `ms`; false when the deadline passed with one still running (it is named). */
+async function runHooks(deps: ShutdownDeps, ms: number): Promise<boolean> {
+  const sleep = deps.sleep ?? defaultSleep;
+  const deadline = Date.now() + ms;
+  for (const [i, hook] of deps.stopHooks.entries()) {
+    const finished = hook.run().then(
+      () => true,
+      (err: unknown) => {
+        deps.emit({ kind: 'shutdown.error', level: 'error', message: `shutdown: stopping ${hook.name} failed: ${(err as Error).message}`, step: hook.name });
+        return true;
+      },
+    );
+    if (await Promise.race([finished, sleep(Math.max(0, deadline - Date.now())).then(() => false)])) continue;
+    const still = hook.pending?.() ?? [];
+    const skipped = deps.stopHooks.slice(i + 1).map((h) => h.name);
+    deps.emit({
+      kind: 'shutdown.deadline',
+      level: 'error',
+      message: `shutdown: ${hook.name} still not stopped ${ms} ms after shutdown began${still.length ? ` (${still.join(', ')})` : ''}; giving up on it${skipped.length ? ` and skipping ${skipped.join(', ')}` : ''}, killing what remains`,
+      step: hook.name,
+      pending: still,
+      skipped,
+    });
+    return false;
+  }
+  return true;
+}
+
 export async function runShutdown(action: PowerAction, deps: ShutdownDeps): Promise<void> {
   const started = Date.now();
   deps.emit({ kind: 'shutdown.begin', message: `shutting down (${action})`, action });
-
-  for (const hook of deps.stopHooks) {
-    try {
-      await hook.run();
-    } catch (err) {
-      deps.emit({ kind: 'shutdown.error', level: 'error', message: `shutdown: stopping ${hook.name} failed: ${(err as Error).message}`, step: hook.name });
-    }
-  }
+  const inTime = await runHooks(deps, deps.deadlineMs);
 
   let termed = 0;
-  step(deps, 'SIGTERM', () => (termed = deps.signalAll('SIGTERM')));
+  const signal = inTime ? 'SIGTERM' : 'SIGKILL';
+  step(deps, signal, () => (termed = deps.signalAll(signal)));
   if (termed > 0) {
-    deps.emit({ kind: 'shutdown.signal', message: `sent SIGTERM to ${termed} remaining process(es)`, signal: 'SIGTERM', count: termed });
-    const left = await waitGone(deps, deps.graceMs);
-    if (left.length > 0) {
+    deps.emit({ kind: 'shutdown.signal', message: `sent ${signal} to ${termed} remaining process(es)`, signal, count: termed });
+    const left = await waitGone(deps, inTime ? deps.graceMs : 2000);
+    if (left.length > 0 && inTime) {
       let killed = 0;
       step(deps, 'SIGKILL', () => (killed = deps.signalAll('SIGKILL')));
       deps.emit({

@@ -17,6 +17,8 @@ export class FakeRun implements RunningContainer {
   ignore = new Set<NodeJS.Signals>();
   /** What a probe's exec gives. */
   execResult: ExecResult = { code: 0, signal: null, stdout: '', stderr: '', timedOut: false };
+  /** What stats() reports besides pids. */
+  extraStats: ResourceStats = {};
 
   constructor(
     readonly id: string,
@@ -33,7 +35,7 @@ export class FakeRun implements RunningContainer {
   }
 
   write(line: string): void {
-    this.output.onLine('stdout', line);
+    this.output.onLine('stdout', line, false);
   }
 
   async signal(signal: NodeJS.Signals, all = false): Promise<void> {
@@ -47,7 +49,7 @@ export class FakeRun implements RunningContainer {
   }
 
   stats(): ResourceStats {
-    return { pids: this.ended ? 0 : 1 };
+    return { pids: this.ended ? 0 : 1, ...this.extraStats };
   }
 }
 

@@ -31,7 +31,7 @@ export interface KeelNs {
 }
 
 /** Starts keel with `manifest` as its keel.yml, or with { path } to point it at a file of the caller's. */
-export function startKeel(manifest: string | { path: string }, env: Record<string, string> = {}, opts: { ownNetwork?: boolean; files?: Record<string, string> } = {}): KeelNs {
+export function startKeel(manifest: string | { path: string }, env: Record<string, string> = {}, opts: { ownNetwork?: boolean; files?: Record<string, string>; stateDir?: string } = {}): KeelNs {
   requireDist();
   const dir = mkdtempSync(join(tmpdir(), 'keel-ns-'));
   chmodSync(dir, 0o711); // as /run is: containers in user namespaces run as mapped uids that traverse it
@@ -41,7 +41,7 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
   for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
   const child: ChildProcess = spawn(
     'unshare',
-    ['--pid', '--fork', '--mount-proc', '--kill-child', ...(opts.ownNetwork ? ['--net'] : []), process.execPath, join(DIST, 'keel-init.js'), '--manifest', file, '--state-dir', join(dir, 'state')],
+    ['--pid', '--fork', '--mount-proc', '--kill-child', ...(opts.ownNetwork ? ['--net'] : []), process.execPath, join(DIST, 'keel-init.js'), '--manifest', file, '--state-dir', opts.stateDir ?? join(dir, 'state')],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let text = '';
@@ -77,7 +77,7 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
     },
     signal: (sig) => process.kill(hostPid(), sig),
     runcContainers() {
-      const r = spawnSync('runc', ['--root', join(dir, 'state', 'runc'), 'list', '-q'], { encoding: 'utf8' });
+      const r = spawnSync('runc', ['--root', join(opts.stateDir ?? join(dir, 'state'), 'runc'), 'list', '-q'], { encoding: 'utf8' });
       return r.stdout.split('\n').filter((l) => l !== '');
     },
     exited,

@@ -1,0 +1,214 @@
+// An operator's bad day, provoked for real against keel-init as PID 1 of a
+// PID namespace with real runc containers: a runc that breaks or hangs
+// during a stop, a service that writes without newlines, a full state
+// directory, durations past what one timer holds, a cgroup keel did not
+// make, a reader who is not root, a fork bomb at its pids limit.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceDetail } from '../api/wire.js';
+import { DIST, eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
+import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
+
+let fixtures: string;
+let rootfs: string;
+let keel: KeelNs | undefined;
+const cleanups: Array<() => void> = [];
+
+beforeAll(() => {
+  fixtures = mkdtempSync(join(tmpdir(), 'keel-faults-'));
+  chmodSync(fixtures, 0o711);
+  rootfs = busyboxRootfs(join(fixtures, 'busybox'));
+});
+afterAll(() => rmSync(fixtures, { recursive: true, force: true }));
+afterEach(() => {
+  keel?.cleanup();
+  keel = undefined;
+  for (const f of cleanups.splice(0).reverse()) f();
+});
+
+const GRACEFUL = 'trap "exit 0" TERM; while :; do sleep 0.1; done';
+const svc = (name: string, script: string, extra = '') => shellEntry(rootfs, name, script, extra);
+
+function cli(k: KeelNs, stateDir: string, ...args: string[]) {
+  return spawnSync(process.execPath, [join(DIST, 'keel.js'), ...args], { encoding: 'utf8', env: { ...process.env, KEEL_SOCKET: join(stateDir, 'keel.sock') }, timeout: 60_000 });
+}
+
+function inspect(k: KeelNs, name: string, stateDir = join(k.dir, 'state')): ServiceDetail {
+  const r = cli(k, stateDir, 'inspect', name);
+  if (r.status !== 0) throw new Error(`keel inspect ${name}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as ServiceDetail;
+}
+
+function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/** A runc in front of the real one that a flag file breaks (exits 1) or hangs (sleeps), as a runc that disappears or wedges. */
+function breakableRunc(): { path: string; set(mode: 'ok' | 'broken' | 'hang'): void } {
+  const dir = join(fixtures, 'runc-wrapper');
+  const flag = join(dir, 'mode');
+  mkdirSync(dir, { recursive: true });
+  const real = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
+  writeFileSync(join(dir, 'runc'), `#!/bin/sh\nmode=$(cat ${flag} 2>/dev/null)\n[ "$mode" = broken ] && { echo "runc: gone" >&2; exit 1; }\n[ "$mode" = hang ] && exec sleep 3600\nexec ${real} "$@"\n`, { mode: 0o755 });
+  writeFileSync(flag, 'ok');
+  return { path: dir, set: (mode) => writeFileSync(flag, mode) };
+}
+
+describe('a stop that never ends', () => {
+  it('stops a service and shuts down when runc fails or hangs, signalling through the cgroup itself', async () => {
+    const runc = breakableRunc();
+    keel = startKeel('services:\n' + svc('victim', GRACEFUL, 'stopTimeout: 2s') + svc('wedged', GRACEFUL, 'stopTimeout: 2s'), { PATH: `${runc.path}:${process.env.PATH}` });
+    await keel.waitFor(/all 2 service\(s\) ready/, 30_000);
+    const state = join(keel.dir, 'state');
+    runc.set('broken');
+    const stop = cli(keel, state, 'stop', 'victim', '--wait');
+    expect(stop.status).toBe(0);
+    expect(inspect(keel, 'victim')).toMatchObject({ state: 'stopped', lastExit: { code: 0, signal: null } });
+    // (The CLI above ran synchronously: keel's console lines are read from here on.)
+    await keel.waitFor(/runc could not signal victim \(runc kill victim SIGTERM: runc: gone\); keel sent SIGTERM to 1 process\(es\) itself/);
+    await keel.waitFor(/runc delete victim failed .*; keel removed its runc state itself/);
+    // A runc that hangs is given up on after its short timeout, and the stop goes on the same way.
+    runc.set('hang');
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+    expect(keel.output()).toMatch(/keel sent SIGTERM to 1 process\(es\) itself/);
+    expect(keel.output()).toMatch(/service wedged exited 0 after \d+ ms; stopped/);
+    expect(keel.output()).toMatch(/poweroff now/);
+    runc.set('ok');
+  }, 120_000);
+});
+
+describe('a log line without an end', () => {
+  it('keeps keel-init small and answering while a service writes without newlines, and marks the cut lines', async () => {
+    keel = startKeel('services:\n' + svc('flood', 'exec cat /dev/zero', 'stopSignal: SIGKILL') + svc('bar', 'while :; do printf "\\r%s" "$(date +%s%N)"; done', 'stopSignal: SIGKILL'));
+    await keel.waitFor(/all 2 service\(s\) ready/, 30_000);
+    const state = join(keel.dir, 'state');
+    const idle = rssMiB(keel.hostPid());
+    let peak = idle;
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      peak = Math.max(peak, rssMiB(keel.hostPid()));
+      expect(cli(keel, state, 'ps').status).toBe(0);
+    }
+    console.log(`keel-init RSS: ${idle.toFixed(1)} MiB before the flood, at most ${peak.toFixed(1)} MiB during 5 s of it`);
+    // Unbounded, it was 897 MiB after 15 s; bounded, it stays near the rings' size.
+    expect(peak - idle).toBeLessThan(64);
+    const logs = cli(keel, state, 'logs', '-n', '3', 'flood').stdout.trim().split('\n');
+    expect(logs).toHaveLength(3);
+    for (const l of logs) expect(l).toMatch(/^\S+Z stdout\+ #1 \0{16384}$/);
+    expect(inspect(keel, 'flood').droppedLogLines).toBeGreaterThan(0);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 120_000);
+});
+
+describe('undo on failure', () => {
+  it('leaves nothing mounted when a bundle cannot be written, and starts again once there is room', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'keel-tiny-'));
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0711', 'tmpfs', state]).status).toBe(0);
+    cleanups.push(() => {
+      spawnSync('umount', ['-l', state]);
+      rmSync(state, { recursive: true, force: true });
+    });
+    keel = startKeel('services:\n' + svc('app', GRACEFUL, 'backoff: {initial: 200ms, max: 500ms}\nstartLimit: {burst: 1000, interval: 1m}'), {}, { stateDir: state });
+    await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
+    // With the service down, fill the state directory to the last byte, then start it.
+    expect(cli(keel, state, 'stop', 'app', '--wait').status).toBe(0);
+    spawnSync('dd', ['if=/dev/zero', `of=${join(state, 'filler')}`, 'bs=64k'], { encoding: 'utf8' });
+    expect(cli(keel, state, 'start', 'app').status).toBe(0);
+    await eventually(() => inspect(keel!, 'app', state).exits.some((e) => /ENOSPC|no space/i.test(e.error ?? '')), 20_000, 'a start that failed for want of space');
+    const overlays = () => readFileSync(`/proc/${keel!.hostPid()}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(join(state, 'containers'))).length;
+    expect(overlays()).toBe(0); // every failed start undid its mount
+    unlinkSync(join(state, 'filler'));
+    await eventually(() => inspect(keel!, 'app', state).state === 'ready', 20_000, 'the service to start again once there is room');
+    expect(overlays()).toBe(1);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 120_000);
+});
+
+describe('durations', () => {
+  it('waits as long as a duration says past 2^31 ms: an onboot timeout of 600h does not fire, a stopTimeout of 600h does not SIGKILL', async () => {
+    keel = startKeel('onboot:\n' + shellEntry(rootfs, 'long', 'sleep 1; exit 0', 'timeout: 600h') + 'services:\n' + svc('patient', 'trap "sleep 1; exit 0" TERM; while :; do sleep 0.1; done', 'stopTimeout: 600h'));
+    await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
+    expect(keel.output()).toMatch(/onboot long exited 0 in \d+ ms/);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+    expect(keel.output()).toMatch(/service patient exited 0 after \d+ ms; stopped/);
+    expect(keel.output()).not.toMatch(/still running .* SIGKILL|killed by SIGKILL|timed out/);
+    expect(keel.output()).toMatch(/onboot, in order: long \(timeout 600h\)/);
+  }, 60_000);
+});
+
+describe('only our own cgroups', () => {
+  it('removes only the cgroup it made, and refuses a cgroupsPath whose cgroups below it runc would sweep away', async () => {
+    const root = '/sys/fs/cgroup';
+    const v2 = existsSync(join(root, 'cgroup.controllers'));
+    const dirs = v2 ? [join(root, 'keel-test-pre')] : readdirSync(root).filter((c) => c !== 'unified' && existsSync(join(root, c, 'cgroup.procs'))).map((c) => join(root, c, 'keel-test-pre'));
+    for (const d of dirs) mkdirSync(join(d, 'other'), { recursive: true });
+    cleanups.push(() => {
+      for (const d of dirs) {
+        for (const x of [join(d, 'own'), join(d, 'other'), d]) {
+          try {
+            rmdirSync(x);
+          } catch {
+            /* already gone (the failure this test looks for) */
+          }
+        }
+      }
+    });
+    keel = startKeel('onboot:\n' + shellEntry(rootfs, 'own', 'echo hi', 'cgroupsPath: /keel-test-pre/own') + shellEntry(rootfs, 'shared', 'echo hi', 'cgroupsPath: /keel-test-pre'));
+    await keel.waitFor(/onboot own exited 0/, 30_000);
+    await keel.waitFor(/onboot shared failed to start: cgroupsPath \/keel-test-pre is an existing cgroup with cgroups below it \(.*: other\), which runc would remove with the container; give the container a cgroup of its own, e\.g\. \/keel-test-pre\/NAME/, 30_000);
+    for (const d of dirs) expect([existsSync(d), existsSync(join(d, 'other')), existsSync(join(d, 'own'))], d).toEqual([true, true, false]);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
+  it('refuses the root cgroup at validation', () => {
+    const file = join(fixtures, 'root-cgroup.yml');
+    writeFileSync(file, 'onboot:\n' + shellEntry(rootfs, 'x', 'true', 'cgroupsPath: /'));
+    const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), 'validate', file], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/onboot\[0\]\.cgroupsPath: "\/": the root cgroup is the whole machine's; name a cgroup of its own/);
+  });
+});
+
+describe('private state', () => {
+  it('keeps bundles, configs, logs and what containers write from any user but root', async () => {
+    keel = startKeel('onboot:\n' + shellEntry(rootfs, 'talker', 'echo the secret is $SECRET', 'env: [SECRET=hunter2]') + 'services:\n' + svc('web', `echo hunter2 > /data.txt; ${GRACEFUL}`, 'env: [SECRET=hunter2]\nlogs: {file: true}'));
+    await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
+    const state = join(keel.dir, 'state');
+    await eventually(() => existsSync(join(state, 'containers/web/upper/data.txt')), 10_000, 'the file the service writes');
+    const asNobody = (cmd: string) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', cmd], { encoding: 'utf8' });
+    expect(asNobody(`test -x ${state}`).status).toBe(0); // it may cross the state directory (containers in user namespaces must)
+    for (const cmd of [
+      `cat ${state}/containers/web/config.json`,
+      `cat ${state}/containers/web/upper/data.txt`,
+      `ls ${state}/containers`,
+      `ls ${state}`,
+      `cat ${state}/keel.log`,
+      `cat ${state}/logs/onboot.talker.log`,
+      `cat ${state}/logs/web.log`,
+    ]) {
+      const r = asNobody(cmd);
+      expect([cmd, r.status, r.stdout]).toEqual([cmd, r.status === 0 ? -1 : r.status, '']);
+      expect(r.stderr, cmd).toMatch(/Permission denied/);
+    }
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
+describe('reporting', () => {
+  it('reports a service at its pids limit as an event and in keel inspect', async () => {
+    keel = startKeel('services:\n' + svc('forky', `sh -c 'while :; do sleep 1000 & done' 2>/dev/null; ${GRACEFUL}`, 'resources: {pids: {limit: 8}}\nstopSignal: SIGKILL'));
+    await keel.waitFor(/service forky is at its pids limit \(8\): \d+ fork\(s\) refused so far/, 30_000);
+    expect(inspect(keel, 'forky').pidsLimitHits).toBeGreaterThan(0);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
