@@ -21,6 +21,8 @@ export interface PhaseDeps {
   stateDir: string;
   /** Each line a container writes, for the console. */
   onLine?: (name: string, stream: StreamName, line: string) => void;
+  /** The entry has ended: its output, all of it in `logFile`, is complete. */
+  onEnd?: (name: string, logFile: string) => void;
   clock?: Clock;
 }
 
@@ -69,6 +71,7 @@ export async function runToCompletion(phase: RunPhase, entry: ContainerEntry, de
       outcome = { ...((await stopContainer(run, 'SIGKILL', 0, { all: true, sleep: sleepOn(clock) })) ?? abandonedRun()), timedOut: true };
     }
   }
+  deps.onEnd?.(entry.name, logFile);
   const result: EntryResult = { ...outcome, name: entry.name, durationMs: clock.now() - started, logTail: [...tail], logFile };
   report(phase, result, deps);
   return result;

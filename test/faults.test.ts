@@ -105,6 +105,23 @@ describe('a log line without an end', () => {
   }, 120_000);
 });
 
+describe('a console flood', () => {
+  it('shows a burst of an onboot entry\'s lines on the console, counts the rest, and keeps them all in its log', async () => {
+    keel = startKeel('onboot:\n' + shellEntry(rootfs, 'chatty', 'i=0; while [ $i -lt 5000 ]; do echo line $i; i=$((i+1)); done'));
+    await keel.waitFor(/onboot chatty exited 0/, 60_000);
+    const shown = keel.output().split('\n').filter((l) => l.startsWith('  chatty | line '));
+    expect(shown.length).toBeGreaterThanOrEqual(200);
+    expect(shown.length).toBeLessThan(1000);
+    const log = join(keel.dir, 'state/logs/onboot.chatty.log');
+    const counted = [...keel.output().matchAll(/^ {2}chatty \| … (\d+) line\(s\) not shown here \(too many at once\)(.*)$/gm)];
+    expect(shown.length + counted.reduce((n, m) => n + Number(m[1]), 0)).toBe(5000); // every line shown or counted
+    expect(counted.at(-1)![2]).toBe(`; all are in ${log}`);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(5000);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
 describe('undo on failure', () => {
   it('leaves nothing mounted when a bundle cannot be written, and starts again once there is room', async () => {
     const state = mkdtempSync(join(tmpdir(), 'keel-tiny-'));

@@ -109,7 +109,7 @@ describe('images from a Docker engine', () => {
     expect(updated.status).toBe(0);
     expect(readFileSync(join(dir, 'eng.lock'), 'utf8')).toContain(idB);
     expect(initrdList(join(dir, 'e3/eng-initrd.img'))).toContain(`images/${idB.slice(7, 19)}/keel-image.json`);
-  });
+  }, 240_000); // three whole builds: slow on a loaded machine
 
   it('refuses a lock that pins an image the engine does not have, saying how to fix it', () => {
     writeFileSync(join(dir, 'pinned.yml'), 'services:\n  - name: s\n    image: keel-test/layers:1\n');

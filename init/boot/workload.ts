@@ -13,6 +13,7 @@ import { notifyHub } from '../core/notify-hub.js';
 import type { Reaper } from '../core/reaper.js';
 import { runtimeHost } from '../core/runtime-host.js';
 import { setHostname } from '../machine/setup.js';
+import { ContainerRelay } from './console.js';
 import type { BootBase } from './context.js';
 import { bootPlan } from './plan.js';
 import { BootStopped } from './stages.js';
@@ -79,7 +80,8 @@ export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper:
     warn: (message) => emit({ kind: 'runtime.fallback', level: 'warn', message }),
   });
   // Container output is not an event: onboot and onshutdown lines go straight to the console, a service's to its log ring.
-  const phaseDeps: PhaseDeps = { engine, emit, stateDir: paths.dir, onLine: (name, _stream, line) => ctx.console.write(`  ${name} | ${line}\n`) };
+  const relay = new ContainerRelay((text) => ctx.console.write(text));
+  const phaseDeps: PhaseDeps = { engine, emit, stateDir: paths.dir, onLine: (name, _stream, line) => relay.line(name, line), onEnd: (name, logFile) => relay.flush(name, logFile) };
   const supervisor = new Supervisor(manifest.services, { engine, emit, stateDir: paths.dir, notifyHub: notifyHub(ctx.sys, paths.dir) });
   ctx.supervisor.set(supervisor);
   // Registered before onboot runs: a shutdown from the emergency state after a failed critical entry still runs onshutdown.
