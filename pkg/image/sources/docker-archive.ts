@@ -1,10 +1,10 @@
 // `docker save` archives as image sources: manifest.json names each image's
 // config and layers (old layout: ID/layer.tar; Docker 25+: blobs/sha256/HEX).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// The archive is read in place through its tar index; each layer streams
+// from its region of the file.
 import { BuildError } from '../kernel.js';
-import { extractArchive } from './layers.js';
+import { TarFormatError } from './tar-format.js';
+import { TarIndex } from './tar-index.js';
 import { unpackImage } from './unpack.js';
 import type { StoredImage } from './store.js';
 
@@ -26,20 +26,32 @@ function pick(images: SavedImage[], tag: string | undefined, what: string): Save
   return images[0]!;
 }
 
-export async function fromDockerArchive(archive: string, tag: string | undefined, what: string): Promise<StoredImage> {
-  const dir = mkdtempSync(join(tmpdir(), 'keel-archive-'));
+function indexOf(archive: string, what: string): TarIndex {
   try {
-    extractArchive(archive, dir, what);
-    let images: SavedImage[];
-    try {
-      images = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as SavedImage[];
-    } catch (err) {
-      throw new BuildError(`${what}: ${archive} is not a "docker save" archive (manifest.json: ${(err as Error).message})`);
-    }
-    const image = pick(images, tag, what);
-    const config = readFileSync(join(dir, image.Config));
-    return await unpackImage(config, () => image.Layers.map((l) => join(dir, l)), what);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    return new TarIndex(archive);
+  } catch (err) {
+    if (err instanceof TarFormatError) throw new BuildError(`${what}: ${archive} is not a "docker save" archive (${err.message})`);
+    throw new BuildError(`${what}: reading ${archive}: ${(err as Error).message}`);
   }
+}
+
+export async function fromDockerArchive(archive: string, tag: string | undefined, what: string): Promise<StoredImage> {
+  const index = indexOf(archive, what);
+  const manifest = index.read('manifest.json');
+  let images: SavedImage[];
+  try {
+    if (!manifest) throw new Error('it has no manifest.json');
+    images = JSON.parse(manifest.toString('utf8')) as SavedImage[];
+  } catch (err) {
+    throw new BuildError(`${what}: ${archive} is not a "docker save" archive (manifest.json: ${(err as Error).message})`);
+  }
+  const image = pick(images, tag, what);
+  const config = index.read(image.Config);
+  if (!config) throw new BuildError(`${what}: ${archive} names the config ${image.Config}, which it does not hold`);
+  return unpackImage(config, () =>
+    image.Layers.map((l) => {
+      const blob = index.blob(l);
+      if (!blob) throw new BuildError(`${what}: ${archive} names the layer ${l}, which it does not hold`);
+      return blob;
+    }), what);
 }

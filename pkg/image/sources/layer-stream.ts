@@ -1,0 +1,89 @@
+// A layer's bytes as an uncompressed tar stream. A layer is a whole file
+// (an OCI blob) or a region of one (a member of a `docker save` archive,
+// read in place). Its compression is told by its first bytes, as Docker
+// does, not by a media type: gzip through zlib; zstd, xz and bzip2 through
+// their commands, since Node 20's zlib has none of them.
+import { spawn } from 'node:child_process';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+
+export interface LayerBlob {
+  file: string;
+  /** A region of file: its first byte and length. The whole file when absent. */
+  start?: number;
+  size?: number;
+}
+
+const READ_CHUNK = 1 << 20;
+
+const COMMANDS: Array<{ magic: number[]; command: string; pkg: string }> = [
+  { magic: [0x28, 0xb5, 0x2f, 0xfd], command: 'zstd', pkg: 'zstd' },
+  { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], command: 'xz', pkg: 'xz-utils' },
+  { magic: [0x42, 0x5a, 0x68], command: 'bzip2', pkg: 'bzip2' },
+];
+
+function rawStream(blob: LayerBlob): Readable {
+  const start = blob.start ?? 0;
+  const end = blob.size !== undefined ? start + blob.size - 1 : undefined;
+  // An empty region: createReadStream has no way to say "no bytes" with start/end.
+  if (end !== undefined && end < start) return createReadStream('/dev/null');
+  return createReadStream(blob.file, { start, ...(end !== undefined ? { end } : {}), highWaterMark: READ_CHUNK });
+}
+
+function firstBytes(blob: LayerBlob): Buffer {
+  const fd = openSync(blob.file, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(8, blob.size ?? 8));
+    const n = readSync(fd, buf, 0, buf.length, blob.start ?? 0);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const startsWith = (head: Buffer, magic: number[]) => magic.every((b, i) => head[i] === b);
+
+/** The uncompressed bytes of the layer, in chunks; throws with the decompressor's message on bad data. */
+export async function* layerChunks(blob: LayerBlob): AsyncGenerator<Buffer> {
+  const head = firstBytes(blob);
+  if (startsWith(head, [0x1f, 0x8b])) {
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    const done = pipeline(rawStream(blob), gunzip);
+    done.catch(() => undefined); // an error also ends the iteration below, which throws it
+    yield* gunzip as AsyncIterable<Buffer>;
+    await done;
+    return;
+  }
+  const tool = COMMANDS.find((c) => startsWith(head, c.magic));
+  if (!tool) {
+    yield* rawStream(blob) as AsyncIterable<Buffer>;
+    return;
+  }
+  yield* commandOutput(tool.command, tool.pkg, rawStream(blob));
+}
+
+async function* commandOutput(command: string, pkg: string, input: Readable): AsyncGenerator<Buffer> {
+  const child = spawn(command, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | Error>((resolveExit) => {
+    child.on('error', resolveExit);
+    child.on('close', (code) => resolveExit(code ?? 1));
+  });
+  // The command may stop reading early (bad data): its exit status tells why, not EPIPE.
+  const fed = pipeline(input, child.stdin).catch(() => undefined);
+  try {
+    yield* child.stdout as AsyncIterable<Buffer>;
+    const status = await exited;
+    await fed;
+    if (status instanceof Error) {
+      const missing = (status as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new Error(missing ? `the layer is ${command}-compressed and the ${command} command is missing (install the ${pkg} package)` : `${command}: ${status.message}`);
+    }
+    if (status !== 0) throw new Error(`${command} -dc failed: ${stderr.trim().split('\n').slice(-2).join('; ')}`);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  }
+}
