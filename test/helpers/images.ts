@@ -243,17 +243,17 @@ export interface TreeNode {
   owner: string;
   /** A symlink's target, a file's sha256, a device's numbers. */
   content?: string;
-  /** Whole seconds; directories have none (Docker and keel both set a directory they make implicitly to the time of unpacking). */
-  mtime?: number;
+  /** Whole seconds, or "unpack time" for a directory made while unpacking (a parent a layer does not list): its time is the clock's. */
+  mtime?: number | 'unpack time';
   /** The other paths of a hard-linked file. */
   links?: string;
 }
 
-function nodeOf(path: string): TreeNode {
+function nodeOf(path: string, unpackedAfter: number): TreeNode {
   const st = lstatSync(path);
   const base = { mode: (st.mode & 0o7777).toString(8), owner: `${st.uid}:${st.gid}`, mtime: Math.floor(st.mtimeMs / 1000) };
   const dev = `${Math.floor(st.rdev / 256) & 0xfff},${(st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)}`;
-  if (st.isDirectory()) return { type: 'dir', mode: base.mode, owner: base.owner };
+  if (st.isDirectory()) return { type: 'dir', ...base, ...(st.mtimeMs >= unpackedAfter ? { mtime: 'unpack time' } : {}) };
   if (st.isSymbolicLink()) return { type: 'symlink', ...base, content: readlinkSync(path) };
   if (st.isFile()) return { type: 'file', ...base, content: createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16) };
   if (st.isCharacterDevice()) return { type: 'char', ...base, content: dev };
@@ -261,15 +261,18 @@ function nodeOf(path: string): TreeNode {
   return { type: st.isFIFO() ? 'fifo' : 'socket', ...base };
 }
 
-/** Every path under root (relative, no leading slash) but those skip() names, with what it is; hard-linked files list each other. */
-export function treeOf(root: string, skip: (rel: string) => boolean = () => false): Map<string, TreeNode> {
+/**
+ * Every path under root (relative, no leading slash) but those skip() names, with what it is; hard-linked files
+ * list each other. Directories changed at or after unpackedAfter (ms) have "unpack time" as their mtime.
+ */
+export function treeOf(root: string, unpackedAfter: number, skip: (rel: string) => boolean = () => false): Map<string, TreeNode> {
   const tree = new Map<string, TreeNode>();
   const inodes = new Map<number, string[]>();
   const walk = (rel: string) => {
     for (const name of readdirSync(join(root, rel)).sort()) {
       const r = rel ? `${rel}/${name}` : name;
       if (skip(r)) continue;
-      const node = nodeOf(join(root, r));
+      const node = nodeOf(join(root, r), unpackedAfter);
       tree.set(r, node);
       const st = lstatSync(join(root, r));
       if (node.type !== 'dir' && st.nlink > 1) inodes.set(st.ino, [...(inodes.get(st.ino) ?? []), r]);

@@ -1,8 +1,15 @@
 // `docker save` archives as image sources: manifest.json names each image's
 // config and layers (old layout: ID/layer.tar; Docker 25+: blobs/sha256/HEX).
 // The archive is read in place through its tar index; each layer streams
-// from its region of the file.
+// from its region of the file. A compressed archive (`docker save | gzip`,
+// which `docker load` takes too) is uncompressed to a temporary file first.
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { BuildError } from '../kernel.js';
+import { isCompressed, uncompressedChunks } from './layer-stream.js';
 import { TarFormatError } from './tar-format.js';
 import { TarIndex } from './tar-index.js';
 import { unpackImage } from './unpack.js';
@@ -26,9 +33,9 @@ function pick(images: SavedImage[], tag: string | undefined, what: string): Save
   return images[0]!;
 }
 
-function indexOf(archive: string, what: string): TarIndex {
+function indexOf(tar: string, archive: string, what: string): TarIndex {
   try {
-    return new TarIndex(archive);
+    return new TarIndex(tar);
   } catch (err) {
     if (err instanceof TarFormatError) throw new BuildError(`${what}: ${archive} is not a "docker save" archive (${err.message})`);
     throw new BuildError(`${what}: reading ${archive}: ${(err as Error).message}`);
@@ -36,7 +43,24 @@ function indexOf(archive: string, what: string): TarIndex {
 }
 
 export async function fromDockerArchive(archive: string, tag: string | undefined, what: string): Promise<StoredImage> {
-  const index = indexOf(archive, what);
+  if (!isCompressed({ file: archive })) return fromTar(archive, archive, tag, what);
+  const dir = mkdtempSync(join(tmpdir(), 'keel-archive-'));
+  try {
+    const tar = join(dir, 'archive.tar');
+    try {
+      await pipeline(Readable.from(uncompressedChunks({ file: archive })), createWriteStream(tar));
+    } catch (err) {
+      throw new BuildError(`${what}: uncompressing ${archive}: ${(err as Error).message}`);
+    }
+    return await fromTar(tar, archive, tag, what);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** archive: the name for messages; tar: the uncompressed file. */
+async function fromTar(tar: string, archive: string, tag: string | undefined, what: string): Promise<StoredImage> {
+  const index = indexOf(tar, archive, what);
   const manifest = index.read('manifest.json');
   let images: SavedImage[];
   try {

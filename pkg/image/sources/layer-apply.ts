@@ -116,7 +116,9 @@ export class LayerApplier implements TarVisitor {
     const dir = relParent(name);
     const base = relBase(name);
     if (this.whiteoutsApply) {
-      if (name.startsWith(AUFS_META) || (base.startsWith(AUFS_META) && base !== OPAQUE)) return undefined; // AUFS bookkeeping, skipped like Docker does
+      // AUFS bookkeeping (.wh..wh.plnk and the like) is skipped, as Docker skips it; so is an
+      // opaque marker for the root, which overlayfs ignores (a layer's root is never opaque).
+      if (name.startsWith(AUFS_META) || (base.startsWith(AUFS_META) && base !== OPAQUE)) return undefined;
       if (base === OPAQUE) {
         const at = this.dirFor(dir, true);
         if (at !== undefined) this.opaque.add(at);

@@ -1,8 +1,9 @@
-// A layer's bytes as an uncompressed tar stream. A layer is a whole file
-// (an OCI blob) or a region of one (a member of a `docker save` archive,
-// read in place). Its compression is told by its first bytes, as Docker
-// does, not by a media type: gzip through zlib; zstd, xz and bzip2 through
-// their commands, since Node 20's zlib has none of them.
+// A layer's bytes (or a whole `docker save` archive's) as an uncompressed
+// tar stream. A layer is a whole file (an OCI blob) or a region of one (a
+// member of a `docker save` archive, read in place). Its compression is
+// told by its first bytes, as Docker does, not by a media type: gzip
+// through zlib; zstd, xz and bzip2 through their commands, since Node 20's
+// zlib has none of them.
 import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -44,11 +45,17 @@ function firstBytes(blob: LayerBlob): Buffer {
 }
 
 const startsWith = (head: Buffer, magic: number[]) => magic.every((b, i) => head[i] === b);
+const GZIP = [0x1f, 0x8b];
 
-/** The uncompressed bytes of the layer, in chunks; throws with the decompressor's message on bad data. */
-export async function* layerChunks(blob: LayerBlob): AsyncGenerator<Buffer> {
+export function isCompressed(blob: LayerBlob): boolean {
   const head = firstBytes(blob);
-  if (startsWith(head, [0x1f, 0x8b])) {
+  return startsWith(head, GZIP) || COMMANDS.some((c) => startsWith(head, c.magic));
+}
+
+/** The uncompressed bytes of the blob, in chunks; throws with the decompressor's message on bad data. */
+export async function* uncompressedChunks(blob: LayerBlob): AsyncGenerator<Buffer> {
+  const head = firstBytes(blob);
+  if (startsWith(head, GZIP)) {
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
     const done = pipeline(rawStream(blob), gunzip);
     done.catch(() => undefined); // an error also ends the iteration below, which throws it

@@ -8,7 +8,7 @@
 import { lstatSync, mkdirSync } from 'node:fs';
 import { BuildError } from '../kernel.js';
 import { LayerApplier, LayerError } from './layer-apply.js';
-import { layerChunks, type LayerBlob } from './layer-stream.js';
+import { uncompressedChunks, type LayerBlob } from './layer-stream.js';
 import { RootPathError } from './root-path.js';
 import { TarFormatError } from './tar-format.js';
 import { TarParser } from './tar-stream.js';
@@ -20,7 +20,7 @@ async function applyTar(root: string, blob: LayerBlob, whiteouts: boolean, what:
   const applier = new LayerApplier(root, whiteouts);
   const parser = new TarParser(applier);
   try {
-    for await (const chunk of layerChunks(blob)) parser.push(chunk);
+    for await (const chunk of uncompressedChunks(blob)) parser.push(chunk);
     parser.end();
     applier.finish();
   } catch (err) {
