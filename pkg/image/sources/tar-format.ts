@@ -8,6 +8,7 @@
 // archive index both use it.
 
 export const BLOCK = 512;
+const MAX_EXTENSION = 1 << 20;
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
@@ -124,6 +125,8 @@ export class HeaderReader {
     const flag = String.fromCharCode(block[156]!);
     const size = number(block, 124, 12, 'size');
     if (flag === 'x' || flag === 'L' || flag === 'K') {
+      // Held in memory until the entry it describes; Go's reader has the same bound.
+      if (size > MAX_EXTENSION) throw new TarFormatError(`a ${flag === 'x' ? 'pax' : 'GNU long name'} header of ${size} bytes at byte ${offset} is too large`);
       this.extensionType = flag;
       return { kind: 'extension', size };
     }
