@@ -172,7 +172,17 @@ const SHAPES: Shape[] = [
   {
     name: 'symlinked-parents',
     layers: [
-      [...usrMerged, dir_('real', { mode: 0o700, uid: 3 }), file('real/lower', 'l'), symlink('abs', '/real'), dir_('k', { mode: 0o700, uid: 3 }), file('k/kept', 'k'), dir_('tmp', { mode: 0o1777 })],
+      [
+        ...usrMerged,
+        dir_('real', { mode: 0o700, uid: 3 }),
+        file('real/lower', 'l'),
+        symlink('abs', '/real'),
+        dir_('k', { mode: 0o700, uid: 3 }),
+        file('k/kept', 'k'),
+        dir_('tmp', { mode: 0o1777 }),
+        dir_('deep'),
+        dir_('deep/er'),
+      ],
       [
         // Below a lower layer's symlink, without the directory's own entry: the path names itself.
         file('lib/foo', 'foo'),
@@ -180,6 +190,8 @@ const SHAPES: Shape[] = [
         // Nested parents the layer does not list, over a lower directory.
         file('k/a/b/c', 'abc', { uid: 5 }),
         file('tmp/x', 'x'),
+        // deep/ gets no new child, yet it is made afresh too (its time is the unpacking's).
+        file('deep/er/f', 'f'),
         // Below a symlink of the same layer: followed inside the root. (Absolute and climbing
         // ones are below, without the engine: its `docker save` follows them on the host.)
         dir_('b2', { mode: 0o750 }),

@@ -182,12 +182,14 @@ export class LayerApplier implements TarVisitor {
     return real;
   }
 
-  /** A parent the layer does not list: a new 0755 root directory in Docker's layer directory, so here too. */
+  /** A parent the layer does not list: a new 0755 root directory, made now, in Docker's layer directory, so here too. */
   private implicitDir(rel: string, st: Stats | undefined): void {
     const abs = this.abs(rel);
     if (st?.isDirectory()) {
       if (st.uid !== 0 || st.gid !== 0) lchownSync(abs, 0, 0);
       if ((st.mode & 0o7777) !== IMPLICIT_DIR_MODE) chmodSync(abs, IMPLICIT_DIR_MODE);
+      const now = Date.now() / 1000;
+      utimesSync(abs, now, now);
     } else {
       if (st) this.remove(rel, st);
       mkdirSync(abs);
