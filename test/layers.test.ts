@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveImage } from '../pkg/image/sources/resolve.js';
 import { silentProgress } from '../pkg/image/sources/progress.js';
-import { diffTrees, dockerArchive, dockerAvailable, dockerExport, dockerLoad, ociLayout, treeOf, type TarItem } from './helpers/images.js';
+import { diffTrees, dockerArchive, dockerAvailable, dockerExport, dockerLoad, ociLayout, tarOf, treeOf, type TarItem } from './helpers/images.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-layers-'));
 // Layers here carry times long past; a directory newer than this was made while unpacking.
@@ -304,6 +304,17 @@ describe('layers the engine refuses, and hostile layers', () => {
     dockerArchive(dir, join(dir, `${name}.tar`), `keel-test/${name}:1`, { layers: layers.map((entries) => ({ entries })) });
     return unpack(`./${name}.tar`, `cache-${name}`);
   }
+
+  it('refuses a damaged layer with a message naming the layer', async () => {
+    const good = tarOf([file('a', 'x'.repeat(2000))]);
+    const archive = (name: string, raw: Buffer) => {
+      dockerArchive(dir, join(dir, `${name}.tar`), `keel-test/${name}:1`, { layers: [{ entries: [file('ok', 'ok')] }, { raw }] });
+      return unpack(`./${name}.tar`, `cache-${name}`);
+    };
+    await expect(archive('truncated', good.subarray(0, 1000))).rejects.toThrow(/^\.\/truncated\.tar: layer 2 of 2: the tar stream is truncated \(it ends inside an entry, at byte 1000\)$/);
+    await expect(archive('not-tar', Buffer.alloc(2048, 'junk'))).rejects.toThrow(/layer 2 of 2: not a tar archive: bad header checksum at byte 0$/);
+    await expect(archive('bad-gzip', Buffer.concat([gzipSync(good).subarray(0, 40), Buffer.alloc(100)]))).rejects.toThrow(/layer 2 of 2: .*(incorrect|invalid|unexpected end)/i);
+  });
 
   it('links a hard link to a lower layer file (overlay2 refuses to load such a layer)', async () => {
     const root = await unpackArchive('cross-layer-link', [[file('a', 'A', { mode: 0o600, uid: 4 })], [hardlink('b', 'a', { mode: 0o640, uid: 4 })]]);

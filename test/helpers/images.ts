@@ -40,6 +40,8 @@ export interface Layer {
   entries?: TarItem[];
   /** How an OCI layout stores the layer; docker save archives keep layers uncompressed. */
   compress?: 'gzip' | 'zstd';
+  /** The layer's bytes as given, for damaged layers (everything else is then ignored). */
+  raw?: Buffer;
 }
 
 export interface ImageSpec {
@@ -124,6 +126,7 @@ export function tarOf(items: TarItem[]): Buffer {
 }
 
 function layerTar(work: string, layer: Layer, n: number): Buffer {
+  if (layer.raw) return layer.raw;
   if (layer.entries) return tarOf(layer.entries);
   const stage = join(work, `stage${n}`);
   rmSync(stage, { recursive: true, force: true });

@@ -5,8 +5,8 @@
 // through zlib; zstd, xz and bzip2 through their commands, since Node 20's
 // zlib has none of them.
 import { spawn } from 'node:child_process';
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 
@@ -25,12 +25,9 @@ const COMMANDS: Array<{ magic: number[]; command: string; pkg: string }> = [
   { magic: [0x42, 0x5a, 0x68], command: 'bzip2', pkg: 'bzip2' },
 ];
 
+/** The blob's bytes as a stream, for a decompressor to read. */
 function rawStream(blob: LayerBlob): Readable {
-  const start = blob.start ?? 0;
-  const end = blob.size !== undefined ? start + blob.size - 1 : undefined;
-  // An empty region: createReadStream has no way to say "no bytes" with start/end.
-  if (end !== undefined && end < start) return createReadStream('/dev/null');
-  return createReadStream(blob.file, { start, ...(end !== undefined ? { end } : {}), highWaterMark: READ_CHUNK });
+  return Readable.from(readRegion(blob));
 }
 
 function firstBytes(blob: LayerBlob): Buffer {
@@ -64,11 +61,26 @@ export async function* uncompressedChunks(blob: LayerBlob): AsyncGenerator<Buffe
     return;
   }
   const tool = COMMANDS.find((c) => startsWith(head, c.magic));
-  if (!tool) {
-    yield* rawStream(blob) as AsyncIterable<Buffer>;
-    return;
+  if (tool) yield* commandOutput(tool.command, tool.pkg, rawStream(blob));
+  else yield* readRegion(blob);
+}
+
+/** The blob's bytes, read with readSync: the applier is synchronous anyway, and this spares a thread-pool round trip per chunk. */
+function* readRegion(blob: LayerBlob): Generator<Buffer> {
+  const fd = openSync(blob.file, 'r');
+  try {
+    let at = blob.start ?? 0;
+    const end = blob.size !== undefined ? at + blob.size : Infinity;
+    while (at < end) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, end - at));
+      const n = readSync(fd, chunk, 0, chunk.length, at);
+      if (n === 0) break;
+      at += n;
+      yield chunk.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
   }
-  yield* commandOutput(tool.command, tool.pkg, rawStream(blob));
 }
 
 async function* commandOutput(command: string, pkg: string, input: Readable): AsyncGenerator<Buffer> {

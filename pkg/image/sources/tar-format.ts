@@ -71,7 +71,9 @@ function checksumOk(block: Buffer): boolean {
     unsigned += byte;
     signed += byte > 127 ? byte - 256 : byte;
   }
-  const stored = number(block, 148, 8, 'checksum');
+  const field = text(block, 148, 8).trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  const stored = parseInt(field, 8);
   return stored === unsigned || stored === signed;
 }
 
