@@ -71,7 +71,7 @@ export async function fromOciLayout(dir: string, tag: string | undefined, what: 
     }
     if (!m.config) throw new BuildError(`${what}: manifest ${desc.digest} has no config`);
     const config = readFileSync(blobPath(dir, m.config.digest, what));
-    return unpackImage(config, () => (m.layers ?? []).map((l) => blobPath(dir, l.digest, what)), what);
+    return unpackImage(config, () => (m.layers ?? []).map((l) => ({ file: blobPath(dir, l.digest, what) })), what);
   }
   throw new BuildError(`${what}: image indexes nest too deeply`);
 }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { BuildError } from '../kernel.js';
 import { imageConfigFrom, type RawImageConfig } from './image-config.js';
-import { applyLayer } from './layers.js';
+import { applyLayer, type LayerBlob } from './layers.js';
 import { lookup, store, type StoredImage } from './store.js';
 
 export function imageIdOf(configBytes: Buffer): string {
@@ -18,8 +18,8 @@ export function parseImageConfig(configBytes: Buffer, what: string): RawImageCon
   }
 }
 
-/** layers(): the layer files bottom to top; only called when the image is not stored yet. */
-export async function unpackImage(configBytes: Buffer, layers: () => Promise<string[]> | string[], what: string): Promise<StoredImage> {
+/** layers(): the layers bottom to top; only called when the image is not stored yet. */
+export async function unpackImage(configBytes: Buffer, layers: () => Promise<LayerBlob[]> | LayerBlob[], what: string): Promise<StoredImage> {
   const id = imageIdOf(configBytes);
   const found = lookup(id);
   if (found) return found;
@@ -27,7 +27,7 @@ export async function unpackImage(configBytes: Buffer, layers: () => Promise<str
   if (raw.os && raw.os !== 'linux') throw new BuildError(`${what}: the image is for ${raw.os}, not linux`);
   if (raw.architecture && raw.architecture !== 'amd64') throw new BuildError(`${what}: the image is for ${raw.architecture}; keel images are amd64`);
   const files = await layers();
-  return store(id, imageConfigFrom(raw.config), (rootfs) => {
-    for (const layer of files) applyLayer(rootfs, layer, what);
+  return store(id, imageConfigFrom(raw.config), async (rootfs) => {
+    for (const [i, layer] of files.entries()) await applyLayer(rootfs, layer, `${what}: layer ${i + 1} of ${files.length}`);
   });
 }
