@@ -5,6 +5,8 @@
 // defaults.
 import { duration } from './duration.js';
 import { absPath, bind, capability, envVar, rlimit, size, tmpfs } from './fields.js';
+import { linkKind } from './link-kinds.js';
+import { pkgReferenceProblem } from './warnings.js';
 import {
   bool,
   checkedString,
@@ -31,10 +33,17 @@ const namespace = (allowNone: boolean) =>
 /** A uid/gid: a number, "root", or the name of another container in the manifest. */
 const id = either(int({ min: 0 }), str({ pattern: /^[a-z0-9][a-z0-9_.-]*$/, patternHint: 'a container name' }), 'a number, "root" or a container name');
 
+/**
+ * A mount's destination. LinuxKit takes relative ones too: in a container's
+ * mounts they are read from its root ("/" is prepended, as runc does), in
+ * the runtime section from the container's root filesystem on the host.
+ */
+const mountPath = checkedString('a path such as /data (or relative, from the container\'s root)', (s) => (s === '' ? 'empty' : s.split('/').includes('..') ? 'must not contain ".."' : undefined));
+
 export const mountSpec = object({
   type: field(str({ nonEmpty: true })),
   source: field(str()),
-  destination: field(absPath),
+  destination: field(mountPath),
   options: field(list(str())),
 });
 
@@ -84,12 +93,19 @@ export const resourcesSpec = object({
   ),
 });
 
-const interfaceSpec = object({
-  name: field(str({ nonEmpty: true }), { description: 'Name of the interface in the container' }),
-  add: field(oneOf(['veth'] as const), { description: 'Create an interface of this type' }),
-  peer: field(str({ nonEmpty: true }), { description: 'Name of the veth peer left in the root namespace' }),
-  createInRoot: field(bool(), { default: false, description: 'Accepted for LinuxKit compatibility: keel always creates a veth pair in the root namespace and moves one end in, which gives the same result' }),
-});
+/** A link type as `ip link add … type KIND` names it: veth, wireguard, bridge, dummy, vlan, macvlan, … */
+const linkType = checkedString('a link type such as veth, wireguard, bridge, dummy, vlan or macvlan', (s) => (/^[a-z][a-z0-9_]{0,31}$/.test(s) ? undefined : 'not a link type'));
+
+const interfaceSpec = refine(
+  object({
+    name: field(str({ nonEmpty: true }), { description: 'Name of the interface in the container' }),
+    add: field(linkType, { description: 'Create an interface of this type (ip link add semantics); without it, an existing interface is moved in' }),
+    peer: field(str({ nonEmpty: true }), { description: 'veth: the name of the peer left in the root namespace (a peer alone means add: veth)' }),
+    createInRoot: field(bool(), { default: false, description: 'Create it in the root namespace, then move it in (a wireguard interface keeps its socket in the root namespace); veth pairs are always made so' }),
+    options: field(list(str()), { description: 'What `ip link add NAME type KIND` takes after the type, e.g. [link, eth0, id, "10"] for a vlan (keel extension)' }),
+  }),
+  (i) => (linkKind(i) === 'veth' && !i.peer ? 'a veth interface needs a peer' : undefined),
+);
 
 const bindNsSpec = object({
   cgroup: field(absPath),
@@ -102,7 +118,7 @@ const bindNsSpec = object({
 });
 
 export const runtimeSpec = object({
-  mkdir: field(list(absPath), { description: 'Directories to create on the host before the container starts' }),
+  mkdir: field(list(mountPath), { description: "Directories to create on the host before the container starts (relative ones in the container's root filesystem)" }),
   mounts: field(list(mountSpec), { description: 'Mounts made on the host before the container starts' }),
   cgroups: field(list(str({ nonEmpty: true })), { description: 'cgroups to create before the container starts' }),
   interfaces: field(list(interfaceSpec), { description: 'Network interfaces to create or move into the container' }),
@@ -156,10 +172,13 @@ export const imageLabelSpec = object(imageConfigFields);
 
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
+/** An image: a path or a reference; never LinuxKit's "@pkg:" source packages, which keel cannot build. */
+export const imageRef = checkedString('an image reference such as alpine:3.20, or a path', (s) => (s === '' ? 'empty' : pkgReferenceProblem(s)));
+
 /** Every container entry, whatever its section, has these. */
 export const containerBaseFields = {
   name: field(str({ pattern: NAME, patternHint: 'a name of lower-case letters, digits, "-", "_" or "." (at most 63)' }), { required: true }),
-  image: field(str({ nonEmpty: true }), { required: true, description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference' }),
+  image: field(imageRef, { required: true, description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference' }),
   ...imageConfigFields,
 };
 
@@ -172,14 +191,10 @@ export const containerSpec = object({
   critical: field(bool(), { description: 'onboot: a failure stops boot into the emergency state (keel extension)' }),
 });
 
-/** A section of containers, with names unique within it. */
+/**
+ * onboot and onshutdown: LinuxKit numbers their entries, so a name may come
+ * twice (two `format` steps); each run gets an id of its own (phaseIds).
+ */
 export function containerList(): Spec<Array<typeof containerSpec extends Spec<infer T> ? T : never>> {
-  return refine(list(containerSpec), (entries) => {
-    const seen = new Set<string>();
-    for (const e of entries) {
-      if (seen.has(e.name)) return `the name "${e.name}" is used twice; container names must be unique within a section`;
-      seen.add(e.name);
-    }
-    return undefined;
-  });
+  return list(containerSpec);
 }

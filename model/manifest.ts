@@ -1,7 +1,7 @@
 // The keel manifest: LinuxKit's YAML format plus keel's extensions. This file
 // is the single description of the format; validation, the normalized JSON
 // that `keel build` bakes into an image, and the JSON Schema all come from it.
-import { containerBaseSpec, containerList, containerSpec, imageLabelSpec } from './container.js';
+import { containerBaseSpec, containerList, containerSpec, imageLabelSpec, imageRef } from './container.js';
 import { serviceList } from './service.js';
 import { duration } from './duration.js';
 import { isPasswordHash } from './password.js';
@@ -28,7 +28,7 @@ const notYet = (what: string) =>
   `${what} is not supported by this version of keel yet; remove it from the manifest`;
 
 const kernelSpec = object({
-  image: field(str({ nonEmpty: true }), {
+  image: field(imageRef, {
     description:
       "A Debian kernel package name (linux-image-6.1.0-50-amd64), a path to its .deb or to a bzImage/vmlinuz file, or a LinuxKit-style kernel image (reference, directory or docker save archive holding kernel and kernel.tar); default: keel's pinned Debian kernel",
   }),
@@ -36,7 +36,7 @@ const kernelSpec = object({
   modules: field(list(str({ nonEmpty: true })), { default: [], description: "Kernel modules to load at boot besides keel's defaults (keel extension)" }),
   binary: field(str({ nonEmpty: true }), { description: 'In a kernel image: the path of the bzImage (default "kernel")' }),
   tar: field(str({ nonEmpty: true }), { description: 'In a kernel image: the tar of lib/modules (default "kernel.tar"; "none" for none)' }),
-  ucode: field(str({ nonEmpty: true }), { description: 'In a kernel image: an uncompressed microcode cpio placed before the initramfs' }),
+  ucode: field(str(), { description: 'In a kernel image: an uncompressed microcode cpio placed before the initramfs ("" for none)' }),
 });
 
 const fileSpec = refine(
@@ -82,7 +82,7 @@ const shutdownSpec = object({
 
 const volumeSpec = object({
   name: field(str({ pattern: VOLUME_NAME, patternHint: 'a volume name (lower-case letters, digits, ".", "_", "-")' }), { required: true, description: 'Named in binds as NAME:/path' }),
-  image: field(str({ nonEmpty: true }), { description: "An image whose files fill the volume; else it starts empty" }),
+  image: field(imageRef, { description: "An image whose files fill the volume; else it starts empty" }),
   readonly: field(bool(), { default: false, description: 'Bound read-only into every container' }),
   format: field(oneOf(['filesystem'] as const), { default: 'filesystem' as const, description: 'Only "filesystem" (the files themselves); LinuxKit\'s "oci" layout is not supported' }),
   platforms: unsupported(notYet('volumes[].platforms')),
@@ -91,7 +91,7 @@ const volumeSpec = object({
 const sections = object(
   {
     kernel: field(kernelSpec, { description: 'The kernel to boot (build time only)' }),
-    init: field(list(str({ nonEmpty: true })), {
+    init: field(list(imageRef), {
       default: [],
       description: "Images unpacked, in order, into the root filesystem (keel's own /init, runc and busybox win over theirs)",
     }),

@@ -79,6 +79,16 @@ export function containerId(phase: Phase, name: string): string {
   return phase === 'services' ? name : `${phase}.${name}`;
 }
 
+/** The ids of a phase's entries: PHASE.NAME, and PHASE.NAME.N for a name that comes more than once (LinuxKit allows it). */
+export function phaseIds(phase: Exclude<Phase, 'services'>, names: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  return names.map((n) => {
+    const nth = (seen.get(n) ?? 0) + 1;
+    seen.set(n, nth);
+    return names.indexOf(n) === names.lastIndexOf(n) ? containerId(phase, n) : `${containerId(phase, n)}.${nth}`;
+  });
+}
+
 /** Resolves the image and builds the spec; nothing is written or mounted, so a bad entry fails with nothing to undo. */
 export function planContainer({ id, entry, baseDir, stateDir, idOf, extra }: PlanInputs): RuncPlan {
   const image = resolveLocalImage(entry.image, baseDir);

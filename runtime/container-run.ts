@@ -123,7 +123,7 @@ export class RuncEngine implements ContainerEngine<RuncPlan> {
     let bundle: Bundle | undefined;
     try {
       bundle = writeBundle(plan, stateDir, host);
-      beforeCreate(plan.runtime, host);
+      beforeCreate(plan.runtime, host, plan.spec.root.path);
     } catch (err) {
       bundle?.release();
       log.close();

@@ -81,14 +81,21 @@ function defaultMounts(readonly: boolean, privileged: boolean, ipcPrivate: boole
 
 const MOUNT_TYPE_DEFAULT_DEST: Record<string, string> = { proc: '/proc', devpts: '/dev/pts', sysfs: '/sys', cgroup: '/sys/fs/cgroup', cgroup2: '/sys/fs/cgroup', mqueue: '/dev/mqueue' };
 
-/** Fills in LinuxKit's mount shorthands: a missing type from the source, a missing destination from the type. */
-export function completeMount(m: { type?: string; source?: string; destination?: string; options?: string[] }, where: string): OciMount {
+/**
+ * Fills in LinuxKit's mount shorthands: a missing type from the source, a
+ * missing destination from the type. A relative destination is read from the
+ * container's root ("/" prepended, as runc does) unless `keepRelative` (the
+ * runtime section's mounts, which the host reads from the container's root
+ * filesystem).
+ */
+export function completeMount(m: { type?: string; source?: string; destination?: string; options?: string[] }, where: string, keepRelative = false): OciMount {
   let type = m.type;
   if (!type && m.source && m.source in MOUNT_TYPE_DEFAULT_DEST) type = m.source;
   if (!type && m.destination === '/dev') type = 'tmpfs';
   if (!type) throw new SpecError(`${where}: the mount for ${m.destination ?? '(no destination)'} needs a type`);
-  const destination = m.destination ?? MOUNT_TYPE_DEFAULT_DEST[type];
-  if (!destination) throw new SpecError(`${where}: the ${type} mount needs a destination`);
+  const given = m.destination ?? MOUNT_TYPE_DEFAULT_DEST[type];
+  if (!given) throw new SpecError(`${where}: the ${type} mount needs a destination`);
+  const destination = given.startsWith('/') || keepRelative ? given : `/${given}`;
   return { destination, type, source: m.source ?? type, options: m.options ?? [] };
 }
 
@@ -233,7 +240,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
   const lrt = label.runtime ?? {};
   const runtime: RuntimeConfig = {
     mkdir: rt.mkdir ?? lrt.mkdir ?? [],
-    mounts: (rt.mounts ?? lrt.mounts ?? []).map((m) => completeMount(m, `${where}: runtime.mounts`)),
+    mounts: (rt.mounts ?? lrt.mounts ?? []).map((m) => completeMount(m, `${where}: runtime.mounts`, true)),
     cgroups: rt.cgroups ?? lrt.cgroups ?? [],
     interfaces: rt.interfaces ?? lrt.interfaces ?? [],
     bindNS: rt.bindNS ?? lrt.bindNS ?? {},

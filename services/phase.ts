@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ContainerEntry } from '../model/index.js';
 import { statePaths } from '../model/layout.js';
 import { clip, MAX_FIELD_TEXT, type KeelEventInput } from '../events/bus.js';
-import { containerId, type Phase } from '../runtime/bundle.js';
+import { containerId, phaseIds, type Phase } from '../runtime/bundle.js';
 import type { ContainerEngine, RunningContainer, StreamName } from '../runtime/engine.js';
 import { abandonedRun, describeOutcome, isFailure, startFailure, type Outcome } from '../runtime/outcome.js';
 import { stopContainer } from '../runtime/stop.js';
@@ -51,10 +51,9 @@ async function startEntry(id: string, entry: ContainerEntry, deps: PhaseDeps, lo
 }
 
 /** Runs one container to completion. Never throws: every outcome is a result. */
-export async function runToCompletion(phase: RunPhase, entry: ContainerEntry, deps: PhaseDeps): Promise<EntryResult> {
+export async function runToCompletion(phase: RunPhase, entry: ContainerEntry, deps: PhaseDeps, id = containerId(phase, entry.name)): Promise<EntryResult> {
   const clock = deps.clock ?? systemClock;
   const started = clock.now();
-  const id = containerId(phase, entry.name);
   const logFile = join(statePaths(deps.stateDir).logs, `${id}.log`);
   const tail: string[] = [];
   deps.emit({ kind: `${phase}.started`, message: `${phase} ${entry.name} starting`, phase, name: entry.name });
@@ -104,8 +103,9 @@ export interface PhaseResult {
 
 export async function runPhase(phase: RunPhase, entries: readonly ContainerEntry[], deps: PhaseDeps): Promise<PhaseResult> {
   const results: EntryResult[] = [];
-  for (const entry of entries) {
-    const r = await runToCompletion(phase, entry, deps);
+  const ids = phaseIds(phase, entries.map((e) => e.name));
+  for (const [i, entry] of entries.entries()) {
+    const r = await runToCompletion(phase, entry, deps, ids[i]);
     results.push(r);
     // critical stops boot; at shutdown every onshutdown entry still gets its turn.
     if (isFailure(r) && entry.critical && phase === 'onboot') return { results, criticalFailure: r };

@@ -4,7 +4,7 @@ import { parseArgs as parseNodeArgs } from 'node:util';
 import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../image/kernel.js';
 import { buildImage, OUTPUT_FORMATS, type OutputFormat } from '../image/image.js';
 import { terminalProgress } from '../image/sources/progress.js';
-import { jsonSchema, loadManifest, ManifestError } from '../../model/index.js';
+import { jsonSchema, loadManifest, ManifestError, manifestWarnings } from '../../model/index.js';
 import { findImage, runVm, type Disk, type NetMode, type RunOptions } from '../run/qemu.js';
 import { vmApiSocket } from '../run/vm-dir.js';
 import { VERSION } from '../../model/version.js';
@@ -77,6 +77,7 @@ async function cmdBuild(argv: string[]): Promise<number> {
     progress: terminalProgress(),
     formats: formats as OutputFormat[],
   });
+  for (const w of r.warnings) err(`${manifestPath}: warning: ${w.field}: ${w.message}`);
   out(`built ${r.name} in ${((Date.now() - started) / 1000).toFixed(1)} s (kernel ${r.kernelSource})`);
   out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB)\n  cmdline: ${r.cmdline || '(empty)'}`);
   for (const f of r.extra) out(`  ${f}`);
@@ -137,7 +138,8 @@ function parseDisk(spec: string): Disk {
 
 function cmdValidate(argv: string[]): number {
   const [file] = positional(argv, 1, 'one manifest file: keel validate keel.yml');
-  loadManifest(file!);
+  const manifest = loadManifest(file!);
+  for (const w of manifestWarnings(manifest)) err(`${file}: warning: ${w.field}: ${w.message}`);
   out(`${file}: valid`);
   return 0;
 }

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { loadManifest, normalizedJson, type Manifest } from '../../model/index.js';
+import { LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
 import { DEFAULT_MODULES, resolveModules } from './modules.js';
 import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import { buildCpio, type CpioEntry } from './cpio.js';
@@ -48,6 +48,8 @@ export interface BuildResult {
   lockWritten: boolean;
   /** NAME.tar and NAME.iso when asked for. */
   extra: string[];
+  /** What the manifest asks for that keel does differently (manifestWarnings). */
+  warnings: ManifestWarning[];
 }
 
 // The kernel runs /init with a shebang; /init imports the ESM bundle.
@@ -121,12 +123,18 @@ function busybox(): CpioEntry[] {
   ];
 }
 
+/** The modules for the link kinds the manifest's runtime sections create (wireguard, vlan, …). */
+function interfaceModules(manifest: Manifest): string[] {
+  const kinds = [...manifest.onboot, ...manifest.services, ...manifest.onshutdown].flatMap((c) => c.runtime?.interfaces ?? []).map(linkKind);
+  return [...new Set(kinds.flatMap((k) => (k && LINK_MODULES[k] ? [LINK_MODULES[k]] : [])))];
+}
+
 /** Everything in the image's root filesystem, in the order later entries win. */
 async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root?: string; release?: string }, distDir: string): Promise<CpioEntry[]> {
   const init = await initImages(manifest, ctx);
   const volumes = await volumeEntries(manifest, ctx);
   const containers = await containerImages(volumes.manifest, ctx);
-  const modules = kernel.root && kernel.release ? moduleEntries(join(kernel.root, 'lib/modules', kernel.release), kernel.release, manifest.kernel?.modules ?? []) : [];
+  const modules = kernel.root && kernel.release ? moduleEntries(join(kernel.root, 'lib/modules', kernel.release), kernel.release, [...(manifest.kernel?.modules ?? []), ...interfaceModules(manifest)]) : [];
   return [
     ...SKELETON,
     ...init,
@@ -185,5 +193,5 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   }
   // The lock is written last: only a build that succeeded records what it used.
   const lockWritten = writeLock(lockFile, ctx.resolved);
-  return { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra };
+  return { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra, warnings: manifestWarnings(manifest) };
 }

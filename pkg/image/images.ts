@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { KEEL_IMAGE_CONFIG } from '../../runtime/bundle.js';
-import type { Manifest } from '../../model/index.js';
+import { replacedByKeel, type Manifest } from '../../model/index.js';
 import type { CpioEntry } from './cpio.js';
 import { hostTree, type TreeOwner } from './files.js';
 import type { LockedImage } from './sources/lock.js';
@@ -72,6 +72,7 @@ export async function containerImages(manifest: Manifest, ctx: ImageContext): Pr
 export async function initImages(manifest: Manifest, ctx: ImageContext): Promise<CpioEntry[]> {
   const entries: CpioEntry[] = [];
   for (const [i, ref] of manifest.init.entries()) {
+    if (replacedByKeel(ref)) continue; // said by manifestWarnings: keel is the init
     const src = await resolveRef(ref, ctx, `${ctx.manifestFile}: init[${i}]`);
     entries.push(...imageFiles(src, ''));
   }
