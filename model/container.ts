@@ -102,7 +102,8 @@ const interfaceSpec = refine(
     add: field(linkType, { description: 'Create an interface of this type (ip link add semantics); without it, an existing interface is moved in' }),
     peer: field(str({ nonEmpty: true }), { description: 'veth: the name of the peer left in the root namespace (a peer alone means add: veth)' }),
     createInRoot: field(bool(), { default: false, description: 'Create it in the root namespace, then move it in (a wireguard interface keeps its socket in the root namespace); veth pairs are always made so' }),
-    options: field(list(str()), { description: 'What `ip link add NAME type KIND` takes after the type, e.g. [link, eth0, id, "10"] for a vlan (keel extension)' }),
+    link: field(str({ nonEmpty: true }), { description: 'The parent device of a vlan, macvlan or ipvlan (ip link add … link DEV; keel extension)' }),
+    options: field(list(str()), { description: 'What `ip link add … type KIND` takes after the kind, e.g. [id, "10"] for a vlan (keel extension)' }),
   }),
   (i) => (linkKind(i) === 'veth' && !i.peer ? 'a veth interface needs a peer' : undefined),
 );

@@ -50,12 +50,12 @@ const fileSpec = refine(
     mode: field(fileMode(), { description: 'Permission bits, e.g. "0644"' }),
     uid: field(int({ min: 0 }), { default: 0 }),
     gid: field(int({ min: 0 }), { default: 0 }),
-    metadata: unsupported(notYet('files[].metadata')),
+    metadata: field(oneOf(['yaml', 'json'] as const), { description: 'The file holds the manifest itself, as written, in YAML or JSON (LinuxKit)' }),
     image: unsupported(notYet('files[].image')),
   }),
   (f) => {
-    const kinds = [f.contents !== undefined, f.source !== undefined, f.directory === true, f.symlink !== undefined];
-    if (kinds.filter(Boolean).length > 1) return 'give only one of contents, source, directory: true, or symlink';
+    const kinds = [f.contents !== undefined, f.source !== undefined, f.directory === true, f.symlink !== undefined, f.metadata !== undefined];
+    if (kinds.filter(Boolean).length > 1) return 'give only one of contents, source, directory: true, symlink, or metadata';
     if (/(^|\/)\.\.(\/|$)/.test(f.path)) return `path ${JSON.stringify(f.path)} must not contain ".."`;
     return undefined;
   },
@@ -84,8 +84,8 @@ const volumeSpec = object({
   name: field(str({ pattern: VOLUME_NAME, patternHint: 'a volume name (lower-case letters, digits, ".", "_", "-")' }), { required: true, description: 'Named in binds as NAME:/path' }),
   image: field(imageRef, { description: "An image whose files fill the volume; else it starts empty" }),
   readonly: field(bool(), { default: false, description: 'Bound read-only into every container' }),
-  format: field(oneOf(['filesystem'] as const), { default: 'filesystem' as const, description: 'Only "filesystem" (the files themselves); LinuxKit\'s "oci" layout is not supported' }),
-  platforms: unsupported(notYet('volumes[].platforms')),
+  format: field(oneOf(['filesystem', 'oci'] as const), { default: 'filesystem' as const, description: 'filesystem: the image\'s files; oci: the image as an OCI image layout (flattened to one layer)' }),
+  platforms: field(list(str({ pattern: /^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/, patternHint: 'a platform such as linux/amd64' })), { description: 'oci: the platforms to write; keel writes the one it builds for' }),
 });
 
 const sections = object(

@@ -18,6 +18,10 @@ export function replacedByKeel(ref: string): boolean {
 export function manifestWarnings(m: Manifest): ManifestWarning[] {
   const out: ManifestWarning[] = [];
   const replaced = m.init.filter(replacedByKeel);
+  for (const [i, v] of m.volumes.entries()) {
+    const others = (v.platforms ?? []).filter((p) => p !== 'linux/amd64');
+    if (others.length) out.push({ field: `volumes[${i}].platforms`, message: `${others.join(', ')} left out: keel writes the volume for the platform it builds for (linux/amd64)` });
+  }
   if (replaced.length) out.push({ field: 'init', message: `${replaced.join(', ')} ${replaced.length > 1 ? 'are' : 'is'} left out: keel is the init, and runs containers with its own runc; these images are not needed` });
   return out;
 }

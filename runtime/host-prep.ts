@@ -63,10 +63,12 @@ async function prepareInterface(iface: RuntimeConfig['interfaces'][number], pid:
   if (!iface.name) throw new PrepError('runtime.interfaces: an interface needs a name');
   const kind = linkKind(iface);
   const netns = ['netns', String(pid)];
+  // ip link add NAME [link DEV] [netns PID] type KIND [what the kind takes]
+  const add = (where: string[]) => ip(['link', 'add', iface.name!, ...(iface.link ? ['link', iface.link] : []), ...where, 'type', kind!, ...(iface.options ?? [])]);
   try {
     if (kind === 'veth') await ip(['link', 'add', iface.name, 'type', 'veth', 'peer', 'name', iface.peer ?? '']);
-    else if (kind && iface.createInRoot) await ip(['link', 'add', iface.name, 'type', kind, ...(iface.options ?? [])]);
-    else if (kind) return await ip(['link', 'add', iface.name, ...netns, 'type', kind, ...(iface.options ?? [])]);
+    else if (kind && iface.createInRoot) await add([]);
+    else if (kind) return await add(netns);
   } catch (err) {
     // "Unknown device type": the kernel lacks the kind; say which module provides it.
     if (kind && /unknown device type|not supported/i.test((err as Error).message)) {

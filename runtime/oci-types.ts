@@ -43,6 +43,6 @@ export interface RuntimeConfig {
   mkdir: string[];
   mounts: OciMount[];
   cgroups: string[];
-  interfaces: Array<{ name?: string; add?: string; peer?: string; createInRoot: boolean; options?: string[] }>;
+  interfaces: Array<{ name?: string; add?: string; peer?: string; createInRoot: boolean; link?: string; options?: string[] }>;
   bindNS: Partial<Record<'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'user' | 'uts', string>>;
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DIST, requireDist } from './helpers/keel-ns.js';
+import { initrdFile } from './helpers/images.js';
 import { busyboxRootfs } from './helpers/rootfs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-build-'));
@@ -57,6 +58,45 @@ describe('keel build', () => {
   it('prints a JSON Schema of the manifest for editors', () => {
     const schema = JSON.parse(keel('schema').stdout) as { properties: Record<string, unknown> };
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['kernel', 'onboot', 'services', 'onshutdown', 'files']));
+  });
+});
+
+describe('LinuxKit constructs in keel build', () => {
+  it('writes the manifest as written for files[].metadata, leaves LinuxKit\'s own init out with a warning, and carries the modules of the link kinds used', () => {
+    busyboxRootfs(join(dir, 'rootfs'));
+    const manifest = [
+      'init:',
+      '  - linuxkit/init:v1.0.0',
+      '  - linuxkit/runc:v1.0.0',
+      'onboot:',
+      '  - name: step',
+      '    image: ./rootfs',
+      '    command: [/bin/true]',
+      '  - name: step',
+      '    image: ./rootfs',
+      '    command: [/bin/true]',
+      '    net: new',
+      '    runtime:',
+      '      interfaces:',
+      '        - {name: wg0, add: wireguard, createInRoot: true}',
+      '        - {name: d0, add: dummy}',
+      'files:',
+      '  - path: etc/linuxkit-config',
+      '    metadata: yaml',
+      '  - path: etc/linuxkit-config.json',
+      '    metadata: json',
+      '',
+    ].join('\n');
+    writeFileSync(join(dir, 'lk.yml'), manifest);
+    const r = keel('build', '-o', join(dir, 'lk'), join(dir, 'lk.yml'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${join(dir, 'lk.yml')}: warning: init: linuxkit/init:v1.0.0, linuxkit/runc:v1.0.0 are left out: keel is the init`);
+    const initrd = join(dir, 'lk/lk-initrd.img');
+    expect(initrdFile(initrd, 'etc/linuxkit-config')).toContain('name: step');
+    expect(JSON.parse(initrdFile(initrd, 'etc/linuxkit-config.json'))).toMatchObject({ init: ['linuxkit/init:v1.0.0', 'linuxkit/runc:v1.0.0'], onboot: [{ name: 'step' }, { name: 'step', net: 'new' }] });
+    const modules = initrdFile(initrd, 'etc/keel/modules');
+    expect(modules).toMatch(/\/wireguard\.ko\n/);
+    expect(modules).toMatch(/\/dummy\.ko\n/);
   });
 });
 

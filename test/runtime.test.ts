@@ -198,6 +198,25 @@ describe('onboot', () => {
   });
 });
 
+describe('LinuxKit constructs', () => {
+  it('runs a name twice, each with a log of its own; mounts at relative destinations; names the module a missing link kind needs', async () => {
+    keel = startKeel(
+      'onboot:\n' +
+        entry('step', 'echo first') +
+        entry('step', 'echo second; grep " /scratch " /proc/mounts | cut -d" " -f3; grep " /data " /proc/mounts | cut -d" " -f3; ls -d /made', 'mounts:\n  - {type: tmpfs, source: tmpfs, destination: data}\nruntime:\n  mkdir: [made]\n  mounts:\n    - {type: tmpfs, source: tmpfs, destination: scratch}') +
+        // This machine's kernel has no dummy link type (a VM's does: test/vm-linuxkit.test.ts).
+        entry('links', 'true', 'net: new\nruntime:\n  interfaces:\n    - {name: d0, add: dummy}'),
+      {},
+      { ownNetwork: true },
+    );
+    const out = await bootAndStop(keel);
+    expect(out).toMatch(/step \| first\n[\s\S]*step \| second\n {2}step \| tmpfs\n {2}step \| tmpfs\n {2}step \| \/made/);
+    expect(logOf(keel, 'onboot.step.1')).toEqual([expect.stringMatching(/ stdout first$/)]);
+    expect(logOf(keel, 'onboot.step.2')[0]).toMatch(/ stdout second$/);
+    expect(out).toMatch(/onboot links failed to start: runtime\.interfaces: d0: this kernel has no "dummy" link type; load its module \(kernel\.modules: \[dummy\]\)/);
+  });
+});
+
 describe('onshutdown', () => {
   it('runs after SIGTERM, in order, before the power action', async () => {
     keel = startKeel('onshutdown:\n' + entry('first', 'echo saving state') + entry('second', 'echo so long'));

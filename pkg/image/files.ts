@@ -2,6 +2,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FileEntry } from '../../model/index.js';
+import { manifestAsWritten } from '../../model/as-written.js';
 import type { CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
 
@@ -42,7 +43,8 @@ export function fileEntries(files: readonly FileEntry[], baseDir: string, manife
       }
       out.push(...hostTree(src, f.path, { uid: f.uid, gid: f.gid }, f.mode));
     } else {
-      out.push({ path: f.path, type: 'file', mode: f.mode ?? DEFAULT_FILE_MODE, data: Buffer.from(f.contents ?? ''), ...owner });
+      const contents = f.metadata ? manifestAsWritten(manifestFile, f.metadata) : (f.contents ?? '');
+      out.push({ path: f.path, type: 'file', mode: f.mode ?? DEFAULT_FILE_MODE, data: Buffer.from(contents), ...owner });
     }
   });
   return out;

@@ -14,7 +14,7 @@ import { BuildError } from './kernel.js';
 import { resolveKernelSource } from './kernel-image.js';
 import { lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
-import { binaryWithLibraries, EARLY_ROOT, runcPath } from './node-runtime.js';
+import { binaryWithLibraries, EARLY_ROOT, iprouteBinary, runcPath } from './node-runtime.js';
 import { writeIsoBios } from './iso.js';
 import { writeTar } from './tar.js';
 
@@ -123,9 +123,15 @@ function busybox(): CpioEntry[] {
   ];
 }
 
+const interfacesOf = (manifest: Manifest) => [...manifest.onboot, ...manifest.services, ...manifest.onshutdown].flatMap((c) => c.runtime?.interfaces ?? []);
+
+function usesInterfaces(manifest: Manifest): boolean {
+  return interfacesOf(manifest).length > 0;
+}
+
 /** The modules for the link kinds the manifest's runtime sections create (wireguard, vlan, …). */
 function interfaceModules(manifest: Manifest): string[] {
-  const kinds = [...manifest.onboot, ...manifest.services, ...manifest.onshutdown].flatMap((c) => c.runtime?.interfaces ?? []).map(linkKind);
+  const kinds = interfacesOf(manifest).map(linkKind);
   return [...new Set(kinds.flatMap((k) => (k && LINK_MODULES[k] ? [LINK_MODULES[k]] : [])))];
 }
 
@@ -142,6 +148,8 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     ...containers.entries,
     ...volumes.entries,
     ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
+    // Only images whose containers make interfaces carry iproute2 (a little over 1 MiB with its libraries).
+    ...(usesInterfaces(manifest) ? binaryWithLibraries(iprouteBinary(), '/usr/sbin/ip') : []),
     ...busybox(),
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
     ...binaryWithLibraries(process.execPath, '/usr/bin/node'),

@@ -47,6 +47,12 @@ export const EARLY_ROOT: readonly CpioEntry[] = [
   { path: '/sys', type: 'dir', mode: 0o555 },
 ];
 
+/** The host's iproute2 `ip`: keel-init runs it to make a container's interfaces (busybox's cannot make every link kind, nor one in another namespace). */
+export function iprouteBinary(): string {
+  for (const p of ['/usr/sbin/ip', '/usr/bin/ip', '/sbin/ip', '/bin/ip']) if (existsSync(p)) return p;
+  throw new BuildError('ip (iproute2) was not found on this machine, and runtime.interfaces needs it in the image; install it (apt-get install iproute2)');
+}
+
 /** The host's runc, which keel build copies into the image. */
 export function runcPath(): string {
   for (const p of ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc']) if (existsSync(p)) return p;

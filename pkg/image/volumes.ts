@@ -5,6 +5,7 @@
 import type { Bind, Manifest } from '../../model/index.js';
 import type { CpioEntry } from './cpio.js';
 import { imageFiles, resolveRef, type ImageContext } from './images.js';
+import { ociLayoutEntries } from './oci-volume.js';
 
 export const VOLUMES_DIR = '/volumes';
 
@@ -24,7 +25,7 @@ export async function volumeEntries(manifest: Manifest, ctx: ImageContext): Prom
     entries.push({ path: at, type: 'dir', mode: 0o755 });
     if (v.image) {
       const src = await resolveRef(v.image, ctx, `${ctx.manifestFile}: volumes[${i}] (${v.name})`);
-      entries.push(...imageFiles(src, at));
+      entries.push(...(v.format === 'oci' ? ociLayoutEntries(src, at, v.image) : imageFiles(src, at)));
     }
   }
   const fix = <T extends { binds?: Bind[] | undefined; 'binds.add'?: Bind[] | undefined }>(c: T): T => ({
