@@ -1,13 +1,13 @@
 // keel build and keel run as an OS builder meets them: repeatable images,
 // and clear errors for the mistakes people make.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DIST, requireDist } from './helpers/keel-ns.js';
-import { initrdFile } from './helpers/images.js';
+import { dockerArchive, initrdFile } from './helpers/images.js';
 import { busyboxRootfs } from './helpers/rootfs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-build-'));
@@ -98,6 +98,88 @@ describe('LinuxKit constructs in keel build', () => {
     expect(modules).toMatch(/\/wireguard\.ko\n/);
     expect(modules).toMatch(/\/dummy\.ko\n/);
   });
+});
+
+describe('errors at build time, not at boot', () => {
+  it('reports every missing image and every entry the runtime would refuse, in one run, each with where it is', () => {
+    busyboxRootfs(join(dir, 'rootfs'));
+    const badLabel = dockerArchive(dir, join(dir, 'bad-label.tar'), 'keel-test/bad-label:1', { layers: [{ files: { 'bin/busybox': 'busybox' } }], config: { Labels: { 'org.mobyproject.config': '{"capabilities": [' } } });
+    const badCaps = dockerArchive(dir, join(dir, 'bad-caps.tar'), 'keel-test/bad-caps:1', { layers: [{ files: { 'bin/busybox': 'busybox' } }], config: { Labels: { 'org.mobyproject.config': '{"capabilities": ["CAP_NOPE"], "mounts": [{"type": "tmpfs"}]}' } } });
+    expect(badLabel).toMatch(/^sha256:/);
+    expect(badCaps).toMatch(/^sha256:/);
+    writeFileSync(
+      join(dir, 'many.yml'),
+      [
+        'onboot:',
+        '  - name: nocmd',
+        '    image: ./rootfs',
+        '  - name: gone',
+        '    image: ./missing-one',
+        'services:',
+        '  - name: label',
+        '    image: ./bad-label.tar',
+        '    command: [/bin/busybox, "true"]',
+        '  - name: caps',
+        '    image: ./bad-caps.tar',
+        '    command: [/bin/busybox, "true"]',
+        '  - name: gone2',
+        '    image: ./missing-two',
+        '',
+      ].join('\n'),
+    );
+    const r = keel('build', '-o', join(dir, 'many'), join(dir, 'many.yml'));
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    const file = join(dir, 'many.yml');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(`${file}: onboot[0] (nocmd): nocmd: no command: the image has no Entrypoint or Cmd, so give "command:"`),
+        expect.stringMatching(/onboot\[1\] \(gone\): image \.\/missing-one: .*missing-one does not exist/),
+        expect.stringContaining(`${file}: services[0] (label): image ./bad-label.tar: label org.mobyproject.config is not valid JSON`),
+        expect.stringContaining(`${file}: services[1] (caps): image ./bad-caps.tar: label org.mobyproject.config: capabilities[0]: "CAP_NOPE": unknown capability`),
+        expect.stringMatching(/services\[2\] \(gone2\): image \.\/missing-two: .*missing-two does not exist/),
+      ]),
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses a kernel.image that is not a kernel', () => {
+    writeFileSync(join(dir, 'not-a-kernel'), 'just text\n'.repeat(100));
+    writeFileSync(join(dir, 'nk.yml'), 'kernel:\n  image: ./not-a-kernel\n');
+    const r = keel('build', '-o', join(dir, 'nk'), join(dir, 'nk.yml'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`kernel.image (./not-a-kernel): ${join(dir, 'not-a-kernel')} is not a kernel (no bzImage header, no arm64 Image magic)`);
+    expect(r.stderr).toContain('fix: give a linux-image package name, its .deb, a bzImage/vmlinuz file, or a LinuxKit kernel image');
+  });
+
+  it('leaves nothing half-made in the cache when interrupted, and removes what a dead build left', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'keel-cache-'));
+    try {
+      // A dead build's leftovers: scratch directories of a pid that no longer runs.
+      mkdirSync(join(cache, 'images', `${'0'.repeat(64)}.tmp-999999`, 'rootfs'), { recursive: true });
+      mkdirSync(join(cache, 'kernels'), { recursive: true });
+      // A big image to be unpacking when ctrl-c comes.
+      const files: Record<string, Buffer> = {};
+      for (let i = 0; i < 200; i++) files[`data/f${i}`] = Buffer.alloc(256 * 1024, i);
+      dockerArchive(dir, join(dir, 'big.tar'), 'keel-test/big:1', { layers: [{ files }] });
+      writeFileSync(join(dir, 'big.yml'), 'services:\n  - name: s\n    image: ./big.tar\n    command: [/bin/true]\n');
+      const env = { ...process.env, KEEL_CACHE: cache };
+      const child = spawn(process.execPath, [join(DIST, 'keel.js'), 'build', '-o', join(dir, 'big'), join(dir, 'big.yml')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const scratch = () => readdirSync(join(cache, 'images')).filter((n) => /\.tmp-\d+$/.test(n));
+      const deadline = Date.now() + 120_000;
+      while (!scratch().some((n) => n.endsWith(`.tmp-${child.pid}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(scratch()).not.toContain(`${'0'.repeat(64)}.tmp-999999`); // swept at the start
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      expect(code).toBe(130);
+      expect(stderr).toContain('keel: build interrupted (SIGINT); nothing half-made is left in the cache');
+      expect(scratch()).toEqual([]);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
 
 describe('keel run', () => {

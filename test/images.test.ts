@@ -96,14 +96,22 @@ describe('images from a Docker engine', () => {
     });
     expect(JSON.parse(readFileSync(join(dir, 'eng.lock'), 'utf8'))).toEqual({ format: 'keel-lock/1', images: { 'keel-test/layers:1': { id: idA } } });
 
-    // The tag moves to another image: the lock keeps the build on the old one.
+    // The tag moves to another image: the build says so and names the fix, instead of using the old one silently.
     const idB = dockerArchive(dir, join(dir, 'b.tar'), 'keel-test/layers:1', layered('2'));
     dockerLoad(join(dir, 'b.tar'));
     loaded.push(idB);
+    const moved = keel(['build', '-o', join(dir, 'e2'), join(dir, 'eng.yml')]);
+    expect(moved.status).toBe(1);
+    expect(moved.stderr).toContain(`eng.yml: init[0]: keel-test/layers:1 is now ${idB.slice(0, 19)}… in the Docker engine, but keel.lock pins ${idA.slice(0, 19)}…`);
+    expect(moved.stderr).toContain('fix: rebuild with --update-lock');
+    expect(existsSync(join(dir, 'e2/eng-initrd.img'))).toBe(false);
+    // With the tag back on the pinned image, the lock gives the same bytes as before.
+    expect(spawnSync('docker', ['tag', idA, 'keel-test/layers:1']).status).toBe(0);
     const again = keel(['build', '-o', join(dir, 'e2'), join(dir, 'eng.yml')]);
     expect(again.status).toBe(0);
     expect(again.stdout).not.toContain('wrote');
     expect(sha(join(dir, 'e2/eng-initrd.img'))).toBe(sha(initrd));
+    expect(spawnSync('docker', ['tag', idB, 'keel-test/layers:1']).status).toBe(0);
     // --update-lock takes what the tag names now.
     const updated = keel(['build', '--update-lock', '-o', join(dir, 'e3'), join(dir, 'eng.yml')]);
     expect(updated.status).toBe(0);

@@ -3,6 +3,7 @@
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../image/kernel.js';
 import { buildImage, OUTPUT_FORMATS, type OutputFormat } from '../image/image.js';
+import { removeOwnScratch } from '../image/cache.js';
 import { terminalProgress } from '../image/sources/progress.js';
 import { jsonSchema, loadManifest, ManifestError, manifestWarnings } from '../../model/index.js';
 import { findImage, runVm, type Disk, type NetMode, type RunOptions } from '../run/qemu.js';
@@ -69,6 +70,14 @@ async function cmdBuild(argv: string[]): Promise<number> {
   for (const f of formats) if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format ${f}: expected one of ${OUTPUT_FORMATS.join(', ')}`);
   const [manifestPath] = positional(positionals, 1, 'one manifest file: keel build [-o DIR] [--name NAME] [--update-lock] keel.yml');
   const started = Date.now();
+  // ctrl-c (or SIGTERM) mid-build: what was half-written into the cache goes, then keel exits as interrupted.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      removeOwnScratch();
+      err(`keel: build interrupted (${sig}); nothing half-made is left in the cache`);
+      process.exit(130);
+    });
+  }
   const r = await buildImage({
     manifestPath: manifestPath!,
     outDir: values.output!,

@@ -10,11 +10,14 @@ import { buildCpio, type CpioEntry } from './cpio.js';
 import { fileEntries } from './files.js';
 import { containerImages, initImages, type ImageContext } from './images.js';
 import { volumeEntries } from './volumes.js';
-import { BuildError } from './kernel.js';
+import { assertKernelImage, BuildError } from './kernel.js';
 import { resolveKernelSource } from './kernel-image.js';
 import { lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
 import { binaryWithLibraries, EARLY_ROOT, iprouteBinary, runcPath } from './node-runtime.js';
+import { preflight } from './preflight.js';
+import { cacheDir, sweepDeadScratch } from './cache.js';
+import { storeDir } from './sources/store.js';
 import { writeIsoBios } from './iso.js';
 import { writeTar } from './tar.js';
 
@@ -176,7 +179,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     progress: opts.progress ?? silentProgress,
   };
 
+  // What builds that died (killed, power lost) left half-made in the cache goes first.
+  for (const d of [storeDir(), join(cacheDir(), 'kernels'), join(cacheDir(), 'downloads')]) sweepDeadScratch(d);
+  await preflight(manifest, ctx, (path) => `${manifestPath}: ${path}`);
   const kernel = await resolveKernelSource(manifest.kernel, ctx);
+  assertKernelImage(kernel.image, `${manifestPath}: kernel.image (${kernel.source})`);
   const entries = await rootEntries(manifest, ctx, kernel, distDir);
   const gz = gzipSync(buildCpio(entries), { level: 6 });
   // Microcode must be an uncompressed cpio at the very start (the kernel looks for it there).

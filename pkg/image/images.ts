@@ -22,11 +22,17 @@ export interface ImageContext {
   /** Filled with what each reference resolved to, for the new lock. */
   resolved: Record<string, LockedImage>;
   progress: Progress;
+  /** Each reference resolved once per build (the preflight resolves them all first). */
+  sources?: Map<string, ResolvedSource>;
 }
 
 export async function resolveRef(ref: string, ctx: ImageContext, what: string): Promise<ResolvedSource> {
+  ctx.sources ??= new Map();
+  const known = ctx.sources.get(ref);
+  if (known) return known;
   const src = await resolveImage(ref, ctx.baseDir, ctx.locked[ref], ctx.progress, what);
   if (src.lock) ctx.resolved[ref] = src.lock;
+  ctx.sources.set(ref, src);
   return src;
 }
 

@@ -2,9 +2,9 @@
 // apt-get into the cache and unpacked), a .deb on disk, or a plain
 // bzImage/vmlinuz file.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { cacheDir } from './cache.js';
+import { cacheDir, scratchDone, scratchFor } from './cache.js';
 
 /** The kernel keel builds with when a manifest names none: the one place it is pinned. */
 export const DEFAULT_KERNEL_PACKAGE = 'linux-image-6.1.0-50-amd64';
@@ -37,16 +37,20 @@ function fromUnpacked(root: string, source: string): ResolvedKernel {
 }
 
 function unpackDeb(deb: string, into: string, source: string): ResolvedKernel {
-  const tmp = `${into}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  const r = run('dpkg-deb', ['-x', deb, tmp]);
-  if (!r.ok) {
+  const tmp = scratchFor(into);
+  try {
     rmSync(tmp, { recursive: true, force: true });
-    throw new BuildError(`${source}: dpkg-deb -x failed: ${r.output}`);
+    mkdirSync(tmp, { recursive: true });
+    const r = run('dpkg-deb', ['-x', deb, tmp]);
+    if (!r.ok) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw new BuildError(`${source}: dpkg-deb -x failed: ${r.output}`);
+    }
+    rmSync(into, { recursive: true, force: true });
+    renameSync(tmp, into); // atomic: a half-unpacked kernel is never seen as cached
+  } finally {
+    scratchDone(tmp);
   }
-  rmSync(into, { recursive: true, force: true });
-  renameSync(tmp, into); // atomic: a half-unpacked kernel is never seen as cached
   return fromUnpacked(into, source);
 }
 
@@ -55,17 +59,23 @@ export function fetchKernelPackage(pkg: string): ResolvedKernel {
   if (!/^linux-image-[A-Za-z0-9.+~-]+$/.test(pkg)) throw new BuildError(`${JSON.stringify(pkg)} is not a Debian kernel package name (linux-image-…)`);
   const dir = join(cacheDir(), 'kernels', pkg);
   if (existsSync(join(dir, 'boot'))) return fromUnpacked(dir, pkg);
-  const dl = join(cacheDir(), 'downloads');
+  const downloads = join(cacheDir(), 'downloads');
+  // apt writes the package where it runs: in a scratch directory, moved into downloads/ once whole.
+  const dl = scratchFor(join(downloads, pkg));
   mkdirSync(dl, { recursive: true });
   const r = run('apt-get', ['download', pkg], dl);
-  const deb = readdirSync(dl).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
-  if (!r.ok || !deb) {
+  const got = readdirSync(dl).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+  const deb = got && r.ok ? join(downloads, got) : undefined;
+  if (deb) renameSync(join(dl, got!), deb);
+  rmSync(dl, { recursive: true, force: true });
+  scratchDone(dl);
+  if (!deb) {
     throw new BuildError(
       `could not download the kernel package ${pkg}: ${r.output.split('\n').pop() ?? ''}\n` +
         `  fix: run "apt-get update" (as root) and check that ${pkg} exists ("apt-cache policy ${pkg}"), or set kernel.image to a .deb or vmlinuz path`,
     );
   }
-  return unpackDeb(join(dl, deb), dir, pkg);
+  return unpackDeb(deb, dir, pkg);
 }
 
 export function resolveKernel(image: string | undefined, baseDir: string): ResolvedKernel {
@@ -79,4 +89,27 @@ export function resolveKernel(image: string | undefined, baseDir: string): Resol
     return existsSync(join(dir, 'boot')) ? fromUnpacked(dir, ref) : unpackDeb(path, dir, ref);
   }
   return { image: path, source: ref };
+}
+
+/**
+ * Whether a file is a bootable kernel: an x86 bzImage carries "HdrS" at
+ * 0x202 (the boot protocol's header), an arm64 Image "ARM\x64" at 0x38.
+ */
+export function kernelKind(path: string): 'x86' | 'arm64' | undefined {
+  const head = Buffer.alloc(0x210);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head.toString('latin1', 0x202, 0x206) === 'HdrS') return 'x86';
+  if (head.toString('latin1', 0x38, 0x3c) === 'ARM\x64') return 'arm64';
+  return undefined;
+}
+
+export function assertKernelImage(path: string, what: string): void {
+  if (!kernelKind(path)) {
+    throw new BuildError(`${what}: ${path} is not a kernel (no bzImage header, no arm64 Image magic)\n  fix: give a linux-image package name, its .deb, a bzImage/vmlinuz file, or a LinuxKit kernel image`);
+  }
 }

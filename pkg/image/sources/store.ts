@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { KEEL_IMAGE_CONFIG as IMAGE_CONFIG_FILE, readKeelImage } from '../../../runtime/bundle.js';
 import type { ImageConfig } from '../../../runtime/oci-spec.js';
-import { cacheDir } from '../cache.js';
+import { cacheDir, scratchDone, scratchFor } from '../cache.js';
 
 export interface StoredImage {
   /** The store key: "sha256:HEX" of the image config (Docker's image id) for images. */
@@ -47,7 +47,7 @@ export async function store(id: string, config: ImageConfig, fill: (rootfs: stri
   const found = lookup(id);
   if (found) return found;
   const dir = join(storeDir(), dirName(id));
-  const tmp = `${dir}.tmp-${process.pid}`;
+  const tmp = scratchFor(dir);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(tmp, 'rootfs'), { recursive: true, mode: 0o755 });
   try {
@@ -58,6 +58,8 @@ export async function store(id: string, config: ImageConfig, fill: (rootfs: stri
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
+  } finally {
+    scratchDone(tmp);
   }
   return { id, rootfs: join(dir, 'rootfs'), config };
 }

@@ -1,0 +1,45 @@
+// Before anything is built: every image the manifest names is resolved, and
+// every container entry goes through the same OCI spec generation keel-init
+// uses at boot, so what can be known at build time fails the build, all of
+// it in one run, each problem with where it is in the manifest.
+import type { Manifest } from '../../model/index.js';
+import { replacedByKeel } from '../../model/index.js';
+import { buildOciSpec, SpecError } from '../../runtime/oci-spec.js';
+import { resolveRef, type ImageContext } from './images.js';
+import { BuildError } from './kernel.js';
+
+/** Container names can stand for uids: any number will do to check the spec. */
+function idsOf(manifest: Manifest): (name: string) => number | undefined {
+  const names = new Set([...manifest.onboot, ...manifest.services, ...manifest.onshutdown].map((c) => c.name));
+  return (name) => (names.has(name) ? 100 : undefined);
+}
+
+export async function preflight(manifest: Manifest, ctx: ImageContext, where: (path: string) => string): Promise<void> {
+  const problems: string[] = [];
+  const attempt = async (path: string, f: (what: string) => Promise<void>) => {
+    const what = where(path);
+    try {
+      await f(what);
+    } catch (err) {
+      if (!(err instanceof BuildError)) throw err;
+      problems.push(err.message.startsWith(what) ? err.message : `${what}: ${err.message}`);
+    }
+  };
+  for (const [i, ref] of manifest.init.entries()) if (!replacedByKeel(ref)) await attempt(`init[${i}]`, (what) => resolveRef(ref, ctx, what).then(() => undefined));
+  for (const [i, v] of manifest.volumes.entries()) if (v.image) await attempt(`volumes[${i}].image`, (what) => resolveRef(v.image!, ctx, what).then(() => undefined));
+  const idOf = idsOf(manifest);
+  for (const phase of ['onboot', 'services', 'onshutdown'] as const) {
+    for (const [i, entry] of manifest[phase].entries()) {
+      await attempt(`${phase}[${i}] (${entry.name})`, async (what) => {
+        const src = await resolveRef(entry.image, ctx, what);
+        try {
+          buildOciSpec({ entry, image: src.config, rootfs: '/rootfs', idOf });
+        } catch (err) {
+          if (err instanceof SpecError) throw new BuildError(`${what}: ${err.message}`);
+          throw err;
+        }
+      });
+    }
+  }
+  if (problems.length) throw new BuildError(problems.join('\n'));
+}
