@@ -110,6 +110,7 @@ async function cmdRun(argv: string[]): Promise<number> {
       name: { type: 'string' },
       disk: { type: 'string', multiple: true },
       net: { type: 'string', default: 'restricted' },
+      uefi: { type: 'boolean', default: false },
     },
     allowPositionals: true,
   });
@@ -130,6 +131,7 @@ async function cmdRun(argv: string[]): Promise<number> {
     ...(values.name ? { name: values.name } : {}),
     disks: (values.disk ?? []).map(parseDisk),
     net: values.net as NetMode,
+    uefi: values.uefi!,
   };
   return runVm(findImage(target!), opts, err);
 }

@@ -3,7 +3,7 @@
 // needed. Sized to what it holds; the volume serial is given and every date
 // is the build's epoch, so the same files give the same bytes.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BuildError } from './kernel.js';
@@ -113,6 +113,19 @@ export function writeFat(opts: FatOptions, files: readonly FatFile[]): void {
       writeFileSync(src, f.data);
       mtools('mcopy', ['-i', drive, src, `::/${f.path}`], opts.epoch);
     });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** One file out of the FAT file system at `offset` in `image` (for `keel run`); undefined if it is not there. */
+export function readFatFile(image: string, offset: number, path: string): Buffer | undefined {
+  const tmp = mkdtempSync(join(tmpdir(), 'keel-fat-'));
+  try {
+    const out = join(tmp, 'file');
+    const r = spawnSync('mcopy', ['-n', '-i', fatDrive(image, offset), `::/${path}`, out], { encoding: 'utf8', env: mtoolsEnv(0) });
+    if (r.error) throw new BuildError(`mcopy was not found (${r.error.message}); install it with "apt-get install ${FAT_PACKAGE}"`);
+    return r.status === 0 ? readFileSync(out) : undefined;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
