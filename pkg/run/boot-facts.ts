@@ -47,7 +47,7 @@ function fromFat(file: string, offset: number, firmware: Firmware, what: string)
   if (firmware === 'uefi') {
     const path = archBoot().efiBootPath;
     const uki = readFatFile(file, offset, path);
-    if (!uki) throw new BuildError(`${what} has no /${path}; keel run boots EFI images that "keel build" made`);
+    if (!uki) throw new BuildError(`${what} has no /${path}, so UEFI cannot boot it (a BIOS image boots without --uefi)`);
     const { kernel, initrd } = ukiParts(uki, `${what}: /${path}`);
     return {
       kernel: uki.subarray(kernel.rawOffset, kernel.rawOffset + kernel.virtualSize),
