@@ -9,42 +9,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writeIsoBios } from '../pkg/image/iso.js';
 import { requireDist } from './helpers/keel-ns.js';
 import { Qmp } from './helpers/qmp.js';
+import { serial } from './helpers/serial.js';
 import { keelBuild } from './helpers/vm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-vm-iso-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** qemu's serial console, with waits that wake on new output rather than on a timer. */
-function serial(stream: NodeJS.ReadableStream) {
-  let text = '';
-  const waiters = new Set<() => void>();
-  stream.on('data', (d: Buffer) => {
-    text += d.toString();
-    for (const w of [...waiters]) w();
-  });
-  return {
-    text: () => text,
-    waitFor(pattern: RegExp, ms: number): Promise<void> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (!pattern.test(text)) return;
-          done();
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`the console never showed ${pattern} in ${ms} ms:\n${text}`));
-        }, ms);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
-  };
-}
 
 describe('an iso-bios image', () => {
   it('boots with plain qemu from -cdrom, isolinux and keel on the serial port, and powers off on the power button', async () => {
