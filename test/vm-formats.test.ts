@@ -67,6 +67,7 @@ describe('every format, built twice from the same inputs', () => {
     ]);
     expect(readdirSync(second).sort()).toEqual(files);
     for (const f of files) expect(readFileSync(join(first, f)).equals(readFileSync(join(second, f))), f).toBe(true);
+    expect(readFileSync(out(`${NAME}.raw`)).equals(readFileSync(out(`${NAME}-bios.img`)))).toBe(true); // aws is the raw-bios disk
     const id = /kubevirt: \S+ \((sha256:[0-9a-f]{12})/.exec(buildLines.join('\n'))?.[1];
     expect(id).toBeDefined();
     expect(run('docker', ['image', 'inspect', '--format', '{{.Id}}', TAG]).stdout.trim().startsWith(id!)).toBe(true);
