@@ -5,15 +5,14 @@
 // or OVMF, qemu's own VHD and VHDX drivers) to keel's boot complete and a
 // clean power-off on the power button. keel run boots one more and answers
 // over the control channel.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerArchive } from './helpers/images.js';
 import { DIST, requireDist } from './helpers/keel-ns.js';
-import { Qmp } from './helpers/qmp.js';
-import { serial } from './helpers/serial.js';
+import { bootToPowerOff } from './helpers/plain-qemu.js';
 import { bootVm } from './helpers/vm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-vm-formats-'));
@@ -172,36 +171,8 @@ describe('booted with plain qemu', () => {
       copyFileSync(OVMF_VARS, join(vmDir, 'vars.fd'));
       uefi.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${join(vmDir, 'vars.fd')}`);
     }
-    const start = Date.now();
-    const qemu = spawn(
-      'qemu-system-x86_64',
-      ['-name', `formats-${file}-${process.pid}`, '-accel', 'tcg', '-cpu', 'max', '-m', '1024', ...uefi, ...attach(out(file)), '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-nic', 'none', '-no-reboot', '-qmp', `unix:${qmpPath},server=on,wait=off`],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const tty = serial(qemu.stdout);
-    qemu.stderr.on('data', (d: Buffer) => process.stderr.write(d));
-    const exited = new Promise<number | null>((r) => qemu.on('exit', (code) => r(code)));
-    try {
-      if (firmware === 'bios') await tty.waitFor(/SYSLINUX \d/, 120_000); // the loader talks on the serial port
-      await tty.waitFor(/keel: boot complete \d+ ms after kernel start/, 420_000);
-      const booted = Date.now() - start;
-      const s = tty.text();
-      expect(s).toMatch(/keel: keel \d+\.\d+\.\d+ starting as pid 1 \(machine mode\)/);
-      expect(s).toContain(`keel: hostname ${NAME}`);
-      expect(s).not.toMatch(/Kernel panic/);
-      const qmp = await Qmp.open(qmpPath);
-      await qmp.command('system_powerdown');
-      qmp.close();
-      expect(await exited).toBe(0);
-      const down = tty.text();
-      expect(down).toContain('keel: power button: poweroff');
-      expect(down).toMatch(/keel: poweroff now \(shutdown took \d+ ms\)/);
-      expect(down).toMatch(/reboot: Power down/);
-      const sinceKernel = /boot complete (\d+) ms after kernel start/.exec(s)![1];
-      process.stdout.write(`formats: ${file} (${firmware}) boot complete after ${booted} ms (${sinceKernel} ms after kernel start), TCG\n`);
-    } finally {
-      qemu.kill('SIGTERM');
-    }
+    const t = await bootToPowerOff({ name: `formats-${file}-${process.pid}`, args: [...uefi, ...attach(out(file))], qmpPath, hostname: NAME, ...(firmware === 'bios' ? { loader: /SYSLINUX \d/ } : {}) });
+    process.stdout.write(`formats: ${file} (${firmware}) boot complete after ${t.bootMs} ms (${t.sinceKernelMs} ms after kernel start), TCG\n`);
   }, 600_000);
 });
 

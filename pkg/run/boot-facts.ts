@@ -4,7 +4,7 @@
 // the partition table by hand, the FAT through mtools, the kernel and
 // initrd out of syslinux's files or the unified kernel image's sections.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { archBoot } from '../image/arch.js';
@@ -16,6 +16,7 @@ import type { DiskImage, Image } from './image.js';
 import { elToritoEntries, isoInitrd, isoProbeKernel } from './iso.js';
 import { cachedKernel } from './kernel-cache.js';
 import { initrdMemoryMb, minimumMemoryMb } from './memory.js';
+import { readAt } from './read-at.js';
 
 export type Firmware = 'bios' | 'uefi';
 
@@ -31,16 +32,6 @@ export interface BootFacts {
 const SECTOR = 512;
 /** MBR partition type of a GPT's protective entry. */
 const GPT_PROTECTIVE = 0xee;
-
-function readAt(file: string, at: number, n: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    return b.subarray(0, readSync(fd, b, 0, n, at));
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The kernel and initrd in the FAT at `offset`: the unified kernel image's for UEFI, syslinux's files for BIOS. */
 function fromFat(file: string, offset: number, firmware: Firmware, what: string): { kernel: Buffer; initrd: Buffer } {

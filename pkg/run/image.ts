@@ -2,9 +2,10 @@
 // NAME-initrd.img, NAME-cmdline, else NAME.iso), or a file named directly,
 // recognised by its contents: an ISO 9660 image, or a disk in one of the
 // formats qemu reads (raw, qcow2, VHD, VHDX, VMDK).
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BuildError } from '../image/kernel.js';
+import { readFdAt } from './read-at.js';
 
 export type Image = KernelImage | IsoImage | DiskImage;
 
@@ -34,25 +35,20 @@ export interface DiskImage {
   fixedVhd?: boolean;
 }
 
-function readAt(fd: number, at: number, n: number): Buffer {
-  const b = Buffer.alloc(n);
-  return b.subarray(0, readSync(fd, b, 0, n, at));
-}
-
 /** What the file is, by its magic numbers; undefined if nothing keel run boots. */
 export function recognise(path: string, name = path): IsoImage | DiskImage | undefined {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    const head = readAt(fd, 0, 512);
+    const head = readFdAt(fd, 0, 512);
     const text = (at: number, n: number) => head.toString('latin1', at, at + n);
     const disk = (driver: DiskDriver, fixedVhd = false): DiskImage => ({ format: 'disk', name, path, driver, ...(fixedVhd ? { fixedVhd } : {}) });
-    if (readAt(fd, 0x8001, 5).toString('latin1') === 'CD001') return { format: 'iso', name, iso: path };
+    if (readFdAt(fd, 0x8001, 5).toString('latin1') === 'CD001') return { format: 'iso', name, iso: path };
     if (text(0, 8) === 'vhdxfile') return disk('vhdx');
     if (text(0, 4) === 'QFI\xfb') return disk('qcow2');
     if (text(0, 4) === 'KDMV' || text(0, 21) === '# Disk DescriptorFile') return disk('vmdk');
     if (text(0, 8) === 'conectix') return disk('vpc'); // dynamic VHD: a copy of the footer first
-    if (size >= 1024 && readAt(fd, size - 512, 8).toString('latin1') === 'conectix') return disk('vpc', true);
+    if (size >= 1024 && readFdAt(fd, size - 512, 8).toString('latin1') === 'conectix') return disk('vpc', true);
     if (head.length === 512 && head[510] === 0x55 && head[511] === 0xaa) return disk('raw'); // a partition table
     return undefined;
   } finally {

@@ -2,10 +2,10 @@
 // catalog says which firmware it boots with (BIOS, UEFI, or both); the
 // kernel and initrd are read back out of an iso-bios's ISO 9660 tree for
 // the KVM probe and the memory check (an iso-efi's are in its EFI image).
-import { closeSync, openSync, readSync } from 'node:fs';
 import { ISO_INITRD, ISO_KERNEL, findIsoFile, type IsoExtent } from '../image/iso.js';
 import { BuildError } from '../image/kernel.js';
 import { cachedKernel } from './kernel-cache.js';
+import { readAt } from './read-at.js';
 
 const SECTOR = 2048;
 /** El Torito's platform ids. */
@@ -15,16 +15,6 @@ const PLATFORM_EFI = 0xef;
 /** Boot from the CD drive first, whatever disks are attached too. */
 export function isoBootArgs(iso: string): string[] {
   return ['-cdrom', iso, '-boot', 'order=d'];
-}
-
-function readAt(iso: string, at: number, n: number): Buffer {
-  const fd = openSync(iso, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    return b.subarray(0, readSync(fd, b, 0, n, at));
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export interface BootEntry {
