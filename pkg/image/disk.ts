@@ -46,15 +46,17 @@ export interface RawDiskOptions {
   epoch?: number;
   /** What the disk's ids are derived from (diskSeed); computed when not given. */
   seed?: string;
+  /** The unified kernel image of this payload when already built (outputs.ts builds it once for all formats). */
+  uki?: Buffer;
 }
 
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 const mib = (n: number) => `${Math.ceil(n / MIB)} MiB`;
 
 /** The files the boot partition holds, and the room a boot loader's installer adds to them. */
-function bootFiles(payload: BootPayload, firmware: Firmware): { files: FatFile[]; reserve: number } {
+function bootFiles(payload: BootPayload, firmware: Firmware, uki?: Buffer): { files: FatFile[]; reserve: number } {
   const boot = archBoot(payload.arch);
-  if (firmware === 'efi') return { files: [{ path: boot.efiBootPath, data: buildUki(payload) }], reserve: 0 };
+  if (firmware === 'efi') return { files: [{ path: boot.efiBootPath, data: uki ?? buildUki(payload) }], reserve: 0 };
   if (!boot.bios) throw new BuildError(`${payload.arch} has no BIOS; build an EFI format instead`);
   const cfg = syslinuxConfig(payload.cmdline, '/kernel', '/initrd.img');
   return {
@@ -92,7 +94,7 @@ export function diskSeed(payload: BootPayload, firmware: Firmware): string {
 /** Writes a bootable raw disk to `out` (atomically: a failed build leaves no file). Returns its size in bytes. */
 export function writeRawDisk(out: string, payload: BootPayload, opts: RawDiskOptions): number {
   const epoch = buildEpoch(opts.epoch);
-  const { files, reserve } = bootFiles(payload, opts.firmware);
+  const { files, reserve } = bootFiles(payload, opts.firmware, opts.uki);
   const plan = planFat(files, reserve);
   const need = PARTITION_START + plan.bytes + (opts.firmware === 'efi' ? GPT_TAIL : 0);
   if (opts.size !== undefined && opts.size < need) {

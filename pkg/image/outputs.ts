@@ -77,6 +77,8 @@ export async function writeBootOutputs(formats: readonly BootOutput[], opts: Boo
   const work = mkdtempSync(join(opts.outDir, `.${opts.name}-disks-`));
   const seeds = new Map<Firmware, string>();
   const seedOf = (fw: Firmware) => seeds.get(fw) ?? seeds.set(fw, diskSeed(payload, fw)).get(fw)!;
+  let uki: Buffer | undefined;
+  const ukiOnce = () => (uki ??= buildUki(payload));
   const raws = new Map<string, string>();
   /** The raw disk for a layout and size unit, written the first time it is wanted. */
   const rawDisk = (fw: Firmware, unit: number): string => {
@@ -85,7 +87,7 @@ export async function writeBootOutputs(formats: readonly BootOutput[], opts: Boo
     if (!raw) {
       mkdirSync(join(work, key));
       raw = join(work, key, GCP_DISK_NAME);
-      writeRawDisk(raw, payload, { firmware: fw, unit, epoch, seed: seedOf(fw), ...(opts.size !== undefined ? { size: opts.size } : {}) });
+      writeRawDisk(raw, payload, { firmware: fw, unit, epoch, seed: seedOf(fw), ...(fw === 'efi' ? { uki: ukiOnce() } : {}), ...(opts.size !== undefined ? { size: opts.size } : {}) });
       raws.set(key, raw);
     }
     return raw;
@@ -104,7 +106,7 @@ export async function writeBootOutputs(formats: readonly BootOutput[], opts: Boo
       }
       const out = join(opts.outDir, spec.file!(opts.name));
       const tmp = join(work, basename(out)); // the final name: a VMDK records its own file name
-      if (spec.kind === 'iso-efi') writeIsoEfi({ uki: buildUki(payload), out: tmp, seed, arch: payload.arch, epoch });
+      if (spec.kind === 'iso-efi') writeIsoEfi({ uki: ukiOnce(), out: tmp, seed, arch: payload.arch, epoch });
       else if (spec.kind === 'gcp') await writeGcpArchive(dirname(rawDisk(spec.firmware, GCP_DISK_UNIT)), tmp, epoch);
       else if (spec.kind === 'raw') copySparse(rawDisk(spec.firmware, MIB), tmp);
       else convertRawDisk(rawDisk(spec.firmware, MIB), tmp, spec.kind, seed, epoch);

@@ -78,16 +78,17 @@ function securityDirectory(pe: Buffer, l: PeLayout): number {
 }
 
 /** The PE checksum: a 16-bit folded sum of the file's words, the checksum field counted as 0, plus the length. */
-function peChecksum(pe: Buffer, checksumAt: number): number {
+export function peChecksum(pe: Buffer, checksumAt: number): number {
+  // Summed as little-endian 16-bit words (the host's order on every architecture keel runs on) into a
+  // float, exact up to 2^53 (files far beyond any UKI), and folded once at the end.
   let sum = 0;
-  for (let i = 0; i + 1 < pe.length; i += 2) {
-    if (i === checksumAt || i === checksumAt + 2) continue;
-    sum += pe.readUInt16LE(i);
-    sum = (sum & 0xffff) + (sum >>> 16);
-  }
+  const words = Math.floor(pe.length / 2);
+  const aligned = pe.byteOffset % 2 === 0 ? new Uint16Array(pe.buffer, pe.byteOffset, words) : undefined;
+  for (let w = 0; w < words; w++) sum += aligned ? aligned[w]! : pe.readUInt16LE(w * 2);
+  sum -= pe.readUInt16LE(checksumAt) + pe.readUInt16LE(checksumAt + 2);
   if (pe.length % 2) sum += pe[pe.length - 1]!;
-  sum = (sum & 0xffff) + (sum >>> 16);
-  return ((sum & 0xffff) + pe.length) >>> 0;
+  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  return (sum + pe.length) >>> 0;
 }
 
 /**

@@ -3,7 +3,7 @@
 // the stub's own sections untouched.
 import { describe, expect, it } from 'vitest';
 import { BuildError } from './kernel.js';
-import { addPeSections, peSections } from './pe.js';
+import { addPeSections, peChecksum, peSections } from './pe.js';
 import { buildUki, efiStub, ukiParts } from './uki.js';
 
 const kernel = Buffer.alloc(1_000_003, 0x4b);
@@ -47,6 +47,12 @@ describe('a unified kernel image', () => {
     const last = sections[sections.length - 1]!;
     expect(sizeOfImage).toBeGreaterThanOrEqual(last.virtualAddress + last.virtualSize);
     expect(uki.readUInt16LE(peAt + 6)).toBe(sections.length);
+  });
+
+  it('carries a PE checksum computed the way the linker computed the stub one', () => {
+    const at = (pe: Buffer) => pe.readUInt32LE(0x3c) + 24 + 64;
+    expect(peChecksum(stub, at(stub))).toBe(stub.readUInt32LE(at(stub)));
+    expect(uki.readUInt32LE(at(uki))).toBe(peChecksum(uki, at(uki)));
   });
 
   it('is the same bytes from the same inputs', () => {
