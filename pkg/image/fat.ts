@@ -15,6 +15,8 @@ const MIB = 2 ** 20;
 /** FAT32 needs at least this many clusters; fewer and a reader takes it for FAT16. */
 const FAT32_MIN_CLUSTERS = 65525;
 const RESERVED_SECTORS = 32;
+/** The largest file FAT32 holds (its size field is 32 bits). */
+const FAT_MAX_FILE = 2 ** 32 - 1;
 /** FAT dates start in 1980. */
 const FAT_EPOCH_FLOOR = 315532800;
 
@@ -56,6 +58,8 @@ export interface FatPlan {
  * files other tools add (a boot loader), rounded up to whole MiB.
  */
 export function planFat(files: readonly FatFile[], reserve = 0): FatPlan {
+  const huge = files.find((f) => f.data.length > FAT_MAX_FILE);
+  if (huge) throw new BuildError(`${huge.path} is ${Math.ceil(huge.data.length / MIB)} MiB; a FAT32 file holds at most 4 GiB - 1 byte, so this image is too big for a disk format`);
   const payload = files.reduce((n, f) => n + f.data.length, reserve);
   const spc = sectorsPerCluster(payload);
   const cb = clusterBytes(spc);
