@@ -71,12 +71,22 @@ interface LoadEvent {
 export async function loadContainerDisk(opts: ContainerDiskOptions): Promise<string> {
   checkTag(opts.tag);
   const { archive, id } = containerDiskArchive(opts);
-  const docker = await connectEngine();
-  const stream = await docker.loadImage(Readable.from([archive]), { quiet: true });
+  await connectEngine(); // the engine answers, or the error says how to start one
+  // The engine answers a load only once it has unpacked the layer, which on a busy machine takes longer
+  // than the shared connection's 10 s idle timeout: this request gets a connection without one.
+  const { default: Docker } = await import('dockerode');
+  const docker = new Docker();
+  const failed = (why: string) => new BuildError(`the Docker engine did not load the kubevirt image ${opts.tag}: ${why}`);
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = await docker.loadImage(Readable.from([archive]), { quiet: true });
+  } catch (err) {
+    throw failed((err as Error).message);
+  }
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (err: Error | null, events: LoadEvent[]) => {
-      const failed = err?.message ?? events.find((e) => e.error)?.error;
-      if (failed) reject(new BuildError(`the Docker engine did not load the kubevirt image ${opts.tag}: ${failed}`));
+      const why = err?.message ?? events.find((e) => e.error)?.error;
+      if (why) reject(failed(why));
       else resolve();
     });
   });

@@ -99,7 +99,7 @@ export async function writeBootOutputs(formats: readonly BootOutput[], opts: Boo
       const seed = seedOf(spec.firmware);
       if (spec.kind === 'kubevirt') {
         const qcow2 = join(work, `${opts.name}.qcow2`);
-        convertRawDisk(rawDisk('bios', MIB), qcow2, 'qcow2', seed, epoch);
+        convertRawDisk(rawDisk(spec.firmware, MIB), qcow2, 'qcow2', seed, epoch);
         const id = await loadContainerDisk({ qcow2: readFileSync(qcow2), fileName: `${opts.name}.qcow2`, tag: opts.tag!, arch: payload.arch, epoch });
         lines.push(`kubevirt: ${opts.tag} (${id.slice(0, 19)}), disk at /disk/${opts.name}.qcow2`);
         continue;
