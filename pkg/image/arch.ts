@@ -16,6 +16,8 @@ export interface ArchBoot {
   efiBootPath: string;
   /** Whether a BIOS (SeaBIOS, syslinux) can boot this architecture at all. */
   bios: boolean;
+  /** The serial port's name as the kernel's console= (the console keel adds when the manifest names none). */
+  serialConsole: string;
   /** UEFI firmware: code (read-only) and a template of its variable store (each VM gets a copy). */
   uefiCode: string;
   uefiVars: string;
@@ -31,6 +33,7 @@ export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
     efiStub: '/usr/lib/systemd/boot/efi/linuxx64.efi.stub',
     efiBootPath: 'EFI/BOOT/BOOTX64.EFI',
     bios: true,
+    serialConsole: 'ttyS0',
     uefiCode: '/usr/share/OVMF/OVMF_CODE_4M.fd',
     uefiVars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
     qemu: 'qemu-system-x86_64',

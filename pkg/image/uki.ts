@@ -29,7 +29,7 @@ export function efiStub(arch?: Arch): Buffer {
 export function buildUki(inputs: UkiInputs): Buffer {
   return addPeSections(efiStub(inputs.arch), [
     { name: '.osrel', data: Buffer.from(OS_RELEASE) },
-    { name: '.cmdline', data: Buffer.from(imageCmdline(inputs.cmdline)) },
+    { name: '.cmdline', data: Buffer.from(imageCmdline(inputs.cmdline, inputs.arch)) },
     { name: '.linux', data: inputs.kernel },
     { name: '.initrd', data: inputs.initrd },
   ]);

@@ -54,8 +54,10 @@ export interface ChannelPaths {
   channel: string;
 }
 
-/** The qemu for this machine's architecture (arch.ts). */
-export const QEMU = archBoot().qemu;
+/** The qemu for this machine's architecture (arch.ts); asked when needed, so the CLI loads on any machine. */
+export function qemuBinary(): string {
+  return archBoot().qemu;
+}
 
 /** The qemu arguments that say what to boot. */
 function bootArgs(image: Image): string[] {
@@ -138,7 +140,7 @@ export function kvmUsable(kernel: string): boolean {
     /* no cache yet */
   }
   if (key in cache) return cache[key]!;
-  const r = spawnSync(QEMU, ['-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
+  const r = spawnSync(qemuBinary(), ['-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
     encoding: 'utf8',
     timeout: 4000,
   });
@@ -161,7 +163,7 @@ export function chooseAccel(kernel: string, wanted: RunOptions['accel']): { acce
 }
 
 export function qemuAvailable(): boolean {
-  return spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status === 0;
+  return spawnSync(qemuBinary(), ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 /** Creates missing raw disks at their size, so `--disk data.img,size=1G` works the first time. */
@@ -187,7 +189,7 @@ const POWEROFF_WAIT_MS = 60_000;
  * reaches keel-init's control API over a virtio-serial port.
  */
 export async function runVm(image: Image, opts: RunOptions, say: (line: string) => void): Promise<number> {
-  if (!qemuAvailable()) throw new BuildError(`${QEMU} was not found; install it with "apt-get install ${archBoot().packages.qemu}"`);
+  if (!qemuAvailable()) throw new BuildError(`${qemuBinary()} was not found; install it with "apt-get install ${archBoot().packages.qemu}"`);
   const facts: BootFacts = bootFacts(image, opts.uefi ?? false);
   if (opts.memMb < facts.memoryMb) {
     throw new BuildError(`the initrd in ${image.name} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${facts.memoryMb} or more`);
@@ -207,7 +209,7 @@ export async function runVm(image: Image, opts: RunOptions, say: (line: string) 
   }
   const qmp = opts.qmp ?? vm.qmp;
   say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${facts.why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
-  const child = spawn(QEMU, qemuArgs(image, { ...opts, qmp }, accel, vm, uefi), { stdio: 'inherit' });
+  const child = spawn(qemuBinary(), qemuArgs(image, { ...opts, qmp }, accel, vm, uefi), { stdio: 'inherit' });
   // Told to stop (ctrl-c when the console is not a terminal, SIGTERM, SIGHUP):
   // press the guest's power button so keel shuts down in order, and stop qemu
   // only if that takes too long or the signal comes again.
