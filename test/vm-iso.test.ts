@@ -1,50 +1,17 @@
 // The iso-bios output boots on its own: plain qemu, the ISO as its only
 // drive, isolinux and then keel on the serial console, and a clean power-off
 // from the power button.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { writeIsoBios } from '../pkg/image/iso.js';
 import { requireDist } from './helpers/keel-ns.js';
-import { Qmp } from './helpers/qmp.js';
+import { bootToPowerOff } from './helpers/plain-qemu.js';
 import { keelBuild } from './helpers/vm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-vm-iso-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** qemu's serial console, with waits that wake on new output rather than on a timer. */
-function serial(stream: NodeJS.ReadableStream) {
-  let text = '';
-  const waiters = new Set<() => void>();
-  stream.on('data', (d: Buffer) => {
-    text += d.toString();
-    for (const w of [...waiters]) w();
-  });
-  return {
-    text: () => text,
-    waitFor(pattern: RegExp, ms: number): Promise<void> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (!pattern.test(text)) return;
-          done();
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`the console never showed ${pattern} in ${ms} ms:\n${text}`));
-        }, ms);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
-  };
-}
 
 describe('an iso-bios image', () => {
   it('boots with plain qemu from -cdrom, isolinux and keel on the serial port, and powers off on the power button', async () => {
@@ -55,38 +22,7 @@ describe('an iso-bios image', () => {
     const iso = join(dir, 'isotest.iso');
     const cmdline = readFileSync(join(dir, 'isotest-cmdline'), 'utf8').trim();
     writeIsoBios({ kernel: join(dir, 'isotest-kernel'), initrd: join(dir, 'isotest-initrd.img'), cmdline, out: iso });
-    const qmpPath = join(dir, 'qmp.sock');
-    const start = Date.now();
-    const qemu = spawn(
-      'qemu-system-x86_64',
-      ['-accel', 'tcg', '-cpu', 'max', '-m', '1024', '-cdrom', iso, '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-nic', 'none', '-no-reboot', '-qmp', `unix:${qmpPath},server=on,wait=off`],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const tty = serial(qemu.stdout);
-    qemu.stderr.on('data', (d: Buffer) => process.stderr.write(d));
-    const exited = new Promise<number | null>((r) => qemu.on('exit', (code) => r(code)));
-    try {
-      await tty.waitFor(/ISOLINUX \d/, 60_000); // the bootloader talks on the serial port
-      const loader = Date.now() - start;
-      await tty.waitFor(/keel: boot complete \d+ ms after kernel start/, 300_000);
-      const booted = Date.now() - start;
-      const s = tty.text();
-      expect(s).toMatch(/keel: keel \d+\.\d+\.\d+ starting as pid 1 \(machine mode\)/);
-      expect(s).toContain('keel: hostname isotest');
-      expect(s).toMatch(/keel: loaded \d+ kernel module\(s\)\r?\n/);
-      expect(s).not.toMatch(/Kernel panic/);
-      const qmp = await Qmp.open(qmpPath);
-      await qmp.command('system_powerdown');
-      qmp.close();
-      expect(await exited).toBe(0);
-      const down = tty.text();
-      expect(down).toContain('keel: power button: poweroff');
-      expect(down).toMatch(/keel: poweroff now \(shutdown took \d+ ms\)/);
-      expect(down).toMatch(/reboot: Power down/);
-      const sinceKernel = Number(/boot complete (\d+) ms after kernel start/.exec(s)![1]);
-      process.stdout.write(`iso-bios: ${statSync(iso).size} bytes; isolinux after ${loader} ms, boot complete after ${booted} ms (${sinceKernel} ms after kernel start), TCG\n`);
-    } finally {
-      qemu.kill('SIGTERM');
-    }
+    const t = await bootToPowerOff({ name: `isotest-${process.pid}`, args: ['-cdrom', iso], qmpPath: join(dir, 'qmp.sock'), hostname: 'isotest', loader: /ISOLINUX \d/ });
+    process.stdout.write(`iso-bios: ${statSync(iso).size} bytes; isolinux after ${t.loaderMs} ms, boot complete after ${t.bootMs} ms (${t.sinceKernelMs} ms after kernel start), TCG\n`);
   }, 420_000);
 });

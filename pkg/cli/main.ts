@@ -16,14 +16,20 @@ import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from '../..
 
 const USAGE = `usage: keel COMMAND [options]
 
-  keel build [-o DIR] [--name NAME] [--format tar|iso-bios]... [--update-lock] keel.yml
-                                               build NAME-kernel, NAME-initrd.img, NAME-cmdline
-                                               (and NAME.tar, NAME.iso);
+  keel build [-o DIR] [--name NAME] [--format FORMAT]... [--size SIZE] [--tag IMAGE]
+             [--update-lock] keel.yml       build NAME-kernel, NAME-initrd.img, NAME-cmdline,
+                                               and each FORMAT: tar, iso-bios, iso-efi, raw-bios,
+                                               raw-efi, qcow2-bios, qcow2-efi, vhd, vhdx, vmdk,
+                                               gcp, aws, kubevirt (loaded into the Docker engine
+                                               as --tag IMAGE); --size (e.g. 2G) sizes the disks;
                                                image ids are pinned in keel.lock beside keel.yml
-  keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--no-reboot] [--name VM]
+  keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--uefi] [--no-reboot] [--name VM]
            [--disk PATH[,size=4G][,format=raw|qcow2]]... [--net restricted|user|none]
-           [--qmp SOCKET] [--qemu-arg ARG]... NAME|DIR/NAME|NAME.iso
-                                               boot a built image under qemu on this terminal
+           [--qmp SOCKET] [--qemu-arg ARG]... NAME|DIR/NAME|IMAGE-FILE
+                                               boot a built image under qemu on this terminal:
+                                               kernel+initrd, an ISO, or a disk (raw, qcow2, vhd,
+                                               vhdx, vmdk); --uefi boots with UEFI firmware (OVMF),
+                                               which EFI disks and ISOs get without asking
   keel --vm VM VERB ...                        any verb below, against a VM keel run started
   keel validate keel.yml                       check a manifest without building
   keel schema                                  print the manifest's JSON Schema
@@ -63,12 +69,17 @@ async function cmdBuild(argv: string[]): Promise<number> {
       name: { type: 'string' },
       'update-lock': { type: 'boolean', default: false },
       format: { type: 'string', multiple: true },
+      size: { type: 'string' },
+      tag: { type: 'string' },
     },
     allowPositionals: true,
   });
   const formats = (values.format ?? []).flatMap((f) => f.split(','));
   for (const f of formats) if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format ${f}: expected one of ${OUTPUT_FORMATS.join(', ')}`);
   const [manifestPath] = positional(positionals, 1, 'one manifest file: keel build [-o DIR] [--name NAME] [--update-lock] keel.yml');
+  // A bare number is MiB, as LinuxKit's --size reads it.
+  const size = values.size === undefined ? undefined : parseSize(/^\d+$/.test(values.size) ? `${values.size}M` : values.size, `--size ${values.size}`);
+  if (values.tag !== undefined && !formats.includes('kubevirt')) throw new UsageError('--tag names the kubevirt image; add --format kubevirt');
   const started = Date.now();
   // ctrl-c (or SIGTERM) mid-build: what was half-written into the cache goes, then keel exits as interrupted.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -85,6 +96,8 @@ async function cmdBuild(argv: string[]): Promise<number> {
     updateLock: values['update-lock'],
     progress: terminalProgress(),
     formats: formats as OutputFormat[],
+    ...(size !== undefined ? { size } : {}),
+    ...(values.tag !== undefined ? { tag: values.tag } : {}),
   });
   for (const w of r.warnings) err(`${manifestPath}: warning: ${w.field}: ${w.message}`);
   out(`built ${r.name} in ${((Date.now() - started) / 1000).toFixed(1)} s (kernel ${r.kernelSource})`);
@@ -107,6 +120,7 @@ async function cmdRun(argv: string[]): Promise<number> {
       name: { type: 'string' },
       disk: { type: 'string', multiple: true },
       net: { type: 'string', default: 'restricted' },
+      uefi: { type: 'boolean', default: false },
     },
     allowPositionals: true,
   });
@@ -127,8 +141,16 @@ async function cmdRun(argv: string[]): Promise<number> {
     ...(values.name ? { name: values.name } : {}),
     disks: (values.disk ?? []).map(parseDisk),
     net: values.net as NetMode,
+    uefi: values.uefi!,
   };
   return runVm(findImage(target!), opts, err);
+}
+
+/** SIZE like 512M or 4G (K, M, G, T: powers of 1024; no letter: bytes) in bytes. */
+function parseSize(text: string, what: string): number {
+  const m = /^(\d+)([KMGT]?)$/i.exec(text);
+  if (!m) throw new UsageError(`${what}: expected a size such as 512M or 4G`);
+  return Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase());
 }
 
 /** --disk PATH[,size=SIZE][,format=raw|qcow2]: SIZE like 512M or 4G. */
@@ -139,7 +161,7 @@ function parseDisk(spec: string): Disk {
   for (const o of opts) {
     const [k, v = ''] = o.split('=');
     if (k === 'format' && (v === 'raw' || v === 'qcow2')) disk.format = v;
-    else if (k === 'size' && /^\d+[KMGT]?$/i.test(v)) disk.size = Number(v.replace(/\D/g, '')) * 1024 ** ' KMGT'.indexOf((v.replace(/\d/g, '') || ' ').toUpperCase());
+    else if (k === 'size' && /^\d+[KMGT]?$/i.test(v)) disk.size = parseSize(v, `--disk ${spec}`);
     else throw new UsageError(`--disk ${spec}: "${o}" is not size=N[K|M|G|T] or format=raw|qcow2`);
   }
   return disk;

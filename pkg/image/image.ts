@@ -20,6 +20,7 @@ import { cacheDir, sweepDeadScratch } from './cache.js';
 import { storeDir } from './sources/store.js';
 import { writeIsoBios } from './iso.js';
 import { writeTar } from './tar.js';
+import { BOOT_OUTPUT_NAMES, checkBootOutputs, isDiskOutput, writeBootOutputs, type BootOutput } from './outputs.js';
 
 
 
@@ -33,11 +34,17 @@ export interface BuildOptions {
   updateLock?: boolean;
   /** Extra outputs besides NAME-kernel, NAME-initrd.img and NAME-cmdline (which are always written). */
   formats?: OutputFormat[];
+  /** The disks' size in bytes, when they should be bigger than the image needs (--size). */
+  size?: number;
+  /** The image name the kubevirt output is loaded into the Docker engine as (--tag). */
+  tag?: string;
   progress?: Progress;
 }
 
-export const OUTPUT_FORMATS = ['kernel+initrd', 'tar', 'iso-bios'] as const;
+export const OUTPUT_FORMATS = ['kernel+initrd', 'tar', 'iso-bios', ...BOOT_OUTPUT_NAMES] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+const isBootOutput = (f: OutputFormat): f is BootOutput => (BOOT_OUTPUT_NAMES as readonly string[]).includes(f);
 
 export interface BuildResult {
   name: string;
@@ -49,7 +56,7 @@ export interface BuildResult {
   /** The lock file beside the manifest, and whether this build wrote it. */
   lockFile: string;
   lockWritten: boolean;
-  /** NAME.tar and NAME.iso when asked for. */
+  /** The other outputs asked for: their files, and for kubevirt the image it was loaded as. */
   extra: string[];
   /** What the manifest asks for that keel does differently (manifestWarnings). */
   warnings: ManifestWarning[];
@@ -171,6 +178,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const baseDir = dirname(manifestPath);
   const distDir = opts.distDir ?? defaultDistDir();
   const lockFile = lockPathFor(manifestPath);
+  const bootOutputs = (opts.formats ?? []).filter(isBootOutput);
+  checkBootOutputs(bootOutputs, opts);
+  if (opts.size !== undefined && !bootOutputs.some(isDiskOutput)) throw new BuildError(`--size sizes disks; ask for a disk format too (${BOOT_OUTPUT_NAMES.filter(isDiskOutput).join(', ')})`);
   const ctx: ImageContext = {
     baseDir,
     manifestFile: manifestPath,
@@ -205,6 +215,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   if (formats.has('iso-bios')) {
     writeIsoBios({ kernel: out('kernel'), initrd: out('initrd.img'), cmdline, out: join(opts.outDir, `${name}.iso`) });
     extra.push(join(opts.outDir, `${name}.iso`));
+  }
+  if (bootOutputs.length) {
+    const payload = { kernel: readFileSync(kernel.image), initrd, cmdline };
+    extra.push(...(await writeBootOutputs(bootOutputs, { name, outDir: opts.outDir, payload, ...(opts.size !== undefined ? { size: opts.size } : {}), ...(opts.tag ? { tag: opts.tag } : {}) })));
   }
   // The lock is written last: only a build that succeeded records what it used.
   const lockWritten = writeLock(lockFile, ctx.resolved);

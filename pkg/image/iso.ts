@@ -6,8 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { withSerialConsole } from './cmdline.js';
 import { BuildError } from './kernel.js';
+import { buildEpoch } from './reproducible.js';
+import { syslinuxConfig } from './syslinux.js';
 
 /** Where the kernel and initrd sit inside the ISO (also read back by `keel run`). */
 export const ISO_KERNEL = 'boot/kernel';
@@ -43,20 +44,9 @@ export interface IsoOptions {
   tools?: Partial<IsoTools>;
 }
 
-/** isolinux.cfg: SERIAL must come first so the bootloader talks on ttyS0 from the start. */
+/** isolinux.cfg: the kernel and initrd where the ISO holds them. */
 export function isolinuxConfig(cmdline: string): string {
-  if (/[\r\n]/.test(cmdline)) throw new BuildError('the kernel command line must be one line for iso-bios');
-  return [
-    'SERIAL 0 115200',
-    'DEFAULT keel',
-    'PROMPT 0',
-    'TIMEOUT 0',
-    'LABEL keel',
-    `  LINUX /${ISO_KERNEL}`,
-    `  INITRD /${ISO_INITRD}`,
-    `  APPEND ${withSerialConsole(cmdline)}`,
-    '',
-  ].join('\n');
+  return syslinuxConfig(cmdline, `/${ISO_KERNEL}`, `/${ISO_INITRD}`);
 }
 
 function checkTools(tools: IsoTools): void {
@@ -72,35 +62,36 @@ function isoDate(epoch: number): string {
   return new Date(epoch * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14) + '00';
 }
 
-// xorriso reads a date of 0 as "not given" and then uses the clock, so the floor is 1.
-function epochOf(opts: IsoOptions): number {
-  const env = process.env.SOURCE_DATE_EPOCH;
-  const epoch = opts.epoch ?? (env && /^\d+$/.test(env) ? Number(env) : 1);
-  return Math.max(1, Math.floor(epoch));
-}
-
 /** A -graft-points argument "IN_ISO=ON_DISK"; a "=" or "\\" in the disk path is escaped. */
 function graft(inIso: string, onDisk: string): string {
   return `${inIso}=${resolve(onDisk).replace(/[\\=]/g, (c) => `\\${c}`)}`;
 }
 
-/** Writes a BIOS-bootable hybrid ISO to opts.out (atomically: a failed build leaves no file). */
-export function writeIsoBios(opts: IsoOptions): void {
-  const tools: IsoTools = { ...DEBIAN_ISO_TOOLS, ...opts.tools };
-  checkTools(tools);
-  for (const f of [opts.kernel, opts.initrd]) if (!existsSync(f)) throw new BuildError(`iso-bios: ${f} does not exist`);
-  const volumeId = opts.volumeId ?? 'KEEL';
-  if (!/^[A-Z0-9_]{1,32}$/.test(volumeId)) throw new BuildError(`iso-bios: volume id ${JSON.stringify(volumeId)} must be 1 to 32 of A-Z, 0-9 and _`);
-  const epoch = epochOf(opts);
-  const out = resolve(opts.out);
+export interface XorrisoRun {
+  xorriso: string;
+  out: string;
+  volumeId?: string;
+  epoch?: number;
+  /** What the ISO holds and how it boots: boot options and -graft-points "IN_ISO=ON_DISK" arguments. */
+  contents: string[];
+  /** The output's name in messages (iso-bios, iso-efi). */
+  what: string;
+}
+
+/**
+ * Runs xorriso to write an ISO to run.out, atomically (a failed build leaves
+ * no file). Files are grafted from where they are (no copies); every date
+ * and the volume uuid come from the epoch, so nothing of this machine or
+ * this moment leaks in.
+ */
+export function runXorriso(run: XorrisoRun): void {
+  const volumeId = run.volumeId ?? 'KEEL';
+  if (!/^[A-Z0-9_]{1,32}$/.test(volumeId)) throw new BuildError(`${run.what}: volume id ${JSON.stringify(volumeId)} must be 1 to 32 of A-Z, 0-9 and _`);
+  const epoch = buildEpoch(run.epoch);
+  const out = resolve(run.out);
   const tmp = `${out}.tmp-${process.pid}`;
-  const cfgDir = mkdtempSync(join(tmpdir(), 'keel-iso-'));
   try {
-    const cfg = join(cfgDir, 'isolinux.cfg');
-    writeFileSync(cfg, isolinuxConfig(opts.cmdline));
     rmSync(tmp, { force: true });
-    // Files are grafted from where they are (no copies); every date and the
-    // volume uuid come from `epoch`, so nothing of this machine or this moment leaks in.
     const args = [
       '-as', 'mkisofs',
       '-o', tmp,
@@ -109,21 +100,45 @@ export function writeIsoBios(opts: IsoOptions): void {
       '-V', volumeId,
       '--modification-date=' + isoDate(epoch),
       '--set_all_file_dates', `=${epoch}`,
-      '-isohybrid-mbr', tools.hybridMbr,
-      '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat',
-      '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
-      graft('isolinux/isolinux.bin', tools.isolinuxBin),
-      graft('isolinux/ldlinux.c32', tools.ldlinux),
-      graft('isolinux/isolinux.cfg', cfg),
-      graft(ISO_KERNEL, opts.kernel),
-      graft(ISO_INITRD, opts.initrd),
+      ...run.contents,
     ];
-    const r = spawnSync(tools.xorriso, args, { encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) } });
-    if (r.error || r.status !== 0) throw new BuildError(`xorriso could not write ${out}: ${(r.error?.message ?? r.stderr).trim()}`);
+    const r = spawnSync(run.xorriso, args, { encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) } });
+    if (r.error) throw new BuildError(`${run.what} needs xorriso, which was not found (${run.xorriso}); install it with "apt-get install xorriso"`);
+    if (r.status !== 0) throw new BuildError(`xorriso could not write ${out}: ${r.stderr.trim()}`);
     renameSync(tmp, out);
   } finally {
-    rmSync(cfgDir, { recursive: true, force: true });
     rmSync(tmp, { force: true });
+  }
+}
+
+/** Writes a BIOS-bootable hybrid ISO to opts.out (atomically: a failed build leaves no file). */
+export function writeIsoBios(opts: IsoOptions): void {
+  const tools: IsoTools = { ...DEBIAN_ISO_TOOLS, ...opts.tools };
+  checkTools(tools);
+  for (const f of [opts.kernel, opts.initrd]) if (!existsSync(f)) throw new BuildError(`iso-bios: ${f} does not exist`);
+  const cfgDir = mkdtempSync(join(tmpdir(), 'keel-iso-'));
+  try {
+    const cfg = join(cfgDir, 'isolinux.cfg');
+    writeFileSync(cfg, isolinuxConfig(opts.cmdline));
+    runXorriso({
+      xorriso: tools.xorriso,
+      out: opts.out,
+      what: 'iso-bios',
+      ...(opts.volumeId !== undefined ? { volumeId: opts.volumeId } : {}),
+      ...(opts.epoch !== undefined ? { epoch: opts.epoch } : {}),
+      contents: [
+        '-isohybrid-mbr', tools.hybridMbr,
+        '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat',
+        '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+        graft('isolinux/isolinux.bin', tools.isolinuxBin),
+        graft('isolinux/ldlinux.c32', tools.ldlinux),
+        graft('isolinux/isolinux.cfg', cfg),
+        graft(ISO_KERNEL, opts.kernel),
+        graft(ISO_INITRD, opts.initrd),
+      ],
+    });
+  } finally {
+    rmSync(cfgDir, { recursive: true, force: true });
   }
 }
 

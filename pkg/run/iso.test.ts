@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeIsoBios } from '../image/iso.js';
-import { findImage, minimumMemoryMb, qemuArgs, type RunOptions } from './qemu.js';
+import { minimumMemoryMb } from './memory.js';
+import { findImage, qemuArgs, type RunOptions } from './qemu.js';
 import { isoInitrd, isoProbeKernel } from './iso.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-run-iso-'));
@@ -23,7 +24,7 @@ describe('keel run with an iso-bios image', () => {
   it('boots NAME.iso, or NAME when only NAME.iso exists, from the CD drive', () => {
     for (const target of [join(dir, 'os.iso'), join(dir, 'os')]) {
       const image = findImage(target);
-      expect(image).toEqual({ format: 'iso-bios', name: target, iso: join(dir, 'os.iso') });
+      expect(image).toEqual({ format: 'iso', name: target, iso: join(dir, 'os.iso') });
       const args = qemuArgs(image, opts, 'tcg');
       expect(args.join(' ')).toContain(`-cdrom ${join(dir, 'os.iso')} -boot order=d`);
       expect(args).not.toContain('-kernel');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { minimumMemoryMb } from './qemu.js';
+import { minimumMemoryMb } from './memory.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-mem-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,34 +1,24 @@
-// `keel run`: boots a built image under qemu with the serial console on
-// stdio. KVM is used when it really works (a time-boxed probe boot, cached),
-// else TCG, and the choice is printed.
+// `keel run`: boots a built image (kernel+initrd, an ISO or a disk) under
+// qemu with the serial console on stdio. KVM is used when it really works (a
+// time-boxed probe boot, cached), else TCG; UEFI when asked for or when the
+// image boots no other way, else the BIOS; both choices are printed.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { archBoot } from '../image/arch.js';
 import { cacheDir } from '../image/cache.js';
 import { withSerialConsole } from '../image/cmdline.js';
 import { BuildError } from '../image/kernel.js';
 import { CHANNEL_PORT_NAME } from '../../api/channel-frames.js';
+import { bootFacts, type BootFacts } from './boot-facts.js';
 import { serveChannel, type ChannelHost } from './channel-host.js';
-import { isoBootArgs, isoInitrd, isoProbeKernel } from './iso.js';
+import { prepareUefi, uefiArgs, type UefiFiles } from './firmware.js';
+import { type DiskImage, type Image } from './image.js';
+import { isoBootArgs } from './iso.js';
 import { qmpCommand } from './qmp.js';
 import { claimVmDir, releaseVmDir } from './vm-dir.js';
 
-/** What `keel run` boots: a kernel + initrd (+ cmdline), or a bootable ISO. */
-export type Image = KernelImage | IsoImage;
-
-export interface KernelImage {
-  format: 'kernel+initrd';
-  name: string;
-  kernel: string;
-  initrd: string;
-  cmdline: string;
-}
-
-export interface IsoImage {
-  format: 'iso-bios';
-  name: string;
-  iso: string;
-}
+export { findImage, type Image } from './image.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -46,6 +36,8 @@ export interface RunOptions {
   disks?: Disk[];
   /** The NIC: user-mode networking that reaches only the host (restricted), or anything the host reaches (user), or none. */
   net?: NetMode;
+  /** Boot with UEFI firmware even when the image would boot with a BIOS (--uefi). */
+  uefi?: boolean;
 }
 
 export type NetMode = 'restricted' | 'user' | 'none';
@@ -62,28 +54,15 @@ export interface ChannelPaths {
   channel: string;
 }
 
-export const QEMU = 'qemu-system-x86_64';
-
-/**
- * Finds the image for "NAME" or "DIR/NAME": NAME-kernel, NAME-initrd.img and
- * NAME-cmdline, else NAME.iso. "NAME.iso" names an ISO directly.
- */
-export function findImage(target: string): Image {
-  const base = resolve(target);
-  if (base.endsWith('.iso') && existsSync(base)) return { format: 'iso-bios', name: target, iso: base };
-  const kernel = `${base}-kernel`;
-  const initrd = `${base}-initrd.img`;
-  const missing = [kernel, initrd].filter((p) => !existsSync(p));
-  if (missing.length && existsSync(`${base}.iso`)) return { format: 'iso-bios', name: target, iso: `${base}.iso` };
-  if (missing.length) throw new BuildError(`no image ${target}: ${missing.join(' and ')} not found; build it with "keel build" (an ISO would be ${base}.iso)`);
-  const cmdFile = `${base}-cmdline`;
-  const cmdline = existsSync(cmdFile) ? readFileSync(cmdFile, 'utf8').trim() : '';
-  return { format: 'kernel+initrd', name: target, kernel, initrd, cmdline };
+/** The qemu for this machine's architecture (arch.ts); asked when needed, so the CLI loads on any machine. */
+export function qemuBinary(): string {
+  return archBoot().qemu;
 }
 
 /** The qemu arguments that say what to boot. */
 function bootArgs(image: Image): string[] {
-  if (image.format === 'iso-bios') return isoBootArgs(image.iso);
+  if (image.format === 'iso') return isoBootArgs(image.iso);
+  if (image.format === 'disk') return [];
   return ['-kernel', image.kernel, '-initrd', image.initrd, '-append', withSerialConsole(image.cmdline)];
 }
 
@@ -96,6 +75,18 @@ function diskArgs(disks: readonly Disk[] = []): string[] {
   return disks.flatMap((d) => ['-drive', `file=${d.path.replace(/,/g, ',,')},format=${d.format},if=virtio`]);
 }
 
+/**
+ * A disk image boots from a virtio disk placed after the --disk ones, so the
+ * guest names those /dev/vda, /dev/vdb… whatever the image's format. It is
+ * opened read-only (snapshot=on: writes go to a throwaway overlay), so the
+ * image is never changed and two VMs can boot the same file.
+ */
+function bootDiskArgs(image: Image): string[] {
+  if (image.format !== 'disk') return [];
+  const d: DiskImage = image;
+  return ['-drive', `if=none,id=keelboot,file=${d.path.replace(/,/g, ',,')},format=${d.driver},snapshot=on`, '-device', 'virtio-blk-pci,drive=keelboot,bootindex=0'];
+}
+
 /** The virtio-serial port keel-init serves its control API on (init/vm-channel.ts). */
 function channelArgs(ch: ChannelPaths | undefined): string[] {
   if (!ch) return [];
@@ -106,17 +97,21 @@ function channelArgs(ch: ChannelPaths | undefined): string[] {
   ];
 }
 
-export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?: ChannelPaths): string[] {
+/** `uefi`: the firmware files when booting with UEFI; without them qemu's BIOS (SeaBIOS) boots. */
+export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?: ChannelPaths, uefi?: UefiFiles): string[] {
   return [
+    ...archBoot().qemuMachine,
     '-accel', accel,
     ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']),
     '-m', String(opts.memMb),
     '-smp', String(opts.cpus),
+    ...(uefi ? uefiArgs(uefi) : []),
     ...bootArgs(image),
     '-display', 'none',
     '-serial', 'mon:stdio',
     ...netArgs(opts.net),
     ...diskArgs(opts.disks),
+    ...bootDiskArgs(image),
     ...channelArgs(channel),
     ...(opts.noReboot ? ['-no-reboot'] : []),
     ...(opts.qmp ? ['-qmp', `unix:${opts.qmp},server=on,wait=off`] : []),
@@ -145,7 +140,7 @@ export function kvmUsable(kernel: string): boolean {
     /* no cache yet */
   }
   if (key in cache) return cache[key]!;
-  const r = spawnSync(QEMU, ['-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
+  const r = spawnSync(qemuBinary(), ['-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
     encoding: 'utf8',
     timeout: 4000,
   });
@@ -159,40 +154,16 @@ export function kvmUsable(kernel: string): boolean {
   return works;
 }
 
-export function chooseAccel(image: Image, wanted: RunOptions['accel']): { accel: Accel; why: string } {
+/** `kernel`: the image's kernel (boot-facts.ts), which the probe boots. */
+export function chooseAccel(kernel: string, wanted: RunOptions['accel']): { accel: Accel; why: string } {
   if (wanted === 'tcg') return { accel: 'tcg', why: 'TCG (asked for)' };
   if (wanted === 'kvm') return { accel: 'kvm', why: 'KVM (asked for)' };
-  if (kvmUsable(image.format === 'iso-bios' ? isoProbeKernel(image.iso) : image.kernel)) return { accel: 'kvm', why: 'KVM' };
+  if (kvmUsable(kernel)) return { accel: 'kvm', why: 'KVM' };
   return { accel: 'tcg', why: existsSync('/dev/kvm') ? 'TCG (/dev/kvm is present but did not boot a guest)' : 'TCG (no /dev/kvm)' };
 }
 
 export function qemuAvailable(): boolean {
-  return spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
-/**
- * The least memory the image boots in: the kernel unpacks the initramfs, and
- * keel-init copies it into a tmpfs (moving file by file), so about the
- * unpacked size plus room for the kernel, node and the containers.
- * The unpacked size is gzip's trailer (ISIZE, the size mod 2^32).
- */
-export function minimumMemoryMb(initrd: string, at?: { offset: number; size: number }): number {
-  const fd = openSync(initrd, 'r');
-  try {
-    const size = at?.size ?? fstatSync(fd).size;
-    const tail = Buffer.alloc(4);
-    readSync(fd, tail, 0, 4, (at?.offset ?? 0) + size - 4);
-    const isize = tail.readUInt32LE(0);
-    // Not gzip (zstd, xz, or an initrd from another tool): its trailer means nothing,
-    // so assume it unpacks to 3× its size, a generous figure for an initramfs.
-    const head = Buffer.alloc(2);
-    readSync(fd, head, 0, 2, at?.offset ?? 0);
-    const gzip = head[0] === 0x1f && head[1] === 0x8b;
-    const unpacked = gzip && isize >= size ? isize : size * 3;
-    return Math.ceil((unpacked + size) / 2 ** 20) + 192;
-  } finally {
-    closeSync(fd);
-  }
+  return spawnSync(qemuBinary(), ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 /** Creates missing raw disks at their size, so `--disk data.img,size=1G` works the first time. */
@@ -218,25 +189,27 @@ const POWEROFF_WAIT_MS = 60_000;
  * reaches keel-init's control API over a virtio-serial port.
  */
 export async function runVm(image: Image, opts: RunOptions, say: (line: string) => void): Promise<number> {
-  if (!qemuAvailable()) throw new BuildError(`${QEMU} was not found; install it with "apt-get install qemu-system-x86"`);
-  const iso = image.format === 'iso-bios';
-  const need = iso ? minimumMemoryMb(image.iso, isoInitrd(image.iso)) : minimumMemoryMb(image.initrd);
-  if (opts.memMb < need) {
-    throw new BuildError(`${iso ? `the initrd in ${image.iso}` : image.initrd} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${need} or more`);
+  if (!qemuAvailable()) throw new BuildError(`${qemuBinary()} was not found; install it with "apt-get install ${archBoot().packages.qemu}"`);
+  const facts: BootFacts = bootFacts(image, opts.uefi ?? false);
+  if (opts.memMb < facts.memoryMb) {
+    throw new BuildError(`the initrd in ${image.name} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${facts.memoryMb} or more`);
   }
   prepareDisks(opts.disks ?? []);
-  const { accel, why } = chooseAccel(image, opts.accel);
-  const vm = claimVmDir(opts.name ?? basename(image.name).replace(/\.iso$/, ''));
+  const { accel, why } = chooseAccel(facts.kernel, opts.accel);
+  const vm = claimVmDir(opts.name ?? basename(image.name).replace(/\.(iso|img|raw|qcow2|vhdx?|vmdk)$/, ''));
   let channel: ChannelHost | undefined;
+  let uefi: UefiFiles | undefined;
   try {
+    if (facts.firmware === 'uefi') uefi = prepareUefi(vm.dir);
     channel = await serveChannel(vm.channel, vm.api);
   } catch (err) {
     releaseVmDir(vm);
+    if (err instanceof BuildError) throw err;
     throw new BuildError(`keel run: cannot serve the control channel in ${vm.dir}: ${(err as Error).message}`);
   }
   const qmp = opts.qmp ?? vm.qmp;
-  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
-  const child = spawn(QEMU, qemuArgs(image, { ...opts, qmp }, accel, vm), { stdio: 'inherit' });
+  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${facts.why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
+  const child = spawn(qemuBinary(), qemuArgs(image, { ...opts, qmp }, accel, vm, uefi), { stdio: 'inherit' });
   // Told to stop (ctrl-c when the console is not a terminal, SIGTERM, SIGHUP):
   // press the guest's power button so keel shuts down in order, and stop qemu
   // only if that takes too long or the signal comes again.

@@ -1,0 +1,65 @@
+// Boots an image with qemu alone (no keel run), the way a user or a cloud
+// would: TCG, the serial console on a pipe, QMP for the power button. Waits
+// for keel's boot complete, checks the boot log, presses the power button
+// and checks the clean power-off.
+import { spawn } from 'node:child_process';
+import { expect } from 'vitest';
+import { Qmp } from './qmp.js';
+import { serial } from './serial.js';
+
+export interface PlainBoot {
+  /** What attaches the image (and the firmware, for UEFI). */
+  args: string[];
+  /** qemu's -name: unique to the test run. */
+  name: string;
+  qmpPath: string;
+  hostname: string;
+  /** The boot loader's banner, when it talks on the serial port. */
+  loader?: RegExp;
+}
+
+export interface PlainBootTimes {
+  /** From qemu's start: the loader's banner, and keel's boot complete. */
+  loaderMs?: number;
+  bootMs: number;
+  /** keel's own figure: boot complete after kernel start. */
+  sinceKernelMs: number;
+}
+
+export async function bootToPowerOff(boot: PlainBoot): Promise<PlainBootTimes> {
+  const start = Date.now();
+  const qemu = spawn(
+    'qemu-system-x86_64',
+    ['-name', boot.name, '-accel', 'tcg', '-cpu', 'max', '-m', '1024', ...boot.args, '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-nic', 'none', '-no-reboot', '-qmp', `unix:${boot.qmpPath},server=on,wait=off`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const tty = serial(qemu.stdout);
+  qemu.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+  const exited = new Promise<number | null>((r) => qemu.on('exit', (code) => r(code)));
+  try {
+    let loaderMs: number | undefined;
+    if (boot.loader) {
+      await tty.waitFor(boot.loader, 120_000);
+      loaderMs = Date.now() - start;
+    }
+    await tty.waitFor(/keel: boot complete \d+ ms after kernel start/, 300_000);
+    const bootMs = Date.now() - start;
+    const s = tty.text();
+    expect(s).toMatch(/keel: keel \d+\.\d+\.\d+ starting as pid 1 \(machine mode\)/);
+    expect(s).toContain(`keel: hostname ${boot.hostname}`);
+    expect(s).toMatch(/keel: loaded \d+ kernel module\(s\)\r?\n/); // and none failed
+    expect(s).not.toMatch(/Kernel panic/);
+    const qmp = await Qmp.open(boot.qmpPath);
+    await qmp.command('system_powerdown');
+    qmp.close();
+    expect(await exited).toBe(0);
+    const down = tty.text();
+    expect(down).toContain('keel: power button: poweroff');
+    expect(down).toMatch(/keel: poweroff now \(shutdown took \d+ ms\)/);
+    expect(down).toMatch(/reboot: Power down/);
+    const sinceKernelMs = Number(/boot complete (\d+) ms after kernel start/.exec(s)![1]);
+    return { ...(loaderMs !== undefined ? { loaderMs } : {}), bootMs, sinceKernelMs };
+  } finally {
+    qemu.kill('SIGTERM');
+  }
+}
