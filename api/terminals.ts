@@ -10,7 +10,6 @@
 // gives plain pipes instead of a terminal, for scripts.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { containerId } from '../runtime/bundle.js';
 import type { TtyStatus } from './wire.js';
 import type { Supervisor } from '../services/supervisor.js';
 
@@ -124,7 +123,8 @@ export class Terminals {
       what = `exec ${name}`;
       const tty = url.searchParams.get('tty') ?? '1';
       if (tty !== '0' && tty !== '1') throw new TtyError(400, 'tty must be 0 or 1');
-      start = () => host.exec(containerId('services', name), cmd.length ? cmd : ['/bin/sh'], socket, { tty: tty === '1', size, term });
+      const id = s.containerId!;
+      start = () => host.exec(id, cmd.length ? cmd : ['/bin/sh'], socket, { tty: tty === '1', size, term });
     } else start = () => host.console(socket, size, term);
 
     const tty: Tty = { id: this.nextId++, what };

@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       skipped[cmd] = `${cmd} is not installed (make bench installs runit and s6)`;
       continue;
     }
-    const sup = await startSupervised(cmd, join(base, cmd), join(keel.dir, 'state', 'containers', 'restart', 'config.json'));
+    const sup = await startSupervised(cmd, join(base, cmd), join(keel.dir, 'state', 'containers', 'restart+1', 'config.json'));
     const end = Date.now() + 15_000;
     let first: number | undefined;
     while ((first = sleepersUnder(sup.pid)[0]) === undefined && Date.now() < end) await sleep(20);

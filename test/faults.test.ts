@@ -199,12 +199,12 @@ describe('private state', () => {
     keel = startKeel('onboot:\n' + shellEntry(rootfs, 'talker', 'echo the secret is $SECRET', 'env: [SECRET=hunter2]') + 'services:\n' + svc('web', `echo hunter2 > /data.txt; ${GRACEFUL}`, 'env: [SECRET=hunter2]\nlogs: {file: true}'));
     await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
     const state = join(keel.dir, 'state');
-    await eventually(() => existsSync(join(state, 'containers/web/upper/data.txt')), 10_000, 'the file the service writes');
+    await eventually(() => existsSync(join(state, 'containers/web+1/upper/data.txt')), 10_000, 'the file the service writes');
     const asNobody = (cmd: string) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', cmd], { encoding: 'utf8' });
     expect(asNobody(`test -x ${state}`).status).toBe(0); // it may cross the state directory (containers in user namespaces must)
     for (const cmd of [
-      `cat ${state}/containers/web/config.json`,
-      `cat ${state}/containers/web/upper/data.txt`,
+      `cat ${state}/containers/web+1/config.json`,
+      `cat ${state}/containers/web+1/upper/data.txt`,
       `ls ${state}/containers`,
       `ls ${state}`,
       `cat ${state}/keel.log`,

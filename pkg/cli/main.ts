@@ -3,6 +3,7 @@
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../image/kernel.js';
 import { buildImage, OUTPUT_FORMATS, type OutputFormat } from '../image/image.js';
+import { COMPRESSIONS, type Compression } from '../image/initrd.js';
 import { removeOwnScratch } from '../image/cache.js';
 import { terminalProgress } from '../image/sources/progress.js';
 import { jsonSchema, loadManifest, ManifestError, manifestWarnings } from '../../model/index.js';
@@ -17,11 +18,13 @@ import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from '../..
 const USAGE = `usage: keel COMMAND [options]
 
   keel build [-o DIR] [--name NAME] [--format FORMAT]... [--size SIZE] [--tag IMAGE]
-             [--update-lock] keel.yml       build NAME-kernel, NAME-initrd.img, NAME-cmdline,
+             [--compress zstd|gzip|lz4] [--update-lock] keel.yml
+                                               build NAME-kernel, NAME-initrd.img, NAME-cmdline,
                                                and each FORMAT: tar, iso-bios, iso-efi, raw-bios,
                                                raw-efi, qcow2-bios, qcow2-efi, vhd, vhdx, vmdk,
                                                gcp, aws, kubevirt (loaded into the Docker engine
                                                as --tag IMAGE); --size (e.g. 2G) sizes the disks;
+                                               --compress: the initrd's (zstd by default);
                                                image ids are pinned in keel.lock beside keel.yml
   keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--uefi] [--no-reboot] [--name VM]
            [--disk PATH[,size=4G][,format=raw|qcow2]]... [--net restricted|user|none]
@@ -71,9 +74,11 @@ async function cmdBuild(argv: string[]): Promise<number> {
       format: { type: 'string', multiple: true },
       size: { type: 'string' },
       tag: { type: 'string' },
+      compress: { type: 'string' },
     },
     allowPositionals: true,
   });
+  if (values.compress !== undefined && !(COMPRESSIONS as readonly string[]).includes(values.compress)) throw new UsageError(`--compress ${values.compress}: expected one of ${COMPRESSIONS.join(', ')}`);
   const formats = (values.format ?? []).flatMap((f) => f.split(','));
   for (const f of formats) if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format ${f}: expected one of ${OUTPUT_FORMATS.join(', ')}`);
   const [manifestPath] = positional(positionals, 1, 'one manifest file: keel build [-o DIR] [--name NAME] [--update-lock] keel.yml');
@@ -98,10 +103,12 @@ async function cmdBuild(argv: string[]): Promise<number> {
     formats: formats as OutputFormat[],
     ...(size !== undefined ? { size } : {}),
     ...(values.tag !== undefined ? { tag: values.tag } : {}),
+    ...(values.compress !== undefined ? { compress: values.compress as Compression } : {}),
   });
   for (const w of r.warnings) err(`${manifestPath}: warning: ${w.field}: ${w.message}`);
-  out(`built ${r.name} in ${((Date.now() - started) / 1000).toFixed(1)} s (kernel ${r.kernelSource})`);
-  out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB)\n  cmdline: ${r.cmdline || '(empty)'}`);
+  for (const w of r.buildWarnings) err(`keel build: warning: ${w}`);
+  out(`built ${r.name} in ${((Date.now() - started) / 1000).toFixed(1)} s (kernel ${r.kernelSource}, node ${r.node})`);
+  out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB, ${r.compression})\n  cmdline: ${r.cmdline || '(empty)'}`);
   for (const f of r.extra) out(`  ${f}`);
   if (r.lockWritten) out(`  wrote ${r.lockFile}`);
   return 0;
