@@ -51,7 +51,7 @@ describe('manifest validation', () => {
     ['services: 3', 'services: 3 is not a list'],
     ['console:\n  access: password', 'console: access: password needs a password hash; make one with "keel password"'],
     ['console:\n  access: password\n  password: hunter2', 'console.password: "hunter2": not a hash from "keel password"'],
-    ['hostname: a\nhostname: b', 'keel.yml:2:1: not valid YAML'],
+    ['hostname: a\nhostname: b', 'keel.yml:2:1: hostname: is given twice in the same mapping'],
     ['- a list', 'keel.yml:1:1: (top level): a list is not a mapping'],
     ['services:\n  - name: a\n    image: /i\n    binds: [data:/data]', 'a: binds "data:/data" names the volume "data", which the volumes section does not define'],
     ['volumes:\n  - name: v\n  - name: v', 'volumes: the name "v" is used twice'],
