@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseManifest, type ContainerEntry } from '../model/index.js';
 import { validateOciConfig } from '../test/helpers/oci-schema.js';
-import { buildOciSpec, DEFAULT_MASKED_PATHS, SpecError, specJson, type ImageConfig } from './oci-spec.js';
+import { boundingCapabilities, buildOciSpec, DEFAULT_MASKED_PATHS, SpecError, specJson, type ImageConfig } from './oci-spec.js';
 
 function entryOf(yaml: string): ContainerEntry {
   // "other" exists so that entries may name it as a uid or gid.
@@ -82,6 +82,13 @@ describe('OCI spec fields', () => {
     expect(spec.process.capabilities.effective).toContain('CAP_SYS_ADMIN');
     expect(spec.linux.maskedPaths).toEqual([]);
     expect(spec.mounts.find((m) => m.destination === '/sys')?.options).not.toContain('ro');
+  });
+
+  it('reads "all" as every capability keel has: its bounding set (runc cannot grant one keel lacks)', () => {
+    expect(boundingCapabilities('Name:\tx\nCapBnd:\t000001fffeffffff\n')).toHaveLength(40);
+    expect(boundingCapabilities('CapBnd:\t000001fffeffffff\n')).not.toContain('CAP_SYS_RESOURCE');
+    expect(boundingCapabilities('CapBnd:\t0000000000200001\n')).toEqual(['CAP_CHOWN', 'CAP_SYS_ADMIN']);
+    expect(boundingCapabilities('')).toHaveLength(41);
   });
 
   it('writes "unlimited" rlimits as 2^64-1', () => {

@@ -2,6 +2,7 @@
 // Precedence is LinuxKit's: image config < org.mobyproject.config label <
 // manifest. Where all three are silent the defaults are Docker's: its
 // capability set, masked and read-only /proc paths, a tmpfs /dev.
+import { readFileSync } from 'node:fs';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../model/capabilities.js';
 import type { ContainerBase, ImageLabel } from '../model/index.js';
 import { imageLabelSpec } from '../model/container.js';
@@ -50,9 +51,35 @@ export function parseLabel(image: ImageConfig, imageName: string): ImageLabel {
   return label;
 }
 
-/** Capabilities as the manifest parsed them (canonical names, or the words all and none) to the sorted set. */
+/** The capabilities in the CapBnd line of a /proc/PID/status (all of them if it has none). */
+export function boundingCapabilities(status: string): string[] {
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (!hex) return [...ALL_CAPABILITIES];
+  const mask = BigInt(`0x${hex}`);
+  return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n); // ALL_CAPABILITIES is in bit order
+}
+
+let keelBounding: string[] | undefined;
+
+/**
+ * The capabilities keel itself may hand on: its bounding set. runc cannot
+ * grant one keel lacks (capset fails and the container does not start), and
+ * keel may run where some are dropped (in a container, on a hardened host).
+ */
+function keelCapabilities(): string[] {
+  if (!keelBounding) {
+    try {
+      keelBounding = boundingCapabilities(readFileSync('/proc/self/status', 'utf8'));
+    } catch {
+      keelBounding = [...ALL_CAPABILITIES];
+    }
+  }
+  return keelBounding;
+}
+
+/** Capabilities as the manifest parsed them (canonical names, or the words all and none) to the sorted set; "all" is all keel has. */
 function capabilitySet(names: readonly string[]): string[] {
-  if (names.length === 1 && names[0] === 'all') return [...ALL_CAPABILITIES];
+  if (names.length === 1 && names[0] === 'all') return [...keelCapabilities()];
   if (names.length === 1 && names[0] === 'none') return [];
   return [...new Set(names)].sort();
 }
