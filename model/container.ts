@@ -137,7 +137,7 @@ export const imageConfigFields = {
   uid: field(id),
   gid: field(id),
   additionalGids: field(list(id)),
-  noNewPrivileges: field(bool()),
+  noNewPrivileges: field(bool(), { description: 'Default true: no process in the container gains privileges through exec (setuid, file capabilities); false allows it' }),
   oomScoreAdj: field(int({ min: -1000, max: 1000 })),
   disableOOMKiller: field(bool()),
   rootfsPropagation: field(oneOf(['shared', 'slave', 'private', 'unbindable'] as const)),

@@ -25,7 +25,7 @@ describe('OCI spec defaults', () => {
     expect(spec.process.capabilities.ambient).toEqual([]);
     expect(spec.linux.maskedPaths).toEqual(DEFAULT_MASKED_PATHS);
     expect(spec.linux.readonlyPaths).toContain('/proc/sys');
-    expect(spec.process.noNewPrivileges).toBe(false);
+    expect(spec.process.noNewPrivileges).toBe(true);
   });
 
   it("uses LinuxKit's namespaces: new pid, mount and cgroup; host network, ipc and uts", () => {
@@ -111,6 +111,12 @@ describe('OCI spec fields', () => {
     ['command: [/x]\nmounts:\n  - destination: /data', /the mount for \/data needs a type/],
   ])('refuses %j with a fix', (yaml, message) => {
     expect(() => build(yaml)).toThrow(message);
+  });
+
+  it('gives no-new-privileges unless the entry or its label says false', () => {
+    expect(build('command: [/x]\nnoNewPrivileges: false').spec.process.noNewPrivileges).toBe(false);
+    expect(build('command: [/x]', label({ noNewPrivileges: false })).spec.process.noNewPrivileges).toBe(false);
+    expect(build('command: [/x]\nnoNewPrivileges: true', label({ noNewPrivileges: false })).spec.process.noNewPrivileges).toBe(true);
   });
 
   it('produces configs that validate against the OCI runtime-spec schema', () => {

@@ -223,7 +223,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
       cwd,
       capabilities: { bounding, effective: caps, permitted: bounding, inheritable: ambient, ambient },
       rlimits,
-      noNewPrivileges: pick('noNewPrivileges') ?? false,
+      noNewPrivileges: pick('noNewPrivileges') ?? true,
       ...(pick('oomScoreAdj') !== undefined ? { oomScoreAdj: pick('oomScoreAdj') } : {}),
     },
     root: { path: rootfs, readonly },
