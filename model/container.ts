@@ -5,6 +5,7 @@
 // defaults.
 import { duration } from './duration.js';
 import { absPath, bind, capability, envVar, rlimit, size, tmpfs } from './fields.js';
+import { seccomp } from './seccomp.js';
 import {
   bool,
   checkedString,
@@ -138,6 +139,7 @@ export const imageConfigFields = {
   gid: field(id),
   additionalGids: field(list(id)),
   noNewPrivileges: field(bool(), { description: 'Default true: no process in the container gains privileges through exec (setuid, file capabilities); false allows it' }),
+  seccomp: field(seccomp, { description: "default (keel's filter, relaxed by the entry's capabilities), unconfined (none), or a profile file in OCI form, relative to the manifest" }),
   oomScoreAdj: field(int({ min: -1000, max: 1000 })),
   disableOOMKiller: field(bool()),
   rootfsPropagation: field(oneOf(['shared', 'slave', 'private', 'unbindable'] as const)),

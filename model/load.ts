@@ -5,10 +5,12 @@
 // any value a message repeats all have limits, and the time taken grows in
 // step with the file.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { jsonOffset, linePosition } from './json-locate.js';
 import { manifestSpec, type Manifest } from './manifest.js';
 import { defaultsOf, formatPath, INVALID, Issues, show, type Issue } from './schema.js';
 import { readYaml } from './yaml-data.js';
+import { isProfileFile, readProfile } from './seccomp.js';
 
 export const MANIFEST_FORMAT = 'keel-manifest/1';
 
@@ -56,6 +58,17 @@ export function formatProblem(p: ManifestProblem): string {
 
 type Locator = (path: Issue['path'], atKey: boolean) => { line: number; column: number } | undefined;
 
+/** Reads each seccomp profile file an entry names (relative to the manifest) into the entry. */
+function readProfiles(manifest: Manifest, baseDir: string, issues: Issues): void {
+  for (const section of ['onboot', 'services', 'onshutdown'] as const) {
+    manifest[section].forEach((entry, i) => {
+      if (!isProfileFile(entry.seccomp)) return;
+      const profile = readProfile(entry.seccomp, baseDir, [section, i, 'seccomp'], issues);
+      if (profile) entry.seccomp = profile;
+    });
+  }
+}
+
 /** Validates plain data read from a manifest; problems are placed by `locate`, the first MAX_PROBLEMS of them. */
 function validate(data: unknown, file: string, locate: Locator): Manifest {
   // The normalized JSON carries a format marker; accept it, and refuse other versions.
@@ -68,6 +81,7 @@ function validate(data: unknown, file: string, locate: Locator): Manifest {
   }
   const issues = new Issues();
   const result = manifestSpec.parse(data ?? {}, [], issues);
+  if (result !== INVALID && issues.list.length === 0) readProfiles(result, dirname(file), issues);
   if (result === INVALID || issues.list.length > 0) {
     const shown = issues.list.slice(0, MAX_PROBLEMS);
     throw new ManifestError(
@@ -96,7 +110,7 @@ function parseNormalized(text: string, file: string): Manifest | undefined {
   return validate(data, file, (path, atKey) => linePosition(text, jsonOffset(text, path, atKey)));
 }
 
-/** Parses and validates manifest text. `file` is only used in messages. */
+/** Parses and validates manifest text. `file` names it in messages, and files it names (seccomp profiles) are relative to it. */
 export function parseManifest(text: string, file: string): Manifest {
   if (text.length > MAX_MANIFEST_BYTES) throw tooBig(file, Buffer.byteLength(text));
   const normalized = parseNormalized(text, file);

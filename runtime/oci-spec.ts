@@ -1,14 +1,16 @@
 // A manifest entry plus its image's config become an OCI runtime config.json.
 // Precedence is LinuxKit's: image config < org.mobyproject.config label <
-// manifest. Where all three are silent the defaults are Docker's: its
-// capability set, masked and read-only /proc paths, a tmpfs /dev.
+// manifest. Where all three are silent the defaults are Docker's (its
+// capability set, masked and read-only /proc paths, a tmpfs /dev) and
+// keel's own: its seccomp filter (seccomp-default.ts) and no-new-privileges.
 import { readFileSync } from 'node:fs';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../model/capabilities.js';
 import type { ContainerBase, ImageLabel } from '../model/index.js';
 import { imageLabelSpec } from '../model/container.js';
-import { formatPath, INVALID, Issues } from '../model/schema.js';
+import { formatPath, INVALID, Issues, show } from '../model/schema.js';
 import { RLIM_INFINITY } from '../model/strings.js';
-import type { OciMount, OciSpec, RuntimeConfig } from './oci-types.js';
+import type { OciMount, OciSeccomp, OciSpec, RuntimeConfig } from './oci-types.js';
+import { CLONE_NAMESPACE_FLAGS, DEFAULT_GROUPS, EPERM } from './seccomp-default.js';
 
 export const OCI_VERSION = '1.0.2';
 export const LABEL = 'org.mobyproject.config';
@@ -119,6 +121,34 @@ export function completeMount(m: { type?: string; source?: string; destination?:
   return { destination, type, source: m.source ?? type, options: m.options ?? [] };
 }
 
+/** The architectures a filter covers: the machine's own and the 32-bit ones its kernel also runs, so that no ABI goes around it. */
+const SECCOMP_ARCHES: Partial<Record<NodeJS.Architecture, NonNullable<OciSeccomp['architectures']>>> = {
+  x64: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+  arm64: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
+};
+
+/** keel's default filter (seccomp-default.ts) for a container with these effective capabilities. */
+export function defaultSeccomp(caps: readonly string[]): OciSeccomp {
+  const has = new Set(caps);
+  const syscalls: NonNullable<OciSeccomp['syscalls']> = DEFAULT_GROUPS.filter((g) => !g.unless?.some((c) => has.has(c))).map((g) => ({ names: g.names, action: 'SCMP_ACT_ERRNO', errnoRet: g.errno ?? EPERM }));
+  if (!has.has('CAP_SYS_ADMIN')) {
+    // clone(2) makes namespaces through its flags (argument 0; 1 on s390x): one rule per flag, as rules are or-ed and a rule's arguments and-ed.
+    const index = process.arch === 's390x' ? 1 : 0;
+    for (const flag of Object.values(CLONE_NAMESPACE_FLAGS)) syscalls.push({ names: ['clone'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM, args: [{ index, value: flag, valueTwo: flag, op: 'SCMP_CMP_MASKED_EQ' }] });
+  }
+  return { defaultAction: 'SCMP_ACT_ALLOW', architectures: SECCOMP_ARCHES[process.arch] ?? [], syscalls };
+}
+
+/** The entry's seccomp choice (over its label's): keel's default, none, or the profile the manifest named. */
+function seccompFor(choice: ImageLabel['seccomp'], caps: readonly string[], where: string): OciSeccomp | undefined {
+  if (choice === undefined || choice === 'default') return defaultSeccomp(caps);
+  if (choice === 'unconfined') return undefined;
+  if (typeof choice === 'string') {
+    throw new SpecError(`${where}: seccomp ${show(choice)}: a profile file is read when the manifest is loaded, relative to it; an image label gives default, unconfined, or the profile itself`);
+  }
+  return choice;
+}
+
 export interface SpecInputs {
   entry: ContainerBase;
   image: ImageConfig;
@@ -154,6 +184,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
   const ambient = capabilitySet(pick('ambient') ?? []);
   const bounding = [...new Set([...caps, ...ambient])].sort();
   const privileged = caps.includes('CAP_SYS_ADMIN');
+  const seccomp = seccompFor(pick('seccomp'), caps, where);
 
   const net = namespace('network', pick('net'), 'host');
   const ipc = namespace('ipc', pick('ipc'), 'host');
@@ -247,6 +278,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
       maskedPaths: pick('maskedPaths') ?? (privileged ? [] : DEFAULT_MASKED_PATHS),
       readonlyPaths: pick('readonlyPaths') ?? (privileged ? [] : DEFAULT_READONLY_PATHS),
       ...(pick('rootfsPropagation') ? { rootfsPropagation: pick('rootfsPropagation') } : {}),
+      ...(seccomp ? { seccomp } : {}),
     },
   };
 
