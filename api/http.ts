@@ -18,6 +18,15 @@ export class HttpError extends Error {
   }
 }
 
+/** The request's path and query. Prefixed, not resolved against a base: "//x" would read as a host and throw. */
+export function requestUrl(target: string): URL {
+  try {
+    return new URL(`http://keel${target.startsWith('/') ? '' : '/'}${target}`);
+  } catch {
+    throw new HttpError(400, `${JSON.stringify(target.slice(0, 80))} is not a request path`);
+  }
+}
+
 export function send(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body) + '\n';

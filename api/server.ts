@@ -7,7 +7,7 @@
 import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HttpError, readBody, send } from './http.js';
+import { HttpError, readBody, requestUrl, send } from './http.js';
 import { findRoute, type ApiDeps } from './routes.js';
 import { Terminals, TtyError, type TerminalHost } from './terminals.js';
 
@@ -54,7 +54,7 @@ export class ControlApi {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://keel');
+    const url = requestUrl(req.url ?? '/');
     const method = req.method ?? 'GET';
     const { route, params } = findRoute(method, url.pathname);
     if (method === 'POST') {
