@@ -53,6 +53,7 @@ describe('seccomp in the manifest', () => {
     ['broken.json', /keel\.yml:4:14: services\[0\]\.seccomp: "broken\.json": not valid JSON: /],
     ['bad.json', /keel\.yml:4:14: services\[0\]\.seccomp: "bad\.json": syscalls\[0\]\.action: "SCMP_ACT_MAYBE" is not one of SCMP_ACT_KILL, /],
     ['docker.json', /keel\.yml:4:14: services\[0\]\.seccomp: "docker\.json" is in Docker's profile format \(archMap, includes, excludes\); keel takes the OCI form/],
+    ['/dev/zero', /keel\.yml:4:14: services\[0\]\.seccomp: "\/dev\/zero": not a regular file$/],
     ['""', /keel\.yml:4:14: services\[0\]\.seccomp: "" is not default, unconfined, or the path of a seccomp profile/],
     ['[a]', /keel\.yml:4:14: services\[0\]\.seccomp: a list is not default, unconfined, or the path of a seccomp profile/],
   ])('refuses %s, naming the manifest, the field and the profile', (value, expected) => {

@@ -3,9 +3,9 @@
 // profile is a file, relative to the manifest; loading reads and checks it,
 // and from then on the profile itself stands in the entry, so the normalized
 // JSON that keel build writes carries it into the image.
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { field, formatPath, int, INVALID, Issues, list, object, oneOf, show, str, type Path, type Spec } from './schema.js';
+import { clip, field, formatPath, int, INVALID, Issues, list, object, oneOf, show, str, type Path, type Spec } from './schema.js';
 
 const ACTIONS = ['SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY'] as const;
 const ARCHES = [
@@ -76,15 +76,39 @@ function isDockerProfile(data: unknown): boolean {
   return 'archMap' in d || rules.some((r) => r !== null && typeof r === 'object' && ('includes' in r || 'excludes' in r));
 }
 
+/** A profile is a few kilobytes; Docker's own, the longest around, is 20. */
+const MAX_PROFILE_BYTES = 1 << 20;
+
+/** The text of a profile file: a regular file (a device or a pipe could block or never end) of at most MAX_PROFILE_BYTES. */
+function profileText(full: string): string {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  const fd = openSync(full, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > MAX_PROFILE_BYTES) throw new Error(`${st.size} bytes, over the ${MAX_PROFILE_BYTES} a profile may have`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads and checks a profile file; its problems go to `issues` at `path` (the entry's seccomp field). */
 export function readProfile(file: string, baseDir: string, path: Path, issues: Issues): SeccompProfile | undefined {
   const full = isAbsolute(file) ? file : resolve(baseDir, file);
+  let text: string;
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(full, 'utf8'));
+    text = profileText(full);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    issues.add(path, `${show(file)}: ${e.code === 'ENOENT' ? `no such file (${full})` : e.code ? e.message : `not valid JSON: ${e.message}`}`);
+    issues.add(path, `${show(file)}: ${e.code === 'ENOENT' ? `no such file (${clip(full)})` : e.message}`);
+    return undefined;
+  }
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    issues.add(path, `${show(file)}: not valid JSON: ${(err as Error).message}`);
     return undefined;
   }
   if (isDockerProfile(data)) {

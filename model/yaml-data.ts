@@ -6,7 +6,7 @@
 // every other (a mapping of 40,000 keys took 25 s), and an alias bomb or an
 // alias to a missing anchor ends in a bare ReferenceError.
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Alias, type Document, type Node, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml';
-import { formatPath, type Path } from './schema.js';
+import { clip, formatPath, type Path } from './schema.js';
 
 /**
  * LinuxKit reads its YAML with YAML 1.1 rules, where 0644 is octal; YAML 1.2
@@ -56,7 +56,7 @@ export function readYaml(text: string): YamlData | Located[] {
     throw err;
   }
   if (doc.errors.length > 0) {
-    return doc.errors.map((e) => ({ field: '', message: e.message.startsWith('Maximum call stack') ? TOO_DEEP : `not valid YAML: ${e.message.split('\n')[0]}`, ...at(counter, e.pos[0]) }));
+    return doc.errors.map((e) => ({ field: '', message: e.message.startsWith('Maximum call stack') ? TOO_DEEP : `not valid YAML: ${clip(e.message.split('\n')[0]!)}`, ...at(counter, e.pos[0]) }));
   }
   const reader = new DataReader(counter);
   let data: unknown;
