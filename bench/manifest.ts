@@ -9,22 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadManifest, MAX_MANIFEST_BYTES, MAX_YAML_BYTES, normalizedJson, parseManifest } from '../model/index.js';
+import { fill } from '../test/helpers/manifest-text.js';
 import { REPO } from './lib/results.js';
 import { median } from './lib/stats.js';
 
 const KiB = 1024;
 const MiB = KiB * KiB;
-
-function fill(bytes: number, head: string, item: (i: number) => string): string {
-  const parts = [head];
-  let size = head.length;
-  for (let i = 0; size < bytes; i++) {
-    const s = item(i);
-    parts.push(s);
-    size += s.length;
-  }
-  return parts.join('');
-}
 
 const SHAPES: Record<string, (bytes: number) => string> = {
   'services (block style)': (n) => fill(n, 'services:\n', (i) => `  - name: s${i}\n    image: /img\n    command: [/bin/sh, -c, "echo ${i}"]\n    restart: "no"\n`),

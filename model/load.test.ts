@@ -5,18 +5,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadManifest, ManifestError, MAX_MANIFEST_BYTES, MAX_YAML_BYTES, normalizedJson, parseManifest } from './index.js';
+import { problemsOf } from '../test/helpers/manifest-text.js';
+import { loadManifest, MAX_MANIFEST_BYTES, MAX_YAML_BYTES, normalizedJson, parseManifest } from './index.js';
 import { jsonOffset, linePosition } from './json-locate.js';
 
-function problems(text: string, file = 'keel.yml'): string[] {
-  try {
-    parseManifest(text, file);
-  } catch (err) {
-    if (err instanceof ManifestError) return err.message.split('\n');
-    throw err;
-  }
-  throw new Error('expected the manifest to be rejected');
-}
+const problems = (text: string, file = 'keel.yml') => problemsOf(() => parseManifest(text, file));
 
 describe('YAML anchors and aliases', () => {
   it('reads aliases as the values they name, however many', () => {

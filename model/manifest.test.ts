@@ -1,18 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { jsonSchema, ManifestError, normalizedJson, parseManifest } from './index.js';
+import { problemsOf } from '../test/helpers/manifest-text.js';
+import { jsonSchema, normalizedJson, parseManifest } from './index.js';
 import { parseDuration } from './duration.js';
 
-function problems(text: string): string[] {
-  try {
-    parseManifest(text, 'keel.yml');
-  } catch (err) {
-    if (err instanceof ManifestError) return err.message.split('\n');
-    throw err;
-  }
-  throw new Error('expected the manifest to be rejected');
-}
+const problems = (text: string) => problemsOf(() => parseManifest(text, 'keel.yml'));
 
 describe('manifest validation', () => {
   it('accepts an empty manifest and fills in defaults', () => {

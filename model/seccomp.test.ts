@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadManifest, ManifestError, normalizedJson, parseManifest } from './index.js';
+import { problemsOf } from '../test/helpers/manifest-text.js';
+import { loadManifest, normalizedJson, parseManifest } from './index.js';
 
 let dir: string;
 const PROFILE = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['read', 'write', 'exit_group'], action: 'SCMP_ACT_ALLOW' }] };
@@ -24,15 +25,7 @@ function manifest(seccomp: string): string {
   return file;
 }
 
-function problems(file: string): string[] {
-  try {
-    loadManifest(file);
-  } catch (err) {
-    if (err instanceof ManifestError) return err.message.split('\n');
-    throw err;
-  }
-  throw new Error('expected the manifest to be rejected');
-}
+const problems = (file: string) => problemsOf(() => loadManifest(file));
 
 describe('seccomp in the manifest', () => {
   it('reads a profile file relative to the manifest, and the normalized JSON carries the profile itself', () => {

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../api/client.js';
 import type { BootReport } from '../api/wire.js';
 import { DIST, requireDist, startKeel, type KeelNs } from './helpers/keel-ns.js';
+import { fill } from './helpers/manifest-text.js';
 
 let dir: string;
 let keel: KeelNs | undefined;
@@ -26,18 +27,6 @@ afterEach(() => {
 
 const MiB = 2 ** 20;
 const STACK_LINE = /^\s+at /m;
-
-/** YAML text of about `bytes`, made of `head` and then `item(i)` repeated. */
-function fill(bytes: number, head: string, item: (i: number) => string): string {
-  const parts = [head];
-  let size = head.length;
-  for (let i = 0; size < bytes; i++) {
-    const s = item(i);
-    parts.push(s);
-    size += s.length;
-  }
-  return parts.join('');
-}
 
 /** Nine aliases of nine aliases, seven levels deep: 9^7 (4.8 million) values from a few lines. */
 const ALIAS_BOMB = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefg'.split('').map((n, i) => { const p = 'abcdefg'[i]; return `${n}: &${n} [*${p}, *${p}, *${p}, *${p}, *${p}, *${p}, *${p}, *${p}, *${p}]`; })].join('\n') + '\n';
