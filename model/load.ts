@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { jsonOffset, linePosition } from './json-locate.js';
 import { manifestSpec, type Manifest } from './manifest.js';
-import { defaultsOf, formatPath, INVALID, Issues, show, type Issue } from './schema.js';
+import { defaultsOf, formatPath, INVALID, Issues, show, type Issue, type Path } from './schema.js';
 import { readYaml } from './yaml-data.js';
 import { isProfileFile, readProfile } from './seccomp.js';
 
@@ -164,6 +164,31 @@ export function readManifestText(file: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Where each field of a manifest file is written: "FILE:LINE:COLUMN", for
+ * messages about a manifest after it loaded (keel build's). Read again only
+ * when such a message is made.
+ */
+export function fieldLocator(file: string): (path: Path) => string {
+  let locate: ((path: Path) => { line: number; column: number } | undefined) | undefined;
+  return (path) => {
+    if (!locate) {
+      const text = readManifestText(file);
+      const read = /^\s*\{/.test(text) ? undefined : readYaml(text);
+      locate = read && !Array.isArray(read) ? (p) => read.locate(p, false) : (p) => linePosition(text, jsonOffset(text, p, false));
+    }
+    const at = locate(path);
+    return at ? `${file}:${at.line}:${at.column}` : file;
+  };
+}
+
+/** The manifest's own data as its author wrote it (no defaults), for files[].metadata. */
+export function manifestData(file: string): unknown {
+  const text = readManifestText(file);
+  const read = readYaml(text);
+  return Array.isArray(read) ? {} : read.data;
 }
 
 export function loadManifest(file: string): Manifest {
