@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startKeel, type KeelNs } from './helpers/keel-ns.js';
-import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
+import { busyboxRootfs, shellEntry, staticTool } from './helpers/rootfs.js';
 
 let fixtures: string;
 let rootfs: string;
@@ -17,8 +17,7 @@ let keel: KeelNs | undefined;
 beforeAll(() => {
   fixtures = mkdtempSync(join(tmpdir(), 'keel-seccomp-'));
   rootfs = busyboxRootfs(join(fixtures, 'busybox'));
-  const cc = spawnSync('gcc', ['-static', '-O2', '-o', join(rootfs, 'bin/probe'), join(import.meta.dirname, 'fixtures/seccomp/probe.c')], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`cannot build the seccomp probe (gcc and libc6-dev are needed; make deps installs them): ${cc.stderr}`);
+  staticTool(rootfs, 'probe', 'seccomp/probe.c');
 });
 afterAll(() => rmSync(fixtures, { recursive: true, force: true }));
 afterEach(() => {
