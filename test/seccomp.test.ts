@@ -2,7 +2,6 @@
 // of a PID namespace: a static probe calls what the filter blocks and
 // prints what each call gave, under the default filter, with none, and with
 // every capability (which lets the capability-gated calls through).
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
