@@ -25,7 +25,10 @@ describe('a zero-container image', () => {
     requireDist();
     // Two consoles. 8250 serves only one port as a kernel console, so /dev/console is ttyS1 here
     // and ttyS0 (this terminal) would hear nothing from init if keel did not write to it too.
-    // keel.root=copy: this image leaves the initramfs the fallback way (copy into a tmpfs, run keel-init again); the others move it in place.
+    // The copy fallback, forced: keel.root=copy on the kernel command line makes keel-init skip the
+    // move and copy the root into a tmpfs, then run itself again there; a real switch, no mock. (A
+    // move that fails on its own cannot be provoked on this kernel: it is the same copy after an undo.)
+    // The other VM tests take the default way, the move in place.
     writeFileSync(join(dir, 'vmtest.yml'), 'kernel:\n  cmdline: "console=ttyS1 console=ttyS0 quiet keel.root=copy"\nhostname: vmtest\nfiles:\n  - path: etc/motd\n    contents: hi\n');
     expect(keelBuild(join(dir, 'vmtest.yml'), dir)).toMatch(/built vmtest/);
     const second = join(dir, 'ttyS1.log');
