@@ -4,6 +4,7 @@
 // here; the runtime merges image config < label < manifest and fills in the
 // defaults.
 import { duration } from './duration.js';
+import { eitherKind, kindField } from './process.js';
 import { absPath, bind, capability, envVar, rlimit, size, tmpfs } from './fields.js';
 import {
   bool,
@@ -159,18 +160,19 @@ const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 /** Every container entry, whatever its section, has these. */
 export const containerBaseFields = {
   name: field(str({ pattern: NAME, patternHint: 'a name of lower-case letters, digits, "-", "_" or "." (at most 63)' }), { required: true }),
-  image: field(str({ nonEmpty: true }), { required: true, description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference' }),
+  kind: kindField,
+  image: field(str({ nonEmpty: true }), { description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference; required for a container' }),
   ...imageConfigFields,
 };
 
 /** The part every section shares, as its own type: what the runtime needs to run a container. */
 export const containerBaseSpec = object(containerBaseFields);
 
-export const containerSpec = object({
+export const containerSpec = eitherKind(object({
   ...containerBaseFields,
   timeout: field(duration(), { description: 'onboot/onshutdown: kill the container and report it after this long (keel extension)' }),
   critical: field(bool(), { description: 'onboot: a failure stops boot into the emergency state (keel extension)' }),
-});
+}));
 
 /** A section of containers, with names unique within it. */
 export function containerList(): Spec<Array<typeof containerSpec extends Spec<infer T> ? T : never>> {

@@ -51,6 +51,8 @@ function consoleAccess(manifest: Manifest | undefined): ConsoleAccess {
 
 export function promptStage(ctx: BootBase & { manifest: Manifest | undefined }): object {
   const { bus, paths, console, power } = ctx;
+  // A container's stdin is its CMD's (docker run -it IMAGE sh), never a prompt's.
+  if (ctx.container) return {};
   const prompt = new ConsolePrompt(
     { access: consoleAccess(ctx.manifest), socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx), sink: console.sink },
     consoleIO((text) => console.write(text)),
