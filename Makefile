@@ -2,13 +2,13 @@
 #   make run    install what is missing, build the demo image, boot it on this terminal
 #   make test   install what is missing, then run every test (unit, PID 1, VM)
 SHELL := /bin/bash
-DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common docker.io docker-registry
+DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common docker.io docker-registry patchelf
 NODE_STAMP := node_modules/.package-lock.json
 NATIVE := init/native/build/Release/keel_sys.node
 DIST := dist/keel-init.js dist/keel.js dist/keel_sys.node
 SOURCES := $(shell find model events runtime services api init pkg -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pkg/bundle.mjs package.json
 
-.PHONY: deps debs engine demo-image kernel build test typecheck run bench clean
+.PHONY: deps debs engine demo-image kernel build test typecheck run bench clean init-image
 
 deps: debs engine $(NODE_STAMP) build kernel
 
@@ -53,6 +53,11 @@ typecheck: $(NODE_STAMP)
 
 test: deps typecheck
 	npx vitest run
+
+# keel as a container image's init: /opt/keel (keel, node and its libraries) loaded into the Docker
+# engine as keel/init:VERSION (INIT_TAG=... for another tag), for COPY --from= in any Dockerfile.
+init-image: engine build
+	node dist/keel.js init-image $(if $(INIT_TAG),--tag $(INIT_TAG))
 
 # The demo's container image: a busybox-static root filesystem, loaded into
 # the Docker engine as keel-demo/busybox:1 (the same bytes give the same id).

@@ -14,7 +14,7 @@ import { BuildError } from './kernel.js';
 import { resolveKernelSource } from './kernel-image.js';
 import { lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
-import { binaryWithLibraries, EARLY_ROOT, runcPath } from './node-runtime.js';
+import { binaryWithLibraries, EARLY_ROOT, nodeBinary, runcPath } from './node-runtime.js';
 import { writeIsoBios } from './iso.js';
 import { writeTar } from './tar.js';
 
@@ -136,7 +136,7 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
     ...busybox(),
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
-    ...binaryWithLibraries(process.execPath, '/usr/bin/node'),
+    ...binaryWithLibraries(nodeBinary(), '/usr/bin/node'),
     ...keelFiles(distDir),
     ...nodePtyFiles(distDir),
     // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
