@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInitImage } from '../pkg/image/init-image.js';
 import { DIST, eventually, requireDist } from './helpers/keel-ns.js';
@@ -117,6 +118,26 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
   it('docker run -i: the CMD reads the container stdin', () => {
     const r = spawnSync('docker', ['run', '--rm', '-i', BARE, 'sh', '-c', 'read x; echo got $x'], { input: 'abc\n', encoding: 'utf8' });
     expect(r.stdout).toBe('got abc\n');
+  });
+
+  it('docker run -it IMAGE sh: the shell owns the terminal, so ctrl-c interrupts its command and not keel', async () => {
+    const term = pty.spawn('docker', ['run', '--rm', '-it', BARE, 'sh'], { cols: 80, rows: 24 });
+    let screen = '';
+    term.onData((d) => (screen += d));
+    const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+    try {
+      await eventually(() => screen.includes('# '), 20_000, () => `a prompt; the screen:\n${screen}`);
+      term.write('sleep 30\r');
+      await eventually(() => screen.includes('sleep 30\r\n'), 10_000, 'the command to be echoed');
+      await new Promise((r) => setTimeout(r, 300));
+      term.write('\x03');
+      term.write('echo still $((40+2))\r');
+      await eventually(() => screen.includes('still 42'), 10_000, () => `the shell to run on after ctrl-c; the screen:\n${screen}`);
+      term.write('exit 3\r');
+      expect(await exited).toBe(3);
+    } finally {
+      term.kill();
+    }
   });
 
   it('supervises process entries: readiness gates a dependency, a crash restarts with backoff, keel ps lists them, 1,000 orphans are reaped, docker logs has prefixed lines', async () => {
