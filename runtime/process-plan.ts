@@ -49,7 +49,9 @@ function extraEnv(extra: ExtraConfig | undefined, user: { uid: number; gid: numb
   for (const source of binds.values()) {
     if (user.uid === 0 || !existsSync(source)) continue;
     chownSync(source, user.uid, user.gid);
-    chmodSync(dirname(source), 0o711);
+    chmodSync(source, 0o600); // only that user (and root) may send to it
+    // Its directory and the state directory above it are crossed, never listed (0711), as bundles' are.
+    for (const dir of [dirname(source), dirname(dirname(source))]) chmodSync(dir, statSync(dir).mode | 0o011);
   }
   return (extra?.env ?? []).map((e) => {
     const eq = e.indexOf('=');
