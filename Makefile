@@ -14,8 +14,9 @@ deps: debs engine $(NODE_STAMP) build kernel
 
 # Installs only the Debian packages that are missing (apt-get update first, as a fresh machine needs).
 # The anchors the benchmarks measure keel against: runit, s6, tini, docker.io (dockerd, with Debian's
-# containerd, ctr and containerd-shim-runc-v2), and zstd for the image sizes.
-BENCH_PACKAGES := runit s6 tini docker.io zstd
+# containerd, ctr and containerd-shim-runc-v2), dumb-init and supervisor (supervisord) for the container-init
+# benchmark, and zstd for the image sizes.
+BENCH_PACKAGES := runit s6 tini dumb-init supervisor docker.io zstd
 
 debs:
 	@missing=""; for p in $(DEBIAN_PACKAGES) $(EXTRA_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -34,7 +34,7 @@ describe('process entries in a keel VM (cgroup v2)', () => {
     keelBuild(join(dir, 'procinit.yml'), dir);
     const vm = bootVm(join(dir, 'procinit'), join(dir, 'qmp.sock'));
     try {
-      await vm.waitFor(/keel: service hog was killed by the OOM killer \(SIGKILL\)/, 300_000);
+      await vm.waitFor(/keel: ERROR: service hog was killed by the OOM killer \(SIGKILL\)/, 300_000);
       expect(vm.screen()).not.toMatch(/no cgroup for process entries/);
       const logs = await vm.keel('logs', 'calm');
       expect(logs.stdout).toMatch(/0::\/keel\/calm/);

@@ -11,9 +11,12 @@ import { remoteTerminals } from '../console/remote-terminals.js';
 import { startVmChannel } from '../machine/vm-channel.js';
 import type { BootBase } from './context.js';
 
-/** The container id of a service that runs now, for exec. */
+/** The container id of a service whose container runs now, for exec (a process entry has no container to exec into). */
 function runningContainer({ supervisor }: BootBase): (service: string) => string | undefined {
-  return (name) => (supervisor.get()?.get(name)?.pid !== undefined ? containerId('services', name) : undefined);
+  return (name) => {
+    const s = supervisor.get()?.get(name);
+    return s?.pid !== undefined && s.entry.kind === 'container' ? containerId('services', name) : undefined;
+  };
 }
 
 export function controlStage(ctx: BootBase): object {
