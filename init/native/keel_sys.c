@@ -22,6 +22,7 @@
 #include <sys/reboot.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -556,7 +557,7 @@ static void __attribute__((noreturn)) child_fail(int fd, int step) {
   _exit(127);
 }
 
-// The child between fork and execve: async-signal-safe calls only.
+// The child between clone and execve: async-signal-safe calls only.
 static void __attribute__((noreturn)) spawn_child(const spawn_opts_t *s, int errfd) {
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
@@ -576,10 +577,12 @@ static void __attribute__((noreturn)) spawn_child(const spawn_opts_t *s, int err
   }
   for (int i = 0; i < s->nrlimits; i++)
     if (setrlimit(s->rl_res[i], &s->rl[i]) != 0) child_fail(errfd, S_RLIMIT);
+  // Raw system calls: glibc's setuid, setgid and setgroups would make every thread of the process change
+  // too, and this child shares the memory (and so the thread list) of keel's.
   if (s->change_user) {
-    if (setgroups((size_t)s->ngroups, s->groups) != 0) child_fail(errfd, S_SETGROUPS);
-    if (setgid(s->gid) != 0) child_fail(errfd, S_SETGID);
-    if (setuid(s->uid) != 0) child_fail(errfd, S_SETUID);
+    if (syscall(SYS_setgroups, (size_t)s->ngroups, s->groups) != 0) child_fail(errfd, S_SETGROUPS);
+    if (syscall(SYS_setgid, s->gid) != 0) child_fail(errfd, S_SETGID);
+    if (syscall(SYS_setuid, s->uid) != 0) child_fail(errfd, S_SETUID);
   }
   if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(errfd, S_NNP);
   if (chdir(s->cwd) != 0) child_fail(errfd, S_CHDIR);
@@ -598,6 +601,18 @@ static void __attribute__((noreturn)) spawn_child(const spawn_opts_t *s, int err
   child_fail(errfd, S_EXEC);
 }
 
+typedef struct {
+  const spawn_opts_t *opts;
+  int errfd;
+} spawn_arg_t;
+
+static int spawn_entry(void *p) {
+  const spawn_arg_t *a = p;
+  spawn_child(a->opts, a->errfd);
+}
+
+#define SPAWN_STACK (256 * 1024)
+
 // spawnProcess(options): forks and execs a process entry (see spawn_child);
 // returns its pid. A failure before or at execve throws with the step and
 // its errno, the failed child already reaped, so keel's reaper never sees it.
@@ -615,20 +630,27 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
   }
   // Every signal blocked across the fork: no handler of Node's may run in the child (it would write to
   // libuv's signal pipe, which the child shares); the child unblocks them after resetting dispositions.
+  // Like posix_spawn: the child shares keel's memory (CLONE_VM) on a stack of its own, and keel waits
+  // (CLONE_VFORK) until it has exec'd or failed, so no page table of keel's large heap is copied.
   sigset_t all, old;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = fork();
-  if (pid == 0) {
+  char *stack = malloc(SPAWN_STACK);
+  if (!stack) {
     close(errpipe[0]);
-    spawn_child(s, errpipe[1]);
+    close(errpipe[1]);
+    throw_errno(env, "malloc", NULL, ENOMEM);
+    goto out;
   }
+  spawn_arg_t arg = {s, errpipe[1]};
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = clone(spawn_entry, stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+  free(stack);
   close(errpipe[1]);
   if (pid < 0) {
     close(errpipe[0]);
-    throw_errno(env, "fork", s->path, fork_errno);
+    throw_errno(env, "clone", s->path, fork_errno);
     goto out;
   }
   spawn_failure_t f;
