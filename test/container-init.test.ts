@@ -42,7 +42,7 @@ services:
   - name: orphans
     kind: process
     restart: "no"
-    command: ["sh", "-c", "i=0; while [ $i -lt 1000 ]; do sh -c 'sleep 0.2 &'; i=$((i+1)); done; echo made $i orphans; sleep 2"]
+    command: ["sh", "-c", "i=0; while [ $i -lt 1000 ]; do (sleep 0.2 &); i=$((i+1)); done; echo made $i orphans; sleep 2"]
 `;
 
 const containers: string[] = [];
@@ -143,7 +143,7 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
   it('supervises process entries: readiness gates a dependency, a crash restarts with backoff, keel ps lists them, 1,000 orphans are reaped, docker logs has prefixed lines', async () => {
     const name = `${PREFIX}-supervised`;
     runDetached(name, SUPERVISED);
-    await eventually(() => logs(name).stdout.includes('orphans | made 1000 orphans'), 60_000, () => `the orphans to be made; logs:\n${logs(name).stdout}`);
+    await eventually(() => logs(name).stdout.includes('orphans | made 1000 orphans'), 120_000, () => `the orphans to be made; logs:\n${logs(name).stdout}`);
     const restarts = () => (JSON.parse(keelIn(name, 'inspect', 'crasher').stdout || '{}') as { restarts?: number }).restarts ?? 0;
     await eventually(() => restarts() >= 3, 30_000, 'crasher to restart three times');
     const ps = keelIn(name, 'ps');
@@ -165,7 +165,7 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
 
     // Every orphan is gone and no zombie is left in the container.
     await eventually(() => docker('exec', name, 'sh', '-c', 'ps -o stat,comm | grep -c "^Z" || true').stdout.trim() === '0' && !/sleep 0\.2/.test(docker('exec', name, 'ps', '-o', 'args').stdout), 30_000, 'the orphans to be reaped');
-  });
+  }, 240_000);
 
   it('docker stop stops the services in reverse dependency order within the grace, and exits 0 after a clean stop', async () => {
     const name = `${PREFIX}-stop`;
@@ -186,6 +186,22 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     await eventually(() => logs(name).stdout.includes('main up') && /^web\s+ready/m.test(keelIn(name, 'ps').stdout), 30_000, 'the CMD and web to run');
     expect(docker('stop', name).status).toBe(0);
     expect(exitCode(name)).toBe(5);
+  });
+
+  it('a service that ignores SIGTERM is killed at the 8 s deadline, so docker stop never needs its own SIGKILL', async () => {
+    const name = `${PREFIX}-stubborn`;
+    runDetached(name, BARE, 'sh', '-c', 'trap "" TERM; echo up; while :; do sleep 0.2; done');
+    await eventually(() => logs(name).stdout.includes('up'), 20_000, 'the CMD to start');
+    expect(docker('stop', '-t', '30', name).status).toBe(0);
+    // keel's deadline, not Docker's grace, ended it: keel says so, and its SIGKILL is the main service's end.
+    expect(logs(name).stderr).toMatch(/shutdown: services still not stopped 8000 ms after shutdown began \(cmd \(stopping\)\)/);
+    expect(exitCode(name)).toBe(137);
+  });
+
+  it('nothing to run, or a manifest that is not valid: the container says why and exits 1', () => {
+    const r = docker('run', '--rm', BARE);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('nothing to run: there is no manifest here and no command');
   });
 
   it('SIGHUP goes to the main service, not to keel', async () => {
