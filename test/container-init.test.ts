@@ -198,7 +198,7 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     expect(exitCode(name)).toBe(137);
   });
 
-  it('nothing to run, or a manifest that is not valid: the container says why and exits 1', () => {
+  it('nothing to run (no manifest, no command): the container says why and exits 1', () => {
     const r = docker('run', '--rm', BARE);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('nothing to run: there is no manifest here and no command');
