@@ -65,15 +65,19 @@ export interface Workload {
 
 const entriesOf = (m: Manifest) => [...m.onboot, ...m.services, ...m.onshutdown];
 
-/** runc, when the manifest has containers: the runc engine, or why there is none. */
+/** The runc engine, or why there is none: runc is needed only when the manifest has container entries. */
 async function containerEngine(ctx: BootBase & { manifest: Manifest }, host: Host): Promise<RuncEngine | { missing: string }> {
   const { bus, manifest, paths } = ctx;
   const containers = entriesOf(manifest).filter((e) => e.kind === 'container').length;
-  if (containers === 0) return { missing: 'this manifest runs no containers, so keel did not look for runc' };
   const runc = await runcVersion();
-  if (!runc) {
+  if (!runc && containers > 0) {
     enterEmergency(bus, 'runc was not found in PATH, and the manifest has containers', ['fix: install runc in the image (the runc package on Debian), or run the entries as processes (kind: process)']);
     throw new BootStopped();
+  }
+  if (!runc) {
+    // A container image's init without runc is the usual case, not worth a warning.
+    bus.emit({ kind: 'runtime.missing', level: 'debug', message: 'runc was not found in PATH (no container entries need it)' });
+    return { missing: 'runc was not found in PATH' };
   }
   bus.emit({ kind: 'runtime.found', message: `runc ${runc.version}`, runtime: 'runc', version: runc.version });
   const ids = idsByName(manifest);
