@@ -559,11 +559,16 @@ static void __attribute__((noreturn)) child_fail(int fd, int step) {
 
 // The child between clone and execve: async-signal-safe calls only.
 static void __attribute__((noreturn)) spawn_child(const spawn_opts_t *s, int errfd) {
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
   // Node ignores SIGPIPE and handles others; a child starts with every disposition at its default.
-  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+  // The raw call: glibc's sigaction refuses the two signals it keeps for itself (32 and 33), which
+  // an ignoring parent would otherwise pass on.
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+  } dfl = {SIG_DFL, 0, NULL, 0};
+  for (int sig = 1; sig < NSIG; sig++) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
   if (s->foreground) {
     // Its own process group, the terminal's foreground one (SIGTTOU is still blocked here).
     if (setpgid(0, 0) != 0) child_fail(errfd, S_SETPGID);
