@@ -236,9 +236,9 @@ async function main(): Promise<void> {
       restart: `SIGKILL of the service's sleep from the host; time until a new sleep is below the supervisor (polled); ${WARMUP} warm-up + ${KILLS} measured rounds, interleaved, each run up ≥ ${MIN_RUN_MS / 1000} s; keel: restart always, backoff initial 0 ms`,
     },
     metrics: [
-      metric('init-size', 'Size added to an image, keel with its own node (MiB)', 'MiB', keelSize / MiB, Object.fromEntries(Object.entries(others(size.rows, ['keel (/opt/keel, own node)'])).map(([k, v]) => [k, v / MiB]))),
-      metric('init-rss', 'Init RSS with two services (MiB)', 'MiB', keelRss, Object.fromEntries(Object.entries(others(mem, ['keel'])).map(([k, v]) => [k, v.total]))),
-      metric('process-restart', 'Restart latency of a process service (median) (ms)', 'ms', keelRestart, Object.fromEntries(contenders.slice(1).map((c) => [c.name, stats[c.name]!.median]))),
+      metric('init-size', 'Size added to an image, keel with its own node', 'MiB', keelSize / MiB, Object.fromEntries(Object.entries(others(size.rows, ['keel (/opt/keel, own node)'])).map(([k, v]) => [k, v / MiB]))),
+      metric('init-rss', 'Init RSS with two services', 'MiB', keelRss, Object.fromEntries(Object.entries(others(mem, ['keel'])).map(([k, v]) => [k, v.total]))),
+      metric('process-restart', 'Restart latency of a process service (median)', 'ms', keelRestart, Object.fromEntries(contenders.slice(1).map((c) => [c.name, stats[c.name]!.median]))),
     ],
     notes: [
       ...size.notes,

@@ -55,6 +55,10 @@ describe('process entries under keel-init', () => {
     await eventually(() => logLines(keel!, 'who').length === 3, 10_000, 'three lines');
     expect(logLines(keel, 'who')).toEqual(['nobody', '64', 'NoNewPrivs:\t1']);
     expect(keel.output()).not.toMatch(/runc|emergency/i);
+    // There is no container to exec into, and keel says so.
+    const exec = cli(keel, 'exec', 'who', 'id');
+    expect(exec.status).not.toBe(0);
+    expect(exec.stderr).toContain('service who is a process (kind: process), not a container');
   });
 
   it('a stop reaches every process of the group, even under a shell that ignores SIGTERM', async () => {
