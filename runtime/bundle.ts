@@ -91,6 +91,7 @@ export function phaseIds(phase: Exclude<Phase, 'services'>, names: readonly stri
 
 /** Resolves the image and builds the spec; nothing is written or mounted, so a bad entry fails with nothing to undo. */
 export function planContainer({ id, entry, baseDir, stateDir, idOf, extra }: PlanInputs): RuncPlan {
+  if (entry.image === undefined) throw new SpecError(`${entry.name}: a container needs an image`);
   const image = resolveLocalImage(entry.image, baseDir);
   const dir = join(statePaths(stateDir).containers, id);
   const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: join(dir, 'rootfs'), idOf, ...(extra ? { extra } : {}) });

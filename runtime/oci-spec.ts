@@ -178,7 +178,7 @@ export interface ExtraConfig {
 }
 
 export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs): { spec: OciSpec; runtime: RuntimeConfig } {
-  const label = parseLabel(image, entry.image);
+  const label = parseLabel(image, entry.image ?? entry.name);
   const where = entry.name;
   const fromEntry: ImageLabel = entry;
   const pick = <K extends keyof ImageLabel>(k: K): ImageLabel[K] => fromEntry[k] ?? label[k];

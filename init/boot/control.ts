@@ -12,9 +12,12 @@ import { remoteTerminals } from '../console/remote-terminals.js';
 import { startVmChannel } from '../machine/vm-channel.js';
 import type { BootBase } from './context.js';
 
-/** The container id of a service that runs now, for exec. */
+/** The container id of a service whose container runs now, for exec (a process entry has no container to exec into). */
 function runningContainer({ supervisor }: BootBase): (service: string) => string | undefined {
-  return (name) => (supervisor.get()?.get(name)?.pid !== undefined ? containerId('services', name) : undefined);
+  return (name) => {
+    const s = supervisor.get()?.get(name);
+    return s?.pid !== undefined && s.entry.kind === 'container' ? containerId('services', name) : undefined;
+  };
 }
 
 export function controlStage(ctx: BootBase): object {
@@ -53,6 +56,8 @@ function consoleAccess(manifest: Manifest | undefined): ConsoleAccess {
 
 export function promptStage(ctx: BootBase & { manifest: Manifest | undefined }): object {
   const { bus, paths, console, power } = ctx;
+  // A container's stdin is its CMD's (docker run -it IMAGE sh), never a prompt's.
+  if (ctx.container) return {};
   const prompt = new ConsolePrompt(
     { access: consoleAccess(ctx.manifest), socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx), sink: console.sink },
     consoleIO((text) => console.write(text)),

@@ -1,6 +1,8 @@
 // Runs the real dist/keel-init.js as PID 1 of a new PID namespace
 // (unshare --pid --fork --mount-proc), reads its console, and runs commands
-// inside the namespace with nsenter.
+// inside the namespace with nsenter. The mode is named: on a machine that is
+// itself a container (/.dockerenv), PID 1 of a namespace would otherwise be
+// taken for a container image's init.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +46,7 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
   const command = [
     ...(opts.nofile ? ['prlimit', `--nofile=${typeof opts.nofile === 'number' ? `${opts.nofile}:${opts.nofile}` : opts.nofile.join(':')}`] : []),
     'unshare', '--pid', '--fork', '--mount-proc', '--kill-child', ...(opts.ownNetwork ? ['--net'] : []),
-    process.execPath, join(DIST, 'keel-init.js'), '--manifest', file, '--state-dir', opts.stateDir ?? join(dir, 'state'),
+    process.execPath, join(DIST, 'keel-init.js'), '--mode', 'namespace', '--manifest', file, '--state-dir', opts.stateDir ?? join(dir, 'state'),
   ];
   const child: ChildProcess = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
