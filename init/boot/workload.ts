@@ -88,6 +88,7 @@ async function containerEngine(ctx: BootBase & { manifest: Manifest }, host: Hos
     stateDir: paths.dir,
     baseDir: dirname(resolve(ctx.args.manifest)),
     idOf: (name) => ids.get(name),
+    cgroupParent: ctx.args.cgroupParent,
     warn: (message) => bus.emit({ kind: 'runtime.fallback', level: 'warn', message }),
   });
 }

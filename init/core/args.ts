@@ -1,6 +1,6 @@
 // keel-init's command line. In machine mode the kernel passes its unknown
 // command-line words as arguments too, so unknown words are ignored, not fatal.
-import { DEFAULT_STATE_DIR, IMAGE_MANIFEST } from '../../model/layout.js';
+import { DEFAULT_CGROUP_PARENT, DEFAULT_STATE_DIR, IMAGE_MANIFEST } from '../../model/layout.js';
 
 export type Mode = 'machine' | 'namespace' | 'container' | 'auto';
 
@@ -9,6 +9,8 @@ export interface InitArgs {
   /** --manifest was given (else a container's init looks for CONTAINER_MANIFEST first). */
   manifestSet: boolean;
   stateDir: string;
+  /** The cgroup under which containers get their own (cgroupsPath's default is PARENT/NAME). */
+  cgroupParent: string;
   mode: Mode;
   help: boolean;
   version: boolean;
@@ -19,11 +21,14 @@ export interface InitArgs {
   errors: string[];
 }
 
-export const USAGE = `usage: keel-init [--manifest PATH] [--state-dir DIR] [--mode machine|namespace|container|auto] [-- COMMAND ARGS...]
+export const USAGE = `usage: keel-init [--manifest PATH] [--state-dir DIR] [--cgroup-parent PATH] [--mode machine|namespace|container|auto] [-- COMMAND ARGS...]
 
   --manifest PATH   manifest to run: the normalized JSON from keel build, or a keel.yml
                     (default /etc/keel/manifest.json; a container's init: /etc/keel/keel.yml)
   --state-dir DIR   where keel keeps its log and state (default /run/keel)
+  --cgroup-parent PATH
+                    the cgroup containers get theirs under (default /keel); several
+                    keels on one host in namespace mode each need their own
   --mode MODE       machine: set up the machine (PID 1 of a booting kernel);
                     namespace: skip machine set-up;
                     container: a container image's init (signals, exit code and output as
@@ -32,7 +37,7 @@ export const USAGE = `usage: keel-init [--manifest PATH] [--state-dir DIR] [--mo
 `;
 
 export function parseArgs(argv: readonly string[]): InitArgs {
-  const out: InitArgs = { manifest: IMAGE_MANIFEST, manifestSet: false, stateDir: DEFAULT_STATE_DIR, mode: 'auto', help: false, version: false, ignored: [], command: [], errors: [] };
+  const out: InitArgs = { manifest: IMAGE_MANIFEST, manifestSet: false, stateDir: DEFAULT_STATE_DIR, cgroupParent: DEFAULT_CGROUP_PARENT, mode: 'auto', help: false, version: false, ignored: [], command: [], errors: [] };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--') {
@@ -64,6 +69,12 @@ export function parseArgs(argv: readonly string[]): InitArgs {
       case '--state-dir': {
         const v = value();
         if (v !== undefined) out.stateDir = v;
+        break;
+      }
+      case '--cgroup-parent': {
+        const v = value();
+        if (v !== undefined && /^\/[^/]/.test(v) && !v.split('/').includes('..')) out.cgroupParent = v.replace(/\/+$/, '');
+        else if (v !== undefined) out.errors.push(`--cgroup-parent ${v}: expected an absolute cgroup path below the root, e.g. /keel`);
         break;
       }
       case '--mode': {
