@@ -32,8 +32,11 @@ export async function preflight(manifest: Manifest, ctx: ImageContext, where: (p
   const idOf = idsOf(manifest);
   for (const phase of ['onboot', 'services', 'onshutdown'] as const) {
     for (const [i, entry] of manifest[phase].entries()) {
+      // A process entry has no image: it runs from the machine's own root.
+      if (entry.image === undefined) continue;
+      const image = entry.image;
       await attempt([phase, i, 'image'], `${phase}[${i}] (${entry.name})`, async (what) => {
-        const src = await resolveRef(entry.image, ctx, what);
+        const src = await resolveRef(image, ctx, what);
         try {
           buildOciSpec({ entry, image: src.config, rootfs: '/rootfs', idOf });
         } catch (err) {
