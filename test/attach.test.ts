@@ -127,7 +127,7 @@ describe('keel exec NAME [CMD...]', () => {
     expect(once.stderr).toMatch(/service once is not running \(it is completed\)/);
     const noName = await cli(['exec']);
     expect(noName.status).toBe(2);
-    expect(noName.stderr).toMatch(/keel exec needs a service name/);
+    expect(noName.stderr).toBe('keel exec: missing NAME (usage: keel [--vm VM] exec NAME [CMD...]); see "keel exec --help"\n');
     const plain = await raw('POST', '/v1/services/web/exec');
     expect(plain.status).toBe(400);
     expect(plain.body).toMatch(/Upgrade: tty/);
