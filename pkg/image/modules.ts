@@ -6,10 +6,15 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { BuildError } from './kernel.js';
 
-/** What every keel image loads: disks, network, console and vsock over virtio; overlay; veth and bridge; the power button. */
+/**
+ * What every keel image loads: disks, network, console and vsock over virtio; overlay; veth and bridge; the power button;
+ * and what instance data arrives by (init/machine/instance-data.ts): qemu's fw_cfg, and ISO 9660 config drives on a
+ * virtio disk or an IDE CD-ROM (qemu's pc machine).
+ */
 export const DEFAULT_MODULES = [
   // virtio_pci is the transport: without it no virtio device (net, blk, console) is ever found.
   'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_console', 'virtio_rng', 'vmw_vsock_virtio_transport', 'overlay', 'veth', 'bridge', 'evdev', 'button',
+  'qemu_fw_cfg', 'isofs', 'sr_mod', 'ata_piix',
 ];
 
 const norm = (name: string) => name.replace(/-/g, '_');
