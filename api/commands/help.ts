@@ -21,7 +21,8 @@ export function wrap(text: string, width: number): string[] {
 
 /** "keel [--vm VM] logs [options] NAME": how the verb is written. */
 export function synopsis(spec: VerbSpec): string {
-  return `keel ${spec.control ? '[--vm VM] ' : ''}${spec.name}${spec.options.length ? ' [options]' : ''}${spec.args ? ` ${spec.args}` : ''}`;
+  const options = allOptions(spec).length > 1; // more than --help
+  return `keel ${spec.control ? '[--vm VM] ' : ''}${spec.name}${options ? ' [options]' : ''}${spec.args ? ` ${spec.args}` : ''}`;
 }
 
 function optionHead(o: OptionSpec): string {

@@ -53,10 +53,10 @@ function valuesFunction(spec: VerbSpec, index: number): string {
 function helpers(keel: string): string {
   return `__keel_words() { COMPREPLY=($(compgen -W "$1" -- "$cur")); }
 __keel_none() { COMPREPLY=(); }
-__keel_file() { type compopt >/dev/null 2>&1 && compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")); }
-__keel_dir() { type compopt >/dev/null 2>&1 && compopt -o filenames; COMPREPLY=($(compgen -d -- "$cur")); }
+__keel_file() { compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); }
+__keel_dir() { compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); }
 __keel_manifest() {
-  type compopt >/dev/null 2>&1 && compopt -o filenames
+  compopt -o filenames 2>/dev/null
   local f; COMPREPLY=()
   while IFS= read -r f; do
     if [[ -d $f || $f == *.yml || $f == *.yaml || $f == *.json ]]; then COMPREPLY+=("$f"); fi
@@ -129,7 +129,7 @@ const ARGS = `  local pos=0 j valueof=
     if [[ $cur == -* ]]; then __keel_words "$opts"; return; fi
   fi
   ((pos >= \${#places[@]})) && pos=$((\${#places[@]} - 1))
-  \${places[pos]}`;
+  eval "\${places[pos]}"`;
 
 export function bashScript(verbs: readonly VerbSpec[], keel: string): string {
   const hostVerbs = verbs.filter((v) => !v.control).map((v) => v.name).join(' ');
