@@ -7,6 +7,7 @@ import { duration } from './duration.js';
 import { absPath, bind, capability, envVar, rlimit, size, tmpfs } from './fields.js';
 import { linkKind } from './link-kinds.js';
 import { pkgReferenceProblem } from './warnings.js';
+import { seccomp } from './seccomp.js';
 import {
   bool,
   checkedString,
@@ -154,7 +155,8 @@ export const imageConfigFields = {
   uid: field(id),
   gid: field(id),
   additionalGids: field(list(id)),
-  noNewPrivileges: field(bool()),
+  noNewPrivileges: field(bool(), { description: 'Default true: no process in the container gains privileges through exec (setuid, file capabilities); false allows it' }),
+  seccomp: field(seccomp, { description: "default (keel's filter, relaxed by the entry's capabilities), unconfined (none), or a profile file in OCI form, relative to the manifest" }),
   oomScoreAdj: field(int({ min: -1000, max: 1000 })),
   disableOOMKiller: field(bool()),
   rootfsPropagation: field(oneOf(['shared', 'slave', 'private', 'unbindable'] as const)),

@@ -16,7 +16,9 @@ import {
   list,
   object,
   oneOf,
+  clip,
   refine,
+  show,
   str,
   unsupported,
   type Spec,
@@ -56,7 +58,7 @@ const fileSpec = refine(
   (f) => {
     const kinds = [f.contents !== undefined, f.source !== undefined, f.directory === true, f.symlink !== undefined, f.metadata !== undefined];
     if (kinds.filter(Boolean).length > 1) return 'give only one of contents, source, directory: true, symlink, or metadata';
-    if (/(^|\/)\.\.(\/|$)/.test(f.path)) return `path ${JSON.stringify(f.path)} must not contain ".."`;
+    if (/(^|\/)\.\.(\/|$)/.test(f.path)) return `path ${show(f.path)} must not contain ".."`;
     return undefined;
   },
 );
@@ -120,13 +122,13 @@ export const manifestSpec = refine(sections, (m) => {
   }
   for (const c of all) {
     for (const b of [...(c.binds ?? []), ...(c['binds.add'] ?? [])]) {
-      if (!b.source.startsWith('/') && !volumes.has(b.source)) return `${c.name}: binds "${b.source}:${b.destination}" names the volume "${b.source}", which the volumes section does not define`;
+      if (!b.source.startsWith('/') && !volumes.has(b.source)) return `${c.name}: binds "${b.source}:${clip(b.destination)}" names the volume "${b.source}", which the volumes section does not define`;
     }
   }
   const names = new Set(all.map((c) => c.name));
   for (const c of all) {
     for (const v of [c.uid, c.gid, ...(c.additionalGids ?? [])]) {
-      if (typeof v === 'string' && v !== 'root' && !names.has(v)) return `${c.name}: uid/gid "${v}" is neither a number, "root", nor the name of a container in this manifest`;
+      if (typeof v === 'string' && v !== 'root' && !names.has(v)) return `${c.name}: uid/gid "${clip(v)}" is neither a number, "root", nor the name of a container in this manifest`;
     }
   }
   return undefined;

@@ -3,7 +3,7 @@
 import { containerBaseFields } from './container.js';
 import { duration } from './duration.js';
 import { restartPolicy, signalName, size } from './fields.js';
-import { bool, defaulted, either, field, int, list, num, object, oneOf, refine, str, transform, type Spec } from './schema.js';
+import { bool, clip, defaulted, either, field, int, list, num, object, oneOf, refine, str, transform, type Spec } from './schema.js';
 import { parseRestart, type RestartPolicy } from './strings.js';
 
 export const backoffSpec = object({
@@ -105,7 +105,7 @@ export function serviceList(): Spec<ServiceEntry[]> {
     for (const e of entries) {
       if (e.watchdogSec !== undefined && !e.notify) return `${e.name}: watchdogSec needs notify: true (the watchdog is fed with WATCHDOG=1 on the notify socket)`;
       for (const d of e.dependsOn) {
-        if (!names.has(d.name)) return `${e.name}: dependsOn names "${d.name}", which is not a service in this manifest`;
+        if (!names.has(d.name)) return `${e.name}: dependsOn names "${clip(d.name)}", which is not a service in this manifest`;
         if (d.name === e.name) return `${e.name}: a service cannot depend on itself`;
       }
     }

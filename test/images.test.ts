@@ -102,7 +102,7 @@ describe('images from a Docker engine', () => {
     loaded.push(idB);
     const moved = keel(['build', '-o', join(dir, 'e2'), join(dir, 'eng.yml')]);
     expect(moved.status).toBe(1);
-    expect(moved.stderr).toContain(`eng.yml: init[0]: keel-test/layers:1 is now ${idB.slice(0, 19)}… in the Docker engine, but keel.lock pins ${idA.slice(0, 19)}…`);
+    expect(moved.stderr).toContain(`eng.yml:2:5: init[0]: keel-test/layers:1 is now ${idB.slice(0, 19)}… in the Docker engine, but keel.lock pins ${idA.slice(0, 19)}…`);
     expect(moved.stderr).toContain('fix: rebuild with --update-lock');
     expect(existsSync(join(dir, 'e2/eng-initrd.img'))).toBe(false);
     // With the tag back on the pinned image, the lock gives the same bytes as before.

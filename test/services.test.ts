@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, streamLines } from '../api/client.js';
 import type { ExitRecord, ServiceDetail } from '../api/wire.js';
 import { DIST, eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
-import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
+import { busyboxRootfs, shellEntry, staticTool } from './helpers/rootfs.js';
 
 let fixtures: string;
 let rootfs: string;
@@ -19,8 +19,7 @@ beforeAll(() => {
   fixtures = mkdtempSync(join(tmpdir(), 'keel-svc-'));
   rootfs = busyboxRootfs(join(fixtures, 'busybox'));
   // A static sd_notify sender, so the busybox root filesystem can speak the protocol.
-  const cc = spawnSync('gcc', ['-static', '-O2', '-o', join(rootfs, 'bin/notify'), join(import.meta.dirname, 'fixtures/notify/notify.c')], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`cannot build the notify fixture (gcc and libc6-dev are needed; make deps installs them): ${cc.stderr}`);
+  staticTool(rootfs, 'notify', 'notify/notify.c');
 });
 afterAll(() => rmSync(fixtures, { recursive: true, force: true }));
 afterEach(() => {

@@ -4,7 +4,8 @@
 // inspected and powered off.
 import { verifyPassword } from '../../model/password.js';
 import type { Manifest } from '../../model/index.js';
-import { ControlApi } from '../../api/server.js';
+import { connectionCap, ControlApi } from '../../api/server.js';
+import { openFileLimit } from '../core/fd-limit.js';
 import { containerId } from '../../runtime/bundle.js';
 import { ConsolePrompt, consoleIO, type ConsoleAccess, type TermIO } from '../console/prompt.js';
 import { remoteTerminals } from '../console/remote-terminals.js';
@@ -24,6 +25,7 @@ export function controlStage(ctx: BootBase): object {
     bootReport: () => record.report(),
     power: (action) => power.request(action, `keel ${action}`),
     terminals: remoteTerminals({ socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx) }),
+    maxConnections: connectionCap(openFileLimit()?.soft ?? 1024),
   });
   api.listen(paths.socket).then(
     () => bus.emit({ kind: 'api.listening', level: 'debug', message: `control API on ${paths.socket}`, path: paths.socket }),

@@ -4,6 +4,7 @@ import { setUpMachine } from '../machine/setup.js';
 import { watchPowerButton } from '../machine/power-button.js';
 import { ownConsole } from '../console/own.js';
 import { attachLog, openLog } from '../core/log.js';
+import { raiseOpenFileLimit } from '../core/fd-limit.js';
 import { Reaper } from '../core/reaper.js';
 import { installSignalHandlers } from '../core/signals.js';
 import type { BootBase } from './context.js';
@@ -32,6 +33,7 @@ export function logStage({ bus, args }: BootBase): object {
 }
 
 export function reaperStage({ bus, sys }: BootBase): { reaper: Reaper } {
+  raiseOpenFileLimit(sys, (message) => bus.emit({ kind: 'keel.limits', level: 'warn', message }));
   const reaper = new Reaper(sys);
   try {
     reaper.start();

@@ -2,7 +2,7 @@
 // run onboot, start the services, and say that boot is complete.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { loadManifest, ManifestError, type Manifest } from '../../model/index.js';
+import { ManifestError, type Manifest } from '../../model/index.js';
 import { RuncEngine } from '../../runtime/container-run.js';
 import { describeOutcome, isFailure } from '../../runtime/outcome.js';
 import { Runc, runcVersion } from '../../runtime/runc.js';
@@ -15,13 +15,14 @@ import { runtimeHost } from '../core/runtime-host.js';
 import { setHostname } from '../machine/setup.js';
 import { ContainerRelay } from './console.js';
 import type { BootBase } from './context.js';
+import { readManifest } from './manifest-reader.js';
 import { bootPlan } from './plan.js';
 import { BootStopped } from './stages.js';
 import { uptimeMs } from './record.js';
 
-export function manifestStage({ bus, args }: BootBase): { manifest: Manifest | undefined } {
+export async function manifestStage({ bus, args }: BootBase): Promise<{ manifest: Manifest | undefined }> {
   try {
-    return { manifest: loadManifest(args.manifest) };
+    return { manifest: await readManifest(args.manifest) };
   } catch (err) {
     if (err instanceof ManifestError) enterEmergency(bus, `the manifest ${args.manifest} is not valid`, err.message.split('\n'));
     else enterEmergency(bus, `the manifest ${args.manifest} could not be loaded: ${(err as Error).message}`);

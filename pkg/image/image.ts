@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
+import { fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
 import { DEFAULT_MODULES, resolveModules } from './modules.js';
 import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import { buildCpio, type CpioEntry } from './cpio.js';
@@ -196,7 +196,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
   // What builds that died (killed, power lost) left half-made in the cache goes first.
   for (const d of [storeDir(), join(cacheDir(), 'kernels'), join(cacheDir(), 'downloads')]) sweepDeadScratch(d);
-  await preflight(manifest, ctx, (path) => `${manifestPath}: ${path}`);
+  await preflight(manifest, ctx, fieldLocator(manifestPath));
   const kernel = await resolveKernelSource(manifest.kernel, ctx);
   assertKernelImage(kernel.image, `${manifestPath}: kernel.image (${kernel.source})`);
   const entries = await rootEntries(manifest, ctx, kernel, distDir);

@@ -31,7 +31,8 @@ export interface KeelNs {
 }
 
 /** Starts keel with `manifest` as its keel.yml, or with { path } to point it at a file of the caller's. */
-export function startKeel(manifest: string | { path: string }, env: Record<string, string> = {}, opts: { ownNetwork?: boolean; files?: Record<string, string>; stateDir?: string } = {}): KeelNs {
+/** opts.nofile starts keel with that open-file limit, soft and hard or [soft, hard] (prlimit), as a machine with a low limit would. */
+export function startKeel(manifest: string | { path: string }, env: Record<string, string> = {}, opts: { ownNetwork?: boolean; files?: Record<string, string>; stateDir?: string; nofile?: number | [number, number] } = {}): KeelNs {
   requireDist();
   const dir = mkdtempSync(join(tmpdir(), 'keel-ns-'));
   chmodSync(dir, 0o711); // as /run is: containers in user namespaces run as mapped uids that traverse it
@@ -39,11 +40,13 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
   if (typeof manifest === 'string') writeFileSync(file, manifest);
   else file = manifest.path;
   for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
-  const child: ChildProcess = spawn(
-    'unshare',
-    ['--pid', '--fork', '--mount-proc', '--kill-child', ...(opts.ownNetwork ? ['--net'] : []), process.execPath, join(DIST, 'keel-init.js'), '--manifest', file, '--state-dir', opts.stateDir ?? join(dir, 'state')],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  // prlimit execs unshare in its own process: the child's pid is the same either way.
+  const command = [
+    ...(opts.nofile ? ['prlimit', `--nofile=${typeof opts.nofile === 'number' ? `${opts.nofile}:${opts.nofile}` : opts.nofile.join(':')}`] : []),
+    'unshare', '--pid', '--fork', '--mount-proc', '--kill-child', ...(opts.ownNetwork ? ['--net'] : []),
+    process.execPath, join(DIST, 'keel-init.js'), '--manifest', file, '--state-dir', opts.stateDir ?? join(dir, 'state'),
+  ];
+  const child: ChildProcess = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
