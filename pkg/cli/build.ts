@@ -90,17 +90,19 @@ export async function cmdBuild(args: ParsedArgs): Promise<number> {
     });
   }
   const name = args.string('name');
+  const progress = args.flag('quiet') ? silentProgress : terminalProgress();
+  // The summary, or an error, starts a line of its own, not after the last progress line.
   const r = await buildImage({
     manifestPath: manifests.at(-1)!,
     mergeBefore: manifests.slice(0, -1),
     outDir: args.string('output')!,
     ...(name ? { name } : {}),
     updateLock: args.flag('update-lock'),
-    progress: args.flag('quiet') ? silentProgress : terminalProgress(),
+    progress,
     formats,
     ...(size !== undefined ? { size } : {}),
     ...(tag !== undefined ? { tag } : {}),
-  });
+  }).finally(() => progress.clear());
   for (const w of r.warnings) err(`${manifests.join(' + ')}: warning: ${w.field}: ${w.message}`);
   const seconds = (Date.now() - started) / 1000;
   if (args.flag('json')) out(JSON.stringify(buildJson(r, manifests, Math.round(seconds * 10) / 10), null, 2));

@@ -37,7 +37,8 @@ const HOST_RUNS: Record<string, HostRun> = {
   },
   async kernel({ positionals: [sub, pkg] }) {
     if (sub !== 'fetch') throw new UsageError(`unknown kernel command "${sub}" (keel kernel fetch [PACKAGE])`, 'kernel');
-    const k = await fetchKernelPackage(pkg ?? DEFAULT_KERNEL_PACKAGE, terminalProgress());
+    const progress = terminalProgress();
+    const k = await fetchKernelPackage(pkg ?? DEFAULT_KERNEL_PACKAGE, progress).finally(() => progress.clear());
     out(`${k.source}: ${k.image}`);
     return 0;
   },

@@ -88,5 +88,6 @@ export async function cmdRun(args: ParsedArgs): Promise<number> {
   };
   requireRootToRun(vmsRoot());
   const image = findImage(args.positionals[0]!);
-  return runVm(image, opts, quiet ? err : (line) => progress.done(line));
+  // An error starts a line of its own, not after the last progress line.
+  return runVm(image, opts, quiet ? err : (line) => progress.done(line)).finally(() => progress.clear());
 }

@@ -16,7 +16,7 @@ import { lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
 import { binaryWithLibraries, EARLY_ROOT, iprouteBinary, runcPath } from './node-runtime.js';
 import { preflight } from './preflight.js';
-import { mergeManifests, readManifestText } from './merge.js';
+import { mergedFieldLocator, mergeManifests, readManifestText } from './merge.js';
 import { cacheDir, sweepDeadScratch } from './cache.js';
 import { storeDir } from './sources/store.js';
 import { writeIsoBios } from './iso.js';
@@ -178,7 +178,8 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const manifestPath = resolve(opts.manifestPath);
-  const manifest = opts.mergeBefore?.length ? mergeManifests([...opts.mergeBefore, manifestPath].map(readManifestText)) : loadManifest(manifestPath);
+  const texts = opts.mergeBefore?.length ? [...opts.mergeBefore, manifestPath].map(readManifestText) : undefined;
+  const manifest = texts ? mergeManifests(texts) : loadManifest(manifestPath);
   const name = opts.name ?? basename(manifestPath).replace(/\.(ya?ml|json)$/, '');
   const baseDir = dirname(manifestPath);
   const distDir = opts.distDir ?? defaultDistDir();
@@ -196,7 +197,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
   // What builds that died (killed, power lost) left half-made in the cache goes first.
   for (const d of [storeDir(), join(cacheDir(), 'kernels'), join(cacheDir(), 'downloads')]) sweepDeadScratch(d);
-  await preflight(manifest, ctx, fieldLocator(manifestPath));
+  await preflight(manifest, ctx, texts ? mergedFieldLocator(texts) : fieldLocator(manifestPath));
   const kernel = await resolveKernelSource(manifest.kernel, ctx);
   assertKernelImage(kernel.image, `${manifestPath}: kernel.image (${kernel.source})`);
   const entries = await rootEntries(manifest, ctx, kernel, distDir);

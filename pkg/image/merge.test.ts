@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManifestError } from '../../model/index.js';
-import { mergeManifests, readManifestText } from './merge.js';
+import { mergedFieldLocator, mergeManifests, readManifestText } from './merge.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-merge-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -87,5 +87,13 @@ files:
     expect(() => mergeManifests([bad1, base, bad2].map(readManifestText))).toThrow(
       new RegExp(`bad1\\.yml:1:1: hostnme: unknown field; did you mean "hostname"\\?.*\\n.*bad2\\.yml:4:14: services\\[0\\]\\.restart`),
     );
+  });
+
+  it('finds an entry of the merge where it is written: its own file, its place there', () => {
+    const more = file('more2.yml', 'services:\n  - name: web\n    image: ./rootfs\n  - name: cache\n    image: ./rootfs\n');
+    const where = mergedFieldLocator([base, more].map(readManifestText));
+    expect(where(['services', 0, 'image'])).toBe(`${base}:10:23`);
+    expect(where(['services', 2, 'image'])).toBe(`${more}:5:12`);
+    expect(where(['onboot', 0, 'image'])).toBe(`${base}:8:24`);
   });
 });

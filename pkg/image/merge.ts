@@ -11,7 +11,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isNode, LineCounter, parse, parseDocument } from 'yaml';
-import { ManifestError, parseManifest, type Manifest, type ManifestProblem } from '../../model/index.js';
+import { fieldLocator, ManifestError, parseManifest, type Manifest, type ManifestProblem } from '../../model/index.js';
+import type { Path } from '../../model/schema.js';
 import { looksLikePath } from './sources/resolve.js';
 
 export interface ManifestText {
@@ -143,4 +144,32 @@ export function mergeManifests(texts: readonly ManifestText[]): Manifest {
   const dup = duplicates(m, origin);
   if (dup.length) throw new ManifestError(texts.map((t) => t.file).join(', '), dup);
   return m;
+}
+
+const LISTS = ['init', 'onboot', 'services', 'onshutdown', 'files', 'volumes'] as const;
+
+/**
+ * Where a field of the merged manifest is written ("FILE:LINE:COLUMN"): an
+ * entry of an appended list is found in the file it came from, at its place
+ * there; anything else in the last file.
+ */
+export function mergedFieldLocator(texts: readonly ManifestText[]): (path: Path) => string {
+  const locators = texts.map((t) => fieldLocator(t.file));
+  let lengths: Array<Record<string, number>> | undefined;
+  return (path) => {
+    const [section, index, ...rest] = path;
+    if (typeof section === 'string' && typeof index === 'number' && (LISTS as readonly string[]).includes(section)) {
+      lengths ??= texts.map((t) => {
+        const m = parseManifest(t.text, t.file);
+        return Object.fromEntries(LISTS.map((l) => [l, m[l].length]));
+      });
+      let i = index;
+      for (const [k, counts] of lengths.entries()) {
+        const n = counts[section] ?? 0;
+        if (i < n) return locators[k]!([section, i, ...rest]);
+        i -= n;
+      }
+    }
+    return locators.at(-1)!(path);
+  };
 }

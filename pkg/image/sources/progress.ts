@@ -8,6 +8,8 @@ export interface Progress {
   step(text: string): void;
   /** A step done: a line that stays. */
   done(text: string): void;
+  /** Erases the redrawn line, if one is shown, so what is printed next starts a line of its own. */
+  clear(): void;
 }
 
 export function terminalProgress(out: NodeJS.WriteStream = process.stderr): Progress {
@@ -34,10 +36,14 @@ export function terminalProgress(out: NodeJS.WriteStream = process.stderr): Prog
       out.write(`${tty && shown ? '\r\x1b[K' : ''}${text}\n`);
       shown = false;
     },
+    clear() {
+      if (tty && shown) out.write('\r\x1b[K');
+      shown = false;
+    },
   };
 }
 
-export const silentProgress: Progress = { update() {}, step() {}, done() {} };
+export const silentProgress: Progress = { update() {}, step() {}, done() {}, clear() {} };
 
 /** The same progress with every line saying which part of the whole it is about ("image 2 of 5: …"). */
 export function prefixed(progress: Progress, prefix: string): Progress {
@@ -45,6 +51,7 @@ export function prefixed(progress: Progress, prefix: string): Progress {
     update: (text) => progress.update(`${prefix}: ${text}`),
     step: (text) => progress.step(`${prefix}: ${text}`),
     done: (text) => progress.done(`${prefix}: ${text}`),
+    clear: () => progress.clear(),
   };
 }
 
