@@ -129,7 +129,7 @@ export const CONTROL_SPECS: readonly VerbSpec[] = [
     description:
       "Runs CMD in the service's container, on a terminal of this terminal's size when stdin is one (TERM is passed on), else with plain pipes for scripts. " +
       "Options go before NAME; everything after it is the command. Exits with the program's status.",
-    example: 'keel --vm demo exec web cat /www/index.html',
+    example: 'keel --vm demo exec web cat /etc/hostname',
     control: true,
   },
   {
