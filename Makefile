@@ -3,7 +3,7 @@
 #   make test   install what is missing, then run every test (unit, PID 1, VM)
 SHELL := /bin/bash
 DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common docker.io docker-registry zstd \
-  ovmf systemd-boot-efi syslinux mtools fdisk qemu-utils zsh
+  ovmf systemd-boot-efi syslinux mtools fdisk qemu-utils zsh curl
 NODE_STAMP := node_modules/.package-lock.json
 NATIVE := init/native/build/Release/keel_sys.node
 DIST := dist/keel-init.js dist/keel.js dist/keel_sys.node

@@ -5,12 +5,12 @@
 // spellings, the VM as keel --vm NAME inspect shows it, and keel --vm NAME
 // exec on a terminal passing the client's TERM.
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pty from 'node-pty';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from './helpers/free-port.js';
 import { DIST, requireDist } from './helpers/keel-ns.js';
 import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
 import { screenReader } from './helpers/screen.js';
@@ -18,18 +18,6 @@ import { bootVm, keelBuild } from './helpers/vm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-cli-vm-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A TCP port nobody on 127.0.0.1 holds right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** GET http://127.0.0.1:PORT/PATH from the host: the status and the body. */
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
