@@ -4,6 +4,7 @@
 // here; the runtime merges image config < label < manifest and fills in the
 // defaults.
 import { duration } from './duration.js';
+import { eitherKind, kindField } from './process.js';
 import { absPath, bind, capability, envVar, rlimit, size, tmpfs } from './fields.js';
 import { linkKind } from './link-kinds.js';
 import { pkgReferenceProblem } from './warnings.js';
@@ -181,18 +182,19 @@ export const imageRef = checkedString('an image reference such as alpine:3.20, o
 /** Every container entry, whatever its section, has these. */
 export const containerBaseFields = {
   name: field(str({ pattern: NAME, patternHint: 'a name of lower-case letters, digits, "-", "_" or "." (at most 63)' }), { required: true }),
-  image: field(imageRef, { required: true, description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference' }),
+  kind: kindField,
+  image: field(imageRef, { description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference; required for a container' }),
   ...imageConfigFields,
 };
 
 /** The part every section shares, as its own type: what the runtime needs to run a container. */
 export const containerBaseSpec = object(containerBaseFields);
 
-export const containerSpec = object({
+export const containerSpec = eitherKind(object({
   ...containerBaseFields,
   timeout: field(duration(), { description: 'onboot/onshutdown: kill the container and report it after this long (keel extension)' }),
   critical: field(bool(), { description: 'onboot: a failure stops boot into the emergency state (keel extension)' }),
-});
+}));
 
 /**
  * onboot and onshutdown: LinuxKit numbers their entries, so a name may come

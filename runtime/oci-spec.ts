@@ -9,6 +9,7 @@ import type { ContainerBase, ImageLabel } from '../model/index.js';
 import { imageLabelSpec } from '../model/container.js';
 import { formatPath, INVALID, Issues, show } from '../model/schema.js';
 import { RLIM_INFINITY } from '../model/strings.js';
+import { DEFAULT_CGROUP_PARENT } from '../model/layout.js';
 import type { OciMount, OciSeccomp, OciSpec, RuntimeConfig } from './oci-types.js';
 import { CLONE_NAMESPACE_FLAGS, DEFAULT_GROUPS, EPERM } from './seccomp-default.js';
 
@@ -170,6 +171,8 @@ export interface SpecInputs {
   idOf: (name: string) => number | undefined;
   /** Added by keel itself (e.g. a service's notify socket), after everything the manifest says. */
   extra?: ExtraConfig;
+  /** The cgroup a container without cgroupsPath gets its own under (default /keel). */
+  cgroupParent?: string;
 }
 
 export interface ExtraConfig {
@@ -177,8 +180,8 @@ export interface ExtraConfig {
   env?: string[];
 }
 
-export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs): { spec: OciSpec; runtime: RuntimeConfig } {
-  const label = parseLabel(image, entry.image);
+export function buildOciSpec({ entry, image, rootfs, idOf, extra, cgroupParent = DEFAULT_CGROUP_PARENT }: SpecInputs): { spec: OciSpec; runtime: RuntimeConfig } {
+  const label = parseLabel(image, entry.image ?? entry.name);
   const where = entry.name;
   const fromEntry: ImageLabel = entry;
   const pick = <K extends keyof ImageLabel>(k: K): ImageLabel[K] => fromEntry[k] ?? label[k];
@@ -285,7 +288,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
         ...(resources.pids ? { pids: resources.pids } : {}),
         ...(resources.blockIO ? { blockIO: resources.blockIO } : {}),
       },
-      cgroupsPath: absoluteCgroup(pick('cgroupsPath') ?? `/keel/${entry.name}`),
+      cgroupsPath: absoluteCgroup(pick('cgroupsPath') ?? `${cgroupParent}/${entry.name}`),
       devices: linuxDevices,
       maskedPaths: pick('maskedPaths') ?? (privileged ? [] : DEFAULT_MASKED_PATHS),
       readonlyPaths: pick('readonlyPaths') ?? (privileged ? [] : DEFAULT_READONLY_PATHS),

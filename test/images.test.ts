@@ -114,7 +114,7 @@ describe('images from a Docker engine', () => {
     expect(spawnSync('docker', ['tag', idB, 'keel-test/layers:1']).status).toBe(0);
     // --update-lock takes what the tag names now.
     const updated = keel(['build', '--update-lock', '-o', join(dir, 'e3'), join(dir, 'eng.yml')]);
-    expect(updated.status).toBe(0);
+    expect(updated.status, updated.stderr).toBe(0);
     expect(readFileSync(join(dir, 'eng.lock'), 'utf8')).toContain(idB);
     expect(initrdList(join(dir, 'e3/eng-initrd.img'))).toContain(`images/${idB.slice(7, 19)}/keel-image.json`);
   }, 240_000); // three whole builds: slow on a loaded machine

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { EventBus } from '../../events/bus.js';
 import type { ReadStream } from 'node:tty';
 import { activeConsole, openExtraConsoles, type ConsoleOutput, type ExtraConsole } from '../console/consoles.js';
-import { attachConsole, consoleLine, consoleWriter, type ConsoleSink } from '../console/sink.js';
+import { attachConsole, consoleLine, consoleWriter, type ConsoleSink, type ConsoleWrite } from '../console/sink.js';
 
 /** Container lines the console takes at once, and per second after that: a serial console writes about 11 KB/s, and each write blocks PID 1. */
 const RELAY_BURST = 200;
@@ -56,7 +56,7 @@ export interface ExtraConsoleView {
 }
 
 export class Console {
-  private readonly primaryWrite = consoleWriter();
+  private readonly primaryWrite: ConsoleWrite;
   private readonly primarySink: ConsoleSink;
   private readonly extras: ExtraConsoleView[] = [];
   private colour = false;
@@ -68,8 +68,13 @@ export class Console {
    */
   readonly sink: ConsoleSink;
 
-  constructor(private readonly bus: EventBus) {
-    this.primarySink = attachConsole(bus, this.primaryWrite);
+  /** A container's init writes its own lines to stderr, warnings and errors only: stdout is the services'. */
+  constructor(
+    private readonly bus: EventBus,
+    container = false,
+  ) {
+    this.primaryWrite = consoleWriter(container ? process.stderr : process.stdout);
+    this.primarySink = attachConsole(bus, this.primaryWrite, container ? 'warn' : 'info');
     const all = () => [this.primarySink, ...this.extras.map((e) => e.sink)];
     this.sink = {
       setPaused: (p) => this.primarySink.setPaused(p),

@@ -12,9 +12,12 @@ import { remoteTerminals } from '../console/remote-terminals.js';
 import { startVmChannel } from '../machine/vm-channel.js';
 import type { BootBase } from './context.js';
 
-/** The container id of a service that runs now, for exec. */
+/** The container id of a service whose container runs now, for exec (a process entry has no container to exec into). */
 function runningContainer({ supervisor }: BootBase): (service: string) => string | undefined {
-  return (name) => (supervisor.get()?.get(name)?.pid !== undefined ? containerId('services', name) : undefined);
+  return (name) => {
+    const s = supervisor.get()?.get(name);
+    return s?.pid !== undefined && s.entry.kind === 'container' ? containerId('services', name) : undefined;
+  };
 }
 
 export function controlStage(ctx: BootBase): object {
@@ -54,6 +57,8 @@ function consoleAccess(manifest: Manifest | undefined): ConsoleAccess {
 /** A prompt on each console that is a terminal: /dev/console, and every other console= device that is one; each its own session. */
 export function promptStage(ctx: BootBase & { manifest: Manifest | undefined }): object {
   const { bus, paths, console, power } = ctx;
+  // A container's stdin is its CMD's (docker run -it IMAGE sh), never a prompt's.
+  if (ctx.container) return {};
   const deps = { access: consoleAccess(ctx.manifest), socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx) };
   const prompts: Array<{ name: string; prompt: ConsolePrompt }> = [{ name: 'console', prompt: new ConsolePrompt({ ...deps, sink: console.sink }, consoleIO((text) => console.writePrimary(text))) }];
   for (const c of console.extraConsoles()) {

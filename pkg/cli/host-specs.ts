@@ -5,6 +5,7 @@
 import { CONTROL_SPECS } from '../../api/commands/control-specs.js';
 import type { VerbSpec } from '../../api/commands/verb-spec.js';
 import { OUTPUT_FORMATS } from '../image/image.js';
+import { DEFAULT_INIT_TAG, INIT_DIR } from '../image/init-image.js';
 import { DEFAULT_KERNEL_PACKAGE } from '../image/kernel.js';
 
 const QUIET = { name: 'quiet', short: 'q', help: 'no progress lines' } as const;
@@ -87,6 +88,20 @@ const HOST_SPECS: VerbSpec[] = [
     options: [],
     description: "Prints the manifest's JSON Schema (draft 2020-12), for editors.",
     example: 'keel schema > keel.schema.json',
+    control: false,
+  },
+  {
+    name: 'init-image',
+    summary: "load keel as a container image's init into the Docker engine, for COPY --from=",
+    args: '',
+    min: 0,
+    max: 0,
+    options: [
+      { name: 'tag', short: 't', value: 'TAG', default: DEFAULT_INIT_TAG, help: 'the name it is loaded as' },
+      { name: 'output', short: 'o', value: 'ARCHIVE', complete: 'file', help: 'keep the docker save archive here too' },
+    ],
+    description: `Writes ${INIT_DIR} (keel-init.js, keel.js, the addon, and node with the libraries it needs, loaded from ${INIT_DIR}/lib whatever the image's libc) as one layer of a docker save archive, and loads it into the Docker engine.`,
+    example: 'keel init-image -o out/keel-init.tar',
     control: false,
   },
   {

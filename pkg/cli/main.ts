@@ -13,6 +13,8 @@ import { jsonSchema, ManifestError } from '../../model/index.js';
 import { hashPassword } from '../../model/password.js';
 import { suggest } from '../../model/schema.js';
 import { VERSION } from '../../model/version.js';
+import { defaultDistDir } from '../image/image.js';
+import { INIT_DIR, loadInitImage } from '../image/init-image.js';
 import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../image/kernel.js';
 import { terminalProgress } from '../image/sources/progress.js';
 import { vmApiSocket } from '../run/vm-dir.js';
@@ -33,6 +35,13 @@ const HOST_RUNS: Record<string, HostRun> = {
   validate: cmdValidate,
   schema() {
     out(JSON.stringify(jsonSchema(), null, 2));
+    return 0;
+  },
+  'init-image'(args) {
+    const tag = args.string('tag')!;
+    const archive = args.string('output');
+    const r = loadInitImage(defaultDistDir(), tag, archive);
+    out(`loaded ${tag} (${r.id}; ${(r.layerBytes / 2 ** 20).toFixed(1)} MiB in ${INIT_DIR})${archive ? `; archive ${r.archive}` : ''}`);
     return 0;
   },
   async kernel({ positionals: [sub, pkg] }) {

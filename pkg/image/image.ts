@@ -14,7 +14,7 @@ import { assertKernelImage, BuildError } from './kernel.js';
 import { resolveKernelSource } from './kernel-image.js';
 import { lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
-import { binaryWithLibraries, EARLY_ROOT, iprouteBinary, runcPath } from './node-runtime.js';
+import { binaryWithLibraries, EARLY_ROOT, iprouteBinary, nodeBinary, runcPath } from './node-runtime.js';
 import { preflight } from './preflight.js';
 import { mergedFieldLocator, mergeManifests, readManifestText } from './merge.js';
 import { cacheDir, sweepDeadScratch } from './cache.js';
@@ -167,7 +167,7 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     ...(usesInterfaces(manifest) ? binaryWithLibraries(iprouteBinary(), '/usr/sbin/ip') : []),
     ...busybox(),
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
-    ...binaryWithLibraries(process.execPath, '/usr/bin/node'),
+    ...binaryWithLibraries(nodeBinary(), '/usr/bin/node'),
     ...keelFiles(distDir),
     ...nodePtyFiles(distDir),
     // The manifest's own files come last so they may add to /etc, but keel's manifest wins.

@@ -44,7 +44,8 @@ function fromDir(ref: string, dir: string): string {
 
 /** The manifest with its host paths made absolute, so it means the same read from any folder. */
 function anchored(m: Manifest, dir: string): Manifest {
-  const entry = <T extends { image: string }>(c: T): T => ({ ...c, image: fromDir(c.image, dir) });
+  // A process entry has no image.
+  const entry = <T extends { image?: string }>(c: T): T => (c.image !== undefined ? { ...c, image: fromDir(c.image, dir) } : c);
   return {
     ...m,
     ...(m.kernel ? { kernel: { ...m.kernel, ...(m.kernel.image !== undefined ? { image: fromDir(m.kernel.image, dir) } : {}) } } : {}),

@@ -27,15 +27,18 @@ export async function preflight(manifest: Manifest, ctx: ImageContext, where: (p
       problems.push(err.message.startsWith(what) ? err.message : `${what}: ${err.message}`);
     }
   };
-  const refs = [...manifest.init.filter((r) => !replacedByKeel(r)), ...manifest.volumes.flatMap((v) => (v.image ? [v.image] : [])), ...[...manifest.onboot, ...manifest.services, ...manifest.onshutdown].map((c) => c.image)];
+  const refs = [...manifest.init.filter((r) => !replacedByKeel(r)), ...manifest.volumes.flatMap((v) => (v.image ? [v.image] : [])), ...[...manifest.onboot, ...manifest.services, ...manifest.onshutdown].flatMap((c) => (c.image !== undefined ? [c.image] : []))];
   ctx.imageCount = new Set(refs).size;
   for (const [i, ref] of manifest.init.entries()) if (!replacedByKeel(ref)) await attempt(['init', i], `init[${i}]`, (what) => resolveRef(ref, ctx, what).then(() => undefined));
   for (const [i, v] of manifest.volumes.entries()) if (v.image) await attempt(['volumes', i, 'image'], `volumes[${i}].image`, (what) => resolveRef(v.image!, ctx, what).then(() => undefined));
   const idOf = idsOf(manifest);
   for (const phase of ['onboot', 'services', 'onshutdown'] as const) {
     for (const [i, entry] of manifest[phase].entries()) {
+      // A process entry has no image: it runs from the machine's own root.
+      if (entry.image === undefined) continue;
+      const image = entry.image;
       await attempt([phase, i, 'image'], `${phase}[${i}] (${entry.name})`, async (what) => {
-        const src = await resolveRef(entry.image, ctx, what);
+        const src = await resolveRef(image, ctx, what);
         try {
           buildOciSpec({ entry, image: src.config, rootfs: '/rootfs', idOf });
         } catch (err) {
