@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
-import { DEFAULT_MODULES, resolveModules } from './modules.js';
+import { DEFAULT_MODULES, INSTANCE_DATA_MODULES, resolveModules } from './modules.js';
 import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import { buildCpio, type CpioEntry } from './cpio.js';
 import { fileEntries } from './files.js';
@@ -119,7 +119,7 @@ const SKELETON: CpioEntry[] = [
 ];
 
 function moduleEntries(modulesDir: string, release: string, extra: readonly string[]): CpioEntry[] {
-  const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra]);
+  const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra], INSTANCE_DATA_MODULES);
   const base = `/lib/modules/${release}`;
   return [
     ...order.map((rel): CpioEntry => ({ path: `${base}/${rel}`, type: 'file', mode: 0o644, data: readFileSync(join(modulesDir, rel)) })),
