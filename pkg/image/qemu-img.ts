@@ -47,12 +47,14 @@ function settleVmdkCid(file: string, seed: string): void {
 }
 
 /**
- * Converts the raw disk into `format` at `out`. Writes go in order (no -W),
- * so allocation inside the file is the same every time.
+ * Converts the raw disk into `format` at `out`. Writes go in order (no -W) and
+ * one at a time (-m 1), so allocation inside the file is the same every time:
+ * with qemu-img's default of 8 requests in flight, one VMDK of two builds of
+ * the same raw disk came out different on a loaded machine.
  */
 export function convertRawDisk(raw: string, out: string, format: VirtualDisk, seed: string, epoch: number): void {
   const { driver, options } = CONVERT[format];
-  qemuImg(['convert', '-q', '-f', 'raw', '-O', driver, ...(options ? ['-o', options] : []), raw, out], `convert ${raw} to ${format}`);
+  qemuImg(['convert', '-q', '-m', '1', '-f', 'raw', '-O', driver, ...(options ? ['-o', options] : []), raw, out], `convert ${raw} to ${format}`);
   if (format === 'vhd') settleVhdFooter(out, epoch, Buffer.from(derivedUuid(`${seed}/vhd`).replace(/-/g, ''), 'hex'));
   if (format === 'vhdx') settleVhdx(out, seed);
   if (format === 'vmdk') settleVmdkCid(out, seed);
