@@ -2,9 +2,9 @@
 // each verb's help, mistakes said in one line, exit codes a script can use,
 // what needs root said as such, machine-readable validate, and the shell
 // completion driven in bash and zsh themselves. The real dist/keel.js.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pty from 'node-pty';
@@ -102,7 +102,36 @@ describe('arguments', () => {
     expect(keel(['--vm', 'cli-no-such-vm', 'ps', '--help']).status).toBe(0); // help needs no VM
     expect(keel(['--vm', 'cli-no-such-vm', 'build', 'x.yml']).status).toBe(2);
   });
+
+  it('exits 3 when a VM runs but keel inside it never answers, instead of waiting forever', async () => {
+    // A VM whose guest is silent, provoked without booting one: a live pid and an api.sock that
+    // accepts and never answers, which is what keel run's end of the channel is when nothing inside answers.
+    const vms = join(dir, 'silent-vms');
+    const vmDir = join(vms, 'cli-silent');
+    mkdirSync(vmDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(vmDir, 'pid'), `${process.pid}\n`);
+    const held: Socket[] = [];
+    const server: Server = createServer((c) => void held.push(c));
+    await new Promise<void>((r) => server.listen(join(vmDir, 'api.sock'), r));
+    try {
+      const r = await keelAsync(['--vm', 'cli-silent', 'ps'], { KEEL_VM_DIR: vms });
+      expect(r).toMatchObject({ status: 3, stderr: expect.stringMatching(/^keel: VM cli-silent is running, but keel inside it did not answer within 30 s/) });
+    } finally {
+      for (const c of held) c.destroy();
+      server.close();
+    }
+  }, 90_000);
 });
+
+/** keel run asynchronously, so this process's own servers go on accepting meanwhile. */
+function keelAsync(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [KEEL, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
 
 describe('without root', () => {
   it('build and run say what needs root and why, in one line, exit 4', () => {

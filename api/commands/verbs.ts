@@ -23,6 +23,8 @@ export interface ControlOptions {
   write?: (text: string) => void;
   /** The socket when --socket does not say (a VM's, for keel --vm): asked only once help is ruled out. */
   socket?: () => string;
+  /** Checked before the verb runs (keel --vm: that keel inside the VM answers at all); throws ApiUnreachable if not. */
+  ready?: (socket: string) => Promise<void>;
 }
 
 const stdout = (s: string) => void process.stdout.write(s);
@@ -162,6 +164,7 @@ export async function runControl(verb: string, argv: string[], opts: ControlOpti
     return 0;
   }
   const socket = args.string('socket') ?? opts.socket?.() ?? process.env.KEEL_SOCKET ?? DEFAULT_SOCKET;
+  await opts.ready?.(socket);
   if (verb === 'exec' || verb === 'console') return attach(verb, socket, args.positionals);
   const name = args.positionals[0] ?? '';
   const json = spec.options.some((o) => o.name === 'json') && args.flag('json');

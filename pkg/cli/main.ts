@@ -17,7 +17,7 @@ import { defaultDistDir } from '../image/image.js';
 import { INIT_DIR, loadInitImage } from '../image/init-image.js';
 import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../image/kernel.js';
 import { terminalProgress } from '../image/sources/progress.js';
-import { vmApiSocket } from '../run/vm-dir.js';
+import { vmAnswers, vmApiSocket } from '../run/vm-dir.js';
 import { cmdBuild } from './build.js';
 import { completionScript } from './completion.js';
 import { ALL_SPECS, findSpec } from './host-specs.js';
@@ -93,7 +93,7 @@ async function dispatchVm(argv: string[]): Promise<number> {
     const args = parseVerbArgs(spec, rest);
     if (!args.help && args.positionals.length === 0) return vmInspect(name);
   }
-  return runControl(verb, rest, { socket: () => vmApiSocket(name) });
+  return runControl(verb, rest, { socket: () => vmApiSocket(name), ready: (socket) => vmAnswers(name, socket) });
 }
 
 async function dispatch(argv: string[]): Promise<number> {

@@ -3,7 +3,7 @@
 // control channel's sockets and QMP. `keel --vm NAME …` looks here.
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiUnreachable } from '../../api/client.js';
+import { ApiUnreachable, expectAnswer } from '../../api/client.js';
 import { pidAlive } from '../../runtime/pids.js';
 import { BuildError } from '../image/kernel.js';
 
@@ -74,6 +74,18 @@ function runningVmDir(name: string): VmDir {
     throw new VmUnreachable(`no VM named ${name} is running${running.length ? ` (running: ${running.join(', ')})` : ''}; start one with "keel run --name ${name} IMAGE"`);
   }
   return p;
+}
+
+/** How long keel --vm waits for keel inside the VM to answer at all (it may still be booting). */
+export const VM_ANSWER_MS = 30_000;
+
+/** That keel inside VM `name` answers, within VM_ANSWER_MS; else VmUnreachable saying so. */
+export async function vmAnswers(name: string, socket: string, ms = VM_ANSWER_MS): Promise<void> {
+  try {
+    await expectAnswer(socket, ms, `VM ${name} is running, but keel inside it did not answer within ${ms / 1000} s: it may still be booting, or be stopped (see its console, or keel run's output)`);
+  } catch (err) {
+    throw err instanceof ApiUnreachable && !(err instanceof VmUnreachable) ? new VmUnreachable(err.message) : err;
+  }
 }
 
 /** The API socket of a running VM. */
