@@ -190,7 +190,7 @@ describe('pulling from a registry', () => {
     // Under a terminal (script(1) gives it one), the progress line is redrawn in place.
     const r = spawnSync('script', ['-qec', `KEEL_CACHE='${cache}' '${process.execPath}' '${join(DIST, 'keel.js')}' build -o '${join(dir, 'pull-out')}' '${join(dir, 'pull.yml')}'`, '/dev/null'], { encoding: 'utf8', timeout: 180_000 });
     expect(r.status, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/\r\x1b\[Kpulling 127\.0\.0\.1:\d+\/keel-test\/pulled:1: \d+\/\d+ layers/);
+    expect(r.stdout).toMatch(/\r\x1b\[Kimage 1 of 1: pulling 127\.0\.0\.1:\d+\/keel-test\/pulled:1: \d+\/\d+ layers/);
     expect(r.stdout).toContain(`pulled ${ref}`);
     const lock = JSON.parse(readFileSync(join(dir, 'pull.lock'), 'utf8')) as { images: Record<string, { id: string; repoDigest: string }> };
     expect(lock.images[ref]).toEqual({ id, repoDigest: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${port}/keel-test/pulled@sha256:[0-9a-f]{64}$`)) });

@@ -77,14 +77,14 @@ describe('the demo image (examples/demo.yml)', () => {
       const s = vm.screen();
       expect(s).toMatch(/ network \| 2: eth0 +inet 10\.0\.2\.15\/24/); // the NIC keel run gives it, configured by onboot
       expect(s).toMatch(/keel: root moved out of the initramfs in place in \d+ ms \(nothing copied\)/);
-      const boot = positions(s, ['keel: onboot network exited 0', 'keel: boot complete', /keel: service db ready after \d+ ms/, 'keel: service web running']);
+      const boot = positions(s, ['keel: onboot network exited 0', 'keel: boot complete', /keel: service db ready after \d+ ms/, /keel: service web ready after \d+ ms/]);
       expect(boot.every((p) => p >= 0), s).toBe(true);
       expect([...boot].sort((a, b) => a - b)).toEqual(boot);
       expect(s).toMatch(/service flaky exited 1 after \d+ ms; restarting in \d+ ms/);
 
       // The same story from the host, over the control channel (keel --vm NAME).
       const events = (await vm.keel('events', '--json')).stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { message: string }).message);
-      const seen = positions(events.join('\n'), ['onboot network exited 0', 'boot complete', /service db ready after/, 'service web running']);
+      const seen = positions(events.join('\n'), ['onboot network exited 0', 'boot complete', /service db ready after/, /service web ready after/]);
       expect(seen.every((p) => p >= 0), events.join('\n')).toBe(true);
       expect([...seen].sort((a, b) => a - b)).toEqual(seen);
       const hungry = JSON.parse((await vm.keel('inspect', 'hungry')).stdout) as { exits: Array<{ oomKilled: boolean }> };
@@ -95,7 +95,7 @@ describe('the demo image (examples/demo.yml)', () => {
       // (The exec'd shell may die with the container it killed, so its own status says nothing.)
       await vm.keel('exec', 'web', '/bin/sh', '-c', 'kill 1');
       await vm.waitFor(/keel: service web exited 0 after \d+ ms; restarting/, 120_000);
-      await vm.waitFor(/keel: service web running \(pid \d+\)[\s\S]*keel: service web running \(pid \d+\)/, 120_000);
+      await vm.waitFor(/keel: service web ready after \d+ ms[\s\S]*keel: service web ready after \d+ ms/, 120_000);
       const web = (JSON.parse((await vm.keel('ps', '--json')).stdout) as Array<{ name: string; restarts: number }>).find((x) => x.name === 'web');
       expect(web?.restarts).toBe(1);
 

@@ -9,7 +9,7 @@ import { replacedByKeel, type Manifest } from '../../model/index.js';
 import type { CpioEntry } from './cpio.js';
 import { hostTree, type TreeOwner } from './files.js';
 import type { LockedImage } from './sources/lock.js';
-import type { Progress } from './sources/progress.js';
+import { prefixed, type Progress } from './sources/progress.js';
 import { resolveImage, type ResolvedSource } from './sources/resolve.js';
 
 const PHASES = ['onboot', 'services', 'onshutdown'] as const;
@@ -24,13 +24,18 @@ export interface ImageContext {
   progress: Progress;
   /** Each reference resolved once per build (the preflight resolves them all first). */
   sources?: Map<string, ResolvedSource>;
+  /** How many distinct references the manifest names, for "image N of M" (the preflight counts them). */
+  imageCount?: number;
 }
 
 export async function resolveRef(ref: string, ctx: ImageContext, what: string): Promise<ResolvedSource> {
   ctx.sources ??= new Map();
   const known = ctx.sources.get(ref);
   if (known) return known;
-  const src = await resolveImage(ref, ctx.baseDir, ctx.locked[ref], ctx.progress, what);
+  const n = ctx.sources.size + 1;
+  const progress = prefixed(ctx.progress, `image ${n} of ${Math.max(n, ctx.imageCount ?? n)}`);
+  progress.step(ref);
+  const src = await resolveImage(ref, ctx.baseDir, ctx.locked[ref], progress, what);
   if (src.lock) ctx.resolved[ref] = src.lock;
   ctx.sources.set(ref, src);
   return src;
