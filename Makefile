@@ -2,7 +2,7 @@
 #   make run    install what is missing, build the demo image, boot it on this terminal
 #   make test   install what is missing, then run every test (unit, PID 1, VM)
 SHELL := /bin/bash
-DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common docker.io docker-registry zstd \
+DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common docker.io docker-registry zstd lz4 binutils \
   ovmf systemd-boot-efi syslinux mtools fdisk qemu-utils patchelf zsh curl
 NODE_STAMP := node_modules/.package-lock.json
 NATIVE := init/native/build/Release/keel_sys.node

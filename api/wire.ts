@@ -39,6 +39,24 @@ export interface BootReport {
   onboot: Array<{ name: string; code: number | null; signal: string | null; ms: number; failed: boolean }>;
   /** Each boot stage in order, with how long it took. */
   stages: Array<{ name: string; ms: number }>;
+  /** Machine mode: how keel-init left the initramfs (moved in place, or copied into a tmpfs, and why), and how long it took. */
+  root?: { way: 'moved' | 'copied' | 'none'; why?: string; ms: number };
+  /** Machine mode: when each part of boot ended, in ms since the kernel started. */
+  timeline?: BootTimeline;
+}
+
+export interface BootTimeline {
+  /** The kernel began and finished unpacking the initramfs, and ran /init (from its log). */
+  unpackStartMs?: number;
+  unpackEndMs?: number;
+  initRunMs?: number;
+  /** keel-init's first line, after the root left the initramfs. */
+  keelStartMs?: number;
+  machineReadyMs?: number;
+  runcReadyMs?: number;
+  onbootDoneMs?: number;
+  bootCompleteMs?: number;
+  servicesReadyMs?: number;
 }
 
 /** Every error answer. */

@@ -1,42 +1,69 @@
 // Boot: kernel start to all services ready under qemu (TCG here), for keel
 // and for the floor: the same containers started by a busybox shell /init
-// that calls `runc run` in order (bench/lib/floor.ts). keel's overhead is
-// reported in ms and %. Both numbers come from the guest's own clock
-// (/proc/uptime), so qemu's start-up on the host is not in them.
+// that calls `runc run` in order (bench/lib/floor.ts). Point by point, both
+// from the guest's own clock (ms since kernel start): the kernel's unpacking
+// of the initramfs (its log), init's first line, machine set-up done, runc
+// ready, onboot done, all services ready. keel's points come from its boot
+// report over the control channel; the floor's script prints its own. Then
+// keel's image built with each --compress, booted once each, for the
+// kernel's unpack time of each.
 //
 //   node bench/run.mjs boot [ROUNDS]
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import type { BootTimeline } from '../api/wire.js';
+import { COMPRESSIONS, DEFAULT_COMPRESSION, type Compression } from '../pkg/image/initrd.js';
 import { ensureBusyboxRootfs } from './lib/busybox-rootfs.js';
 import { runBench, track } from './lib/cleanup.js';
-import { buildFloor, FLOOR_DONE, FLOOR_INIT } from './lib/floor.js';
-import { machine, metric, REPO, writeResult } from './lib/results.js';
+import { buildFloor, FLOOR_DONE, FLOOR_FAILED, FLOOR_INIT, FLOOR_ONBOOT, FLOOR_SETUP, FLOOR_UNPACK_END, FLOOR_UNPACK_START } from './lib/floor.js';
+import { machine, metric, REPO, writeResult, type Metric } from './lib/results.js';
 import { median, r1, table } from './lib/stats.js';
-import { bootUntil, type Boot } from './lib/vm-boot.js';
+import { bootUntil } from './lib/vm-boot.js';
 import { DIST } from '../test/helpers/keel-ns.js';
 
 const ROUNDS = Number(process.argv[2] ?? 2);
 const FIXTURE = join(REPO, 'bench/fixtures/services.yml');
 const KEEL_DONE = /all (\d+) service\(s\) ready (\d+) ms after keel started \((\d+) ms after kernel start\)/;
-const BOOT_COMPLETE = /boot complete (\d+) ms after kernel start/;
-// keel's console lines carry no time; each one's guest time is estimated from
-// when it reached the host, counted back from the last line, which has one.
-const MILESTONES: Record<string, RegExp> = {
-  'keel-init starts (after the tmpfs switch)': /keel \S+ starting as pid 1/,
-  'runc found': /keel: runc \d/,
-  'onboot done': /onboot network exited/,
+const KEEL_RSS = /boot complete \d+ ms after kernel start \(keel-init rss ([\d.]+) MiB\)/;
+const TIMEOUT_MS = 300_000;
+
+/** The points compared, in boot order: keel's timeline field, the floor's line, and what the point is. */
+const POINTS: ReadonlyArray<{ id: string; label: string; keel: keyof BootTimeline; floor: RegExp }> = [
+  { id: 'unpacked', label: 'kernel has unpacked the initramfs', keel: 'unpackEndMs', floor: FLOOR_UNPACK_END },
+  { id: 'first-line', label: "init's first line (keel-init; the floor's /init)", keel: 'keelStartMs', floor: FLOOR_INIT },
+  { id: 'machine', label: 'machine set-up done', keel: 'machineReadyMs', floor: FLOOR_SETUP },
+  { id: 'runc', label: 'runc ready (the floor: set-up done)', keel: 'runcReadyMs', floor: FLOOR_SETUP },
+  { id: 'onboot', label: 'onboot done', keel: 'onbootDoneMs', floor: FLOOR_ONBOOT },
+  { id: 'ready', label: 'all services ready', keel: 'servicesReadyMs', floor: FLOOR_DONE },
+];
+
+type Points = Record<string, number> & { unpackMs: number };
+
+const seconds = (re: RegExp, screen: string): number => {
+  const m = re.exec(screen);
+  return m ? Math.round(Number(m[m.length - 1]) * 1000) : NaN;
 };
 
-function milestones(r: Boot, guestEndMs: number): Record<string, number> {
-  const end = r.lines.find((l) => KEEL_DONE.test(l.text))?.atMs ?? r.wallMs;
-  const out: Record<string, number> = {};
-  for (const [name, re] of Object.entries(MILESTONES)) {
-    const l = r.lines.find((x) => re.test(x.text));
-    if (l) out[name] = Math.round(guestEndMs - (end - l.atMs));
-  }
-  return out;
+async function bootKeel(image: string): Promise<Points & { rssMiB: number; root: string }> {
+  const r = await bootUntil(image, KEEL_DONE, TIMEOUT_MS, { report: true });
+  const t = r.report?.timeline ?? {};
+  const points = Object.fromEntries(POINTS.map((p) => [p.id, t[p.keel] ?? NaN]));
+  return { ...points, unpackMs: (t.unpackEndMs ?? NaN) - (t.unpackStartMs ?? NaN), rssMiB: Number(KEEL_RSS.exec(r.screen)?.[1] ?? NaN), root: r.report?.root?.way ?? '?' } as Points & { rssMiB: number; root: string };
+}
+
+async function bootFloor(image: string): Promise<Points> {
+  const r = await bootUntil(image, FLOOR_UNPACK_END, TIMEOUT_MS);
+  if (FLOOR_FAILED.test(r.screen)) throw new Error(`the floor did not run its containers:\n${r.screen.slice(-3000)}`);
+  const points = Object.fromEntries(POINTS.map((p) => [p.id, seconds(p.floor, r.screen)]));
+  return { ...points, unpackMs: seconds(FLOOR_UNPACK_END, r.screen) - seconds(FLOOR_UNPACK_START, r.screen) } as Points;
+}
+
+function build(dir: string, name: string, compression: Compression): string {
+  const b = spawnSync(process.execPath, [join(DIST, 'keel.js'), 'build', '-o', dir, '--name', name, '--compress', compression, FIXTURE], { encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(`keel build ${FIXTURE} failed:\n${b.stderr}`);
+  return b.stdout.trim();
 }
 
 async function main(): Promise<void> {
@@ -45,54 +72,58 @@ async function main(): Promise<void> {
   ensureBusyboxRootfs();
   const dir = mkdtempSync(join(tmpdir(), 'keel-bench-boot-'));
   track(() => rmSync(dir, { recursive: true, force: true }));
-  const b = spawnSync(process.execPath, [join(DIST, 'keel.js'), 'build', '-o', dir, '--name', 'keel', FIXTURE], { encoding: 'utf8' });
-  if (b.status !== 0) throw new Error(`keel build ${FIXTURE} failed:\n${b.stderr}`);
-  const floor = buildFloor(FIXTURE);
-  copyFileSync(join(dir, 'keel-kernel'), join(dir, 'floor-kernel'));
-  writeFileSync(join(dir, 'floor-initrd.img'), floor.gzip);
+  const built = Object.fromEntries(COMPRESSIONS.map((c) => [c, build(dir, `keel-${c}`, c)]));
+  const floor = await buildFloor(FIXTURE);
+  copyFileSync(join(dir, `keel-${DEFAULT_COMPRESSION}-kernel`), join(dir, 'floor-kernel'));
+  writeFileSync(join(dir, 'floor-initrd.img'), floor.initrd);
   writeFileSync(join(dir, 'floor-cmdline'), floor.cmdline + '\n');
 
-  const keel: Array<{ readyMs: number; bootCompleteMs: number; wallMs: number; milestones: Record<string, number> }> = [];
-  const base: Array<{ readyMs: number; initMs: number; wallMs: number }> = [];
+  const keel: Array<Awaited<ReturnType<typeof bootKeel>>> = [];
+  const base: Points[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     // Alternate which goes first, so a burst of load on the shared machine does not always hit the same one.
-    const order = i % 2 === 0 ? ['keel', 'floor'] : ['floor', 'keel'];
-    for (const who of order) {
-      if (who === 'keel') {
-        const r = await bootUntil(join(dir, 'keel'), KEEL_DONE, 150_000);
-        keel.push({ readyMs: Number(r.match[3]), bootCompleteMs: Number(BOOT_COMPLETE.exec(r.screen)?.[1] ?? NaN), wallMs: r.wallMs, milestones: milestones(r, Number(r.match[3])) });
-      } else {
-        const r = await bootUntil(join(dir, 'floor'), FLOOR_DONE, 150_000);
-        base.push({ readyMs: Math.round(Number(r.match[2]) * 1000), initMs: Math.round(Number(FLOOR_INIT.exec(r.screen)?.[1] ?? NaN) * 1000), wallMs: r.wallMs });
-      }
-      console.log(`round ${i + 1}: ${who} ${who === 'keel' ? keel.at(-1)!.readyMs : base.at(-1)!.readyMs} ms`);
+    for (const who of i % 2 === 0 ? ['keel', 'floor'] : ['floor', 'keel']) {
+      if (who === 'keel') keel.push(await bootKeel(join(dir, `keel-${DEFAULT_COMPRESSION}`)));
+      else base.push(await bootFloor(join(dir, 'floor')));
+      console.log(`round ${i + 1}: ${who} ${(who === 'keel' ? keel.at(-1)! : base.at(-1)!).ready} ms`);
     }
   }
-  const k = median(keel.map((x) => x.readyMs));
-  const f = median(base.map((x) => x.readyMs));
-  const rows = [
-    [`boot under qemu ${'TCG'}: kernel start → all services ready (ms), ${ROUNDS} round(s)`, 'median', 'runs'],
-    ['keel', String(k), keel.map((x) => x.readyMs).join(' ')],
-    ['floor (busybox sh /init + runc run)', String(f), base.map((x) => x.readyMs).join(' ')],
-    ['keel: of which "boot complete" (before services)', String(median(keel.map((x) => x.bootCompleteMs))), keel.map((x) => x.bootCompleteMs).join(' ')],
-    ...Object.keys(MILESTONES).map((name) => [`keel: ${name} (≈, from console arrival times)`, String(median(keel.map((x) => x.milestones[name] ?? NaN))), keel.map((x) => x.milestones[name] ?? '–').join(' ')]),
-    ['floor: of which the kernel, until /init runs', String(median(base.map((x) => x.initMs))), base.map((x) => x.initMs).join(' ')],
-  ];
+  // The other compressions, once each: only the kernel's unpacking differs.
+  const unpack: Record<string, number[]> = { [DEFAULT_COMPRESSION]: keel.map((k) => k.unpackMs) };
+  for (const c of COMPRESSIONS.filter((x) => x !== DEFAULT_COMPRESSION)) unpack[c] = [(await bootKeel(join(dir, `keel-${c}`))).unpackMs];
+
+  const med = (xs: Points[], id: string) => median(xs.map((x) => x[id]!));
+  const rows = [[`boot under qemu TCG, ms after kernel start, ${ROUNDS} round(s)`, 'keel', 'floor', 'keel - floor', 'keel runs', 'floor runs']];
+  for (const p of POINTS) rows.push([p.label, String(med(keel, p.id)), String(med(base, p.id)), String(med(keel, p.id) - med(base, p.id)), keel.map((x) => x[p.id]).join(' '), base.map((x) => x[p.id]).join(' ')]);
+  rows.push(['kernel unpack time (ms)', String(med(keel, 'unpackMs')), String(med(base, 'unpackMs')), '', keel.map((x) => x.unpackMs).join(' '), base.map((x) => x.unpackMs).join(' ')]);
   console.log('\n' + table(rows));
-  console.log(`keel overhead: ${k - f} ms (${r1(((k - f) / f) * 100)} %)`);
+  console.log(`keel's initrd unpack time by compression (ms): ${Object.entries(unpack).map(([c, v]) => `${c} ${v.join(' ')}`).join('; ')}`);
+  const k = med(keel, 'ready');
+  const f = med(base, 'ready');
+  console.log(`keel overhead: ${k - f} ms (${r1(((k - f) / f) * 100)} %); root ${keel.map((x) => x.root).join(' ')}; keel-init rss at boot complete ${keel.map((x) => x.rssMiB).join(' ')} MiB`);
+
+  const metrics: Metric[] = [
+    metric('boot', 'Boot: kernel start → all services ready', 'ms', k, { 'floor (sh + runc run)': f }),
+    ...POINTS.filter((p) => p.id !== 'ready').map((p) => metric(`boot-${p.id}`, `Boot: ${p.label}`, 'ms', med(keel, p.id), { floor: med(base, p.id) })),
+    metric('boot-unpack', `Boot: kernel unpack of the initramfs (keel ${DEFAULT_COMPRESSION})`, 'ms', median(unpack[DEFAULT_COMPRESSION]!), {
+      'floor (same compression)': med(base, 'unpackMs'),
+      ...Object.fromEntries(COMPRESSIONS.filter((c) => c !== DEFAULT_COMPRESSION).map((c) => [`keel ${c}`, median(unpack[c]!)])),
+    }),
+    metric('boot-rss', 'keel-init RSS at boot complete (VM)', 'MiB', median(keel.map((x) => x.rssMiB)), {}),
+  ];
   writeResult({
     bench: 'boot',
     machine: m,
     durationS: Math.round((Date.now() - started) / 1000),
     setup: {
       os: 'bench/fixtures/services.yml: onboot network (ip link set lo up), then 4 services (web after db), read-only busybox roots',
-      keel: 'keel build of the fixture; "all 4 service(s) ready … (N ms after kernel start)" on the console',
-      floor: 'same kernel and cmdline; initramfs of busybox, runc + libraries, and the bundles of keel\'s own OCI specs; /init copies itself to a tmpfs, switch_root, mounts proc/sys/dev/run/tmp/cgroup2, runc run the onboot entry, runc run -d each service, prints /proc/uptime',
-      qemu: 'keel run --mem 1024 --no-reboot (the same qemu arguments for both); TCG, 2 host cores shared with other work',
+      keel: `keel build of the fixture (--compress ${DEFAULT_COMPRESSION}, the default; ${COMPRESSIONS.filter((c) => c !== DEFAULT_COMPRESSION).join(' and ')} booted once each for their unpack time); points from keel's boot report (GET /v1/boot over the VM channel)`,
+      floor: `same kernel and cmdline; initramfs (${DEFAULT_COMPRESSION}) of busybox, runc + libraries, and the bundles of keel's own OCI specs; /init moves the root out of the initramfs as keel does (bind, move, chroot), mounts proc/sys/dev/run/tmp/cgroup2, runc run the onboot entry, runc run -d each service, printing /proc/uptime at each point and the kernel's unpack lines from dmesg`,
+      qemu: 'keel run --mem 1024 --no-reboot (the same qemu arguments for both); TCG, 1 vCPU, 2 host cores shared with other work',
     },
-    metrics: [metric('boot', 'Boot: kernel start → all services ready', 'ms', k, { 'floor (sh + runc run)': f })],
-    notes: [`keel overhead ${k - f} ms (${r1(((k - f) / f) * 100)} %)`],
-    raw: { keel, floor: base, keelInitrdBytes: b.stdout.trim(), floorInitrdBytes: floor.gzip.length },
+    metrics,
+    notes: [`keel overhead ${k - f} ms (${r1(((k - f) / f) * 100)} %)`, `root: ${keel.map((x) => x.root).join(', ')}`],
+    raw: { keel, floor: base, unpackByCompression: unpack, built, floorInitrdBytes: floor.initrd.length },
   });
 }
 

@@ -1,14 +1,17 @@
 // The runc engine: runs of planned containers, from bundle to clean-up.
 // start() either returns a running container or throws with nothing left
-// behind; a run's `done` settles only once no process, runc state, cgroup,
-// mount or bundle of it remains.
+// behind; a run's `exited` settles once none of its processes remain, its
+// `done` once no runc state, cgroup, mount or bundle of it remains either.
+// A service's attempts (StartOptions.attempt) each get an id, a bundle and a
+// cgroup of their own, so the last attempt's clean-up (a `runc delete`, an
+// exec of its own) can wait until the next attempt has started.
 import { planContainer, writeBundle, type Bundle, type RuncPlan } from './bundle.js';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { statePaths } from '../model/layout.js';
-import { cgroupPids, cgroupStats, existingCgroupDirs, oomKills, pidsLimitHits, refuseSharedCgroup, removeCgroup, signalCgroup } from './cgroups.js';
+import { cgroupDirs, cgroupPids, cgroupStats, existingCgroupDirs, oomKills, pidsLimitHits, refuseSharedCgroup, removeCgroup, signalCgroup } from './cgroups.js';
 import { ContainerLog } from './container-log.js';
-import type { ContainerEngine, ExecResult, OutputSink, PlanRequest, ResourceStats, RunningContainer } from './engine.js';
+import type { ContainerEngine, ExecResult, OutputSink, PlanRequest, ResourceStats, RunningContainer, StartOptions } from './engine.js';
 import type { Host } from './host.js';
 import { afterCreate, beforeCreate } from './host-prep.js';
 import type { ExitStatus, Outcome } from './outcome.js';
@@ -32,11 +35,18 @@ export interface RuncEngineDeps {
 /** How long a run's output may stay open after its init exited (a child that outlived it holds the pipe). */
 const DRAIN_MS = 2000;
 
+/** How long a deferred run's leftover processes (a pid: host container's children) get to go after SIGKILL through the cgroup. */
+const LEFTOVER_MS = 2000;
+
 class RuncRun implements RunningContainer {
+  readonly id: string;
   readonly pid: number;
+  readonly exited: Promise<Outcome>;
   readonly done: Promise<Outcome>;
   /** The init's exit was collected: its pid may belong to another process now. */
   private reaped = false;
+  private letGo!: () => void;
+  private readonly released = new Promise<void>((r) => (this.letGo = r));
 
   constructor(
     private readonly plan: RuncPlan,
@@ -47,30 +57,53 @@ class RuncRun implements RunningContainer {
     private readonly deps: RuncEngineDeps,
     /** The cgroup directories that existed before runc made the container's: never removed. */
     private readonly preexisting: ReadonlySet<string>,
+    /** Clean up only at release() (a service's attempt), and after the last clean-up step, this. */
+    private readonly deferred: { afterCleanUp: () => void } | undefined,
   ) {
+    this.id = plan.id;
     this.pid = created.pid;
-    this.done = created.exited.then((status) => {
+    this.exited = created.exited.then((status) => {
       this.reaped = true;
-      return this.cleanUp(status);
+      return this.settle(status);
     });
+    this.done = this.exited.then(async (outcome) => {
+      await this.released;
+      await this.cleanUp();
+      return outcome;
+    });
+    if (!deferred) this.release();
+  }
+
+  release(): void {
+    this.letGo();
   }
 
   private get cgroupsPath(): string {
     return this.plan.spec.linux.cgroupsPath;
   }
 
-  private async cleanUp(status: ExitStatus): Promise<Outcome> {
+  /** The outcome: what the cgroup saw, the output drained; for a deferred run, no process of it left either. */
+  private async settle(status: ExitStatus): Promise<Outcome> {
     const kills = oomKills(this.cgroupsPath);
     const refused = pidsLimitHits(this.cgroupsPath);
     // The pipes close when the last process holding them exits; one that outlives the init is cut off.
     const drained = await Promise.race([this.streams.then(() => true), realSleep(DRAIN_MS).then(() => false)]);
     if (!drained) this.log.detach();
     this.log.close();
+    // What runc delete --force would kill (children of a pid: host container) must not outlive the run into the next attempt.
+    if (this.deferred && cgroupPids(this.cgroupsPath).length > 0) {
+      signalCgroup(this.cgroupsPath, 'SIGKILL');
+      for (const end = Date.now() + LEFTOVER_MS; cgroupPids(this.cgroupsPath).length > 0 && Date.now() < end; ) await realSleep(20);
+    }
+    // The init itself was the OOM killer's victim when it died of SIGKILL in a cgroup that saw kills.
+    return { code: status.code, signal: status.signal, oomKills: kills, oomKilled: kills > 0 && status.signal === 'SIGKILL', timedOut: false, ...(refused ? { pidsLimitHits: refused } : {}) };
+  }
+
+  private async cleanUp(): Promise<void> {
     await this.deleteState();
     removeCgroup(this.cgroupsPath, this.preexisting);
     this.bundle.release();
-    // The init itself was the OOM killer's victim when it died of SIGKILL in a cgroup that saw kills.
-    return { code: status.code, signal: status.signal, oomKills: kills, oomKilled: kills > 0 && status.signal === 'SIGKILL', timedOut: false, ...(refused ? { pidsLimitHits: refused } : {}) };
+    this.deferred?.afterCleanUp();
   }
 
   /** runc delete; when runc cannot, and nothing of the container runs any more, its state goes by hand. */
@@ -112,14 +145,66 @@ class RuncRun implements RunningContainer {
   }
 }
 
+/** A service's cgroup, which its attempts' cgroups are made below: removed when keel made it and no attempt is left. */
+interface ServiceCgroup {
+  preexisting: ReadonlySet<string>;
+  live: number;
+}
+
+/** The run of `plan` for `attempt`: an id, bundle directory and cgroup of its own; the plan itself without one. */
+export function attemptPlan(plan: RuncPlan, attempt: number | undefined): RuncPlan {
+  if (attempt === undefined) return plan;
+  const id = `${plan.id}+${attempt}`;
+  const dir = join(dirname(plan.dir), id);
+  const root = plan.spec.root.readonly ? plan.spec.root : { ...plan.spec.root, path: join(dir, 'rootfs') };
+  return { ...plan, id, dir, spec: { ...plan.spec, root, linux: { ...plan.spec.linux, cgroupsPath: `${plan.spec.linux.cgroupsPath.replace(/\/+$/, '')}/${id}` } } };
+}
+
 export class RuncEngine implements ContainerEngine<RuncPlan> {
+  private readonly serviceCgroups = new Map<string, ServiceCgroup>();
+
   constructor(private readonly deps: RuncEngineDeps) {}
 
   plan(request: PlanRequest): RuncPlan {
     return planContainer({ ...request, baseDir: this.deps.baseDir, stateDir: this.deps.stateDir, idOf: this.deps.idOf, ...(this.deps.cgroupParent ? { cgroupParent: this.deps.cgroupParent } : {}) });
   }
 
-  async start(plan: RuncPlan, output: OutputSink): Promise<RunningContainer> {
+  /** Counts an attempt in its service's cgroup; the returned function uncounts it and removes that cgroup when it is keel's and empty. */
+  private holdServiceCgroup(plan: RuncPlan): () => void {
+    const base = plan.spec.linux.cgroupsPath;
+    let held = this.serviceCgroups.get(plan.id);
+    if (!held) this.serviceCgroups.set(plan.id, (held = { preexisting: existingCgroupDirs(base), live: 0 }));
+    held.live++;
+    const cg = held;
+    let counted = true;
+    return () => {
+      if (!counted) return;
+      counted = false;
+      if (--cg.live > 0) return;
+      // Synchronous, so no attempt can start between the count and the rmdir.
+      for (const dir of cgroupDirs(base)) {
+        if (cg.preexisting.has(dir)) continue;
+        try {
+          rmdirSync(dir);
+        } catch {
+          /* absent, or in use by a cgroup keel did not make */
+        }
+      }
+    };
+  }
+
+  async start(base: RuncPlan, output: OutputSink, opts: StartOptions = {}): Promise<RunningContainer> {
+    const plan = attemptPlan(base, opts.attempt);
+    const unhold = opts.attempt === undefined ? undefined : this.holdServiceCgroup(base);
+    try {
+      return await this.startRun(plan, output, unhold && { afterCleanUp: unhold });
+    } catch (err) {
+      unhold?.();
+      throw err;
+    }
+  }
+
+  private async startRun(plan: RuncPlan, output: OutputSink, deferred: { afterCleanUp: () => void } | undefined): Promise<RunningContainer> {
     const { driver, host, stateDir } = this.deps;
     const log = new ContainerLog(output.file, output.onLine);
     let bundle: Bundle | undefined;
@@ -145,14 +230,16 @@ export class RuncEngine implements ContainerEngine<RuncPlan> {
       log.close();
       throw err;
     }
-    const run = new RuncRun(plan, created, streams, log, bundle, this.deps, preexisting);
+    const run = new RuncRun(plan, created, streams, log, bundle, this.deps, preexisting, deferred);
     if (between) {
       try {
         await afterCreate(plan.runtime, created.pid, host);
         await driver.start(plan.id);
       } catch (err) {
         // Created but never started: kill it and let its clean-up run before reporting the failure.
-        await stopContainer(run, 'SIGKILL', 0, { all: true });
+        const gone = await stopContainer(run, 'SIGKILL', 0, { all: true });
+        run.release();
+        if (gone) await run.done;
         throw err;
       }
     }

@@ -51,11 +51,27 @@ export interface OutputSink {
   file?: string;
 }
 
+export interface StartOptions {
+  /**
+   * A service's attempt number. Its run gets an id, a bundle and a cgroup of
+   * its own (ID+N, below the plan's cgroup), and what it leaves behind is
+   * cleaned up only once release() is called: a restart need not wait for
+   * the last attempt's `runc delete`.
+   */
+  attempt?: number;
+}
+
 /** One run of a container, from the moment its init exists. */
 export interface RunningContainer {
+  /** The runtime's id of this run (runc's, for exec). */
+  readonly id: string;
   readonly pid: number;
+  /** The outcome, once the container's processes are gone (what it held may still be being cleaned up). */
+  readonly exited: Promise<Outcome>;
   /** The outcome, once the container is gone and all it held (runc state, cgroup, mounts) is released. */
   readonly done: Promise<Outcome>;
+  /** Lets the clean-up of a run started with an attempt number begin (others clean up at once). Safe to call twice. */
+  release(): void;
   /** Signals the init, or with `all` every process in the container. */
   signal(signal: NodeJS.Signals, all?: boolean): Promise<void>;
   exec(cmd: string[], timeoutMs: number): Promise<ExecResult>;
@@ -67,5 +83,5 @@ export interface ContainerEngine<P extends ContainerPlan = ContainerPlan> {
   /** Builds the container's spec (image, label, manifest merged); throws an Error that says what is wrong. */
   plan(request: PlanRequest): P;
   /** Starts a run; resolves once it runs. Throws when it could not start, with nothing left behind. */
-  start(plan: P, output: OutputSink): Promise<RunningContainer>;
+  start(plan: P, output: OutputSink, opts?: StartOptions): Promise<RunningContainer>;
 }

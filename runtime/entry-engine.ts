@@ -2,7 +2,7 @@
 // kind, runc for containers and keel's own fork for processes. A manifest of
 // process entries only needs no runc: without one, a container entry fails
 // to plan, saying why.
-import type { ContainerEngine, ContainerPlan, OutputSink, PlanRequest, RunningContainer } from './engine.js';
+import type { ContainerEngine, ContainerPlan, OutputSink, PlanRequest, RunningContainer, StartOptions } from './engine.js';
 
 interface KindPlan extends ContainerPlan {
   readonly inner: ContainerPlan;
@@ -23,7 +23,7 @@ export class EntryEngine implements ContainerEngine<KindPlan> {
     return { id: inner.id, name: inner.name, inner, engine };
   }
 
-  start(plan: KindPlan, output: OutputSink): Promise<RunningContainer> {
-    return plan.engine.start(plan.inner, output);
+  start(plan: KindPlan, output: OutputSink, opts?: StartOptions): Promise<RunningContainer> {
+    return plan.engine.start(plan.inner, output, opts);
   }
 }

@@ -50,8 +50,11 @@ function residentBytes(pid: number): number | undefined {
   }
 }
 
+/** A process's run: nothing of it outlives its exit but its cgroup, released with it, so attempts need no ids of their own. */
 class ProcessRun implements RunningContainer {
+  readonly id: string;
   readonly done: Promise<Outcome>;
+  readonly exited: Promise<Outcome>;
 
   constructor(
     readonly pid: number,
@@ -62,8 +65,13 @@ class ProcessRun implements RunningContainer {
     private readonly streams: Promise<unknown>,
     private readonly cgroup: ProcessCgroup | undefined,
   ) {
+    this.id = plan.id;
     this.done = host.waitPid(pid, since).then((status) => this.cleanUp(status));
+    this.exited = this.done;
   }
+
+  /** Its clean-up is part of its exit: nothing waits for a release. */
+  release(): void {}
 
   private async cleanUp(status: ExitStatus): Promise<Outcome> {
     // The leader is gone: what is left of its group goes too (its pgid stays reserved while any member lives).

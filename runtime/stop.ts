@@ -11,7 +11,7 @@ export type Sleep = (ms: number) => Promise<void>;
 
 export const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref?.());
 
-/** How long a container gets to be gone (reaped and cleaned up) after SIGKILL. */
+/** How long a container gets to be gone (its init reaped, no process left) after SIGKILL. */
 export const KILL_WAIT_MS = 10_000;
 
 export interface StopOptions {
@@ -22,10 +22,10 @@ export interface StopOptions {
   onEscalate?: () => void;
 }
 
-/** The outcome, or undefined when the container was still there KILL_WAIT_MS after SIGKILL. */
-export async function stopContainer(run: Pick<RunningContainer, 'signal' | 'done'>, signal: NodeJS.Signals, graceMs: number, opts: StopOptions = {}): Promise<Outcome | undefined> {
+/** The outcome once the container is gone (its clean-up is the run's `done`), or undefined when it was still there KILL_WAIT_MS after SIGKILL. */
+export async function stopContainer(run: Pick<RunningContainer, 'signal' | 'exited'>, signal: NodeJS.Signals, graceMs: number, opts: StopOptions = {}): Promise<Outcome | undefined> {
   const sleep = opts.sleep ?? realSleep;
-  const within = (ms: number) => Promise.race([run.done, sleep(ms).then(() => undefined)]);
+  const within = (ms: number) => Promise.race([run.exited, sleep(ms).then(() => undefined)]);
   // A container that is already gone is not an error for whoever wants it gone.
   await run.signal(signal, opts.all ?? false).catch(() => undefined);
   const ended = await within(graceMs);

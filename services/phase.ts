@@ -67,7 +67,9 @@ export async function runToCompletion(phase: RunPhase, entry: ContainerEntry, de
     if (first !== 'timeout') outcome = first;
     else {
       deps.emit({ kind: `${phase}.timeout`, level: 'warn', message: `${phase} ${entry.name} still running after ${entry.timeout} ms: killing it`, phase, name: entry.name });
-      outcome = { ...((await stopContainer(run, 'SIGKILL', 0, { all: true, sleep: sleepOn(clock) })) ?? abandonedRun()), timedOut: true };
+      const gone = await stopContainer(run, 'SIGKILL', 0, { all: true, sleep: sleepOn(clock) });
+      if (gone) await run.done; // its clean-up, before the next entry
+      outcome = { ...(gone ?? abandonedRun()), timedOut: true };
     }
   }
   deps.onEnd?.(entry.name, logFile);

@@ -33,6 +33,8 @@ export interface ServiceDeps {
 }
 
 const KEEP_EXITS = 20;
+/** A restart due within this long lets the last attempt's clean-up wait until it has started; a later one does not keep it waiting. */
+const RELEASE_AFTER_NEXT_MS = 1000;
 /** How often a running service with a pids limit is checked for forks refused at it. */
 export const PIDS_CHECK_MS = 2000;
 
@@ -50,6 +52,10 @@ export class Service {
   readonly exits: ExitRecord[] = [];
   readonly logs: LogRing;
   private run: RunningContainer | undefined;
+  /** The last attempt, whose clean-up waits for the next attempt's start (or for no restart coming soon). */
+  private previous: RunningContainer | undefined;
+  /** Clean-ups under way, which a stop waits for. */
+  private readonly cleaning = new Set<Promise<unknown>>();
   private plan: ContainerPlan | undefined;
   private probe: Probe | undefined;
   private cancelRetry: (() => void) | undefined;
@@ -92,6 +98,11 @@ export class Service {
 
   get pid(): number | undefined {
     return HAS_CONTAINER.includes(this.current) ? this.run?.pid : undefined;
+  }
+
+  /** The runtime's id of the running container (for exec), or undefined when none runs. */
+  get containerId(): string | undefined {
+    return HAS_CONTAINER.includes(this.current) ? this.run?.id : undefined;
   }
 
   /** Resource use of the running container, or undefined when none runs. */
@@ -148,6 +159,7 @@ export class Service {
     this.cancelRetry?.();
     this.cancelRetry = undefined;
     this.nextRetryAt = undefined;
+    this.releasePrevious();
   }
 
   /** One attempt: admit it, start it, wait for its exit, then let the policy decide. */
@@ -155,6 +167,7 @@ export class Service {
     const now = this.clock.now();
     const admitted = admitStart(this.entry.startLimit, this.history, now);
     if ('refused' in admitted) {
+      this.releasePrevious();
       started();
       this.transition('failed', `${admitted.refused}; ${this.tryAgainHint()}`);
       return;
@@ -169,6 +182,7 @@ export class Service {
       plan = this.planOnce();
     } catch (err) {
       // A configuration the runtime refuses will not get better by retrying.
+      this.releasePrevious();
       started();
       this.recordExit(attempt, now, startFailure((err as Error).message), 0);
       this.transition('failed', (err as Error).message);
@@ -176,23 +190,37 @@ export class Service {
     }
     let run: RunningContainer;
     try {
-      run = await this.deps.engine.start(plan, {
-        onLine: (stream, line, continued) => {
-          this.logs.push({ time: this.clock.now(), stream, attempt, line, ...(continued ? { continued } : {}) });
-          this.deps.onLine?.(this.name, stream, line);
-        },
-      });
+      const onLine = (stream: StreamName, line: string, continued?: boolean) => {
+        this.logs.push({ time: this.clock.now(), stream, attempt, line, ...(continued ? { continued } : {}) });
+        this.deps.onLine?.(this.name, stream, line);
+      };
+      run = await this.deps.engine.start(plan, { onLine }, { attempt });
     } catch (err) {
+      this.releasePrevious();
       started();
       this.finish(attempt, now, startFailure((err as Error).message), 0);
       return;
     }
+    // This attempt runs: what the last one left (its runc state, cgroup, bundle) goes now, off the restart's path.
+    this.releasePrevious();
     this.running(run);
     started();
-    const outcome = await run.done;
+    const outcome = await run.exited;
     const runMs = this.clock.now() - (this.startedAt ?? now);
     if (this.run === run) this.endOfRun();
+    this.previous = run;
     this.finish(attempt, now, outcome, runMs);
+  }
+
+  /** Lets the last attempt's clean-up go; a stop waits for it. */
+  private releasePrevious(): void {
+    const run = this.previous;
+    if (!run) return;
+    this.previous = undefined;
+    run.release();
+    const cleaning = run.done.then(() => undefined, () => undefined);
+    this.cleaning.add(cleaning);
+    void cleaning.then(() => this.cleaning.delete(cleaning));
   }
 
   /** What belongs to the running container goes with it: the probe, the watchdog. */
@@ -270,6 +298,7 @@ export class Service {
   private finish(attempt: number, startedAt: number, outcome: Outcome, runMs: number): void {
     const e = this.recordExit(attempt, startedAt, outcome, runMs);
     if (attempt === this.abandoned) {
+      this.releasePrevious();
       this.deps.emit({ kind: 'service.exited-late', message: `service ${this.name} ${describeOutcome(e)} after ${runMs} ms, after keel had given up waiting for it`, service: this.name });
       return;
     }
@@ -288,6 +317,7 @@ export class Service {
   }
 
   private apply(d: Decision, e: ExitRecord): void {
+    if (!(d.next === 'backoff' && d.delayMs <= RELEASE_AFTER_NEXT_MS)) this.releasePrevious();
     const fields = { code: e.code, signal: e.signal, oomKilled: e.oomKilled, oomKills: e.oomKills, pidsLimitHits: e.pidsLimitHits, runMs: e.runMs, restarts: this.restarts, error: e.error, logTail: e.logTail };
     const what = `service ${this.name} ${describeOutcome(e)} after ${e.runMs} ms`;
     if (d.next === 'stopped') return this.transition('stopped', d.reason, fields, `${what}; stopped`);
@@ -382,9 +412,16 @@ export class Service {
     return true;
   }
 
-  /** keel stop, and shutdown: no restart after this exit. Resolves when it is down. */
+  /** keel stop, and shutdown: no restart after this exit. Resolves when it is down and cleaned up. */
   async stop(): Promise<void> {
     this.stopRequested = true;
+    await this.stopAttempt();
+    // Stopped means nothing of it is left: the last clean-ups end first.
+    this.releasePrevious();
+    await Promise.all(this.cleaning);
+  }
+
+  private async stopAttempt(): Promise<void> {
     if (this.current === 'stopped') return;
     if (AT_REST.includes(this.current)) {
       this.clearRetry();

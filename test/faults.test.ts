@@ -46,15 +46,38 @@ function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
-/** A runc in front of the real one that a flag file breaks (exits 1) or hangs (sleeps), as a runc that disappears or wedges. */
-function breakableRunc(): { path: string; set(mode: 'ok' | 'broken' | 'hang'): void } {
+/**
+ * A runc in front of the real one that a flag file breaks (exits 1), hangs (sleeps) or makes slow to
+ * delete (2 s before each `runc delete`), as a runc that disappears, wedges or is slow on a loaded
+ * machine. When slow, it writes "begin VERB ID" and "end VERB ID" around each create, run, start and
+ * delete to `calls`.
+ */
+function breakableRunc(): { path: string; set(mode: 'ok' | 'broken' | 'hang' | 'slow-delete'): void; calls(): string[] } {
   const dir = join(fixtures, 'runc-wrapper');
   const flag = join(dir, 'mode');
+  const log = join(dir, 'calls');
   mkdirSync(dir, { recursive: true });
   const real = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
-  writeFileSync(join(dir, 'runc'), `#!/bin/sh\nmode=$(cat ${flag} 2>/dev/null)\n[ "$mode" = broken ] && { echo "runc: gone" >&2; exit 1; }\n[ "$mode" = hang ] && exec sleep 3600\nexec ${real} "$@"\n`, { mode: 0o755 });
+  writeFileSync(
+    join(dir, 'runc'),
+    `#!/bin/sh
+mode=$(cat ${flag} 2>/dev/null)
+[ "$mode" = broken ] && { echo "runc: gone" >&2; exit 1; }
+[ "$mode" = hang ] && exec sleep 3600
+[ "$mode" = slow-delete ] || exec ${real} "$@"
+verb=; id=
+for a in "$@"; do id=$a; [ -z "$verb" ] && case $a in create|run|start|delete) verb=$a;; esac; done
+[ -n "$verb" ] && echo "begin $verb $id" >> ${log}
+[ "$verb" = delete ] && sleep 2
+${real} "$@"; rc=$?
+[ -n "$verb" ] && echo "end $verb $id" >> ${log}
+exit $rc
+`,
+    { mode: 0o755 },
+  );
   writeFileSync(flag, 'ok');
-  return { path: dir, set: (mode) => writeFileSync(flag, mode) };
+  writeFileSync(log, '');
+  return { path: dir, set: (mode) => writeFileSync(flag, mode), calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
 }
 
 describe('a stop that never ends', () => {
@@ -68,8 +91,9 @@ describe('a stop that never ends', () => {
     expect(stop.status).toBe(0);
     expect(inspect(keel, 'victim')).toMatchObject({ state: 'stopped', lastExit: { code: 0, signal: null } });
     // (The CLI above ran synchronously: keel's console lines are read from here on.)
-    await keel.waitFor(/runc could not signal victim \(runc kill victim SIGTERM: runc: gone\); keel sent SIGTERM to 1 process\(es\) itself/);
-    await keel.waitFor(/runc delete victim failed .*; keel removed its runc state itself/);
+    // Each attempt of a service is a container of its own: victim+1 is victim's first.
+    await keel.waitFor(/runc could not signal victim\+1 \(runc kill victim\+1 SIGTERM: runc: gone\); keel sent SIGTERM to 1 process\(es\) itself/);
+    await keel.waitFor(/runc delete victim\+1 failed .*; keel removed its runc state itself/);
     // A runc that hangs is given up on after its short timeout, and the stop goes on the same way.
     runc.set('hang');
     keel.signal('SIGTERM');
@@ -77,6 +101,29 @@ describe('a stop that never ends', () => {
     expect(keel.output()).toMatch(/keel sent SIGTERM to 1 process\(es\) itself/);
     expect(keel.output()).toMatch(/service wedged exited 0 after \d+ ms; stopped/);
     expect(keel.output()).toMatch(/poweroff now/);
+    runc.set('ok');
+  }, 120_000);
+});
+
+describe('a slow runc delete', () => {
+  it('does not hold up a restart: the next attempt runs before the dead one is deleted, and a stop still leaves nothing', async () => {
+    const runc = breakableRunc();
+    runc.set('slow-delete');
+    keel = startKeel('services:\n' + svc('flaky', 'sleep 0.3; exit 1', 'backoff: {initial: 10ms, max: 10ms, jitter: 0}\nstartLimit: {burst: 1000, interval: 1m}'), { PATH: `${runc.path}:${process.env.PATH}` });
+    await keel.waitFor(/boot complete/, 30_000);
+    // Each attempt is a container of its own (flaky+N): the third has started once the first is deleted.
+    await eventually(() => runc.calls().includes('end delete flaky+1') && runc.calls().some((c) => /^end (run|start) flaky\+3$/.test(c)), 60_000, 'three attempts, the first deleted');
+    const calls = runc.calls();
+    const at = (re: RegExp) => calls.findIndex((c) => re.test(c));
+    // The second attempt was running before the first one's delete began, and so the 2 s delete was not between them.
+    expect(at(/^end (run|start) flaky\+2$/)).toBeGreaterThanOrEqual(0);
+    expect(at(/^end (run|start) flaky\+2$/)).toBeLessThan(at(/^begin delete flaky\+1$/));
+    expect(at(/^end (run|start) flaky\+3$/)).toBeLessThan(at(/^begin delete flaky\+2$/));
+    // A stop waits for those deletes: nothing of any attempt is left.
+    const state = join(keel.dir, 'state');
+    expect(cli(keel, state, 'stop', 'flaky', '--wait').status).toBe(0);
+    expect(keel.runcContainers()).toEqual([]);
+    expect(readdirSync(join(state, 'containers'))).toEqual([]);
     runc.set('ok');
   }, 120_000);
 });
@@ -199,12 +246,12 @@ describe('private state', () => {
     keel = startKeel('onboot:\n' + shellEntry(rootfs, 'talker', 'echo the secret is $SECRET', 'env: [SECRET=hunter2]') + 'services:\n' + svc('web', `echo hunter2 > /data.txt; ${GRACEFUL}`, 'env: [SECRET=hunter2]\nlogs: {file: true}'));
     await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
     const state = join(keel.dir, 'state');
-    await eventually(() => existsSync(join(state, 'containers/web/upper/data.txt')), 10_000, 'the file the service writes');
+    await eventually(() => existsSync(join(state, 'containers/web+1/upper/data.txt')), 10_000, 'the file the service writes');
     const asNobody = (cmd: string) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', cmd], { encoding: 'utf8' });
     expect(asNobody(`test -x ${state}`).status).toBe(0); // it may cross the state directory (containers in user namespaces must)
     for (const cmd of [
-      `cat ${state}/containers/web/config.json`,
-      `cat ${state}/containers/web/upper/data.txt`,
+      `cat ${state}/containers/web+1/config.json`,
+      `cat ${state}/containers/web+1/upper/data.txt`,
       `ls ${state}/containers`,
       `ls ${state}`,
       `cat ${state}/keel.log`,

@@ -229,11 +229,12 @@ describe('kernels', () => {
     expect(sha(join(dir, 'k/kimg-kernel'))).toBe(createHash('sha256').update(vmlinuz).digest('hex'));
     const initrd = readFileSync(join(dir, 'k/kimg-initrd.img'));
     expect(initrd.subarray(0, ucode.length).equals(ucode)).toBe(true);
-    // What follows the microcode is the gzip'd initramfs, with the modules from kernel.tar.
-    writeFileSync(join(dir, 'k/rest.gz'), initrd.subarray(ucode.length));
-    const list = initrdList(join(dir, 'k/rest.gz'));
+    // What follows the microcode is the compressed initramfs (zstd), with the modules from kernel.tar.
+    expect(initrd.readUInt32LE(ucode.length)).toBe(0xfd2fb528);
+    writeFileSync(join(dir, 'k/rest.zst'), initrd.subarray(ucode.length));
+    const list = initrdList(join(dir, 'k/rest.zst'));
     expect(list).toEqual(expect.arrayContaining([`${mods}/kernel/drivers/virtio/virtio_pci.ko`, `${mods}/kernel/fs/overlayfs/overlay.ko`]));
-    expect(initrdFile(join(dir, 'k/rest.gz'), 'etc/keel/modules')).toContain('virtio_console.ko');
+    expect(initrdFile(join(dir, 'k/rest.zst'), 'etc/keel/modules')).toContain('virtio_console.ko');
     expect(JSON.parse(readFileSync(join(dir, 'kimg.lock'), 'utf8')).images['keel-test/kernel:1'].id).toBe(id);
   });
 

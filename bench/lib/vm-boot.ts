@@ -1,8 +1,9 @@
 // Boots an image with the real `keel run` (qemu; TCG on these machines) and
 // reads its serial console until a line appears. keel and the floor go
 // through the very same qemu command line.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { basename, join } from 'node:path';
+import type { BootReport } from '../../api/wire.js';
 import { DIST } from '../../test/helpers/keel-ns.js';
 import { sleep, track } from './cleanup.js';
 import { childrenOf, isZombieOrGone } from './proc.js';
@@ -13,12 +14,24 @@ export interface Boot {
   wallMs: number;
   /** Each console line with the host time (ms since the boot began) it arrived at. */
   lines: Array<{ atMs: number; text: string }>;
+  /** keel's boot report, asked over the control channel once `done` showed (when asked for). */
+  report?: BootReport;
 }
 
-/** Boots `image` (NAME of NAME-kernel etc.), waits for `done` on the console, then stops the VM. */
-export async function bootUntil(image: string, done: RegExp, timeoutMs: number, memMb = 1024): Promise<Boot> {
+let vms = 0;
+
+/** `keel --vm NAME boot-report`, parsed. */
+function bootReport(name: string): BootReport {
+  const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), '--vm', name, 'boot-report'], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`keel --vm ${name} boot-report failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as BootReport;
+}
+
+/** Boots `image` (NAME of NAME-kernel etc.), waits for `done` on the console (and with `report`, asks keel for its boot report), then stops the VM. */
+export async function bootUntil(image: string, done: RegExp, timeoutMs: number, opts: { memMb?: number; report?: boolean } = {}): Promise<Boot> {
   const t0 = Date.now();
-  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--mem', String(memMb), '--no-reboot', image], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const name = `bench-${basename(image)}-${process.pid}-${++vms}`;
+  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--name', name, '--mem', String(opts.memMb ?? 1024), '--no-reboot', image], { stdio: ['ignore', 'pipe', 'pipe'] });
   let screen = '';
   const lines: Boot['lines'] = [];
   let partial = '';
@@ -45,7 +58,10 @@ export async function bootUntil(image: string, done: RegExp, timeoutMs: number, 
     const end = Date.now() + timeoutMs;
     for (;;) {
       const m = done.exec(screen);
-      if (m) return { match: m, screen, wallMs: Date.now() - t0, lines };
+      if (m) {
+        const wallMs = Date.now() - t0;
+        return { match: m, screen, wallMs, lines, ...(opts.report ? { report: bootReport(name) } : {}) };
+      }
       if (exited) throw new Error(`the VM ended before ${done}:\n${screen.slice(-3000)}`);
       if (Date.now() > end) throw new Error(`the console never showed ${done} within ${timeoutMs} ms:\n${screen.slice(-3000)}`);
       await sleep(100);

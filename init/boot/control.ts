@@ -6,21 +6,20 @@ import { verifyPassword } from '../../model/password.js';
 import type { Manifest } from '../../model/index.js';
 import { connectionCap, ControlApi } from '../../api/server.js';
 import { openFileLimit } from '../core/fd-limit.js';
-import { containerId } from '../../runtime/bundle.js';
 import { ConsolePrompt, consoleIO, type ConsoleAccess, type TermIO } from '../console/prompt.js';
 import { remoteTerminals } from '../console/remote-terminals.js';
 import { startVmChannel } from '../machine/vm-channel.js';
 import type { BootBase } from './context.js';
 
-/** The container id of a service whose container runs now, for exec (a process entry has no container to exec into). */
+/** The container id of a service's attempt that runs now, for exec (a process entry has no container to exec into). */
 function runningContainer({ supervisor }: BootBase): (service: string) => string | undefined {
   return (name) => {
     const s = supervisor.get()?.get(name);
-    return s?.pid !== undefined && s.entry.kind === 'container' ? containerId('services', name) : undefined;
+    return s?.entry.kind === 'container' ? s.containerId : undefined;
   };
 }
 
-export function controlStage(ctx: BootBase): object {
+export function controlStage(ctx: BootBase & { modules: Promise<void> }): object {
   const { bus, paths, record, power, supervisor, machine } = ctx;
   const api = new ControlApi({
     bus,
@@ -34,8 +33,8 @@ export function controlStage(ctx: BootBase): object {
     () => bus.emit({ kind: 'api.listening', level: 'debug', message: `control API on ${paths.socket}`, path: paths.socket }),
     (err: Error) => bus.emit({ kind: 'api.error', level: 'error', message: `control API could not listen on ${paths.socket}: ${err.message}` }),
   );
-  // In a VM started by keel run: the same API over virtio-serial, for `keel --vm NAME`.
-  if (machine) startVmChannel(paths.socket, (e) => bus.emit(e));
+  // In a VM started by keel run: the same API over virtio-serial, for `keel --vm NAME`, once virtio_console is loaded.
+  if (machine) void ctx.modules.then(() => startVmChannel(paths.socket, (e) => bus.emit(e)));
   return {};
 }
 

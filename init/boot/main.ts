@@ -11,7 +11,7 @@ import { enterEmergency } from '../core/emergency.js';
 import { installGuard } from '../core/guard.js';
 import { trackChildProcesses } from '../core/owned-children.js';
 import { sys, type Sys } from '../core/sys.js';
-import { leaveInitramfs } from '../machine/setup.js';
+import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
 import { Console } from './console.js';
 import type { BootBase } from './context.js';
 import { controlStage, promptStage } from './control.js';
@@ -50,13 +50,7 @@ export function main(argv: readonly string[]): void {
     setInterval(() => {}, 1 << 30);
     return;
   }
-  if (machine) {
-    try {
-      leaveInitramfs(s); // returns only once / is no longer the initramfs
-    } catch (err) {
-      bus.emit({ kind: 'machine.error', level: 'error', message: `could not move the root out of the initramfs: ${(err as Error).message}; containers will fail to start` });
-    }
-  }
+  const root = machine ? leaveRoot(bus, s) : undefined;
   const base: BootBase = {
     bus,
     sys: s,
@@ -73,11 +67,32 @@ export function main(argv: readonly string[]): void {
   };
   const mode = machine ? 'machine' : container ? 'container' : 'namespace';
   bus.emit({ kind: 'keel.start', message: `keel ${VERSION} starting as pid ${process.pid} (${mode} mode)`, version: VERSION, mode });
+  if (root) {
+    base.record.root = root;
+    const failed = root.way === 'copied' && root.why !== COPY_ASKED;
+    if (root.way !== 'none') bus.emit({ kind: 'machine.root', level: failed ? 'warn' : 'info', message: ROOT_SAID[root.way](root.why, root.ms), way: root.way, ms: root.ms, ...(root.why ? { why: root.why } : {}) });
+  }
   for (const e of args.errors) bus.emit({ kind: 'keel.args', level: 'warn', message: `ignoring bad argument: ${e}` });
   // A container whose boot cannot go on ends (exit 1) rather than idle in the emergency state: its engine restarts it, or its user sees why.
   void boot(base).then((ctx) => {
     if (!ctx && container) base.power.request('poweroff', 'boot could not go on', 1);
   });
+}
+
+const ROOT_SAID: Record<RootWay, (why: string | undefined, ms: number) => string> = {
+  moved: (_why, ms) => `root moved out of the initramfs in place in ${ms} ms (nothing copied)`,
+  copied: (why, ms) => `root copied out of the initramfs into a tmpfs in ${ms} ms (${why})`,
+  none: () => '',
+};
+
+/** Leaves the initramfs: returns once / is no longer it (the copy comes back here in a new keel-init), or says why it is still. */
+function leaveRoot(bus: EventBus, s: Sys): RootLeft | undefined {
+  try {
+    return leaveInitramfs(s);
+  } catch (err) {
+    bus.emit({ kind: 'machine.error', level: 'error', message: `could not move the root out of the initramfs: ${(err as Error).message}; containers will fail to start` });
+    return undefined;
+  }
 }
 
 /** The stages, in order. The control API and the prompt come before the manifest, so they work in the emergency state too. */

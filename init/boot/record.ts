@@ -1,10 +1,11 @@
 // What keel knows about this boot: when each part ended, each stage's
-// duration, and the onboot results; the control API serves it as the boot
-// report (GET /v1/boot, `keel boot-report`).
+// duration, how the root left the initramfs, and the onboot results; the
+// control API serves it as the boot report (GET /v1/boot, `keel boot-report`).
 import { readFileSync } from 'node:fs';
-import type { BootReport } from '../../api/wire.js';
+import type { BootReport, BootTimeline } from '../../api/wire.js';
 import type { EntryResult } from '../../services/phase.js';
 import { isFailure } from '../../runtime/outcome.js';
+import { kernelTimes } from '../machine/kernel-times.js';
 
 /** Milliseconds since the kernel started (machine mode), from /proc/uptime. */
 export function uptimeMs(): number | undefined {
@@ -20,12 +21,34 @@ export class BootRecord {
   readonly uptimeAtStartMs: number | undefined;
   private readonly stages: Array<{ name: string; ms: number }> = [];
   private onboot: BootReport['onboot'] = [];
+  private readonly timeline: BootTimeline = {};
+  private kernelTimesRead = false;
+  root: BootReport['root'];
   onbootDoneAt: number | undefined;
   completeAt: number | undefined;
   servicesReadyAt: number | undefined;
 
   constructor(readonly machine: boolean) {
     this.uptimeAtStartMs = machine ? uptimeMs() : undefined;
+    this.timeline.keelStartMs = this.uptimeAtStartMs;
+  }
+
+  /** ms since kernel start at `at` (ms since the epoch), counted from keel-init's start: one read of /proc/uptime, no more. */
+  private since(at: number): number | undefined {
+    return this.uptimeAtStartMs === undefined ? undefined : this.uptimeAtStartMs + (at - this.startedAt);
+  }
+
+  /** A point of the timeline, now. */
+  mark(point: Exclude<keyof BootTimeline, 'unpackStartMs' | 'unpackEndMs' | 'initRunMs' | 'keelStartMs'>, at = Date.now()): void {
+    const ms = this.since(at);
+    if (ms !== undefined) this.timeline[point] = ms;
+  }
+
+  /** The kernel's own points (its log), read when the report is first asked for: off the critical path. */
+  private readKernelTimes(): void {
+    if (!this.machine || this.kernelTimesRead) return;
+    this.kernelTimesRead = true;
+    Object.assign(this.timeline, kernelTimes());
   }
 
   stage(name: string, ms: number): void {
@@ -35,9 +58,11 @@ export class BootRecord {
   onbootResults(results: readonly EntryResult[]): void {
     this.onboot = results.map((r) => ({ name: r.name, code: r.code, signal: r.signal, ms: r.durationMs, failed: isFailure(r) }));
     this.onbootDoneAt = Date.now();
+    this.mark('onbootDoneMs', this.onbootDoneAt);
   }
 
   report(): BootReport {
+    this.readKernelTimes();
     const rel = (t: number | undefined) => (t === undefined ? undefined : t - this.startedAt);
     return {
       startedAt: new Date(this.startedAt).toISOString(),
@@ -48,6 +73,8 @@ export class BootRecord {
       servicesReadyMs: rel(this.servicesReadyAt),
       onboot: this.onboot,
       stages: [...this.stages],
+      ...(this.root ? { root: this.root } : {}),
+      ...(this.machine ? { timeline: { ...this.timeline } } : {}),
     };
   }
 }

@@ -13,12 +13,14 @@ import type { BootBase } from './context.js';
 /** The kernel starts init with no PATH; runc, ip and the shell live in the usual places. */
 const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export function machineStage({ machine, sys, bus, console }: BootBase): object {
-  if (!machine) return {};
+/** What needs the kernel modules (the power button, the VM channel, containers) waits on `modules`; the rest of boot does not. */
+export function machineStage({ machine, sys, bus, console, record }: BootBase): { modules: Promise<void> } {
+  if (!machine) return { modules: Promise.resolve() };
   process.env.PATH ??= MACHINE_PATH;
-  setUpMachine(sys, (e) => bus.emit(e));
+  const { modules } = setUpMachine(sys, (e) => bus.emit(e));
   console.openExtra(bus);
-  return {};
+  record.mark('machineReadyMs');
+  return { modules };
 }
 
 export function consoleStage({ bus, console, machine }: BootBase): object {
@@ -44,7 +46,7 @@ export function reaperStage({ bus, sys }: BootBase): { reaper: Reaper } {
   return { reaper };
 }
 
-export function signalStage({ bus, power, machine, container, supervisor, main }: BootBase): object {
+export function signalStage({ bus, power, machine, container, supervisor, main, modules }: BootBase & { modules: Promise<void> }): object {
   installSignalHandlers(
     (signal, action) => {
       if (action === 'log') bus.emit({ kind: 'signal.hup', message: `${signal} received (reload is not supported yet)` });
@@ -53,12 +55,15 @@ export function signalStage({ bus, power, machine, container, supervisor, main }
     },
     container ? CONTAINER_SIGNAL_TABLE : SIGNAL_TABLE,
   );
+  // The button's device exists once evdev and button are loaded.
   if (machine) {
-    const n = watchPowerButton(
-      () => power.request('poweroff', 'power button'),
-      (msg) => bus.emit({ kind: 'machine.input', level: 'warn', message: `power button: ${msg}` }),
-    );
-    if (n > 0) bus.emit({ kind: 'machine.powerbutton', level: 'debug', message: `watching ${n} power button device(s)` });
+    void modules.then(() => {
+      const n = watchPowerButton(
+        () => power.request('poweroff', 'power button'),
+        (msg) => bus.emit({ kind: 'machine.input', level: 'warn', message: `power button: ${msg}` }),
+      );
+      if (n > 0) bus.emit({ kind: 'machine.powerbutton', level: 'debug', message: `watching ${n} power button device(s)` });
+    });
   }
   return {};
 }

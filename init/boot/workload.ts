@@ -1,7 +1,7 @@
 // The stages that run the manifest: read it, announce the plan, find runc,
 // run onboot, start the services, and say that boot is complete.
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ManifestError, type Manifest } from '../../model/index.js';
 import { RuncEngine } from '../../runtime/container-run.js';
 import { EntryEngine } from '../../runtime/entry-engine.js';
@@ -62,15 +62,38 @@ function idsByName(manifest: Manifest): Map<string, number> {
 export interface Workload {
   supervisor: Supervisor;
   phaseDeps: PhaseDeps;
+  /** Where runc was found, if it was; its version is asked once boot is done. */
+  runc: string | undefined;
+}
+
+/** An executable file called `name` in PATH, found without running it. */
+export function onPath(name: string, path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of path.split(':').filter(Boolean)) {
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      if (statSync(file).isFile()) return file;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/** runc's version, said once boot is done: running runc costs seconds of boot under emulation, and finding it needs no run. */
+export function sayRuncVersion(bus: BootBase['bus'], runc: string): Promise<void> {
+  return runcVersion(runc).then((info) => {
+    if (info) bus.emit({ kind: 'runtime.found', message: `runc ${info.version}`, runtime: 'runc', version: info.version, path: runc });
+    else bus.emit({ kind: 'runtime.broken', level: 'warn', message: `runc at ${runc} did not answer --version; containers may fail to start` });
+  });
 }
 
 const entriesOf = (m: Manifest) => [...m.onboot, ...m.services, ...m.onshutdown];
 
-/** The runc engine, or why there is none: runc is needed only when the manifest has container entries. */
-async function containerEngine(ctx: BootBase & { manifest: Manifest }, host: Host): Promise<RuncEngine | { missing: string }> {
+/** The runc engine for `runc` (where it was found in PATH), or why there is none: runc is needed only when the manifest has container entries. */
+function containerEngine(ctx: BootBase & { manifest: Manifest }, host: Host, runc: string | undefined): RuncEngine | { missing: string } {
   const { bus, manifest, paths } = ctx;
   const containers = entriesOf(manifest).filter((e) => e.kind === 'container').length;
-  const runc = await runcVersion();
   if (!runc && containers > 0) {
     enterEmergency(bus, 'runc was not found in PATH, and the manifest has containers', ['fix: install runc in the image (the runc package on Debian), or run the entries as processes (kind: process)']);
     throw new BootStopped();
@@ -80,7 +103,6 @@ async function containerEngine(ctx: BootBase & { manifest: Manifest }, host: Hos
     bus.emit({ kind: 'runtime.missing', level: 'debug', message: 'runc was not found in PATH (no container entries need it)' });
     return { missing: 'runc was not found in PATH' };
   }
-  bus.emit({ kind: 'runtime.found', message: `runc ${runc.version}`, runtime: 'runc', version: runc.version });
   const ids = idsByName(manifest);
   return new RuncEngine({
     driver: new Runc(paths.runcRoot, host),
@@ -111,12 +133,17 @@ function processCgroups({ bus, manifest, isPid1 }: BootBase & { manifest: Manife
   return undefined;
 }
 
-/** The engines (runc for containers, keel's own fork for processes), the supervisor, and their stop hooks (services, then onshutdown). */
-export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper: Reaper }): Promise<{ workload: Workload | undefined }> {
+/**
+ * The engines (runc for containers, keel's own fork for processes), the
+ * supervisor, and their stop hooks (services, then onshutdown). Entries need
+ * the kernel modules (overlay, the NIC): ready when they are.
+ */
+export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper: Reaper; modules: Promise<void> }): Promise<{ workload: Workload | undefined }> {
   const { bus, manifest, paths, power } = ctx;
   const host = runtimeHost(ctx.sys, ctx.reaper);
+  const runc = onPath('runc');
   const processes = new ProcessEngine({ host, baseEnv: inheritedEnv(process.env), cgroup: processCgroups(ctx), ...(manifest.main === CMD_SERVICE && ctx.container ? { attached: CMD_SERVICE } : {}) });
-  const engine = new EntryEngine(processes, await containerEngine(ctx, host));
+  const engine = new EntryEngine(processes, containerEngine(ctx, host, runc));
   const emit = bus.emit.bind(bus);
   // Entry output is not an event: a container's init writes it to its stdout (per `output`); elsewhere onboot and
   // onshutdown lines go to the console, bounded, and a service's only to its log ring.
@@ -129,7 +156,9 @@ export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper:
   // Registered before onboot runs: a shutdown from the emergency state after a failed critical entry still runs onshutdown.
   power.addStopHook({ name: 'services', run: () => supervisor.stopAll(), pending: () => supervisor.stillRunning() });
   power.addStopHook({ name: 'onshutdown', run: async () => void (await runPhase('onshutdown', manifest.onshutdown, phaseDeps)) });
-  return { workload: { supervisor, phaseDeps } };
+  await ctx.modules;
+  ctx.record.mark('runcReadyMs');
+  return { workload: { supervisor, phaseDeps, runc } };
 }
 
 export async function onbootStage({ bus, manifest, record, workload }: BootBase & { manifest: Manifest; workload: Workload | undefined }): Promise<object> {
@@ -148,19 +177,21 @@ export async function onbootStage({ bus, manifest, record, workload }: BootBase 
   return {};
 }
 
-export function servicesStage({ bus, manifest, record, power, machine, workload }: BootBase & { manifest: Manifest; workload: Workload | undefined }): object {
-  if (!workload || power.shuttingDown || manifest.services.length === 0) return {};
+/** Starts the services; `settled` resolves when each is ready or never will be (at once when there are none). */
+export function servicesStage({ bus, manifest, record, power, machine, workload }: BootBase & { manifest: Manifest; workload: Workload | undefined }): { settled: Promise<void> } {
+  if (!workload || power.shuttingDown || manifest.services.length === 0) return { settled: Promise.resolve() };
   const { supervisor } = workload;
   supervisor.startAll();
   const n = manifest.services.length;
-  void supervisor.allReady().then(({ ready, neverReady }) => {
+  const settled = supervisor.allReady().then(({ ready, neverReady }) => {
     record.servicesReadyAt = Date.now();
+    record.mark('servicesReadyMs', supervisor.readyAt ?? record.servicesReadyAt);
     const up = machine ? uptimeMs() : undefined;
     const when = `${(supervisor.readyAt ?? record.servicesReadyAt) - record.startedAt} ms after keel started${up !== undefined ? ` (${up} ms after kernel start)` : ''}`;
     if (neverReady.length === 0) bus.emit({ kind: 'services.ready', message: `all ${n} service(s) ready ${when}`, count: n });
     else bus.emit({ kind: 'services.ready', level: 'warn', message: `services settled ${when}: ${ready} of ${n} ready; never ready: ${neverReady.join(', ')}`, count: n, neverReady });
   });
-  return {};
+  return { settled };
 }
 
 /** Test-only fault injection (KEEL_INJECT_FAULT=uncaught,rejection): provokes the faults the guard must contain. */
@@ -170,8 +201,12 @@ function injectFaults(): void {
   if (faults.includes('rejection')) setTimeout(() => void Promise.reject(new Error('injected unhandled rejection')), 10);
 }
 
-export function completeStage({ bus, record, machine }: BootBase): object {
+/** Boot complete; once the services have settled too, what was left off the critical path (runc's version). */
+export function completeStage({ bus, record, machine, workload, settled }: BootBase & { workload: Workload | undefined; settled: Promise<void> }): object {
   record.completeAt = Date.now();
+  record.mark('bootCompleteMs', record.completeAt);
+  const runc = workload?.runc;
+  if (runc) void settled.then(() => sayRuncVersion(bus, runc));
   const up = machine ? uptimeMs() : undefined;
   const rss = process.memoryUsage().rss;
   bus.emit({ kind: 'boot.complete', message: `boot complete${up !== undefined ? ` ${up} ms after kernel start` : ''} (keel-init rss ${(rss / 2 ** 20).toFixed(1)} MiB)`, uptimeMs: up, rss });

@@ -12,8 +12,8 @@ describe('/proc parsers', () => {
   it('reads mountinfo, including escaped spaces and the fstype after " - "', () => {
     const m = parseMountInfo('22 1 0:21 / / rw,relatime - rootfs rootfs rw\n30 22 0:5 / /mnt/a\\040b rw - tmpfs tmpfs rw\n');
     expect(m).toEqual([
-      { target: '/', fstype: 'rootfs', options: 'rw,relatime' },
-      { target: '/mnt/a b', fstype: 'tmpfs', options: 'rw' },
+      { id: 22, parent: 1, target: '/', fstype: 'rootfs', options: 'rw,relatime' },
+      { id: 30, parent: 22, target: '/mnt/a b', fstype: 'tmpfs', options: 'rw' },
     ]);
   });
 });

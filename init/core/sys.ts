@@ -29,7 +29,8 @@ export interface Sys {
   execve(path: string, argv: string[], env: string[]): never;
   sync(): void;
   setrlimit(resource: number, soft: number, hard: number): void;
-  finitModule(fd: number, params: string): void;
+  /** Loads kernel modules in order, on a thread of libuv's pool; one result per path, with the error where one failed. */
+  finitModules(paths: string[]): Promise<Array<{ ms: number; error?: NodeJS.ErrnoException }>>;
   interfaceUp(name: string): void;
   /** Starts the thread that receives sd_notify datagrams; `onMessage` gets the socket id and the text. */
   notifyStart(onMessage: (id: number, message: string) => void): void;

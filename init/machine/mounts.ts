@@ -24,12 +24,15 @@ export const MACHINE_MOUNTS: readonly MountEntry[] = [
 ];
 
 export interface MountInfo {
+  /** The mount's id and its parent's (the initial rootfs is its own parent). */
+  id: number;
+  parent: number;
   target: string;
   fstype: string;
   options: string;
 }
 
-/** Parses /proc/self/mountinfo (mount point is field 5, fstype follows the " - "). */
+/** Parses /proc/self/mountinfo (ids are fields 1 and 2, the mount point field 5, fstype follows the " - "). */
 export function parseMountInfo(text: string): MountInfo[] {
   const out: MountInfo[] = [];
   for (const line of text.split('\n')) {
@@ -38,7 +41,7 @@ export function parseMountInfo(text: string): MountInfo[] {
     const l = left?.split(' ') ?? [];
     const r = right?.split(' ') ?? [];
     const target = (l[4] ?? '').replace(/\\(\d{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-    out.push({ target, fstype: r[0] ?? '', options: l[5] ?? '' });
+    out.push({ id: Number(l[0]), parent: Number(l[1]), target, fstype: r[0] ?? '', options: l[5] ?? '' });
   }
   return out;
 }

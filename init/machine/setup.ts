@@ -1,24 +1,17 @@
-// Setting up a machine when keel is the first process of a booting kernel:
-// the root out of the initramfs, the standard mounts, cgroup2 controllers,
-// hostname, loopback, ctrl-alt-del as a signal, and a generous fd limit.
+// Setting up a machine when keel is the first process of a booting kernel
+// (once the root has left the initramfs, switch-root.ts): the standard
+// mounts, cgroup2 controllers, hostname, loopback, ctrl-alt-del as a signal,
+// a generous fd limit, and the kernel modules, which load in the background.
 // Each step reports its own failure and the others still run: a machine
 // that lacks one mount is more debuggable than one that stopped booting.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { KeelEventInput } from '../../events/bus.js';
-import { MACHINE_MOUNTS, mountOne, readMountInfo, type MountEntry } from './mounts.js';
-import { rootIsInitramfs, switchRootAndReexec } from './switch-root.js';
+import { MACHINE_MOUNTS, mountOne, readMountInfo } from './mounts.js';
 import { RB_DISABLE_CAD, RLIMIT_NOFILE, type Sys } from '../core/sys.js';
 import { loadModules } from './modules.js';
 
-const PROC: MountEntry = MACHINE_MOUNTS[0]!;
 const CONTROLLERS = ['cpu', 'memory', 'pids', 'io', 'cpuset'];
 const NOFILE = 1 << 20;
-
-/** Called first of all in machine mode: either moves the root and re-executes, or returns. */
-export function leaveInitramfs(sys: Sys): void {
-  if (!existsSync('/proc/self')) mountOne(sys, PROC);
-  if (rootIsInitramfs()) switchRootAndReexec(sys);
-}
 
 function attempt(emit: (e: KeelEventInput) => void, what: string, fn: () => void): boolean {
   try {
@@ -54,7 +47,8 @@ export function readHostnameFile(path = '/etc/hostname'): string | undefined {
   }
 }
 
-export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): void {
+/** Sets the machine up; kernel modules load in the background, and `modules` settles once they are in (never rejects). */
+export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { modules: Promise<void> } {
   const mounted = new Set(readMountInfo().map((m) => m.target));
   for (const m of MACHINE_MOUNTS) {
     if (mounted.has(m.target)) continue; // /proc and /dev come up early, before the switch from the initramfs
@@ -67,13 +61,19 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): void 
   attempt(emit, 'ctrl-alt-del', () => sys.reboot(RB_DISABLE_CAD));
   attempt(emit, 'RLIMIT_NOFILE', () => sys.setrlimit(RLIMIT_NOFILE, NOFILE, NOFILE));
   attempt(emit, 'loopback', () => sys.interfaceUp('lo'));
-  attempt(emit, 'kernel modules', () => {
-    const m = loadModules(sys);
-    if (m.loaded || m.failed.length) {
-      emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${m.failed.length ? `; failed: ${m.failed.join('; ')}` : ''}`, loaded: m.loaded, failed: m.failed });
-    }
-  });
+  const t0 = performance.now();
+  const modules = loadModules(sys).then(
+    (m) => {
+      if (!m.loaded && !m.failed.length) return;
+      const ms = Math.round(performance.now() - t0);
+      const slowest = m.slowest.map((s) => `${s.module} ${s.ms} ms`).join(', ');
+      emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${m.failed.length ? `; failed: ${m.failed.join('; ')}` : ''}`, loaded: m.loaded, failed: m.failed, ms, slowest });
+      emit({ kind: 'machine.modules.time', level: 'debug', message: `kernel modules took ${ms} ms; slowest: ${slowest}` });
+    },
+    (err: Error) => emit({ kind: 'machine.error', level: 'warn', message: `machine set-up: kernel modules: ${err.message}`, step: 'kernel modules' }),
+  );
   mkdirSync('/run/keel', { recursive: true });
+  return { modules };
 }
 
 /** The hostname: the manifest's, else /etc/hostname's, else unchanged. */

@@ -1,6 +1,8 @@
 // keel_sys: the handful of Linux syscalls PID 1 needs and Node does not expose.
-// Every function is synchronous, small, and throws a JS Error carrying `code`
-// (the errno name, e.g. "EBUSY"), `errno` and `syscall` on failure.
+// Every function is small and throws a JS Error carrying `code` (the errno
+// name, e.g. "EBUSY"), `errno` and `syscall` on failure. All are synchronous
+// but finitModules, which loads kernel modules on a thread of libuv's pool
+// and settles a promise, so boot goes on while the kernel links them.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
@@ -25,12 +27,13 @@
 #include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/close_range.h>
 
 #define MAX_STR 4096
 
-static napi_value throw_errno(napi_env env, const char *syscall_name, const char *arg, int err) {
+static napi_value errno_error(napi_env env, const char *syscall_name, const char *arg, int err) {
   char msg[MAX_STR + 128];
   const char *name = strerrorname_np(err);
   snprintf(msg, sizeof msg, "%s(%s): %s", syscall_name, arg ? arg : "", strerror(err));
@@ -42,7 +45,11 @@ static napi_value throw_errno(napi_env env, const char *syscall_name, const char
   napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &syscall_value);
   napi_set_named_property(env, error, "errno", errno_value);
   napi_set_named_property(env, error, "syscall", syscall_value);
-  napi_throw(env, error);
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, const char *syscall_name, const char *arg, int err) {
+  napi_throw(env, errno_error(env, syscall_name, arg, err));
   return NULL;
 }
 
@@ -261,15 +268,80 @@ static napi_value js_setrlimit(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// finitModule(fd, params): loads a kernel module from an open file.
-static napi_value js_finit_module(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  int64_t fd;
-  char params[MAX_STR];
-  if (get_args(env, info, 2, argv) || get_i64(env, argv[0], &fd) || get_str(env, argv[1], params, sizeof params, NULL))
-    return NULL;
-  if (syscall(SYS_finit_module, (int)fd, params, 0) != 0) return throw_errno(env, "finit_module", NULL, errno);
-  return undefined(env);
+// finitModules(paths): opens and loads each module in order on a pool
+// thread; resolves with one entry per path: {ms} or {ms, error}.
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  uint32_t n;
+  char **paths;
+  int *errs;
+  const char **calls;
+  double *ms;
+} modules_job;
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void modules_execute(napi_env env, void *data) {
+  (void)env;
+  modules_job *j = data;
+  for (uint32_t i = 0; i < j->n; i++) {
+    double t0 = now_ms();
+    int fd = open(j->paths[i], O_RDONLY | O_CLOEXEC);
+    j->calls[i] = "open";
+    j->errs[i] = fd < 0 ? errno : 0;
+    if (fd >= 0) {
+      j->calls[i] = "finit_module";
+      if (syscall(SYS_finit_module, fd, "", 0) != 0) j->errs[i] = errno;
+      close(fd);
+    }
+    j->ms[i] = now_ms() - t0;
+  }
+}
+
+static void modules_complete(napi_env env, napi_status status, void *data) {
+  (void)status;
+  modules_job *j = data;
+  napi_value out;
+  napi_create_array_with_length(env, j->n, &out);
+  for (uint32_t i = 0; i < j->n; i++) {
+    napi_value item, ms;
+    napi_create_object(env, &item);
+    napi_create_double(env, j->ms[i], &ms);
+    napi_set_named_property(env, item, "ms", ms);
+    if (j->errs[i]) napi_set_named_property(env, item, "error", errno_error(env, j->calls[i], j->paths[i], j->errs[i]));
+    napi_set_element(env, out, i, item);
+    free(j->paths[i]);
+  }
+  napi_resolve_deferred(env, j->deferred, out);
+  napi_delete_async_work(env, j->work);
+  free(j->paths);
+  free(j->errs);
+  free(j->calls);
+  free(j->ms);
+  free(j);
+}
+
+static napi_value js_finit_modules(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise, name;
+  if (get_args(env, info, 1, argv)) return NULL;
+  char **paths = get_str_array(env, argv[0]);
+  if (!paths) return NULL;
+  modules_job *j = calloc(1, sizeof *j);
+  while (paths[j->n]) j->n++;
+  j->paths = paths;
+  j->errs = calloc(j->n + 1, sizeof *j->errs);
+  j->calls = calloc(j->n + 1, sizeof *j->calls);
+  j->ms = calloc(j->n + 1, sizeof *j->ms);
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "keel_sys.finitModules", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, modules_execute, modules_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
 }
 
 // interfaceUp(name): sets IFF_UP on a network interface (SIOCSIFFLAGS).
@@ -695,7 +767,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("execve", js_execve),
       FN("sync", js_sync),
       FN("setrlimit", js_setrlimit),
-      FN("finitModule", js_finit_module),
+      FN("finitModules", js_finit_modules),
       FN("interfaceUp", js_interface_up),
       FN("notifyStart", js_notify_start),
       FN("notifyOpen", js_notify_open),

@@ -8,6 +8,7 @@ import type { ParsedArgs } from '../../api/commands/args.js';
 import { UsageError } from '../../api/commands/usage-error.js';
 import { removeOwnScratch } from '../image/cache.js';
 import { buildImage, type BuildResult, type OutputFormat } from '../image/image.js';
+import type { Compression } from '../image/initrd.js';
 import { silentProgress, terminalProgress } from '../image/sources/progress.js';
 import { err, out } from './output.js';
 import { requireRootToBuild } from './root.js';
@@ -64,8 +65,8 @@ export function buildJson(r: BuildResult, manifests: readonly string[], seconds:
 }
 
 function printSummary(r: BuildResult, seconds: number): void {
-  out(`built ${r.name} in ${seconds.toFixed(1)} s (kernel ${r.kernelSource})`);
-  out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB)\n  cmdline: ${r.cmdline || '(empty)'}`);
+  out(`built ${r.name} in ${seconds.toFixed(1)} s (kernel ${r.kernelSource}, node ${r.node})`);
+  out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB, ${r.compression})\n  cmdline: ${r.cmdline || '(empty)'}`);
   for (const f of r.extra) out(`  ${f}`);
   if (r.lockWritten) out(`  wrote ${r.lockFile}`);
 }
@@ -90,6 +91,7 @@ export async function cmdBuild(args: ParsedArgs): Promise<number> {
     });
   }
   const name = args.string('name');
+  const compress = args.string('compress') as Compression | undefined;
   const progress = args.flag('quiet') ? silentProgress : terminalProgress();
   // The summary, or an error, starts a line of its own, not after the last progress line.
   const r = await buildImage({
@@ -102,8 +104,10 @@ export async function cmdBuild(args: ParsedArgs): Promise<number> {
     formats,
     ...(size !== undefined ? { size } : {}),
     ...(tag !== undefined ? { tag } : {}),
+    ...(compress !== undefined ? { compress } : {}),
   }).finally(() => progress.clear());
   for (const w of r.warnings) err(`${manifests.join(' + ')}: warning: ${w.field}: ${w.message}`);
+  for (const w of r.buildWarnings) err(`keel build: warning: ${w}`);
   const seconds = (Date.now() - started) / 1000;
   if (args.flag('json')) out(JSON.stringify(buildJson(r, manifests, Math.round(seconds * 10) / 10), null, 2));
   else printSummary(r, seconds);

@@ -3,6 +3,7 @@
 // every verb keel has: `keel help`, each --help, the parsing and the shell
 // completion all come from these entries.
 import { CONTROL_SPECS } from '../../api/commands/control-specs.js';
+import { COMPRESSIONS } from '../image/initrd.js';
 import type { VerbSpec } from '../../api/commands/verb-spec.js';
 import { OUTPUT_FORMATS } from '../image/image.js';
 import { DEFAULT_INIT_TAG, INIT_DIR } from '../image/init-image.js';
@@ -22,6 +23,7 @@ const BUILD: VerbSpec = {
     { name: 'format', value: 'FORMAT', multiple: true, choices: OUTPUT_FORMATS.filter((f) => f !== 'kernel+initrd'), help: 'also write the image in this format (several: repeat it, or comma-separate them)' },
     { name: 'size', value: 'SIZE', help: 'the disk formats\' size, e.g. 2G (a bare number is MiB)' },
     { name: 'tag', value: 'IMAGE', help: 'the name the kubevirt image is loaded into the Docker engine as' },
+    { name: 'compress', value: 'METHOD', choices: COMPRESSIONS, help: "the initramfs' compression (zstd by default)" },
     { name: 'update-lock', help: 'resolve every image reference again instead of using keel.lock' },
     { name: 'json', help: 'print what was built as JSON: each output with its size and sha256, each image with its id' },
     QUIET,

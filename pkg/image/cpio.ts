@@ -54,7 +54,11 @@ export function normalizeEntries(entries: readonly CpioEntry[]): CpioEntry[] {
 
 /** Builds the archive from normalizeEntries(entries). */
 export function buildCpio(entries: readonly CpioEntry[]): Buffer {
-  const sorted = normalizeEntries(entries);
+  return writeCpio(normalizeEntries(entries));
+}
+
+/** An archive of entries already normalized, in their order, with nothing added: one piece of a root split across several archives. */
+export function writeCpio(sorted: readonly CpioEntry[]): Buffer {
   const chunks: Buffer[] = [];
   let ino = 1;
   for (const e of sorted) {

@@ -2,11 +2,13 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
 import { DEFAULT_MODULES, INSTANCE_DATA_MODULES, resolveModules } from './modules.js';
 import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
-import { buildCpio, type CpioEntry } from './cpio.js';
+import type { CpioEntry } from './cpio.js';
+import { compressInitrd, DEFAULT_COMPRESSION, sweepInitrdCache, type Compression } from './initrd.js';
+import { imageNode } from './node-binary.js';
+import { hostArch } from './arch.js';
 import { fileEntries } from './files.js';
 import { containerImages, initImages, type ImageContext } from './images.js';
 import { volumeEntries } from './volumes.js';
@@ -39,6 +41,8 @@ export interface BuildOptions {
   size?: number;
   /** The image name the kubevirt output is loaded into the Docker engine as (--tag). */
   tag?: string;
+  /** How the initramfs is compressed (--compress; zstd by default). */
+  compress?: Compression;
   progress?: Progress;
   /** Manifests merged before manifestPath, in order (keel build a.yml b.yml: a.yml here); see merge.ts. */
   mergeBefore?: string[];
@@ -63,6 +67,11 @@ export interface BuildResult {
   extra: string[];
   /** What the manifest asks for that keel does differently (manifestWarnings). */
   warnings: ManifestWarning[];
+  /** What the build itself had to do differently (no node package, no strip). */
+  buildWarnings: string[];
+  /** Where the image's node came from, and the initramfs' compression. */
+  node: string;
+  compression: Compression;
   /** Each image reference of the manifest, what it is, and its id (a directory has none). */
   images: Array<{ ref: string; kind: string; id?: string }>;
 }
@@ -151,7 +160,7 @@ function interfaceModules(manifest: Manifest): string[] {
 }
 
 /** Everything in the image's root filesystem, in the order later entries win. */
-async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root?: string; release?: string }, distDir: string): Promise<CpioEntry[]> {
+async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root?: string; release?: string }, distDir: string, node: string): Promise<CpioEntry[]> {
   const init = await initImages(manifest, ctx);
   const volumes = await volumeEntries(manifest, ctx);
   const containers = await containerImages(volumes.manifest, ctx);
@@ -167,7 +176,7 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     ...(usesInterfaces(manifest) ? binaryWithLibraries(iprouteBinary(), '/usr/sbin/ip') : []),
     ...busybox(),
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
-    ...binaryWithLibraries(nodeBinary(), '/usr/bin/node'),
+    ...binaryWithLibraries(node, '/usr/bin/node'),
     ...keelFiles(distDir),
     ...nodePtyFiles(distDir),
     // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
@@ -195,16 +204,15 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     progress: opts.progress ?? silentProgress,
   };
 
-  // What builds that died (killed, power lost) left half-made in the cache goes first.
-  for (const d of [storeDir(), join(cacheDir(), 'kernels'), join(cacheDir(), 'downloads')]) sweepDeadScratch(d);
+  sweepCache();
   await preflight(manifest, ctx, texts ? mergedFieldLocator(texts) : fieldLocator(manifestPath));
   const kernel = await resolveKernelSource(manifest.kernel, ctx);
   assertKernelImage(kernel.image, `${manifestPath}: kernel.image (${kernel.source})`);
-  const entries = await rootEntries(manifest, ctx, kernel, distDir);
-  ctx.progress.step(`compressing the initramfs (${entries.length} files)`);
-  const gz = gzipSync(buildCpio(entries), { level: 6 });
-  // Microcode must be an uncompressed cpio at the very start (the kernel looks for it there).
-  const initrd = kernel.ucode ? Buffer.concat([kernel.ucode, gz]) : gz;
+  const node = imageNode(hostArch());
+  const entries = await rootEntries(manifest, ctx, kernel, distDir, node.path);
+  const compression = opts.compress ?? DEFAULT_COMPRESSION;
+  ctx.progress.step(`compressing the initramfs (${entries.length} files, ${compression})`);
+  const initrd = await initrdOf(entries, compression, kernel.ucode);
 
   mkdirSync(opts.outDir, { recursive: true });
   const out = (suffix: string) => join(opts.outDir, `${name}-${suffix}`);
@@ -233,5 +241,18 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   // The lock is written last: only a build that succeeded records what it used.
   const lockWritten = writeLock(lockFile, ctx.resolved);
   const images = [...(ctx.sources ?? new Map()).entries()].map(([ref, src]) => ({ ref, kind: src.kind, ...(src.lock ? { id: src.lock.id } : {}) }));
-  return { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra, warnings: manifestWarnings(manifest), images };
+  const result = { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra };
+  return { ...result, warnings: manifestWarnings(manifest), buildWarnings: node.warnings, node: node.source, compression, images };
+}
+
+/** What builds that died (killed, power lost) left half-made in the cache goes first. */
+function sweepCache(): void {
+  for (const d of [storeDir(), join(cacheDir(), 'kernels'), join(cacheDir(), 'downloads'), join(cacheDir(), 'node')]) sweepDeadScratch(d);
+  sweepInitrdCache();
+}
+
+/** The compressed initramfs; microcode must be an uncompressed cpio at the very start (the kernel looks for it there). */
+async function initrdOf(entries: CpioEntry[], compression: Compression, ucode: Buffer | undefined): Promise<Buffer> {
+  const packed = await compressInitrd(entries, compression);
+  return ucode ? Buffer.concat([ucode, packed]) : packed;
 }

@@ -18,7 +18,7 @@ import { qemuArgs, type RunOptions } from './qemu.js';
 const dir = mkdtempSync(join(tmpdir(), 'keel-boot-facts-'));
 const kernel = Buffer.from(Array.from({ length: 1 << 20 }, (_, i) => (i * 13) & 0xff));
 const initrd = gzipSync(Buffer.alloc(30 << 20)); // unpacks to 30 MiB
-const memoryMb = initrdMemoryMb(initrd.length, initrd.subarray(0, 2), initrd.subarray(-4));
+const memoryMb = initrdMemoryMb(initrd);
 const cache = join(dir, 'cache');
 
 beforeAll(async () => {

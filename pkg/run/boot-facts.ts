@@ -53,7 +53,7 @@ function fromFat(file: string, offset: number, firmware: Firmware, what: string)
 
 function facts(firmware: Firmware, why: string, files: { kernel: Buffer; initrd: Buffer }): BootFacts {
   const { kernel, initrd } = files;
-  return { firmware, why, kernel: cachedKernel(kernel), memoryMb: initrdMemoryMb(initrd.length, initrd.subarray(0, 2), initrd.subarray(initrd.length - 4)) };
+  return { firmware, why, kernel: cachedKernel(kernel), memoryMb: initrdMemoryMb(initrd) };
 }
 
 function isoFacts(iso: string, uefi: boolean): BootFacts {

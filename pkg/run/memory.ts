@@ -1,17 +1,21 @@
-// The least memory an image boots in: the kernel unpacks the initramfs, and
-// keel-init copies it into a tmpfs (moving file by file), so about the
-// unpacked size plus room for the kernel, node and the containers. The
-// unpacked size is gzip's trailer (ISIZE, the size mod 2^32).
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+// The least memory an image boots in: the kernel unpacks the initramfs
+// (keel-init then moves the root in place; its fallback copies it into a
+// tmpfs file by file, deleting as it goes), so about the unpacked size plus
+// the compressed initrd, held until it is unpacked, plus room for the kernel,
+// node and the containers. The unpacked size comes from the initrd's own
+// headers (pkg/image/initrd-size.ts); where they do not say, a guess.
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { unpackedSize, unpackedSizeOf } from '../image/initrd-size.js';
+import { readFdAt } from './read-at.js';
 
-/** From the initrd's size, its first 2 bytes and its last 4. */
-export function initrdMemoryMb(size: number, head: Buffer, tail: Buffer): number {
-  const isize = tail.readUInt32LE(0);
-  // Not gzip (zstd, xz, or an initrd from another tool): its trailer means nothing,
-  // so assume it unpacks to 3× its size, a generous figure for an initramfs.
-  const gzip = head[0] === 0x1f && head[1] === 0x8b;
-  const unpacked = gzip && isize >= size ? isize : size * 3;
-  return Math.ceil((unpacked + size) / 2 ** 20) + 192;
+/** An initrd whose format does not say is assumed to unpack to 3x its size, a generous figure for an initramfs. */
+function memoryMb(size: number, unpacked: number | undefined): number {
+  return Math.ceil(((unpacked ?? size * 3) + size) / 2 ** 20) + 192;
+}
+
+/** For an initrd in memory (inside a UKI or a disk's boot partition). */
+export function initrdMemoryMb(initrd: Buffer): number {
+  return memoryMb(initrd.length, unpackedSizeOf(initrd));
 }
 
 /** The same for an initrd in a file, or at `at` inside one (an ISO). */
@@ -20,11 +24,7 @@ export function minimumMemoryMb(initrd: string, at?: { offset: number; size: num
   try {
     const size = at?.size ?? fstatSync(fd).size;
     const start = at?.offset ?? 0;
-    const head = Buffer.alloc(2);
-    const tail = Buffer.alloc(4);
-    readSync(fd, head, 0, 2, start);
-    readSync(fd, tail, 0, 4, start + size - 4);
-    return initrdMemoryMb(size, head, tail);
+    return memoryMb(size, unpackedSize(size, (o, n) => readFdAt(fd, start + o, Math.max(0, Math.min(n, size - o)))));
   } finally {
     closeSync(fd);
   }

@@ -8,7 +8,11 @@ export const exited = (code: number, extra: Partial<Outcome> = {}): Outcome => (
 export const killed = (signal: NodeJS.Signals, extra: Partial<Outcome> = {}): Outcome => ({ code: null, signal, oomKilled: false, oomKills: 0, timedOut: false, ...extra });
 
 export class FakeRun implements RunningContainer {
+  /** A fake run holds nothing to clean up: it is done when it has exited. */
+  readonly exited: Promise<Outcome>;
   readonly done: Promise<Outcome>;
+  /** release() was called (a service lets its last attempt's clean-up go). */
+  released = false;
   readonly signals: Array<{ signal: NodeJS.Signals; all: boolean }> = [];
   readonly execs: string[][] = [];
   ended: Outcome | undefined;
@@ -25,7 +29,12 @@ export class FakeRun implements RunningContainer {
     readonly pid: number,
     private readonly output: OutputSink,
   ) {
-    this.done = new Promise((r) => (this.finish = r));
+    this.exited = new Promise((r) => (this.finish = r));
+    this.done = this.exited;
+  }
+
+  release(): void {
+    this.released = true;
   }
 
   exit(outcome: Outcome): void {

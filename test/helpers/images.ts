@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { initrdEntries } from './initrd.js';
 
 /** One tar entry of a hand-built layer, written exactly as given: order, type, attributes. */
 export interface TarItem {
@@ -228,15 +229,14 @@ export function dockerLoad(archive: string): void {
   run('docker', ['load', '-i', archive]);
 }
 
-/** The files of an initrd (gzip'd newc cpio), listed by cpio. */
+/** The paths of an initrd, in order. */
 export function initrdList(initrd: string): string[] {
-  const r = spawnSync('sh', ['-c', `zcat '${initrd}' | cpio -t --quiet`], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
-  return r.stdout.split('\n').filter(Boolean);
+  return initrdEntries(initrd).map((e) => e.path);
 }
 
-/** One file's contents from an initrd. */
+/** One file's contents from an initrd ('' when it has none). */
 export function initrdFile(initrd: string, path: string): string {
-  return spawnSync('sh', ['-c', `zcat '${initrd}' | cpio -i --to-stdout --quiet '${path}'`], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 }).stdout;
+  return initrdEntries(initrd).filter((e) => e.path === path).pop()?.data.toString('utf8') ?? '';
 }
 
 /** What a path is, as the comparison of two roots sees it. */

@@ -1,0 +1,147 @@
+// The initramfs as the kernel unpacks it: the root's entries written as
+// several cpio archives, each compressed on its own and the results
+// concatenated (the kernel unpacks one compressed archive after another,
+// as it does for microcode before the initramfs). That lets the slow, small
+// zstd -19 run once per piece rather than once per build: each compressed
+// archive is kept in keel's cache under the hash of what it holds, and a
+// build compresses only the pieces it has not seen (keel's own files, the
+// manifest), not node or runc again.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import PQueue from 'p-queue';
+import { cacheDir, scratchDone, scratchFor, sweepDeadScratch } from './cache.js';
+import { normalizeEntries, writeCpio, type CpioEntry } from './cpio.js';
+import { BuildError } from './kernel.js';
+
+export const COMPRESSIONS = ['zstd', 'gzip', 'lz4'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+export const DEFAULT_COMPRESSION: Compression = 'zstd';
+
+/**
+ * How each is made. zstd -19 keeps the window at 8 MiB, the most the
+ * kernel's decompressor takes; lz4 must be the legacy format (-l), the only
+ * one the kernel reads. The content size goes in each zstd frame's header,
+ * which is how `keel run` knows how much memory the initrd unpacks to.
+ */
+const COMMANDS: Record<Exclude<Compression, 'gzip'>, (size: number) => string[]> = {
+  zstd: (size) => ['zstd', '-19', '-T0', '-q', '-c', `--stream-size=${size}`],
+  lz4: () => ['lz4', '-l', '-9', '-q', '-c'],
+};
+const LEVEL: Record<Compression, string> = { zstd: '19', gzip: '9', lz4: 'l9' };
+
+/** A file this big gets an archive of its own: node, runc, busybox, libc, which builds share. */
+const OWN_ARCHIVE = 1 << 20;
+/** Small entries share an archive until it holds this much, or a new top directory starts past 1 MiB. */
+const ARCHIVE_MAX = 8 << 20;
+const ARCHIVE_MIN = 1 << 20;
+/** Cached archives no build has used for this long are removed. */
+const UNUSED_MS = 30 * 86_400_000;
+
+const dataOf = (e: CpioEntry): number => (e.type === 'file' ? e.data.length : 0);
+const topOf = (path: string): string => path.split('/').slice(0, 2).join('/');
+
+/**
+ * The normalized entries cut into runs, in order: a big file alone, small
+ * ones together, cut where a top directory changes once a run is big
+ * enough, so one changed file changes few runs.
+ */
+export function splitEntries(sorted: readonly CpioEntry[]): CpioEntry[][] {
+  const runs: CpioEntry[][] = [];
+  let run: CpioEntry[] = [];
+  let size = 0;
+  const flush = () => {
+    if (run.length) runs.push(run);
+    run = [];
+    size = 0;
+  };
+  for (const e of sorted) {
+    if (dataOf(e) >= OWN_ARCHIVE) {
+      flush();
+      runs.push([e]);
+      continue;
+    }
+    const prev = run[run.length - 1];
+    if (size >= ARCHIVE_MAX || (size >= ARCHIVE_MIN && prev && topOf(prev.path) !== topOf(e.path))) flush();
+    run.push(e);
+    size += dataOf(e);
+  }
+  flush();
+  return runs;
+}
+
+function runCompressor(argv: string[], input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdin.on('error', () => {}); // a compressor that died: its exit says why
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(new BuildError(e.code === 'ENOENT' ? `${argv[0]} was not found; install it (apt-get install ${argv[0]}) or choose another --compress` : `${argv[0]}: ${e.message}`)),
+    );
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new BuildError(`${argv.join(' ')} failed: ${err.trim() || `exit ${code}`}`))));
+    child.stdin.end(input);
+  });
+}
+
+export function compress(method: Compression, data: Buffer): Promise<Buffer> {
+  if (method === 'gzip') return Promise.resolve(gzipSync(data, { level: 9 }));
+  return runCompressor(COMMANDS[method](data.length), data);
+}
+
+function cacheFor(method: Compression): string {
+  return join(cacheDir(), 'initrd', `${method}-${LEVEL[method]}`);
+}
+
+/** One archive compressed, from the cache when this exact archive was compressed before. */
+async function compressedArchive(method: Compression, cpio: Buffer): Promise<Buffer> {
+  const dir = cacheFor(method);
+  const final = join(dir, createHash('sha256').update(cpio).digest('hex'));
+  if (existsSync(final)) {
+    const now = new Date();
+    utimesSync(final, now, now); // in use: kept by the sweep
+    return readFileSync(final);
+  }
+  const packed = await compress(method, cpio);
+  mkdirSync(dir, { recursive: true });
+  const scratch = scratchFor(final);
+  writeFileSync(scratch, packed);
+  renameSync(scratch, final);
+  scratchDone(scratch);
+  return packed;
+}
+
+/** Removes what dead builds left half-written, and archives unused for 30 days. */
+export function sweepInitrdCache(): void {
+  for (const method of COMPRESSIONS) {
+    const dir = cacheFor(method);
+    sweepDeadScratch(dir);
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    const old = Date.now() - UNUSED_MS;
+    for (const n of names) {
+      try {
+        if (statSync(join(dir, n)).mtimeMs < old) rmSync(join(dir, n), { force: true });
+      } catch {
+        /* another build removed it */
+      }
+    }
+  }
+}
+
+/** The initramfs of `entries`: one compressed archive per run, concatenated (same entries, same bytes). */
+export async function compressInitrd(entries: readonly CpioEntry[], method: Compression): Promise<Buffer> {
+  const runs = splitEntries(normalizeEntries(entries));
+  const queue = new PQueue({ concurrency: Math.max(1, availableParallelism()) });
+  const parts = await Promise.all(runs.map((run) => queue.add(() => compressedArchive(method, writeCpio(run)))));
+  return Buffer.concat(parts as Buffer[]);
+}

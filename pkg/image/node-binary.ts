@@ -1,0 +1,68 @@
+// The node an image runs: Node.js's official build from the npm package for
+// the image's architecture (arch.ts names it; package-lock.json pins it), so
+// an image does not depend on which node the build host has. The build
+// host's own node is used only when the package is missing, with a warning.
+// The image gets a copy stripped of symbols and debug info (the official
+// binary carries about 12 MB of them), made once per binary into keel's
+// cache; the binary it came from is never touched.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { archBoot, type Arch } from './arch.js';
+import { cacheDir, scratchDone, scratchFor } from './cache.js';
+
+export interface ImageNode {
+  /** The binary to put in the image (the stripped copy when strip worked). */
+  path: string;
+  /** Where it came from: the package and its version, or the build host's node. */
+  source: string;
+  /** What the build should say: the package is missing, or strip failed. */
+  warnings: string[];
+}
+
+/** The package's bin/node and its version, or undefined when it is not installed. */
+export function packagedNode(pkg: string): { path: string; version: string } | undefined {
+  try {
+    const manifest = createRequire(import.meta.url).resolve(`${pkg}/package.json`);
+    const path = join(dirname(manifest), 'bin', 'node');
+    const { version } = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
+    return existsSync(path) ? { path, version } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A stripped copy of `binary` in the cache, named by its size and time (a new binary gets a new copy). */
+function strippedCopy(binary: string, name: string): { path: string } | { error: string } {
+  const st = statSync(binary);
+  const dir = join(cacheDir(), 'node');
+  const final = join(dir, `${name}-${st.size}-${Math.round(st.mtimeMs)}`);
+  if (existsSync(final)) return { path: final };
+  mkdirSync(dir, { recursive: true });
+  const scratch = scratchFor(final);
+  const r = spawnSync('strip', ['--strip-all', '-o', scratch, binary], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    scratchDone(scratch);
+    return { error: (r.stderr || r.error?.message || `strip exited ${r.status}`).trim() };
+  }
+  renameSync(scratch, final);
+  scratchDone(scratch);
+  return { path: final };
+}
+
+/** The node for an image of `arch`: the pinned package's, stripped; else this machine's, with a warning. */
+export function imageNode(arch: Arch): ImageNode {
+  const pkg = archBoot(arch).nodePackage;
+  const found = packagedNode(pkg);
+  const warnings: string[] = [];
+  const original = found?.path ?? process.execPath;
+  const source = found ? `${pkg} ${found.version}` : `this machine's node ${process.version}`;
+  if (!found) warnings.push(`the ${pkg} package is not installed (npm ci installs it), so the image gets this machine's node (${process.execPath}, ${process.version})`);
+  const stripped = strippedCopy(original, found ? `${pkg}-${found.version}` : `host-${process.version}`);
+  if ('error' in stripped) {
+    warnings.push(`strip failed (${stripped.error}); the image's node keeps its symbols and debug info (install binutils)`);
+    return { path: original, source, warnings };
+  }
+  return { path: stripped.path, source, warnings };
+}
