@@ -141,8 +141,10 @@ describe('a log line without an end', () => {
       expect(cli(keel, state, 'ps').status).toBe(0);
     }
     console.log(`keel-init RSS: ${idle.toFixed(1)} MiB before the flood, at most ${peak.toFixed(1)} MiB during 5 s of it`);
-    // Unbounded, it was 897 MiB after 15 s; bounded, it stays near the rings' size.
-    expect(peak - idle).toBeLessThan(64);
+    // Unbounded, it was 897 MiB after 15 s; bounded, it stays near the rings' size (about +25 MiB on a
+    // quiet machine). The 64 MiB target is bench/flood.ts's; here the bound only has to tell bounded from
+    // not, and on a loaded machine the garbage collector runs late (+74 MiB was seen at load 11-15).
+    expect(peak - idle).toBeLessThan(128);
     const logs = cli(keel, state, 'logs', '-n', '3', 'flood').stdout.trim().split('\n');
     expect(logs).toHaveLength(3);
     for (const l of logs) expect(l).toMatch(/^\S+Z stdout\+ #1 \0{16384}$/);
