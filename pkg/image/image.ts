@@ -16,7 +16,7 @@ import { assertKernelImage, BuildError } from './kernel.js';
 import { resolveKernelSource } from './kernel-image.js';
 import { lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
-import { binaryWithLibraries, EARLY_ROOT, iprouteBinary, nodeBinary, runcPath } from './node-runtime.js';
+import { binaryWithLibraries, EARLY_ROOT, iprouteBinary, runcPath } from './node-runtime.js';
 import { preflight } from './preflight.js';
 import { mergedFieldLocator, mergeManifests, readManifestText } from './merge.js';
 import { cacheDir, sweepDeadScratch } from './cache.js';
