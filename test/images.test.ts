@@ -225,7 +225,7 @@ describe('kernels', () => {
     writeFileSync(join(dir, 'kimg.yml'), 'kernel:\n  image: keel-test/kernel:1\n  binary: bzImage\n  ucode: ucode.cpio\n  cmdline: console=ttyS0\n');
     const r = keel(['build', '-o', join(dir, 'k'), join(dir, 'kimg.yml')]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('(kernel keel-test/kernel:1)');
+    expect(r.stdout).toContain('(kernel keel-test/kernel:1, node ');
     expect(sha(join(dir, 'k/kimg-kernel'))).toBe(createHash('sha256').update(vmlinuz).digest('hex'));
     const initrd = readFileSync(join(dir, 'k/kimg-initrd.img'));
     expect(initrd.subarray(0, ucode.length).equals(ucode)).toBe(true);
