@@ -466,7 +466,12 @@ export class Service {
     if (this.current === 'failed') await this.start();
   }
 
-  private waitFor(states: ServiceState[]): Promise<void> {
+  /** Resolves when the service holds no process (at rest: its last exit, if any, recorded). */
+  atRest(): Promise<void> {
+    return this.waitFor(AT_REST);
+  }
+
+  private waitFor(states: readonly ServiceState[]): Promise<void> {
     if (states.includes(this.current)) return Promise.resolve();
     return new Promise((resolve) => {
       const off = this.onChange((s) => {

@@ -10,8 +10,6 @@ import { IMAGE_MANIFEST } from '../../model/layout.js';
 import type { OutputMode } from '../../model/manifest.js';
 import type { StreamName } from '../../runtime/engine.js';
 import type { ExitRecord } from '../../services/report.js';
-import type { Service } from '../../services/service.js';
-import { HAS_CONTAINER } from '../../services/states.js';
 import type { Supervisor } from '../../services/supervisor.js';
 import type { InitArgs } from '../core/args.js';
 import { consoleWriter } from '../console/sink.js';
@@ -58,28 +56,11 @@ export function exitCodeOf(e: ExitRecord | undefined): number | undefined {
 /** How long the container's exit waits for the main service's last exit to be recorded. */
 const EXIT_RECORD_MS = 3000;
 
-/** Resolves when the service holds no process (its exit recorded), or after `ms`. */
-function untilNoProcess(service: Service, ms: number): Promise<void> {
-  const holds = (s: Service) => s.state === 'starting' || HAS_CONTAINER.includes(s.state);
-  if (!holds(service)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      off();
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    const off = service.onChange((s) => {
-      if (!holds(s)) done();
-    });
-  });
-}
-
 /** The main service coming to rest (an exit its policy does not restart, or keel stop) ends the container, with its exit code. */
 export function endWithMain(supervisor: Supervisor, main: string, power: PowerControl): void {
   const service = supervisor.get(main);
   if (!service) return;
-  power.exitCodeFrom(() => exitCodeOf(service.exits.at(-1)), () => untilNoProcess(service, EXIT_RECORD_MS));
+  power.exitCodeFrom(() => exitCodeOf(service.exits.at(-1)), () => Promise.race([service.atRest(), new Promise<void>((r) => setTimeout(r, EXIT_RECORD_MS))]));
   service.onChange((s) => {
     if (s.state === 'completed' || s.state === 'failed' || (s.state === 'stopped' && !power.shuttingDown)) power.request('poweroff', `the main service ${main} ${s.state}`);
   });

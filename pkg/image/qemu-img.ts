@@ -47,7 +47,8 @@ function settleVmdkCid(file: string, seed: string): void {
     if (header.toString('latin1', 0, 4) !== 'KDMV' || offset === 0 || size === 0 || size > 1 << 20) throw new BuildError(`${file}: not a VMDK with an embedded descriptor`);
     const region = Buffer.alloc(size);
     readSync(fd, region, 0, size, offset);
-    const text = region.toString('latin1', 0, region.indexOf(0) < 0 ? size : region.indexOf(0));
+    const nul = region.indexOf(0);
+    const text = region.toString('latin1', 0, nul < 0 ? size : nul);
     const cid = derivedId32(`${seed}/vmdk-cid`).toString(16).padStart(8, '0');
     const settled = text.replace(/^CID=[0-9a-f]+$/m, `CID=${cid}`);
     if (settled === text && !text.includes(`CID=${cid}`)) throw new BuildError(`${file}: no CID line in the VMDK descriptor`);
