@@ -2,14 +2,13 @@
 // of a PID namespace: bodies over the limit, bodies that never come, slow
 // and idle clients, a flood of held connections on a machine with a low
 // open-file limit, and a follower that stops reading.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceDetail } from '../api/wire.js';
-import { DIST, eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
+import { DIST, eventually, keelCli as cli, startKeel, type KeelNs } from './helpers/keel-ns.js';
 import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
 
 let fixtures: string;
@@ -30,11 +29,6 @@ afterEach(() => {
 
 const GRACEFUL = 'trap "exit 0" TERM; while :; do sleep 0.1; done';
 const sock = (k: KeelNs) => join(k.dir, 'state', 'keel.sock');
-
-function cli(k: KeelNs, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), ...args], { encoding: 'utf8', env: { ...process.env, KEEL_SOCKET: sock(k) }, timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** A raw connection: what it received, and when it closed. */
 function raw(path: string): { socket: Socket; received: () => string; closed: Promise<string> } {

@@ -8,8 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceDetail } from '../api/wire.js';
-import { DIST, eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
+import { DIST, eventually, inspectService, keelCliAt, startKeel, type KeelNs } from './helpers/keel-ns.js';
 import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
 
 let fixtures: string;
@@ -31,16 +30,6 @@ afterEach(() => {
 
 const GRACEFUL = 'trap "exit 0" TERM; while :; do sleep 0.1; done';
 const svc = (name: string, script: string, extra = '') => shellEntry(rootfs, name, script, extra);
-
-function cli(k: KeelNs, stateDir: string, ...args: string[]) {
-  return spawnSync(process.execPath, [join(DIST, 'keel.js'), ...args], { encoding: 'utf8', env: { ...process.env, KEEL_SOCKET: join(stateDir, 'keel.sock') }, timeout: 60_000 });
-}
-
-function inspect(k: KeelNs, name: string, stateDir = join(k.dir, 'state')): ServiceDetail {
-  const r = cli(k, stateDir, 'inspect', name);
-  if (r.status !== 0) throw new Error(`keel inspect ${name}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as ServiceDetail;
-}
 
 function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -87,9 +76,9 @@ describe('a stop that never ends', () => {
     await keel.waitFor(/all 2 service\(s\) ready/, 30_000);
     const state = join(keel.dir, 'state');
     runc.set('broken');
-    const stop = cli(keel, state, 'stop', 'victim', '--wait');
+    const stop = keelCliAt(state, 'stop', 'victim', '--wait');
     expect(stop.status).toBe(0);
-    expect(inspect(keel, 'victim')).toMatchObject({ state: 'stopped', lastExit: { code: 0, signal: null } });
+    expect(inspectService(keel, 'victim')).toMatchObject({ state: 'stopped', lastExit: { code: 0, signal: null } });
     // (The CLI above ran synchronously: keel's console lines are read from here on.)
     // Each attempt of a service is a container of its own: victim+1 is victim's first.
     await keel.waitFor(/runc could not signal victim\+1 \(runc kill victim\+1 SIGTERM: runc: gone\); keel sent SIGTERM to 1 process\(es\) itself/);
@@ -121,7 +110,7 @@ describe('a slow runc delete', () => {
     expect(at(/^end (run|start) flaky\+3$/)).toBeLessThan(at(/^begin delete flaky\+2$/));
     // A stop waits for those deletes: nothing of any attempt is left.
     const state = join(keel.dir, 'state');
-    expect(cli(keel, state, 'stop', 'flaky', '--wait').status).toBe(0);
+    expect(keelCliAt(state, 'stop', 'flaky', '--wait').status).toBe(0);
     expect(keel.runcContainers()).toEqual([]);
     expect(readdirSync(join(state, 'containers'))).toEqual([]);
     runc.set('ok');
@@ -138,17 +127,17 @@ describe('a log line without an end', () => {
     for (let i = 0; i < 10; i++) {
       await new Promise((r) => setTimeout(r, 500));
       peak = Math.max(peak, rssMiB(keel.hostPid()));
-      expect(cli(keel, state, 'ps').status).toBe(0);
+      expect(keelCliAt(state, 'ps').status).toBe(0);
     }
     console.log(`keel-init RSS: ${idle.toFixed(1)} MiB before the flood, at most ${peak.toFixed(1)} MiB during 5 s of it`);
     // Unbounded, it was 897 MiB after 15 s; bounded, it stays near the rings' size (about +25 MiB on a
     // quiet machine). The 64 MiB target is bench/flood.ts's; here the bound only has to tell bounded from
     // not, and on a loaded machine the garbage collector runs late (+74 MiB was seen at load 11-15).
     expect(peak - idle).toBeLessThan(128);
-    const logs = cli(keel, state, 'logs', '-n', '3', 'flood').stdout.trim().split('\n');
+    const logs = keelCliAt(state, 'logs', '-n', '3', 'flood').stdout.trim().split('\n');
     expect(logs).toHaveLength(3);
     for (const l of logs) expect(l).toMatch(/^\S+Z stdout\+ #1 \0{16384}$/);
-    expect(inspect(keel, 'flood').droppedLogLines).toBeGreaterThan(0);
+    expect(inspectService(keel, 'flood').droppedLogLines).toBeGreaterThan(0);
     keel.signal('SIGTERM');
     expect(await keel.exited).toEqual({ code: 0, signal: null });
   }, 120_000);
@@ -182,14 +171,14 @@ describe('undo on failure', () => {
     keel = startKeel('services:\n' + svc('app', GRACEFUL, 'backoff: {initial: 200ms, max: 500ms}\nstartLimit: {burst: 1000, interval: 1m}'), {}, { stateDir: state });
     await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
     // With the service down, fill the state directory to the last byte, then start it.
-    expect(cli(keel, state, 'stop', 'app', '--wait').status).toBe(0);
+    expect(keelCliAt(state, 'stop', 'app', '--wait').status).toBe(0);
     spawnSync('dd', ['if=/dev/zero', `of=${join(state, 'filler')}`, 'bs=64k'], { encoding: 'utf8' });
-    expect(cli(keel, state, 'start', 'app').status).toBe(0);
-    await eventually(() => inspect(keel!, 'app', state).exits.some((e) => /ENOSPC|no space/i.test(e.error ?? '')), 20_000, 'a start that failed for want of space');
+    expect(keelCliAt(state, 'start', 'app').status).toBe(0);
+    await eventually(() => inspectService(state, 'app').exits.some((e) => /ENOSPC|no space/i.test(e.error ?? '')), 20_000, 'a start that failed for want of space');
     const overlays = () => readFileSync(`/proc/${keel!.hostPid()}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(join(state, 'containers'))).length;
     expect(overlays()).toBe(0); // every failed start undid its mount
     unlinkSync(join(state, 'filler'));
-    await eventually(() => inspect(keel!, 'app', state).state === 'ready', 20_000, 'the service to start again once there is room');
+    await eventually(() => inspectService(state, 'app').state === 'ready', 20_000, 'the service to start again once there is room');
     expect(overlays()).toBe(1);
     keel.signal('SIGTERM');
     expect(await keel.exited).toEqual({ code: 0, signal: null });
@@ -273,7 +262,7 @@ describe('reporting', () => {
   it('reports a service at its pids limit as an event and in keel inspect', async () => {
     keel = startKeel('services:\n' + svc('forky', `sh -c 'while :; do sleep 1000 & done' 2>/dev/null; ${GRACEFUL}`, 'resources: {pids: {limit: 8}}\nstopSignal: SIGKILL'));
     await keel.waitFor(/service forky is at its pids limit \(8\): \d+ fork\(s\) refused so far/, 30_000);
-    expect(inspect(keel, 'forky').pidsLimitHits).toBeGreaterThan(0);
+    expect(inspectService(keel, 'forky').pidsLimitHits).toBeGreaterThan(0);
     keel.signal('SIGTERM');
     expect(await keel.exited).toEqual({ code: 0, signal: null });
   }, 60_000);

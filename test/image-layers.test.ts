@@ -16,6 +16,8 @@ import { resolveImage } from '../pkg/image/sources/resolve.js';
 import { silentProgress } from '../pkg/image/sources/progress.js';
 import { diffTrees, dockerArchive, dockerAvailable, dockerExport, dockerLoad, ociLayout, tarOf, treeOf, type TarItem } from './helpers/images.js';
 
+// Image names unique to this run: two checkouts testing at once must not retag each other's images.
+const T = `keel-test-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'keel-layers-'));
 // Layers here carry times long past; a directory newer than this was made while unpacking.
 const started = Date.now() - 60_000;
@@ -265,7 +267,7 @@ const SHAPES: Shape[] = [
 
 describe('layers unpacked as the Docker engine shows them', () => {
   it.each(SHAPES.map((s) => [s.name, s] as const))('%s', async (name, shape) => {
-    const tag = `keel-test/layer-${name}:1`;
+    const tag = `${T}/layer-${name}:1`;
     const id = dockerArchive(dir, join(dir, `${name}.tar`), tag, { layers: shape.layers.map((entries) => ({ entries })) });
     dockerLoad(join(dir, `${name}.tar`));
     loaded.push(id);
@@ -280,7 +282,7 @@ describe('layers unpacked as the Docker engine shows them', () => {
   it('gives the same root from an OCI layout with zstd and gzip layers as from a docker save archive', async () => {
     const [lower, upper] = typeChanges();
     ociLayout(dir, join(dir, 'zstd-layout'), 'z', { layers: [{ entries: lower!, compress: 'zstd' }, { entries: upper!, compress: 'gzip' }] });
-    dockerArchive(dir, join(dir, 'plain.tar'), 'keel-test/plain:1', { layers: [{ entries: lower! }, { entries: upper! }] });
+    dockerArchive(dir, join(dir, 'plain.tar'), `${T}/plain:1`, { layers: [{ entries: lower! }, { entries: upper! }] });
     const fromLayout = await unpack('./zstd-layout#z', 'cache-zstd');
     const fromArchive = await unpack('./plain.tar', 'cache-plain');
     expect(lstatSync(join(fromLayout, 't/dir-dir/new')).isFile()).toBe(true);
@@ -289,7 +291,7 @@ describe('layers unpacked as the Docker engine shows them', () => {
 
   it('takes a compressed docker save archive, as docker load does', async () => {
     const layers = SHAPES[0]!.layers.map((entries) => ({ entries }));
-    dockerArchive(dir, join(dir, 'packed.tar'), 'keel-test/packed:1', { layers });
+    dockerArchive(dir, join(dir, 'packed.tar'), `${T}/packed:1`, { layers });
     writeFileSync(join(dir, 'packed.tar.gz'), gzipSync(readFileSync(join(dir, 'packed.tar'))));
     const fromGzip = await unpack('./packed.tar.gz', 'cache-gzip-archive');
     const fromTar = await unpack('./packed.tar', 'cache-tar-archive');
@@ -301,14 +303,14 @@ describe('layers unpacked as the Docker engine shows them', () => {
 describe('layers the engine refuses, and hostile layers', () => {
   /** Unpacks a `docker save` archive of these layers (no engine involved); returns the rootfs or the error. */
   async function unpackArchive(name: string, layers: TarItem[][]): Promise<string> {
-    dockerArchive(dir, join(dir, `${name}.tar`), `keel-test/${name}:1`, { layers: layers.map((entries) => ({ entries })) });
+    dockerArchive(dir, join(dir, `${name}.tar`), `${T}/${name}:1`, { layers: layers.map((entries) => ({ entries })) });
     return unpack(`./${name}.tar`, `cache-${name}`);
   }
 
   it('refuses a damaged layer with a message naming the layer', async () => {
     const good = tarOf([file('a', 'x'.repeat(2000))]);
     const archive = (name: string, raw: Buffer) => {
-      dockerArchive(dir, join(dir, `${name}.tar`), `keel-test/${name}:1`, { layers: [{ entries: [file('ok', 'ok')] }, { raw }] });
+      dockerArchive(dir, join(dir, `${name}.tar`), `${T}/${name}:1`, { layers: [{ entries: [file('ok', 'ok')] }, { raw }] });
       return unpack(`./${name}.tar`, `cache-${name}`);
     };
     await expect(archive('truncated', good.subarray(0, 1000))).rejects.toThrow(/^\.\/truncated\.tar: layer 2 of 2: the tar stream is truncated \(it ends inside an entry, at byte 1000\)$/);

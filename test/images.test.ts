@@ -13,6 +13,8 @@ import { cacheDir } from '../pkg/image/cache.js';
 import { dockerArchive, dockerAvailable, dockerLoad, initrdFile, initrdList, ociLayout, type ImageSpec } from './helpers/images.js';
 import { DIST, requireDist, startKeel, type KeelNs } from './helpers/keel-ns.js';
 
+// Image names unique to this run: two checkouts testing at once must not retag each other's images.
+const T = `keel-test-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'keel-images-'));
 // A cache of its own, so every run really unpacks; the downloaded kernels are shared.
 const cache = join(dir, 'cache');
@@ -29,7 +31,14 @@ afterAll(() => {
   spawnSync('docker', ['rmi', '-f', ...loaded], { stdio: 'ignore' });
 });
 
+/**
+ * keel with this file's own cache. Its builds compress with lz4: what these
+ * tests look at is the images' files, and zstd -19 of node into an empty
+ * cache takes minutes on a loaded two-core machine (cli-build.test.ts covers
+ * the default compression).
+ */
 function keel(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  if (args[0] === 'build' && !args.includes('--compress')) args = ['build', '--compress', 'lz4', ...args.slice(1)];
   const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), ...args], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, KEEL_CACHE: cache, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -52,7 +61,7 @@ let idA: string;
 beforeAll(() => {
   requireDist();
   if (!dockerAvailable()) throw new Error('no Docker engine: start dockerd (make deps and .ci/run do)');
-  idA = dockerArchive(dir, join(dir, 'a.tar'), 'keel-test/layers:1', layered('1'));
+  idA = dockerArchive(dir, join(dir, 'a.tar'), `${T}/layers:1`, layered('1'));
   dockerLoad(join(dir, 'a.tar'));
   loaded.push(idA);
 });
@@ -75,8 +84,8 @@ describe('images from a Docker engine', () => {
   it('unpacks each image once, honours whiteouts, layers init images into the root, and locks the id', () => {
     writeFileSync(
       join(dir, 'eng.yml'),
-      'init:\n  - keel-test/layers:1\nonboot:\n  - name: one\n    image: keel-test/layers:1\n    command: [/bin/busybox, "true"]\n' +
-        'services:\n  - name: two\n    image: keel-test/layers:1\n',
+      `init:\n  - ${T}/layers:1\nonboot:\n  - name: one\n    image: ${T}/layers:1\n    command: [/bin/busybox, "true"]\n` +
+        `services:\n  - name: two\n    image: ${T}/layers:1\n`,
     );
     const r = keel(['build', '-o', join(dir, 'e1'), join(dir, 'eng.yml')]);
     expect(r.status, r.stderr).toBe(0);
@@ -94,24 +103,24 @@ describe('images from a Docker engine', () => {
       env: ['PATH=/bin', 'FROM_IMAGE=1'],
       labels: { 'org.mobyproject.config': LABEL },
     });
-    expect(JSON.parse(readFileSync(join(dir, 'eng.lock'), 'utf8'))).toEqual({ format: 'keel-lock/1', images: { 'keel-test/layers:1': { id: idA } } });
+    expect(JSON.parse(readFileSync(join(dir, 'eng.lock'), 'utf8'))).toEqual({ format: 'keel-lock/1', images: { [`${T}/layers:1`]: { id: idA } } });
 
     // The tag moves to another image: the build says so and names the fix, instead of using the old one silently.
-    const idB = dockerArchive(dir, join(dir, 'b.tar'), 'keel-test/layers:1', layered('2'));
+    const idB = dockerArchive(dir, join(dir, 'b.tar'), `${T}/layers:1`, layered('2'));
     dockerLoad(join(dir, 'b.tar'));
     loaded.push(idB);
     const moved = keel(['build', '-o', join(dir, 'e2'), join(dir, 'eng.yml')]);
     expect(moved.status).toBe(1);
-    expect(moved.stderr).toContain(`eng.yml:2:5: init[0]: keel-test/layers:1 is now ${idB.slice(0, 19)}… in the Docker engine, but keel.lock pins ${idA.slice(0, 19)}…`);
+    expect(moved.stderr).toContain(`eng.yml:2:5: init[0]: ${T}/layers:1 is now ${idB.slice(0, 19)}… in the Docker engine, but keel.lock pins ${idA.slice(0, 19)}…`);
     expect(moved.stderr).toContain('fix: rebuild with --update-lock');
     expect(existsSync(join(dir, 'e2/eng-initrd.img'))).toBe(false);
     // With the tag back on the pinned image, the lock gives the same bytes as before.
-    expect(spawnSync('docker', ['tag', idA, 'keel-test/layers:1']).status).toBe(0);
+    expect(spawnSync('docker', ['tag', idA, `${T}/layers:1`]).status).toBe(0);
     const again = keel(['build', '-o', join(dir, 'e2'), join(dir, 'eng.yml')]);
     expect(again.status).toBe(0);
     expect(again.stdout).not.toContain('wrote');
     expect(sha(join(dir, 'e2/eng-initrd.img'))).toBe(sha(initrd));
-    expect(spawnSync('docker', ['tag', idB, 'keel-test/layers:1']).status).toBe(0);
+    expect(spawnSync('docker', ['tag', idB, `${T}/layers:1`]).status).toBe(0);
     // --update-lock takes what the tag names now.
     const updated = keel(['build', '--update-lock', '-o', join(dir, 'e3'), join(dir, 'eng.yml')]);
     expect(updated.status, updated.stderr).toBe(0);
@@ -120,18 +129,18 @@ describe('images from a Docker engine', () => {
   }, 240_000); // three whole builds: slow on a loaded machine
 
   it('refuses a lock that pins an image the engine does not have, saying how to fix it', () => {
-    writeFileSync(join(dir, 'pinned.yml'), 'services:\n  - name: s\n    image: keel-test/layers:1\n');
-    writeFileSync(join(dir, 'pinned.lock'), JSON.stringify({ format: 'keel-lock/1', images: { 'keel-test/layers:1': { id: `sha256:${'ab'.repeat(32)}` } } }));
+    writeFileSync(join(dir, 'pinned.yml'), `services:\n  - name: s\n    image: ${T}/layers:1\n`);
+    writeFileSync(join(dir, 'pinned.lock'), JSON.stringify({ format: 'keel-lock/1', images: { [`${T}/layers:1`]: { id: `sha256:${'ab'.repeat(32)}` } } }));
     const r = keel(['build', '-o', join(dir, 'p'), join(dir, 'pinned.yml')]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/pinned\.yml:\d+:\d+: services\[0\] \(s\): keel\.lock pins keel-test\/layers:1 to sha256:abab.*which the Docker engine does not have\n\s+fix: .*--update-lock/);
+    expect(r.stderr).toMatch(/pinned\.yml:\d+:\d+: services\[0\] \(s\): keel\.lock pins keel-test-\d+\/layers:1 to sha256:abab.*which the Docker engine does not have\n\s+fix: .*--update-lock/);
   });
 
   it.each([
-    ['a reference the engine lacks and cannot pull', 'services:\n  - name: s\n    image: keel-test/not-here:1\n', {}, /services\[0\] \(s\): image keel-test\/not-here:1 is not in the Docker engine and pulling it failed/],
-    ['no engine at DOCKER_HOST', 'services:\n  - name: s\n    image: keel-test/layers:1\n', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, /cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock[\s\S]*fix: start it/],
+    ['a reference the engine lacks and cannot pull', `services:\n  - name: s\n    image: ${T}/not-here:1\n`, {}, /services\[0\] \(s\): image keel-test-\d+\/not-here:1 is not in the Docker engine and pulling it failed/],
+    ['no engine at DOCKER_HOST', `services:\n  - name: s\n    image: ${T}/layers:1\n`, { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, /cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock[\s\S]*fix: start it/],
     ['an archive path that does not exist', 'services:\n  - name: s\n    image: ./missing.tar\n', {}, /services\[0\] \(s\): image \.\/missing\.tar: .*missing\.tar does not exist/],
-    ['a name the archive does not hold', 'services:\n  - name: s\n    image: ./a.tar#keel-test/other:1\n', {}, /no image tagged keel-test\/other:1 in the archive; it has keel-test\/layers:1/],
+    ['a name the archive does not hold', `services:\n  - name: s\n    image: ./a.tar#${T}/other:1\n`, {}, /no image tagged keel-test-\d+\/other:1 in the archive; it has keel-test-\d+\/layers:1/],
     ['something that is no reference', 'services:\n  - name: s\n    image: "Not A Ref!"\n', {}, /image "Not A Ref!" is neither an existing path .* nor an image reference/],
   ])('refuses %s with a clear error', (_what, manifest, env, message) => {
     writeFileSync(join(dir, 'bad.yml'), manifest);
@@ -170,7 +179,7 @@ describe('pulling from a registry', () => {
   // Debian's docker-registry on loopback: the engine treats 127.0.0.0/8 as an insecure registry by default.
   let registry: ChildProcess | undefined;
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const ref = `127.0.0.1:${port}/keel-test/pulled:1`;
+  const ref = `127.0.0.1:${port}/${T}/pulled:1`;
   afterAll(() => registry?.kill());
 
   it('pulls a missing image with progress on a terminal, locks its registry digest, and pulls that digest again when the image is gone', async () => {
@@ -188,12 +197,12 @@ describe('pulling from a registry', () => {
     gone();
     writeFileSync(join(dir, 'pull.yml'), `services:\n  - name: s\n    image: ${ref}\n`);
     // Under a terminal (script(1) gives it one), the progress line is redrawn in place.
-    const r = spawnSync('script', ['-qec', `KEEL_CACHE='${cache}' '${process.execPath}' '${join(DIST, 'keel.js')}' build -o '${join(dir, 'pull-out')}' '${join(dir, 'pull.yml')}'`, '/dev/null'], { encoding: 'utf8', timeout: 180_000 });
+    const r = spawnSync('script', ['-qec', `KEEL_CACHE='${cache}' '${process.execPath}' '${join(DIST, 'keel.js')}' build --compress lz4 -o '${join(dir, 'pull-out')}' '${join(dir, 'pull.yml')}'`, '/dev/null'], { encoding: 'utf8', timeout: 180_000 });
     expect(r.status, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/\r\x1b\[Kimage 1 of 1: pulling 127\.0\.0\.1:\d+\/keel-test\/pulled:1: \d+\/\d+ layers/);
+    expect(r.stdout).toMatch(/\r\x1b\[Kimage 1 of 1: pulling 127\.0\.0\.1:\d+\/keel-test-\d+\/pulled:1: \d+\/\d+ layers/);
     expect(r.stdout).toContain(`pulled ${ref}`);
     const lock = JSON.parse(readFileSync(join(dir, 'pull.lock'), 'utf8')) as { images: Record<string, { id: string; repoDigest: string }> };
-    expect(lock.images[ref]).toEqual({ id, repoDigest: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${port}/keel-test/pulled@sha256:[0-9a-f]{64}$`)) });
+    expect(lock.images[ref]).toEqual({ id, repoDigest: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${port}/${T}/pulled@sha256:[0-9a-f]{64}$`)) });
     const first = sha(join(dir, 'pull-out/pull-initrd.img'));
     // The image leaves the engine; the lock's digest brings the same one back.
     gone();
@@ -217,25 +226,25 @@ describe('kernels', () => {
     const wanted = ['modules.builtin', ...spawnSync('sh', ['-c', `cd '${pkgRoot}' && find ${mods}/kernel -name '*.ko' | grep -E '/(virtio|virtio_ring|virtio_pci|virtio_pci_legacy_dev|virtio_pci_modern_dev|virtio_net|net_failover|failover|virtio_blk|virtio_console|virtio-rng|vsock|vmw_vsock_virtio_transport_common|vmw_vsock_virtio_transport|overlay|veth|bridge|stp|llc|evdev|button)\\.ko$'`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map((f) => f.slice(mods.length + 1))];
     spawnSync('sh', ['-c', `mkdir -p '${stage}' && cd '${pkgRoot}' && tar -cf '${stage}/kernel.tar' ${wanted.map((w) => `'${mods}/${w}'`).join(' ')}`]);
     const ucode = Buffer.from('070701-not-really-microcode');
-    const id = dockerArchive(dir, join(dir, 'kimg.tar'), 'keel-test/kernel:1', {
+    const id = dockerArchive(dir, join(dir, 'kimg.tar'), `${T}/kernel:1`, {
       layers: [{ files: { bzImage: vmlinuz, 'kernel.tar': readFileSync(join(stage, 'kernel.tar')), 'ucode.cpio': ucode } }],
     });
     dockerLoad(join(dir, 'kimg.tar'));
     loaded.push(id);
-    writeFileSync(join(dir, 'kimg.yml'), 'kernel:\n  image: keel-test/kernel:1\n  binary: bzImage\n  ucode: ucode.cpio\n  cmdline: console=ttyS0\n');
+    writeFileSync(join(dir, 'kimg.yml'), `kernel:\n  image: ${T}/kernel:1\n  binary: bzImage\n  ucode: ucode.cpio\n  cmdline: console=ttyS0\n`);
     const r = keel(['build', '-o', join(dir, 'k'), join(dir, 'kimg.yml')]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('(kernel keel-test/kernel:1, node ');
+    expect(r.stdout).toContain(`(kernel ${T}/kernel:1, node `);
     expect(sha(join(dir, 'k/kimg-kernel'))).toBe(createHash('sha256').update(vmlinuz).digest('hex'));
     const initrd = readFileSync(join(dir, 'k/kimg-initrd.img'));
     expect(initrd.subarray(0, ucode.length).equals(ucode)).toBe(true);
-    // What follows the microcode is the compressed initramfs (zstd), with the modules from kernel.tar.
-    expect(initrd.readUInt32LE(ucode.length)).toBe(0xfd2fb528);
-    writeFileSync(join(dir, 'k/rest.zst'), initrd.subarray(ucode.length));
-    const list = initrdList(join(dir, 'k/rest.zst'));
+    // What follows the microcode is the compressed initramfs (lz4's legacy frame here), with the modules from kernel.tar.
+    expect(initrd.readUInt32LE(ucode.length)).toBe(0x184c2102);
+    writeFileSync(join(dir, 'k/rest.lz4'), initrd.subarray(ucode.length));
+    const list = initrdList(join(dir, 'k/rest.lz4'));
     expect(list).toEqual(expect.arrayContaining([`${mods}/kernel/drivers/virtio/virtio_pci.ko`, `${mods}/kernel/fs/overlayfs/overlay.ko`]));
-    expect(initrdFile(join(dir, 'k/rest.zst'), 'etc/keel/modules')).toContain('virtio_console.ko');
-    expect(JSON.parse(readFileSync(join(dir, 'kimg.lock'), 'utf8')).images['keel-test/kernel:1'].id).toBe(id);
+    expect(initrdFile(join(dir, 'k/rest.lz4'), 'etc/keel/modules')).toContain('virtio_console.ko');
+    expect(JSON.parse(readFileSync(join(dir, 'kimg.lock'), 'utf8')).images[`${T}/kernel:1`].id).toBe(id);
   });
 
   it('takes a kernel .deb path', () => {
@@ -252,8 +261,8 @@ describe('kernels', () => {
   it('refuses kernel.binary for a Debian kernel, and names a file missing from a kernel image', () => {
     writeFileSync(join(dir, 'kbad.yml'), 'kernel:\n  binary: bzImage\n');
     expect(keel(['build', '-o', join(dir, 'kb'), join(dir, 'kbad.yml')]).stderr).toMatch(/kernel\.binary applies only when kernel\.image is a kernel image/);
-    writeFileSync(join(dir, 'kbad2.yml'), 'kernel:\n  image: keel-test/kernel:1\n');
-    expect(keel(['build', '-o', join(dir, 'kb'), join(dir, 'kbad2.yml')]).stderr).toMatch(/kernel\.binary: kernel is not a file in the image keel-test\/kernel:1/);
+    writeFileSync(join(dir, 'kbad2.yml'), `kernel:\n  image: ${T}/kernel:1\n`);
+    expect(keel(['build', '-o', join(dir, 'kb'), join(dir, 'kbad2.yml')]).stderr).toMatch(/kernel\.binary: kernel is not a file in the image keel-test-\d+\/kernel:1/);
   });
 });
 

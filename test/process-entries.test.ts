@@ -8,8 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceDetail } from '../api/wire.js';
-import { DIST, eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
+import { DIST, eventually, inspectService as inspect, keelCli as cli, startKeel, type KeelNs } from './helpers/keel-ns.js';
 
 let fixtures: string;
 let notifyBin: string;
@@ -35,12 +34,6 @@ const proc = (name: string, script: string, extra = '') =>
     .map((l) => `    ${l}\n`)
     .join('')}`;
 
-function cli(k: KeelNs, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), ...args], { encoding: 'utf8', env: { ...process.env, KEEL_SOCKET: join(k.dir, 'state', 'keel.sock') }, timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-const inspect = (k: KeelNs, name: string) => JSON.parse(cli(k, 'inspect', name).stdout || '{}') as ServiceDetail;
 const logLines = (k: KeelNs, ...args: string[]) => cli(k, 'logs', ...args).stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\S+ \S+ #\d+ /, ''));
 
 describe('process entries under keel-init', () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, streamLines } from '../api/client.js';
 import type { ExitRecord, ServiceDetail } from '../api/wire.js';
-import { DIST, eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
+import { DIST, eventually, inspectService as inspect, keelCli as cli, startKeel, type KeelNs } from './helpers/keel-ns.js';
 import { busyboxRootfs, shellEntry, staticTool } from './helpers/rootfs.js';
 
 let fixtures: string;
@@ -34,19 +34,8 @@ const svc = (name: string, script: string, extra = ''): string => shellEntry(roo
 
 const sock = (k: KeelNs) => join(k.dir, 'state', 'keel.sock');
 
-function cli(k: KeelNs, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), ...args], { encoding: 'utf8', env: { ...process.env, KEEL_SOCKET: sock(k) }, timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 type Exit = ExitRecord;
 type Inspect = ServiceDetail;
-
-function inspect(k: KeelNs, name: string): Inspect {
-  const r = cli(k, 'inspect', name);
-  if (r.status !== 0) throw new Error(`keel inspect ${name}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Inspect;
-}
 
 async function until(k: KeelNs, name: string, check: (s: Inspect) => boolean, ms = 45_000): Promise<Inspect> {
   let last: Inspect | undefined;

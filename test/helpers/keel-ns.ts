@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import type { ServiceDetail } from '../../api/wire.js';
 
 export const DIST = resolve(import.meta.dirname, '../../dist');
 
@@ -150,4 +151,28 @@ export async function eventually(check: () => boolean, ms: number, what: string 
     if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(50, 2 * took))));
   }
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The keel CLI (dist/keel.js) against the keel whose state directory is `stateDir` (its keel.sock). */
+export function keelCliAt(stateDir: string, ...args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), ...args], { encoding: 'utf8', env: { ...process.env, KEEL_SOCKET: join(stateDir, 'keel.sock') }, timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The keel CLI against a test keel started with its own state directory. */
+export function keelCli(k: KeelNs, ...args: string[]): CliResult {
+  return keelCliAt(join(k.dir, 'state'), ...args);
+}
+
+/** `keel inspect NAME`, parsed; an inspect that fails throws with keel's message. `at`: a keel, or a state directory. */
+export function inspectService(at: KeelNs | string, name: string): ServiceDetail {
+  const r = keelCliAt(typeof at === 'string' ? at : join(at.dir, 'state'), 'inspect', name);
+  if (r.status !== 0) throw new Error(`keel inspect ${name}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as ServiceDetail;
 }
