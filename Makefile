@@ -3,20 +3,21 @@
 #   make test   install what is missing, then run every test (unit, PID 1, VM)
 SHELL := /bin/bash
 DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common docker.io docker-registry zstd \
-  ovmf systemd-boot-efi syslinux mtools fdisk qemu-utils
+  ovmf systemd-boot-efi syslinux mtools fdisk qemu-utils patchelf
 NODE_STAMP := node_modules/.package-lock.json
 NATIVE := init/native/build/Release/keel_sys.node
 DIST := dist/keel-init.js dist/keel.js dist/keel_sys.node
 SOURCES := $(shell find model events runtime services api init pkg -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pkg/bundle.mjs package.json
 
-.PHONY: deps debs engine demo-image kernel build test typecheck run bench clean
+.PHONY: deps debs engine demo-image kernel build test typecheck run bench clean init-image
 
 deps: debs engine $(NODE_STAMP) build kernel
 
 # Installs only the Debian packages that are missing (apt-get update first, as a fresh machine needs).
 # The anchors the benchmarks measure keel against: runit, s6, tini, docker.io (dockerd, with Debian's
-# containerd, ctr and containerd-shim-runc-v2), and zstd for the image sizes.
-BENCH_PACKAGES := runit s6 tini docker.io zstd
+# containerd, ctr and containerd-shim-runc-v2), dumb-init and supervisor (supervisord) for the container-init
+# benchmark, and zstd for the image sizes.
+BENCH_PACKAGES := runit s6 tini dumb-init supervisor docker.io zstd
 
 debs:
 	@missing=""; for p in $(DEBIAN_PACKAGES) $(EXTRA_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -54,6 +55,11 @@ typecheck: $(NODE_STAMP)
 
 test: deps typecheck
 	npx vitest run
+
+# keel as a container image's init: /opt/keel (keel, node and its libraries) loaded into the Docker
+# engine as keel/init:VERSION (INIT_TAG=... for another tag), for COPY --from= in any Dockerfile.
+init-image: engine build
+	node dist/keel.js init-image $(if $(INIT_TAG),--tag $(INIT_TAG))
 
 # The demo's container image: a busybox-static root filesystem, loaded into
 # the Docker engine as keel-demo/busybox:1 (the same bytes give the same id).

@@ -24,6 +24,10 @@ export interface Reply {
 }
 
 function unreachable(socket: string, err: NodeJS.ErrnoException): ApiUnreachable {
+  // keel closes a connection over its cap as it comes, before a word: the client sees a reset or a hang-up.
+  if (err.code === 'ECONNRESET' || err.message === 'socket hang up') {
+    return new ApiUnreachable(`keel at ${socket} closed the connection without an answer: it may be at its cap of concurrent API connections; try again shortly`);
+  }
   const why = err.code === 'ENOENT' ? 'no socket there' : err.code === 'ECONNREFUSED' ? 'nothing is listening' : err.code === 'EACCES' ? 'permission denied (the socket is for root only)' : err.message;
   return new ApiUnreachable(`cannot reach keel at ${socket}: ${why}; is keel running? (--socket PATH or KEEL_SOCKET chooses another)`);
 }

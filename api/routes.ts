@@ -67,7 +67,11 @@ function logs(ctx: RouteContext): void {
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new HttpError(400, 'tail must be a whole number');
   const json = q.get('format') === 'json';
   const fmt = (l: LogLine) => (json ? JSON.stringify(l) + '\n' : logLineText(l));
-  const stream = openStream(ctx.req, ctx.res, json ? 'application/x-ndjson' : 'text/plain; charset=utf-8');
+  const notice = (n: number) => {
+    const message = `${n} line(s) dropped here: this client read more slowly than they came`;
+    return json ? JSON.stringify({ dropped: n, message }) + '\n' : `${new Date().toISOString()} keel ${message}\n`;
+  };
+  const stream = openStream(ctx.req, ctx.res, json ? 'application/x-ndjson' : 'text/plain; charset=utf-8', notice);
   for (const l of s.logs.read({ ...(attempt !== undefined ? { attempt } : {}), ...(tail !== undefined ? { tail } : {}) })) stream.write(fmt(l));
   if (q.get('follow') === '1' && attempt === undefined) stream.onClose(s.logs.follow((l) => stream.write(fmt(l))));
   else ctx.res.end();
@@ -76,7 +80,14 @@ function logs(ctx: RouteContext): void {
 function events(ctx: RouteContext): void {
   const since = Number(ctx.query.get('since') ?? 0);
   if (!Number.isInteger(since) || since < 0) throw new HttpError(400, 'since must be an event id (a whole number)');
-  const stream = openStream(ctx.req, ctx.res, 'application/x-ndjson');
+  // Events dropped for a slow client are named by their ids, so it can ask for them again.
+  let lost: { from: number; to: number } | undefined;
+  const notice = () => {
+    const l = lost!;
+    lost = undefined;
+    return JSON.stringify({ kind: 'events.lost', from: l.from, to: l.to, message: `events ${l.from}..${l.to} were dropped: this client read more slowly than they came; ask again with since=${l.from - 1}` }) + '\n';
+  };
+  const stream = openStream(ctx.req, ctx.res, 'application/x-ndjson', notice);
   const backlog = ctx.deps.bus.since(since);
   // Say so when events the client asked for are no longer kept: never a silent gap.
   if (backlog.length > 0 && backlog[0]!.id > since + 1 && since > 0) {
@@ -86,7 +97,7 @@ function events(ctx: RouteContext): void {
   const put = (e: KeelEvent) => {
     if (e.id <= lastId) return;
     lastId = e.id;
-    stream.write(JSON.stringify(e) + '\n');
+    if (!stream.write(JSON.stringify(e) + '\n')) lost = { from: lost?.from ?? e.id, to: e.id };
   };
   backlog.forEach(put);
   if (ctx.query.get('follow') === '1') stream.onClose(ctx.deps.bus.subscribe(put));

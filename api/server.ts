@@ -1,11 +1,13 @@
 // The control API: HTTP/1.1 on a unix socket (mode 0600: root only), JSON
 // bodies, usable with `curl --unix-socket`. Requests go through the route
 // table (routes.ts). Every request is contained: a bad one gets a clear HTTP
-// error and nothing it does can reach PID 1's loop.
+// error and nothing it does can reach PID 1's loop. Every connection is
+// bounded too: in number (each holds a file descriptor that starting a
+// container may need), and in time until its request has arrived.
 import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HttpError, readBody, send } from './http.js';
+import { HttpError, readBody, requestUrl, send } from './http.js';
 import { findRoute, type ApiDeps } from './routes.js';
 import { Terminals, TtyError, type TerminalHost } from './terminals.js';
 
@@ -14,18 +16,45 @@ export type { ApiDeps } from './routes.js';
 export interface ControlApiDeps extends ApiDeps {
   /** The console prompt and exec for remote attach (keel-init's); without it those answer 503. */
   terminals?: TerminalHost;
+  /** Concurrent connections at most (connectionCap of keel's open-file limit); more are closed as they come. */
+  maxConnections?: number;
+}
+
+/** A request's headers must arrive within this, and the whole request (a body) within REQUEST_TIMEOUT_MS; else 408 and close. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 15_000;
+/** An idle kept-alive connection is closed after this. */
+export const KEEP_ALIVE_MS = 5_000;
+/** Node's errors for a request it gave up on, with the answer each gets (anything else is a 400). */
+const CLIENT_ERRORS: Record<string, string> = {
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+};
+/** A refused connection is reported at most this often. */
+const DROP_REPORT_MS = 10_000;
+
+/**
+ * How many API connections keel takes at once, given its soft open-file
+ * limit. Each takes one descriptor; a running container holds a few (its
+ * log pipes) and starting one briefly a dozen (runc's pipes, the bundle's
+ * files), so three quarters of the limit stays theirs.
+ */
+export function connectionCap(openFileLimit: number): number {
+  return Math.max(16, Math.min(1024, Math.floor(openFileLimit / 4)));
 }
 
 export class ControlApi {
   private server: Server | undefined;
   private readonly terminals: Terminals;
+  private dropped = 0;
+  private dropReported = 0;
 
   constructor(private readonly deps: ControlApiDeps) {
     this.terminals = new Terminals(() => deps.terminals, () => deps.supervisor());
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://keel');
+    const url = requestUrl(req.url ?? '/');
     const method = req.method ?? 'GET';
     const { route, params } = findRoute(method, url.pathname);
     if (method === 'POST') {
@@ -43,20 +72,23 @@ export class ControlApi {
 
   listen(path: string): Promise<void> {
     if (existsSync(path)) rmSync(path, { force: true }); // a socket left by an earlier run
-    const server = createServer((req, res) => {
+    // Node checks the timeouts every connectionsCheckingInterval (30 s by default): once a second keeps them near their value.
+    const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         const status = err instanceof HttpError || err instanceof TtyError ? err.status : 500;
         send(res, status, { error: (err as Error).message ?? String(err) });
       });
     });
+    if (this.deps.maxConnections) server.maxConnections = this.deps.maxConnections;
+    server.on('drop', () => this.reportDrop());
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.terminals.upgrade(req, socket, head));
-    // Garbage that is not HTTP: answer 400 and close, never throw.
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    // Garbage that is not HTTP, or a request that did not arrive in time: answer and close, never throw.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const status = CLIENT_ERRORS[err.code ?? ''] ?? '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       else socket.destroy();
     });
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 0; // follow streams stay open
+    // A follow stream is a GET whose request is complete at once: requestTimeout never cuts it; it lasts while its client reads.
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -68,6 +100,16 @@ export class ControlApi {
         resolve();
       });
     });
+  }
+
+  /** Connections over the cap are closed by Node as they come; the operator hears of it, at most every DROP_REPORT_MS. */
+  private reportDrop(): void {
+    this.dropped++;
+    const now = Date.now();
+    if (now - this.dropReported < DROP_REPORT_MS) return;
+    this.dropReported = now;
+    this.deps.bus.emit({ kind: 'api.refused', level: 'warn', message: `control API: refused ${this.dropped} connection(s) over the cap of ${this.deps.maxConnections} at once`, refused: this.dropped, cap: this.deps.maxConnections });
+    this.dropped = 0;
   }
 
   close(): void {

@@ -10,6 +10,7 @@
 // gives plain pipes instead of a terminal, for scripts.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { HttpError, requestUrl } from './http.js';
 import type { TtyStatus } from './wire.js';
 import type { Supervisor } from '../services/supervisor.js';
 
@@ -62,9 +63,15 @@ const KEEP_EXITED_MS = 60_000;
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 500: 'Internal Server Error', 503: 'Service Unavailable' };
 
 /** An HTTP error on a socket that was never handed to node:http's response machinery. */
+/**
+ * Answers an upgrade that will not happen, and closes. Closed, not only
+ * ended: an upgraded socket is not read, so a client that sent a body and
+ * went away would never be noticed and its connection would count against
+ * the cap for good.
+ */
 function refuse(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ error: message }) + '\n';
-  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
   else socket.destroy();
 }
 
@@ -90,11 +97,11 @@ export class Terminals {
   /** node:http's 'upgrade' event. Whatever goes wrong is answered on the socket, never thrown. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    this.open(req, socket, head).catch((err: unknown) => refuse(socket, err instanceof TtyError ? err.status : 500, (err as Error).message ?? String(err)));
+    this.open(req, socket, head).catch((err: unknown) => refuse(socket, err instanceof TtyError || err instanceof HttpError ? err.status : 500, (err as Error).message ?? String(err)));
   }
 
   private async open(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://keel');
+    const url = requestUrl(req.url ?? '/');
     const parts = url.pathname.split('/').filter(Boolean);
     const isConsole = parts.length === 2 && parts[0] === 'v1' && parts[1] === 'console';
     const isExec = parts.length === 4 && parts[0] === 'v1' && parts[1] === 'services' && parts[3] === 'exec';
@@ -119,6 +126,8 @@ export class Terminals {
       const s = this.supervisor()?.get(name);
       if (!s) throw new TtyError(404, `no service named "${name}"`);
       if (s.pid === undefined) throw new TtyError(409, `service ${name} is not running (it is ${s.state})`);
+      // A process entry runs in keel's own root and namespaces: there is no container to enter.
+      if (s.entry.kind === 'process') throw new TtyError(409, `service ${name} is a process (kind: process), not a container: run the command where keel runs (in a container image: docker exec)`);
       const cmd = url.searchParams.getAll('cmd');
       what = `exec ${name}`;
       const tty = url.searchParams.get('tty') ?? '1';

@@ -11,7 +11,7 @@ import { machine, readResult, REPO, RESULTS, type BenchResult } from './lib/resu
 import { table } from './lib/stats.js';
 import { chart } from './lib/svg.js';
 
-export const BENCHES = ['start-cost', 'restart', 'memory', 'reaping', 'flood', 'boot', 'image-size'] as const;
+export const BENCHES = ['start-cost', 'restart', 'memory', 'reaping', 'flood', 'boot', 'image-size', 'container-init'] as const;
 const START = '<!-- bench:table:start -->';
 const END = '<!-- bench:table:end -->';
 

@@ -5,7 +5,7 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 
-const ALL = ['start-cost', 'restart', 'memory', 'reaping', 'flood', 'image-size', 'boot'];
+const ALL = ['start-cost', 'restart', 'memory', 'reaping', 'flood', 'image-size', 'boot', 'container-init'];
 const name = process.argv[2];
 if (!name || (name !== 'all' && !existsSync(`bench/${name}.ts`))) {
   console.error(`usage: node bench/run.mjs NAME|all   (NAME: ${ALL.join(', ')}, report)`);

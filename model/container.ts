@@ -4,9 +4,11 @@
 // here; the runtime merges image config < label < manifest and fills in the
 // defaults.
 import { duration } from './duration.js';
+import { eitherKind, kindField } from './process.js';
 import { absPath, bind, capability, envVar, rlimit, size, tmpfs } from './fields.js';
 import { linkKind } from './link-kinds.js';
 import { pkgReferenceProblem } from './warnings.js';
+import { seccomp } from './seccomp.js';
 import {
   bool,
   checkedString,
@@ -154,7 +156,8 @@ export const imageConfigFields = {
   uid: field(id),
   gid: field(id),
   additionalGids: field(list(id)),
-  noNewPrivileges: field(bool()),
+  noNewPrivileges: field(bool(), { description: 'Default true: no process in the container gains privileges through exec (setuid, file capabilities); false allows it' }),
+  seccomp: field(seccomp, { description: "default (keel's filter, relaxed by the entry's capabilities), unconfined (none), or a profile file in OCI form, relative to the manifest" }),
   oomScoreAdj: field(int({ min: -1000, max: 1000 })),
   disableOOMKiller: field(bool()),
   rootfsPropagation: field(oneOf(['shared', 'slave', 'private', 'unbindable'] as const)),
@@ -179,18 +182,19 @@ export const imageRef = checkedString('an image reference such as alpine:3.20, o
 /** Every container entry, whatever its section, has these. */
 export const containerBaseFields = {
   name: field(str({ pattern: NAME, patternHint: 'a name of lower-case letters, digits, "-", "_" or "." (at most 63)' }), { required: true }),
-  image: field(imageRef, { required: true, description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference' }),
+  kind: kindField,
+  image: field(imageRef, { description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference; required for a container' }),
   ...imageConfigFields,
 };
 
 /** The part every section shares, as its own type: what the runtime needs to run a container. */
 export const containerBaseSpec = object(containerBaseFields);
 
-export const containerSpec = object({
+export const containerSpec = eitherKind(object({
   ...containerBaseFields,
   timeout: field(duration(), { description: 'onboot/onshutdown: kill the container and report it after this long (keel extension)' }),
   critical: field(bool(), { description: 'onboot: a failure stops boot into the emergency state (keel extension)' }),
-});
+}));
 
 /**
  * onboot and onshutdown: LinuxKit numbers their entries, so a name may come

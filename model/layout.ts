@@ -14,6 +14,8 @@ export const MODULE_LIST = '/etc/keel/modules';
 
 /** keel-init's state (its log, the control socket, bundles) when none is named. */
 export const DEFAULT_STATE_DIR = '/run/keel';
+/** The cgroup containers get theirs under when the manifest names none: /keel/NAME. */
+export const DEFAULT_CGROUP_PARENT = '/keel';
 
 /** What keel-init keeps in its state directory. */
 export interface StatePaths {

@@ -1,26 +1,35 @@
 // Reading a manifest from disk: YAML (keel.yml) or the normalized JSON that
 // `keel build` writes. Both go through the same validation, and every error
-// names the file, line and column, and the field.
-import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isNode, type Document, type ScalarTag } from 'yaml';
+// names the file, line and column, and the field. Reading is bounded: the
+// file's size, the values aliases add, the problems listed and the length of
+// any value a message repeats all have limits, and the time taken grows in
+// step with the file.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { jsonOffset, linePosition } from './json-locate.js';
 import { manifestSpec, type Manifest } from './manifest.js';
-import { defaultsOf, formatPath, INVALID, Issues, type Path } from './schema.js';
-
-/**
- * LinuxKit reads its YAML with YAML 1.1 rules, where 0644 is octal; YAML 1.2
- * (this parser) would read 644. Only that rule is borrowed, so modes written
- * LinuxKit's way (mode: 0666) keep their meaning; 1.1's yes/no/on/off
- * booleans are not, since "access: off" must stay a word.
- */
-const LEGACY_OCTAL: ScalarTag = {
-  tag: 'tag:yaml.org,2002:int',
-  default: true,
-  format: 'OCT',
-  test: /^0[0-7]+$/,
-  resolve: (text: string) => parseInt(text, 8),
-};
+import { defaultsOf, formatPath, INVALID, Issues, show, type Issue, type Path } from './schema.js';
+import { readYaml } from './yaml-data.js';
+import { isProfileFile, readProfile } from './seccomp.js';
 
 export const MANIFEST_FORMAT = 'keel-manifest/1';
+
+/**
+ * The largest YAML manifest keel reads. A manifest describes containers: a
+ * few kilobytes, or a few hundred with long inline files; big contents belong
+ * in files of their own (files: source:). The yaml library takes 0.6 to 2.5 s
+ * of CPU and about 180 MiB of memory per MiB it reads, depending on the
+ * style (bench/manifest.ts).
+ */
+export const MAX_YAML_BYTES = 1 << 20;
+/**
+ * The largest normalized JSON manifest (what keel build writes: every
+ * default spelled out, so several times its YAML). JSON.parse reads it at
+ * tens of MB per second.
+ */
+export const MAX_MANIFEST_BYTES = 16 << 20;
+/** Problems listed in one error; the rest are counted. */
+export const MAX_PROBLEMS = 20;
 
 export interface ManifestProblem {
   file: string;
@@ -34,8 +43,10 @@ export class ManifestError extends Error {
   constructor(
     readonly file: string,
     readonly problems: ManifestProblem[],
+    /** Problems found beyond those listed. */
+    readonly more = 0,
   ) {
-    super(problems.map(formatProblem).join('\n'));
+    super([...problems.map(formatProblem), ...(more > 0 ? [`${file}: … and ${more} more problem(s) of the same kinds; fix these first`] : [])].join('\n'));
     this.name = 'ManifestError';
   }
 }
@@ -45,99 +56,143 @@ export function formatProblem(p: ManifestProblem): string {
   return p.field === '' ? `${where}: ${p.message}` : `${where}: ${p.field}: ${p.message}`;
 }
 
-/** Finds the closest YAML node to a path, for a line and column. */
-function locate(doc: Document, counter: LineCounter, path: Path, atKey: boolean): { line: number; column: number } | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const prefix = path.slice(0, n);
-    let node: unknown = prefix.length === 0 ? doc.contents : doc.getIn(prefix, true);
-    // For an unknown or misspelt key the key node is the better place to point at.
-    if (atKey && n === path.length && n > 0) {
-      const parent = doc.getIn(path.slice(0, -1), true) as { items?: Array<{ key?: { value?: unknown; range?: number[] } }> } | undefined;
-      const key = parent?.items?.find((it) => it.key?.value === path[path.length - 1])?.key;
-      if (key?.range) node = key;
-    }
-    if (isNode(node) && node.range) {
-      const pos = counter.linePos(node.range[0]);
-      return { line: pos.line, column: pos.col };
-    }
-    if (node && typeof node === 'object' && 'range' in node && Array.isArray((node as { range: unknown }).range)) {
-      const pos = counter.linePos((node as { range: number[] }).range[0]!);
-      return { line: pos.line, column: pos.col };
-    }
+type Locator = (path: Issue['path'], atKey: boolean) => { line: number; column: number } | undefined;
+
+/** Reads each seccomp profile file an entry names (relative to the manifest) into the entry. */
+function readProfiles(manifest: Manifest, baseDir: string, issues: Issues): void {
+  for (const section of ['onboot', 'services', 'onshutdown'] as const) {
+    manifest[section].forEach((entry, i) => {
+      if (!isProfileFile(entry.seccomp)) return;
+      const profile = readProfile(entry.seccomp, baseDir, [section, i, 'seccomp'], issues);
+      if (profile) entry.seccomp = profile;
+    });
   }
-  return undefined;
+}
+
+/** Validates plain data read from a manifest; problems are placed by `locate`, the first MAX_PROBLEMS of them. */
+function validate(data: unknown, file: string, locate: Locator): Manifest {
+  // The normalized JSON carries a format marker; accept it, and refuse other versions.
+  if (data !== null && typeof data === 'object' && !Array.isArray(data) && 'format' in data) {
+    const { format, ...rest } = data as Record<string, unknown>;
+    if (format !== MANIFEST_FORMAT) {
+      throw new ManifestError(file, [{ file, field: 'format', message: `${show(format)} is not ${MANIFEST_FORMAT}; rebuild the image with this version of keel`, ...locate(['format'], false) }]);
+    }
+    data = rest;
+  }
+  const issues = new Issues();
+  const result = manifestSpec.parse(data ?? {}, [], issues);
+  if (result !== INVALID && issues.list.length === 0) readProfiles(result, dirname(file), issues);
+  if (result === INVALID || issues.list.length > 0) {
+    const shown = issues.list.slice(0, MAX_PROBLEMS);
+    throw new ManifestError(
+      file,
+      shown.map((i) => ({ file, field: formatPath(i.path), message: i.message, ...locate(i.path, i.atKey === true) })),
+      issues.list.length - shown.length,
+    );
+  }
+  return result;
 }
 
 /**
- * The normalized JSON keel build writes (it carries the format marker), read
- * with JSON.parse: the YAML parser's document model costs PID 1 seconds of
- * boot under emulation. Undefined for anything else or any problem: the YAML
- * path then reads it, refusing duplicate keys and saying where a problem is.
+ * The normalized JSON that `keel build` writes, read with JSON.parse: what a
+ * VM boots, fast at any size. Undefined when the text is not that form (it
+ * is then read as YAML, of which JSON is a part).
  */
-function parseJsonFast(text: string): Manifest | undefined {
-  if (!text.trimStart().startsWith('{')) return undefined;
+function parseNormalized(text: string, file: string): Manifest | undefined {
+  if (!/^\s*\{/.test(text)) return undefined;
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined;
-  const { format, ...rest } = data as Record<string, unknown>;
-  if (format !== MANIFEST_FORMAT) return undefined;
-  const issues = new Issues();
-  const result = manifestSpec.parse(rest, [], issues);
-  return result === INVALID || issues.list.length > 0 ? undefined : result;
+  if (data === null || typeof data !== 'object' || !('format' in data)) return undefined;
+  return validate(data, file, (path, atKey) => linePosition(text, jsonOffset(text, path, atKey)));
 }
 
-/** Parses and validates manifest text. `file` is only used in messages. */
+/** Parses and validates manifest text. `file` names it in messages, and files it names (seccomp profiles) are relative to it. */
 export function parseManifest(text: string, file: string): Manifest {
-  const fast = parseJsonFast(text);
-  if (fast) return fast;
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, customTags: (tags) => [LEGACY_OCTAL, ...tags] });
-  if (doc.errors.length > 0) {
-    throw new ManifestError(
-      file,
-      doc.errors.map((e) => {
-        const pos = counter.linePos(e.pos[0]);
-        return { file, field: '', message: `not valid YAML: ${e.message.split('\n')[0]}`, line: pos.line, column: pos.col };
-      }),
-    );
+  if (text.length > MAX_MANIFEST_BYTES) throw tooBig(file, Buffer.byteLength(text));
+  const normalized = parseNormalized(text, file);
+  if (normalized) return normalized;
+  if (text.length > MAX_YAML_BYTES && Buffer.byteLength(text) > MAX_YAML_BYTES) throw tooBig(file, Buffer.byteLength(text));
+  const read = readYaml(text);
+  if (Array.isArray(read)) {
+    const shown = read.slice(0, MAX_PROBLEMS);
+    throw new ManifestError(file, shown.map((p) => ({ file, ...p })), read.length - shown.length);
   }
-  let data: unknown = doc.toJS({ maxAliasCount: 100 });
-  if (data === null || data === undefined) data = {};
-  // The normalized JSON carries a format marker; accept it, and refuse other versions.
-  if (typeof data === 'object' && !Array.isArray(data) && 'format' in (data as object)) {
-    const { format, ...rest } = data as Record<string, unknown>;
-    if (format !== MANIFEST_FORMAT) {
-      throw new ManifestError(file, [
-        { file, field: 'format', message: `${JSON.stringify(format)} is not ${MANIFEST_FORMAT}; rebuild the image with this version of keel` },
-      ]);
+  return validate(read.data, file, read.locate);
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+function tooBig(file: string, size: number | undefined): ManifestError {
+  const was = size !== undefined ? `${mib(size)} (${size} bytes)` : `over ${mib(MAX_MANIFEST_BYTES)}`;
+  return new ManifestError(file, [
+    {
+      file,
+      field: '',
+      message: `the manifest is ${was}; keel reads at most ${mib(MAX_YAML_BYTES)} (${MAX_YAML_BYTES} bytes) of YAML, or ${mib(MAX_MANIFEST_BYTES)} of the normalized JSON that keel build writes: keep large contents in files of their own (files: - source: PATH) rather than inline`,
+    },
+  ]);
+}
+
+/** The manifest's text, read no further than the limit (the file may be a device or a pipe that never ends). */
+export function readManifestText(file: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : String((err as Error).message);
+    throw new ManifestError(file, [{ file, field: '', message: `cannot read the manifest: ${why}` }]);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new ManifestError(file, [{ file, field: '', message: 'cannot read the manifest: it is a directory' }]);
+    if (st.isFile() && st.size > MAX_MANIFEST_BYTES) throw tooBig(file, st.size);
+    const buf = Buffer.allocUnsafe(MAX_MANIFEST_BYTES + 1);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buf.length; length += n) n = readSync(fd, buf, length, buf.length - length, null);
+    if (length > MAX_MANIFEST_BYTES) throw tooBig(file, st.isFile() ? Math.max(st.size, length) : undefined);
+    return buf.toString('utf8', 0, length);
+  } catch (err) {
+    if (err instanceof ManifestError) throw err;
+    throw new ManifestError(file, [{ file, field: '', message: `cannot read the manifest: ${(err as Error).message}` }]);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Where each field of a manifest file is written: "FILE:LINE:COLUMN", for
+ * messages about a manifest after it loaded (keel build's). Read again only
+ * when such a message is made.
+ */
+export function fieldLocator(file: string): (path: Path) => string {
+  let locate: ((path: Path) => { line: number; column: number } | undefined) | undefined;
+  return (path) => {
+    if (!locate) {
+      const text = readManifestText(file);
+      const read = /^\s*\{/.test(text) ? undefined : readYaml(text);
+      locate = read && !Array.isArray(read) ? (p) => read.locate(p, false) : (p) => linePosition(text, jsonOffset(text, p, false));
     }
-    data = rest;
-  }
-  const issues = new Issues();
-  const result = manifestSpec.parse(data, [], issues);
-  if (result === INVALID || issues.list.length > 0) {
-    throw new ManifestError(
-      file,
-      issues.list.map((i) => ({ file, field: formatPath(i.path), message: i.message, ...locate(doc, counter, i.path, i.atKey === true) })),
-    );
-  }
-  return result;
+    const at = locate(path);
+    return at ? `${file}:${at.line}:${at.column}` : file;
+  };
+}
+
+/** The manifest's own data as its author wrote it (no defaults), for files[].metadata. */
+export function manifestData(file: string): unknown {
+  const text = readManifestText(file);
+  const read = readYaml(text);
+  return Array.isArray(read) ? {} : read.data;
 }
 
 export function loadManifest(file: string): Manifest {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String((err as Error).message);
-    throw new ManifestError(file, [{ file, field: '', message: `cannot read the manifest: ${why}` }]);
-  }
-  return parseManifest(text, file);
+  return parseManifest(readManifestText(file), file);
 }
 
 /** The manifest of an empty file: every default, nothing to run. */
@@ -145,10 +200,14 @@ export function emptyManifest(): Manifest {
   return defaultsOf(manifestSpec);
 }
 
-/** The normalized JSON that `keel build` bakes into the image as /etc/keel/manifest.json. */
-export function normalizedJson(manifest: Manifest): string {
+/** The normalized JSON that `keel build` bakes into the image as /etc/keel/manifest.json; refused when keel-init would refuse it. */
+export function normalizedJson(manifest: Manifest, file = 'the manifest'): string {
   const body = manifestSpec.serialize(manifest) as Record<string, unknown>;
-  return JSON.stringify({ format: MANIFEST_FORMAT, ...body }, null, 2) + '\n';
+  const text = JSON.stringify({ format: MANIFEST_FORMAT, ...body }, null, 2) + '\n';
+  if (text.length > MAX_MANIFEST_BYTES) {
+    throw new ManifestError(file, [{ file, field: '', message: `with every default written out it is ${mib(text.length)}, over the ${mib(MAX_MANIFEST_BYTES)} keel-init reads: fewer or smaller entries` }]);
+  }
+  return text;
 }
 
 export function jsonSchema(): Record<string, unknown> {

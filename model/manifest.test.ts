@@ -1,18 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { jsonSchema, ManifestError, normalizedJson, parseManifest } from './index.js';
+import { problemsOf } from '../test/helpers/manifest-text.js';
+import { jsonSchema, normalizedJson, parseManifest } from './index.js';
 import { parseDuration } from './duration.js';
 
-function problems(text: string): string[] {
-  try {
-    parseManifest(text, 'keel.yml');
-  } catch (err) {
-    if (err instanceof ManifestError) return err.message.split('\n');
-    throw err;
-  }
-  throw new Error('expected the manifest to be rejected');
-}
+const problems = (text: string) => problemsOf(() => parseManifest(text, 'keel.yml'));
 
 describe('manifest validation', () => {
   it('accepts an empty manifest and fills in defaults', () => {
@@ -53,7 +46,7 @@ describe('manifest validation', () => {
     ['services: 3', 'services: 3 is not a list'],
     ['console:\n  access: password', 'console: access: password needs a password hash; make one with "keel password"'],
     ['console:\n  access: password\n  password: hunter2', 'console.password: "hunter2": not a hash from "keel password"'],
-    ['hostname: a\nhostname: b', 'keel.yml:2:1: not valid YAML'],
+    ['hostname: a\nhostname: b', 'keel.yml:2:1: hostname: is given twice in the same mapping'],
     ['- a list', 'keel.yml:1:1: (top level): a list is not a mapping'],
     ['services:\n  - name: a\n    image: /i\n    binds: [data:/data]', 'a: binds "data:/data" names the volume "data", which the volumes section does not define'],
     ['volumes:\n  - name: v\n  - name: v', 'volumes: the name "v" is used twice'],

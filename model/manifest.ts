@@ -16,7 +16,9 @@ import {
   list,
   object,
   oneOf,
+  clip,
   refine,
+  show,
   str,
   unsupported,
   type Spec,
@@ -56,7 +58,7 @@ const fileSpec = refine(
   (f) => {
     const kinds = [f.contents !== undefined, f.source !== undefined, f.directory === true, f.symlink !== undefined, f.metadata !== undefined];
     if (kinds.filter(Boolean).length > 1) return 'give only one of contents, source, directory: true, symlink, or metadata';
-    if (/(^|\/)\.\.(\/|$)/.test(f.path)) return `path ${JSON.stringify(f.path)} must not contain ".."`;
+    if (/(^|\/)\.\.(\/|$)/.test(f.path)) return `path ${show(f.path)} must not contain ".."`;
     return undefined;
   },
 );
@@ -69,14 +71,21 @@ const consoleSpec = refine(
   (c) => (c.access === 'password' && !c.password ? 'access: password needs a password hash; make one with "keel password"' : undefined),
 );
 
+/** The shutdown deadline when the manifest gives none: on a machine, and as a container's init. */
+export const SHUTDOWN_TIMEOUT_MS = 45_000;
+export const CONTAINER_SHUTDOWN_TIMEOUT_MS = 8000;
+
+/** Where entries' output goes besides their logs: each line prefixed with the entry's name, as written, or nowhere. */
+export const OUTPUT_MODES = ['prefixed', 'plain', 'none'] as const;
+export type OutputMode = (typeof OUTPUT_MODES)[number];
+
 const shutdownSpec = object({
   grace: field(duration(), {
     default: 5000,
     description: 'How long processes left at shutdown get between SIGTERM and SIGKILL',
   }),
   timeout: field(duration(), {
-    default: 45_000,
-    description: 'The whole shutdown ends within this: what is still stopping then is named and killed, and the machine powers off (keel extension)',
+    description: `The whole shutdown ends within this: what is still stopping then is named and killed, and the machine powers off (keel extension); default ${SHUTDOWN_TIMEOUT_MS / 1000} s, ${CONTAINER_SHUTDOWN_TIMEOUT_MS / 1000} s as a container's init (inside Docker's 10 s grace)`,
   }),
 });
 
@@ -106,11 +115,17 @@ const sections = object(
     }),
     shutdown: defaulted(shutdownSpec),
     console: field(consoleSpec, { default: { access: 'open' as const }, description: 'The console prompt (keel extension)' }),
+    main: field(str({ pattern: /^[a-z0-9][a-z0-9_.-]*$/, patternHint: 'a service name' }), {
+      description: "As a container's init: the service whose end (an exit its restart policy does not restart) ends the container, with its exit code (128+N for signal N) (keel extension)",
+    }),
+    output: field(oneOf(OUTPUT_MODES), {
+      description: "Where entries' output goes besides their logs: keel's stdout and stderr, each line prefixed with the entry's name (prefixed), as written (plain), or not at all (none); default prefixed as a container's init, else none (keel extension)",
+    }),
   },
   { description: 'A keel manifest (LinuxKit YAML format with keel extensions)' },
 );
 
-/** uid, gid and additionalGids may name another container; bind sources may name a volume; those names must exist. */
+/** main names a service; a container's uid, gid and additionalGids may name another container; bind sources may name a volume; those names must exist. */
 export const manifestSpec = refine(sections, (m) => {
   const all = [...m.onboot, ...m.services, ...m.onshutdown];
   const volumes = new Set<string>();
@@ -120,13 +135,16 @@ export const manifestSpec = refine(sections, (m) => {
   }
   for (const c of all) {
     for (const b of [...(c.binds ?? []), ...(c['binds.add'] ?? [])]) {
-      if (!b.source.startsWith('/') && !volumes.has(b.source)) return `${c.name}: binds "${b.source}:${b.destination}" names the volume "${b.source}", which the volumes section does not define`;
+      if (!b.source.startsWith('/') && !volumes.has(b.source)) return `${c.name}: binds "${b.source}:${clip(b.destination)}" names the volume "${b.source}", which the volumes section does not define`;
     }
   }
+  if (m.main !== undefined && !m.services.some((s) => s.name === m.main)) return `main: "${m.main}" is not a service in this manifest`;
   const names = new Set(all.map((c) => c.name));
   for (const c of all) {
+    // A process entry's uid and gid name users and groups of the root it runs in (/etc/passwd, /etc/group).
+    if (c.kind === 'process') continue;
     for (const v of [c.uid, c.gid, ...(c.additionalGids ?? [])]) {
-      if (typeof v === 'string' && v !== 'root' && !names.has(v)) return `${c.name}: uid/gid "${v}" is neither a number, "root", nor the name of a container in this manifest`;
+      if (typeof v === 'string' && v !== 'root' && !names.has(v)) return `${c.name}: uid/gid "${clip(v)}" is neither a number, "root", nor the name of a container in this manifest`;
     }
   }
   return undefined;

@@ -13,10 +13,13 @@ export interface Issue {
   atKey?: boolean;
 }
 
+/** A message is a sentence or two; past this it is cut, whatever value slipped into it. */
+const MAX_MESSAGE = 1000;
+
 export class Issues {
   readonly list: Issue[] = [];
   add(path: Path, message: string, atKey = false): void {
-    this.list.push({ path, message, atKey });
+    this.list.push({ path, message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message, atKey });
   }
 }
 
@@ -33,11 +36,19 @@ export interface Spec<T> {
   jsonSchema(): Record<string, unknown>;
 }
 
+/** The longest piece of a value (or key) a message repeats: a manifest may hold megabytes in one string. */
+export const MAX_SHOWN = 80;
+
+/** A string cut to MAX_SHOWN characters, with "…" and the length it had when cut. */
+export function clip(text: string): string {
+  return text.length <= MAX_SHOWN ? text : `${text.slice(0, MAX_SHOWN)}… (${text.length} characters)`;
+}
+
 export function formatPath(path: Path): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? part : `.${part}`;
+    else out += out === '' ? clip(part) : `.${clip(part)}`;
   }
   return out === '' ? '(top level)' : out;
 }
@@ -45,10 +56,10 @@ export function formatPath(path: Path): string {
 export function show(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return value.length <= MAX_SHOWN ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, MAX_SHOWN)).slice(0, -1)}…" (${value.length} characters)`;
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  return String(value);
+  return clip(String(value));
 }
 
 function typeError(path: Path, issues: Issues, expected: string, value: unknown): typeof INVALID {
@@ -163,7 +174,8 @@ export function stringMap(): Spec<Record<string, string>> {
       const out: Record<string, string> = {};
       let ok = true;
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
+        // defineProperty: a key named __proto__ is a key like any other, never the prototype.
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') Object.defineProperty(out, k, { value: String(v), enumerable: true, writable: true, configurable: true });
         else {
           typeError([...path, k], issues, 'a string', v);
           ok = false;
@@ -241,6 +253,8 @@ function distance(a: string, b: string): number {
 export function suggest(name: string, known: readonly string[]): string {
   let best: string | undefined;
   let bestD = Infinity;
+  // The distance is at least the difference in length: a long name has no near match, and costs length × length to compare.
+  if (name.length > MAX_SHOWN) return '';
   for (const k of known) {
     const d = distance(name, k);
     if (d < bestD) {
@@ -261,7 +275,7 @@ export function object<F extends Fields>(fields: F, opts: { description?: string
       const out: Record<string, unknown> = {};
       let ok = true;
       for (const key of Object.keys(input)) {
-        if (!(key in fields)) {
+        if (!Object.hasOwn(fields, key)) {
           issues.add([...path, key], `unknown field${suggest(key, names)}${names.length <= 10 ? ` (valid fields: ${names.join(', ')})` : ' ("keel schema" lists the valid fields)'}`, true);
           ok = false;
         }
@@ -354,7 +368,7 @@ export function parsedValue<T>(expected: string, parse: (value: unknown) => T | 
     parse(value, path, issues) {
       const parsed = parse(value);
       if (parsed === undefined) {
-        issues.add(path, `${JSON.stringify(value)} is not ${expected}`);
+        issues.add(path, `${show(value)} is not ${expected}`);
         return INVALID;
       }
       return parsed;
@@ -404,7 +418,7 @@ function fromString<T>(expected: string, parse: (s: string) => { value: T } | st
       }
       const parsed = parse(value);
       if (typeof parsed === 'string') {
-        issues.add(path, `${JSON.stringify(value)}: ${parsed} (expected ${expected})`);
+        issues.add(path, `${show(value)}: ${parsed} (expected ${expected})`);
         return INVALID;
       }
       return parsed.value;

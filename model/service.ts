@@ -2,8 +2,9 @@
 // limits, stop behaviour, dependencies, readiness and health, and logs.
 import { containerBaseFields } from './container.js';
 import { duration } from './duration.js';
+import { eitherKind } from './process.js';
 import { restartPolicy, signalName, size } from './fields.js';
-import { bool, defaulted, either, field, int, list, num, object, oneOf, refine, str, transform, type Spec } from './schema.js';
+import { bool, clip, defaulted, either, field, int, list, num, object, oneOf, refine, str, transform, type Spec } from './schema.js';
 import { parseRestart, type RestartPolicy } from './strings.js';
 
 export const backoffSpec = object({
@@ -20,7 +21,7 @@ export const startLimitSpec = object({
 });
 
 export const readySpec = object({
-  exec: field(list(str()), { required: true, description: 'Command run in the container with runc exec; exit 0 means ready/healthy' }),
+  exec: field(list(str()), { required: true, description: 'Command run in the container with runc exec (beside a process entry, as its user); exit 0 means ready/healthy' }),
   interval: field(duration(), { default: 1000 }),
   timeout: field(duration(), { default: 5000 }),
   retries: field(int({ min: 1 }), { default: 3, description: 'Consecutive failures after ready that make the service unhealthy' }),
@@ -51,7 +52,7 @@ export const logsSpec = object({
   keepFiles: field(int({ min: 0 }), { default: 3, description: 'Rotated files kept (NAME.log.1 …)' }),
 });
 
-export const serviceSpec = object({
+export const serviceSpec = eitherKind(object({
   ...containerBaseFields,
   restart: field(restartPolicy, { default: parseRestart('always') as RestartPolicy }),
   backoff: defaulted(backoffSpec),
@@ -64,7 +65,7 @@ export const serviceSpec = object({
   logs: defaulted(logsSpec),
   notify: field(bool(), { default: false, description: 'Bind an sd_notify socket into the container as $NOTIFY_SOCKET; READY=1 marks the service ready' }),
   watchdogSec: field(duration(), { description: 'With notify: restart the service when WATCHDOG=1 does not come within this long' }),
-});
+}));
 
 type SpecValue<S> = S extends Spec<infer T> ? T : never;
 export type ServiceEntry = SpecValue<typeof serviceSpec>;
@@ -105,7 +106,7 @@ export function serviceList(): Spec<ServiceEntry[]> {
     for (const e of entries) {
       if (e.watchdogSec !== undefined && !e.notify) return `${e.name}: watchdogSec needs notify: true (the watchdog is fed with WATCHDOG=1 on the notify socket)`;
       for (const d of e.dependsOn) {
-        if (!names.has(d.name)) return `${e.name}: dependsOn names "${d.name}", which is not a service in this manifest`;
+        if (!names.has(d.name)) return `${e.name}: dependsOn names "${clip(d.name)}", which is not a service in this manifest`;
         if (d.name === e.name) return `${e.name}: a service cannot depend on itself`;
       }
     }

@@ -2,6 +2,7 @@
 // "64m"): each parser returns the typed value or a problem, and each
 // formatter writes the value back in a form its parser reads unchanged.
 // Validation parses them once; nothing downstream sees the strings.
+import { clip } from './schema.js';
 
 export interface Bind {
   source: string;
@@ -64,7 +65,7 @@ export function parseRlimit(text: string): Rlimit | string {
   const parts = text.split(',').map((p) => p.trim());
   if (parts.length !== 3) return 'expected NAME,SOFT,HARD';
   const name = parts[0]!.toUpperCase().replace(/^RLIMIT_/, '');
-  if (!RLIMITS.has(name)) return `unknown limit ${parts[0]} (one of ${[...RLIMITS].map((r) => r.toLowerCase()).join(', ')})`;
+  if (!RLIMITS.has(name)) return `unknown limit ${clip(parts[0]!)} (one of ${[...RLIMITS].map((r) => r.toLowerCase()).join(', ')})`;
   const num = (s: string) => (s.toLowerCase() === 'unlimited' ? RLIM_INFINITY : /^\d+$/.test(s) ? Number(s) : NaN);
   const soft = num(parts[1]!);
   const hard = num(parts[2]!);

@@ -73,6 +73,7 @@ export interface PlanInputs {
   stateDir: string;
   idOf: (name: string) => number | undefined;
   extra?: ExtraConfig;
+  cgroupParent?: string;
 }
 
 export function containerId(phase: Phase, name: string): string {
@@ -90,10 +91,11 @@ export function phaseIds(phase: Exclude<Phase, 'services'>, names: readonly stri
 }
 
 /** Resolves the image and builds the spec; nothing is written or mounted, so a bad entry fails with nothing to undo. */
-export function planContainer({ id, entry, baseDir, stateDir, idOf, extra }: PlanInputs): RuncPlan {
+export function planContainer({ id, entry, baseDir, stateDir, idOf, extra, cgroupParent }: PlanInputs): RuncPlan {
+  if (entry.image === undefined) throw new SpecError(`${entry.name}: a container needs an image`);
   const image = resolveLocalImage(entry.image, baseDir);
   const dir = join(statePaths(stateDir).containers, id);
-  const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: join(dir, 'rootfs'), idOf, ...(extra ? { extra } : {}) });
+  const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: join(dir, 'rootfs'), idOf, ...(extra ? { extra } : {}), ...(cgroupParent ? { cgroupParent } : {}) });
   // A read-only container (manifest or image label) uses the image's root as it is.
   if (spec.root.readonly) spec.root.path = image.rootfs;
   return { id, name: entry.name, dir, spec, runtime, imageRootfs: image.rootfs };

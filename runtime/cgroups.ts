@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResourceStats } from './engine.js';
+import { signalPids } from './pids.js';
 
 const ROOT = '/sys/fs/cgroup';
 
@@ -108,16 +109,7 @@ export function signalCgroup(cgroupsPath: string, signal: NodeJS.Signals): numbe
       /* a kernel before 5.14: one by one below */
     }
   }
-  let n = 0;
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-      n++;
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return n;
+  return signalPids(pids, signal);
 }
 
 /** How often a fork was refused because the cgroup was at its pids limit. */

@@ -26,6 +26,8 @@ export interface RuncEngineDeps {
   baseDir: string;
   /** uid/gid for a container name used as an id. */
   idOf: (name: string) => number | undefined;
+  /** The cgroup containers get their own under when the manifest names none (default /keel). */
+  cgroupParent?: string;
   /** What keel had to do by itself because runc failed it (signals through the cgroup, state removed by hand). */
   warn?: (message: string) => void;
 }
@@ -164,7 +166,7 @@ export class RuncEngine implements ContainerEngine<RuncPlan> {
   constructor(private readonly deps: RuncEngineDeps) {}
 
   plan(request: PlanRequest): RuncPlan {
-    return planContainer({ ...request, baseDir: this.deps.baseDir, stateDir: this.deps.stateDir, idOf: this.deps.idOf });
+    return planContainer({ ...request, baseDir: this.deps.baseDir, stateDir: this.deps.stateDir, idOf: this.deps.idOf, ...(this.deps.cgroupParent ? { cgroupParent: this.deps.cgroupParent } : {}) });
   }
 
   /** Counts an attempt in its service's cgroup; the returned function uncounts it and removes that cgroup when it is keel's and empty. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseManifest, type ContainerEntry } from '../model/index.js';
 import { validateOciConfig } from '../test/helpers/oci-schema.js';
-import { buildOciSpec, DEFAULT_MASKED_PATHS, SpecError, specJson, type ImageConfig } from './oci-spec.js';
+import { boundingCapabilities, buildOciSpec, DEFAULT_MASKED_PATHS, SpecError, specJson, type ImageConfig } from './oci-spec.js';
 
 function entryOf(yaml: string): ContainerEntry {
   // "other" exists so that entries may name it as a uid or gid.
@@ -25,7 +25,7 @@ describe('OCI spec defaults', () => {
     expect(spec.process.capabilities.ambient).toEqual([]);
     expect(spec.linux.maskedPaths).toEqual(DEFAULT_MASKED_PATHS);
     expect(spec.linux.readonlyPaths).toContain('/proc/sys');
-    expect(spec.process.noNewPrivileges).toBe(false);
+    expect(spec.process.noNewPrivileges).toBe(true);
   });
 
   it("uses LinuxKit's namespaces: new pid, mount and cgroup; host network, ipc and uts", () => {
@@ -84,6 +84,13 @@ describe('OCI spec fields', () => {
     expect(spec.mounts.find((m) => m.destination === '/sys')?.options).not.toContain('ro');
   });
 
+  it('reads "all" as every capability keel has: its bounding set (runc cannot grant one keel lacks)', () => {
+    expect(boundingCapabilities('Name:\tx\nCapBnd:\t000001fffeffffff\n')).toHaveLength(40);
+    expect(boundingCapabilities('CapBnd:\t000001fffeffffff\n')).not.toContain('CAP_SYS_RESOURCE');
+    expect(boundingCapabilities('CapBnd:\t0000000000200001\n')).toEqual(['CAP_CHOWN', 'CAP_SYS_ADMIN']);
+    expect(boundingCapabilities('')).toHaveLength(41);
+  });
+
   it('writes "unlimited" rlimits as 2^64-1', () => {
     const { spec } = build('command: [/x]\nrlimits: ["nofile,100,200", "memlock,unlimited,unlimited"]');
     expect(spec.process.rlimits[0]).toEqual({ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 });
@@ -104,6 +111,12 @@ describe('OCI spec fields', () => {
     ['command: [/x]\nmounts:\n  - destination: /data', /the mount for \/data needs a type/],
   ])('refuses %j with a fix', (yaml, message) => {
     expect(() => build(yaml)).toThrow(message);
+  });
+
+  it('gives no-new-privileges unless the entry or its label says false', () => {
+    expect(build('command: [/x]\nnoNewPrivileges: false').spec.process.noNewPrivileges).toBe(false);
+    expect(build('command: [/x]', label({ noNewPrivileges: false })).spec.process.noNewPrivileges).toBe(false);
+    expect(build('command: [/x]\nnoNewPrivileges: true', label({ noNewPrivileges: false })).spec.process.noNewPrivileges).toBe(true);
   });
 
   it('produces configs that validate against the OCI runtime-spec schema', () => {
@@ -139,9 +152,52 @@ describe('OCI spec fields', () => {
         'annotations:\n  org.example/a: b',
       ].join('\n'),
     ).spec;
-    for (const spec of [everything, build('command: [/x]').spec]) {
+    for (const spec of [everything, build('command: [/x]').spec, build('command: [/x]\ncapabilities: [none]').spec, build('command: [/x]\nseccomp: unconfined').spec]) {
       const errors = validateOciConfig(JSON.parse(specJson(spec)));
       expect(errors, errors.join('\n')).toEqual([]);
     }
+  });
+});
+
+describe('seccomp', () => {
+  const blocked = (yaml: string, image: ImageConfig = {}) => {
+    const s = build(`command: [/x]\n${yaml}`, image).spec.linux.seccomp;
+    return s === undefined ? undefined : s.syscalls!.filter((r) => !r.args).flatMap((r) => r.names);
+  };
+
+  it("applies keel's filter by default: errno EPERM for what a container with Docker's capabilities has no business calling", () => {
+    const { seccomp } = build('command: [/x]').spec.linux;
+    expect(seccomp).toMatchObject({ defaultAction: 'SCMP_ACT_ALLOW' });
+    expect(seccomp!.architectures).toEqual(process.arch === 'x64' ? ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] : expect.any(Array));
+    expect(blocked('')).toEqual(expect.arrayContaining(['init_module', 'kexec_load', 'reboot', 'mount', 'pivot_root', 'unshare', 'setns', 'keyctl', 'add_key', 'userfaultfd', 'io_uring_setup', 'bpf', 'perf_event_open', 'clock_settime', 'open_by_handle_at', 'uselib']));
+    expect(seccomp!.syscalls!.find((r) => r.names.includes('keyctl'))).toMatchObject({ action: 'SCMP_ACT_ERRNO', errnoRet: 1 });
+    // clone3 gets ENOSYS, so the C library falls back to clone, whose namespace flags are refused one rule each.
+    expect(seccomp!.syscalls!.find((r) => r.names.includes('clone3'))).toMatchObject({ errnoRet: 38 });
+    expect(seccomp!.syscalls!.filter((r) => r.names[0] === 'clone' && r.args?.[0]?.op === 'SCMP_CMP_MASKED_EQ')).toHaveLength(7);
+    // What a plain container does is never in it.
+    expect(blocked('')).not.toEqual(expect.arrayContaining(['clone']));
+    for (const name of ['read', 'write', 'execve', 'clone', 'fork', 'socket', 'adjtimex', 'chroot', 'ptrace']) expect(blocked('')).not.toContain(name);
+  });
+
+  it('lets through what the capabilities allow', () => {
+    expect(blocked('capabilities.add: [CAP_SYS_TIME]')).not.toContain('clock_settime');
+    expect(blocked('capabilities.add: [CAP_SYS_MODULE]')).not.toContain('init_module');
+    expect(blocked('capabilities.add: [CAP_BPF]')).not.toContain('bpf');
+    expect(blocked('capabilities.add: [CAP_SYS_ADMIN]')).not.toEqual(expect.arrayContaining(['mount', 'unshare', 'keyctl', 'io_uring_setup', 'clone3']));
+    // A privileged LinuxKit container keeps only the obsolete calls closed, and may make namespaces.
+    const all = build('command: [/x]\ncapabilities: [all]').spec.linux.seccomp!;
+    expect(all.syscalls!.map((r) => r.names)).toEqual([expect.arrayContaining(['uselib', '_sysctl'])]);
+  });
+
+  it('applies none with seccomp: unconfined, from the entry or its label; the entry wins', () => {
+    expect(blocked('seccomp: unconfined')).toBeUndefined();
+    expect(blocked('', label({ seccomp: 'unconfined' }))).toBeUndefined();
+    expect(blocked('seccomp: default', label({ seccomp: 'unconfined' }))).toContain('keyctl');
+  });
+
+  it('takes a profile from the label in OCI form, and refuses a file named by a label', () => {
+    const profile = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read', 'write', 'exit_group'], action: 'SCMP_ACT_ALLOW' }] };
+    expect(build('command: [/x]', label({ seccomp: profile })).spec.linux.seccomp).toEqual(profile);
+    expect(() => build('command: [/x]', label({ seccomp: 'profile.json' }))).toThrow(/seccomp "profile\.json": a profile file is read when the manifest is loaded, relative to it; an image label gives default, unconfined, or the profile itself/);
   });
 });

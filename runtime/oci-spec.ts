@@ -1,13 +1,17 @@
 // A manifest entry plus its image's config become an OCI runtime config.json.
 // Precedence is LinuxKit's: image config < org.mobyproject.config label <
-// manifest. Where all three are silent the defaults are Docker's: its
-// capability set, masked and read-only /proc paths, a tmpfs /dev.
+// manifest. Where all three are silent the defaults are Docker's (its
+// capability set, masked and read-only /proc paths, a tmpfs /dev) and
+// keel's own: its seccomp filter (seccomp-default.ts) and no-new-privileges.
+import { readFileSync } from 'node:fs';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../model/capabilities.js';
 import type { ContainerBase, ImageLabel } from '../model/index.js';
 import { imageLabelSpec } from '../model/container.js';
-import { formatPath, INVALID, Issues } from '../model/schema.js';
+import { formatPath, INVALID, Issues, show } from '../model/schema.js';
 import { RLIM_INFINITY } from '../model/strings.js';
-import type { OciMount, OciSpec, RuntimeConfig } from './oci-types.js';
+import { DEFAULT_CGROUP_PARENT } from '../model/layout.js';
+import type { OciMount, OciSeccomp, OciSpec, RuntimeConfig } from './oci-types.js';
+import { CLONE_NAMESPACE_FLAGS, DEFAULT_GROUPS, EPERM } from './seccomp-default.js';
 
 export const OCI_VERSION = '1.0.2';
 export const LABEL = 'org.mobyproject.config';
@@ -50,9 +54,35 @@ export function parseLabel(image: ImageConfig, imageName: string): ImageLabel {
   return label;
 }
 
-/** Capabilities as the manifest parsed them (canonical names, or the words all and none) to the sorted set. */
+/** The capabilities in the CapBnd line of a /proc/PID/status (all of them if it has none). */
+export function boundingCapabilities(status: string): string[] {
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (!hex) return [...ALL_CAPABILITIES];
+  const mask = BigInt(`0x${hex}`);
+  return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n); // ALL_CAPABILITIES is in bit order
+}
+
+let keelBounding: string[] | undefined;
+
+/**
+ * The capabilities keel itself may hand on: its bounding set. runc cannot
+ * grant one keel lacks (capset fails and the container does not start), and
+ * keel may run where some are dropped (in a container, on a hardened host).
+ */
+function keelCapabilities(): string[] {
+  if (!keelBounding) {
+    try {
+      keelBounding = boundingCapabilities(readFileSync('/proc/self/status', 'utf8'));
+    } catch {
+      keelBounding = [...ALL_CAPABILITIES];
+    }
+  }
+  return keelBounding;
+}
+
+/** Capabilities as the manifest parsed them (canonical names, or the words all and none) to the sorted set; "all" is all keel has. */
 function capabilitySet(names: readonly string[]): string[] {
-  if (names.length === 1 && names[0] === 'all') return [...ALL_CAPABILITIES];
+  if (names.length === 1 && names[0] === 'all') return [...keelCapabilities()];
   if (names.length === 1 && names[0] === 'none') return [];
   return [...new Set(names)].sort();
 }
@@ -104,6 +134,34 @@ function absoluteCgroup(path: string): string {
   return path.startsWith('/') ? path : `/${path}`;
 }
 
+/** The architectures a filter covers: the machine's own and the 32-bit ones its kernel also runs, so that no ABI goes around it. */
+const SECCOMP_ARCHES: Partial<Record<NodeJS.Architecture, NonNullable<OciSeccomp['architectures']>>> = {
+  x64: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+  arm64: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
+};
+
+/** keel's default filter (seccomp-default.ts) for a container with these effective capabilities. */
+export function defaultSeccomp(caps: readonly string[]): OciSeccomp {
+  const has = new Set(caps);
+  const syscalls: NonNullable<OciSeccomp['syscalls']> = DEFAULT_GROUPS.filter((g) => !g.unless?.some((c) => has.has(c))).map((g) => ({ names: g.names, action: 'SCMP_ACT_ERRNO', errnoRet: g.errno ?? EPERM }));
+  if (!has.has('CAP_SYS_ADMIN')) {
+    // clone(2) makes namespaces through its flags (argument 0; 1 on s390x): one rule per flag, as rules are or-ed and a rule's arguments and-ed.
+    const index = process.arch === 's390x' ? 1 : 0;
+    for (const flag of Object.values(CLONE_NAMESPACE_FLAGS)) syscalls.push({ names: ['clone'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM, args: [{ index, value: flag, valueTwo: flag, op: 'SCMP_CMP_MASKED_EQ' }] });
+  }
+  return { defaultAction: 'SCMP_ACT_ALLOW', architectures: SECCOMP_ARCHES[process.arch] ?? [], syscalls };
+}
+
+/** The entry's seccomp choice (over its label's): keel's default, none, or the profile the manifest named. */
+function seccompFor(choice: ImageLabel['seccomp'], caps: readonly string[], where: string): OciSeccomp | undefined {
+  if (choice === undefined || choice === 'default') return defaultSeccomp(caps);
+  if (choice === 'unconfined') return undefined;
+  if (typeof choice === 'string') {
+    throw new SpecError(`${where}: seccomp ${show(choice)}: a profile file is read when the manifest is loaded, relative to it; an image label gives default, unconfined, or the profile itself`);
+  }
+  return choice;
+}
+
 export interface SpecInputs {
   entry: ContainerBase;
   image: ImageConfig;
@@ -113,6 +171,8 @@ export interface SpecInputs {
   idOf: (name: string) => number | undefined;
   /** Added by keel itself (e.g. a service's notify socket), after everything the manifest says. */
   extra?: ExtraConfig;
+  /** The cgroup a container without cgroupsPath gets its own under (default /keel). */
+  cgroupParent?: string;
 }
 
 export interface ExtraConfig {
@@ -120,8 +180,8 @@ export interface ExtraConfig {
   env?: string[];
 }
 
-export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs): { spec: OciSpec; runtime: RuntimeConfig } {
-  const label = parseLabel(image, entry.image);
+export function buildOciSpec({ entry, image, rootfs, idOf, extra, cgroupParent = DEFAULT_CGROUP_PARENT }: SpecInputs): { spec: OciSpec; runtime: RuntimeConfig } {
+  const label = parseLabel(image, entry.image ?? entry.name);
   const where = entry.name;
   const fromEntry: ImageLabel = entry;
   const pick = <K extends keyof ImageLabel>(k: K): ImageLabel[K] => fromEntry[k] ?? label[k];
@@ -139,6 +199,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
   const ambient = capabilitySet(pick('ambient') ?? []);
   const bounding = [...new Set([...caps, ...ambient])].sort();
   const privileged = caps.includes('CAP_SYS_ADMIN');
+  const seccomp = seccompFor(pick('seccomp'), caps, where);
 
   const net = namespace('network', pick('net'), 'host');
   const ipc = namespace('ipc', pick('ipc'), 'host');
@@ -208,7 +269,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
       cwd,
       capabilities: { bounding, effective: caps, permitted: bounding, inheritable: ambient, ambient },
       rlimits,
-      noNewPrivileges: pick('noNewPrivileges') ?? false,
+      noNewPrivileges: pick('noNewPrivileges') ?? true,
       ...(pick('oomScoreAdj') !== undefined ? { oomScoreAdj: pick('oomScoreAdj') } : {}),
     },
     root: { path: rootfs, readonly },
@@ -227,11 +288,12 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra }: SpecInputs):
         ...(resources.pids ? { pids: resources.pids } : {}),
         ...(resources.blockIO ? { blockIO: resources.blockIO } : {}),
       },
-      cgroupsPath: absoluteCgroup(pick('cgroupsPath') ?? `/keel/${entry.name}`),
+      cgroupsPath: absoluteCgroup(pick('cgroupsPath') ?? `${cgroupParent}/${entry.name}`),
       devices: linuxDevices,
       maskedPaths: pick('maskedPaths') ?? (privileged ? [] : DEFAULT_MASKED_PATHS),
       readonlyPaths: pick('readonlyPaths') ?? (privileged ? [] : DEFAULT_READONLY_PATHS),
       ...(pick('rootfsPropagation') ? { rootfsPropagation: pick('rootfsPropagation') } : {}),
+      ...(seccomp ? { seccomp } : {}),
     },
   };
 

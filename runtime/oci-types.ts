@@ -1,4 +1,7 @@
 // The parts of the OCI runtime spec (config.json) that keel writes.
+import type { SeccompProfile } from '../model/seccomp.js';
+
+export type OciSeccomp = SeccompProfile;
 
 export interface OciMount {
   destination: string;
@@ -35,6 +38,7 @@ export interface OciSpec {
     maskedPaths: string[];
     readonlyPaths: string[];
     rootfsPropagation?: string;
+    seccomp?: OciSeccomp;
   };
 }
 

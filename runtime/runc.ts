@@ -14,8 +14,12 @@ export interface RuncInfo {
   version: string;
 }
 
-/** `runc --version`, or undefined when runc is not installed or does not run. */
-export function runcVersion(runc = 'runc', timeoutMs = 10_000): Promise<RuncInfo | undefined> {
+/**
+ * `runc --version`, or undefined when runc is not installed or does not run.
+ * Generous: a loaded machine under emulation can take many seconds to start
+ * a Go binary, and a runc taken for missing stops boot.
+ */
+export function runcVersion(runc = 'runc', timeoutMs = 120_000): Promise<RuncInfo | undefined> {
   return new Promise((resolve) => {
     execFile(runc, ['--version'], { timeout: timeoutMs }, (err, stdout) => {
       if (err) return resolve(undefined);
@@ -25,8 +29,12 @@ export function runcVersion(runc = 'runc', timeoutMs = 10_000): Promise<RuncInfo
   });
 }
 
-/** How long runc create (or run --detach) may take before keel kills it and reports the start failed. */
-const CREATE_TIMEOUT_MS = 60_000;
+/**
+ * How long runc create (or run --detach) may take before keel kills it and
+ * reports the start failed: long, since a loaded machine under emulation has
+ * taken over a minute for one.
+ */
+const CREATE_TIMEOUT_MS = 300_000;
 
 export class RuncError extends Error {
   override name = 'RuncError';
@@ -130,7 +138,11 @@ export class Runc implements ContainerDriver {
     };
     child.stderr.on('data', collect);
     // A runc that hangs must not hold up a start, and what waits on the start, for good.
-    const timer = setTimeout(() => child.kill('SIGKILL'), CREATE_TIMEOUT_MS);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, CREATE_TIMEOUT_MS);
     const code = await new Promise<number | null>((resolve) => {
       child.once('error', () => resolve(null));
       child.once('exit', (c) => resolve(c));
@@ -140,7 +152,7 @@ export class Runc implements ContainerDriver {
     if (code !== 0) {
       child.stdout.destroy();
       child.stderr.destroy();
-      const message = runcMessage(logFile, early);
+      const message = timedOut ? `did not finish within ${CREATE_TIMEOUT_MS / 1000} s and was killed` : runcMessage(logFile, early);
       await this.delete(id, true);
       throw new RuncError(`runc ${verb[0]} ${id}: ${message}`);
     }

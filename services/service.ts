@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { formatRestart, type ServiceEntry } from '../model/index.js';
 import { statePaths } from '../model/layout.js';
 import { clip, MAX_FIELD_TEXT, type KeelEventInput } from '../events/bus.js';
-import type { ContainerEngine, ContainerPlan, ResourceStats, RunningContainer } from '../runtime/engine.js';
+import type { ContainerEngine, ContainerPlan, ResourceStats, RunningContainer, StreamName } from '../runtime/engine.js';
 import type { ExtraConfig } from '../runtime/oci-spec.js';
 import { describeOutcome, startFailure, type Outcome } from '../runtime/outcome.js';
 import { KILL_WAIT_MS, stopContainer } from '../runtime/stop.js';
@@ -28,6 +28,8 @@ export interface ServiceDeps {
   clock?: Clock;
   /** For the backoff's jitter. */
   random?: () => number;
+  /** Each line a service writes, besides its log ring (a container's init relays them to its own stdout). */
+  onLine?: (service: string, stream: StreamName, line: string) => void;
 }
 
 const KEEP_EXITS = 20;
@@ -188,7 +190,16 @@ export class Service {
     }
     let run: RunningContainer;
     try {
-      run = await this.deps.engine.start(plan, { onLine: (stream, line, continued) => this.logs.push({ time: this.clock.now(), stream, attempt, line, ...(continued ? { continued } : {}) }) }, { attempt });
+      run = await this.deps.engine.start(
+        plan,
+        {
+          onLine: (stream, line, continued) => {
+            this.logs.push({ time: this.clock.now(), stream, attempt, line, ...(continued ? { continued } : {}) });
+            this.deps.onLine?.(this.name, stream, line);
+          },
+        },
+        { attempt },
+      );
     } catch (err) {
       this.releasePrevious();
       started();
@@ -396,6 +407,14 @@ export class Service {
     if (outcome) return true;
     this.deps.emit({ kind: 'service.stuck', level: 'error', message: `service ${this.name} did not exit within ${KILL_WAIT_MS} ms of SIGKILL (a process stuck in the kernel?); keel gave up waiting for it`, service: this.name });
     return false;
+  }
+
+  /** Passes a signal to the running run (a process entry's whole process group); false when none runs. */
+  async signal(signal: NodeJS.Signals): Promise<boolean> {
+    const run = this.run;
+    if (!run || this.pid === undefined) return false;
+    await run.signal(signal);
+    return true;
   }
 
   /** keel stop, and shutdown: no restart after this exit. Resolves when it is down and cleaned up. */

@@ -133,11 +133,11 @@ describe('errors at build time, not at boot', () => {
     const file = join(dir, 'many.yml');
     expect(lines).toEqual(
       expect.arrayContaining([
-        expect.stringContaining(`${file}: onboot[0] (nocmd): nocmd: no command: the image has no Entrypoint or Cmd, so give "command:"`),
-        expect.stringMatching(/onboot\[1\] \(gone\): image \.\/missing-one: .*missing-one does not exist/),
-        expect.stringContaining(`${file}: services[0] (label): image ./bad-label.tar: label org.mobyproject.config is not valid JSON`),
-        expect.stringContaining(`${file}: services[1] (caps): image ./bad-caps.tar: label org.mobyproject.config: capabilities[0]: "CAP_NOPE": unknown capability`),
-        expect.stringMatching(/services\[2\] \(gone2\): image \.\/missing-two: .*missing-two does not exist/),
+        expect.stringContaining(`${file}:3:12: onboot[0] (nocmd): nocmd: no command: the image has no Entrypoint or Cmd, so give "command:"`),
+        expect.stringMatching(/many\.yml:5:12: onboot\[1\] \(gone\): image \.\/missing-one: .*missing-one does not exist/),
+        expect.stringContaining(`${file}:8:12: services[0] (label): image ./bad-label.tar: label org.mobyproject.config is not valid JSON`),
+        expect.stringContaining(`${file}:11:12: services[1] (caps): image ./bad-caps.tar: label org.mobyproject.config: capabilities[0]: "CAP_NOPE": unknown capability`),
+        expect.stringMatching(/many\.yml:14:12: services\[2\] \(gone2\): image \.\/missing-two: .*missing-two does not exist/),
       ]),
     );
     expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -20,7 +20,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** keel-init as PID 1 of a PID namespace, with a pty as its console. */
 function startOnPty(manifest: string) {
   writeFileSync(join(dir, 'keel.yml'), manifest);
-  const term = pty.spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, join(DIST, 'keel-init.js'), '--manifest', join(dir, 'keel.yml'), '--state-dir', join(dir, 'state')], {
+  const term = pty.spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, join(DIST, 'keel-init.js'), '--mode', 'namespace', '--manifest', join(dir, 'keel.yml'), '--state-dir', join(dir, 'state')], {
     name: 'xterm',
     cols: 120,
     rows: 40,

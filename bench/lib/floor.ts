@@ -84,7 +84,7 @@ export async function buildFloor(manifestPath: string): Promise<FloorImage> {
       const { spec } = buildOciSpec({ entry: c, image: {}, rootfs: `${at}/rootfs`, idOf: () => undefined });
       if (!spec.root.readonly) throw new Error(`${c.name}: the floor runs read-only containers only (no overlay); set readonly: true`);
       spec.linux.cgroupsPath = `/floor/${c.name}`;
-      entries.push(...hostTree(resolve(baseDir, c.image), `${at}/rootfs`, ROOT_OWNED, undefined), { path: `${at}/config.json`, type: 'file', mode: 0o644, data: Buffer.from(specJson(spec)) });
+      entries.push(...hostTree(resolve(baseDir, c.image ?? ''), `${at}/rootfs`, ROOT_OWNED, undefined), { path: `${at}/config.json`, type: 'file', mode: 0o644, data: Buffer.from(specJson(spec)) });
     }
   }
   entries.push({ path: '/init', type: 'file', mode: 0o755, data: Buffer.from(initScript(manifest.onboot.map((c) => c.name), manifest.services.map((c) => c.name))) });

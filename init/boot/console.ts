@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { EventBus } from '../../events/bus.js';
 import { activeConsole, openExtraConsoles, type ExtraConsoles } from '../console/consoles.js';
-import { attachConsole, consoleLine, consoleWriter, type ConsoleSink } from '../console/sink.js';
+import { attachConsole, consoleLine, consoleWriter, type ConsoleSink, type ConsoleWrite } from '../console/sink.js';
 
 /** Container lines the console takes at once, and per second after that: a serial console writes about 11 KB/s, and each write blocks PID 1. */
 const RELAY_BURST = 200;
@@ -45,12 +45,14 @@ export class ContainerRelay {
 }
 
 export class Console {
-  private readonly primary = consoleWriter();
+  private readonly primary: ConsoleWrite;
   private extra: ExtraConsoles | undefined;
   readonly sink: ConsoleSink;
 
-  constructor(bus: EventBus) {
-    this.sink = attachConsole(bus, (text) => this.write(text));
+  /** A container's init writes its own lines to stderr, warnings and errors only: stdout is the services'. */
+  constructor(bus: EventBus, container = false) {
+    this.primary = consoleWriter(container ? process.stderr : process.stdout);
+    this.sink = attachConsole(bus, (text) => this.write(text), container ? 'warn' : 'info');
   }
 
   /** keel's own text, to every console. */

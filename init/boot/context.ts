@@ -16,10 +16,14 @@ export interface BootBase {
   paths: StatePaths;
   /** The first process of a booting kernel: set the machine up, power off at the end. */
   machine: boolean;
+  /** A container image's init (docker run): its signal table, exit code, output and stop deadline. */
+  container: boolean;
   isPid1: boolean;
   console: Console;
   record: BootRecord;
   power: PowerControl;
   /** The supervisor, once the runtime is found. */
   supervisor: Late<Supervisor>;
+  /** The manifest's main service (a container's CMD), once the manifest is read. */
+  main: Late<string>;
 }

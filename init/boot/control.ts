@@ -4,15 +4,19 @@
 // inspected and powered off.
 import { verifyPassword } from '../../model/password.js';
 import type { Manifest } from '../../model/index.js';
-import { ControlApi } from '../../api/server.js';
+import { connectionCap, ControlApi } from '../../api/server.js';
+import { openFileLimit } from '../core/fd-limit.js';
 import { ConsolePrompt, consoleIO, type ConsoleAccess } from '../console/prompt.js';
 import { remoteTerminals } from '../console/remote-terminals.js';
 import { startVmChannel } from '../machine/vm-channel.js';
 import type { BootBase } from './context.js';
 
-/** The container id of a service's attempt that runs now, for exec. */
+/** The container id of a service's attempt whose container runs now, for exec (a process entry has no container to exec into). */
 function runningContainer({ supervisor }: BootBase): (service: string) => string | undefined {
-  return (name) => supervisor.get()?.get(name)?.containerId;
+  return (name) => {
+    const s = supervisor.get()?.get(name);
+    return s?.entry.kind === 'container' ? s.containerId : undefined;
+  };
 }
 
 export function controlStage(ctx: BootBase & { modules: Promise<void> }): object {
@@ -23,6 +27,7 @@ export function controlStage(ctx: BootBase & { modules: Promise<void> }): object
     bootReport: () => record.report(),
     power: (action) => power.request(action, `keel ${action}`),
     terminals: remoteTerminals({ socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx) }),
+    maxConnections: connectionCap(openFileLimit()?.soft ?? 1024),
   });
   api.listen(paths.socket).then(
     () => bus.emit({ kind: 'api.listening', level: 'debug', message: `control API on ${paths.socket}`, path: paths.socket }),
@@ -50,6 +55,8 @@ function consoleAccess(manifest: Manifest | undefined): ConsoleAccess {
 
 export function promptStage(ctx: BootBase & { manifest: Manifest | undefined }): object {
   const { bus, paths, console, power } = ctx;
+  // A container's stdin is its CMD's (docker run -it IMAGE sh), never a prompt's.
+  if (ctx.container) return {};
   const prompt = new ConsolePrompt(
     { access: consoleAccess(ctx.manifest), socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx), sink: console.sink },
     consoleIO((text) => console.write(text)),

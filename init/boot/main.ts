@@ -21,14 +21,16 @@ import { BootRecord } from './record.js';
 import { consoleStage, logStage, machineStage, reaperStage, signalStage } from './setup.js';
 import { Stages } from './stages.js';
 import { completeStage, manifestStage, onbootStage, planStage, runtimeStage, servicesStage } from './workload.js';
+import { containerDefaults, isContainerInit } from './container.js';
 
 export function main(argv: readonly string[]): void {
   const bus = new EventBus();
   installGuard(bus);
   trackChildProcesses();
-  const console = new Console(bus);
   const args = parseArgs(argv);
   const isPid1 = process.pid === 1;
+  const container = args.mode === 'container' || (args.mode === 'auto' && isContainerInit(isPid1));
+  const console = new Console(bus, container);
   if (!isPid1 && (args.help || args.version || args.errors.length > 0)) {
     if (args.version) console.write(`keel-init ${VERSION}\n`);
     else if (args.help) console.write(USAGE);
@@ -37,6 +39,7 @@ export function main(argv: readonly string[]): void {
     return;
   }
   const machine = args.mode === 'machine' || (args.mode === 'auto' && isPid1 && !existsSync('/proc/self'));
+  if (container) containerDefaults(args);
   let s: Sys;
   try {
     s = sys();
@@ -53,20 +56,26 @@ export function main(argv: readonly string[]): void {
     args,
     paths: statePaths(args.stateDir),
     machine,
+    container,
     isPid1,
     console,
     record: new BootRecord(machine),
-    power: new PowerControl(bus, s, machine, isPid1),
+    power: new PowerControl(bus, s, machine, isPid1, container),
     supervisor: new Late<Supervisor>(),
+    main: new Late<string>(),
   };
-  bus.emit({ kind: 'keel.start', message: `keel ${VERSION} starting as pid ${process.pid} (${machine ? 'machine' : 'namespace'} mode)`, version: VERSION, mode: machine ? 'machine' : 'namespace' });
+  const mode = machine ? 'machine' : container ? 'container' : 'namespace';
+  bus.emit({ kind: 'keel.start', message: `keel ${VERSION} starting as pid ${process.pid} (${mode} mode)`, version: VERSION, mode });
   if (root) {
     base.record.root = root;
     const failed = root.way === 'copied' && root.why !== COPY_ASKED;
     if (root.way !== 'none') bus.emit({ kind: 'machine.root', level: failed ? 'warn' : 'info', message: ROOT_SAID[root.way](root.why, root.ms), way: root.way, ms: root.ms, ...(root.why ? { why: root.why } : {}) });
   }
   for (const e of args.errors) bus.emit({ kind: 'keel.args', level: 'warn', message: `ignoring bad argument: ${e}` });
-  void boot(base);
+  // A container whose boot cannot go on ends (exit 1) rather than idle in the emergency state: its engine restarts it, or its user sees why.
+  void boot(base).then((ctx) => {
+    if (!ctx && container) base.power.request('poweroff', 'boot could not go on', 1);
+  });
 }
 
 const ROOT_SAID: Record<RootWay, (why: string | undefined, ms: number) => string> = {

@@ -7,7 +7,7 @@ import { formatDuration, formatRestart, type Manifest, type ServiceEntry } from 
 const MiB = 2 ** 20;
 
 function serviceLine(s: ServiceEntry): string {
-  const notes: string[] = [`restart ${formatRestart(s.restart)}`];
+  const notes: string[] = [...(s.kind === 'process' ? ['process'] : []), `restart ${formatRestart(s.restart)}`];
   const deps = s.dependsOn;
   if (deps.length) notes.push(`after ${deps.map((d) => (d.condition === 'ready' ? d.name : `${d.name} ${d.condition}`)).join(', ')}`);
   if (s.ready) notes.push('ready: exec probe');

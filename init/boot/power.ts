@@ -4,6 +4,7 @@
 // here as they come up; the grace period is the manifest's once it is read.
 import type { EventBus } from '../../events/bus.js';
 import { emptyManifest } from '../../model/index.js';
+import { CONTAINER_SHUTDOWN_TIMEOUT_MS, SHUTDOWN_TIMEOUT_MS } from '../../model/manifest.js';
 import { unmountWritable } from '../machine/mounts.js';
 import { flushVmChannel } from '../machine/vm-channel.js';
 import { remainingProcesses, signalRemaining } from '../core/processes.js';
@@ -16,7 +17,9 @@ const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot
 export class PowerControl {
   private readonly hooks: StopHook[] = [];
   private graceMs = emptyManifest().shutdown.grace;
-  private deadlineMs = emptyManifest().shutdown.timeout;
+  private deadlineMs: number;
+  /** A container's exit code, when something (the main service) decides it; else 0 after a stop in time, 1 after one past its deadline. */
+  private exitCode: (() => number | undefined) | undefined;
   private readonly beforeShutdown: Array<() => void> = [];
   private begun = false;
 
@@ -25,7 +28,11 @@ export class PowerControl {
     private readonly sys: Sys,
     private readonly machine: boolean,
     private readonly isPid1: boolean,
-  ) {}
+    /** A container image's init: a shorter default deadline, a grace inside it, and an exit code that says how it ended. */
+    private readonly container = false,
+  ) {
+    this.deadlineMs = container ? CONTAINER_SHUTDOWN_TIMEOUT_MS : SHUTDOWN_TIMEOUT_MS;
+  }
 
   get shuttingDown(): boolean {
     return this.begun;
@@ -37,9 +44,14 @@ export class PowerControl {
   }
 
   /** The manifest's shutdown settings: the grace between SIGTERM and SIGKILL, and the deadline of the whole. */
-  setTimes(times: { grace: number; timeout: number }): void {
+  setTimes(times: { grace: number; timeout?: number }): void {
     this.graceMs = times.grace;
-    this.deadlineMs = times.timeout;
+    if (times.timeout !== undefined) this.deadlineMs = times.timeout;
+  }
+
+  /** Where a container's exit code comes from (the main service's last exit). */
+  exitCodeFrom(code: () => number | undefined): void {
+    this.exitCode = code;
   }
 
   /** Runs first when shutdown begins (the console prompt lets held lines flow again: an operator must see it). */
@@ -47,12 +59,14 @@ export class PowerControl {
     this.beforeShutdown.push(f);
   }
 
-  request(action: PowerAction, why: string): void {
+  /** `exitCode` ends a container's init with that code, whatever else would decide it. */
+  request(action: PowerAction, why: string, exitCode?: number): void {
     if (this.begun) {
       this.bus.emit({ kind: 'shutdown.ignored', message: `${why}: already shutting down` });
       return;
     }
     this.begun = true;
+    if (exitCode !== undefined) this.exitCode = () => exitCode;
     for (const f of this.beforeShutdown) f();
     this.bus.emit({ kind: 'shutdown.requested', message: `${why}: ${action}`, action, reason: why });
     void runShutdown(action, {
@@ -61,16 +75,17 @@ export class PowerControl {
       remaining: () => remainingProcesses(this.isPid1),
       graceMs: this.graceMs,
       deadlineMs: this.deadlineMs,
+      graceWithinDeadline: this.container,
       sync: () => this.sys.sync(),
       unmount: () => (this.machine ? unmountWritable(this.sys) : ''),
-      finish: (a) => this.finish(a),
+      finish: (a, inTime) => this.finish(a, inTime),
       emit: (e) => this.bus.emit(e),
       flushReplies: flushVmChannel,
     });
   }
 
-  private finish(action: PowerAction): void {
-    if (!this.machine) process.exit(0);
+  private finish(action: PowerAction, inTime: boolean): void {
+    if (!this.machine) process.exit(this.container ? (this.exitCode?.() ?? (inTime ? 0 : 1)) : 0);
     try {
       this.sys.reboot(REBOOT_CMD[action]);
     } catch (err) {

@@ -4,8 +4,10 @@ import { setUpMachine } from '../machine/setup.js';
 import { watchPowerButton } from '../machine/power-button.js';
 import { ownConsole } from '../console/own.js';
 import { attachLog, openLog } from '../core/log.js';
+import { raiseOpenFileLimit } from '../core/fd-limit.js';
 import { Reaper } from '../core/reaper.js';
-import { installSignalHandlers } from '../core/signals.js';
+import { CONTAINER_SIGNAL_TABLE, installSignalHandlers, SIGNAL_TABLE } from '../core/signals.js';
+import { forwardSignal } from './container.js';
 import type { BootBase } from './context.js';
 
 /** The kernel starts init with no PATH; runc, ip and the shell live in the usual places. */
@@ -34,6 +36,7 @@ export function logStage({ bus, args }: BootBase): object {
 }
 
 export function reaperStage({ bus, sys }: BootBase): { reaper: Reaper } {
+  raiseOpenFileLimit(sys, (message) => bus.emit({ kind: 'keel.limits', level: 'warn', message }));
   const reaper = new Reaper(sys);
   try {
     reaper.start();
@@ -43,11 +46,15 @@ export function reaperStage({ bus, sys }: BootBase): { reaper: Reaper } {
   return { reaper };
 }
 
-export function signalStage({ bus, power, machine, modules }: BootBase & { modules: Promise<void> }): object {
-  installSignalHandlers((signal, action) => {
-    if (action === 'log') bus.emit({ kind: 'signal.hup', message: `${signal} received (reload is not supported yet)` });
-    else power.request(action, signal);
-  });
+export function signalStage({ bus, power, machine, container, supervisor, main, modules }: BootBase & { modules: Promise<void> }): object {
+  installSignalHandlers(
+    (signal, action) => {
+      if (action === 'log') bus.emit({ kind: 'signal.hup', message: `${signal} received (reload is not supported yet)` });
+      else if (action === 'forward') void forwardSignal(signal, supervisor.get(), main.get(), bus);
+      else power.request(action, signal);
+    },
+    container ? CONTAINER_SIGNAL_TABLE : SIGNAL_TABLE,
+  );
   // The button's device exists once evdev and button are loaded.
   if (machine) {
     void modules.then(() => {

@@ -2,8 +2,15 @@
 // run onboot, start the services, and say that boot is complete.
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { loadManifest, ManifestError, type Manifest } from '../../model/index.js';
+import { ManifestError, type Manifest } from '../../model/index.js';
 import { RuncEngine } from '../../runtime/container-run.js';
+import { EntryEngine } from '../../runtime/entry-engine.js';
+import type { Host } from '../../runtime/host.js';
+import { delegatedCgroup, type CgroupHome } from '../../runtime/process-cgroup.js';
+import { inheritedEnv } from '../../runtime/process-plan.js';
+import { ProcessEngine } from '../../runtime/process-run.js';
+import { commandOf } from '../core/args.js';
+import { CMD_SERVICE, containerManifest, endWithMain, entryOutput } from './container.js';
 import { describeOutcome, isFailure } from '../../runtime/outcome.js';
 import { Runc, runcVersion } from '../../runtime/runc.js';
 import { runPhase, type PhaseDeps } from '../../services/phase.js';
@@ -15,13 +22,16 @@ import { runtimeHost } from '../core/runtime-host.js';
 import { setHostname } from '../machine/setup.js';
 import { ContainerRelay } from './console.js';
 import type { BootBase } from './context.js';
+import { readManifest } from './manifest-reader.js';
 import { bootPlan } from './plan.js';
 import { BootStopped } from './stages.js';
 import { uptimeMs } from './record.js';
 
-export function manifestStage({ bus, args }: BootBase): { manifest: Manifest | undefined } {
+export async function manifestStage({ bus, args, container, main }: BootBase): Promise<{ manifest: Manifest | undefined }> {
   try {
-    return { manifest: loadManifest(args.manifest) };
+    const manifest = container ? await containerManifest(args.manifest, commandOf(args)) : await readManifest(args.manifest);
+    if (manifest.main !== undefined) main.set(manifest.main);
+    return { manifest };
   } catch (err) {
     if (err instanceof ManifestError) enterEmergency(bus, `the manifest ${args.manifest} is not valid`, err.message.split('\n'));
     else enterEmergency(bus, `the manifest ${args.manifest} could not be loaded: ${(err as Error).message}`);
@@ -52,8 +62,8 @@ function idsByName(manifest: Manifest): Map<string, number> {
 export interface Workload {
   supervisor: Supervisor;
   phaseDeps: PhaseDeps;
-  /** Where runc was found; its version is asked once boot is done. */
-  runc: string;
+  /** Where runc was found, if it was; its version is asked once boot is done. */
+  runc: string | undefined;
 }
 
 /** An executable file called `name` in PATH, found without running it. */
@@ -78,35 +88,67 @@ export function sayRuncVersion(bus: BootBase['bus'], runc: string): Promise<void
   });
 }
 
-/** runc, and what runs on it: the engine, the supervisor, and their stop hooks (services, then onshutdown). Containers need the kernel modules (overlay, the NIC): ready when they are. */
-export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper: Reaper; modules: Promise<void> }): Promise<{ workload: Workload | undefined }> {
-  const { bus, manifest, paths, power } = ctx;
-  const runc = onPath('runc');
-  const containers = manifest.onboot.length + manifest.services.length + manifest.onshutdown.length;
+const entriesOf = (m: Manifest) => [...m.onboot, ...m.services, ...m.onshutdown];
+
+/** The runc engine, or why there is none: runc is needed only when the manifest has container entries. It is found without running it. */
+function containerEngine(ctx: BootBase & { manifest: Manifest }, host: Host, runc: string | undefined): RuncEngine | { missing: string } {
+  const { bus, manifest, paths } = ctx;
+  const containers = entriesOf(manifest).filter((e) => e.kind === 'container').length;
   if (!runc && containers > 0) {
-    enterEmergency(bus, 'runc was not found in PATH, and the manifest has containers', ['fix: install runc in the image (the runc package on Debian)']);
+    enterEmergency(bus, 'runc was not found in PATH, and the manifest has containers', ['fix: install runc in the image (the runc package on Debian), or run the entries as processes (kind: process)']);
     throw new BootStopped();
   }
   if (!runc) {
-    bus.emit({ kind: 'runtime.missing', level: 'warn', message: 'runc was not found in PATH (no containers in this manifest need it)' });
-    return { workload: undefined };
+    // A container image's init without runc is the usual case, not worth a warning.
+    bus.emit({ kind: 'runtime.missing', level: 'debug', message: 'runc was not found in PATH (no container entries need it)' });
+    return { missing: 'runc was not found in PATH' };
   }
-  const host = runtimeHost(ctx.sys, ctx.reaper);
   const ids = idsByName(manifest);
-  const emit = bus.emit.bind(bus);
-  const engine = new RuncEngine({
+  return new RuncEngine({
     driver: new Runc(paths.runcRoot, host),
     host,
     stateDir: paths.dir,
     baseDir: dirname(resolve(ctx.args.manifest)),
     idOf: (name) => ids.get(name),
-    warn: (message) => emit({ kind: 'runtime.fallback', level: 'warn', message }),
+    cgroupParent: ctx.args.cgroupParent,
+    warn: (message) => bus.emit({ kind: 'runtime.fallback', level: 'warn', message }),
   });
-  // Container output is not an event: onboot and onshutdown lines go straight to the console, a service's to its log ring.
+}
+
+/** Process entries' cgroups, where a writable cgroup v2 is delegated; else one warning naming the limits that are ignored. */
+function processCgroups({ bus, manifest, isPid1 }: BootBase & { manifest: Manifest }): CgroupHome | undefined {
+  const processes = entriesOf(manifest).filter((e) => e.kind === 'process');
+  if (processes.length === 0) return undefined;
+  const found = delegatedCgroup(isPid1);
+  if ('home' in found) {
+    bus.emit({ kind: 'runtime.cgroup', level: 'debug', message: `process entries get cgroups under ${found.home.base}` });
+    return found.home;
+  }
+  const limited = processes.filter((e) => e.resources !== undefined).map((e) => e.name);
+  bus.emit({
+    kind: 'runtime.cgroup',
+    level: limited.length ? 'warn' : 'debug',
+    message: `no cgroup for process entries: ${found.why}${limited.length ? `; the resources (limits) of ${limited.join(', ')} are ignored, and OOM kills in them are not reported` : ''} (a writable cgroup v2 is delegated on a cgroup v2 host with docker run --cgroupns=private, and in keel's own VM)`,
+  });
+  return undefined;
+}
+
+/** The engines (runc for containers, keel's own fork for processes), the supervisor, and their stop hooks (services, then onshutdown). */
+export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper: Reaper; modules: Promise<void> }): Promise<{ workload: Workload | undefined }> {
+  const { bus, manifest, paths, power } = ctx;
+  const host = runtimeHost(ctx.sys, ctx.reaper);
+  const runc = onPath('runc');
+  const processes = new ProcessEngine({ host, baseEnv: inheritedEnv(process.env), cgroup: processCgroups(ctx), ...(manifest.main === CMD_SERVICE && ctx.container ? { attached: CMD_SERVICE } : {}) });
+  const engine = new EntryEngine(processes, containerEngine(ctx, host, runc));
+  const emit = bus.emit.bind(bus);
+  // Entry output is not an event: a container's init writes it to its stdout (per `output`); elsewhere onboot and
+  // onshutdown lines go to the console, bounded, and a service's only to its log ring.
+  const output = entryOutput(manifest.output ?? (ctx.container ? 'prefixed' : 'none'));
   const relay = new ContainerRelay((text) => ctx.console.write(text));
-  const phaseDeps: PhaseDeps = { engine, emit, stateDir: paths.dir, onLine: (name, _stream, line) => relay.line(name, line), onEnd: (name, logFile) => relay.flush(name, logFile) };
-  const supervisor = new Supervisor(manifest.services, { engine, emit, stateDir: paths.dir, notifyHub: notifyHub(ctx.sys, paths.dir) });
+  const phaseDeps: PhaseDeps = { engine, emit, stateDir: paths.dir, onLine: output ?? ((name, _stream, line) => relay.line(name, line)), onEnd: (name, logFile) => relay.flush(name, logFile) };
+  const supervisor = new Supervisor(manifest.services, { engine, emit, stateDir: paths.dir, notifyHub: notifyHub(ctx.sys, paths.dir), ...(output ? { onLine: output } : {}) });
   ctx.supervisor.set(supervisor);
+  if (ctx.container && manifest.main !== undefined) endWithMain(supervisor, manifest.main, power);
   // Registered before onboot runs: a shutdown from the emergency state after a failed critical entry still runs onshutdown.
   power.addStopHook({ name: 'services', run: () => supervisor.stopAll(), pending: () => supervisor.stillRunning() });
   power.addStopHook({ name: 'onshutdown', run: async () => void (await runPhase('onshutdown', manifest.onshutdown, phaseDeps)) });
@@ -159,7 +201,8 @@ function injectFaults(): void {
 export function completeStage({ bus, record, machine, workload, settled }: BootBase & { workload: Workload | undefined; settled: Promise<void> }): object {
   record.completeAt = Date.now();
   record.mark('bootCompleteMs', record.completeAt);
-  if (workload) void settled.then(() => sayRuncVersion(bus, workload.runc));
+  const runc = workload?.runc;
+  if (runc) void settled.then(() => sayRuncVersion(bus, runc));
   const up = machine ? uptimeMs() : undefined;
   const rss = process.memoryUsage().rss;
   bus.emit({ kind: 'boot.complete', message: `boot complete${up !== undefined ? ` ${up} ms after kernel start` : ''} (keel-init rss ${(rss / 2 ** 20).toFixed(1)} MiB)`, uptimeMs: up, rss });

@@ -26,7 +26,7 @@ describe('keel-init arguments', () => {
 
   it('reports a flag without a value and a bad mode', () => {
     expect(parseArgs(['--manifest']).errors).toEqual(['--manifest needs a value']);
-    expect(parseArgs(['--mode', 'vm']).errors[0]).toContain('expected machine, namespace or auto');
+    expect(parseArgs(['--mode', 'vm']).errors[0]).toContain('expected machine, namespace, container or auto');
   });
 });
 

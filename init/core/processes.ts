@@ -2,6 +2,7 @@
 // a machine or a PID namespace) that is everything but ourselves and kernel
 // threads, and kill(-1) reaches it in one call. As a plain process it is only
 // our own descendants: kill(-1) there would hit the whole host.
+import { signalPids } from '../../runtime/pids.js';
 import { isKernelThread, listDescendants, listPids, readStat } from './procfs.js';
 
 export function remainingProcesses(isPid1: boolean): number[] {
@@ -26,14 +27,5 @@ export function signalRemaining(isPid1: boolean, signal: 'SIGTERM' | 'SIGKILL'):
     }
     return targets.length;
   }
-  let n = 0;
-  for (const pid of targets) {
-    try {
-      process.kill(pid, signal);
-      n++;
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return n;
+  return signalPids(targets, signal);
 }

@@ -27,11 +27,13 @@ export interface ShutdownDeps {
   graceMs: number;
   /** Milliseconds the whole shutdown may take before keel kills what remains and powers off. */
   deadlineMs: number;
+  /** The grace is cut to what is left of the deadline (at least 500 ms): a container's init must end inside its engine's own grace. */
+  graceWithinDeadline?: boolean;
   sync(): void;
   /** Unmounts writable filesystems; returns a description of what it did. */
   unmount(): string;
-  /** Ends it: reboot(2) on a machine, process exit elsewhere. */
-  finish(action: PowerAction): void;
+  /** Ends it: reboot(2) on a machine, process exit elsewhere; `inTime` says whether every owner stopped before the deadline. */
+  finish(action: PowerAction, inTime: boolean): void;
   emit(event: KeelEventInput): void;
   sleep?: (ms: number) => Promise<void>;
   /** Lets answers already given (to "keel poweroff" over the VM control channel) leave before the power goes. */
@@ -98,14 +100,15 @@ export async function runShutdown(action: PowerAction, deps: ShutdownDeps): Prom
   step(deps, signal, () => (termed = deps.signalAll(signal)));
   if (termed > 0) {
     deps.emit({ kind: 'shutdown.signal', message: `sent ${signal} to ${termed} remaining process(es)`, signal, count: termed });
-    const left = await waitGone(deps, inTime ? deps.graceMs : 2000);
+    const grace = deps.graceWithinDeadline ? Math.min(deps.graceMs, Math.max(500, started + deps.deadlineMs - Date.now())) : deps.graceMs;
+    const left = await waitGone(deps, inTime ? grace : 2000);
     if (left.length > 0 && inTime) {
       let killed = 0;
       step(deps, 'SIGKILL', () => (killed = deps.signalAll('SIGKILL')));
       deps.emit({
         kind: 'shutdown.signal',
         level: 'warn',
-        message: `sent SIGKILL to ${killed} process(es) still running after ${deps.graceMs} ms (pids ${left.slice(0, 10).join(' ')})`,
+        message: `sent SIGKILL to ${killed} process(es) still running after ${grace} ms (pids ${left.slice(0, 10).join(' ')})`,
         signal: 'SIGKILL',
         count: killed,
         pids: left,
@@ -127,5 +130,5 @@ export async function runShutdown(action: PowerAction, deps: ShutdownDeps): Prom
     if (what) deps.emit({ kind: 'shutdown.unmount', message: what });
   });
   deps.emit({ kind: 'shutdown.end', message: `${action} now (shutdown took ${Date.now() - started} ms)`, action, ms: Date.now() - started });
-  deps.finish(action);
+  deps.finish(action, inTime);
 }

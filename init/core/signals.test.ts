@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionFor, SIGNAL_TABLE } from './signals.js';
+import { actionFor, CONTAINER_SIGNAL_TABLE, SIGNAL_TABLE } from './signals.js';
 
 describe('signal table', () => {
   it("follows busybox init's meanings", () => {
@@ -12,8 +12,13 @@ describe('signal table', () => {
     expect(actionFor('SIGQUIT')).toBeUndefined();
   });
 
+  it("as a container's init: docker stop and ctrl-c end it, the rest go to the services", () => {
+    for (const s of ['SIGTERM', 'SIGINT']) expect(actionFor(s, CONTAINER_SIGNAL_TABLE)).toBe('poweroff');
+    for (const s of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH']) expect(actionFor(s, CONTAINER_SIGNAL_TABLE)).toBe('forward');
+  });
+
   it('only names signals Node can install a handler for', () => {
-    for (const name of Object.keys(SIGNAL_TABLE)) {
+    for (const name of [...Object.keys(SIGNAL_TABLE), ...Object.keys(CONTAINER_SIGNAL_TABLE)]) {
       expect(() => {
         const h = () => {};
         process.on(name as NodeJS.Signals, h);

@@ -1,9 +1,11 @@
-// The signal table of keel as PID 1 (busybox init's meanings). The kernel
-// drops any signal to PID 1 that has no handler (docs/architecture.md, "Signals to PID 1"), so each
-// one here gets a handler, including the ones that only log.
+// The signal tables of keel as PID 1: a machine's (busybox init's meanings),
+// and a container image's (what `docker stop`, `docker kill -s` and a
+// terminal send). The kernel drops any signal to PID 1 that has no handler
+// (docs/architecture.md, "Signals to PID 1"), so each one here gets a
+// handler, including the ones that only log.
 
 export type PowerAction = 'poweroff' | 'reboot' | 'halt';
-export type SignalAction = PowerAction | 'log';
+export type SignalAction = PowerAction | 'log' | 'forward';
 
 export const SIGNAL_TABLE: Readonly<Record<string, SignalAction>> = {
   SIGTERM: 'poweroff',
@@ -14,12 +16,28 @@ export const SIGNAL_TABLE: Readonly<Record<string, SignalAction>> = {
   SIGHUP: 'log', // reserved for reloading the manifest
 };
 
-export function actionFor(signal: string): SignalAction | undefined {
-  return SIGNAL_TABLE[signal];
+/**
+ * As a container's init: the stop signals end the container (everything
+ * stopped in reverse dependency order, then exit); the others are passed to
+ * the main service's process group, or without one to every running process
+ * entry's, as tini and dumb-init pass them to their child.
+ */
+export const CONTAINER_SIGNAL_TABLE: Readonly<Record<string, SignalAction>> = {
+  SIGTERM: 'poweroff', // docker stop
+  SIGINT: 'poweroff', // ctrl-c on docker run -t without -i, docker kill -s INT
+  SIGPWR: 'poweroff',
+  SIGHUP: 'forward',
+  SIGUSR1: 'forward',
+  SIGUSR2: 'forward',
+  SIGWINCH: 'forward', // a terminal's new size
+};
+
+export function actionFor(signal: string, table: Readonly<Record<string, SignalAction>> = SIGNAL_TABLE): SignalAction | undefined {
+  return table[signal];
 }
 
-export function installSignalHandlers(handle: (signal: NodeJS.Signals, action: SignalAction) => void): void {
-  for (const [signal, action] of Object.entries(SIGNAL_TABLE)) {
+export function installSignalHandlers(handle: (signal: NodeJS.Signals, action: SignalAction) => void, table: Readonly<Record<string, SignalAction>> = SIGNAL_TABLE): void {
+  for (const [signal, action] of Object.entries(table)) {
     process.on(signal as NodeJS.Signals, () => handle(signal as NodeJS.Signals, action));
   }
 }

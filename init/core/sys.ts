@@ -37,6 +37,29 @@ export interface Sys {
   /** Binds an sd_notify datagram socket at `path`; returns its id. */
   notifyOpen(path: string): number;
   notifyClose(id: number): void;
+  /** pipe2(O_CLOEXEC): [read, write]. */
+  pipe(): [number, number];
+  /** Forks and execs a process entry (keel_sys.c's spawn_child says what the child does); returns its pid. */
+  spawnProcess(options: SpawnOptions): number;
+}
+
+/** spawnProcess's options, flattened for the addon (runtime-host.ts makes them from a SpawnRequest). */
+export interface SpawnOptions {
+  path: string;
+  argv: string[];
+  env: string[];
+  cwd: string;
+  changeUser: 0 | 1;
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** resource, soft, hard, resource, soft, hard, …; -1 is unlimited. */
+  rlimits: number[];
+  stdio: [number, number, number];
+  noNewPrivs: 0 | 1;
+  foreground: 0 | 1;
+  cgroupFd: number;
+  oomScoreAdj: number | null;
 }
 
 export { MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE, MS_SHARED, MNT_DETACH } from '../../runtime/mount-options.js';

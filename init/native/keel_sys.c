@@ -5,6 +5,9 @@
 // and settles a promise, so boot goes on while the kernel links them.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <termios.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/un.h>
@@ -21,10 +24,12 @@
 #include <sys/reboot.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 
 #define MAX_STR 4096
 
@@ -497,6 +502,256 @@ static napi_value js_notify_close(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// ---- process entries ---------------------------------------------------
+// pipe(): a pipe whose two ends are close-on-exec, as [read, write].
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, "pipe2", NULL, errno);
+  napi_value arr, a, b;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_create_int32(env, fds[0], &a);
+  napi_create_int32(env, fds[1], &b);
+  napi_set_element(env, arr, 0, a);
+  napi_set_element(env, arr, 1, b);
+  return arr;
+}
+
+static int prop(napi_env env, napi_value obj, const char *key, napi_value *out) {
+  if (napi_get_named_property(env, obj, key, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "keel_sys: spawnProcess: bad options");
+    return -1;
+  }
+  return 0;
+}
+
+static int prop_i64(napi_env env, napi_value obj, const char *key, int64_t *out) {
+  napi_value v;
+  return prop(env, obj, key, &v) || get_i64(env, v, out);
+}
+
+#define MAX_GROUPS 256
+#define MAX_RLIMITS 16
+
+// What the child needs, read from JavaScript before the fork: after it the
+// child may only make async-signal-safe calls (no malloc, no N-API).
+typedef struct {
+  char path[MAX_STR], cwd[MAX_STR];
+  char **argv, **envp;
+  int change_user;
+  uid_t uid;
+  gid_t gid;
+  int ngroups;
+  gid_t groups[MAX_GROUPS];
+  int nrlimits;
+  int rl_res[MAX_RLIMITS];
+  struct rlimit rl[MAX_RLIMITS];
+  int no_new_privs, foreground, cgroup_fd, has_oom;
+  int stdio[3];
+  char oom[16];
+} spawn_opts_t;
+
+static void free_strv(char **v) {
+  if (!v) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+static int read_spawn_opts(napi_env env, napi_value o, spawn_opts_t *s) {
+  napi_value v, item;
+  int64_t n;
+  uint32_t len;
+  memset(s, 0, sizeof *s);
+  if (prop(env, o, "path", &v) || get_str(env, v, s->path, sizeof s->path, NULL)) return -1;
+  if (prop(env, o, "cwd", &v) || get_str(env, v, s->cwd, sizeof s->cwd, NULL)) return -1;
+  if (prop(env, o, "argv", &v) || !(s->argv = get_str_array(env, v))) return -1;
+  if (prop(env, o, "env", &v) || !(s->envp = get_str_array(env, v))) return -1;
+  if (prop_i64(env, o, "changeUser", &n)) return -1;
+  s->change_user = (int)n;
+  if (prop_i64(env, o, "uid", &n)) return -1;
+  s->uid = (uid_t)n;
+  if (prop_i64(env, o, "gid", &n)) return -1;
+  s->gid = (gid_t)n;
+  if (prop(env, o, "groups", &v) || napi_get_array_length(env, v, &len) != napi_ok || len > MAX_GROUPS) goto bad;
+  s->ngroups = (int)len;
+  for (uint32_t i = 0; i < len; i++) {
+    if (napi_get_element(env, v, i, &item) != napi_ok || get_i64(env, item, &n)) return -1;
+    s->groups[i] = (gid_t)n;
+  }
+  // rlimits: a flat list [resource, soft, hard, ...]; -1 is RLIM_INFINITY.
+  if (prop(env, o, "rlimits", &v) || napi_get_array_length(env, v, &len) != napi_ok || len % 3 || len / 3 > MAX_RLIMITS) goto bad;
+  s->nrlimits = (int)(len / 3);
+  for (uint32_t i = 0; i < len; i++) {
+    if (napi_get_element(env, v, i, &item) != napi_ok || get_i64(env, item, &n)) return -1;
+    rlim_t r = n < 0 ? RLIM_INFINITY : (rlim_t)n;
+    if (i % 3 == 0) s->rl_res[i / 3] = (int)n;
+    else if (i % 3 == 1) s->rl[i / 3].rlim_cur = r;
+    else s->rl[i / 3].rlim_max = r;
+  }
+  if (prop(env, o, "stdio", &v) || napi_get_array_length(env, v, &len) != napi_ok || len != 3) goto bad;
+  for (uint32_t i = 0; i < 3; i++) {
+    if (napi_get_element(env, v, i, &item) != napi_ok || get_i64(env, item, &n)) return -1;
+    s->stdio[i] = (int)n;
+  }
+  if (prop_i64(env, o, "noNewPrivs", &n)) return -1;
+  s->no_new_privs = (int)n;
+  if (prop_i64(env, o, "foreground", &n)) return -1;
+  s->foreground = (int)n;
+  if (prop_i64(env, o, "cgroupFd", &n)) return -1;
+  s->cgroup_fd = (int)n;
+  if (prop(env, o, "oomScoreAdj", &v)) return -1;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_number) {
+    if (get_i64(env, v, &n)) return -1;
+    s->has_oom = 1;
+    snprintf(s->oom, sizeof s->oom, "%d", (int)n);
+  }
+  return 0;
+bad:
+  napi_throw_type_error(env, NULL, "keel_sys: spawnProcess: bad options");
+  return -1;
+}
+
+// What the child tells the parent when a step before execve fails.
+typedef struct {
+  int step;
+  int err;
+} spawn_failure_t;
+
+static const char *const STEPS[] = {"sigaction", "setsid", "setpgid", "tcsetpgrp", "cgroup.procs", "oom_score_adj", "setrlimit", "setgroups", "setgid", "setuid", "prctl(PR_SET_NO_NEW_PRIVS)", "chdir", "dup", "execve"};
+enum { S_SIG, S_SETSID, S_SETPGID, S_TCSETPGRP, S_CGROUP, S_OOM, S_RLIMIT, S_SETGROUPS, S_SETGID, S_SETUID, S_NNP, S_CHDIR, S_DUP, S_EXEC };
+
+static void __attribute__((noreturn)) child_fail(int fd, int step) {
+  spawn_failure_t f = {step, errno};
+  ssize_t w = write(fd, &f, sizeof f);
+  (void)w;
+  _exit(127);
+}
+
+// The child between clone and execve: async-signal-safe calls only.
+static void __attribute__((noreturn)) spawn_child(const spawn_opts_t *s, int errfd) {
+  // Node ignores SIGPIPE and handles others; a child starts with every disposition at its default.
+  // The raw call: glibc's sigaction refuses the two signals it keeps for itself (32 and 33), which
+  // an ignoring parent would otherwise pass on.
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+  } dfl = {SIG_DFL, 0, NULL, 0};
+  for (int sig = 1; sig < NSIG; sig++) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+  if (s->foreground) {
+    // Its own process group, the terminal's foreground one (SIGTTOU is still blocked here).
+    if (setpgid(0, 0) != 0) child_fail(errfd, S_SETPGID);
+    if (tcsetpgrp(0, getpid()) != 0) child_fail(errfd, S_TCSETPGRP);
+  } else if (setsid() < 0) child_fail(errfd, S_SETSID);
+  if (s->cgroup_fd >= 0 && write(s->cgroup_fd, "0", 1) != 1) child_fail(errfd, S_CGROUP);
+  if (s->has_oom) {
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, s->oom, strlen(s->oom)) < 0) child_fail(errfd, S_OOM);
+    close(fd);
+  }
+  for (int i = 0; i < s->nrlimits; i++)
+    if (setrlimit(s->rl_res[i], &s->rl[i]) != 0) child_fail(errfd, S_RLIMIT);
+  // Raw system calls: glibc's setuid, setgid and setgroups would make every thread of the process change
+  // too, and this child shares the memory (and so the thread list) of keel's.
+  if (s->change_user) {
+    if (syscall(SYS_setgroups, (size_t)s->ngroups, s->groups) != 0) child_fail(errfd, S_SETGROUPS);
+    if (syscall(SYS_setgid, s->gid) != 0) child_fail(errfd, S_SETGID);
+    if (syscall(SYS_setuid, s->uid) != 0) child_fail(errfd, S_SETUID);
+  }
+  if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(errfd, S_NNP);
+  if (chdir(s->cwd) != 0) child_fail(errfd, S_CHDIR);
+  // Each source is copied above 2 first, so one that is itself 0, 1 or 2 cannot be overwritten before it is used.
+  int high[3];
+  for (int i = 0; i < 3; i++)
+    if ((high[i] = fcntl(s->stdio[i], F_DUPFD_CLOEXEC, 3)) < 0) child_fail(errfd, S_DUP);
+  for (int i = 0; i < 3; i++)
+    if (dup2(high[i], i) < 0) child_fail(errfd, S_DUP);
+  // Nothing else of keel's crosses the exec (Node opens most fds close-on-exec, but not all it inherited).
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  execve(s->path, s->argv, s->envp);
+  child_fail(errfd, S_EXEC);
+}
+
+typedef struct {
+  const spawn_opts_t *opts;
+  int errfd;
+} spawn_arg_t;
+
+static int spawn_entry(void *p) {
+  const spawn_arg_t *a = p;
+  spawn_child(a->opts, a->errfd);
+}
+
+#define SPAWN_STACK (256 * 1024)
+
+// spawnProcess(options): forks and execs a process entry (see spawn_child);
+// returns its pid. A failure before or at execve throws with the step and
+// its errno, the failed child already reaped, so keel's reaper never sees it.
+static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  spawn_opts_t *s = malloc(sizeof *s);
+  if (!s) return throw_errno(env, "malloc", NULL, ENOMEM);
+  napi_value result = NULL;
+  int errpipe[2] = {-1, -1};
+  if (read_spawn_opts(env, argv[0], s)) goto out;
+  if (pipe2(errpipe, O_CLOEXEC) != 0) {
+    throw_errno(env, "pipe2", NULL, errno);
+    goto out;
+  }
+  // Every signal blocked across the fork: no handler of Node's may run in the child (it would write to
+  // libuv's signal pipe, which the child shares); the child unblocks them after resetting dispositions.
+  // Like posix_spawn: the child shares keel's memory (CLONE_VM) on a stack of its own, and keel waits
+  // (CLONE_VFORK) until it has exec'd or failed, so no page table of keel's large heap is copied.
+  sigset_t all, old;
+  sigfillset(&all);
+  char *stack = malloc(SPAWN_STACK);
+  if (!stack) {
+    close(errpipe[0]);
+    close(errpipe[1]);
+    throw_errno(env, "malloc", NULL, ENOMEM);
+    goto out;
+  }
+  spawn_arg_t arg = {s, errpipe[1]};
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = clone(spawn_entry, stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
+  int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  free(stack);
+  close(errpipe[1]);
+  if (pid < 0) {
+    close(errpipe[0]);
+    throw_errno(env, "clone", s->path, fork_errno);
+    goto out;
+  }
+  spawn_failure_t f;
+  ssize_t r;
+  do {
+    r = read(errpipe[0], &f, sizeof f);
+  } while (r < 0 && errno == EINTR);
+  close(errpipe[0]);
+  if (r == (ssize_t)sizeof f) {
+    int status;
+    while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+    }
+    const char *step = f.step >= 0 && f.step <= S_EXEC ? STEPS[f.step] : "spawn";
+    throw_errno(env, step, f.step == S_CHDIR ? s->cwd : s->path, f.err);
+    goto out;
+  }
+  napi_create_int32(env, pid, &result);
+out:
+  free_strv(s->argv);
+  free_strv(s->envp);
+  free(s);
+  return result;
+}
+
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -517,6 +772,8 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("notifyStart", js_notify_start),
       FN("notifyOpen", js_notify_open),
       FN("notifyClose", js_notify_close),
+      FN("pipe", js_pipe),
+      FN("spawnProcess", js_spawn_process),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -2,9 +2,10 @@
 // Later, inside the VM, the same CLI talks to the running init.
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../image/kernel.js';
-import { buildImage, OUTPUT_FORMATS, type OutputFormat } from '../image/image.js';
+import { buildImage, defaultDistDir, OUTPUT_FORMATS, type OutputFormat } from '../image/image.js';
 import { COMPRESSIONS, type Compression } from '../image/initrd.js';
 import { removeOwnScratch } from '../image/cache.js';
+import { DEFAULT_INIT_TAG, INIT_DIR, loadInitImage } from '../image/init-image.js';
 import { terminalProgress } from '../image/sources/progress.js';
 import { jsonSchema, loadManifest, ManifestError, manifestWarnings } from '../../model/index.js';
 import { findImage, runVm, type Disk, type NetMode, type RunOptions } from '../run/qemu.js';
@@ -36,6 +37,8 @@ const USAGE = `usage: keel COMMAND [options]
   keel --vm VM VERB ...                        any verb below, against a VM keel run started
   keel validate keel.yml                       check a manifest without building
   keel schema                                  print the manifest's JSON Schema
+  keel init-image [--tag TAG] [-o ARCHIVE]     load keel as a container image's init into the Docker engine
+                                               (${INIT_DIR}, default tag ${DEFAULT_INIT_TAG}), for COPY --from=
   keel kernel fetch [PACKAGE]                  download a Debian kernel into the cache
                                                (default ${DEFAULT_KERNEL_PACKAGE})
   keel password                                read a password on stdin, print its hash for console.password
@@ -220,12 +223,24 @@ async function dispatch(argv: string[]): Promise<number> {
       return 0;
     default:
       if ((CONTROL_VERBS as readonly string[]).includes(command ?? '')) return runControl(command as ControlVerb, rest);
-      return dispatchRest(command);
+      return dispatchRest(command, rest);
   }
 }
 
-function dispatchRest(command: string | undefined): number {
+/** keel init-image: /opt/keel as an image in the Docker engine, for COPY --from= into any image. */
+function cmdInitImage(argv: string[]): number {
+  const { values, positionals } = parseNodeArgs({ args: argv, options: { tag: { type: 'string', short: 't' }, output: { type: 'string', short: 'o' } }, allowPositionals: true });
+  positional(positionals, 0, 'no arguments besides --tag and -o');
+  const tag = values.tag ?? DEFAULT_INIT_TAG;
+  const r = loadInitImage(defaultDistDir(), tag, values.output);
+  out(`loaded ${tag} (${r.id}; ${(r.layerBytes / 2 ** 20).toFixed(1)} MiB in ${INIT_DIR})${values.output ? `; archive ${r.archive}` : ''}`);
+  return 0;
+}
+
+function dispatchRest(command: string | undefined, rest: string[]): number {
   switch (command) {
+    case 'init-image':
+      return cmdInitImage(rest);
     case undefined:
     case 'help':
     case '--help':

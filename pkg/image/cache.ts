@@ -5,6 +5,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from '../../runtime/pids.js';
 
 /** Where downloaded kernels, images and probes are kept: $KEEL_CACHE, else $XDG_CACHE_HOME/keel, else ~/.cache/keel. */
 export function cacheDir(): string {
@@ -33,15 +34,6 @@ export function removeOwnScratch(): void {
   mine.clear();
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes the scratch paths in `dir` of builds that no longer run; returns how many. */
 export function sweepDeadScratch(dir: string): number {
   let n = 0;
@@ -53,7 +45,7 @@ export function sweepDeadScratch(dir: string): number {
   }
   for (const name of names) {
     const pid = Number(SCRATCH.exec(name)?.[1]);
-    if (!pid || pid === process.pid || alive(pid)) continue;
+    if (!pid || pid === process.pid || pidAlive(pid)) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
     n++;
   }

@@ -2,7 +2,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
+import { fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
 import { DEFAULT_MODULES, resolveModules } from './modules.js';
 import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import type { CpioEntry } from './cpio.js';
@@ -199,7 +199,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   };
 
   sweepCache();
-  await preflight(manifest, ctx, (path) => `${manifestPath}: ${path}`);
+  await preflight(manifest, ctx, fieldLocator(manifestPath));
   const kernel = await resolveKernelSource(manifest.kernel, ctx);
   assertKernelImage(kernel.image, `${manifestPath}: kernel.image (${kernel.source})`);
   const node = imageNode(hostArch());

@@ -54,6 +54,8 @@ export async function containerImages(manifest: Manifest, ctx: ImageContext): Pr
   const out: Manifest = { ...manifest, onboot: [...manifest.onboot], services: [...manifest.services], onshutdown: [...manifest.onshutdown] };
   for (const phase of PHASES) {
     for (const [i, c] of out[phase].entries()) {
+      // A process entry has no image: it runs in the root keel runs in.
+      if (c.image === undefined) continue;
       const src = await resolveRef(c.image, ctx, `${ctx.manifestFile}: ${phase}[${i}] (${c.name})`);
       let at = placed.get(src.key);
       if (!at) {

@@ -3,6 +3,7 @@
 // uses at boot, so what can be known at build time fails the build, all of
 // it in one run, each problem with where it is in the manifest.
 import type { Manifest } from '../../model/index.js';
+import type { Path } from '../../model/schema.js';
 import { replacedByKeel } from '../../model/index.js';
 import { buildOciSpec, SpecError } from '../../runtime/oci-spec.js';
 import { resolveRef, type ImageContext } from './images.js';
@@ -14,10 +15,11 @@ function idsOf(manifest: Manifest): (name: string) => number | undefined {
   return (name) => (names.has(name) ? 100 : undefined);
 }
 
-export async function preflight(manifest: Manifest, ctx: ImageContext, where: (path: string) => string): Promise<void> {
+/** `where` says where a field is written ("FILE:LINE:COLUMN"). */
+export async function preflight(manifest: Manifest, ctx: ImageContext, where: (path: Path) => string): Promise<void> {
   const problems: string[] = [];
-  const attempt = async (path: string, f: (what: string) => Promise<void>) => {
-    const what = where(path);
+  const attempt = async (path: Path, label: string, f: (what: string) => Promise<void>) => {
+    const what = `${where(path)}: ${label}`;
     try {
       await f(what);
     } catch (err) {
@@ -25,13 +27,16 @@ export async function preflight(manifest: Manifest, ctx: ImageContext, where: (p
       problems.push(err.message.startsWith(what) ? err.message : `${what}: ${err.message}`);
     }
   };
-  for (const [i, ref] of manifest.init.entries()) if (!replacedByKeel(ref)) await attempt(`init[${i}]`, (what) => resolveRef(ref, ctx, what).then(() => undefined));
-  for (const [i, v] of manifest.volumes.entries()) if (v.image) await attempt(`volumes[${i}].image`, (what) => resolveRef(v.image!, ctx, what).then(() => undefined));
+  for (const [i, ref] of manifest.init.entries()) if (!replacedByKeel(ref)) await attempt(['init', i], `init[${i}]`, (what) => resolveRef(ref, ctx, what).then(() => undefined));
+  for (const [i, v] of manifest.volumes.entries()) if (v.image) await attempt(['volumes', i, 'image'], `volumes[${i}].image`, (what) => resolveRef(v.image!, ctx, what).then(() => undefined));
   const idOf = idsOf(manifest);
   for (const phase of ['onboot', 'services', 'onshutdown'] as const) {
     for (const [i, entry] of manifest[phase].entries()) {
-      await attempt(`${phase}[${i}] (${entry.name})`, async (what) => {
-        const src = await resolveRef(entry.image, ctx, what);
+      // A process entry has no image: it runs from the machine's own root.
+      if (entry.image === undefined) continue;
+      const image = entry.image;
+      await attempt([phase, i, 'image'], `${phase}[${i}] (${entry.name})`, async (what) => {
+        const src = await resolveRef(image, ctx, what);
         try {
           buildOciSpec({ entry, image: src.config, rootfs: '/rootfs', idOf });
         } catch (err) {

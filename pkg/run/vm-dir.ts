@@ -3,6 +3,7 @@
 // control channel's sockets and QMP. `keel --vm NAME …` looks here.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from '../../runtime/pids.js';
 import { BuildError } from '../image/kernel.js';
 
 export interface VmDir {
@@ -26,19 +27,10 @@ function pathsOf(name: string): VmDir {
   return { name, dir, api: join(dir, 'api.sock'), channel: join(dir, 'channel.sock'), qmp: join(dir, 'qmp.sock') };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function ownerPid(dir: string): number | undefined {
   try {
     const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+    return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
   } catch {
     return undefined;
   }

@@ -1,10 +1,12 @@
 // Runs the real dist/keel-init.js as PID 1 of a new PID namespace
 // (unshare --pid --fork --mount-proc), reads its console, and runs commands
-// inside the namespace with nsenter.
+// inside the namespace with nsenter. The mode is named: on a machine that is
+// itself a container (/.dockerenv), PID 1 of a namespace would otherwise be
+// taken for a container image's init.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 export const DIST = resolve(import.meta.dirname, '../../dist');
 
@@ -31,7 +33,8 @@ export interface KeelNs {
 }
 
 /** Starts keel with `manifest` as its keel.yml, or with { path } to point it at a file of the caller's. */
-export function startKeel(manifest: string | { path: string }, env: Record<string, string> = {}, opts: { ownNetwork?: boolean; files?: Record<string, string>; stateDir?: string } = {}): KeelNs {
+/** opts.nofile starts keel with that open-file limit, soft and hard or [soft, hard] (prlimit), as a machine with a low limit would. */
+export function startKeel(manifest: string | { path: string }, env: Record<string, string> = {}, opts: { ownNetwork?: boolean; files?: Record<string, string>; stateDir?: string; nofile?: number | [number, number] } = {}): KeelNs {
   requireDist();
   const dir = mkdtempSync(join(tmpdir(), 'keel-ns-'));
   chmodSync(dir, 0o711); // as /run is: containers in user namespaces run as mapped uids that traverse it
@@ -39,11 +42,13 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
   if (typeof manifest === 'string') writeFileSync(file, manifest);
   else file = manifest.path;
   for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
-  const child: ChildProcess = spawn(
-    'unshare',
-    ['--pid', '--fork', '--mount-proc', '--kill-child', ...(opts.ownNetwork ? ['--net'] : []), process.execPath, join(DIST, 'keel-init.js'), '--manifest', file, '--state-dir', opts.stateDir ?? join(dir, 'state')],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  // prlimit execs unshare in its own process: the child's pid is the same either way.
+  const command = [
+    ...(opts.nofile ? ['prlimit', `--nofile=${typeof opts.nofile === 'number' ? `${opts.nofile}:${opts.nofile}` : opts.nofile.join(':')}`] : []),
+    'unshare', '--pid', '--fork', '--mount-proc', '--kill-child', ...(opts.ownNetwork ? ['--net'] : []),
+    process.execPath, join(DIST, 'keel-init.js'), '--mode', 'namespace', '--cgroup-parent', `/keel-test/${basename(dir)}`, '--manifest', file, '--state-dir', opts.stateDir ?? join(dir, 'state'),
+  ];
+  const child: ChildProcess = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
@@ -61,7 +66,7 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
   return {
     dir,
     output: () => text,
-    async waitFor(pattern, ms = 15_000) {
+    async waitFor(pattern, ms = 45_000) {
       const end = Date.now() + ms;
       for (;;) {
         const m = pattern.exec(text);
@@ -103,14 +108,46 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
         /* gone */
       }
       rmSync(dir, { recursive: true, force: true });
+      removeTestCgroups(basename(dir));
     },
   };
 }
 
+/**
+ * Waits until `check` holds. A check that runs the CLI starts a node process; polled back to
+ * back on a loaded 2-core machine, those starts took the CPU from the keel under test. So the
+ * pause after each check is at least twice as long as the check took: polling costs at most a
+ * third of a core however slow the machine is.
+ */
+/** The (empty) cgroups a test keel's containers had under /keel-test/NAME, in every hierarchy. */
+function removeTestCgroups(name: string): void {
+  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c));
+  for (const root of roots) {
+    const parent = join(root, 'keel-test', name);
+    try {
+      for (const child of readdirSync(parent, { withFileTypes: true })) if (child.isDirectory()) rmdirSafe(join(parent, child.name));
+      rmdirSafe(parent);
+    } catch {
+      /* never made in this hierarchy */
+    }
+  }
+}
+
+function rmdirSafe(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    /* still in use or gone: left for the host to see */
+  }
+}
+
 export async function eventually(check: () => boolean, ms: number, what: string | (() => string)): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
+  for (;;) {
+    const began = Date.now();
+    if (check()) return;
+    const took = Date.now() - began;
     if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(50, 2 * took))));
   }
 }

@@ -30,3 +30,9 @@ export function shellEntry(rootfs: string, name: string, script: string, extra =
     .join('');
   return `  - name: ${name}\n    image: ${rootfs}\n    command: ["/bin/sh", "-c", ${JSON.stringify(script)}]\n${fields}`;
 }
+
+/** Compiles one of test/fixtures' C programs, statically, into the root filesystem's /bin/NAME (so busybox roots can run it). */
+export function staticTool(rootfs: string, name: string, source: string): void {
+  const cc = spawnSync('gcc', ['-static', '-O2', '-o', join(rootfs, 'bin', name), join(import.meta.dirname, '..', 'fixtures', source)], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cannot build ${source} (gcc and libc6-dev are needed; make deps installs them): ${cc.stderr}`);
+}

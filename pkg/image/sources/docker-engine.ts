@@ -110,11 +110,6 @@ export async function fromEngine(ref: string, locked: { id: string; repoDigest?:
   const docker = await connectEngine();
   let info: Dockerode.ImageInspectInfo | undefined;
   if (locked) {
-    // The tag moved since the lock was written: say so rather than build silently from the old image.
-    const now = ref.includes('@') ? undefined : await inspect(docker, ref);
-    if (now && now.Id !== locked.id) {
-      throw new BuildError(`${what}: ${ref} is now ${now.Id.slice(0, 19)}… in the Docker engine, but keel.lock pins ${locked.id.slice(0, 19)}…\n  fix: rebuild with --update-lock to take the new image (or tag the pinned one as ${ref} again)`);
-    }
     info = await inspect(docker, locked.id);
     if (!info && locked.repoDigest) {
       await pull(docker, locked.repoDigest, progress, what);
@@ -125,6 +120,11 @@ export async function fromEngine(ref: string, locked: { id: string; repoDigest?:
         `${what}: keel.lock pins ${ref} to ${locked.id}, which the Docker engine does not have${locked.repoDigest ? ' and could not pull' : ''}\n` +
           `  fix: load that image, or rebuild with --update-lock to use what ${ref} names now`,
       );
+    }
+    // The tag moved since the lock was written: say so rather than build silently from the old image.
+    const now = ref.includes('@') ? undefined : await inspect(docker, ref);
+    if (now && now.Id !== locked.id) {
+      throw new BuildError(`${what}: ${ref} is now ${now.Id.slice(0, 19)}… in the Docker engine, but keel.lock pins ${locked.id.slice(0, 19)}…\n  fix: rebuild with --update-lock to take the new image (or tag the pinned one as ${ref} again)`);
     }
   } else {
     info = await inspect(docker, ref);

@@ -1,0 +1,100 @@
+// A real ControlApi on a temporary socket, without keel-init: what a slow
+// event follower is told, and the connection cap, through real sockets.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventBus } from '../events/bus.js';
+import { connectionCap, ControlApi } from './server.js';
+import type { BootReport } from './wire.js';
+
+let dir: string;
+let api: ControlApi | undefined;
+const sockets: Socket[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'keel-api-'));
+});
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.destroy();
+  api?.close();
+  api = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const REPORT = { startedAt: '', mode: 'namespace', stages: [], onboot: [] } as unknown as BootReport;
+
+async function start(bus: EventBus, maxConnections?: number): Promise<string> {
+  api = new ControlApi({ bus, supervisor: () => undefined, bootReport: () => REPORT, power: () => {}, ...(maxConnections ? { maxConnections } : {}) });
+  const path = join(dir, 'keel.sock');
+  await api.listen(path);
+  return path;
+}
+
+function raw(path: string): { socket: Socket; received: () => string; closed: Promise<void> } {
+  const socket = connect(path);
+  sockets.push(socket);
+  let got = '';
+  socket.on('data', (d) => (got += d.toString()));
+  socket.on('error', () => undefined);
+  return { socket, received: () => got, closed: new Promise((r) => socket.on('close', () => r())) };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('an event follower that reads too slowly', () => {
+  it('is sent what fits, told which events it lost by their ids, and then gets the rest', async () => {
+    const bus = new EventBus();
+    const path = await start(bus);
+    const f = raw(path);
+    f.socket.write('GET /v1/events?follow=1 HTTP/1.1\r\nhost: x\r\n\r\n');
+    bus.emit({ kind: 'test.first', message: 'first' });
+    while (!f.received().includes('test.first')) await tick();
+    f.socket.pause();
+    const padding = 'x'.repeat(300);
+    for (let i = 0; i < 20_000; i++) {
+      bus.emit({ kind: 'test.flood', message: `event ${i}`, padding });
+      if (i % 500 === 0) await tick(); // let the socket take what it can
+    }
+    f.socket.resume();
+    await new Promise((r) => setTimeout(r, 200));
+    bus.emit({ kind: 'test.last', message: 'last' });
+    while (!f.received().includes('test.last')) await tick();
+
+    const events = f.received().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { kind: string; id?: number; from?: number; to?: number; message: string });
+    const lost = events.filter((e) => e.kind === 'events.lost');
+    expect(lost.length).toBeGreaterThanOrEqual(1);
+    expect(lost[0]!.message).toMatch(/^events \d+\.\.\d+ were dropped: this client read more slowly than they came; ask again with since=\d+$/);
+    // Every event is either received or inside a range a notice named, in order.
+    let next = events.find((e) => e.kind === 'test.first')!.id!;
+    for (const e of events) {
+      if (e.kind === 'events.lost') {
+        expect(e.from).toBe(next);
+        next = e.to! + 1;
+      } else if (e.id! >= next) {
+        expect(e.id).toBe(next);
+        next++;
+      }
+    }
+    expect(next).toBe(bus.since(0).at(-1)!.id + 1);
+  });
+});
+
+describe('the connection cap', () => {
+  it('takes at most the cap at once, closes the rest as they come, and says so', async () => {
+    const bus = new EventBus();
+    const path = await start(bus, 16);
+    const held = Array.from({ length: 40 }, () => raw(path));
+    // The refused ones are closed at once; the held ones stay until their header timeout.
+    await Promise.race([Promise.all(held.slice(16).map((c) => c.closed)), new Promise((r) => setTimeout(r, 3000))]);
+    const closed = held.filter((c) => c.socket.destroyed || c.socket.readyState === 'closed').length;
+    expect(closed).toBe(24);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(bus.since(0).find((e) => e.kind === 'api.refused')?.message).toMatch(/^control API: refused \d+ connection\(s\) over the cap of 16 at once$/);
+  });
+
+  it('is a quarter of the open-file limit, within 16 and 1024', () => {
+    expect([64, 1024, 4096, 20_000, 1 << 20].map(connectionCap)).toEqual([16, 256, 1024, 1024, 1024]);
+  });
+});

@@ -1,0 +1,116 @@
+// A process entry's plan: everything its starts need, resolved once (the
+// user and groups by name, the environment, the limits), and the command's
+// path, found at each start (a file onboot installs may appear later).
+import { accessSync, chmodSync, chownSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { ContainerBase } from '../model/index.js';
+import type { ContainerPlan } from './engine.js';
+import type { ExtraConfig } from './oci-spec.js';
+import type { Resources } from './process-cgroup.js';
+import { resolveUser, type User } from './users.js';
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Resource numbers of setrlimit(2), by the manifest's names. */
+const RLIMIT_NUMBERS: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7,
+  RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+export interface ProcessPlan extends ContainerPlan {
+  readonly kind: 'process';
+  argv: string[];
+  env: string[];
+  cwd: string;
+  /** The user to switch to; undefined when it is keel's own. */
+  user: User | undefined;
+  /** The user the process runs as, switched to or not (for probes). */
+  ids: { uid: number; gid: number };
+  rlimits: Array<[number, number, number]>;
+  noNewPrivileges: boolean;
+  oomScoreAdj: number | undefined;
+  resources: Resources | undefined;
+}
+
+/** keel's own variables, and a notify socket meant for keel itself, are not a process entry's. */
+export function inheritedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.startsWith('KEEL_') && k !== 'NOTIFY_SOCKET' && !k.startsWith('WATCHDOG_')) out[k] = v;
+  return out;
+}
+
+/**
+ * What keel adds (a notify socket bound into a container) becomes, for a
+ * process, the bound path itself: an env value naming a bind's destination
+ * names its source. A bind's source must be reachable as the process's user.
+ */
+function extraEnv(extra: ExtraConfig | undefined, user: { uid: number; gid: number }): string[] {
+  const binds = new Map((extra?.mounts ?? []).filter((m) => m.type === 'bind').map((m) => [m.destination, m.source]));
+  for (const source of binds.values()) {
+    if (user.uid === 0 || !existsSync(source)) continue;
+    chownSync(source, user.uid, user.gid);
+    chmodSync(source, 0o600); // only that user (and root) may send to it
+    // Its directory and the state directory above it are crossed, never listed (0711), as bundles' are.
+    for (const dir of [dirname(source), dirname(dirname(source))]) chmodSync(dir, statSync(dir).mode | 0o011);
+  }
+  return (extra?.env ?? []).map((e) => {
+    const eq = e.indexOf('=');
+    const source = binds.get(e.slice(eq + 1));
+    return source !== undefined ? `${e.slice(0, eq + 1)}${source}` : e;
+  });
+}
+
+/** The entry's environment: keel's inherited one, the entry's env over it, keel's additions, then PATH and HOME if still unset. */
+function environment(base: Record<string, string>, entry: ContainerBase, extra: ExtraConfig | undefined, user: User): string[] {
+  const vars = new Map(Object.entries(base));
+  for (const e of [...(entry.env ?? []), ...extraEnv(extra, user)]) {
+    const eq = e.indexOf('=');
+    vars.set(e.slice(0, eq), e.slice(eq + 1));
+  }
+  if (!vars.has('PATH')) vars.set('PATH', DEFAULT_PATH);
+  if (!vars.has('HOME')) vars.set('HOME', user.home);
+  return [...vars].map(([k, v]) => `${k}=${v}`);
+}
+
+export function planProcess(id: string, entry: ContainerBase, base: Record<string, string>, extra?: ExtraConfig): ProcessPlan {
+  const user = resolveUser(entry, entry.name);
+  const self = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const same = user.uid === self.uid && user.gid === self.gid && entry.additionalGids === undefined;
+  const rlimits = (entry.rlimits ?? []).map((r): [number, number, number] => [RLIMIT_NUMBERS[r.type]!, r.soft, r.hard]);
+  return {
+    kind: 'process',
+    id,
+    name: entry.name,
+    argv: entry.command ?? [],
+    env: environment(base, entry, extra, user),
+    cwd: entry.cwd ?? '/',
+    user: same ? undefined : user,
+    ids: { uid: user.uid, gid: user.gid },
+    rlimits,
+    noNewPrivileges: entry.noNewPrivileges ?? false,
+    oomScoreAdj: entry.oomScoreAdj,
+    resources: entry.resources,
+  };
+}
+
+function executable(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The path execve gets: as written when it holds a "/", else the first executable file on the entry's PATH. */
+export function resolveCommand(plan: Pick<ProcessPlan, 'argv' | 'env' | 'cwd' | 'name'>): string {
+  const cmd = plan.argv[0] ?? '';
+  if (cmd.includes('/')) return resolve(plan.cwd, cmd);
+  const path = plan.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  for (const dir of path.split(':').filter(Boolean)) {
+    const candidate = resolve(plan.cwd, dir, cmd);
+    if (executable(candidate)) return candidate;
+  }
+  throw new Error(`${cmd}: command not found (PATH=${path})`);
+}

@@ -1,0 +1,215 @@
+// keel as the init of a container image, with the real Docker engine and an
+// unprivileged `docker run` (default seccomp profile and capabilities, no
+// --privileged): the init image `keel init-image` loads, COPY'd into a
+// busybox image by `docker build`, with a keel.yml of process entries.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pty from 'node-pty';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadInitImage } from '../pkg/image/init-image.js';
+import { DIST, eventually, requireDist } from './helpers/keel-ns.js';
+import { dockerAvailable } from './helpers/images.js';
+import { busyboxRootfs } from './helpers/rootfs.js';
+
+const PREFIX = 'keel-procinit-test';
+const INIT = `${PREFIX}/init:1`;
+const BARE = `${PREFIX}/bare:1`;
+const SUPERVISED = `${PREFIX}/supervised:1`;
+
+/** A service that says when it stops (a shell ignores SIGTERM unless it traps it). */
+const graceful = (name: string, body: string) => `${body}; trap 'echo ${name} stopping; exit 0' TERM; while :; do sleep 0.1; done`;
+
+const MANIFEST = `
+services:
+  - name: db
+    kind: process
+    command: ["sh", "-c", ${JSON.stringify(graceful('db', 'echo db starting; sleep 1; touch /tmp/db-ready'))}]
+    ready:
+      exec: ["test", "-f", "/tmp/db-ready"]
+      interval: 100ms
+  - name: web
+    kind: process
+    dependsOn: [db]
+    uid: nobody
+    command: ["sh", "-c", ${JSON.stringify(graceful('web', 'test -f /tmp/db-ready && echo web found db ready; id -u'))}]
+  - name: crasher
+    kind: process
+    command: ["sh", "-c", "echo crashing; exit 1"]
+    backoff: {initial: 300ms, factor: 2, max: 2s, jitter: 0}
+    startLimit: {burst: 1000, interval: 1m}
+  - name: orphans
+    kind: process
+    restart: "no"
+    command: ["sh", "-c", "i=0; while [ $i -lt 1000 ]; do (sleep 0.2 &); i=$((i+1)); done; echo made $i orphans; sleep 2"]
+`;
+
+const containers: string[] = [];
+let work: string;
+
+function docker(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('docker', args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 16 << 20 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function must(...args: string[]): string {
+  const r = docker(...args);
+  if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** docker build of a busybox image with keel COPY'd in from the init image, as the README's Dockerfile does. */
+function buildImage(tag: string, manifest: string | undefined): void {
+  const ctx = join(work, tag.replace(/[/:]/g, '-'));
+  busyboxRootfs(join(ctx, 'rootfs'));
+  if (manifest) writeFileSync(join(ctx, 'keel.yml'), manifest);
+  writeFileSync(
+    join(ctx, 'Dockerfile'),
+    ['FROM scratch', 'COPY rootfs/ /', `COPY --from=${INIT} /opt/keel /opt/keel`, ...(manifest ? ['COPY keel.yml /etc/keel/keel.yml'] : []), 'ENTRYPOINT ["/opt/keel/keel-init", "--"]'].join('\n') + '\n',
+  );
+  const r = spawnSync('docker', ['build', '-q', '-t', tag, ctx], { encoding: 'utf8', env: { ...process.env, DOCKER_BUILDKIT: '0' }, timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`docker build ${tag}: ${r.stderr}`);
+}
+
+function runDetached(name: string, image: string, ...cmd: string[]): void {
+  docker('rm', '-f', name);
+  containers.push(name);
+  must('run', '-d', '--name', name, image, ...cmd);
+}
+
+const logs = (name: string) => {
+  const r = docker('logs', name);
+  return { stdout: r.stdout, stderr: r.stderr };
+};
+const exitCode = (name: string) => Number(must('inspect', '-f', '{{.State.ExitCode}}', name).trim());
+const keelIn = (name: string, ...args: string[]) => docker('exec', name, '/opt/keel/keel', ...args);
+
+const skip = !dockerAvailable();
+
+describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)', () => {
+  beforeAll(() => {
+    requireDist();
+    work = mkdtempSync(join(tmpdir(), 'keel-ctr-'));
+    loadInitImage(DIST, INIT);
+    buildImage(BARE, undefined);
+    buildImage(SUPERVISED, MANIFEST);
+  }, 600_000);
+  afterAll(() => {
+    for (const c of containers) docker('rm', '-f', c);
+    for (const i of [SUPERVISED, BARE, INIT]) docker('rmi', '-f', i);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('docker run IMAGE echo hi prints exactly hi and exits 0', () => {
+    const r = docker('run', '--rm', BARE, 'echo', 'hi');
+    expect(r.stdout).toBe('hi\n');
+    expect(r.status).toBe(0);
+  });
+
+  it("the CMD's exit is the container's: its code, 128+N for a signal, 127 when it cannot start", () => {
+    expect(docker('run', '--rm', BARE, 'sh', '-c', 'exit 7').status).toBe(7);
+    expect(docker('run', '--rm', BARE, 'sh', '-c', 'kill -9 $$').status).toBe(137);
+    const missing = docker('run', '--rm', BARE, 'no-such-command');
+    expect(missing.status).toBe(127);
+    expect(missing.stderr).toContain('no-such-command: command not found');
+  });
+
+  it('docker run -i: the CMD reads the container stdin', () => {
+    const r = spawnSync('docker', ['run', '--rm', '-i', BARE, 'sh', '-c', 'read x; echo got $x'], { input: 'abc\n', encoding: 'utf8' });
+    expect(r.stdout).toBe('got abc\n');
+  });
+
+  it('docker run -it IMAGE sh: the shell owns the terminal, so ctrl-c interrupts its command and not keel', async () => {
+    const term = pty.spawn('docker', ['run', '--rm', '-it', BARE, 'sh'], { cols: 80, rows: 24 });
+    let screen = '';
+    term.onData((d) => (screen += d));
+    const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+    try {
+      await eventually(() => screen.includes('# '), 20_000, () => `a prompt; the screen:\n${screen}`);
+      term.write('sleep 30\r');
+      await eventually(() => screen.includes('sleep 30\r\n'), 10_000, 'the command to be echoed');
+      await new Promise((r) => setTimeout(r, 300));
+      term.write('\x03');
+      term.write('echo still $((40+2))\r');
+      await eventually(() => screen.includes('still 42'), 10_000, () => `the shell to run on after ctrl-c; the screen:\n${screen}`);
+      term.write('exit 3\r');
+      expect(await exited).toBe(3);
+    } finally {
+      term.kill();
+    }
+  });
+
+  it('supervises process entries: readiness gates a dependency, a crash restarts with backoff, keel ps lists them, 1,000 orphans are reaped, docker logs has prefixed lines', async () => {
+    const name = `${PREFIX}-supervised`;
+    runDetached(name, SUPERVISED);
+    await eventually(() => logs(name).stdout.includes('orphans | made 1000 orphans'), 120_000, () => `the orphans to be made; logs:\n${logs(name).stdout}`);
+    const restarts = () => (JSON.parse(keelIn(name, 'inspect', 'crasher').stdout || '{}') as { restarts?: number }).restarts ?? 0;
+    await eventually(() => restarts() >= 3, 30_000, 'crasher to restart three times');
+    const ps = keelIn(name, 'ps');
+    expect(ps.status).toBe(0);
+    for (const svc of ['db', 'web', 'crasher', 'orphans']) expect(ps.stdout).toMatch(new RegExp(`^${svc}\\s`, 'm'));
+    expect(ps.stdout).toMatch(/^db\s+ready \(healthy\)/m);
+    expect(ps.stdout).toMatch(/^web\s+ready/m);
+
+    // Backoff: each delay twice the one before (300 ms, 600 ms, …), as the exit events say.
+    const delays = [...keelIn(name, 'events').stdout.matchAll(/service crasher exited 1 after \d+ ms; restarting in (\d+) ms/g)].map((m) => Number(m[1]));
+    expect(delays.slice(0, 3)).toEqual([300, 600, 1200]);
+
+    const out = logs(name).stdout;
+    // web started only once db was ready (its probe passed), as the db's own non-root user for web.
+    expect(out).toContain('web | web found db ready');
+    expect(out).toContain('web | 65534');
+    expect(out.indexOf('db | db starting')).toBeLessThan(out.indexOf('web | web found db ready'));
+    expect(out).toMatch(/^crasher \| crashing$/m);
+
+    // Every orphan is gone and no zombie is left in the container.
+    await eventually(() => docker('exec', name, 'sh', '-c', 'ps -o stat,comm | grep -c "^Z" || true').stdout.trim() === '0' && !/sleep 0\.2/.test(docker('exec', name, 'ps', '-o', 'args').stdout), 30_000, 'the orphans to be reaped');
+  }, 240_000);
+
+  it('docker stop stops the services in reverse dependency order within the grace, and exits 0 after a clean stop', async () => {
+    const name = `${PREFIX}-stop`;
+    runDetached(name, SUPERVISED);
+    await eventually(() => /^web\s+ready/m.test(keelIn(name, 'ps').stdout), 30_000, 'web to be ready');
+    const stop = docker('stop', name); // Docker's default grace: 10 s, then SIGKILL (exit 137)
+    expect(stop.status).toBe(0);
+    expect(exitCode(name)).toBe(0);
+    const out = logs(name).stdout;
+    expect(out).toContain('web | web stopping');
+    expect(out).toContain('db | db stopping');
+    expect(out.indexOf('web | web stopping')).toBeLessThan(out.indexOf('db | db stopping'));
+  });
+
+  it('with a CMD beside the manifest, the CMD is the main service: docker stop ends with its exit code', async () => {
+    const name = `${PREFIX}-main`;
+    runDetached(name, SUPERVISED, 'sh', '-c', 'echo main up; trap "exit 5" TERM; while :; do sleep 0.1; done');
+    await eventually(() => logs(name).stdout.includes('main up') && /^web\s+ready/m.test(keelIn(name, 'ps').stdout), 30_000, 'the CMD and web to run');
+    expect(docker('stop', name).status).toBe(0);
+    expect(exitCode(name)).toBe(5);
+  });
+
+  it('a service that ignores SIGTERM is killed at the 8 s deadline, so docker stop never needs its own SIGKILL', async () => {
+    const name = `${PREFIX}-stubborn`;
+    runDetached(name, BARE, 'sh', '-c', 'trap "" TERM; echo up; while :; do sleep 0.2; done');
+    await eventually(() => logs(name).stdout.includes('up'), 20_000, 'the CMD to start');
+    expect(docker('stop', '-t', '30', name).status).toBe(0);
+    // keel's deadline, not Docker's grace, ended it: keel says so, and its SIGKILL is the main service's end.
+    expect(logs(name).stderr).toMatch(/shutdown: services still not stopped 8000 ms after shutdown began \(cmd \(stopping\)\)/);
+    expect(exitCode(name)).toBe(137);
+  });
+
+  it('nothing to run (no manifest, no command): the container says why and exits 1', () => {
+    const r = docker('run', '--rm', BARE);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('nothing to run: there is no manifest here and no command');
+  });
+
+  it('SIGHUP goes to the main service, not to keel', async () => {
+    const name = `${PREFIX}-hup`;
+    runDetached(name, BARE, 'sh', '-c', 'trap "echo got HUP" HUP; echo ready; while :; do sleep 0.1; done');
+    await eventually(() => logs(name).stdout.includes('ready'), 20_000, 'the CMD to start');
+    must('kill', '-s', 'HUP', name);
+    await eventually(() => logs(name).stdout.includes('got HUP'), 10_000, 'the CMD to get SIGHUP');
+    expect(docker('inspect', '-f', '{{.State.Running}}', name).stdout.trim()).toBe('true');
+  });
+});
