@@ -4,6 +4,7 @@ import { parseArgs as parseNodeArgs } from 'node:util';
 import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../image/kernel.js';
 import { buildImage, defaultDistDir, OUTPUT_FORMATS, type OutputFormat } from '../image/image.js';
 import { COMPRESSIONS, type Compression } from '../image/initrd.js';
+import { parseArch } from '../image/arch.js';
 import { removeOwnScratch } from '../image/cache.js';
 import { DEFAULT_INIT_TAG, INIT_DIR, loadInitImage } from '../image/init-image.js';
 import { terminalProgress } from '../image/sources/progress.js';
@@ -19,21 +20,25 @@ import { CONTROL_VERBS, ControlUsage, runControl, type ControlVerb } from '../..
 const USAGE = `usage: keel COMMAND [options]
 
   keel build [-o DIR] [--name NAME] [--format FORMAT]... [--size SIZE] [--tag IMAGE]
-             [--compress zstd|gzip|lz4] [--update-lock] keel.yml
+             [--compress zstd|gzip|lz4] [--arch amd64|arm64] [--update-lock] keel.yml
                                                build NAME-kernel, NAME-initrd.img, NAME-cmdline,
                                                and each FORMAT: tar, iso-bios, iso-efi, raw-bios,
                                                raw-efi, qcow2-bios, qcow2-efi, vhd, vhdx, vmdk,
                                                gcp, aws, kubevirt (loaded into the Docker engine
                                                as --tag IMAGE); --size (e.g. 2G) sizes the disks;
                                                --compress: the initrd's (zstd by default);
+                                               --arch: the image's CPU (this machine's by default;
+                                               arm64 images are kernel+initrd or tar);
                                                image ids are pinned in keel.lock beside keel.yml
-  keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--uefi] [--no-reboot] [--name VM]
+  keel run [--mem MB] [--cpus N] [--accel kvm|tcg] [--uefi] [--arch amd64|arm64] [--no-reboot] [--name VM]
            [--disk PATH[,size=4G][,format=raw|qcow2]]... [--net restricted|user|none]
            [--qmp SOCKET] [--qemu-arg ARG]... NAME|DIR/NAME|IMAGE-FILE
                                                boot a built image under qemu on this terminal:
                                                kernel+initrd, an ISO, or a disk (raw, qcow2, vhd,
                                                vhdx, vmdk); --uefi boots with UEFI firmware (OVMF),
-                                               which EFI disks and ISOs get without asking
+                                               which EFI disks and ISOs get without asking;
+                                               an arm64 kernel boots in qemu-system-aarch64 -M virt
+                                               with UEFI (AAVMF); --arch says which when unsure
   keel --vm VM VERB ...                        any verb below, against a VM keel run started
   keel validate keel.yml                       check a manifest without building
   keel schema                                  print the manifest's JSON Schema
@@ -78,6 +83,7 @@ async function cmdBuild(argv: string[]): Promise<number> {
       size: { type: 'string' },
       tag: { type: 'string' },
       compress: { type: 'string' },
+      arch: { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -107,10 +113,11 @@ async function cmdBuild(argv: string[]): Promise<number> {
     ...(size !== undefined ? { size } : {}),
     ...(values.tag !== undefined ? { tag: values.tag } : {}),
     ...(values.compress !== undefined ? { compress: values.compress as Compression } : {}),
+    ...(values.arch !== undefined ? { arch: parseArch(values.arch) } : {}),
   });
   for (const w of r.warnings) err(`${manifestPath}: warning: ${w.field}: ${w.message}`);
   for (const w of r.buildWarnings) err(`keel build: warning: ${w}`);
-  out(`built ${r.name} in ${((Date.now() - started) / 1000).toFixed(1)} s (kernel ${r.kernelSource}, node ${r.node})`);
+  out(`built ${r.name} for ${r.arch} in ${((Date.now() - started) / 1000).toFixed(1)} s (kernel ${r.kernelSource}, node ${r.node})`);
   out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB, ${r.compression})\n  cmdline: ${r.cmdline || '(empty)'}`);
   for (const f of r.extra) out(`  ${f}`);
   if (r.lockWritten) out(`  wrote ${r.lockFile}`);
@@ -131,6 +138,7 @@ async function cmdRun(argv: string[]): Promise<number> {
       disk: { type: 'string', multiple: true },
       net: { type: 'string', default: 'restricted' },
       uefi: { type: 'boolean', default: false },
+      arch: { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -152,6 +160,7 @@ async function cmdRun(argv: string[]): Promise<number> {
     disks: (values.disk ?? []).map(parseDisk),
     net: values.net as NetMode,
     uefi: values.uefi!,
+    ...(values.arch !== undefined ? { arch: parseArch(values.arch) } : {}),
   };
   return runVm(findImage(target!), opts, err);
 }

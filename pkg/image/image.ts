@@ -8,13 +8,14 @@ import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import type { CpioEntry } from './cpio.js';
 import { compressInitrd, DEFAULT_COMPRESSION, sweepInitrdCache, type Compression } from './initrd.js';
 import { imageNode } from './node-binary.js';
-import { hostArch } from './arch.js';
+import { hostArch, type Arch } from './arch.js';
+import { checkArchFormats, foreignAddons, foreignRuntime } from './arch-image.js';
 import { fileEntries } from './files.js';
 import { containerImages, initImages, type ImageContext } from './images.js';
 import { volumeEntries } from './volumes.js';
 import { assertKernelImage, BuildError } from './kernel.js';
 import { resolveKernelSource } from './kernel-image.js';
-import { lockPathFor, readLock, writeLock } from './sources/lock.js';
+import { lockedImages, lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
 import { binaryWithLibraries, EARLY_ROOT, iprouteBinary, runcPath } from './node-runtime.js';
 import { preflight } from './preflight.js';
@@ -42,6 +43,8 @@ export interface BuildOptions {
   tag?: string;
   /** How the initramfs is compressed (--compress; zstd by default). */
   compress?: Compression;
+  /** The architecture the image is for (--arch; this machine's by default). */
+  arch?: Arch;
   progress?: Progress;
 }
 
@@ -69,6 +72,7 @@ export interface BuildResult {
   /** Where the image's node came from, and the initramfs' compression. */
   node: string;
   compression: Compression;
+  arch: Arch;
 }
 
 // The kernel runs /init with a shebang; /init imports the ESM bundle.
@@ -154,8 +158,21 @@ function interfaceModules(manifest: Manifest): string[] {
   return [...new Set(kinds.flatMap((k) => (k && LINK_MODULES[k] ? [LINK_MODULES[k]] : [])))];
 }
 
+/** This machine's runc, ip (when the manifest makes interfaces), busybox and node, with their libraries. */
+function hostRuntime(manifest: Manifest, node: string): CpioEntry[] {
+  return [
+    ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
+    // Only images whose containers make interfaces carry iproute2 (a little over 1 MiB with its libraries).
+    ...(usesInterfaces(manifest) ? binaryWithLibraries(iprouteBinary(), '/usr/sbin/ip') : []),
+    ...busybox(),
+    ...binaryWithLibraries(node, '/usr/bin/node'),
+  ];
+}
+
 /** Everything in the image's root filesystem, in the order later entries win. */
 async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root?: string; release?: string }, distDir: string, node: string): Promise<CpioEntry[]> {
+  const arch = ctx.arch ?? hostArch();
+  const native = arch === hostArch();
   const init = await initImages(manifest, ctx);
   const volumes = await volumeEntries(manifest, ctx);
   const containers = await containerImages(volumes.manifest, ctx);
@@ -166,14 +183,12 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     ...modules,
     ...containers.entries,
     ...volumes.entries,
-    ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
-    // Only images whose containers make interfaces carry iproute2 (a little over 1 MiB with its libraries).
-    ...(usesInterfaces(manifest) ? binaryWithLibraries(iprouteBinary(), '/usr/sbin/ip') : []),
-    ...busybox(),
+    ...(native ? hostRuntime(manifest, node) : foreignRuntime(arch, node, usesInterfaces(manifest) ? ctx.manifestFile : undefined)),
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
-    ...binaryWithLibraries(node, '/usr/bin/node'),
     ...keelFiles(distDir),
     ...nodePtyFiles(distDir),
+    // Another architecture's builds of keel's addon and node-pty's take the place of this machine's.
+    ...(native ? [] : foreignAddons(arch, distDir)),
     // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
     ...fileEntries(manifest.files, ctx.baseDir, ctx.manifestFile),
     { path: IMAGE_MANIFEST, type: 'file', mode: 0o644, data: Buffer.from(normalizedJson(containers.manifest)) },
@@ -187,22 +202,25 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const baseDir = dirname(manifestPath);
   const distDir = opts.distDir ?? defaultDistDir();
   const lockFile = lockPathFor(manifestPath);
+  const arch = opts.arch ?? hostArch();
   const bootOutputs = (opts.formats ?? []).filter(isBootOutput);
   checkBootOutputs(bootOutputs, opts);
+  checkArchFormats(arch, opts.formats ?? []);
   if (opts.size !== undefined && !bootOutputs.some(isDiskOutput)) throw new BuildError(`--size sizes disks; ask for a disk format too (${BOOT_OUTPUT_NAMES.filter(isDiskOutput).join(', ')})`);
   const ctx: ImageContext = {
     baseDir,
     manifestFile: manifestPath,
-    locked: opts.updateLock ? {} : readLock(lockFile).images,
+    locked: opts.updateLock ? {} : lockedImages(readLock(lockFile), arch, lockFile),
     resolved: {},
     progress: opts.progress ?? silentProgress,
+    arch,
   };
 
   sweepCache();
   await preflight(manifest, ctx, fieldLocator(manifestPath));
   const kernel = await resolveKernelSource(manifest.kernel, ctx);
-  assertKernelImage(kernel.image, `${manifestPath}: kernel.image (${kernel.source})`);
-  const node = imageNode(hostArch());
+  assertKernelImage(kernel.image, `${manifestPath}: kernel.image (${kernel.source})`, arch);
+  const node = imageNode(arch);
   const entries = await rootEntries(manifest, ctx, kernel, distDir, node.path);
   const compression = opts.compress ?? DEFAULT_COMPRESSION;
   const initrd = await initrdOf(entries, compression, kernel.ucode);
@@ -229,9 +247,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     extra.push(...(await writeBootOutputs(bootOutputs, { name, outDir: opts.outDir, payload, ...(opts.size !== undefined ? { size: opts.size } : {}), ...(opts.tag ? { tag: opts.tag } : {}) })));
   }
   // The lock is written last: only a build that succeeded records what it used.
-  const lockWritten = writeLock(lockFile, ctx.resolved);
+  const lockWritten = writeLock(lockFile, ctx.resolved, arch);
   const result = { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra };
-  return { ...result, warnings: manifestWarnings(manifest), buildWarnings: node.warnings, node: node.source, compression };
+  return { ...result, warnings: manifestWarnings(manifest), buildWarnings: node.warnings, node: node.source, compression, arch };
 }
 
 /** What builds that died (killed, power lost) left half-made in the cache goes first. */

@@ -54,8 +54,8 @@ function unpackDeb(deb: string, into: string, source: string): ResolvedKernel {
   return fromUnpacked(into, source);
 }
 
-/** Downloads (if not cached) and unpacks a Debian kernel package. */
-export function fetchKernelPackage(pkg: string): ResolvedKernel {
+/** Downloads (if not cached) and unpacks a Debian kernel package; `apt` options fetch another architecture's (arch-root.ts). */
+export function fetchKernelPackage(pkg: string, apt: readonly string[] = []): ResolvedKernel {
   if (!/^linux-image-[A-Za-z0-9.+~-]+$/.test(pkg)) throw new BuildError(`${JSON.stringify(pkg)} is not a Debian kernel package name (linux-image-…)`);
   const dir = join(cacheDir(), 'kernels', pkg);
   if (existsSync(join(dir, 'boot'))) return fromUnpacked(dir, pkg);
@@ -63,7 +63,7 @@ export function fetchKernelPackage(pkg: string): ResolvedKernel {
   // apt writes the package where it runs: in a scratch directory, moved into downloads/ once whole.
   const dl = scratchFor(join(downloads, pkg));
   mkdirSync(dl, { recursive: true });
-  const r = run('apt-get', ['download', pkg], dl);
+  const r = run('apt-get', [...apt, 'download', pkg], dl);
   const got = readdirSync(dl).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
   const deb = got && r.ok ? join(downloads, got) : undefined;
   if (deb) renameSync(join(dl, got!), deb);
@@ -78,9 +78,10 @@ export function fetchKernelPackage(pkg: string): ResolvedKernel {
   return unpackDeb(deb, dir, pkg);
 }
 
-export function resolveKernel(image: string | undefined, baseDir: string): ResolvedKernel {
-  const ref = image ?? DEFAULT_KERNEL_PACKAGE;
-  if (ref.startsWith('linux-image-') && !ref.endsWith('.deb') && !existsSync(resolve(baseDir, ref))) return fetchKernelPackage(ref);
+/** `packages`: the kernel package when the manifest names none, and the apt options packages are fetched with (another architecture's). */
+export function resolveKernel(image: string | undefined, baseDir: string, packages: { fallback: string; apt: readonly string[] } = { fallback: DEFAULT_KERNEL_PACKAGE, apt: [] }): ResolvedKernel {
+  const ref = image ?? packages.fallback;
+  if (ref.startsWith('linux-image-') && !ref.endsWith('.deb') && !existsSync(resolve(baseDir, ref))) return fetchKernelPackage(ref, packages.apt);
   const path = resolve(baseDir, ref);
   if (!existsSync(path)) throw new BuildError(`kernel.image: ${path} does not exist (give a Debian kernel package name, a .deb, or a vmlinuz path)`);
   if (path.endsWith('.deb')) {
@@ -108,8 +109,12 @@ export function kernelKind(path: string): 'x86' | 'arm64' | undefined {
   return undefined;
 }
 
-export function assertKernelImage(path: string, what: string): void {
-  if (!kernelKind(path)) {
+/** `arch`, when given, is the image's (Debian's name): a kernel of the other kind is refused. */
+export function assertKernelImage(path: string, what: string, arch?: 'amd64' | 'arm64'): void {
+  const kind = kernelKind(path);
+  if (!kind) {
     throw new BuildError(`${what}: ${path} is not a kernel (no bzImage header, no arm64 Image magic)\n  fix: give a linux-image package name, its .deb, a bzImage/vmlinuz file, or a LinuxKit kernel image`);
   }
+  const wanted = arch === 'amd64' ? 'x86' : arch;
+  if (wanted && kind !== wanted) throw new BuildError(`${what}: ${path} is an ${kind === 'x86' ? 'x86-64' : 'arm64'} kernel, and this image is for ${arch}\n  fix: give a kernel for ${arch} (linux-image-…-${arch}), or build with --arch ${kind === 'x86' ? 'amd64' : 'arm64'}`);
 }

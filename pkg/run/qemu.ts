@@ -5,10 +5,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { archBoot } from '../image/arch.js';
+import { archBoot, hostArch, type Arch } from '../image/arch.js';
 import { cacheDir } from '../image/cache.js';
 import { withSerialConsole } from '../image/cmdline.js';
-import { BuildError } from '../image/kernel.js';
+import { BuildError, kernelKind } from '../image/kernel.js';
 import { CHANNEL_PORT_NAME } from '../../api/channel-frames.js';
 import { bootFacts, type BootFacts } from './boot-facts.js';
 import { serveChannel, type ChannelHost } from './channel-host.js';
@@ -38,6 +38,8 @@ export interface RunOptions {
   net?: NetMode;
   /** Boot with UEFI firmware even when the image would boot with a BIOS (--uefi). */
   uefi?: boolean;
+  /** The guest's architecture (--arch); by default the kernel's (an arm64 Image), else this machine's. */
+  arch?: Arch;
 }
 
 export type NetMode = 'restricted' | 'user' | 'none';
@@ -54,16 +56,22 @@ export interface ChannelPaths {
   channel: string;
 }
 
-/** The qemu for this machine's architecture (arch.ts); asked when needed, so the CLI loads on any machine. */
-export function qemuBinary(): string {
-  return archBoot().qemu;
+/** The qemu for an architecture (arch.ts; this machine's by default); asked when needed, so the CLI loads on any machine. */
+export function qemuBinary(arch?: Arch): string {
+  return archBoot(arch).qemu;
+}
+
+/** The architecture an image is for: what its kernel file says (kernel+initrd), else this machine's (disks and ISOs are built for amd64). */
+export function imageArch(image: Image): Arch {
+  if (image.format !== 'kernel+initrd') return hostArch();
+  return kernelKind(image.kernel) === 'arm64' ? 'arm64' : 'amd64';
 }
 
 /** The qemu arguments that say what to boot. */
-function bootArgs(image: Image): string[] {
+function bootArgs(image: Image, arch?: Arch): string[] {
   if (image.format === 'iso') return isoBootArgs(image.iso);
   if (image.format === 'disk') return [];
-  return ['-kernel', image.kernel, '-initrd', image.initrd, '-append', withSerialConsole(image.cmdline)];
+  return ['-kernel', image.kernel, '-initrd', image.initrd, '-append', withSerialConsole(image.cmdline, arch)];
 }
 
 function netArgs(net: NetMode = 'restricted'): string[] {
@@ -99,14 +107,15 @@ function channelArgs(ch: ChannelPaths | undefined): string[] {
 
 /** `uefi`: the firmware files when booting with UEFI; without them qemu's BIOS (SeaBIOS) boots. */
 export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?: ChannelPaths, uefi?: UefiFiles): string[] {
+  const boot = archBoot(opts.arch);
   return [
-    ...archBoot().qemuMachine,
+    ...boot.qemuMachine,
     '-accel', accel,
-    ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']),
+    ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', boot.tcgCpu]),
     '-m', String(opts.memMb),
     '-smp', String(opts.cpus),
     ...(uefi ? uefiArgs(uefi) : []),
-    ...bootArgs(image),
+    ...bootArgs(image, opts.arch),
     '-display', 'none',
     '-serial', 'mon:stdio',
     ...netArgs(opts.net),
@@ -155,15 +164,19 @@ export function kvmUsable(kernel: string): boolean {
 }
 
 /** `kernel`: the image's kernel (boot-facts.ts), which the probe boots. */
-export function chooseAccel(kernel: string, wanted: RunOptions['accel']): { accel: Accel; why: string } {
+export function chooseAccel(kernel: string, wanted: RunOptions['accel'], arch: Arch = hostArch()): { accel: Accel; why: string } {
   if (wanted === 'tcg') return { accel: 'tcg', why: 'TCG (asked for)' };
+  if (arch !== hostArch()) {
+    if (wanted === 'kvm') throw new BuildError(`--accel kvm: KVM runs only ${hostArch()} guests on this machine, and this image is for ${arch}; leave --accel out (TCG emulates it)`);
+    return { accel: 'tcg', why: `TCG (an ${arch} guest on this ${hostArch()} machine)` };
+  }
   if (wanted === 'kvm') return { accel: 'kvm', why: 'KVM (asked for)' };
   if (kvmUsable(kernel)) return { accel: 'kvm', why: 'KVM' };
   return { accel: 'tcg', why: existsSync('/dev/kvm') ? 'TCG (/dev/kvm is present but did not boot a guest)' : 'TCG (no /dev/kvm)' };
 }
 
-export function qemuAvailable(): boolean {
-  return spawnSync(qemuBinary(), ['--version'], { stdio: 'ignore' }).status === 0;
+export function qemuAvailable(arch?: Arch): boolean {
+  return spawnSync(qemuBinary(arch), ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 /** Creates missing raw disks at their size, so `--disk data.img,size=1G` works the first time. */
@@ -188,19 +201,22 @@ const POWEROFF_WAIT_MS = 60_000;
  * exit code. The VM is registered under its name so `keel --vm NAME …`
  * reaches keel-init's control API over a virtio-serial port.
  */
-export async function runVm(image: Image, opts: RunOptions, say: (line: string) => void): Promise<number> {
-  if (!qemuAvailable()) throw new BuildError(`${qemuBinary()} was not found; install it with "apt-get install ${archBoot().packages.qemu}"`);
+export async function runVm(image: Image, given: RunOptions, say: (line: string) => void): Promise<number> {
+  const opts: RunOptions = { ...given, arch: given.arch ?? imageArch(image) };
+  const arch = opts.arch!;
+  if (!qemuAvailable(arch)) throw new BuildError(`${qemuBinary(arch)} was not found; install it with "apt-get install ${archBoot(arch).packages.qemu}"`);
   const facts: BootFacts = bootFacts(image, opts.uefi ?? false);
   if (opts.memMb < facts.memoryMb) {
     throw new BuildError(`the initrd in ${image.name} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${facts.memoryMb} or more`);
   }
   prepareDisks(opts.disks ?? []);
-  const { accel, why } = chooseAccel(facts.kernel, opts.accel);
+  const { accel, why } = chooseAccel(facts.kernel, opts.accel, arch);
   const vm = claimVmDir(opts.name ?? basename(image.name).replace(/\.(iso|img|raw|qcow2|vhdx?|vmdk)$/, ''));
   let channel: ChannelHost | undefined;
   let uefi: UefiFiles | undefined;
   try {
-    if (facts.firmware === 'uefi') uefi = prepareUefi(vm.dir);
+    // An architecture with no BIOS boots its kernel through its UEFI firmware (qemu hands the kernel over by fw_cfg).
+    if (facts.firmware === 'uefi' || !archBoot(arch).bios) uefi = prepareUefi(vm.dir, arch);
     channel = await serveChannel(vm.channel, vm.api);
   } catch (err) {
     releaseVmDir(vm);
@@ -208,8 +224,9 @@ export async function runVm(image: Image, opts: RunOptions, say: (line: string) 
     throw new BuildError(`keel run: cannot serve the control channel in ${vm.dir}: ${(err as Error).message}`);
   }
   const qmp = opts.qmp ?? vm.qmp;
-  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${facts.why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
-  const child = spawn(qemuBinary(), qemuArgs(image, { ...opts, qmp }, accel, vm, uefi), { stdio: 'inherit' });
+  const firmware = uefi && facts.firmware !== 'uefi' ? `UEFI (${arch} boots with UEFI)` : facts.why;
+  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${firmware}, ${arch}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
+  const child = spawn(qemuBinary(arch), qemuArgs(image, { ...opts, qmp }, accel, vm, uefi), { stdio: 'inherit' });
   // Told to stop (ctrl-c when the console is not a terminal, SIGTERM, SIGHUP):
   // press the guest's power button so keel shuts down in order, and stop qemu
   // only if that takes too long or the signal comes again.
