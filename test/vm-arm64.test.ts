@@ -44,7 +44,7 @@ services:
 `;
 
 describe('an arm64 image of a small demo', () => {
-  it('is refused at build when an image is amd64, pins arm64 in keel.lock, and boots under qemu-system-aarch64 to all services ready with a crash restarted', async () => {
+  it('is refused at build when an image is amd64, pins arm64 in keel.lock, builds reproducibly, and boots under qemu-system-aarch64 to all services ready with a crash restarted', async () => {
     requireDist();
     for (const f of ['keel_sys.node', 'pty.node']) expect(existsSync(join(DIST, 'arm64', f)), `dist/arm64/${f}: run make build`).toBe(true);
     arm64Busybox();
@@ -63,6 +63,9 @@ describe('an arm64 image of a small demo', () => {
     const lock = JSON.parse(readFileSync(join(dir, 'arm64-demo.lock'), 'utf8')) as { arch: string; images: Record<string, unknown> };
     expect(lock.arch).toBe('arm64');
     expect(Object.keys(lock.images)).toEqual([IMAGE]);
+    // The same inputs give the same bytes.
+    keelBuild(join(dir, 'arm64-demo.yml'), join(dir, 'again'), ['--arch', 'arm64']);
+    expect(readFileSync(join(dir, 'again', 'arm64-demo-initrd.img')).equals(readFileSync(join(dir, 'arm64-demo-initrd.img')))).toBe(true);
 
     const started = Date.now();
     const vm = bootVm(join(dir, 'arm64-demo'), join(dir, 'qmp.sock'));

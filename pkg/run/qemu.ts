@@ -149,7 +149,8 @@ export function kvmUsable(kernel: string): boolean {
     /* no cache yet */
   }
   if (key in cache) return cache[key]!;
-  const r = spawnSync(qemuBinary(), ['-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
+  const boot = archBoot();
+  const r = spawnSync(boot.qemu, [...boot.qemuMachine, '-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', `console=${boot.serialConsole} panic=-1`, '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
     encoding: 'utf8',
     timeout: 4000,
   });
