@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { archBoot, type Arch } from './arch.js';
-import { cacheDir, scratchDone, scratchFor } from './cache.js';
+import { cacheDir, scratchDone, scratchFor, sweepDeadScratch } from './cache.js';
 import type { CpioEntry } from './cpio.js';
-import { BuildError } from './kernel.js';
+import { BuildError, unpackDebs } from './kernel.js';
 
 /** The packages an image's own binaries come from. */
 export const ROOT_PACKAGES = ['runc', 'busybox-static', 'libc6', 'libstdc++6', 'libgcc-s1', 'libseccomp2'] as const;
@@ -81,18 +81,7 @@ export function unpackedRoot(debs: readonly string[], name: string): string {
   const root = join(cacheDir(), 'roots', `${name}-${key}`);
   if (existsSync(root)) return root;
   mkdirSync(dirname(root), { recursive: true });
-  const scratch = scratchFor(root);
-  try {
-    mkdirSync(scratch, { recursive: true });
-    for (const deb of debs) {
-      const r = spawnSync('dpkg-deb', ['-x', deb, scratch], { encoding: 'utf8' });
-      if (r.status !== 0) throw new BuildError(`dpkg-deb -x ${deb} failed: ${(r.stderr || r.error?.message || '').trim()}`);
-    }
-    renameSync(scratch, root); // whole or not at all
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-    scratchDone(scratch);
-  }
+  unpackDebs(debs, root, `the ${name} packages`);
   return root;
 }
 
@@ -106,6 +95,8 @@ export interface ArchRoot {
 }
 
 export function archRoot(arch: Arch): ArchRoot {
+  // What builds that died left half-made here goes first.
+  for (const d of [join(cacheDir(), 'downloads', arch), join(cacheDir(), 'roots')]) sweepDeadScratch(d);
   const debs = downloadDebs(arch, ROOT_PACKAGES);
   const root = unpackedRoot(debs, arch);
   const runc = ['usr/sbin/runc', 'usr/bin/runc'].map((p) => join(root, p)).find(existsSync);

@@ -36,21 +36,28 @@ function fromUnpacked(root: string, source: string): ResolvedKernel {
   return { image: join(boot, vmlinuz), root, release: vmlinuz.slice('vmlinuz-'.length), source };
 }
 
-function unpackDeb(deb: string, into: string, source: string): ResolvedKernel {
+/** Unpacks .deb files, in order, into one new directory `into` (through a scratch directory renamed into place). */
+export function unpackDebs(debs: readonly string[], into: string, source: string): void {
   const tmp = scratchFor(into);
   try {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    const r = run('dpkg-deb', ['-x', deb, tmp]);
-    if (!r.ok) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw new BuildError(`${source}: dpkg-deb -x failed: ${r.output}`);
+    for (const deb of debs) {
+      const r = run('dpkg-deb', ['-x', deb, tmp]);
+      if (!r.ok) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw new BuildError(`${source}: dpkg-deb -x ${deb} failed: ${r.output}`);
+      }
     }
     rmSync(into, { recursive: true, force: true });
-    renameSync(tmp, into); // atomic: a half-unpacked kernel is never seen as cached
+    renameSync(tmp, into); // atomic: a half-unpacked package is never seen as cached
   } finally {
     scratchDone(tmp);
   }
+}
+
+function unpackDeb(deb: string, into: string, source: string): ResolvedKernel {
+  unpackDebs([deb], into, source);
   return fromUnpacked(into, source);
 }
 
