@@ -197,6 +197,17 @@ export function prepareDisks(disks: readonly Disk[]): void {
 /** How long the guest gets to power off after the first ctrl-c/SIGTERM before qemu is stopped. */
 const POWEROFF_WAIT_MS = 60_000;
 
+/** What must hold before qemu starts: its binary, memory the initrd fits in, the disks; the image's boot facts. */
+function bootable(image: Image, opts: RunOptions, arch: Arch): BootFacts {
+  if (!qemuAvailable(arch)) throw new BuildError(`${qemuBinary(arch)} was not found; install it with "apt-get install ${archBoot(arch).packages.qemu}"`);
+  const facts = bootFacts(image, opts.uefi ?? false);
+  if (opts.memMb < facts.memoryMb) {
+    throw new BuildError(`the initrd in ${image.name} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${facts.memoryMb} or more`);
+  }
+  prepareDisks(opts.disks ?? []);
+  return facts;
+}
+
 /**
  * Boots the image with the console on this terminal; resolves with qemu's
  * exit code. The VM is registered under its name so `keel --vm NAME …`
@@ -205,12 +216,7 @@ const POWEROFF_WAIT_MS = 60_000;
 export async function runVm(image: Image, given: RunOptions, say: (line: string) => void): Promise<number> {
   const opts: RunOptions = { ...given, arch: given.arch ?? imageArch(image) };
   const arch = opts.arch!;
-  if (!qemuAvailable(arch)) throw new BuildError(`${qemuBinary(arch)} was not found; install it with "apt-get install ${archBoot(arch).packages.qemu}"`);
-  const facts: BootFacts = bootFacts(image, opts.uefi ?? false);
-  if (opts.memMb < facts.memoryMb) {
-    throw new BuildError(`the initrd in ${image.name} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${facts.memoryMb} or more`);
-  }
-  prepareDisks(opts.disks ?? []);
+  const facts = bootable(image, opts, arch);
   const { accel, why } = chooseAccel(facts.kernel, opts.accel, arch);
   const vm = claimVmDir(opts.name ?? basename(image.name).replace(/\.(iso|img|raw|qcow2|vhdx?|vmdk)$/, ''));
   let channel: ChannelHost | undefined;
