@@ -5,6 +5,7 @@ import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../image
 import { buildImage, defaultDistDir, OUTPUT_FORMATS, type OutputFormat } from '../image/image.js';
 import { COMPRESSIONS, type Compression } from '../image/initrd.js';
 import { parseArch } from '../image/arch.js';
+import { kernelPackages } from '../image/kernel-image.js';
 import { removeOwnScratch } from '../image/cache.js';
 import { DEFAULT_INIT_TAG, INIT_DIR, loadInitImage } from '../image/init-image.js';
 import { terminalProgress } from '../image/sources/progress.js';
@@ -44,8 +45,8 @@ const USAGE = `usage: keel COMMAND [options]
   keel schema                                  print the manifest's JSON Schema
   keel init-image [--tag TAG] [-o ARCHIVE]     load keel as a container image's init into the Docker engine
                                                (${INIT_DIR}, default tag ${DEFAULT_INIT_TAG}), for COPY --from=
-  keel kernel fetch [PACKAGE]                  download a Debian kernel into the cache
-                                               (default ${DEFAULT_KERNEL_PACKAGE})
+  keel kernel fetch [--arch arm64] [PACKAGE]   download a Debian kernel into the cache
+                                               (default ${DEFAULT_KERNEL_PACKAGE}; the arch's own with --arch)
   keel password                                read a password on stdin, print its hash for console.password
   keel version
 
@@ -221,8 +222,10 @@ async function dispatch(argv: string[]): Promise<number> {
       out(JSON.stringify(jsonSchema(), null, 2));
       return 0;
     case 'kernel': {
-      if (rest[0] !== 'fetch' || rest.length > 2) throw new UsageError('expected: keel kernel fetch [PACKAGE]');
-      const k = fetchKernelPackage(rest[1] ?? DEFAULT_KERNEL_PACKAGE);
+      const { values, positionals } = parseNodeArgs({ args: rest, options: { arch: { type: 'string' } }, allowPositionals: true });
+      if (positionals[0] !== 'fetch' || positionals.length > 2) throw new UsageError('expected: keel kernel fetch [--arch amd64|arm64] [PACKAGE]');
+      const packages = kernelPackages(values.arch !== undefined ? parseArch(values.arch) : undefined);
+      const k = fetchKernelPackage(positionals[1] ?? packages.fallback, packages.apt);
       out(`${k.source}: ${k.image}`);
       return 0;
     }

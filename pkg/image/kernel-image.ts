@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { KernelSpec } from '../../model/index.js';
-import { archBoot, hostArch } from './arch.js';
+import { archBoot, hostArch, type Arch } from './arch.js';
 import { aptOptions, updateArchLists } from './arch-root.js';
 import { BuildError, resolveKernel, type ResolvedKernel } from './kernel.js';
 import { extractArchive, isFile } from './sources/layers.js';
@@ -32,9 +32,8 @@ function inImage(rootfs: string, rel: string, field: string, ref: string): strin
   return path;
 }
 
-/** The default kernel package of the image's architecture, and for another architecture than this machine's, the apt that fetches it. */
-function kernelPackages(ctx: ImageContext): { fallback: string; apt: readonly string[] } {
-  const arch = ctx.arch ?? hostArch();
+/** The default kernel package of an architecture, and for another one than this machine's, the apt that fetches it. */
+export function kernelPackages(arch: Arch = hostArch()): { fallback: string; apt: readonly string[] } {
   const fallback = archBoot(arch).kernelPackage;
   if (arch === hostArch()) return { fallback, apt: [] };
   updateArchLists(arch);
@@ -48,7 +47,7 @@ export async function resolveKernelSource(spec: KernelSpec | undefined, ctx: Ima
     for (const f of ['binary', 'tar', 'ucode'] as const) {
       if (spec?.[f] !== undefined) throw new BuildError(`${manifestFile}: kernel.${f} applies only when kernel.image is a kernel image (kernel + kernel.tar), not ${ref ?? 'the default Debian kernel'}`);
     }
-    return resolveKernel(ref, baseDir, kernelPackages(ctx));
+    return resolveKernel(ref, baseDir, kernelPackages(ctx.arch));
   }
   const src = await resolveRef(ref, ctx, `${manifestFile}: kernel.image`);
   const image = inImage(src.rootfs, spec?.binary ?? 'kernel', 'binary', ref);
