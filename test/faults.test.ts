@@ -68,8 +68,9 @@ describe('a stop that never ends', () => {
     expect(stop.status).toBe(0);
     expect(inspect(keel, 'victim')).toMatchObject({ state: 'stopped', lastExit: { code: 0, signal: null } });
     // (The CLI above ran synchronously: keel's console lines are read from here on.)
-    await keel.waitFor(/runc could not signal victim \(runc kill victim SIGTERM: runc: gone\); keel sent SIGTERM to 1 process\(es\) itself/);
-    await keel.waitFor(/runc delete victim failed .*; keel removed its runc state itself/);
+    // A service's attempt runs as its own container, victim+1 for the first.
+    await keel.waitFor(/runc could not signal victim\+1 \(runc kill victim\+1 SIGTERM: runc: gone\); keel sent SIGTERM to 1 process\(es\) itself/);
+    await keel.waitFor(/runc delete victim\+1 failed .*; keel removed its runc state itself/);
     // A runc that hangs is given up on after its short timeout, and the stop goes on the same way.
     runc.set('hang');
     keel.signal('SIGTERM');
