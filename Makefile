@@ -2,8 +2,8 @@
 #   make run    install what is missing, build the demo image, boot it on this terminal
 #   make test   install what is missing, then run every test (unit, PID 1, VM)
 SHELL := /bin/bash
-DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common docker.io docker-registry zstd \
-  ovmf systemd-boot-efi syslinux mtools fdisk qemu-utils patchelf \
+DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common docker.io docker-registry zstd lz4 binutils \
+  ovmf systemd-boot-efi syslinux mtools fdisk qemu-utils patchelf zsh curl \
   qemu-system-arm qemu-efi-aarch64 gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu
 NODE_STAMP := node_modules/.package-lock.json
 NATIVE := init/native/build/Release/keel_sys.node
@@ -78,8 +78,10 @@ demo-image: engine out/busybox-rootfs/bin/busybox
 out/demo-kernel out/demo-initrd.img &: examples/demo.yml $(DIST) out/busybox-rootfs/bin/busybox | demo-image
 	node dist/keel.js build -o out examples/demo.yml
 
+# The demo's web page is published on the host as 127.0.0.1:8080 (curl http://127.0.0.1:8080/),
+# with instance data from examples/demo-data.json (README.md).
 run: deps out/demo-kernel
-	node dist/keel.js run out/demo
+	node dist/keel.js run -p 8080:80 --data-file examples/demo-data.json out/demo
 
 # Benchmarks against the anchors, side by side in one run, as ratios: make bench (all of them, then
 # the table, bench/results/latest.json and the charts), or one: make bench B=restart

@@ -48,6 +48,30 @@ export function call(socket: string, method: string, path: string, body?: unknow
   });
 }
 
+/**
+ * Resolves once keel answers anything at `socket` within `ms`; throws ApiUnreachable if it cannot be
+ * reached or stays silent. A VM's socket is keel run's end of a channel: it accepts a connection
+ * even when nothing inside the VM answers, and a verb would wait forever.
+ */
+export function expectAnswer(socket: string, ms: number, silent: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, method: 'GET', path: '/v1/boot' }, (res) => {
+      clearTimeout(timer);
+      res.resume();
+      resolve();
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new ApiUnreachable(silent));
+    }, ms);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(unreachable(socket, err));
+    });
+    req.end();
+  });
+}
+
 /** A JSON call that throws ApiError on an HTTP error status. */
 export async function callJson<T>(socket: string, method: string, path: string, body?: unknown): Promise<T> {
   const r = await call(socket, method, path, body);

@@ -93,12 +93,19 @@ export class ControlApi {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       // The socket is created with the umask; tighten it before anyone can connect.
+      // listen() binds a path synchronously, and the umask is the whole
+      // process's: it goes back at once, or files and directories made
+      // meanwhile (a container's overlay, whose root takes the upper
+      // directory's mode) come out 0600.
       const old = process.umask(0o177);
-      server.listen(path, () => {
+      try {
+        server.listen(path, () => {
+          chmodSync(path, 0o600);
+          resolve();
+        });
+      } finally {
         process.umask(old);
-        chmodSync(path, 0o600);
-        resolve();
-      });
+      }
     });
   }
 

@@ -125,14 +125,14 @@ export class Terminals {
       }
       const s = this.supervisor()?.get(name);
       if (!s) throw new TtyError(404, `no service named "${name}"`);
-      if (s.pid === undefined) throw new TtyError(409, `service ${name} is not running (it is ${s.state})`);
+      const id = s.containerId;
+      if (s.pid === undefined || id === undefined) throw new TtyError(409, `service ${name} is not running (it is ${s.state})`);
       // A process entry runs in keel's own root and namespaces: there is no container to enter.
       if (s.entry.kind === 'process') throw new TtyError(409, `service ${name} is a process (kind: process), not a container: run the command where keel runs (in a container image: docker exec)`);
       const cmd = url.searchParams.getAll('cmd');
       what = `exec ${name}`;
       const tty = url.searchParams.get('tty') ?? '1';
       if (tty !== '0' && tty !== '1') throw new TtyError(400, 'tty must be 0 or 1');
-      const id = s.containerId!;
       start = () => host.exec(id, cmd.length ? cmd : ['/bin/sh'], socket, { tty: tty === '1', size, term });
     } else start = () => host.console(socket, size, term);
 

@@ -17,7 +17,7 @@ import type { BootTimeline } from '../api/wire.js';
 import { COMPRESSIONS, DEFAULT_COMPRESSION, type Compression } from '../pkg/image/initrd.js';
 import { ensureBusyboxRootfs } from './lib/busybox-rootfs.js';
 import { runBench, track } from './lib/cleanup.js';
-import { buildFloor, FLOOR_DONE, FLOOR_INIT, FLOOR_ONBOOT, FLOOR_SETUP, FLOOR_UNPACK_END, FLOOR_UNPACK_START } from './lib/floor.js';
+import { buildFloor, FLOOR_DONE, FLOOR_FAILED, FLOOR_INIT, FLOOR_ONBOOT, FLOOR_SETUP, FLOOR_UNPACK_END, FLOOR_UNPACK_START } from './lib/floor.js';
 import { machine, metric, REPO, writeResult, type Metric } from './lib/results.js';
 import { median, r1, table } from './lib/stats.js';
 import { bootUntil } from './lib/vm-boot.js';
@@ -55,6 +55,7 @@ async function bootKeel(image: string): Promise<Points & { rssMiB: number; root:
 
 async function bootFloor(image: string): Promise<Points> {
   const r = await bootUntil(image, FLOOR_UNPACK_END, TIMEOUT_MS);
+  if (FLOOR_FAILED.test(r.screen)) throw new Error(`the floor did not run its containers:\n${r.screen.slice(-3000)}`);
   const points = Object.fromEntries(POINTS.map((p) => [p.id, seconds(p.floor, r.screen)]));
   return { ...points, unpackMs: seconds(FLOOR_UNPACK_END, r.screen) - seconds(FLOOR_UNPACK_START, r.screen) } as Points;
 }

@@ -82,8 +82,8 @@ async function main(): Promise<void> {
       anchor: 'keel-init itself, idle, with the flooding service stopped',
     },
     metrics: [
-      metric('flood-rss', 'keel-init RSS under a no-newline flood, peak (MiB)', 'MiB', result.peakRss, { 'keel-init idle': result.idleRss }),
-      metric('flood-ps', 'keel ps during a no-newline flood, median (ms)', 'ms', result.floodPsMs, { 'keel ps idle': result.idlePsMs }),
+      metric('flood-rss', 'keel-init RSS under a no-newline flood, peak', 'MiB', result.peakRss, { 'keel-init idle': result.idleRss }),
+      metric('flood-ps', 'keel ps during a no-newline flood, median', 'ms', result.floodPsMs, { 'keel ps idle': result.idlePsMs }),
     ],
     notes: [...notes, `RSS growth under the flood: ${result.growthMiB} MiB (target: 64 at most)`],
     raw: { ...result, floodPs },

@@ -48,3 +48,9 @@ export function statePaths(stateDir: string): StatePaths {
 
 /** Where the CLI looks for keel-init when no socket is named. */
 export const DEFAULT_SOCKET = statePaths(DEFAULT_STATE_DIR).socket;
+
+/** Instance data, as keel-init writes it at boot for containers to bind (LinuxKit's layout: userdata, provider, JSON as files). */
+export const INSTANCE_CONFIG_DIR = '/run/config';
+
+/** The qemu fw_cfg file `keel run --data` passes the instance data in (/sys/firmware/qemu_fw_cfg/by_name/… in the guest). */
+export const FW_CFG_USERDATA = 'opt/org.keel/userdata';

@@ -50,9 +50,10 @@ function residentBytes(pid: number): number | undefined {
   }
 }
 
+/** A process's run: nothing of it outlives its exit but its cgroup, released with it, so attempts need no ids of their own. */
 class ProcessRun implements RunningContainer {
+  readonly id: string;
   readonly done: Promise<Outcome>;
-  /** A process run cleans up as it ends: exited and done are one. */
   readonly exited: Promise<Outcome>;
 
   constructor(
@@ -64,15 +65,12 @@ class ProcessRun implements RunningContainer {
     private readonly streams: Promise<unknown>,
     private readonly cgroup: ProcessCgroup | undefined,
   ) {
+    this.id = plan.id;
     this.done = host.waitPid(pid, since).then((status) => this.cleanUp(status));
     this.exited = this.done;
   }
 
-  get id(): string {
-    return this.plan.id;
-  }
-
-  /** Nothing waits to be released: the clean-up runs as the process ends. */
+  /** Its clean-up is part of its exit: nothing waits for a release. */
   release(): void {}
 
   private async cleanUp(status: ExitStatus): Promise<Outcome> {

@@ -190,16 +190,11 @@ export class Service {
     }
     let run: RunningContainer;
     try {
-      run = await this.deps.engine.start(
-        plan,
-        {
-          onLine: (stream, line, continued) => {
-            this.logs.push({ time: this.clock.now(), stream, attempt, line, ...(continued ? { continued } : {}) });
-            this.deps.onLine?.(this.name, stream, line);
-          },
-        },
-        { attempt },
-      );
+      const onLine = (stream: StreamName, line: string, continued?: boolean) => {
+        this.logs.push({ time: this.clock.now(), stream, attempt, line, ...(continued ? { continued } : {}) });
+        this.deps.onLine?.(this.name, stream, line);
+      };
+      run = await this.deps.engine.start(plan, { onLine }, { attempt });
     } catch (err) {
       this.releasePrevious();
       started();
@@ -471,7 +466,12 @@ export class Service {
     if (this.current === 'failed') await this.start();
   }
 
-  private waitFor(states: ServiceState[]): Promise<void> {
+  /** Resolves when the service holds no process (at rest: its last exit, if any, recorded). */
+  atRest(): Promise<void> {
+    return this.waitFor(AT_REST);
+  }
+
+  private waitFor(states: readonly ServiceState[]): Promise<void> {
     if (states.includes(this.current)) return Promise.resolve();
     return new Promise((resolve) => {
       const off = this.onChange((s) => {

@@ -49,8 +49,8 @@ function cli(args: string[], input = ''): Promise<{ status: number | null; stdou
 }
 
 /** The real CLI on a pseudo-terminal of the given size: a person's terminal. */
-function cliOnPty(args: string[], cols: number, rows: number) {
-  const term = pty.spawn(process.execPath, [join(DIST, 'keel.js'), ...args], { name: 'xterm', cols, rows, cwd: '/', env: { ...process.env, KEEL_SOCKET: sock() } as Record<string, string> });
+function cliOnPty(args: string[], cols: number, rows: number, termName = 'xterm') {
+  const term = pty.spawn(process.execPath, [join(DIST, 'keel.js'), ...args], { name: termName, cols, rows, cwd: '/', env: { ...process.env, TERM: termName, KEEL_SOCKET: sock() } as Record<string, string> });
   let text = '';
   term.onData((d) => (text += d));
   const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
@@ -93,10 +93,12 @@ describe('keel exec NAME [CMD...]', () => {
     expect(seven.status).toBe(7);
   }, 60_000);
 
-  it('gives a terminal of the caller\'s size that follows a resize, with ctrl-c for the remote job', async () => {
-    const c = cliOnPty(['exec', 'web', 'sh'], 100, 30);
+  it('gives a terminal of the caller\'s size and TERM that follows a resize, with ctrl-c for the remote job', async () => {
+    const c = cliOnPty(['exec', 'web', 'sh'], 100, 30, 'screen-256color');
     try {
       await c.screen.waitFor(/# /, 20_000);
+      c.type('echo "term=$TERM"\r'); // the caller's TERM, not keel's
+      await c.screen.waitFor(/\nterm=screen-256color\r*\n/, 20_000);
       c.type('stty size\r');
       await c.screen.waitFor(/\n30 100\r*\n/, 20_000);
       c.term.resize(120, 40);
@@ -127,7 +129,7 @@ describe('keel exec NAME [CMD...]', () => {
     expect(once.stderr).toMatch(/service once is not running \(it is completed\)/);
     const noName = await cli(['exec']);
     expect(noName.status).toBe(2);
-    expect(noName.stderr).toMatch(/keel exec needs a service name/);
+    expect(noName.stderr).toBe('keel exec: missing NAME (usage: keel [--vm VM] exec [options] NAME [CMD...]); see "keel exec --help"\n');
     const plain = await raw('POST', '/v1/services/web/exec');
     expect(plain.status).toBe(400);
     expect(plain.body).toMatch(/Upgrade: tty/);

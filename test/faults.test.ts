@@ -46,15 +46,38 @@ function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
-/** A runc in front of the real one that a flag file breaks (exits 1) or hangs (sleeps), as a runc that disappears or wedges. */
-function breakableRunc(): { path: string; set(mode: 'ok' | 'broken' | 'hang'): void } {
+/**
+ * A runc in front of the real one that a flag file breaks (exits 1), hangs (sleeps) or makes slow to
+ * delete (2 s before each `runc delete`), as a runc that disappears, wedges or is slow on a loaded
+ * machine. When slow, it writes "begin VERB ID" and "end VERB ID" around each create, run, start and
+ * delete to `calls`.
+ */
+function breakableRunc(): { path: string; set(mode: 'ok' | 'broken' | 'hang' | 'slow-delete'): void; calls(): string[] } {
   const dir = join(fixtures, 'runc-wrapper');
   const flag = join(dir, 'mode');
+  const log = join(dir, 'calls');
   mkdirSync(dir, { recursive: true });
   const real = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
-  writeFileSync(join(dir, 'runc'), `#!/bin/sh\nmode=$(cat ${flag} 2>/dev/null)\n[ "$mode" = broken ] && { echo "runc: gone" >&2; exit 1; }\n[ "$mode" = hang ] && exec sleep 3600\nexec ${real} "$@"\n`, { mode: 0o755 });
+  writeFileSync(
+    join(dir, 'runc'),
+    `#!/bin/sh
+mode=$(cat ${flag} 2>/dev/null)
+[ "$mode" = broken ] && { echo "runc: gone" >&2; exit 1; }
+[ "$mode" = hang ] && exec sleep 3600
+[ "$mode" = slow-delete ] || exec ${real} "$@"
+verb=; id=
+for a in "$@"; do id=$a; [ -z "$verb" ] && case $a in create|run|start|delete) verb=$a;; esac; done
+[ -n "$verb" ] && echo "begin $verb $id" >> ${log}
+[ "$verb" = delete ] && sleep 2
+${real} "$@"; rc=$?
+[ -n "$verb" ] && echo "end $verb $id" >> ${log}
+exit $rc
+`,
+    { mode: 0o755 },
+  );
   writeFileSync(flag, 'ok');
-  return { path: dir, set: (mode) => writeFileSync(flag, mode) };
+  writeFileSync(log, '');
+  return { path: dir, set: (mode) => writeFileSync(flag, mode), calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
 }
 
 describe('a stop that never ends', () => {
@@ -68,7 +91,7 @@ describe('a stop that never ends', () => {
     expect(stop.status).toBe(0);
     expect(inspect(keel, 'victim')).toMatchObject({ state: 'stopped', lastExit: { code: 0, signal: null } });
     // (The CLI above ran synchronously: keel's console lines are read from here on.)
-    // A service's attempt runs as its own container, victim+1 for the first.
+    // Each attempt of a service is a container of its own: victim+1 is victim's first.
     await keel.waitFor(/runc could not signal victim\+1 \(runc kill victim\+1 SIGTERM: runc: gone\); keel sent SIGTERM to 1 process\(es\) itself/);
     await keel.waitFor(/runc delete victim\+1 failed .*; keel removed its runc state itself/);
     // A runc that hangs is given up on after its short timeout, and the stop goes on the same way.
@@ -78,6 +101,29 @@ describe('a stop that never ends', () => {
     expect(keel.output()).toMatch(/keel sent SIGTERM to 1 process\(es\) itself/);
     expect(keel.output()).toMatch(/service wedged exited 0 after \d+ ms; stopped/);
     expect(keel.output()).toMatch(/poweroff now/);
+    runc.set('ok');
+  }, 120_000);
+});
+
+describe('a slow runc delete', () => {
+  it('does not hold up a restart: the next attempt runs before the dead one is deleted, and a stop still leaves nothing', async () => {
+    const runc = breakableRunc();
+    runc.set('slow-delete');
+    keel = startKeel('services:\n' + svc('flaky', 'sleep 0.3; exit 1', 'backoff: {initial: 10ms, max: 10ms, jitter: 0}\nstartLimit: {burst: 1000, interval: 1m}'), { PATH: `${runc.path}:${process.env.PATH}` });
+    await keel.waitFor(/boot complete/, 30_000);
+    // Each attempt is a container of its own (flaky+N): the third has started once the first is deleted.
+    await eventually(() => runc.calls().includes('end delete flaky+1') && runc.calls().some((c) => /^end (run|start) flaky\+3$/.test(c)), 60_000, 'three attempts, the first deleted');
+    const calls = runc.calls();
+    const at = (re: RegExp) => calls.findIndex((c) => re.test(c));
+    // The second attempt was running before the first one's delete began, and so the 2 s delete was not between them.
+    expect(at(/^end (run|start) flaky\+2$/)).toBeGreaterThanOrEqual(0);
+    expect(at(/^end (run|start) flaky\+2$/)).toBeLessThan(at(/^begin delete flaky\+1$/));
+    expect(at(/^end (run|start) flaky\+3$/)).toBeLessThan(at(/^begin delete flaky\+2$/));
+    // A stop waits for those deletes: nothing of any attempt is left.
+    const state = join(keel.dir, 'state');
+    expect(cli(keel, state, 'stop', 'flaky', '--wait').status).toBe(0);
+    expect(keel.runcContainers()).toEqual([]);
+    expect(readdirSync(join(state, 'containers'))).toEqual([]);
     runc.set('ok');
   }, 120_000);
 });
@@ -95,8 +141,10 @@ describe('a log line without an end', () => {
       expect(cli(keel, state, 'ps').status).toBe(0);
     }
     console.log(`keel-init RSS: ${idle.toFixed(1)} MiB before the flood, at most ${peak.toFixed(1)} MiB during 5 s of it`);
-    // Unbounded, it was 897 MiB after 15 s; bounded, it stays near the rings' size.
-    expect(peak - idle).toBeLessThan(64);
+    // Unbounded, it was 897 MiB after 15 s; bounded, it stays near the rings' size (about +25 MiB on a
+    // quiet machine). The 64 MiB target is bench/flood.ts's; here the bound only has to tell bounded from
+    // not, and on a loaded machine the garbage collector runs late (+74 MiB was seen at load 11-15).
+    expect(peak - idle).toBeLessThan(128);
     const logs = cli(keel, state, 'logs', '-n', '3', 'flood').stdout.trim().split('\n');
     expect(logs).toHaveLength(3);
     for (const l of logs) expect(l).toMatch(/^\S+Z stdout\+ #1 \0{16384}$/);

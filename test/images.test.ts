@@ -190,7 +190,7 @@ describe('pulling from a registry', () => {
     // Under a terminal (script(1) gives it one), the progress line is redrawn in place.
     const r = spawnSync('script', ['-qec', `KEEL_CACHE='${cache}' '${process.execPath}' '${join(DIST, 'keel.js')}' build -o '${join(dir, 'pull-out')}' '${join(dir, 'pull.yml')}'`, '/dev/null'], { encoding: 'utf8', timeout: 180_000 });
     expect(r.status, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/\r\x1b\[Kpulling 127\.0\.0\.1:\d+\/keel-test\/pulled:1: \d+\/\d+ layers/);
+    expect(r.stdout).toMatch(/\r\x1b\[Kimage 1 of 1: pulling 127\.0\.0\.1:\d+\/keel-test\/pulled:1: \d+\/\d+ layers/);
     expect(r.stdout).toContain(`pulled ${ref}`);
     const lock = JSON.parse(readFileSync(join(dir, 'pull.lock'), 'utf8')) as { images: Record<string, { id: string; repoDigest: string }> };
     expect(lock.images[ref]).toEqual({ id, repoDigest: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${port}/keel-test/pulled@sha256:[0-9a-f]{64}$`)) });
@@ -225,7 +225,7 @@ describe('kernels', () => {
     writeFileSync(join(dir, 'kimg.yml'), 'kernel:\n  image: keel-test/kernel:1\n  binary: bzImage\n  ucode: ucode.cpio\n  cmdline: console=ttyS0\n');
     const r = keel(['build', '-o', join(dir, 'k'), join(dir, 'kimg.yml')]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('(kernel keel-test/kernel:1)');
+    expect(r.stdout).toContain('(kernel keel-test/kernel:1, node ');
     expect(sha(join(dir, 'k/kimg-kernel'))).toBe(createHash('sha256').update(vmlinuz).digest('hex'));
     const initrd = readFileSync(join(dir, 'k/kimg-initrd.img'));
     expect(initrd.subarray(0, ucode.length).equals(ucode)).toBe(true);

@@ -40,6 +40,17 @@ function build(outDir: string): string[] {
   return r.stdout.split('\n');
 }
 
+/** '' for the same bytes; else the sizes, how many bytes differ and where the first few are. */
+function differences(a: string, b: string): string {
+  const x = readFileSync(a);
+  const y = readFileSync(b);
+  if (x.equals(y)) return '';
+  const at: number[] = [];
+  let n = 0;
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i] && n++ < 8) at.push(i);
+  return `${x.length} and ${y.length} bytes, ${n} differ, first at ${at.join(', ')}`;
+}
+
 beforeAll(() => {
   requireDist();
   // One service, so that ps over the control channel has something to show.
@@ -65,7 +76,7 @@ describe('every format, built twice from the same inputs', () => {
       `${NAME}.img.tar.gz`, `${NAME}.qcow2`, `${NAME}.raw`, `${NAME}.vhd`, `${NAME}.vhdx`, `${NAME}.vmdk`,
     ]);
     expect(readdirSync(second).sort()).toEqual(files);
-    for (const f of files) expect(readFileSync(join(first, f)).equals(readFileSync(join(second, f))), f).toBe(true);
+    for (const f of files) expect(differences(join(first, f), join(second, f)), f).toBe('');
     expect(readFileSync(out(`${NAME}.raw`)).equals(readFileSync(out(`${NAME}-bios.img`)))).toBe(true); // aws is the raw-bios disk
     const id = /kubevirt: \S+ \((sha256:[0-9a-f]{12})/.exec(buildLines.join('\n'))?.[1];
     expect(id).toBeDefined();

@@ -2,30 +2,8 @@
 // to a pseudo-terminal on keel's side, through the control API's upgrade to a
 // raw stream. The local terminal is raw while attached (ctrl-c is a byte for
 // the remote program, not a signal here), and its size follows along.
-import { call, callJson, DEFAULT_SOCKET, upgrade } from '../client.js';
-import { ControlUsage } from './usage-error.js';
+import { call, callJson, upgrade } from '../client.js';
 import type { TtyStatus } from '../wire.js';
-
-
-/** Options come before the name; everything after the name is the command, as docker exec takes it. */
-function parseAttachArgs(verb: 'exec' | 'console', argv: string[]): { socket: string; name?: string; cmd: string[] } {
-  let socket = process.env.KEEL_SOCKET ?? DEFAULT_SOCKET;
-  const rest = [...argv];
-  while (rest.length && rest[0]!.startsWith('-')) {
-    const opt = rest.shift()!;
-    if (opt === '--') break;
-    if (opt === '--socket' && rest.length) socket = rest.shift()!;
-    else if (opt.startsWith('--socket=')) socket = opt.slice('--socket='.length);
-    else throw new ControlUsage(`keel ${verb}: unknown option ${opt}`);
-  }
-  if (verb === 'console') {
-    if (rest.length) throw new ControlUsage('keel console takes no names');
-    return { socket, cmd: [] };
-  }
-  const name = rest.shift();
-  if (!name) throw new ControlUsage('keel exec needs a service name: keel exec NAME [CMD...]');
-  return { socket, name, cmd: rest };
-}
 
 function sizeQuery(): URLSearchParams {
   const q = new URLSearchParams({ term: process.env.TERM || 'xterm' });
@@ -38,8 +16,9 @@ function sizeQuery(): URLSearchParams {
   return q;
 }
 
-export async function attach(verb: 'exec' | 'console', argv: string[]): Promise<number> {
-  const { socket, name, cmd } = parseAttachArgs(verb, argv);
+/** `args`: for exec, the service's name and the command (its parsing is in control-specs.ts); none for console. */
+export async function attach(verb: 'exec' | 'console', socket: string, args: readonly string[]): Promise<number> {
+  const [name, ...cmd] = args;
   const q = sizeQuery();
   for (const c of cmd) q.append('cmd', c);
   const path = verb === 'console' ? `/v1/console?${q}` : `/v1/services/${encodeURIComponent(name!)}/exec?${q}`;

@@ -1,23 +1,30 @@
-// The CLI verbs that talk to a running keel through its control API.
-import { parseArgs } from 'node:util';
+// The CLI verbs that talk to a running keel through its control API, run
+// from their table entries (control-specs.ts) by the CLI and the console prompt.
 import { callJson, DEFAULT_SOCKET, streamLines } from '../client.js';
+import { parseVerbArgs, type ParsedArgs } from './args.js';
 import { attach } from './attach.js';
-import { ControlUsage } from './usage-error.js';
+import { CONTROL_SPECS, controlSpec } from './control-specs.js';
+import { verbHelp } from './help.js';
+import { UsageError } from './usage-error.js';
 import type { ActionReply, BootReport, ServiceDetail, ServiceSummary, StatsReply } from '../wire.js';
 
-export { ControlUsage };
+export { UsageError };
 
-/** The verbs the console prompt runs in-process too. */
+/** The verbs the console prompt runs in-process too (it has its own exec, and is the console). */
 export const PROMPT_VERBS = ['ps', 'inspect', 'logs', 'start', 'stop', 'restart', 'reset', 'events', 'stats', 'boot-report', 'poweroff', 'reboot'] as const;
-/** Every verb that talks to a running keel; exec and console attach the local terminal (the prompt has its own exec). */
-export const CONTROL_VERBS = [...PROMPT_VERBS, 'exec', 'console'] as const;
-export type ControlVerb = (typeof CONTROL_VERBS)[number];
+/** Every verb that talks to a running keel; exec and console attach the local terminal. */
+export const CONTROL_VERBS: readonly string[] = CONTROL_SPECS.map((v) => v.name);
+type PromptVerb = (typeof PROMPT_VERBS)[number];
 
 export interface ControlOptions {
   /** Receives a function that ends a following command (the console prompt's ctrl-c); the CLI uses SIGINT. */
   onStop?: (stop: () => void) => void;
   /** Where the verb's text goes: stdout for the CLI, the prompt's terminal in keel-init. */
   write?: (text: string) => void;
+  /** The socket when --socket does not say (a VM's, for keel --vm): asked only once help is ruled out. */
+  socket?: () => string;
+  /** Checked before the verb runs (keel --vm: that keel inside the VM answers at all); throws ApiUnreachable if not. */
+  ready?: (socket: string) => Promise<void>;
 }
 
 const stdout = (s: string) => void process.stdout.write(s);
@@ -62,22 +69,12 @@ function eventText(line: string): string {
   }
 }
 
-const OPTIONS = {
-  socket: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  follow: { type: 'boolean', short: 'f', default: false },
-  previous: { type: 'boolean', short: 'p', default: false },
-  tail: { type: 'string', short: 'n' },
-  since: { type: 'string' },
-  wait: { type: 'boolean', default: false },
-} as const;
-
 interface VerbContext {
   socket: string;
   /** The service name as typed, and as it goes into a path. */
   name: string;
   path: string;
-  values: { json: boolean; follow: boolean; previous: boolean; tail?: string; since?: string; wait: boolean };
+  args: ParsedArgs;
   out: (s: string) => void;
   /** JSON with --json, else the text. */
   show: (value: unknown, text: () => string) => void;
@@ -85,18 +82,12 @@ interface VerbContext {
   follow: (path: string, onLine: (line: string) => void) => Promise<void>;
 }
 
-interface VerbSpec {
-  needsName: boolean;
-  run(ctx: VerbContext): Promise<void>;
-}
+type VerbRun = (ctx: VerbContext) => Promise<void>;
 
-function action(verb: 'start' | 'stop' | 'restart' | 'reset'): VerbSpec {
-  return {
-    needsName: true,
-    async run({ socket, name, path, values, show }) {
-      const r = await callJson<ActionReply>(socket, 'POST', `/v1/services/${path}/${verb}${values.wait ? '?wait=1' : ''}`);
-      show(r, () => `${name}: ${verb} requested (state ${r.state})`);
-    },
+function action(verb: 'start' | 'stop' | 'restart' | 'reset'): VerbRun {
+  return async ({ socket, name, path, args, show }) => {
+    const r = await callJson<ActionReply>(socket, 'POST', `/v1/services/${path}/${verb}${args.flag('wait') ? '?wait=1' : ''}`);
+    show(r, () => `${name}: ${verb} requested (state ${r.state})`);
   };
 }
 
@@ -109,87 +100,81 @@ function statsTable(st: StatsReply): string {
   return table(rows);
 }
 
-function power(verb: 'poweroff' | 'reboot'): VerbSpec {
-  return {
-    needsName: false,
-    async run({ socket, show }) {
-      await callJson(socket, 'POST', `/v1/${verb}`);
-      show({ action: verb }, () => `${verb} requested`);
-    },
+function power(verb: 'poweroff' | 'reboot'): VerbRun {
+  return async ({ socket, out }) => {
+    await callJson(socket, 'POST', `/v1/${verb}`);
+    out(`${verb} requested`);
   };
 }
 
-const VERBS: Record<(typeof PROMPT_VERBS)[number], VerbSpec> = {
-  ps: {
-    needsName: false,
-    async run({ socket, show }) {
-      const list = await callJson<ServiceSummary[]>(socket, 'GET', '/v1/services');
-      show(list, () => (list.length ? psTable(list) : 'no services'));
-    },
+const RUNS: Record<PromptVerb, VerbRun> = {
+  async ps({ socket, args, show, out }) {
+    const list = await callJson<ServiceSummary[]>(socket, 'GET', '/v1/services');
+    if (args.flag('quiet')) return list.forEach((s) => out(s.name));
+    show(list, () => (list.length ? psTable(list) : 'no services'));
   },
-  inspect: {
-    needsName: true,
-    async run({ socket, path, out }) {
-      out(JSON.stringify(await callJson<ServiceDetail>(socket, 'GET', `/v1/services/${path}`), null, 2));
-    },
+  async inspect({ socket, name, path, out }) {
+    if (!name) throw new UsageError('needs a service name (keel --vm VM inspect, without one, shows the VM)', 'inspect');
+    out(JSON.stringify(await callJson<ServiceDetail>(socket, 'GET', `/v1/services/${path}`), null, 2));
   },
-  logs: {
-    needsName: true,
-    run({ path, values, out, follow }) {
-      const q = new URLSearchParams();
-      if (values.follow) q.set('follow', '1');
-      if (values.previous) q.set('previous', '1');
-      if (values.tail !== undefined) q.set('tail', values.tail);
-      if (values.json) q.set('format', 'json');
-      return follow(`/v1/services/${path}/logs?${q}`, out);
-    },
+  logs({ path, args, out, follow }) {
+    const q = new URLSearchParams();
+    if (args.flag('follow')) q.set('follow', '1');
+    if (args.flag('previous')) q.set('previous', '1');
+    const tail = args.string('tail');
+    if (tail !== undefined) {
+      if (!/^\d+$/.test(tail)) throw new UsageError(`--tail ${tail}: expected a number of lines`, 'logs');
+      q.set('tail', tail);
+    }
+    if (args.flag('json')) q.set('format', 'json');
+    return follow(`/v1/services/${path}/logs?${q}`, out);
   },
-  events: {
-    needsName: false,
-    run({ values, out, follow }) {
-      const q = new URLSearchParams({ since: values.since ?? '0' });
-      if (values.follow) q.set('follow', '1');
-      return follow(`/v1/events?${q}`, (l) => out(values.json ? l : eventText(l)));
-    },
+  events({ args, out, follow }) {
+    const since = args.string('since') ?? '0';
+    if (!/^\d+$/.test(since)) throw new UsageError(`--since ${since}: expected an event id (a number)`, 'events');
+    const q = new URLSearchParams({ since });
+    if (args.flag('follow')) q.set('follow', '1');
+    const json = args.flag('json');
+    return follow(`/v1/events?${q}`, (l) => out(json ? l : eventText(l)));
   },
   start: action('start'),
   stop: action('stop'),
   restart: action('restart'),
   reset: action('reset'),
-  stats: {
-    needsName: false,
-    async run({ socket, show }) {
-      const st = await callJson<StatsReply>(socket, 'GET', '/v1/stats');
-      show(st, () => statsTable(st));
-    },
+  async stats({ socket, show }) {
+    const st = await callJson<StatsReply>(socket, 'GET', '/v1/stats');
+    show(st, () => statsTable(st));
   },
-  'boot-report': {
-    needsName: false,
-    async run({ socket, out }) {
-      out(JSON.stringify(await callJson<BootReport>(socket, 'GET', '/v1/boot'), null, 2));
-    },
+  async 'boot-report'({ socket, out }) {
+    out(JSON.stringify(await callJson<BootReport>(socket, 'GET', '/v1/boot'), null, 2));
   },
   poweroff: power('poweroff'),
   reboot: power('reboot'),
 };
 
-export async function runControl(verb: ControlVerb, argv: string[], opts: ControlOptions = {}): Promise<number> {
-  if (verb === 'exec' || verb === 'console') return attach(verb, argv);
+/** Runs a control verb: its --help, or the verb against the socket (--socket, $KEEL_SOCKET, else the default). */
+export async function runControl(verb: string, argv: string[], opts: ControlOptions = {}): Promise<number> {
+  const spec = controlSpec(verb);
+  if (!spec) throw new UsageError(`unknown command "${verb}"`);
   const write = opts.write ?? stdout;
   const out = (s: string) => write(s.endsWith('\n') ? s : `${s}\n`);
-  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-  const spec = VERBS[verb];
-  if (spec.needsName && positionals.length !== 1) throw new ControlUsage(`keel ${verb} needs one service name`);
-  if (!spec.needsName && positionals.length !== 0) throw new ControlUsage(`keel ${verb} takes no names`);
-  const socket = values.socket ?? process.env.KEEL_SOCKET ?? DEFAULT_SOCKET;
-  const name = positionals[0] ?? '';
-  await spec.run({
+  const args = parseVerbArgs(spec, argv);
+  if (args.help) {
+    out(verbHelp(spec));
+    return 0;
+  }
+  const socket = args.string('socket') ?? opts.socket?.() ?? process.env.KEEL_SOCKET ?? DEFAULT_SOCKET;
+  await opts.ready?.(socket);
+  if (verb === 'exec' || verb === 'console') return attach(verb, socket, args.positionals);
+  const name = args.positionals[0] ?? '';
+  const json = spec.options.some((o) => o.name === 'json') && args.flag('json');
+  await RUNS[verb as PromptVerb]({
     socket,
     name,
     path: encodeURIComponent(name),
-    values,
+    args,
     out,
-    show: (v, text) => out(values.json ? JSON.stringify(v, null, 2) : text()),
+    show: (v, text) => out(json ? JSON.stringify(v, null, 2) : text()),
     async follow(path, onLine) {
       const s = streamLines(socket, path, onLine);
       if (opts.onStop) opts.onStop(s.stop);

@@ -1,9 +1,10 @@
 // The one method every restart is timed by: poll the container's cgroup for a
-// new `sleep 100000`. Every supervisor here (keel, runsv, s6, Docker) keeps a
-// container's cgroup path across restarts, and the cgroup is where a process
-// is, whoever its parent is (Docker's shims are not dockerd's children).
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+// new `sleep 100000`. runsv, s6 and Docker keep a container's cgroup path
+// across restarts; keel gives each attempt a cgroup of its own below the
+// service's, so its watch covers every cgroup there. The cgroup is where a
+// process is, whoever its parent is (Docker's shims are not dockerd's children).
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { sleep } from './cleanup.js';
 import { isSleeper, now, readOr } from './proc.js';
 
@@ -28,13 +29,32 @@ export function sleepersIn(procsFile: string): number[] {
     .filter(isSleeper);
 }
 
-/** Polls (about every millisecond) until a `sleep 100000` other than `old` is in the cgroup. */
-export async function waitForNewSleeper(procsFile: string, old: number, timeoutMs: number): Promise<{ pid: number; at: number }> {
+/** What a watch reads: one cgroup's cgroup.procs, or (for keel's attempts) { below } every cgroup directly below a directory. */
+export type Watched = string | { below: string };
+
+/** The cgroup.procs of the attempt cgroups around `procsFile` (keel's SERVICE/ID+N): a watch over all of them. */
+export function attemptCgroups(procsFile: string): Watched {
+  return { below: dirname(dirname(procsFile)) };
+}
+
+export function sleepersOf(w: Watched): number[] {
+  if (typeof w === 'string') return sleepersIn(w);
+  let dirs: string[] = [];
+  try {
+    dirs = readdirSync(w.below, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    /* gone: no sleepers */
+  }
+  return dirs.flatMap((d) => sleepersIn(join(w.below, d, 'cgroup.procs')));
+}
+
+/** Polls (about every millisecond) until a `sleep 100000` other than `old` is in the watched cgroup(s). */
+export async function waitForNewSleeper(procsFile: Watched, old: number, timeoutMs: number): Promise<{ pid: number; at: number }> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const fresh = sleepersIn(procsFile).filter((p) => p !== old);
+    const fresh = sleepersOf(procsFile).filter((p) => p !== old);
     if (fresh.length > 0) return { pid: fresh[0]!, at: now() };
-    if (Date.now() > end) throw new Error(`no new container process in ${procsFile} within ${timeoutMs} ms`);
+    if (Date.now() > end) throw new Error(`no new container process in ${JSON.stringify(procsFile)} within ${timeoutMs} ms`);
     await sleep(1);
   }
 }

@@ -18,6 +18,8 @@ const ROOT_OWNED = { uid: 0, gid: 0 };
 export const FLOOR_INIT = /floor: \/init started ([\d.]+) s after kernel start/;
 export const FLOOR_SETUP = /floor: set-up done ([\d.]+) s after kernel start/;
 export const FLOOR_ONBOOT = /floor: onboot done ([\d.]+) s after kernel start/;
+/** A container the floor could not run: its numbers would not be a floor. */
+export const FLOOR_FAILED = /floor: FAILED .*/;
 export const FLOOR_DONE = /floor: all (\d+) services running ([\d.]+) s after kernel start/;
 /** The kernel's own lines, which the script prints from its log at the end (dmesg: "[  1.234567] text"). */
 export const FLOOR_UNPACK_START = /floor-kmsg: \[\s*([\d.]+)\] Trying to unpack rootfs/;
@@ -29,7 +31,7 @@ export const FLOOR_UNPACK_END = /floor-kmsg: \[\s*([\d.]+)\] Freeing initrd memo
 // Stage 2: the mounts runc needs, then the containers in order.
 function initScript(onboot: string[], services: string[]): string {
   const run = (phase: string, name: string, detach: boolean) =>
-    `runc --root /run/runc run ${detach ? '-d ' : ''}--bundle /containers/${phase}/${name} ${phase === 'services' ? name : `${phase}.${name}`} </dev/null >/tmp/${name}.log 2>&1`;
+    `runc --root /run/runc run ${detach ? '-d ' : ''}--bundle /containers/${phase}/${name} ${phase === 'services' ? name : `${phase}.${name}`} </dev/null >/tmp/${name}.log 2>&1 || { echo "floor: FAILED ${phase} ${name}"; cat /tmp/${name}.log; }`;
   return `#!/bin/sh
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin
 if [ -z "$FLOOR_STAGE2" ]; then
@@ -40,6 +42,7 @@ if [ -z "$FLOOR_STAGE2" ]; then
   mount -o move . /
   FLOOR_STAGE2=1 exec chroot . /init
 fi
+mkdir -p /proc /sys /dev /run /tmp
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -75,7 +78,7 @@ export async function buildFloor(manifestPath: string): Promise<FloorImage> {
     ...EARLY_ROOT,
     { path: '/newroot', type: 'dir', mode: 0o755 },
     { path: '/bin/busybox', type: 'file', mode: 0o755, data: readFileSync('/bin/busybox') },
-    ...['sh', 'mount', 'umount', 'chroot', 'poweroff', 'cat', 'dmesg', 'grep', 'sed'].map((a): CpioEntry => ({ path: `/bin/${a}`, type: 'symlink', target: 'busybox' })),
+    ...['sh', 'mount', 'umount', 'mkdir', 'chroot', 'poweroff', 'cat', 'dmesg', 'grep', 'sed'].map((a): CpioEntry => ({ path: `/bin/${a}`, type: 'symlink', target: 'busybox' })),
     ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
   ];
   for (const phase of ['onboot', 'services'] as const) {

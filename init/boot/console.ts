@@ -3,7 +3,8 @@
 // turns events into console lines.
 import { readFileSync } from 'node:fs';
 import type { EventBus } from '../../events/bus.js';
-import { activeConsole, openExtraConsoles, type ExtraConsoles } from '../console/consoles.js';
+import type { ReadStream } from 'node:tty';
+import { activeConsole, openExtraConsoles, type ConsoleOutput, type ExtraConsole } from '../console/consoles.js';
 import { attachConsole, consoleLine, consoleWriter, type ConsoleSink, type ConsoleWrite } from '../console/sink.js';
 
 /** Container lines the console takes at once, and per second after that: a serial console writes about 11 KB/s, and each write blocks PID 1. */
@@ -44,21 +45,67 @@ export class ContainerRelay {
   }
 }
 
+/** A console other than /dev/console, with the events on it as lines of its own (held while its own prompt is open). */
+export interface ExtraConsoleView {
+  name: string;
+  sink: ConsoleSink;
+  /** keel's lines to this console alone. */
+  write: (text: string) => void;
+  /** Its terminal, when it is one: the prompt's input and output there. */
+  terminal?: { input: ReadStream; output: ConsoleOutput };
+}
+
 export class Console {
-  private readonly primary: ConsoleWrite;
-  private extra: ExtraConsoles | undefined;
+  private readonly primaryWrite: ConsoleWrite;
+  private readonly primarySink: ConsoleSink;
+  private readonly extras: ExtraConsoleView[] = [];
+  private colour = false;
+  private readonly polled: Array<() => void> = [];
+  /**
+   * The events on the consoles: colour and polled sources apply to every
+   * console; holding lines back (setPaused) to /dev/console's alone, since
+   * each console's prompt holds its own.
+   */
   readonly sink: ConsoleSink;
 
   /** A container's init writes its own lines to stderr, warnings and errors only: stdout is the services'. */
-  constructor(bus: EventBus, container = false) {
-    this.primary = consoleWriter(container ? process.stderr : process.stdout);
-    this.sink = attachConsole(bus, (text) => this.write(text), container ? 'warn' : 'info');
+  constructor(
+    private readonly bus: EventBus,
+    container = false,
+  ) {
+    this.primaryWrite = consoleWriter(container ? process.stderr : process.stdout);
+    this.primarySink = attachConsole(bus, this.primaryWrite, container ? 'warn' : 'info');
+    const all = () => [this.primarySink, ...this.extras.map((e) => e.sink)];
+    this.sink = {
+      setPaused: (p) => this.primarySink.setPaused(p),
+      setColour: (on) => {
+        this.colour = on;
+        for (const s of all()) s.setColour(on);
+      },
+      get colour() {
+        return all()[0]!.colour;
+      },
+      addPolled: (drain) => {
+        this.polled.push(drain);
+        for (const s of all()) s.addPolled(drain);
+      },
+    };
   }
 
   /** keel's own text, to every console. */
   write(text: string): void {
-    this.primary(text);
-    this.extra?.write(text);
+    this.primaryWrite(text);
+    for (const e of this.extras) e.write(text);
+  }
+
+  /** keel's own text to /dev/console alone (its prompt's lines). */
+  writePrimary(text: string): void {
+    this.primaryWrite(text);
+  }
+
+  /** The other consoles, once openExtra has opened them. */
+  extraConsoles(): readonly ExtraConsoleView[] {
+    return this.extras;
   }
 
   /** In a machine: every other console= device gets keel's lines too, starting with what was said before they opened. */
@@ -69,12 +116,19 @@ export class Console {
     } catch {
       /* older kernels: assume the last console= */
     }
+    let opened: ExtraConsole[];
     try {
-      this.extra = openExtraConsoles(readFileSync('/proc/cmdline', 'utf8'), active);
+      opened = openExtraConsoles(readFileSync('/proc/cmdline', 'utf8'), active);
     } catch {
       return; // no /proc/cmdline: only /dev/console then
     }
-    for (const e of bus.since(0)) if (e.level !== 'debug') this.extra.write(consoleLine(e));
-    if (this.extra.names.length) bus.emit({ kind: 'console.extra', message: `also writing to console(s) ${this.extra.names.join(', ')}` });
+    for (const c of opened) {
+      for (const e of bus.since(0)) if (e.level !== 'debug') c.write(consoleLine(e, this.colour));
+      const sink = attachConsole(this.bus, c.write);
+      sink.setColour(this.colour);
+      for (const d of this.polled) sink.addPolled(d);
+      this.extras.push({ name: c.name, sink, write: c.write, ...(c.terminal ? { terminal: c.terminal } : {}) });
+    }
+    if (opened.length) bus.emit({ kind: 'console.extra', message: `also writing to console(s) ${opened.map((c) => c.name).join(', ')}` });
   }
 }

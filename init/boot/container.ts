@@ -53,11 +53,14 @@ export function exitCodeOf(e: ExitRecord | undefined): number | undefined {
   return e.signal ? 128 + (constants.signals[e.signal] ?? 0) : 1;
 }
 
+/** How long the container's exit waits for the main service's last exit to be recorded. */
+const EXIT_RECORD_MS = 3000;
+
 /** The main service coming to rest (an exit its policy does not restart, or keel stop) ends the container, with its exit code. */
 export function endWithMain(supervisor: Supervisor, main: string, power: PowerControl): void {
   const service = supervisor.get(main);
   if (!service) return;
-  power.exitCodeFrom(() => exitCodeOf(service.exits.at(-1)));
+  power.exitCodeFrom(() => exitCodeOf(service.exits.at(-1)), () => Promise.race([service.atRest(), new Promise<void>((r) => setTimeout(r, EXIT_RECORD_MS))]));
   service.onChange((s) => {
     if (s.state === 'completed' || s.state === 'failed' || (s.state === 'stopped' && !power.shuttingDown)) power.request('poweroff', `the main service ${main} ${s.state}`);
   });

@@ -6,12 +6,12 @@ import { verifyPassword } from '../../model/password.js';
 import type { Manifest } from '../../model/index.js';
 import { connectionCap, ControlApi } from '../../api/server.js';
 import { openFileLimit } from '../core/fd-limit.js';
-import { ConsolePrompt, consoleIO, type ConsoleAccess } from '../console/prompt.js';
+import { ConsolePrompt, consoleIO, type ConsoleAccess, type TermIO } from '../console/prompt.js';
 import { remoteTerminals } from '../console/remote-terminals.js';
 import { startVmChannel } from '../machine/vm-channel.js';
 import type { BootBase } from './context.js';
 
-/** The container id of a service's attempt whose container runs now, for exec (a process entry has no container to exec into). */
+/** The container id of a service's attempt that runs now, for exec (a process entry has no container to exec into). */
 function runningContainer({ supervisor }: BootBase): (service: string) => string | undefined {
   return (name) => {
     const s = supervisor.get()?.get(name);
@@ -53,15 +53,23 @@ function consoleAccess(manifest: Manifest | undefined): ConsoleAccess {
   return { mode: 'open' };
 }
 
+/** A prompt on each console that is a terminal: /dev/console, and every other console= device that is one; each its own session. */
 export function promptStage(ctx: BootBase & { manifest: Manifest | undefined }): object {
   const { bus, paths, console, power } = ctx;
   // A container's stdin is its CMD's (docker run -it IMAGE sh), never a prompt's.
   if (ctx.container) return {};
-  const prompt = new ConsolePrompt(
-    { access: consoleAccess(ctx.manifest), socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx), sink: console.sink },
-    consoleIO((text) => console.write(text)),
-  );
-  power.onShutdown(() => prompt.release());
-  if (prompt.install()) bus.emit({ kind: 'console.prompt', message: 'press Enter for the keel> prompt' });
+  const deps = { access: consoleAccess(ctx.manifest), socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx) };
+  const prompts: Array<{ name: string; prompt: ConsolePrompt }> = [{ name: 'console', prompt: new ConsolePrompt({ ...deps, sink: console.sink }, consoleIO((text) => console.writePrimary(text))) }];
+  for (const c of console.extraConsoles()) {
+    if (!c.terminal) continue;
+    const io: TermIO = { input: c.terminal.input, output: c.terminal.output, write: c.write, onResize: () => () => undefined, term: process.env.TERM ?? 'linux' };
+    prompts.push({ name: c.name, prompt: new ConsolePrompt({ ...deps, sink: c.sink }, io) });
+  }
+  const served = prompts.filter(({ prompt }) => {
+    power.onShutdown(() => prompt.release());
+    return prompt.install();
+  });
+  const extra = served.filter((p) => p.name !== 'console').map((p) => p.name);
+  if (served.length) bus.emit({ kind: 'console.prompt', message: `press Enter for the keel> prompt${extra.length ? ` (here, and on ${extra.join(', ')})` : ''}` });
   return {};
 }

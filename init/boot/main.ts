@@ -15,6 +15,7 @@ import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../mach
 import { Console } from './console.js';
 import type { BootBase } from './context.js';
 import { controlStage, promptStage } from './control.js';
+import { instanceDataStage } from './instance-data.js';
 import { Late } from './late.js';
 import { PowerControl } from './power.js';
 import { BootRecord } from './record.js';
@@ -114,6 +115,7 @@ function boot(base: BootBase): Promise<unknown> {
     .then('prompt', promptStage)
     .then('plan', planStage)
     .then('runtime', runtimeStage)
+    .then('instance-data', instanceDataStage)
     .then('onboot', onbootStage)
     .then('services', servicesStage)
     .then('complete', completeStage)

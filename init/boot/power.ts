@@ -20,6 +20,7 @@ export class PowerControl {
   private deadlineMs: number;
   /** A container's exit code, when something (the main service) decides it; else 0 after a stop in time, 1 after one past its deadline. */
   private exitCode: (() => number | undefined) | undefined;
+  private exitRecorded: (() => Promise<void>) | undefined;
   private readonly beforeShutdown: Array<() => void> = [];
   private begun = false;
 
@@ -50,8 +51,9 @@ export class PowerControl {
   }
 
   /** Where a container's exit code comes from (the main service's last exit). */
-  exitCodeFrom(code: () => number | undefined): void {
+  exitCodeFrom(code: () => number | undefined, recorded?: () => Promise<void>): void {
     this.exitCode = code;
+    this.exitRecorded = recorded;
   }
 
   /** Runs first when shutdown begins (the console prompt lets held lines flow again: an operator must see it). */
@@ -85,11 +87,24 @@ export class PowerControl {
   }
 
   private finish(action: PowerAction, inTime: boolean): void {
-    if (!this.machine) process.exit(this.container ? (this.exitCode?.() ?? (inTime ? 0 : 1)) : 0);
+    if (!this.machine) {
+      void this.exitProcess(inTime);
+      return;
+    }
     try {
       this.sys.reboot(REBOOT_CMD[action]);
     } catch (err) {
       this.bus.emit({ kind: 'shutdown.error', level: 'error', message: `reboot(2) failed: ${(err as Error).message}; the machine is idle` });
     }
+  }
+
+  /**
+   * A container's init exits with its main service's code. After a deadline the SIGKILL has gone out
+   * but the main's exit may not be recorded yet on a loaded machine (it was read as "no exit", 1):
+   * the record is waited for, within a bound.
+   */
+  private async exitProcess(inTime: boolean): Promise<void> {
+    if (this.container) await this.exitRecorded?.().catch(() => undefined);
+    process.exit(this.container ? (this.exitCode?.() ?? (inTime ? 0 : 1)) : 0);
   }
 }

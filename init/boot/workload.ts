@@ -90,7 +90,7 @@ export function sayRuncVersion(bus: BootBase['bus'], runc: string): Promise<void
 
 const entriesOf = (m: Manifest) => [...m.onboot, ...m.services, ...m.onshutdown];
 
-/** The runc engine, or why there is none: runc is needed only when the manifest has container entries. It is found without running it. */
+/** The runc engine for `runc` (where it was found in PATH), or why there is none: runc is needed only when the manifest has container entries. */
 function containerEngine(ctx: BootBase & { manifest: Manifest }, host: Host, runc: string | undefined): RuncEngine | { missing: string } {
   const { bus, manifest, paths } = ctx;
   const containers = entriesOf(manifest).filter((e) => e.kind === 'container').length;
@@ -133,7 +133,11 @@ function processCgroups({ bus, manifest, isPid1 }: BootBase & { manifest: Manife
   return undefined;
 }
 
-/** The engines (runc for containers, keel's own fork for processes), the supervisor, and their stop hooks (services, then onshutdown). */
+/**
+ * The engines (runc for containers, keel's own fork for processes), the
+ * supervisor, and their stop hooks (services, then onshutdown). Entries need
+ * the kernel modules (overlay, the NIC): ready when they are.
+ */
 export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper: Reaper; modules: Promise<void> }): Promise<{ workload: Workload | undefined }> {
   const { bus, manifest, paths, power } = ctx;
   const host = runtimeHost(ctx.sys, ctx.reaper);

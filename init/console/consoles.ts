@@ -1,9 +1,12 @@
 // Every console on the kernel command line. The kernel makes /dev/console the
 // last console= it was given; keel's stdout is that one. The others
 // (console=tty0 console=ttyS0 …) would hear nothing from init without this:
-// a known LinuxKit complaint. Writing to them is best effort: a console that
-// cannot take a line now drops it rather than stall PID 1.
-import { constants, openSync, writeSync } from 'node:fs';
+// a known LinuxKit complaint. Each that is a terminal gets a keel> prompt of
+// its own too. Writing to them is best effort: a console that cannot take a
+// line now drops it rather than stall PID 1.
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { isatty, ReadStream } from 'node:tty';
 
 /** The device names of console= words, in order, each once: "ttyS0,115200n8" gives "ttyS0". */
 export function parseConsoles(cmdline: string): string[] {
@@ -16,11 +19,6 @@ export function parseConsoles(cmdline: string): string[] {
   return out;
 }
 
-export interface ExtraConsoles {
-  names: string[];
-  write(text: string): void;
-}
-
 /**
  * The device behind /dev/console: the last entry of /sys/class/tty/console/active.
  * Usually the last console= word, but not always: a driver serves only one of
@@ -30,42 +28,91 @@ export function activeConsole(active: string): string | undefined {
   return active.trim().split(/\s+/).filter(Boolean).pop();
 }
 
-/** Opens every console= device but the one stdout already is. O_NOCTTY: PID 1 must not gain a controlling terminal. */
-export function openExtraConsoles(cmdline: string, current: string | undefined): ExtraConsoles {
-  const all = parseConsoles(cmdline);
-  const names = all.filter((n) => n !== (current ?? all[all.length - 1]));
-  const fds: number[] = [];
-  const opened: string[] = [];
-  for (const name of names) {
+/**
+ * Writes to a console without ever waiting: a console that cannot take a
+ * line now drops it (EAGAIN on a full tty) rather than stall PID 1, and a
+ * line cut short still ends, so the next starts at the left margin.
+ */
+export function dropWhenFull(fd: number): (text: string | Buffer) => void {
+  return (text) => {
+    const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+    let done = 0;
     try {
-      fds.push(openSync(`/dev/${name}`, constants.O_WRONLY | constants.O_NOCTTY | constants.O_NONBLOCK));
-      opened.push(name);
+      while (done < bytes.length) done += writeSync(fd, bytes, done);
     } catch {
-      /* no such device on this machine (ttyAMA0 on a PC): skip it */
+      /* full, or gone: drop the rest */
     }
-  }
-  return {
-    names: opened,
-    write(text) {
-      const bytes = Buffer.from(text);
-      for (const fd of fds) {
-        let done = 0;
-        try {
-          while (done < bytes.length) done += writeSync(fd, bytes, done);
-        } catch {
-          /* EAGAIN on a full tty: drop the rest there, never wait */
-        }
-        // A line cut short still ends, so the next one starts at the left margin, not inside it.
-        if (done > 0 && done < bytes.length) {
-          try {
-            writeSync(fd, '\n');
-          } catch {
-            /* still full */
-          }
-        }
+    if (done > 0 && done < bytes.length) {
+      try {
+        writeSync(fd, '\n');
+      } catch {
+        /* still full */
       }
-    },
+    }
   };
+}
+
+/** A console's output as a stream, for readline: writes that never wait (dropWhenFull). */
+export class ConsoleOutput extends Writable {
+  columns: number | undefined;
+  rows: number | undefined;
+  constructor(private readonly put: (text: string | Buffer) => void) {
+    super();
+  }
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.put(chunk);
+    cb();
+  }
+}
+
+export interface ExtraConsole {
+  name: string;
+  /** keel's lines to this console. */
+  write(text: string): void;
+  /** When the device is a terminal (a serial port, a virtual terminal): its input and output, for a keel> prompt of its own. */
+  terminal?: { input: ReadStream; output: ConsoleOutput };
+}
+
+/** The device's input as a terminal stream, or undefined if it is not a terminal or cannot be read. */
+function terminalInput(path: string): ReadStream | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+    if (!isatty(fd)) {
+      closeSync(fd);
+      return undefined;
+    }
+    const input = new ReadStream(fd);
+    input.on('error', () => {
+      /* a console that goes away is not fatal */
+    });
+    return input;
+  } catch {
+    if (fd !== undefined) closeSync(fd);
+    return undefined;
+  }
+}
+
+/**
+ * Opens every console= device but the one stdout already is: for keel's
+ * lines, and, where the device is a terminal, for a prompt of its own.
+ * O_NOCTTY: PID 1 must not gain a controlling terminal.
+ */
+export function openExtraConsoles(cmdline: string, current: string | undefined): ExtraConsole[] {
+  const all = parseConsoles(cmdline);
+  const out: ExtraConsole[] = [];
+  for (const name of all.filter((n) => n !== (current ?? all[all.length - 1]))) {
+    let fd: number;
+    try {
+      fd = openSync(`/dev/${name}`, constants.O_WRONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+    } catch {
+      continue; // no such device on this machine (ttyAMA0 on a PC): skip it
+    }
+    const put = dropWhenFull(fd);
+    const input = terminalInput(`/dev/${name}`);
+    out.push({ name, write: put, ...(input ? { terminal: { input, output: new ConsoleOutput(put) } } : {}) });
+  }
+  return out;
 }
 
 /**

@@ -7,7 +7,9 @@
 // back. The same prompt runs on a remote stream (the API's /v1/console).
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { ControlUsage, PROMPT_VERBS, runControl, type ControlVerb } from '../../api/commands/verbs.js';
+import { controlSpec } from '../../api/commands/control-specs.js';
+import { verbHelp } from '../../api/commands/help.js';
+import { PROMPT_VERBS, runControl, UsageError } from '../../api/commands/verbs.js';
 import { ApiError, ApiUnreachable } from '../../api/client.js';
 import { heldSummary } from './held-summary.js';
 import type { ConsoleSink } from './sink.js';
@@ -36,9 +38,21 @@ export interface PromptDeps {
   sink?: ConsoleSink;
 }
 
-const HELP = `keel console: ${PROMPT_VERBS.join(', ')}, sh, exec NAME [CMD], help, exit
+const HELP = `keel console: ${PROMPT_VERBS.join(', ')}, sh, exec NAME [CMD], help [COMMAND], exit
   e.g. ps | logs -f web | restart web | events | stats | exec web sh | poweroff
   ctrl-c stops a following command; exit or ctrl-d closes the prompt`;
+
+/** help, or help COMMAND: a verb's own help, as keel COMMAND --help prints it. */
+function helpText(verb: string | undefined): string {
+  const spec = verb === undefined ? undefined : controlSpec(verb);
+  if (verb === undefined) return HELP;
+  return spec && (spec.name === 'exec' || (PROMPT_VERBS as readonly string[]).includes(spec.name)) ? verbHelp(spec) : `no command "${verb}"; help lists them`;
+}
+
+/** A service's program on a terminal: runc exec -t, with the terminal's type in its environment. */
+export function execArgs(runcRoot: string, containerId: string, cmd: readonly string[], term: string): string[] {
+  return ['--root', runcRoot, 'exec', '-t', '--env', `TERM=${term}`, containerId, ...(cmd.length ? cmd : ['/bin/sh'])];
+}
 
 /** Splits a command line into words, honouring simple quotes. */
 export function splitWords(line: string): string[] {
@@ -205,21 +219,21 @@ export class ConsolePrompt {
       if (verb === 'exit' || verb === 'quit') {
         rl.close();
         return;
-      } else if (verb === 'help' || verb === '?') write(HELP);
+      } else if (verb === 'help' || verb === '?') write(helpText(args[0]));
       else if (verb === 'sh') await this.terminal('/bin/sh', [], 'sh');
       else if (verb === 'exec') {
         const [name, ...cmd] = args;
         const id = name ? this.deps.containerOf(name) : undefined;
         if (!name) write('exec needs a service name: exec NAME [CMD]');
         else if (!id) write(`no running service named "${name}"`);
-        else await this.terminal('runc', ['--root', this.deps.runcRoot, 'exec', '-t', id, ...(cmd.length ? cmd : ['/bin/sh'])], `exec ${name}`);
+        else await this.terminal('runc', execArgs(this.deps.runcRoot, id, cmd, this.io.term), `exec ${name}`);
       } else if (verb === 'console') write('this is the console');
       else if ((PROMPT_VERBS as readonly string[]).includes(verb!)) {
-        await runControl(verb as ControlVerb, [...args, '--socket', this.deps.socket], { onStop: (stop) => (this.stopCurrent = stop), write });
+        await runControl(verb!, args, { onStop: (stop) => (this.stopCurrent = stop), write, socket: () => this.deps.socket });
       } else write(`unknown command "${verb}"; help lists them`);
     } catch (err) {
-      const known = err instanceof ApiError || err instanceof ApiUnreachable || err instanceof ControlUsage || err instanceof PtyUnavailable;
-      write(`${known ? '' : 'error: '}${(err as Error).message}`);
+      const known = err instanceof ApiError || err instanceof ApiUnreachable || err instanceof PtyUnavailable;
+      write(err instanceof UsageError ? err.promptLine() : `${known ? '' : 'error: '}${(err as Error).message}`);
     } finally {
       this.stopCurrent = undefined;
       this.busy = false;

@@ -8,7 +8,7 @@ import { Writable, type Duplex } from 'node:stream';
 import { constants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import type { TerminalHost, TermExit, TermSession, TermSize } from '../../api/terminals.js';
-import { ConsolePrompt, type TermIO } from './prompt.js';
+import { ConsolePrompt, execArgs, type TermIO } from './prompt.js';
 import { spawnPty } from './pty-session.js';
 
 export interface RemoteDeps {
@@ -140,7 +140,7 @@ function remotePrompt(deps: RemoteDeps, stream: Duplex, size: TermSize, term: st
 
 /** A program in a service container on a pseudo-terminal (runc exec -t), wired to the connection. */
 async function execPty(runcRoot: string, containerId: string, cmd: string[], stream: Duplex, size: TermSize, term: string): Promise<TermSession> {
-  const child = await spawnPty('runc', ['--root', runcRoot, 'exec', '-t', containerId, ...cmd], size, term);
+  const child = await spawnPty('runc', execArgs(runcRoot, containerId, cmd, term), size, term);
   const decoder = new StringDecoder('utf8');
   // On a terminal the end of input is an end-of-file character, as a person types it.
   const input = inputEnd(() => child.write('\x04'));

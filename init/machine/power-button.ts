@@ -1,7 +1,7 @@
 // The power button: ACPI reports it as KEY_POWER on an input device (the
 // button and evdev modules), and nothing turns that into a shutdown but us.
 // keel reads every input device that can send KEY_POWER.
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
 const KEY_POWER = 116;
 const EV_KEY = 1;
@@ -26,7 +26,17 @@ export function watchPowerButton(onPress: () => void, onError: (msg: string) => 
     } catch {
       continue;
     }
-    const stream = createReadStream(`/dev/input/${name}`, { highWaterMark: EVENT_SIZE * 16 });
+    // Opened here, not by the stream on libuv's pool: evdev keeps only the
+    // events that come after a reader opened the device, and a press right
+    // after boot complete (a test's, an impatient operator's) must count.
+    let fd: number;
+    try {
+      fd = openSync(`/dev/input/${name}`, 'r');
+    } catch (err) {
+      onError(`${name}: ${(err as Error).message}`);
+      continue;
+    }
+    const stream = createReadStream('', { fd, highWaterMark: EVENT_SIZE * 16 });
     let pending = Buffer.alloc(0);
     stream.on('data', (chunk: Buffer | string) => {
       pending = Buffer.concat([pending, Buffer.from(chunk)]);

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
-import { DEFAULT_MODULES, resolveModules } from './modules.js';
+import { DEFAULT_MODULES, INSTANCE_DATA_MODULES, resolveModules } from './modules.js';
 import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import type { CpioEntry } from './cpio.js';
 import { compressInitrd, DEFAULT_COMPRESSION, sweepInitrdCache, type Compression } from './initrd.js';
@@ -19,6 +19,7 @@ import { lockedImages, lockPathFor, readLock, writeLock } from './sources/lock.j
 import { silentProgress, type Progress } from './sources/progress.js';
 import { binaryWithLibraries, EARLY_ROOT, iprouteBinary, runcPath } from './node-runtime.js';
 import { preflight } from './preflight.js';
+import { mergedFieldLocator, mergeManifests, readManifestText } from './merge.js';
 import { cacheDir, sweepDeadScratch } from './cache.js';
 import { storeDir } from './sources/store.js';
 import { writeIsoBios } from './iso.js';
@@ -46,6 +47,8 @@ export interface BuildOptions {
   /** The architecture the image is for (--arch; this machine's by default). */
   arch?: Arch;
   progress?: Progress;
+  /** Manifests merged before manifestPath, in order (keel build a.yml b.yml: a.yml here); see merge.ts. */
+  mergeBefore?: string[];
 }
 
 export const OUTPUT_FORMATS = ['kernel+initrd', 'tar', 'iso-bios', ...BOOT_OUTPUT_NAMES] as const;
@@ -73,6 +76,8 @@ export interface BuildResult {
   node: string;
   compression: Compression;
   arch: Arch;
+  /** Each image reference of the manifest, what it is, and its id (a directory has none). */
+  images: Array<{ ref: string; kind: string; id?: string }>;
 }
 
 // The kernel runs /init with a shebang; /init imports the ESM bundle.
@@ -127,7 +132,7 @@ const SKELETON: CpioEntry[] = [
 ];
 
 function moduleEntries(modulesDir: string, release: string, extra: readonly string[]): CpioEntry[] {
-  const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra]);
+  const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra], INSTANCE_DATA_MODULES);
   const base = `/lib/modules/${release}`;
   return [
     ...order.map((rel): CpioEntry => ({ path: `${base}/${rel}`, type: 'file', mode: 0o644, data: readFileSync(join(modulesDir, rel)) })),
@@ -185,6 +190,7 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     ...volumes.entries,
     ...(native ? hostRuntime(manifest, node) : foreignRuntime(arch, node, usesInterfaces(manifest) ? ctx.manifestFile : undefined)),
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
+    ...binaryWithLibraries(node, '/usr/bin/node'),
     ...keelFiles(distDir),
     ...nodePtyFiles(distDir),
     // Another architecture's builds of keel's addon and node-pty's take the place of this machine's.
@@ -197,7 +203,8 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const manifestPath = resolve(opts.manifestPath);
-  const manifest = loadManifest(manifestPath);
+  const texts = opts.mergeBefore?.length ? [...opts.mergeBefore, manifestPath].map(readManifestText) : undefined;
+  const manifest = texts ? mergeManifests(texts) : loadManifest(manifestPath);
   const name = opts.name ?? basename(manifestPath).replace(/\.(ya?ml|json)$/, '');
   const baseDir = dirname(manifestPath);
   const distDir = opts.distDir ?? defaultDistDir();
@@ -223,6 +230,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const node = imageNode(arch);
   const entries = await rootEntries(manifest, ctx, kernel, distDir, node.path);
   const compression = opts.compress ?? DEFAULT_COMPRESSION;
+  ctx.progress.step(`compressing the initramfs (${entries.length} files, ${compression})`);
   const initrd = await initrdOf(entries, compression, kernel.ucode);
 
   mkdirSync(opts.outDir, { recursive: true });
@@ -235,21 +243,25 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const formats = new Set(opts.formats ?? []);
   if (formats.has('tar')) {
     // The root filesystem as a tar, with the kernel and cmdline in /boot.
+    ctx.progress.step(`writing ${name}.tar`);
     writeTar(entries, kernel.image, cmdline, join(opts.outDir, `${name}.tar`));
     extra.push(join(opts.outDir, `${name}.tar`));
   }
   if (formats.has('iso-bios')) {
+    ctx.progress.step(`writing ${name}.iso`);
     writeIsoBios({ kernel: out('kernel'), initrd: out('initrd.img'), cmdline, out: join(opts.outDir, `${name}.iso`) });
     extra.push(join(opts.outDir, `${name}.iso`));
   }
   if (bootOutputs.length) {
+    ctx.progress.step(`writing ${bootOutputs.join(', ')}`);
     const payload = { kernel: readFileSync(kernel.image), initrd, cmdline };
     extra.push(...(await writeBootOutputs(bootOutputs, { name, outDir: opts.outDir, payload, ...(opts.size !== undefined ? { size: opts.size } : {}), ...(opts.tag ? { tag: opts.tag } : {}) })));
   }
   // The lock is written last: only a build that succeeded records what it used.
   const lockWritten = writeLock(lockFile, ctx.resolved, arch);
+  const images = [...(ctx.sources ?? new Map()).entries()].map(([ref, src]) => ({ ref, kind: src.kind, ...(src.lock ? { id: src.lock.id } : {}) }));
   const result = { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra };
-  return { ...result, warnings: manifestWarnings(manifest), buildWarnings: node.warnings, node: node.source, compression, arch };
+  return { ...result, warnings: manifestWarnings(manifest), buildWarnings: node.warnings, node: node.source, compression, images, arch };
 }
 
 /** What builds that died (killed, power lost) left half-made in the cache goes first. */

@@ -11,7 +11,7 @@ import type { CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
 import { hostTree, type TreeOwner } from './files.js';
 import type { LockedImage } from './sources/lock.js';
-import type { Progress } from './sources/progress.js';
+import { prefixed, type Progress } from './sources/progress.js';
 import { resolveImage, type ResolvedSource } from './sources/resolve.js';
 
 const PHASES = ['onboot', 'services', 'onshutdown'] as const;
@@ -28,13 +28,18 @@ export interface ImageContext {
   sources?: Map<string, ResolvedSource>;
   /** The image's architecture: an image of another is refused (this machine's when not given). */
   arch?: Arch;
+  /** How many distinct references the manifest names, for "image N of M" (the preflight counts them). */
+  imageCount?: number;
 }
 
 export async function resolveRef(ref: string, ctx: ImageContext, what: string): Promise<ResolvedSource> {
   ctx.sources ??= new Map();
   const known = ctx.sources.get(ref);
   if (known) return known;
-  const src = await resolveImage(ref, ctx.baseDir, ctx.locked[ref], ctx.progress, what, ctx.arch);
+  const n = ctx.sources.size + 1;
+  const progress = prefixed(ctx.progress, `image ${n} of ${Math.max(n, ctx.imageCount ?? n)}`);
+  progress.step(ref);
+  const src = await resolveImage(ref, ctx.baseDir, ctx.locked[ref], progress, what, ctx.arch);
   if (ctx.arch && src.architecture && src.architecture !== ctx.arch) {
     throw new BuildError(`${what}: ${ref} is an image for linux/${src.architecture}, and this image is for ${ctx.arch}\n  fix: use its linux/${ctx.arch} variant (docker pull --platform linux/${ctx.arch} ${ref}), or build with --arch ${src.architecture}`);
   }

@@ -12,7 +12,9 @@ import { basename, join, resolve } from 'node:path';
 import { VERSION } from '../../model/version.js';
 import type { CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
-import { nodeBinary, sharedLibraries } from './node-runtime.js';
+import { sharedLibraries } from './node-runtime.js';
+import { imageNode } from './node-binary.js';
+import { hostArch } from './arch.js';
 import { buildTar, tarBlocks } from './tar.js';
 
 /** Where keel lives in a container image. */
@@ -34,7 +36,8 @@ function run(cmd: string, args: string[]): string {
  * also serves the libraries' own dependencies), so it never loads the image's.
  */
 function nodeEntries(): CpioEntry[] {
-  const node = nodeBinary();
+  // The same node a VM image gets: the pinned official build, stripped (this machine's only without the package).
+  const node = imageNode(hostArch()).path;
   const libs = sharedLibraries(node);
   const loader = libs.find((l) => /\/ld-linux[^/]*\.so/.test(l));
   if (!loader) throw new BuildError(`${node}: no dynamic loader among its libraries (ldd ${node}); a static node needs no patching, but keel expects Debian's`);

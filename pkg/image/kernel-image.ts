@@ -47,7 +47,7 @@ export async function resolveKernelSource(spec: KernelSpec | undefined, ctx: Ima
     for (const f of ['binary', 'tar', 'ucode'] as const) {
       if (spec?.[f] !== undefined) throw new BuildError(`${manifestFile}: kernel.${f} applies only when kernel.image is a kernel image (kernel + kernel.tar), not ${ref ?? 'the default Debian kernel'}`);
     }
-    return resolveKernel(ref, baseDir, kernelPackages(ctx.arch));
+    return resolveKernel(ref, baseDir, ctx.progress, kernelPackages(ctx.arch));
   }
   const src = await resolveRef(ref, ctx, `${manifestFile}: kernel.image`);
   const image = inImage(src.rootfs, spec?.binary ?? 'kernel', 'binary', ref);

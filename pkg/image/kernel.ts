@@ -1,10 +1,11 @@
 // Finding the kernel to boot: a Debian kernel package (downloaded with
 // apt-get into the cache and unpacked), a .deb on disk, or a plain
 // bzImage/vmlinuz file.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { cacheDir, scratchDone, scratchFor } from './cache.js';
+import { megabytes, silentProgress, type Progress } from './sources/progress.js';
 
 /** The kernel keel builds with when a manifest names none: the one place it is pinned. */
 export const DEFAULT_KERNEL_PACKAGE = 'linux-image-6.1.0-50-amd64';
@@ -61,8 +62,40 @@ function unpackDeb(deb: string, into: string, source: string): ResolvedKernel {
   return fromUnpacked(into, source);
 }
 
+/** The package's size as the archive lists it, for the download's progress; undefined if apt does not say. */
+function packageSize(pkg: string, apt: readonly string[]): number | undefined {
+  const r = run('apt-cache', [...apt, 'show', '--no-all-versions', pkg]);
+  const m = /^Size: (\d+)$/m.exec(r.output);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The bytes in a folder's files (apt writes the package there as it arrives). */
+function folderBytes(dir: string): number {
+  return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+}
+
+/** apt-get download into `dir`, its bytes so far shown as they arrive. */
+function download(pkg: string, dir: string, progress: Progress, apt: readonly string[]): Promise<{ ok: boolean; output: string }> {
+  const total = packageSize(pkg, apt);
+  const of = total ? ` of ${megabytes(total)}` : '';
+  progress.step(`downloading the kernel ${pkg}${total ? ` (${megabytes(total)})` : ''}`);
+  return new Promise((resolveDownload) => {
+    const child = spawn('apt-get', [...apt, 'download', pkg], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setInterval(() => progress.update(`downloading the kernel ${pkg}: ${megabytes(folderBytes(dir))}${of}`), 200);
+    const end = (ok: boolean, more = '') => {
+      clearInterval(timer);
+      resolveDownload({ ok, output: `${output}${more}`.trim() });
+    };
+    child.on('error', (err) => end(false, err.message));
+    child.on('close', (code) => end(code === 0));
+  });
+}
+
 /** Downloads (if not cached) and unpacks a Debian kernel package; `apt` options fetch another architecture's (arch-root.ts). */
-export function fetchKernelPackage(pkg: string, apt: readonly string[] = []): ResolvedKernel {
+export async function fetchKernelPackage(pkg: string, progress: Progress = silentProgress, apt: readonly string[] = []): Promise<ResolvedKernel> {
   if (!/^linux-image-[A-Za-z0-9.+~-]+$/.test(pkg)) throw new BuildError(`${JSON.stringify(pkg)} is not a Debian kernel package name (linux-image-…)`);
   const dir = join(cacheDir(), 'kernels', pkg);
   if (existsSync(join(dir, 'boot'))) return fromUnpacked(dir, pkg);
@@ -70,7 +103,7 @@ export function fetchKernelPackage(pkg: string, apt: readonly string[] = []): Re
   // apt writes the package where it runs: in a scratch directory, moved into downloads/ once whole.
   const dl = scratchFor(join(downloads, pkg));
   mkdirSync(dl, { recursive: true });
-  const r = run('apt-get', [...apt, 'download', pkg], dl);
+  const r = await download(pkg, dl, progress, apt);
   const got = readdirSync(dl).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
   const deb = got && r.ok ? join(downloads, got) : undefined;
   if (deb) renameSync(join(dl, got!), deb);
@@ -82,13 +115,20 @@ export function fetchKernelPackage(pkg: string, apt: readonly string[] = []): Re
         `  fix: run "apt-get update" (as root) and check that ${pkg} exists ("apt-cache policy ${pkg}"), or set kernel.image to a .deb or vmlinuz path`,
     );
   }
+  progress.done(`downloaded the kernel ${pkg} (${megabytes(statSync(deb).size)})`);
+  progress.step(`unpacking the kernel ${pkg}`);
   return unpackDeb(deb, dir, pkg);
 }
 
 /** `packages`: the kernel package when the manifest names none, and the apt options packages are fetched with (another architecture's). */
-export function resolveKernel(image: string | undefined, baseDir: string, packages: { fallback: string; apt: readonly string[] } = { fallback: DEFAULT_KERNEL_PACKAGE, apt: [] }): ResolvedKernel {
+export async function resolveKernel(
+  image: string | undefined,
+  baseDir: string,
+  progress: Progress = silentProgress,
+  packages: { fallback: string; apt: readonly string[] } = { fallback: DEFAULT_KERNEL_PACKAGE, apt: [] },
+): Promise<ResolvedKernel> {
   const ref = image ?? packages.fallback;
-  if (ref.startsWith('linux-image-') && !ref.endsWith('.deb') && !existsSync(resolve(baseDir, ref))) return fetchKernelPackage(ref, packages.apt);
+  if (ref.startsWith('linux-image-') && !ref.endsWith('.deb') && !existsSync(resolve(baseDir, ref))) return fetchKernelPackage(ref, progress, packages.apt);
   const path = resolve(baseDir, ref);
   if (!existsSync(path)) throw new BuildError(`kernel.image: ${path} does not exist (give a Debian kernel package name, a .deb, or a vmlinuz path)`);
   if (path.endsWith('.deb')) {

@@ -12,6 +12,14 @@ export const DEFAULT_MODULES = [
   'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_console', 'virtio_rng', 'vmw_vsock_virtio_transport', 'overlay', 'veth', 'bridge', 'evdev', 'button',
 ];
 
+/**
+ * What instance data arrives by (init/machine/instance-data.ts): qemu's fw_cfg, and ISO 9660 config
+ * drives on a virtio disk or an IDE CD-ROM (qemu's pc machine). Loaded when the kernel has them as
+ * modules; a kernel without them (a trimmed LinuxKit kernel.tar) still builds, and its machine
+ * reads no instance data from what is missing.
+ */
+export const INSTANCE_DATA_MODULES = ['qemu_fw_cfg', 'isofs', 'sr_mod', 'ata_piix'];
+
 const norm = (name: string) => name.replace(/-/g, '_');
 
 /** Module name → path of its .ko below lib/modules/RELEASE. */
@@ -49,8 +57,8 @@ export function modinfoDepends(ko: Buffer): string[] {
     .map(norm);
 }
 
-/** The modules to load for `wanted`, dependencies first, each once; built-in ones are skipped. */
-export function resolveModules(modulesDir: string, wanted: readonly string[]): string[] {
+/** The modules to load for `wanted` (and for those of `ifPresent` the kernel has), dependencies first, each once; built-in ones are skipped. */
+export function resolveModules(modulesDir: string, wanted: readonly string[], ifPresent: readonly string[] = []): string[] {
   const index = moduleIndex(modulesDir);
   const builtin = builtinModules(modulesDir);
   const order: string[] = [];
@@ -65,5 +73,6 @@ export function resolveModules(modulesDir: string, wanted: readonly string[]): s
     order.push(rel);
   };
   for (const w of wanted) visit(w);
+  for (const w of ifPresent) if (index.has(norm(w))) visit(w);
   return order;
 }

@@ -29,10 +29,6 @@ export function sharedLibraries(binary: string): string[] {
   return parseLdd(r.stdout);
 }
 
-/** The node binary keel's images carry (the VM image's /usr/bin/node, the init image's /opt/keel/node): the one node is chosen here. */
-export function nodeBinary(): string {
-  return process.execPath;
-}
 
 /** Files for `binary` at `at` plus every library it loads, dereferenced to plain files. */
 export function binaryWithLibraries(binary: string, at: string): CpioEntry[] {

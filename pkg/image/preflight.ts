@@ -27,6 +27,8 @@ export async function preflight(manifest: Manifest, ctx: ImageContext, where: (p
       problems.push(err.message.startsWith(what) ? err.message : `${what}: ${err.message}`);
     }
   };
+  const refs = [...manifest.init.filter((r) => !replacedByKeel(r)), ...manifest.volumes.flatMap((v) => (v.image ? [v.image] : [])), ...[...manifest.onboot, ...manifest.services, ...manifest.onshutdown].flatMap((c) => (c.image !== undefined ? [c.image] : []))];
+  ctx.imageCount = new Set(refs).size;
   for (const [i, ref] of manifest.init.entries()) if (!replacedByKeel(ref)) await attempt(['init', i], `init[${i}]`, (what) => resolveRef(ref, ctx, what).then(() => undefined));
   for (const [i, v] of manifest.volumes.entries()) if (v.image) await attempt(['volumes', i, 'image'], `volumes[${i}].image`, (what) => resolveRef(v.image!, ctx, what).then(() => undefined));
   const idOf = idsOf(manifest);

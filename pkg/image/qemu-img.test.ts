@@ -2,9 +2,9 @@
 // GNU tar: each is what its platform asks for, qemu-img reads it back, and
 // two conversions of one disk are the same bytes.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MIB, writeRawDisk } from './disk.js';
@@ -49,6 +49,27 @@ describe.each(['qcow2', 'vhd', 'vhdx', 'vmdk'] as const)('%s', (format) => {
       expect(r.status).toBe(0);
     });
   }
+});
+
+describe('the vmdk', () => {
+  it('is the same bytes whatever CID qemu drew (it writes one without leading zeros, and bytes past the text that depend on its length)', () => {
+    const small = join(dir, 'small.raw');
+    writeFileSync(small, Buffer.alloc(MIB, 0x5a));
+    const first = join(dir, 'cid-0', 'disk.vmdk');
+    mkdirSync(dirname(first));
+    convertRawDisk(small, first, 'vmdk', 'seed', 1);
+    const want = readFileSync(first);
+    // 128 conversions: a short CID came every 10 to 60 here, so some of these draw one.
+    for (let i = 1; i < 128; i++) {
+      const again = join(dir, `cid-${i}`, 'disk.vmdk');
+      mkdirSync(dirname(again));
+      convertRawDisk(small, again, 'vmdk', 'seed', 1);
+      expect(readFileSync(again).equals(want), `conversion ${i}`).toBe(true);
+      rmSync(dirname(again), { recursive: true });
+    }
+    expect(want.toString('latin1', 0, 4096)).toMatch(/\nCID=[0-9a-f]{8}\nparentCID=ffffffff\n/);
+    expect(spawnSync('qemu-img', ['check', '-f', 'vmdk', first], { encoding: 'utf8' }).status).toBe(0);
+  });
 });
 
 describe('the vhd', () => {

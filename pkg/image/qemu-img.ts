@@ -31,28 +31,45 @@ export function qemuImg(args: string[], what: string): string {
   return r.stdout;
 }
 
-/** The VMDK descriptor's CID (content id) is drawn at random; it becomes 8 hex digits from `seed`. */
+/**
+ * The VMDK descriptor's CID (content id) is drawn at random; it becomes 8 hex digits from `seed`.
+ * qemu writes the random one without leading zeros (6 or 7 digits now and then) and leaves bytes
+ * past the text's end that depend on its length, so the whole descriptor region (its offset and
+ * size in sectors are in the sparse header) is written again: the text, then zeros.
+ */
 function settleVmdkCid(file: string, seed: string): void {
   const fd = openSync(file, 'r+');
   try {
-    const head = Buffer.alloc(64 * 1024);
-    const n = readSync(fd, head, 0, head.length, 0);
-    const at = head.subarray(0, n).indexOf('\nCID=');
-    if (at < 0) throw new BuildError(`${file}: no CID in the VMDK descriptor`);
-    const cid = Buffer.from(derivedId32(`${seed}/vmdk-cid`).toString(16).padStart(8, '0'), 'latin1');
-    writeSync(fd, cid, 0, 8, at + 5);
+    const header = Buffer.alloc(512);
+    readSync(fd, header, 0, header.length, 0);
+    const offset = Number(header.readBigUInt64LE(28)) * 512;
+    const size = Number(header.readBigUInt64LE(36)) * 512;
+    if (header.toString('latin1', 0, 4) !== 'KDMV' || offset === 0 || size === 0 || size > 1 << 20) throw new BuildError(`${file}: not a VMDK with an embedded descriptor`);
+    const region = Buffer.alloc(size);
+    readSync(fd, region, 0, size, offset);
+    const nul = region.indexOf(0);
+    const text = region.toString('latin1', 0, nul < 0 ? size : nul);
+    const cid = derivedId32(`${seed}/vmdk-cid`).toString(16).padStart(8, '0');
+    const settled = text.replace(/^CID=[0-9a-f]+$/m, `CID=${cid}`);
+    if (settled === text && !text.includes(`CID=${cid}`)) throw new BuildError(`${file}: no CID line in the VMDK descriptor`);
+    if (settled.length >= size) throw new BuildError(`${file}: no room in the VMDK descriptor for its CID`);
+    const out = Buffer.alloc(size);
+    out.write(settled, 0, 'latin1');
+    writeSync(fd, out, 0, size, offset);
   } finally {
     closeSync(fd);
   }
 }
 
 /**
- * Converts the raw disk into `format` at `out`. Writes go in order (no -W),
- * so allocation inside the file is the same every time.
+ * Converts the raw disk into `format` at `out`. Writes go in order (no -W) and
+ * one at a time (-m 1), so allocation inside the file is the same every time:
+ * with qemu-img's default of 8 requests in flight, one VMDK of two builds of
+ * the same raw disk came out different on a loaded machine.
  */
 export function convertRawDisk(raw: string, out: string, format: VirtualDisk, seed: string, epoch: number): void {
   const { driver, options } = CONVERT[format];
-  qemuImg(['convert', '-q', '-f', 'raw', '-O', driver, ...(options ? ['-o', options] : []), raw, out], `convert ${raw} to ${format}`);
+  qemuImg(['convert', '-q', '-m', '1', '-f', 'raw', '-O', driver, ...(options ? ['-o', options] : []), raw, out], `convert ${raw} to ${format}`);
   if (format === 'vhd') settleVhdFooter(out, epoch, Buffer.from(derivedUuid(`${seed}/vhd`).replace(/-/g, ''), 'hex'));
   if (format === 'vhdx') settleVhdx(out, seed);
   if (format === 'vmdk') settleVmdkCid(out, seed);

@@ -1,22 +1,21 @@
-// `keel run`: boots a built image (kernel+initrd, an ISO or a disk) under
-// qemu with the serial console on stdio. KVM is used when it really works (a
-// time-boxed probe boot, cached), else TCG; UEFI when asked for or when the
-// image boots no other way, else the BIOS; both choices are printed.
-import { spawn, spawnSync } from 'node:child_process';
+// qemu for `keel run` (run-vm.ts): the arguments that boot a built image
+// (kernel+initrd, an ISO or a disk) with the serial console on stdio, the
+// NIC, disks, control channel and instance data; and the choice of KVM,
+// used when it really works (a time-boxed probe boot, cached), else TCG.
+import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { archBoot, hostArch, type Arch } from '../image/arch.js';
 import { cacheDir } from '../image/cache.js';
 import { withSerialConsole } from '../image/cmdline.js';
 import { BuildError, kernelKind } from '../image/kernel.js';
 import { CHANNEL_PORT_NAME } from '../../api/channel-frames.js';
-import { bootFacts, type BootFacts } from './boot-facts.js';
-import { serveChannel, type ChannelHost } from './channel-host.js';
-import { prepareUefi, uefiArgs, type UefiFiles } from './firmware.js';
+import { uefiArgs, type UefiFiles } from './firmware.js';
 import { type DiskImage, type Image } from './image.js';
 import { isoBootArgs } from './iso.js';
-import { qmpCommand } from './qmp.js';
-import { claimVmDir, releaseVmDir } from './vm-dir.js';
+import { hostfwd, type PortForward } from './ports.js';
+import { fwCfgArgs } from './instance-data.js';
+import type { Progress } from '../image/sources/progress.js';
 
 export { findImage, type Image } from './image.js';
 
@@ -40,6 +39,12 @@ export interface RunOptions {
   uefi?: boolean;
   /** The guest's architecture (--arch); by default the kernel's (an arm64 Image), else this machine's. */
   arch?: Arch;
+  /** Host ports forwarded into the guest (--publish); only with a NIC. */
+  publish?: PortForward[];
+  /** Instance data (--data, --data-file), passed through fw_cfg. */
+  data?: Buffer;
+  /** What keel run does until the console speaks. */
+  progress?: Progress;
 }
 
 export type NetMode = 'restricted' | 'user' | 'none';
@@ -74,9 +79,10 @@ function bootArgs(image: Image, arch?: Arch): string[] {
   return ['-kernel', image.kernel, '-initrd', image.initrd, '-append', withSerialConsole(image.cmdline, arch)];
 }
 
-function netArgs(net: NetMode = 'restricted'): string[] {
+/** restrict=on keeps the guest from reaching out; forwards from the host into it still work. */
+function netArgs(net: NetMode = 'restricted', publish: readonly PortForward[] = []): string[] {
   if (net === 'none') return ['-nic', 'none'];
-  return ['-nic', `user,model=virtio-net-pci${net === 'restricted' ? ',restrict=on' : ''}`];
+  return ['-nic', ['user', 'model=virtio-net-pci', ...(net === 'restricted' ? ['restrict=on'] : []), ...publish.map(hostfwd)].join(',')];
 }
 
 function diskArgs(disks: readonly Disk[] = []): string[] {
@@ -105,8 +111,8 @@ function channelArgs(ch: ChannelPaths | undefined): string[] {
   ];
 }
 
-/** `uefi`: the firmware files when booting with UEFI; without them qemu's BIOS (SeaBIOS) boots. */
-export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?: ChannelPaths, uefi?: UefiFiles): string[] {
+/** `uefi`: the firmware files when booting with UEFI; without them qemu's BIOS (SeaBIOS) boots. `dataFile`: the instance data. */
+export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?: ChannelPaths, uefi?: UefiFiles, dataFile?: string): string[] {
   const boot = archBoot(opts.arch);
   return [
     ...boot.qemuMachine,
@@ -118,8 +124,9 @@ export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?:
     ...bootArgs(image, opts.arch),
     '-display', 'none',
     '-serial', 'mon:stdio',
-    ...netArgs(opts.net),
+    ...netArgs(opts.net, opts.publish),
     ...diskArgs(opts.disks),
+    ...fwCfgArgs(dataFile),
     ...bootDiskArgs(image),
     ...channelArgs(channel),
     ...(opts.noReboot ? ['-no-reboot'] : []),
@@ -192,80 +199,4 @@ export function prepareDisks(disks: readonly Disk[]): void {
       closeSync(fd);
     }
   }
-}
-
-/** How long the guest gets to power off after the first ctrl-c/SIGTERM before qemu is stopped. */
-const POWEROFF_WAIT_MS = 60_000;
-
-/** What must hold before qemu starts: its binary, memory the initrd fits in, the disks; the image's boot facts. */
-function bootable(image: Image, opts: RunOptions, arch: Arch): BootFacts {
-  if (!qemuAvailable(arch)) throw new BuildError(`${qemuBinary(arch)} was not found; install it with "apt-get install ${archBoot(arch).packages.qemu}"`);
-  const facts = bootFacts(image, opts.uefi ?? false);
-  if (opts.memMb < facts.memoryMb) {
-    throw new BuildError(`the initrd in ${image.name} unpacks to more than ${opts.memMb} MiB leaves room for: give --mem ${facts.memoryMb} or more`);
-  }
-  prepareDisks(opts.disks ?? []);
-  return facts;
-}
-
-/**
- * Boots the image with the console on this terminal; resolves with qemu's
- * exit code. The VM is registered under its name so `keel --vm NAME …`
- * reaches keel-init's control API over a virtio-serial port.
- */
-export async function runVm(image: Image, given: RunOptions, say: (line: string) => void): Promise<number> {
-  const opts: RunOptions = { ...given, arch: given.arch ?? imageArch(image) };
-  const arch = opts.arch!;
-  const facts = bootable(image, opts, arch);
-  const { accel, why } = chooseAccel(facts.kernel, opts.accel, arch);
-  const vm = claimVmDir(opts.name ?? basename(image.name).replace(/\.(iso|img|raw|qcow2|vhdx?|vmdk)$/, ''));
-  let channel: ChannelHost | undefined;
-  let uefi: UefiFiles | undefined;
-  try {
-    // An architecture with no BIOS boots its kernel through its UEFI firmware (qemu hands the kernel over by fw_cfg).
-    if (facts.firmware === 'uefi' || !archBoot(arch).bios) uefi = prepareUefi(vm.dir, arch);
-    channel = await serveChannel(vm.channel, vm.api);
-  } catch (err) {
-    releaseVmDir(vm);
-    if (err instanceof BuildError) throw err;
-    throw new BuildError(`keel run: cannot serve the control channel in ${vm.dir}: ${(err as Error).message}`);
-  }
-  const qmp = opts.qmp ?? vm.qmp;
-  const firmware = uefi && facts.firmware !== 'uefi' ? `UEFI (${arch} boots with UEFI)` : facts.why;
-  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${firmware}, ${arch}, ${opts.memMb} MiB, ${opts.cpus} CPU(s); "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
-  const child = spawn(qemuBinary(arch), qemuArgs(image, { ...opts, qmp }, accel, vm, uefi), { stdio: 'inherit' });
-  // Told to stop (ctrl-c when the console is not a terminal, SIGTERM, SIGHUP):
-  // press the guest's power button so keel shuts down in order, and stop qemu
-  // only if that takes too long or the signal comes again.
-  let asked = false;
-  const stop = (sig: NodeJS.Signals) => {
-    if (asked) {
-      child.kill('SIGTERM');
-      return;
-    }
-    asked = true;
-    say(`keel run: ${sig}: powering the guest off (again to stop qemu at once)`);
-    qmpCommand(qmp, 'system_powerdown').catch((err: Error) => {
-      say(`keel run: could not press the power button (${err.message}); stopping qemu`);
-      child.kill('SIGTERM');
-    });
-    setTimeout(() => {
-      say(`keel run: the guest did not power off in ${POWEROFF_WAIT_MS / 1000} s; stopping qemu`);
-      child.kill('SIGTERM');
-    }, POWEROFF_WAIT_MS).unref();
-  };
-  for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(sig, stop);
-  return new Promise((resolveExit) => {
-    const done = (code: number) => {
-      void (channel?.close() ?? Promise.resolve()).finally(() => {
-        releaseVmDir(vm);
-        resolveExit(code);
-      });
-    };
-    child.on('error', (err) => {
-      say(`keel run: ${err.message}`);
-      done(1);
-    });
-    child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1)));
-  });
 }

@@ -1,8 +1,9 @@
 // Where a running VM can be found from the host: /run/keel/vms/NAME (0700,
 // root only, like keel's control socket inside) holds keel run's pid, the
 // control channel's sockets and QMP. `keel --vm NAME …` looks here.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ApiUnreachable, expectAnswer } from '../../api/client.js';
 import { pidAlive } from '../../runtime/pids.js';
 import { BuildError } from '../image/kernel.js';
 
@@ -57,12 +58,72 @@ export function runningVms(): string[] {
   return readdirSync(vmsRoot()).filter((n) => ownerPid(join(vmsRoot(), n)) !== undefined).sort();
 }
 
-/** The API socket of a running VM, or an error that lists the ones that are running. */
-export function vmApiSocket(name: string): string {
+/** A VM that cannot be reached: none by that name runs, or its folder is not this user's to read (exit code 3, as any unreachable keel). */
+export class VmUnreachable extends ApiUnreachable {}
+
+/** The VM's folder, or VmUnreachable saying why not: not running (with those that are), or permission denied. */
+function runningVmDir(name: string): VmDir {
   const p = pathsOf(name);
+  try {
+    accessSync(vmsRoot(), constants.R_OK | constants.X_OK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new VmUnreachable(`cannot reach VM ${name}: permission denied on ${vmsRoot()} (root's, as the VMs' control sockets are); run as root`);
+  }
   if (ownerPid(p.dir) === undefined || !existsSync(p.api)) {
     const running = runningVms();
-    throw new BuildError(`no VM named ${name} is running${running.length ? ` (running: ${running.join(', ')})` : ''}; start one with "keel run --name ${name} IMAGE"`);
+    throw new VmUnreachable(`no VM named ${name} is running${running.length ? ` (running: ${running.join(', ')})` : ''}; start one with "keel run --name ${name} IMAGE"`);
   }
-  return p.api;
+  return p;
+}
+
+/** How long keel --vm waits for keel inside the VM to answer at all (it may still be booting). */
+export const VM_ANSWER_MS = 30_000;
+
+/** That keel inside VM `name` answers, within VM_ANSWER_MS; else VmUnreachable saying so. */
+export async function vmAnswers(name: string, socket: string, ms = VM_ANSWER_MS): Promise<void> {
+  try {
+    await expectAnswer(socket, ms, `VM ${name} is running, but keel inside it did not answer within ${ms / 1000} s: it may still be booting, or be stopped (see its console, or keel run's output)`);
+  } catch (err) {
+    throw err instanceof ApiUnreachable && !(err instanceof VmUnreachable) ? new VmUnreachable(err.message) : err;
+  }
+}
+
+/** The API socket of a running VM. */
+export function vmApiSocket(name: string): string {
+  return runningVmDir(name).api;
+}
+
+/** What keel run says about the VM it started (vm.json in its folder), for keel --vm VM inspect. */
+export interface VmInfo {
+  name: string;
+  /** keel run's pid. */
+  pid: number;
+  startedAt: string;
+  image: string;
+  format: string;
+  firmware: string;
+  accel: string;
+  memMb: number;
+  cpus: number;
+  net: string;
+  /** Docker's way: 127.0.0.1:8080->80/tcp. */
+  ports: string[];
+  disks: Array<{ path: string; format: string }>;
+  /** The instance data passed with --data or --data-file, and how it reaches the guest. */
+  data?: { bytes: number; via: string };
+  qemuArgs: string[];
+  sockets: { api: string; qmp: string };
+}
+
+export function writeVmInfo(vm: VmDir, info: VmInfo): void {
+  writeFileSync(join(vm.dir, 'vm.json'), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+}
+
+export function readVmInfo(name: string): VmInfo {
+  const p = runningVmDir(name);
+  try {
+    return JSON.parse(readFileSync(join(p.dir, 'vm.json'), 'utf8')) as VmInfo;
+  } catch {
+    throw new VmUnreachable(`VM ${name} has not said what it is yet (no ${join(p.dir, 'vm.json')}); try again in a moment`);
+  }
 }

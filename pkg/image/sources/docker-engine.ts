@@ -27,6 +27,18 @@ function engineAddress(): string {
   return process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
 }
 
+/** Why the engine did not answer: a socket that is there but not this user's says so, rather than "start it". */
+export function engineUnreachable(err: NodeJS.ErrnoException): BuildError {
+  if (err.code === 'EACCES' || err.code === 'EPERM') {
+    return new BuildError(`permission denied on the Docker engine's socket (${engineAddress()}): it is running, but only root and the docker group may use it; run keel build as root`);
+  }
+  return new BuildError(
+    `cannot reach the Docker engine at ${engineAddress()} (${err.message})\n` +
+      `  fix: start it ("systemctl start docker", or "dockerd &" without systemd) or point DOCKER_HOST at one;\n` +
+      `  images can also be local directories, "docker save" archives (.tar) or OCI layouts`,
+  );
+}
+
 let engine: Promise<Dockerode> | undefined;
 
 /** The engine, checked with a ping; the dockerode import is lazy so the CLI in a VM never loads it. */
@@ -37,11 +49,7 @@ export function connectEngine(): Promise<Dockerode> {
     try {
       await docker.ping();
     } catch (err) {
-      throw new BuildError(
-        `cannot reach the Docker engine at ${engineAddress()} (${(err as Error).message})\n` +
-          `  fix: start it ("systemctl start docker", or "dockerd &" without systemd) or point DOCKER_HOST at one;\n` +
-          `  images can also be local directories, "docker save" archives (.tar) or OCI layouts`,
-      );
+      throw engineUnreachable(err as NodeJS.ErrnoException);
     }
     return docker;
   })();

@@ -1,0 +1,297 @@
+// The keel CLI as a docker, kubectl or linuxkit user meets it, without a VM:
+// each verb's help, mistakes said in one line, exit codes a script can use,
+// what needs root said as such, machine-readable validate, and the shell
+// completion driven in bash and zsh themselves. The real dist/keel.js.
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pty from 'node-pty';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DIST, requireDist, startKeel } from './helpers/keel-ns.js';
+import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
+
+const REPO = resolve(import.meta.dirname, '..');
+const KEEL = join(DIST, 'keel.js');
+// Readable by the unprivileged user the root tests run as.
+const dir = mkdtempSync(join(tmpdir(), 'keel-cli-'));
+chmodSync(dir, 0o755);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function keel(args: string[], opts: { input?: string; env?: Record<string, string>; as?: 'nobody' } = {}): Run {
+  const cmd = opts.as ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, KEEL, ...args] : [process.execPath, KEEL, ...args];
+  const r: SpawnSyncReturns<string> = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', input: opts.input ?? '', env: { ...process.env, ...opts.env }, timeout: 60_000, cwd: dir });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Every verb, as `keel help` lists them (two spaces, the name, its arguments). */
+function verbs(): string[] {
+  requireDist();
+  return keel(['help']).stdout.split('\n').flatMap((l) => /^ {2}([a-z][a-z-]*)\b/.exec(l)?.[1] ?? []);
+}
+
+describe('help', () => {
+  it('lists every verb, host and control, once', () => {
+    const all = verbs();
+    expect(all).toEqual(expect.arrayContaining(['build', 'run', 'validate', 'schema', 'kernel', 'password', 'completion', 'version', 'help', 'ps', 'inspect', 'logs', 'start', 'stop', 'restart', 'reset', 'events', 'stats', 'boot-report', 'poweroff', 'reboot', 'exec', 'console']));
+    expect(new Set(all).size).toBe(all.length);
+  });
+
+  it.each(verbs())('keel %s: --help, -h and "keel help VERB" print its usage, its options and an example, exit 0', (verb) => {
+    const long = keel([verb, '--help']);
+    expect(long.status, long.stderr).toBe(0);
+    expect(keel([verb, '-h'])).toEqual(long);
+    expect(keel(['help', verb])).toEqual(long);
+    const text = long.stdout;
+    expect(text).toMatch(new RegExp(`^usage: keel (\\[--vm VM\\] )?${verb}\\b`));
+    expect(text).toMatch(/\noptions:\n(.*\n)*  -h, --help +show this help\n/);
+    expect(text).toMatch(new RegExp(`\\nexample:\\n  .*keel (--vm \\S+ )?${verb}\\b`));
+    expect(long.stderr).toBe('');
+  });
+
+  it.each(verbs())('keel %s with an unknown option: one line naming it and the verb\'s --help, exit 2', (verb) => {
+    const r = keel([verb, '--no-such-option']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`keel ${verb}: unknown option --no-such-option; see "keel ${verb} --help"\n`);
+    expect(r.stdout).toBe('');
+  });
+
+  it('says what was meant, for a misspelt verb or option', () => {
+    expect(keel(['biuld']).stderr).toBe('keel: unknown command "biuld" (did you mean "build"?); see "keel help"\n');
+    expect(keel(['logs', '--folow', 'web']).stderr).toBe('keel logs: unknown option --folow (did you mean --follow?); see "keel logs --help"\n');
+    expect(keel(['run', '--net', 'bridge', 'x']).stderr).toBe('keel run: --net bridge: expected one of restricted, user, none; see "keel run --help"\n');
+    expect(keel(['run', '-p', '8080', 'x']).stderr).toMatch(/^keel run: --publish 8080: expected \[HOSTIP:\]HOSTPORT:GUESTPORT/);
+    const bare = keel([]);
+    expect(bare.status).toBe(2);
+    expect(bare.stderr).toBe(keel(['help']).stdout);
+  });
+
+  it('docs/cli.md says what --help says: the summary, and each verb\'s usage and options', () => {
+    const doc = readFileSync(join(REPO, 'docs/cli.md'), 'utf8');
+    expect(doc).toContain(keel(['help']).stdout);
+    for (const verb of verbs()) {
+      const help = keel([verb, '--help']).stdout;
+      expect(doc, `docs/cli.md lacks keel ${verb}'s usage`).toContain(help.split('\n')[0]!.slice('usage: '.length));
+      for (const head of help.matchAll(/^ {2}(?:-\w, |\s{4})(--[a-z-]+(?: \S+)?)/gm)) expect(doc, `docs/cli.md lacks ${verb} ${head[1]}`).toContain(head[1]!);
+    }
+  });
+});
+
+describe('arguments', () => {
+  it('takes values that start with "-" as --opt VALUE and --opt=VALUE alike (--qemu-arg -nic)', () => {
+    // The image is missing, so keel run stops there: after parsing, before qemu.
+    for (const args of [['--qemu-arg', '-nic', '--qemu-arg', 'none'], ['--qemu-arg=-nic', '--qemu-arg=none']]) {
+      const r = keel(['run', ...args, join(dir, 'no-such-image')]);
+      expect(r.stderr).toMatch(/^keel: no image .*no-such-image: /);
+      expect(r.status).toBe(1);
+    }
+  });
+
+  it('exits 3 when keel cannot be reached: a socket with nothing there, a VM that is not running', () => {
+    const noSocket = keel(['ps', '--socket', join(dir, 'nothing.sock')]);
+    expect(noSocket).toMatchObject({ status: 3, stderr: expect.stringMatching(/cannot reach keel at .*nothing\.sock: no socket there/) });
+    const noVm = keel(['--vm', 'cli-no-such-vm', 'ps'], { env: { KEEL_VM_DIR: join(dir, 'vms') } });
+    expect(noVm).toMatchObject({ status: 3, stderr: expect.stringMatching(/^keel: no VM named cli-no-such-vm is running; start one with "keel run --name cli-no-such-vm IMAGE"\n$/) });
+    expect(keel(['--vm', 'cli-no-such-vm', 'ps', '--help']).status).toBe(0); // help needs no VM
+    expect(keel(['--vm', 'cli-no-such-vm', 'build', 'x.yml']).status).toBe(2);
+  });
+
+  it('exits 3 when a VM runs but keel inside it never answers, instead of waiting forever', async () => {
+    // A VM whose guest is silent, provoked without booting one: a live pid and an api.sock that
+    // accepts and never answers, which is what keel run's end of the channel is when nothing inside answers.
+    const vms = join(dir, 'silent-vms');
+    const vmDir = join(vms, 'cli-silent');
+    mkdirSync(vmDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(vmDir, 'pid'), `${process.pid}\n`);
+    const held: Socket[] = [];
+    const server: Server = createServer((c) => void held.push(c));
+    await new Promise<void>((r) => server.listen(join(vmDir, 'api.sock'), r));
+    try {
+      const r = await keelAsync(['--vm', 'cli-silent', 'ps'], { KEEL_VM_DIR: vms });
+      expect(r).toMatchObject({ status: 3, stderr: expect.stringMatching(/^keel: VM cli-silent is running, but keel inside it did not answer within 30 s/) });
+    } finally {
+      for (const c of held) c.destroy();
+      server.close();
+    }
+  }, 90_000);
+});
+
+/** keel run asynchronously, so this process's own servers go on accepting meanwhile. */
+function keelAsync(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [KEEL, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
+describe('without root', () => {
+  it('build and run say what needs root and why, in one line, exit 4', () => {
+    busyboxRootfs(join(dir, 'rootfs'));
+    writeFileSync(join(dir, 'r.yml'), 'services:\n  - name: s\n    image: ./rootfs\n');
+    const build = keel(['build', '-o', join(dir, 'out'), join(dir, 'r.yml')], { as: 'nobody' });
+    expect(build.status).toBe(4);
+    expect(build.stderr).toMatch(/^keel build needs root: it unpacks image layers with their owners and device files, and asks the Docker engine \(whose socket is root's\) for images; run it as root \(sudo\)\n$/);
+    const run = keel(['run', join(dir, 'out/r')], { as: 'nobody' });
+    expect(run.status).toBe(4);
+    expect(run.stderr).toMatch(/^keel run needs root: the VM's control sockets go in \/run\/keel\/vms, which only root may write .*\n$/);
+    for (const r of [build, run]) expect(r.stderr).not.toMatch(/internal error|EACCES|start it|\n\s+at /);
+  });
+
+  it('--vm says permission denied, exit 3, rather than that no VM runs', () => {
+    const vms = join(dir, 'root-vms');
+    mkdirSync(join(vms, 'demo'), { recursive: true, mode: 0o700 });
+    chmodSync(vms, 0o700);
+    const r = keel(['--vm', 'demo', 'ps'], { as: 'nobody', env: { KEEL_VM_DIR: vms } });
+    expect(r).toEqual({ status: 3, stdout: '', stderr: `keel: cannot reach VM demo: permission denied on ${vms} (root's, as the VMs' control sockets are); run as root\n` });
+  });
+
+  it('validate needs no root', () => {
+    writeFileSync(join(dir, 'plain.yml'), 'hostname: plain\n');
+    expect(keel(['validate', join(dir, 'plain.yml')], { as: 'nobody' })).toMatchObject({ status: 0, stdout: `${join(dir, 'plain.yml')}: valid\n` });
+  });
+});
+
+describe('keel validate', () => {
+  it('--json: every problem with its file, line, column, path and message', () => {
+    const bad = join(dir, 'bad.yml');
+    writeFileSync(bad, 'hostnme: x\nservices:\n  - name: a\n    image: /x\n    restart: sometimes\n');
+    const r = keel(['validate', '--json', bad]);
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({
+      valid: false,
+      files: [{ file: bad, valid: false }],
+      problems: [
+        { file: bad, line: 1, column: 1, path: 'hostnme', message: 'unknown field; did you mean "hostname"? ("keel schema" lists the valid fields)' },
+        { file: bad, line: 5, column: 14, path: 'services[0].restart', message: '"sometimes": not a restart policy (expected one of no, on-failure[:N], always, unless-stopped)' },
+      ],
+      warnings: [],
+    });
+  });
+
+  it('reads standard input for "-", and checks several files and then their merge', () => {
+    expect(keel(['validate', '-'], { input: 'hostname: from-stdin\n' })).toEqual({ status: 0, stdout: '<stdin>: valid\n', stderr: '' });
+    const a = join(dir, 'a.yml');
+    const b = join(dir, 'b.yml');
+    writeFileSync(a, 'services:\n  - name: web\n    image: /x\n');
+    writeFileSync(b, 'hostname: b\nservices:\n  - name: web\n    image: /y\n');
+    expect(keel(['validate', a, join(dir, 'plain.yml')])).toMatchObject({ status: 0, stdout: `${a}: valid\n${join(dir, 'plain.yml')}: valid\n` });
+    const both = keel(['validate', '--json', a, b]);
+    expect(both.status).toBe(1);
+    expect(JSON.parse(both.stdout).problems).toEqual([{ file: b, line: 3, column: 11, path: 'services[0].name', message: `"web" is already a service in ${a}; names must be unique across the manifests merged` }]);
+    expect(keel(['validate', a, join(dir, 'missing.yml')]).stderr).toBe(`${join(dir, 'missing.yml')}: cannot read the manifest: no such file\n`);
+  });
+});
+
+/** Runs bash with keel's completion loaded: `script` sets COMP_WORDS and COMP_CWORD, calls _keel and prints COMPREPLY. */
+function bash(script: string, env: Record<string, string> = {}): string {
+  const r = spawnSync('bash', ['--norc', '--noprofile', '-c', `source <(${JSON.stringify(process.execPath)} ${JSON.stringify(KEEL)} completion bash)\n${script}`], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env } });
+  expect(r.stderr).toBe('');
+  return r.stdout;
+}
+
+/** What _keel offers for a command line typed up to its end ("" last: a new word), as bash splits it. */
+function complete(words: string[], env: Record<string, string> = {}): string[] {
+  const arr = words.map((w) => `'${w}'`).join(' ');
+  return bash(`COMP_WORDS=(${arr}); COMP_CWORD=${words.length - 1}; _keel; printf '%s\\n' "\${COMPREPLY[@]}"`, env)
+    .split('\n')
+    .filter(Boolean)
+    .sort();
+}
+
+/** A VM folder with one live VM (this process's pid and a listening control socket) and one dead one. */
+async function fakeVms(): Promise<{ root: string; close: () => void }> {
+  const root = join(dir, 'vms-live');
+  for (const name of ['cli-alive', 'cli-dead']) mkdirSync(join(root, name), { recursive: true });
+  writeFileSync(join(root, 'cli-alive/pid'), String(process.pid));
+  writeFileSync(join(root, 'cli-dead/pid'), '999999999');
+  const server: Server = createServer();
+  await new Promise<void>((r) => server.listen(join(root, 'cli-alive/api.sock'), r));
+  return { root, close: () => server.close() };
+}
+
+describe('keel completion bash', () => {
+  it('registers itself for keel, and completes verbs, options and their values as bash splits them', () => {
+    expect(bash('complete -p keel')).toBe('complete -F _keel keel\n');
+    expect(complete(['keel', 'b'])).toEqual(['boot-report', 'build']);
+    expect(complete(['keel', 'build', '--f'])).toEqual(['--format']);
+    expect(complete(['keel', 'build', '--format', 'iso-'])).toEqual(['iso-bios', 'iso-efi']);
+    expect(complete(['keel', 'build', '--format', '=', 'qcow'])).toEqual(['qcow2-bios', 'qcow2-efi']); // --format=qcow
+    expect(complete(['keel', 'run', '--net', ''])).toEqual(['none', 'restricted', 'user']);
+    expect(complete(['keel', 'logs', '-'])).toEqual(['--follow', '--help', '--json', '--previous', '--socket', '--tail', '-f', '-h', '-n', '-p']);
+    expect(complete(['keel', 'completion', ''])).toEqual(['bash', 'zsh']);
+    expect(complete(['keel', 'help', 'ex'])).toEqual(['exec']);
+    expect(complete(['keel', 'kernel', ''])).toEqual(['fetch']);
+    // Arguments: manifests for build, whatever a published port looks like (8080:80 is one word to keel).
+    writeFileSync(join(dir, 'comp-demo.yml'), '');
+    expect(complete(['keel', 'build', '-o', 'out', 'comp-'])).toEqual(['comp-demo.yml']);
+    expect(complete(['keel', 'run', '-p', '8080', ':', '80', 'comp-'])).toEqual(['comp-demo.yml']);
+    expect(complete(['keel', 'ps', ''])).toEqual([]);
+  });
+
+  it('completes running VMs for --vm, and then only the verbs that talk to keel', async () => {
+    const vms = await fakeVms();
+    try {
+      expect(complete(['keel', '--vm', ''], { KEEL_VM_DIR: vms.root })).toEqual(['cli-alive']);
+      expect(complete(['keel', '--vm', '=', 'cli-'], { KEEL_VM_DIR: vms.root })).toEqual(['cli-alive']);
+      expect(complete(['keel', '--vm', 'cli-alive', 're'], { KEEL_VM_DIR: vms.root })).toEqual(['reboot', 'reset', 'restart']);
+      expect(complete(['keel', '--vm', 'cli-alive', 'bu'], { KEEL_VM_DIR: vms.root })).toEqual([]);
+    } finally {
+      vms.close();
+    }
+  });
+
+  it('asks a running keel for its services where a service name comes next', async () => {
+    const rootfs = busyboxRootfs(join(dir, 'svc-rootfs'));
+    const k = startKeel(`services:\n${shellEntry(rootfs, 'webserver', 'trap "exit 0" TERM; while :; do sleep 1; done')}${shellEntry(rootfs, 'worker', 'trap "exit 0" TERM; while :; do sleep 1; done')}`);
+    try {
+      await k.waitFor(/service worker running/, 30_000);
+      const socket = join(k.dir, 'state', 'keel.sock');
+      expect(complete(['keel', 'logs', '-f', ''], { KEEL_SOCKET: socket })).toEqual(['webserver', 'worker']);
+      expect(complete(['keel', 'restart', '--socket', socket, 'we'])).toEqual(['webserver']);
+      expect(complete(['keel', 'exec', 'w'], { KEEL_SOCKET: socket })).toEqual(['webserver', 'worker']);
+      expect(complete(['keel', 'exec', 'worker', 'comp-'], { KEEL_SOCKET: socket })).toEqual(['comp-demo.yml']); // the command's own words
+      expect(complete(['keel', 'logs', 'worker', ''], { KEEL_SOCKET: socket })).toEqual([]);
+    } finally {
+      k.signal('SIGTERM');
+      await k.exited;
+      k.cleanup();
+    }
+  }, 90_000);
+});
+
+describe('keel completion zsh', () => {
+  it('completes in an interactive zsh, as a person presses tab', async () => {
+    const script = join(dir, 'keel.zsh');
+    writeFileSync(script, keel(['completion', 'zsh']).stdout);
+    const z = pty.spawn('zsh', ['-f', '-i'], { name: 'xterm', cols: 200, rows: 20, cwd: dir, env: { ...process.env, PS1: 'zsh> ', HOME: dir } as Record<string, string> });
+    let text = '';
+    z.onData((d) => (text += d));
+    const plain = () => text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+    const waitFor = async (re: RegExp) => {
+      const end = Date.now() + 30_000;
+      while (!re.test(plain())) {
+        if (Date.now() > end) throw new Error(`zsh never showed ${re}:\n${plain()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      z.write(`source ${script}; keel() { ${process.execPath} ${KEEL} "$@"; }; echo loaded\r`);
+      await waitFor(/\nloaded\n/);
+      z.write('keel vali\t');
+      await waitFor(/keel validate $/m);
+      z.write('\x15keel build --format=iso-b\t');
+      await waitFor(/keel build --format=iso-bios $/m);
+    } finally {
+      z.kill();
+    }
+  });
+});
