@@ -224,7 +224,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   };
 
   sweepCache();
-  await preflight(manifest, ctx, fieldLocator(manifestPath));
+  await preflight(manifest, ctx, texts ? mergedFieldLocator(texts) : fieldLocator(manifestPath));
   const kernel = await resolveKernelSource(manifest.kernel, ctx);
   assertKernelImage(kernel.image, `${manifestPath}: kernel.image (${kernel.source})`, arch);
   const node = imageNode(arch);
@@ -239,29 +239,40 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   writeFileSync(out('initrd.img'), initrd);
   const cmdline = manifest.kernel?.cmdline ?? '';
   writeFileSync(out('cmdline'), cmdline + '\n');
-  const extra: string[] = [];
-  const formats = new Set(opts.formats ?? []);
-  if (formats.has('tar')) {
-    // The root filesystem as a tar, with the kernel and cmdline in /boot.
-    ctx.progress.step(`writing ${name}.tar`);
-    writeTar(entries, kernel.image, cmdline, join(opts.outDir, `${name}.tar`));
-    extra.push(join(opts.outDir, `${name}.tar`));
-  }
-  if (formats.has('iso-bios')) {
-    ctx.progress.step(`writing ${name}.iso`);
-    writeIsoBios({ kernel: out('kernel'), initrd: out('initrd.img'), cmdline, out: join(opts.outDir, `${name}.iso`) });
-    extra.push(join(opts.outDir, `${name}.iso`));
-  }
-  if (bootOutputs.length) {
-    ctx.progress.step(`writing ${bootOutputs.join(', ')}`);
-    const payload = { kernel: readFileSync(kernel.image), initrd, cmdline };
-    extra.push(...(await writeBootOutputs(bootOutputs, { name, outDir: opts.outDir, payload, ...(opts.size !== undefined ? { size: opts.size } : {}), ...(opts.tag ? { tag: opts.tag } : {}) })));
-  }
+  const extra = await writeFormats(opts, { name, entries, kernel: kernel.image, initrd, cmdline, progress: ctx.progress, out });
   // The lock is written last: only a build that succeeded records what it used.
   const lockWritten = writeLock(lockFile, ctx.resolved, arch);
   const images = [...(ctx.sources ?? new Map()).entries()].map(([ref, src]) => ({ ref, kind: src.kind, ...(src.lock ? { id: src.lock.id } : {}) }));
   const result = { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra };
   return { ...result, warnings: manifestWarnings(manifest), buildWarnings: node.warnings, node: node.source, compression, images, arch };
+}
+
+/** The --format outputs beside kernel+initrd: the tar, the BIOS ISO, and the disks (outputs.ts); their paths, or what was loaded. */
+async function writeFormats(
+  opts: BuildOptions,
+  b: { name: string; entries: CpioEntry[]; kernel: string; initrd: Buffer; cmdline: string; progress: Progress; out: (suffix: string) => string },
+): Promise<string[]> {
+  const extra: string[] = [];
+  const formats = new Set(opts.formats ?? []);
+  const bootOutputs = (opts.formats ?? []).filter(isBootOutput);
+  const { name, progress } = b;
+  if (formats.has('tar')) {
+    // The root filesystem as a tar, with the kernel and cmdline in /boot.
+    progress.step(`writing ${name}.tar`);
+    writeTar(b.entries, b.kernel, b.cmdline, join(opts.outDir, `${name}.tar`));
+    extra.push(join(opts.outDir, `${name}.tar`));
+  }
+  if (formats.has('iso-bios')) {
+    progress.step(`writing ${name}.iso`);
+    writeIsoBios({ kernel: b.out('kernel'), initrd: b.out('initrd.img'), cmdline: b.cmdline, out: join(opts.outDir, `${name}.iso`) });
+    extra.push(join(opts.outDir, `${name}.iso`));
+  }
+  if (bootOutputs.length) {
+    progress.step(`writing ${bootOutputs.join(', ')}`);
+    const payload = { kernel: readFileSync(b.kernel), initrd: b.initrd, cmdline: b.cmdline };
+    extra.push(...(await writeBootOutputs(bootOutputs, { name, outDir: opts.outDir, payload, ...(opts.size !== undefined ? { size: opts.size } : {}), ...(opts.tag ? { tag: opts.tag } : {}) })));
+  }
+  return extra;
 }
 
 /** What builds that died (killed, power lost) left half-made in the cache goes first. */
