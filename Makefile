@@ -3,10 +3,13 @@
 #   make test   install what is missing, then run every test (unit, PID 1, VM)
 SHELL := /bin/bash
 DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 dpkg apt gcc libc6-dev xorriso isolinux syslinux-common docker.io docker-registry zstd lz4 binutils \
-  ovmf systemd-boot-efi syslinux mtools fdisk qemu-utils patchelf zsh curl
+  ovmf systemd-boot-efi syslinux mtools fdisk qemu-utils patchelf zsh curl \
+  qemu-system-arm qemu-efi-aarch64 gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu
 NODE_STAMP := node_modules/.package-lock.json
 NATIVE := init/native/build/Release/keel_sys.node
 DIST := dist/keel-init.js dist/keel.js dist/keel_sys.node
+# keel's addon and node-pty's for arm64 images, cross-compiled (pkg/cross-native.mjs).
+NATIVE_ARM64 := dist/arm64/keel_sys.node dist/arm64/pty.node
 SOURCES := $(shell find model events runtime services api init pkg -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pkg/bundle.mjs package.json
 
 .PHONY: deps debs engine demo-image kernel build test typecheck run bench clean init-image
@@ -41,7 +44,10 @@ $(NODE_STAMP): package.json package-lock.json
 $(NATIVE): init/native/keel_sys.c init/native/binding.gyp $(NODE_STAMP)
 	npm run --silent build:native >/dev/null
 
-build: $(DIST)
+build: $(DIST) $(NATIVE_ARM64)
+
+$(NATIVE_ARM64) &: init/native/keel_sys.c init/native/binding.gyp pkg/cross-native.mjs $(NODE_STAMP)
+	npm run --silent build:native-arm64
 
 $(DIST) &: $(SOURCES) $(NATIVE) $(NODE_STAMP)
 	node pkg/bundle.mjs

@@ -103,7 +103,7 @@ describe('images from a Docker engine', () => {
       env: ['PATH=/bin', 'FROM_IMAGE=1'],
       labels: { 'org.mobyproject.config': LABEL },
     });
-    expect(JSON.parse(readFileSync(join(dir, 'eng.lock'), 'utf8'))).toEqual({ format: 'keel-lock/1', images: { [`${T}/layers:1`]: { id: idA } } });
+    expect(JSON.parse(readFileSync(join(dir, 'eng.lock'), 'utf8'))).toEqual({ format: 'keel-lock/1', arch: 'amd64', images: { [`${T}/layers:1`]: { id: idA } } });
 
     // The tag moves to another image: the build says so and names the fix, instead of using the old one silently.
     const idB = dockerArchive(dir, join(dir, 'b.tar'), `${T}/layers:1`, layered('2'));

@@ -22,8 +22,8 @@ export const LAYERS: Record<string, readonly string[]> = {
   'pkg/cli': ['model', 'events', 'runtime', 'api', 'pkg/image', 'pkg/run'],
 };
 
-/** Files at a folder's top level that belong to a layer inside it (the bundle entry points). */
-const ENTRY_FILES: Record<string, string> = { 'init/entry.ts': 'init/boot', 'pkg/bundle.mjs': 'pkg/cli' };
+/** Files at a folder's top level that belong to a layer inside it (the bundle entry points, and the build scripts beside them). */
+const ENTRY_FILES: Record<string, string> = { 'init/entry.ts': 'init/boot', 'pkg/bundle.mjs': 'pkg/cli', 'pkg/cross-native.mjs': 'pkg/cli' };
 
 function layerOf(file: string): string | undefined {
   if (ENTRY_FILES[file]) return ENTRY_FILES[file];

@@ -8,6 +8,7 @@ import type { ParsedArgs } from '../../api/commands/args.js';
 import { UsageError } from '../../api/commands/usage-error.js';
 import { removeOwnScratch } from '../image/cache.js';
 import { buildImage, type BuildResult, type OutputFormat } from '../image/image.js';
+import type { Arch } from '../image/arch.js';
 import type { Compression } from '../image/initrd.js';
 import { silentProgress, terminalProgress } from '../image/sources/progress.js';
 import { err, out } from './output.js';
@@ -52,6 +53,7 @@ export function buildJson(r: BuildResult, manifests: readonly string[], seconds:
   });
   return {
     name: r.name,
+    arch: r.arch,
     manifests,
     seconds,
     kernel: r.kernelSource,
@@ -65,7 +67,7 @@ export function buildJson(r: BuildResult, manifests: readonly string[], seconds:
 }
 
 function printSummary(r: BuildResult, seconds: number): void {
-  out(`built ${r.name} in ${seconds.toFixed(1)} s (kernel ${r.kernelSource}, node ${r.node})`);
+  out(`built ${r.name} for ${r.arch} in ${seconds.toFixed(1)} s (kernel ${r.kernelSource}, node ${r.node})`);
   out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB, ${r.compression})\n  cmdline: ${r.cmdline || '(empty)'}`);
   for (const f of r.extra) out(`  ${f}`);
   if (r.lockWritten) out(`  wrote ${r.lockFile}`);
@@ -92,6 +94,7 @@ export async function cmdBuild(args: ParsedArgs): Promise<number> {
   }
   const name = args.string('name');
   const compress = args.string('compress') as Compression | undefined;
+  const arch = args.string('arch') as Arch | undefined;
   const progress = args.flag('quiet') ? silentProgress : terminalProgress();
   // The summary, or an error, starts a line of its own, not after the last progress line.
   const r = await buildImage({
@@ -105,6 +108,7 @@ export async function cmdBuild(args: ParsedArgs): Promise<number> {
     ...(size !== undefined ? { size } : {}),
     ...(tag !== undefined ? { tag } : {}),
     ...(compress !== undefined ? { compress } : {}),
+    ...(arch !== undefined ? { arch } : {}),
   }).finally(() => progress.clear());
   for (const w of r.warnings) err(`${manifests.join(' + ')}: warning: ${w.field}: ${w.message}`);
   for (const w of r.buildWarnings) err(`keel build: warning: ${w}`);

@@ -5,6 +5,7 @@
 import { CONTROL_SPECS } from '../../api/commands/control-specs.js';
 import { COMPRESSIONS } from '../image/initrd.js';
 import type { VerbSpec } from '../../api/commands/verb-spec.js';
+import { ARCH_NAMES } from '../image/arch.js';
 import { OUTPUT_FORMATS } from '../image/image.js';
 import { DEFAULT_INIT_TAG, INIT_DIR } from '../image/init-image.js';
 import { DEFAULT_KERNEL_PACKAGE } from '../image/kernel.js';
@@ -24,6 +25,7 @@ const BUILD: VerbSpec = {
     { name: 'size', value: 'SIZE', help: 'the disk formats\' size, e.g. 2G (a bare number is MiB)' },
     { name: 'tag', value: 'IMAGE', help: 'the name the kubevirt image is loaded into the Docker engine as' },
     { name: 'compress', value: 'METHOD', choices: COMPRESSIONS, help: "the initramfs' compression (zstd by default)" },
+    { name: 'arch', value: 'ARCH', choices: ARCH_NAMES, help: "the image's CPU (this machine's by default); arm64 images are kernel+initrd or tar" },
     { name: 'update-lock', help: 'resolve every image reference again instead of using keel.lock' },
     { name: 'json', help: 'print what was built as JSON: each output with its size and sha256, each image with its id' },
     QUIET,
@@ -48,6 +50,7 @@ const RUN: VerbSpec = {
     { name: 'cpus', value: 'N', default: '1', help: 'virtual CPUs' },
     { name: 'accel', value: 'ACCEL', default: 'auto', choices: ['auto', 'kvm', 'tcg'], help: 'auto: KVM when it really boots a guest here, else TCG' },
     { name: 'uefi', help: 'boot with UEFI firmware (OVMF); EFI disks and ISOs get it without asking' },
+    { name: 'arch', value: 'ARCH', choices: ARCH_NAMES, help: "the guest's CPU (by default the kernel's); arm64 boots in qemu-system-aarch64 -M virt with UEFI" },
     { name: 'no-reboot', help: 'a reboot of the guest ends qemu' },
     { name: 'name', value: 'VM', help: 'the name "keel --vm VM" finds it by (default: the image\'s name)' },
     { name: 'publish', short: 'p', value: '[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]', multiple: true, help: "forward a host port to the guest, as docker run -p does (host address 127.0.0.1 unless given; tcp unless /udp)" },
@@ -112,8 +115,8 @@ const HOST_SPECS: VerbSpec[] = [
     args: 'fetch [PACKAGE]',
     min: 1,
     max: 2,
-    options: [],
-    description: 'Downloads a Debian kernel package into the cache and unpacks it; prints where its bzImage is.',
+    options: [{ name: 'arch', value: 'ARCH', choices: ARCH_NAMES, help: "without PACKAGE, that architecture's default kernel, fetched from Debian's lists for it" }],
+    description: 'Downloads a Debian kernel package into the cache and unpacks it; prints where its kernel is.',
     example: `keel kernel fetch ${DEFAULT_KERNEL_PACKAGE}`,
     control: false,
   },

@@ -15,7 +15,9 @@ import { suggest } from '../../model/schema.js';
 import { VERSION } from '../../model/version.js';
 import { defaultDistDir } from '../image/image.js';
 import { INIT_DIR, loadInitImage } from '../image/init-image.js';
-import { BuildError, DEFAULT_KERNEL_PACKAGE, fetchKernelPackage } from '../image/kernel.js';
+import type { Arch } from '../image/arch.js';
+import { BuildError, fetchKernelPackage } from '../image/kernel.js';
+import { kernelPackages } from '../image/kernel-image.js';
 import { terminalProgress } from '../image/sources/progress.js';
 import { vmAnswers, vmApiSocket } from '../run/vm-dir.js';
 import { cmdBuild } from './build.js';
@@ -44,10 +46,13 @@ const HOST_RUNS: Record<string, HostRun> = {
     out(`loaded ${tag} (${r.id}; ${(r.layerBytes / 2 ** 20).toFixed(1)} MiB in ${INIT_DIR})${archive ? `; archive ${r.archive}` : ''}`);
     return 0;
   },
-  async kernel({ positionals: [sub, pkg] }) {
-    if (sub !== 'fetch') throw new UsageError(`unknown kernel command "${sub}" (keel kernel fetch [PACKAGE])`, 'kernel');
+  async kernel(args) {
+    const [sub, pkg] = args.positionals;
+    if (sub !== 'fetch') throw new UsageError(`unknown kernel command "${sub}" (keel kernel fetch [--arch ARCH] [PACKAGE])`, 'kernel');
+    const arch = args.string('arch') as Arch | undefined;
+    const packages = kernelPackages(arch);
     const progress = terminalProgress();
-    const k = await fetchKernelPackage(pkg ?? DEFAULT_KERNEL_PACKAGE, progress).finally(() => progress.clear());
+    const k = await fetchKernelPackage(pkg ?? packages.fallback, progress, packages.apt).finally(() => progress.clear());
     out(`${k.source}: ${k.image}`);
     return 0;
   },

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { ParsedArgs } from '../../api/commands/args.js';
 import { UsageError } from '../../api/commands/usage-error.js';
+import type { Arch } from '../image/arch.js';
 import { silentProgress, terminalProgress } from '../image/sources/progress.js';
 import { MAX_DATA_BYTES } from '../run/instance-data.js';
 import { parsePublish, PortSpecError, type PortForward } from '../run/ports.js';
@@ -71,6 +72,7 @@ export async function cmdRun(args: ParsedArgs): Promise<number> {
   const name = args.string('name');
   const qmp = args.string('qmp');
   const data = instanceData(args);
+  const arch = args.string('arch') as Arch | undefined;
   const opts: RunOptions = {
     memMb: number(args, 'mem', 128, 'MiB, at least 128'),
     cpus: number(args, 'cpus', 1, 'a whole number of at least 1'),
@@ -82,6 +84,7 @@ export async function cmdRun(args: ParsedArgs): Promise<number> {
     disks: args.strings('disk').map(parseDisk),
     net,
     uefi: args.flag('uefi'),
+    ...(arch !== undefined ? { arch } : {}),
     publish: publishes(args, net),
     ...(data !== undefined ? { data } : {}),
     progress,

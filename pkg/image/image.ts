@@ -8,13 +8,14 @@ import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import type { CpioEntry } from './cpio.js';
 import { compressInitrd, DEFAULT_COMPRESSION, sweepInitrdCache, type Compression } from './initrd.js';
 import { imageNode } from './node-binary.js';
-import { hostArch } from './arch.js';
+import { hostArch, type Arch } from './arch.js';
+import { checkArchFormats, foreignAddons, foreignRuntime } from './arch-image.js';
 import { fileEntries } from './files.js';
 import { containerImages, initImages, type ImageContext } from './images.js';
 import { volumeEntries } from './volumes.js';
 import { assertKernelImage, BuildError } from './kernel.js';
 import { resolveKernelSource } from './kernel-image.js';
-import { lockPathFor, readLock, writeLock } from './sources/lock.js';
+import { lockedImages, lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
 import { binaryWithLibraries, EARLY_ROOT, iprouteBinary, runcPath } from './node-runtime.js';
 import { preflight } from './preflight.js';
@@ -43,6 +44,8 @@ export interface BuildOptions {
   tag?: string;
   /** How the initramfs is compressed (--compress; zstd by default). */
   compress?: Compression;
+  /** The architecture the image is for (--arch; this machine's by default). */
+  arch?: Arch;
   progress?: Progress;
   /** Manifests merged before manifestPath, in order (keel build a.yml b.yml: a.yml here); see merge.ts. */
   mergeBefore?: string[];
@@ -72,6 +75,7 @@ export interface BuildResult {
   /** Where the image's node came from, and the initramfs' compression. */
   node: string;
   compression: Compression;
+  arch: Arch;
   /** Each image reference of the manifest, what it is, and its id (a directory has none). */
   images: Array<{ ref: string; kind: string; id?: string }>;
 }
@@ -159,8 +163,21 @@ function interfaceModules(manifest: Manifest): string[] {
   return [...new Set(kinds.flatMap((k) => (k && LINK_MODULES[k] ? [LINK_MODULES[k]] : [])))];
 }
 
+/** This machine's runc, ip (when the manifest makes interfaces), busybox and node, with their libraries. */
+function hostRuntime(manifest: Manifest, node: string): CpioEntry[] {
+  return [
+    ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
+    // Only images whose containers make interfaces carry iproute2 (a little over 1 MiB with its libraries).
+    ...(usesInterfaces(manifest) ? binaryWithLibraries(iprouteBinary(), '/usr/sbin/ip') : []),
+    ...busybox(),
+    ...binaryWithLibraries(node, '/usr/bin/node'),
+  ];
+}
+
 /** Everything in the image's root filesystem, in the order later entries win. */
 async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root?: string; release?: string }, distDir: string, node: string): Promise<CpioEntry[]> {
+  const arch = ctx.arch ?? hostArch();
+  const native = arch === hostArch();
   const init = await initImages(manifest, ctx);
   const volumes = await volumeEntries(manifest, ctx);
   const containers = await containerImages(volumes.manifest, ctx);
@@ -171,14 +188,13 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     ...modules,
     ...containers.entries,
     ...volumes.entries,
-    ...binaryWithLibraries(runcPath(), '/usr/bin/runc'),
-    // Only images whose containers make interfaces carry iproute2 (a little over 1 MiB with its libraries).
-    ...(usesInterfaces(manifest) ? binaryWithLibraries(iprouteBinary(), '/usr/sbin/ip') : []),
-    ...busybox(),
+    ...(native ? hostRuntime(manifest, node) : foreignRuntime(arch, node, usesInterfaces(manifest) ? ctx.manifestFile : undefined)),
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
     ...binaryWithLibraries(node, '/usr/bin/node'),
     ...keelFiles(distDir),
     ...nodePtyFiles(distDir),
+    // Another architecture's builds of keel's addon and node-pty's take the place of this machine's.
+    ...(native ? [] : foreignAddons(arch, distDir)),
     // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
     ...fileEntries(manifest.files, ctx.baseDir, ctx.manifestFile),
     { path: IMAGE_MANIFEST, type: 'file', mode: 0o644, data: Buffer.from(normalizedJson(containers.manifest)) },
@@ -193,22 +209,25 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const baseDir = dirname(manifestPath);
   const distDir = opts.distDir ?? defaultDistDir();
   const lockFile = lockPathFor(manifestPath);
+  const arch = opts.arch ?? hostArch();
   const bootOutputs = (opts.formats ?? []).filter(isBootOutput);
   checkBootOutputs(bootOutputs, opts);
+  checkArchFormats(arch, opts.formats ?? []);
   if (opts.size !== undefined && !bootOutputs.some(isDiskOutput)) throw new BuildError(`--size sizes disks; ask for a disk format too (${BOOT_OUTPUT_NAMES.filter(isDiskOutput).join(', ')})`);
   const ctx: ImageContext = {
     baseDir,
     manifestFile: manifestPath,
-    locked: opts.updateLock ? {} : readLock(lockFile).images,
+    locked: opts.updateLock ? {} : lockedImages(readLock(lockFile), arch, lockFile),
     resolved: {},
     progress: opts.progress ?? silentProgress,
+    arch,
   };
 
   sweepCache();
   await preflight(manifest, ctx, texts ? mergedFieldLocator(texts) : fieldLocator(manifestPath));
   const kernel = await resolveKernelSource(manifest.kernel, ctx);
-  assertKernelImage(kernel.image, `${manifestPath}: kernel.image (${kernel.source})`);
-  const node = imageNode(hostArch());
+  assertKernelImage(kernel.image, `${manifestPath}: kernel.image (${kernel.source})`, arch);
+  const node = imageNode(arch);
   const entries = await rootEntries(manifest, ctx, kernel, distDir, node.path);
   const compression = opts.compress ?? DEFAULT_COMPRESSION;
   ctx.progress.step(`compressing the initramfs (${entries.length} files, ${compression})`);
@@ -220,29 +239,40 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   writeFileSync(out('initrd.img'), initrd);
   const cmdline = manifest.kernel?.cmdline ?? '';
   writeFileSync(out('cmdline'), cmdline + '\n');
+  const extra = await writeFormats(opts, { name, entries, kernel: kernel.image, initrd, cmdline, progress: ctx.progress, out });
+  // The lock is written last: only a build that succeeded records what it used.
+  const lockWritten = writeLock(lockFile, ctx.resolved, arch);
+  const images = [...(ctx.sources ?? new Map()).entries()].map(([ref, src]) => ({ ref, kind: src.kind, ...(src.lock ? { id: src.lock.id } : {}) }));
+  const result = { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra };
+  return { ...result, warnings: manifestWarnings(manifest), buildWarnings: node.warnings, node: node.source, compression, images, arch };
+}
+
+/** The --format outputs beside kernel+initrd: the tar, the BIOS ISO, and the disks (outputs.ts); their paths, or what was loaded. */
+async function writeFormats(
+  opts: BuildOptions,
+  b: { name: string; entries: CpioEntry[]; kernel: string; initrd: Buffer; cmdline: string; progress: Progress; out: (suffix: string) => string },
+): Promise<string[]> {
   const extra: string[] = [];
   const formats = new Set(opts.formats ?? []);
+  const bootOutputs = (opts.formats ?? []).filter(isBootOutput);
+  const { name, progress } = b;
   if (formats.has('tar')) {
     // The root filesystem as a tar, with the kernel and cmdline in /boot.
-    ctx.progress.step(`writing ${name}.tar`);
-    writeTar(entries, kernel.image, cmdline, join(opts.outDir, `${name}.tar`));
+    progress.step(`writing ${name}.tar`);
+    writeTar(b.entries, b.kernel, b.cmdline, join(opts.outDir, `${name}.tar`));
     extra.push(join(opts.outDir, `${name}.tar`));
   }
   if (formats.has('iso-bios')) {
-    ctx.progress.step(`writing ${name}.iso`);
-    writeIsoBios({ kernel: out('kernel'), initrd: out('initrd.img'), cmdline, out: join(opts.outDir, `${name}.iso`) });
+    progress.step(`writing ${name}.iso`);
+    writeIsoBios({ kernel: b.out('kernel'), initrd: b.out('initrd.img'), cmdline: b.cmdline, out: join(opts.outDir, `${name}.iso`) });
     extra.push(join(opts.outDir, `${name}.iso`));
   }
   if (bootOutputs.length) {
-    ctx.progress.step(`writing ${bootOutputs.join(', ')}`);
-    const payload = { kernel: readFileSync(kernel.image), initrd, cmdline };
+    progress.step(`writing ${bootOutputs.join(', ')}`);
+    const payload = { kernel: readFileSync(b.kernel), initrd: b.initrd, cmdline: b.cmdline };
     extra.push(...(await writeBootOutputs(bootOutputs, { name, outDir: opts.outDir, payload, ...(opts.size !== undefined ? { size: opts.size } : {}), ...(opts.tag ? { tag: opts.tag } : {}) })));
   }
-  // The lock is written last: only a build that succeeded records what it used.
-  const lockWritten = writeLock(lockFile, ctx.resolved);
-  const images = [...(ctx.sources ?? new Map()).entries()].map(([ref, src]) => ({ ref, kind: src.kind, ...(src.lock ? { id: src.lock.id } : {}) }));
-  const result = { name, kernel: out('kernel'), initrd: out('initrd.img'), cmdline, initrdBytes: initrd.length, kernelSource: kernel.source, lockFile, lockWritten, extra };
-  return { ...result, warnings: manifestWarnings(manifest), buildWarnings: node.warnings, node: node.source, compression, images };
+  return extra;
 }
 
 /** What builds that died (killed, power lost) left half-made in the cache goes first. */

@@ -6,7 +6,9 @@ import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { KEEL_IMAGE_CONFIG } from '../../runtime/bundle.js';
 import { replacedByKeel, type Manifest } from '../../model/index.js';
+import type { Arch } from './arch.js';
 import type { CpioEntry } from './cpio.js';
+import { BuildError } from './kernel.js';
 import { hostTree, type TreeOwner } from './files.js';
 import type { LockedImage } from './sources/lock.js';
 import { prefixed, type Progress } from './sources/progress.js';
@@ -24,6 +26,8 @@ export interface ImageContext {
   progress: Progress;
   /** Each reference resolved once per build (the preflight resolves them all first). */
   sources?: Map<string, ResolvedSource>;
+  /** The image's architecture: an image of another is refused (this machine's when not given). */
+  arch?: Arch;
   /** How many distinct references the manifest names, for "image N of M" (the preflight counts them). */
   imageCount?: number;
 }
@@ -35,7 +39,10 @@ export async function resolveRef(ref: string, ctx: ImageContext, what: string): 
   const n = ctx.sources.size + 1;
   const progress = prefixed(ctx.progress, `image ${n} of ${Math.max(n, ctx.imageCount ?? n)}`);
   progress.step(ref);
-  const src = await resolveImage(ref, ctx.baseDir, ctx.locked[ref], progress, what);
+  const src = await resolveImage(ref, ctx.baseDir, ctx.locked[ref], progress, what, ctx.arch);
+  if (ctx.arch && src.architecture && src.architecture !== ctx.arch) {
+    throw new BuildError(`${what}: ${ref} is an image for linux/${src.architecture}, and this image is for ${ctx.arch}\n  fix: use its linux/${ctx.arch} variant (docker pull --platform linux/${ctx.arch} ${ref}), or build with --arch ${src.architecture}`);
+  }
   if (src.lock) ctx.resolved[ref] = src.lock;
   ctx.sources.set(ref, src);
   return src;

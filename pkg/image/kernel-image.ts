@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { KernelSpec } from '../../model/index.js';
+import { archBoot, hostArch, type Arch } from './arch.js';
+import { aptOptions, updateArchLists } from './arch-root.js';
 import { BuildError, resolveKernel, type ResolvedKernel } from './kernel.js';
 import { extractArchive, isFile } from './sources/layers.js';
 import { resolveRef, type ImageContext } from './images.js';
@@ -30,6 +32,14 @@ function inImage(rootfs: string, rel: string, field: string, ref: string): strin
   return path;
 }
 
+/** The default kernel package of an architecture, and for another one than this machine's, the apt that fetches it. */
+export function kernelPackages(arch: Arch = hostArch()): { fallback: string; apt: readonly string[] } {
+  const fallback = archBoot(arch).kernelPackage;
+  if (arch === hostArch()) return { fallback, apt: [] };
+  updateArchLists(arch);
+  return { fallback, apt: aptOptions(arch) };
+}
+
 export async function resolveKernelSource(spec: KernelSpec | undefined, ctx: ImageContext): Promise<KernelWithUcode> {
   const { baseDir, manifestFile } = ctx;
   const ref = spec?.image;
@@ -37,7 +47,7 @@ export async function resolveKernelSource(spec: KernelSpec | undefined, ctx: Ima
     for (const f of ['binary', 'tar', 'ucode'] as const) {
       if (spec?.[f] !== undefined) throw new BuildError(`${manifestFile}: kernel.${f} applies only when kernel.image is a kernel image (kernel + kernel.tar), not ${ref ?? 'the default Debian kernel'}`);
     }
-    return resolveKernel(ref, baseDir, ctx.progress);
+    return resolveKernel(ref, baseDir, ctx.progress, kernelPackages(ctx.arch));
   }
   const src = await resolveRef(ref, ctx, `${manifestFile}: kernel.image`);
   const image = inImage(src.rootfs, spec?.binary ?? 'kernel', 'binary', ref);

@@ -37,27 +37,34 @@ function fromUnpacked(root: string, source: string): ResolvedKernel {
   return { image: join(boot, vmlinuz), root, release: vmlinuz.slice('vmlinuz-'.length), source };
 }
 
-function unpackDeb(deb: string, into: string, source: string): ResolvedKernel {
+/** Unpacks .deb files, in order, into one new directory `into` (through a scratch directory renamed into place). */
+export function unpackDebs(debs: readonly string[], into: string, source: string): void {
   const tmp = scratchFor(into);
   try {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    const r = run('dpkg-deb', ['-x', deb, tmp]);
-    if (!r.ok) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw new BuildError(`${source}: dpkg-deb -x failed: ${r.output}`);
+    for (const deb of debs) {
+      const r = run('dpkg-deb', ['-x', deb, tmp]);
+      if (!r.ok) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw new BuildError(`${source}: dpkg-deb -x ${deb} failed: ${r.output}`);
+      }
     }
     rmSync(into, { recursive: true, force: true });
-    renameSync(tmp, into); // atomic: a half-unpacked kernel is never seen as cached
+    renameSync(tmp, into); // atomic: a half-unpacked package is never seen as cached
   } finally {
     scratchDone(tmp);
   }
+}
+
+function unpackDeb(deb: string, into: string, source: string): ResolvedKernel {
+  unpackDebs([deb], into, source);
   return fromUnpacked(into, source);
 }
 
 /** The package's size as the archive lists it, for the download's progress; undefined if apt does not say. */
-function packageSize(pkg: string): number | undefined {
-  const r = run('apt-cache', ['show', '--no-all-versions', pkg]);
+function packageSize(pkg: string, apt: readonly string[]): number | undefined {
+  const r = run('apt-cache', [...apt, 'show', '--no-all-versions', pkg]);
   const m = /^Size: (\d+)$/m.exec(r.output);
   return m ? Number(m[1]) : undefined;
 }
@@ -68,12 +75,12 @@ function folderBytes(dir: string): number {
 }
 
 /** apt-get download into `dir`, its bytes so far shown as they arrive. */
-function download(pkg: string, dir: string, progress: Progress): Promise<{ ok: boolean; output: string }> {
-  const total = packageSize(pkg);
+function download(pkg: string, dir: string, progress: Progress, apt: readonly string[]): Promise<{ ok: boolean; output: string }> {
+  const total = packageSize(pkg, apt);
   const of = total ? ` of ${megabytes(total)}` : '';
   progress.step(`downloading the kernel ${pkg}${total ? ` (${megabytes(total)})` : ''}`);
   return new Promise((resolveDownload) => {
-    const child = spawn('apt-get', ['download', pkg], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('apt-get', [...apt, 'download', pkg], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -87,8 +94,8 @@ function download(pkg: string, dir: string, progress: Progress): Promise<{ ok: b
   });
 }
 
-/** Downloads (if not cached) and unpacks a Debian kernel package. */
-export async function fetchKernelPackage(pkg: string, progress: Progress = silentProgress): Promise<ResolvedKernel> {
+/** Downloads (if not cached) and unpacks a Debian kernel package; `apt` options fetch another architecture's (arch-root.ts). */
+export async function fetchKernelPackage(pkg: string, progress: Progress = silentProgress, apt: readonly string[] = []): Promise<ResolvedKernel> {
   if (!/^linux-image-[A-Za-z0-9.+~-]+$/.test(pkg)) throw new BuildError(`${JSON.stringify(pkg)} is not a Debian kernel package name (linux-image-…)`);
   const dir = join(cacheDir(), 'kernels', pkg);
   if (existsSync(join(dir, 'boot'))) return fromUnpacked(dir, pkg);
@@ -96,7 +103,7 @@ export async function fetchKernelPackage(pkg: string, progress: Progress = silen
   // apt writes the package where it runs: in a scratch directory, moved into downloads/ once whole.
   const dl = scratchFor(join(downloads, pkg));
   mkdirSync(dl, { recursive: true });
-  const r = await download(pkg, dl, progress);
+  const r = await download(pkg, dl, progress, apt);
   const got = readdirSync(dl).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
   const deb = got && r.ok ? join(downloads, got) : undefined;
   if (deb) renameSync(join(dl, got!), deb);
@@ -113,9 +120,15 @@ export async function fetchKernelPackage(pkg: string, progress: Progress = silen
   return unpackDeb(deb, dir, pkg);
 }
 
-export async function resolveKernel(image: string | undefined, baseDir: string, progress: Progress = silentProgress): Promise<ResolvedKernel> {
-  const ref = image ?? DEFAULT_KERNEL_PACKAGE;
-  if (ref.startsWith('linux-image-') && !ref.endsWith('.deb') && !existsSync(resolve(baseDir, ref))) return fetchKernelPackage(ref, progress);
+/** `packages`: the kernel package when the manifest names none, and the apt options packages are fetched with (another architecture's). */
+export async function resolveKernel(
+  image: string | undefined,
+  baseDir: string,
+  progress: Progress = silentProgress,
+  packages: { fallback: string; apt: readonly string[] } = { fallback: DEFAULT_KERNEL_PACKAGE, apt: [] },
+): Promise<ResolvedKernel> {
+  const ref = image ?? packages.fallback;
+  if (ref.startsWith('linux-image-') && !ref.endsWith('.deb') && !existsSync(resolve(baseDir, ref))) return fetchKernelPackage(ref, progress, packages.apt);
   const path = resolve(baseDir, ref);
   if (!existsSync(path)) throw new BuildError(`kernel.image: ${path} does not exist (give a Debian kernel package name, a .deb, or a vmlinuz path)`);
   if (path.endsWith('.deb')) {
@@ -143,8 +156,12 @@ export function kernelKind(path: string): 'x86' | 'arm64' | undefined {
   return undefined;
 }
 
-export function assertKernelImage(path: string, what: string): void {
-  if (!kernelKind(path)) {
+/** `arch`, when given, is the image's (Debian's name): a kernel of the other kind is refused. */
+export function assertKernelImage(path: string, what: string, arch?: 'amd64' | 'arm64'): void {
+  const kind = kernelKind(path);
+  if (!kind) {
     throw new BuildError(`${what}: ${path} is not a kernel (no bzImage header, no arm64 Image magic)\n  fix: give a linux-image package name, its .deb, a bzImage/vmlinuz file, or a LinuxKit kernel image`);
   }
+  const wanted = arch === 'amd64' ? 'x86' : arch;
+  if (wanted && kind !== wanted) throw new BuildError(`${what}: ${path} is an ${kind === 'x86' ? 'x86-64' : 'arm64'} kernel, and this image is for ${arch}\n  fix: give a kernel for ${arch} (linux-image-…-${arch}), or build with --arch ${kind === 'x86' ? 'amd64' : 'arm64'}`);
 }

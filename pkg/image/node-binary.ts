@@ -2,6 +2,9 @@
 // the image's architecture (arch.ts names it; package-lock.json pins it), so
 // an image does not depend on which node the build host has. The build
 // host's own node is used only when the package is missing, with a warning.
+// For another architecture than the host's, npm does not install the package:
+// its pinned tarball is fetched instead (node-package.ts), and stripped with
+// that architecture's cross strip.
 // The image gets a copy stripped of symbols and debug info (the official
 // binary carries about 12 MB of them), made once per binary into keel's
 // cache; the binary it came from is never touched.
@@ -9,8 +12,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { archBoot, type Arch } from './arch.js';
+import { archBoot, hostArch, type Arch } from './arch.js';
 import { cacheDir, scratchDone, scratchFor } from './cache.js';
+import { fetchedNode } from './node-package.js';
 
 export interface ImageNode {
   /** The binary to put in the image (the stripped copy when strip worked). */
@@ -34,14 +38,14 @@ export function packagedNode(pkg: string): { path: string; version: string } | u
 }
 
 /** A stripped copy of `binary` in the cache, named by its size and time (a new binary gets a new copy). */
-function strippedCopy(binary: string, name: string): { path: string } | { error: string } {
+function strippedCopy(binary: string, name: string, strip = 'strip'): { path: string } | { error: string } {
   const st = statSync(binary);
   const dir = join(cacheDir(), 'node');
   const final = join(dir, `${name}-${st.size}-${Math.round(st.mtimeMs)}`);
   if (existsSync(final)) return { path: final };
   mkdirSync(dir, { recursive: true });
   const scratch = scratchFor(final);
-  const r = spawnSync('strip', ['--strip-all', '-o', scratch, binary], { encoding: 'utf8' });
+  const r = spawnSync(strip, ['--strip-all', '-o', scratch, binary], { encoding: 'utf8' });
   if (r.status !== 0) {
     scratchDone(scratch);
     return { error: (r.stderr || r.error?.message || `strip exited ${r.status}`).trim() };
@@ -54,14 +58,16 @@ function strippedCopy(binary: string, name: string): { path: string } | { error:
 /** The node for an image of `arch`: the pinned package's, stripped; else this machine's, with a warning. */
 export function imageNode(arch: Arch): ImageNode {
   const pkg = archBoot(arch).nodePackage;
-  const found = packagedNode(pkg);
+  const native = arch === hostArch();
+  const found = packagedNode(pkg) ?? (native ? undefined : fetchedNode(pkg));
+  const strip = native ? 'strip' : `${archBoot(arch).gnuTriplet}-strip`;
   const warnings: string[] = [];
   const original = found?.path ?? process.execPath;
   const source = found ? `${pkg} ${found.version}` : `this machine's node ${process.version}`;
   if (!found) warnings.push(`the ${pkg} package is not installed (npm ci installs it), so the image gets this machine's node (${process.execPath}, ${process.version})`);
-  const stripped = strippedCopy(original, found ? `${pkg}-${found.version}` : `host-${process.version}`);
+  const stripped = strippedCopy(original, found ? `${pkg}-${found.version}` : `host-${process.version}`, strip);
   if ('error' in stripped) {
-    warnings.push(`strip failed (${stripped.error}); the image's node keeps its symbols and debug info (install binutils)`);
+    warnings.push(`${strip} failed (${stripped.error}); the image's node keeps its symbols and debug info (install ${native ? 'binutils' : `binutils-${archBoot(arch).gnuTriplet}`})`);
     return { path: original, source, warnings };
   }
   return { path: stripped.path, source, warnings };

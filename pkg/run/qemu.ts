@@ -5,10 +5,10 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { archBoot } from '../image/arch.js';
+import { archBoot, hostArch, type Arch } from '../image/arch.js';
 import { cacheDir } from '../image/cache.js';
 import { withSerialConsole } from '../image/cmdline.js';
-import { BuildError } from '../image/kernel.js';
+import { BuildError, kernelKind } from '../image/kernel.js';
 import { CHANNEL_PORT_NAME } from '../../api/channel-frames.js';
 import { uefiArgs, type UefiFiles } from './firmware.js';
 import { type DiskImage, type Image } from './image.js';
@@ -37,6 +37,8 @@ export interface RunOptions {
   net?: NetMode;
   /** Boot with UEFI firmware even when the image would boot with a BIOS (--uefi). */
   uefi?: boolean;
+  /** The guest's architecture (--arch); by default the kernel's (an arm64 Image), else this machine's. */
+  arch?: Arch;
   /** Host ports forwarded into the guest (--publish); only with a NIC. */
   publish?: PortForward[];
   /** Instance data (--data, --data-file), passed through fw_cfg. */
@@ -59,16 +61,22 @@ export interface ChannelPaths {
   channel: string;
 }
 
-/** The qemu for this machine's architecture (arch.ts); asked when needed, so the CLI loads on any machine. */
-export function qemuBinary(): string {
-  return archBoot().qemu;
+/** The qemu for an architecture (arch.ts; this machine's by default); asked when needed, so the CLI loads on any machine. */
+export function qemuBinary(arch?: Arch): string {
+  return archBoot(arch).qemu;
+}
+
+/** The architecture an image is for: what its kernel file says (kernel+initrd), else this machine's (disks and ISOs are built for amd64). */
+export function imageArch(image: Image): Arch {
+  if (image.format !== 'kernel+initrd') return hostArch();
+  return kernelKind(image.kernel) === 'arm64' ? 'arm64' : 'amd64';
 }
 
 /** The qemu arguments that say what to boot. */
-function bootArgs(image: Image): string[] {
+function bootArgs(image: Image, arch?: Arch): string[] {
   if (image.format === 'iso') return isoBootArgs(image.iso);
   if (image.format === 'disk') return [];
-  return ['-kernel', image.kernel, '-initrd', image.initrd, '-append', withSerialConsole(image.cmdline)];
+  return ['-kernel', image.kernel, '-initrd', image.initrd, '-append', withSerialConsole(image.cmdline, arch)];
 }
 
 /** restrict=on keeps the guest from reaching out; forwards from the host into it still work. */
@@ -105,14 +113,15 @@ function channelArgs(ch: ChannelPaths | undefined): string[] {
 
 /** `uefi`: the firmware files when booting with UEFI; without them qemu's BIOS (SeaBIOS) boots. `dataFile`: the instance data. */
 export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?: ChannelPaths, uefi?: UefiFiles, dataFile?: string): string[] {
+  const boot = archBoot(opts.arch);
   return [
-    ...archBoot().qemuMachine,
+    ...boot.qemuMachine,
     '-accel', accel,
-    ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']),
+    ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', boot.tcgCpu]),
     '-m', String(opts.memMb),
     '-smp', String(opts.cpus),
     ...(uefi ? uefiArgs(uefi) : []),
-    ...bootArgs(image),
+    ...bootArgs(image, opts.arch),
     '-display', 'none',
     '-serial', 'mon:stdio',
     ...netArgs(opts.net, opts.publish),
@@ -147,7 +156,8 @@ export function kvmUsable(kernel: string): boolean {
     /* no cache yet */
   }
   if (key in cache) return cache[key]!;
-  const r = spawnSync(qemuBinary(), ['-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
+  const boot = archBoot();
+  const r = spawnSync(boot.qemu, [...boot.qemuMachine, '-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', `console=${boot.serialConsole} panic=-1`, '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
     encoding: 'utf8',
     timeout: 4000,
   });
@@ -162,15 +172,19 @@ export function kvmUsable(kernel: string): boolean {
 }
 
 /** `kernel`: the image's kernel (boot-facts.ts), which the probe boots. */
-export function chooseAccel(kernel: string, wanted: RunOptions['accel']): { accel: Accel; why: string } {
+export function chooseAccel(kernel: string, wanted: RunOptions['accel'], arch: Arch = hostArch()): { accel: Accel; why: string } {
   if (wanted === 'tcg') return { accel: 'tcg', why: 'TCG (asked for)' };
+  if (arch !== hostArch()) {
+    if (wanted === 'kvm') throw new BuildError(`--accel kvm: KVM runs only ${hostArch()} guests on this machine, and this image is for ${arch}; leave --accel out (TCG emulates it)`);
+    return { accel: 'tcg', why: `TCG (an ${arch} guest on this ${hostArch()} machine)` };
+  }
   if (wanted === 'kvm') return { accel: 'kvm', why: 'KVM (asked for)' };
   if (kvmUsable(kernel)) return { accel: 'kvm', why: 'KVM' };
   return { accel: 'tcg', why: existsSync('/dev/kvm') ? 'TCG (/dev/kvm is present but did not boot a guest)' : 'TCG (no /dev/kvm)' };
 }
 
-export function qemuAvailable(): boolean {
-  return spawnSync(qemuBinary(), ['--version'], { stdio: 'ignore' }).status === 0;
+export function qemuAvailable(arch?: Arch): boolean {
+  return spawnSync(qemuBinary(arch), ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 /** Creates missing raw disks at their size, so `--disk data.img,size=1G` works the first time. */

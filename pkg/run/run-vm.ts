@@ -5,7 +5,7 @@
 // over a virtio-serial port, and says what it is in vm.json.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
-import { archBoot } from '../image/arch.js';
+import { archBoot, type Arch } from '../image/arch.js';
 import { BuildError } from '../image/kernel.js';
 import { silentProgress, type Progress } from '../image/sources/progress.js';
 import { bootFacts, type BootFacts } from './boot-facts.js';
@@ -14,7 +14,7 @@ import { prepareUefi, type UefiFiles } from './firmware.js';
 import type { Image } from './image.js';
 import { DATA_VIA, writeInstanceData } from './instance-data.js';
 import { describeForward, portFree } from './ports.js';
-import { chooseAccel, prepareDisks, qemuArgs, qemuAvailable, qemuBinary, type Accel, type RunOptions } from './qemu.js';
+import { chooseAccel, imageArch, prepareDisks, qemuArgs, qemuAvailable, qemuBinary, type Accel, type RunOptions } from './qemu.js';
 import { qmpCommand } from './qmp.js';
 import { claimVmDir, releaseVmDir, writeVmInfo, type VmDir } from './vm-dir.js';
 
@@ -22,8 +22,8 @@ import { claimVmDir, releaseVmDir, writeVmInfo, type VmDir } from './vm-dir.js';
 const POWEROFF_WAIT_MS = 60_000;
 
 /** Everything checked before the VM is claimed: a mistake here leaves nothing behind. */
-async function preflight(image: Image, opts: RunOptions, progress: Progress): Promise<{ facts: BootFacts; accel: Accel; why: string }> {
-  if (!qemuAvailable()) throw new BuildError(`${qemuBinary()} was not found; install it with "apt-get install ${archBoot().packages.qemu}"`);
+async function preflight(image: Image, opts: RunOptions, arch: Arch, progress: Progress): Promise<{ facts: BootFacts; accel: Accel; why: string }> {
+  if (!qemuAvailable(arch)) throw new BuildError(`${qemuBinary(arch)} was not found; install it with "apt-get install ${archBoot(arch).packages.qemu}"`);
   progress.step(`keel run: checking ${image.name}`);
   const facts = bootFacts(image, opts.uefi ?? false);
   if (opts.memMb < facts.memoryMb) {
@@ -35,7 +35,7 @@ async function preflight(image: Image, opts: RunOptions, progress: Progress): Pr
   }
   prepareDisks(opts.disks ?? []);
   if (opts.accel === 'auto') progress.step('keel run: trying KVM (a short probe boot, cached)');
-  return { facts, ...chooseAccel(facts.kernel, opts.accel) };
+  return { facts, ...chooseAccel(facts.kernel, opts.accel, arch) };
 }
 
 function vmInfo(vm: VmDir, image: Image, opts: RunOptions, facts: BootFacts, accel: Accel, qmp: string): Parameters<typeof writeVmInfo>[1] {
@@ -63,8 +63,8 @@ function vmInfo(vm: VmDir, image: Image, opts: RunOptions, facts: BootFacts, acc
  * while waiting can be cleared before the first byte of it. stdin stays
  * qemu's own: on a terminal qemu makes it raw, and ctrl-a x is its.
  */
-function startQemu(args: string[], progress: Progress, say: (line: string) => void): ChildProcess {
-  const child = spawn(qemuBinary(), args, { stdio: ['inherit', 'pipe', 'inherit'] });
+function startQemu(arch: Arch, args: string[], progress: Progress, say: (line: string) => void): ChildProcess {
+  const child = spawn(qemuBinary(arch), args, { stdio: ['inherit', 'pipe', 'inherit'] });
   const started = Date.now();
   progress.step('keel run: qemu started; waiting for the console');
   const ticker = setInterval(() => progress.update(`keel run: qemu started; waiting for the console (${Math.round((Date.now() - started) / 1000)} s)`), 1000);
@@ -109,15 +109,18 @@ function stopOnSignals(child: ChildProcess, qmp: string, say: (line: string) => 
 }
 
 /** Boots the image with the console on this terminal; resolves with qemu's exit code. `say` prints a line that stays (after clearing progress). */
-export async function runVm(image: Image, opts: RunOptions, say: (line: string) => void): Promise<number> {
+export async function runVm(image: Image, given: RunOptions, say: (line: string) => void): Promise<number> {
+  const arch = given.arch ?? imageArch(image);
+  const opts: RunOptions = { ...given, arch };
   const progress = opts.progress ?? silentProgress;
-  const { facts, accel, why } = await preflight(image, opts, progress);
+  const { facts, accel, why } = await preflight(image, opts, arch, progress);
   const vm = claimVmDir(opts.name ?? basename(image.name).replace(/\.(iso|img|raw|qcow2|vhdx?|vmdk)$/, ''));
   let channel: ChannelHost | undefined;
   let uefi: UefiFiles | undefined;
   let dataFile: string | undefined;
   try {
-    if (facts.firmware === 'uefi') uefi = prepareUefi(vm.dir);
+    // An architecture with no BIOS boots its kernel through its UEFI firmware (qemu hands the kernel over by fw_cfg).
+    if (facts.firmware === 'uefi' || !archBoot(arch).bios) uefi = prepareUefi(vm.dir, arch);
     if (opts.data !== undefined) dataFile = writeInstanceData(opts.data, vm.dir);
     channel = await serveChannel(vm.channel, vm.api);
   } catch (err) {
@@ -128,8 +131,9 @@ export async function runVm(image: Image, opts: RunOptions, say: (line: string) 
   const qmp = opts.qmp ?? vm.qmp;
   writeVmInfo(vm, vmInfo(vm, image, opts, facts, accel, qmp));
   const ports = opts.publish?.length ? `; ${opts.publish.map(describeForward).join(', ')}` : '';
-  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${facts.why}, ${opts.memMb} MiB, ${opts.cpus} CPU(s)${ports}; "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
-  const child = startQemu(qemuArgs(image, { ...opts, qmp }, accel, vm, uefi, dataFile), progress, say);
+  const firmware = uefi && facts.firmware !== 'uefi' ? `UEFI (${arch} boots with UEFI)` : facts.why;
+  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${firmware}, ${arch}, ${opts.memMb} MiB, ${opts.cpus} CPU(s)${ports}; "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
+  const child = startQemu(arch, qemuArgs(image, { ...opts, qmp }, accel, vm, uefi, dataFile), progress, say);
   stopOnSignals(child, qmp, say);
   return new Promise((resolveExit) => {
     const done = (code: number) => {

@@ -21,8 +21,9 @@ export interface Vm {
   stop(): void;
 }
 
-export function keelBuild(manifest: string, outDir: string): string {
-  const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), 'build', '-o', outDir, manifest], { encoding: 'utf8' });
+/** `args`: more options for keel build (--arch arm64). */
+export function keelBuild(manifest: string, outDir: string, args: string[] = []): string {
+  const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), 'build', '-o', outDir, ...args, manifest], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`keel build ${manifest} failed:\n${r.stderr}`);
   return r.stdout;
 }

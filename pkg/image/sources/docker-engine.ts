@@ -75,10 +75,10 @@ interface PullEvent {
   progressDetail?: { current?: number; total?: number };
 }
 
-async function pull(docker: Dockerode, ref: string, progress: Progress, what: string): Promise<void> {
+async function pull(docker: Dockerode, ref: string, progress: Progress, what: string, platform?: string): Promise<void> {
   let stream: NodeJS.ReadableStream;
   try {
-    stream = await docker.pull(ref);
+    stream = await docker.pull(ref, platform ? { platform } : {});
   } catch (err) {
     throw new BuildError(`${what}: image ${ref} is not in the Docker engine and pulling it failed: ${(err as Error).message}`);
   }
@@ -114,13 +114,14 @@ async function pull(docker: Dockerode, ref: string, progress: Progress, what: st
  * the store. With a locked id the build uses exactly that image: by id if
  * the engine has it, else by the locked registry digest.
  */
-export async function fromEngine(ref: string, locked: { id: string; repoDigest?: string } | undefined, progress: Progress, what: string): Promise<EngineImage> {
+/** `platform` (linux/arm64): the variant a missing image is pulled as (the engine's own by default). */
+export async function fromEngine(ref: string, locked: { id: string; repoDigest?: string } | undefined, progress: Progress, what: string, platform?: string): Promise<EngineImage> {
   const docker = await connectEngine();
   let info: Dockerode.ImageInspectInfo | undefined;
   if (locked) {
     info = await inspect(docker, locked.id);
     if (!info && locked.repoDigest) {
-      await pull(docker, locked.repoDigest, progress, what);
+      await pull(docker, locked.repoDigest, progress, what, platform);
       info = await inspect(docker, locked.repoDigest);
     }
     if (!info) {
@@ -137,14 +138,14 @@ export async function fromEngine(ref: string, locked: { id: string; repoDigest?:
   } else {
     info = await inspect(docker, ref);
     if (!info) {
-      await pull(docker, ref, progress, what);
+      await pull(docker, ref, progress, what, platform);
       info = await inspect(docker, ref);
       if (!info) throw new BuildError(`${what}: pulled ${ref} but the engine does not show it`);
     }
   }
   const repoDigest = info.RepoDigests?.[0];
   const stored = lookup(info.Id) ?? (await exportImage(docker, info.Id, ref, progress, what));
-  return { ...stored, ...(repoDigest ? { repoDigest } : {}) };
+  return { ...stored, ...(repoDigest ? { repoDigest } : {}), ...(info.Architecture ? { architecture: info.Architecture } : {}) };
 }
 
 async function exportImage(docker: Dockerode, id: string, ref: string, progress: Progress, what: string): Promise<StoredImage> {

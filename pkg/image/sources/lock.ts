@@ -1,6 +1,8 @@
 // keel.lock: the image each reference resolved to, beside the manifest
 // (keel.yml → keel.lock), so the next build uses the same bytes even when a
 // tag has moved. Written only when it changes; `--update-lock` re-resolves.
+// It records the architecture its images are for: image ids differ per
+// architecture, so an image for another one is built with --update-lock.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { BuildError } from '../kernel.js';
@@ -16,6 +18,8 @@ export interface LockedImage {
 
 export interface LockFile {
   format: typeof LOCK_FORMAT;
+  /** Debian's name of the architecture the images are for; a lock without it was written for amd64. */
+  arch?: string;
   images: Record<string, LockedImage>;
 }
 
@@ -41,14 +45,23 @@ export function readLock(path: string): LockFile {
   return lock as LockFile;
 }
 
-export function lockText(images: Record<string, LockedImage>): string {
+/** The lock's pins for an image of `arch`; pins made for another architecture are refused, naming the fix. */
+export function lockedImages(lock: LockFile, arch: string, path: string): Record<string, LockedImage> {
+  const lockArch = lock.arch ?? 'amd64';
+  if (lockArch !== arch && Object.keys(lock.images).length > 0) {
+    throw new BuildError(`${path} pins images for ${lockArch}, and this build is for ${arch}\n  fix: rebuild with --update-lock to pin the ${arch} images (a lock pins one architecture's; keep one manifest per architecture to keep both)`);
+  }
+  return lock.images;
+}
+
+export function lockText(images: Record<string, LockedImage>, arch = 'amd64'): string {
   const sorted = Object.fromEntries(Object.keys(images).sort().map((k) => [k, images[k]!]));
-  return JSON.stringify({ format: LOCK_FORMAT, images: sorted }, null, 2) + '\n';
+  return JSON.stringify({ format: LOCK_FORMAT, arch, images: sorted }, null, 2) + '\n';
 }
 
 /** Writes the lock when its text changes; returns whether it did. */
-export function writeLock(path: string, images: Record<string, LockedImage>): boolean {
-  const text = lockText(images);
+export function writeLock(path: string, images: Record<string, LockedImage>, arch = 'amd64'): boolean {
+  const text = lockText(images, arch);
   if (existsSync(path) && readFileSync(path, 'utf8') === text) return false;
   if (!existsSync(path) && Object.keys(images).length === 0) return false;
   writeFileSync(`${path}.tmp`, text);

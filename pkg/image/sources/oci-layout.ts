@@ -47,26 +47,27 @@ function readJson<T>(path: string, what: string): T {
   }
 }
 
-function pickManifest(list: Descriptor[], tag: string | undefined, what: string): Descriptor {
+function pickManifest(list: Descriptor[], tag: string | undefined, what: string, arch: string): Descriptor {
   if (tag) {
     const found = list.find((d) => d.annotations?.[REF_NAME] === tag || d.annotations?.['io.containerd.image.name']?.endsWith(`:${tag}`));
     if (!found) throw new BuildError(`${what}: no manifest named ${tag} in the layout's index.json`);
     return found;
   }
-  const amd64 = list.filter((d) => !d.platform || (d.platform.os === 'linux' && d.platform.architecture === 'amd64'));
-  if (amd64.length === 1) return amd64[0]!;
+  const forArch = list.filter((d) => !d.platform || (d.platform.os === 'linux' && d.platform.architecture === arch));
+  if (forArch.length === 1) return forArch[0]!;
   const names = list.map((d) => d.annotations?.[REF_NAME]).filter(Boolean);
   throw new BuildError(`${what}: the layout holds ${list.length} manifests; name one as PATH#NAME (${names.join(', ') || 'none are named'})`);
 }
 
-export async function fromOciLayout(dir: string, tag: string | undefined, what: string): Promise<StoredImage> {
+/** `arch`: the platform a multi-platform image is followed to (linux/ARCH). */
+export async function fromOciLayout(dir: string, tag: string | undefined, what: string, arch = 'amd64'): Promise<StoredImage> {
   const index = readJson<IndexJson>(join(dir, 'index.json'), what);
-  let desc = pickManifest(index.manifests ?? [], tag, what);
-  // An index inside the index: a multi-platform image. Follow it to linux/amd64.
+  let desc = pickManifest(index.manifests ?? [], tag, what, arch);
+  // An index inside the index: a multi-platform image. Follow it to linux/ARCH.
   for (let depth = 0; depth < 4; depth++) {
     const m = readJson<ManifestJson>(blobPath(dir, desc.digest, what), what);
     if (m.manifests) {
-      desc = pickManifest(m.manifests, undefined, what);
+      desc = pickManifest(m.manifests, undefined, what, arch);
       continue;
     }
     if (!m.config) throw new BuildError(`${what}: manifest ${desc.digest} has no config`);

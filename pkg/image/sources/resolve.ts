@@ -25,6 +25,8 @@ export interface ResolvedSource {
   config: ImageConfig;
   /** What keel.lock records for this reference (not for directories). */
   lock?: LockedImage;
+  /** The CPU architecture the image says it is for, where its source says (the Docker engine). */
+  architecture?: string;
 }
 
 // Docker's reference grammar, loosely: [host[:port]/]path[:tag][@digest].
@@ -34,13 +36,16 @@ export function looksLikePath(image: string): boolean {
   return /^(\.{1,2}\/|\/)/.test(image) || image === '.' || image === '..';
 }
 
+const architectureOf = (s: { architecture?: string }) => (s.architecture ? { architecture: s.architecture } : {});
+
 function checkLocked(ref: string, got: string, locked: LockedImage | undefined, what: string): void {
   if (locked && locked.id !== got) {
     throw new BuildError(`${what}: ${ref} is now ${got.slice(0, 19)}…, but keel.lock pins ${locked.id.slice(0, 19)}…\n  fix: rebuild with --update-lock to accept the new image`);
   }
 }
 
-export async function resolveImage(image: string, baseDir: string, locked: LockedImage | undefined, progress: Progress, what: string): Promise<ResolvedSource> {
+/** `arch`: the architecture a missing engine image is pulled for (the engine's own by default). */
+export async function resolveImage(image: string, baseDir: string, locked: LockedImage | undefined, progress: Progress, what: string, arch?: string): Promise<ResolvedSource> {
   const hash = image.lastIndexOf('#');
   const pathPart = hash > 0 ? image.slice(0, hash) : image;
   const name = hash > 0 ? image.slice(hash + 1) : undefined;
@@ -48,9 +53,9 @@ export async function resolveImage(image: string, baseDir: string, locked: Locke
   if (existsSync(path)) {
     if (statSync(path).isDirectory()) {
       if (isOciLayout(path)) {
-        const s = await fromOciLayout(path, name, what);
+        const s = await fromOciLayout(path, name, what, arch);
         checkLocked(image, s.id, locked, what);
-        return { kind: 'oci-layout', key: s.id, rootfs: s.rootfs, config: s.config, lock: { id: s.id } };
+        return { kind: 'oci-layout', key: s.id, rootfs: s.rootfs, config: s.config, lock: { id: s.id }, ...architectureOf(s) };
       }
       try {
         const local = resolveLocalImage(path, baseDir);
@@ -62,12 +67,13 @@ export async function resolveImage(image: string, baseDir: string, locked: Locke
     }
     const s = await fromDockerArchive(path, name, what);
     checkLocked(image, s.id, locked, what);
-    return { kind: 'docker-archive', key: s.id, rootfs: s.rootfs, config: s.config, lock: { id: s.id } };
+    return { kind: 'docker-archive', key: s.id, rootfs: s.rootfs, config: s.config, lock: { id: s.id }, ...architectureOf(s) };
   }
   if (looksLikePath(image) || hash > 0) throw new BuildError(`${what}: image ${image}: ${path} does not exist`);
   if (!REFERENCE.test(image)) {
     throw new BuildError(`${what}: image ${JSON.stringify(image)} is neither an existing path (relative to ${baseDir}) nor an image reference like alpine:3.20 or registry:5000/team/app@sha256:…`);
   }
-  const e = await fromEngine(image, locked, progress, what);
-  return { kind: 'engine', key: e.id, rootfs: e.rootfs, config: e.config, lock: { id: e.id, ...(e.repoDigest ? { repoDigest: e.repoDigest } : {}) } };
+  const e = await fromEngine(image, locked, progress, what, arch ? `linux/${arch}` : undefined);
+  const lock = { id: e.id, ...(e.repoDigest ? { repoDigest: e.repoDigest } : {}) };
+  return { kind: 'engine', key: e.id, rootfs: e.rootfs, config: e.config, lock, ...architectureOf(e) };
 }

@@ -12,6 +12,8 @@ export interface StoredImage {
   id: string;
   rootfs: string;
   config: ImageConfig;
+  /** The CPU architecture the image's config names (amd64, arm64), as read at this build: not kept in the store. */
+  architecture?: string;
 }
 
 

@@ -18,16 +18,21 @@ export function parseImageConfig(configBytes: Buffer, what: string): RawImageCon
   }
 }
 
-/** layers(): the layers bottom to top; only called when the image is not stored yet. */
+/**
+ * layers(): the layers bottom to top; only called when the image is not
+ * stored yet. The result says the CPU architecture the config names, which
+ * the build compares with the image's (images.ts).
+ */
 export async function unpackImage(configBytes: Buffer, layers: () => Promise<LayerBlob[]> | LayerBlob[], what: string): Promise<StoredImage> {
   const id = imageIdOf(configBytes);
-  const found = lookup(id);
-  if (found) return found;
   const raw = parseImageConfig(configBytes, what);
   if (raw.os && raw.os !== 'linux') throw new BuildError(`${what}: the image is for ${raw.os}, not linux`);
-  if (raw.architecture && raw.architecture !== 'amd64') throw new BuildError(`${what}: the image is for ${raw.architecture}; keel images are amd64`);
+  const arch = raw.architecture ? { architecture: raw.architecture } : {};
+  const found = lookup(id);
+  if (found) return { ...found, ...arch };
   const files = await layers();
-  return store(id, imageConfigFrom(raw.config), async (rootfs) => {
+  const stored = await store(id, imageConfigFrom(raw.config), async (rootfs) => {
     for (const [i, layer] of files.entries()) await applyLayer(rootfs, layer, `${what}: layer ${i + 1} of ${files.length}`);
   });
+  return { ...stored, ...arch };
 }

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { chooseAccel, imageArch } from '../run/qemu.js';
+import { ARCHES, hostArch, parseArch } from './arch.js';
+import { checkArchFormats } from './arch-image.js';
+import { assertKernelImage } from './kernel.js';
+import { lockedPackage, matchesIntegrity } from './node-package.js';
+import { lockedImages, lockText } from './sources/lock.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'keel-arch-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const REPO = resolve(import.meta.dirname, '../..');
+
+/** A file with only the header bytes kernelKind reads: an x86 bzImage's HdrS, or an arm64 Image's magic. */
+function fakeKernel(kind: 'x86' | 'arm64'): string {
+  const head = Buffer.alloc(0x400);
+  if (kind === 'x86') head.write('HdrS', 0x202, 'latin1');
+  else head.write('ARM\x64', 0x38, 'latin1');
+  const file = join(dir, `${kind}-kernel`);
+  writeFileSync(file, head);
+  return file;
+}
+
+describe('architectures', () => {
+  it('reads --arch as Debian names and refuses others with the choices', () => {
+    expect(parseArch('arm64')).toBe('arm64');
+    expect(() => parseArch('aarch64')).toThrow(/--arch aarch64: expected one of amd64, arm64/);
+    expect(hostArch()).toBe('amd64');
+  });
+
+  it('refuses a kernel of the other architecture, naming both and the fix', () => {
+    expect(() => assertKernelImage(fakeKernel('x86'), 'kernel.image', 'arm64')).toThrow(/is an x86-64 kernel, and this image is for arm64[\s\S]*--arch amd64/);
+    expect(() => assertKernelImage(fakeKernel('arm64'), 'kernel.image', 'amd64')).toThrow(/is an arm64 kernel, and this image is for amd64/);
+    expect(() => assertKernelImage(fakeKernel('arm64'), 'kernel.image', 'arm64')).not.toThrow();
+  });
+
+  it('boots a kernel+initrd image as its kernel says, under TCG when it is not this machine\'s', () => {
+    const image = { format: 'kernel+initrd' as const, name: 'x', kernel: fakeKernel('arm64'), initrd: '/dev/null', cmdline: '' };
+    expect(imageArch(image)).toBe('arm64');
+    expect(imageArch({ ...image, kernel: fakeKernel('x86') })).toBe('amd64');
+    expect(chooseAccel(image.kernel, 'auto', 'arm64')).toEqual({ accel: 'tcg', why: 'TCG (an arm64 guest on this amd64 machine)' });
+    expect(() => chooseAccel(image.kernel, 'kvm', 'arm64')).toThrow(/KVM runs only amd64 guests on this machine/);
+  });
+
+  it('makes arm64 images as kernel+initrd and tar only', () => {
+    expect(() => checkArchFormats('arm64', ['tar'])).not.toThrow();
+    expect(() => checkArchFormats('arm64', ['tar', 'raw-efi', 'iso-bios'])).toThrow(/--format raw-efi,iso-bios: keel builds arm64 images as kernel\+initrd and tar only/);
+    expect(() => checkArchFormats('amd64', ['raw-efi'])).not.toThrow();
+  });
+});
+
+describe('keel.lock and architectures', () => {
+  it('records the architecture, and refuses pins made for another', () => {
+    const images = { 'x:1': { id: `sha256:${'ab'.repeat(32)}` } };
+    expect(JSON.parse(lockText(images, 'arm64'))).toEqual({ format: 'keel-lock/1', arch: 'arm64', images });
+    expect(lockedImages({ format: 'keel-lock/1', arch: 'arm64', images }, 'arm64', 'keel.lock')).toEqual(images);
+    // A lock written before it said its architecture was written for amd64.
+    expect(() => lockedImages({ format: 'keel-lock/1', images }, 'arm64', 'keel.lock')).toThrow(/keel.lock pins images for amd64, and this build is for arm64[\s\S]*--update-lock/);
+    expect(lockedImages({ format: 'keel-lock/1', arch: 'amd64', images: {} }, 'arm64', 'keel.lock')).toEqual({});
+  });
+});
+
+describe('the node an image of each architecture gets', () => {
+  it('is pinned in package-lock.json at one version for every architecture, with a sha512', () => {
+    const pins = Object.values(ARCHES).map((a) => lockedPackage(a.nodePackage, join(REPO, 'package-lock.json')));
+    expect(new Set(pins.map((p) => p.version)).size).toBe(1);
+    for (const p of pins) expect(p.integrity).toMatch(/^sha512-[A-Za-z0-9+/]{86}==$/);
+    expect(() => lockedPackage('node-linux-s390x', join(REPO, 'package-lock.json'))).toThrow(/pins no node-linux-s390x/);
+  });
+
+  it('checks a tarball against the integrity string', () => {
+    const file = join(dir, 'pkg.tgz');
+    writeFileSync(file, 'not the package');
+    const right = `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
+    expect(matchesIntegrity(file, right)).toBe(true);
+    expect(matchesIntegrity(file, `sha512-${'A'.repeat(86)}==`)).toBe(false);
+  });
+});
