@@ -26,7 +26,7 @@ const BUILD: VerbSpec = {
     { name: 'tag', value: 'IMAGE', help: 'the name the kubevirt image is loaded into the Docker engine as' },
     { name: 'compress', value: 'METHOD', choices: COMPRESSIONS, help: "the initramfs' compression (zstd by default)" },
     { name: 'arch', value: 'ARCH', choices: ARCH_NAMES, help: "the image's CPU (this machine's by default); arm64 images are kernel+initrd or tar" },
-    { name: 'update-lock', help: 'resolve every image reference again instead of using keel.lock' },
+    { name: 'update-lock', help: "resolve every image reference again instead of using keel.lock (for another architecture, also fetch its Debian packages' current versions)" },
     { name: 'json', help: 'print what was built as JSON: each output with its size and sha256, each image with its id' },
     QUIET,
   ],

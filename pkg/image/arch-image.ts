@@ -11,10 +11,15 @@ import { archRoot, foreignBinariesWithLibraries } from './arch-root.js';
 import type { CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
 
-/** runc, busybox (and /bin/sh) and node for `arch`, with every library they load. `interfacesIn`: the manifest, when it makes interfaces (ip is not carried for another architecture). */
-export function foreignRuntime(arch: Arch, node: string, interfacesIn: string | undefined): CpioEntry[] {
+/**
+ * runc, busybox (and /bin/sh) and node for `arch`, with every library they
+ * load. `interfacesIn`: the manifest, when it makes interfaces (ip is not
+ * carried for another architecture). `refresh`: the packages' current
+ * versions (keel build --update-lock).
+ */
+export function foreignRuntime(arch: Arch, node: string, interfacesIn: string | undefined, refresh = false): CpioEntry[] {
   if (interfacesIn) throw new BuildError(`${interfacesIn}: runtime.interfaces needs iproute2's ip in the image, which keel carries only in images for this machine's architecture; build without --arch ${arch}, or leave the interfaces out`);
-  const root = archRoot(arch);
+  const root = archRoot(arch, refresh);
   return [
     ...foreignBinariesWithLibraries(arch, root.root, [
       { file: root.runc, at: '/usr/bin/runc' },

@@ -8,7 +8,7 @@
 // its ELF dynamic section (readelf), as ldd cannot run a foreign binary.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { archBoot, type Arch } from './arch.js';
 import { cacheDir, scratchDone, scratchFor, sweepDeadScratch } from './cache.js';
@@ -45,18 +45,50 @@ export function updateArchLists(arch: Arch, refresh = false): void {
   if (!r.ok) throw new BuildError(`apt-get update for ${arch} failed: ${r.output.split('\n').slice(-3).join(' ')}\n  fix: check this machine's apt sources (/etc/apt/sources.list.d) and the network`);
 }
 
-/** Downloads `pkgs` for `arch` into keel's cache (once each); returns the .deb files in the order asked. */
-export function downloadDebs(arch: Arch, pkgs: readonly string[]): string[] {
+/**
+ * Which .deb of each package builds use, per architecture: the one fetched
+ * last. A refresh fetches the mirror's current versions and moves this on;
+ * the older files stay (builds that used them stay reproducible) until the
+ * cache is cleared.
+ */
+function currentFile(dir: string): string {
+  return join(dir, 'current.json');
+}
+
+function readCurrent(dir: string): Record<string, string> {
+  try {
+    return JSON.parse(readFileSync(currentFile(dir), 'utf8')) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The .deb files for `pkgs` on `arch` in keel's cache, in the order asked:
+ * downloaded once each, or (`refresh`, keel build --update-lock) the
+ * versions the mirror has now, so security updates reach the image.
+ */
+export function downloadDebs(arch: Arch, pkgs: readonly string[], refresh = false): string[] {
   const dir = join(cacheDir(), 'downloads', arch);
   mkdirSync(dir, { recursive: true });
-  const have = () => readdirSync(dir).filter((f) => f.endsWith(`_${arch}.deb`) || f.endsWith('_all.deb'));
-  const debOf = (pkg: string) => have().find((f) => f.startsWith(`${pkg}_`));
-  const missing = pkgs.filter((p) => !debOf(p));
-  if (missing.length > 0) fetchInto(dir, arch, missing);
+  const current = readCurrent(dir);
+  const debOf = (pkg: string) => {
+    const named = current[pkg];
+    if (named && existsSync(join(dir, named))) return named;
+    return readdirSync(dir).find((f) => f.startsWith(`${pkg}_`) && (f.endsWith(`_${arch}.deb`) || f.endsWith('_all.deb')));
+  };
+  const missing = refresh ? [...pkgs] : pkgs.filter((p) => !debOf(p));
+  if (missing.length > 0) {
+    if (refresh) updateArchLists(arch, true);
+    for (const f of fetchInto(dir, arch, missing)) current[f.slice(0, f.indexOf('_'))] = f;
+    writeFileSync(`${currentFile(dir)}.tmp`, JSON.stringify(current, null, 2));
+    renameSync(`${currentFile(dir)}.tmp`, currentFile(dir));
+  }
   return pkgs.map((p) => join(dir, debOf(p)!));
 }
 
-function fetchInto(dir: string, arch: Arch, pkgs: string[]): void {
+/** Downloads `pkgs` for `arch` into `dir`; returns the file names fetched. */
+function fetchInto(dir: string, arch: Arch, pkgs: string[]): string[] {
   updateArchLists(arch);
   const scratch = scratchFor(join(dir, 'fetch'));
   mkdirSync(scratch, { recursive: true });
@@ -68,7 +100,9 @@ function fetchInto(dir: string, arch: Arch, pkgs: string[]): void {
       r = apt(['-q', ...aptOptions(arch), 'download', ...pkgs], scratch);
     }
     if (!r.ok) throw new BuildError(`could not download ${pkgs.join(', ')} for ${arch}: ${r.output.split('\n').pop() ?? ''}\n  fix: check that they exist for ${arch} (apt-cache ${aptOptions(arch).join(' ')} policy ${pkgs[0]})`);
-    for (const f of readdirSync(scratch)) renameSync(join(scratch, f), join(dir, f));
+    const fetched = readdirSync(scratch).filter((f) => f.endsWith('.deb'));
+    for (const f of fetched) renameSync(join(scratch, f), join(dir, f));
+    return fetched;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
     scratchDone(scratch);
@@ -94,10 +128,11 @@ export interface ArchRoot {
   packages: string[];
 }
 
-export function archRoot(arch: Arch): ArchRoot {
+/** `refresh`: the packages' current versions from the mirror (keel build --update-lock), not the ones fetched before. */
+export function archRoot(arch: Arch, refresh = false): ArchRoot {
   // What builds that died left half-made here goes first.
   for (const d of [join(cacheDir(), 'downloads', arch), join(cacheDir(), 'roots')]) sweepDeadScratch(d);
-  const debs = downloadDebs(arch, ROOT_PACKAGES);
+  const debs = downloadDebs(arch, ROOT_PACKAGES, refresh);
   const root = unpackedRoot(debs, arch);
   const runc = ['usr/sbin/runc', 'usr/bin/runc'].map((p) => join(root, p)).find(existsSync);
   if (!runc) throw new BuildError(`the runc package for ${arch} holds no runc`);

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseAccel, imageArch } from '../run/qemu.js';
 import { ARCHES, hostArch, parseArch } from './arch.js';
 import { checkArchFormats } from './arch-image.js';
+import { downloadDebs } from './arch-root.js';
+import { cacheDir } from './cache.js';
 import { assertKernelImage } from './kernel.js';
 import { lockedPackage, matchesIntegrity } from './node-package.js';
 import { lockedImages, lockText } from './sources/lock.js';
@@ -78,4 +80,31 @@ describe('the node an image of each architecture gets', () => {
     expect(matchesIntegrity(file, right)).toBe(true);
     expect(matchesIntegrity(file, `sha512-${'A'.repeat(86)}==`)).toBe(false);
   });
+});
+
+describe("another architecture's Debian packages", () => {
+  it('are fetched once and kept; --update-lock fetches the versions the mirror has now, and later builds use those', () => {
+    const before = process.env.KEEL_CACHE;
+    const shared = cacheDir();
+    process.env.KEEL_CACHE = join(dir, 'cache');
+    try {
+      // The arm64 package lists another build here already read, when there is one (saves the download).
+      if (existsSync(join(shared, 'apt-arm64'))) cpSync(join(shared, 'apt-arm64'), join(dir, 'cache', 'apt-arm64'), { recursive: true });
+      const [first] = downloadDebs('arm64', ['busybox-static']);
+      expect(first).toMatch(/\/downloads\/arm64\/busybox-static_[^/]+_arm64\.deb$/);
+      // As if it had been fetched long ago and Debian has published an update since.
+      const old = join(dir, 'cache/downloads/arm64/busybox-static_1%3a0.1-old_arm64.deb');
+      renameSync(first!, old);
+      writeFileSync(join(dir, 'cache/downloads/arm64/current.json'), JSON.stringify({ 'busybox-static': 'busybox-static_1%3a0.1-old_arm64.deb' }));
+      expect(downloadDebs('arm64', ['busybox-static'])).toEqual([old]);
+      const [fresh] = downloadDebs('arm64', ['busybox-static'], true);
+      expect(fresh).toBe(first);
+      expect(downloadDebs('arm64', ['busybox-static'])).toEqual([first]);
+      // The old file stays: builds that used it can be made again until the cache is cleared.
+      expect(readdirSync(join(dir, 'cache/downloads/arm64')).sort()).toEqual([basename(old), basename(first!), 'current.json'].sort());
+    } finally {
+      if (before === undefined) delete process.env.KEEL_CACHE;
+      else process.env.KEEL_CACHE = before;
+    }
+  }, 300_000);
 });

@@ -188,9 +188,8 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     ...modules,
     ...containers.entries,
     ...volumes.entries,
-    ...(native ? hostRuntime(manifest, node) : foreignRuntime(arch, node, usesInterfaces(manifest) ? ctx.manifestFile : undefined)),
+    ...(native ? hostRuntime(manifest, node) : foreignRuntime(arch, node, usesInterfaces(manifest) ? ctx.manifestFile : undefined, ctx.refresh)),
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
-    ...binaryWithLibraries(node, '/usr/bin/node'),
     ...keelFiles(distDir),
     ...nodePtyFiles(distDir),
     // Another architecture's builds of keel's addon and node-pty's take the place of this machine's.
@@ -221,6 +220,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     resolved: {},
     progress: opts.progress ?? silentProgress,
     arch,
+    refresh: opts.updateLock ?? false,
   };
 
   sweepCache();

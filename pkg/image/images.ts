@@ -28,6 +28,8 @@ export interface ImageContext {
   sources?: Map<string, ResolvedSource>;
   /** The image's architecture: an image of another is refused (this machine's when not given). */
   arch?: Arch;
+  /** Packages fetched anew rather than from the cache (keel build --update-lock): another architecture's runc, busybox and libraries. */
+  refresh?: boolean;
   /** How many distinct references the manifest names, for "image N of M" (the preflight counts them). */
   imageCount?: number;
 }
