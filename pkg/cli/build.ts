@@ -8,7 +8,7 @@ import type { ParsedArgs } from '../../api/commands/args.js';
 import { UsageError } from '../../api/commands/usage-error.js';
 import { removeOwnScratch } from '../image/cache.js';
 import { buildImage, type BuildResult, type OutputFormat } from '../image/image.js';
-import type { Arch } from '../image/arch.js';
+import { hostArch, type Arch } from '../image/arch.js';
 import type { Compression } from '../image/initrd.js';
 import { silentProgress, terminalProgress } from '../image/sources/progress.js';
 import { err, out } from './output.js';
@@ -67,7 +67,8 @@ export function buildJson(r: BuildResult, manifests: readonly string[], seconds:
 }
 
 function printSummary(r: BuildResult, seconds: number): void {
-  out(`built ${r.name} for ${r.arch} in ${seconds.toFixed(1)} s (kernel ${r.kernelSource}, node ${r.node})`);
+  // The architecture is said when it is not this machine's, the one a build makes unless told.
+  out(`built ${r.name}${r.arch === hostArch() ? '' : ` for ${r.arch}`} in ${seconds.toFixed(1)} s (kernel ${r.kernelSource}, node ${r.node})`);
   out(`  ${r.kernel}\n  ${r.initrd} (${(r.initrdBytes / 2 ** 20).toFixed(1)} MiB, ${r.compression})\n  cmdline: ${r.cmdline || '(empty)'}`);
   for (const f of r.extra) out(`  ${f}`);
   if (r.lockWritten) out(`  wrote ${r.lockFile}`);
