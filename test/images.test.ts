@@ -53,7 +53,9 @@ const layered = (env: string): ImageSpec => ({
     { files: { 'bin/busybox': 'busybox', 'etc/gone': 'x', 'opt/keep/a': 'a', 'opt/keep/b': 'b', 'etc/replaced': 'old' } },
     { whiteouts: ['etc/gone'], opaque: ['opt/keep'], files: { 'opt/keep/c': 'c', 'etc/replaced': 'new', 'etc/added': 'added' } },
   ],
-  config: { Env: ['PATH=/bin', `FROM_IMAGE=${env}`], Cmd: ['/bin/busybox', 'sleep', '1000'], Labels: { 'org.mobyproject.config': LABEL } },
+  // The run's label makes the id this run's own: the clean-up removes images by id, and another
+  // checkout's run would otherwise lose an image of the same content under its own tag.
+  config: { Env: ['PATH=/bin', `FROM_IMAGE=${env}`], Cmd: ['/bin/busybox', 'sleep', '1000'], Labels: { 'org.mobyproject.config': LABEL, 'keel.test.run': T } },
 });
 
 let idA: string;
@@ -101,7 +103,7 @@ describe('images from a Docker engine', () => {
     expect(JSON.parse(initrdFile(initrd, `${at}/keel-image.json`))).toEqual({
       cmd: ['/bin/busybox', 'sleep', '1000'],
       env: ['PATH=/bin', 'FROM_IMAGE=1'],
-      labels: { 'org.mobyproject.config': LABEL },
+      labels: { 'org.mobyproject.config': LABEL, 'keel.test.run': T },
     });
     expect(JSON.parse(readFileSync(join(dir, 'eng.lock'), 'utf8'))).toEqual({ format: 'keel-lock/1', arch: 'amd64', images: { [`${T}/layers:1`]: { id: idA } } });
 
@@ -228,6 +230,7 @@ describe('kernels', () => {
     const ucode = Buffer.from('070701-not-really-microcode');
     const id = dockerArchive(dir, join(dir, 'kimg.tar'), `${T}/kernel:1`, {
       layers: [{ files: { bzImage: vmlinuz, 'kernel.tar': readFileSync(join(stage, 'kernel.tar')), 'ucode.cpio': ucode } }],
+      config: { Labels: { 'keel.test.run': T } },
     });
     dockerLoad(join(dir, 'kimg.tar'));
     loaded.push(id);

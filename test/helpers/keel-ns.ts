@@ -23,7 +23,7 @@ export interface KeelNs {
   /** keel's pid as seen from the host. */
   hostPid(): number;
   /** Runs a shell command inside keel's PID and mount namespace. */
-  exec(command: string): { status: number | null; stdout: string; stderr: string };
+  exec(command: string, timeoutMs?: number): { status: number | null; stdout: string; stderr: string };
   signal(sig: NodeJS.Signals): void;
   /** Containers runc still knows about in keel's runc root. */
   runcContainers(): string[];
@@ -77,8 +77,8 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
       }
     },
     hostPid,
-    exec(command) {
-      const r = spawnSync('nsenter', ['-t', String(hostPid()), '-p', '-m', '--', 'sh', '-c', command], { encoding: 'utf8', timeout: 60_000 });
+    exec(command, timeoutMs = 60_000) {
+      const r = spawnSync('nsenter', ['-t', String(hostPid()), '-p', '-m', '--', 'sh', '-c', command], { encoding: 'utf8', timeout: timeoutMs });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     },
     signal: (sig) => process.kill(hostPid(), sig),
