@@ -11,15 +11,14 @@ export function cgroupV2(): boolean {
   return existsSync(join(ROOT, 'cgroup.controllers'));
 }
 
-/** Every directory that holds the cgroup: one on v2, one per mounted controller on v1. */
+/**
+ * Every directory that holds the cgroup: one on v2, one per mounted hierarchy
+ * on v1, the unified one of a hybrid host included (runc makes the container's
+ * cgroup there too, and runc delete removes it there).
+ */
 export function cgroupDirs(cgroupsPath: string): string[] {
   if (cgroupV2()) return [join(ROOT, cgroupsPath)];
-  const out: string[] = [];
-  for (const ctrl of readdirSync(ROOT)) {
-    if (ctrl === 'unified') continue;
-    out.push(join(ROOT, ctrl, cgroupsPath));
-  }
-  return out;
+  return readdirSync(ROOT).map((hierarchy) => join(ROOT, hierarchy, cgroupsPath));
 }
 
 /** How many processes the kernel's OOM killer has killed in this cgroup. */
