@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ExecResult } from './engine.js';
+import { removeTree } from './remove-tree.js';
 import type { Host } from './host.js';
 import type { ExitStatus } from './outcome.js';
 
@@ -189,7 +190,7 @@ export class Runc implements ContainerDriver {
    * more under emulation).
    */
   removeState(id: string): void {
-    rmSync(join(this.root, id), { recursive: true, force: true });
+    removeTree(join(this.root, id));
   }
 
   async state(id: string): Promise<ContainerState | undefined> {
