@@ -6,11 +6,16 @@
 // - the young generation doubles each time enough objects survive a scavenge,
 //   up to 2 x 16 MiB, and is not shrunk again while keel allocates little (no
 //   further GC ever asks); starting 100 services grew it to 2 x 8 MiB;
-// - the optimizing compiler (TurboFan) compiles the start path's functions once
-//   they are hot: its code in the node binary is paged in (about 4 MiB) and its
-//   compilations leave about 6 MiB of anonymous memory behind.
-// keel-init's hot paths are builtins (indexOf, slice, JSON) behind short JS
-// functions, which the baseline compiler (Sparkplug) handles well enough.
+// - the optimizing compiler (TurboFan) compiles functions of boot and of the
+//   start path once they are hot: its code in the node binary is paged in
+//   (about 4 MiB) and its compilations leave about 6 MiB of anonymous memory
+//   behind. Turning it off after the manifest is read is too late: boot has
+//   made it compile by then.
+// What keel-init does runs in builtins (indexOf, slice, JSON, syscalls) behind
+// short functions, which the baseline compiler (Sparkplug) serves. The one
+// computation that loses is parsing a large YAML manifest: 1 MiB of it takes
+// about twice the CPU (2 s against 4 s here); a manifest of a few KiB never
+// gets hot enough for TurboFan either way.
 import { setFlagsFromString } from 'node:v8';
 
 export const HEAP_FLAGS = [
@@ -20,10 +25,7 @@ export const HEAP_FLAGS = [
   '--max-opt=1',
 ];
 
-/**
- * Sets HEAP_FLAGS. Called first thing in keel-init, before any code is hot:
- * these two flags are read by V8 whenever it decides, not only at start-up.
- */
+/** Sets HEAP_FLAGS; first thing in keel-init. V8 reads both whenever it decides (to grow, to tier up), not only at start-up. */
 export function limitHeapGrowth(): void {
   setFlagsFromString(HEAP_FLAGS.join(' '));
 }
