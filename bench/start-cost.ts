@@ -58,14 +58,14 @@ async function main(): Promise<void> {
     bundle.release();
     const result = { bench: 'start-cost', runs: N, keelMedianMs: +median(keelMs).toFixed(1), runcRunMedianMs: +median(runcMs).toFixed(1), ratio: +(median(keelMs) / median(runcMs)).toFixed(2) };
     console.log(`start cost, median of ${N}: keel create+start to reaped exit ${result.keelMedianMs} ms; runc run ${result.runcRunMedianMs} ms; keel/runc ${result.ratio}`);
-    console.log('(keel also prepares the bundle, overlay-free here since readonly, deletes runc state and the cgroup, and writes the log: the whole onboot entry)');
+    console.log('(keel also prepares the bundle, overlay-free here since readonly, removes runc state, the cgroup and the bundle, and writes the log: the whole onboot entry)');
     writeResult({
       bench: 'start-cost',
       machine: m,
       durationS: Math.round((Date.now() - started) / 1000),
       setup: {
         work: 'one onboot entry, /bin/true from a read-only busybox root, run to its reaped exit',
-        keel: 'runToCompletion: bundle, runc create + start, reap, runc delete, cgroup removal, log',
+        keel: 'runToCompletion: bundle, runc run --detach, reap, runc state removed (runc delete only when processes are left), cgroup and bundle removal, log',
         anchor: 'runc run of the config.json keel generates',
         rounds: `${N} measured after 2 warm-up, interleaved`,
       },

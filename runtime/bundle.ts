@@ -2,12 +2,13 @@
 // local root filesystem, or an OCI bundle whose process gives the image
 // config), give writable containers an overlay so the image stays pristine,
 // and write config.json.
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ContainerBase } from '../model/index.js';
 import { statePaths } from '../model/layout.js';
 import type { ContainerPlan } from './engine.js';
 import type { Host } from './host.js';
+import { removeTree } from './remove-tree.js';
 import { buildOciSpec, specJson, SpecError, type ExtraConfig, type ImageConfig } from './oci-spec.js';
 import type { OciSpec, RuntimeConfig } from './oci-types.js';
 
@@ -126,10 +127,10 @@ export function writeBundle(plan: RuncPlan, stateDir: string, host: Host): Bundl
         /* already gone */
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    removeTree(dir);
   };
   try {
-    rmSync(dir, { recursive: true, force: true });
+    removeTree(dir);
     // The bundle is private (its config holds the service's environment, upper/ what it writes): 0700, root's.
     // The directories above it may be crossed but not listed (0711): a container in a user namespace runs as a
     // mapped uid that must get to its root, and owns its bundle directory for that.

@@ -11,15 +11,14 @@ export function cgroupV2(): boolean {
   return existsSync(join(ROOT, 'cgroup.controllers'));
 }
 
-/** Every directory that holds the cgroup: one on v2, one per mounted controller on v1. */
+/**
+ * Every directory that holds the cgroup: one on v2, one per mounted hierarchy
+ * on v1, the unified one of a hybrid host included (runc makes the container's
+ * cgroup there too, and runc delete removes it there).
+ */
 export function cgroupDirs(cgroupsPath: string): string[] {
   if (cgroupV2()) return [join(ROOT, cgroupsPath)];
-  const out: string[] = [];
-  for (const ctrl of readdirSync(ROOT)) {
-    if (ctrl === 'unified') continue;
-    out.push(join(ROOT, ctrl, cgroupsPath));
-  }
-  return out;
+  return readdirSync(ROOT).map((hierarchy) => join(ROOT, hierarchy, cgroupsPath));
 }
 
 /** How many processes the kernel's OOM killer has killed in this cgroup. */
@@ -67,18 +66,22 @@ export function refuseSharedCgroup(cgroupsPath: string, existing: ReadonlySet<st
  * even "/") is left alone, as is anything busy.
  */
 export function removeCgroup(cgroupsPath: string, preexisting: ReadonlySet<string>): void {
-  for (const dir of cgroupDirs(cgroupsPath)) {
-    if (preexisting.has(dir) || !existsSync(dir)) continue;
-    const remove = (d: string) => {
-      try {
-        for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) remove(join(d, e.name));
-        rmdirSync(d);
-      } catch {
-        /* absent, or still has processes */
-      }
-    };
-    remove(dir);
-  }
+  // rmdir first: a cgroup nothing was made below goes in one call (its control files do not count); ENOENT, it is gone.
+  const remove = (d: string) => {
+    try {
+      rmdirSync(d);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' && (err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') return;
+    }
+    try {
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) remove(join(d, e.name));
+      rmdirSync(d);
+    } catch {
+      /* still has processes */
+    }
+  };
+  for (const dir of cgroupDirs(cgroupsPath)) if (!preexisting.has(dir)) remove(dir);
 }
 
 /** The pids in the cgroup (from the hierarchy that lists them: the v2 one, or v1's pids or memory controller). */

@@ -6,9 +6,8 @@
 // cgroup of their own, so the last attempt's clean-up (a `runc delete`, an
 // exec of its own) can wait until the next attempt has started.
 import { planContainer, writeBundle, type Bundle, type RuncPlan } from './bundle.js';
-import { rmdirSync, rmSync } from 'node:fs';
+import { rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { statePaths } from '../model/layout.js';
 import { cgroupDirs, cgroupPids, cgroupStats, existingCgroupDirs, oomKills, pidsLimitHits, refuseSharedCgroup, removeCgroup, signalCgroup } from './cgroups.js';
 import { ContainerLog } from './container-log.js';
 import type { ContainerEngine, ExecResult, OutputSink, PlanRequest, ResourceStats, RunningContainer, StartOptions } from './engine.js';
@@ -106,13 +105,25 @@ class RuncRun implements RunningContainer {
     this.deferred?.afterCleanUp();
   }
 
-  /** runc delete; when runc cannot, and nothing of the container runs any more, its state goes by hand. */
+  /**
+   * The container's runc state goes. Once none of its processes is left, that
+   * is a directory to remove (driver.removeState), not a runc to start; while
+   * one is (a stuck exit), runc delete --force kills it, and when runc cannot,
+   * the state goes by hand once nothing runs.
+   */
   private async deleteState(): Promise<void> {
+    if (cgroupPids(this.cgroupsPath).length === 0) {
+      try {
+        return this.deps.driver.removeState(this.plan.id);
+      } catch {
+        /* runc delete tries */
+      }
+    }
     try {
       await this.deps.driver.delete(this.plan.id, true);
     } catch (err) {
       if (cgroupPids(this.cgroupsPath).length > 0) return;
-      rmSync(join(statePaths(this.deps.stateDir).runcRoot, this.plan.id), { recursive: true, force: true });
+      this.deps.driver.removeState(this.plan.id);
       this.deps.warn?.(`runc delete ${this.plan.id} failed (${(err as Error).message}); keel removed its runc state itself`);
     }
   }
