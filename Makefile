@@ -6,7 +6,7 @@ DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 
   ovmf systemd-boot-efi syslinux mtools fdisk qemu-utils patchelf zsh curl
 NODE_STAMP := node_modules/.package-lock.json
 NATIVE := init/native/build/Release/keel_sys.node
-DIST := dist/keel-init.js dist/keel.js dist/keel_sys.node
+DIST := dist/keel-init.js dist/keel-init.cjs dist/keel.js dist/keel_sys.node
 SOURCES := $(shell find model events runtime services api init pkg -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pkg/bundle.mjs package.json
 
 .PHONY: deps debs engine demo-image kernel build test typecheck run bench clean init-image

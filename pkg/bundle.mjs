@@ -1,5 +1,9 @@
 // Bundles keel with esbuild: dist/keel-init.js (PID 1) and dist/keel.js (CLI),
-// with the native addon copied beside them.
+// with the native addon copied beside them; and dist/keel-init.cjs, the same
+// PID 1 as CommonJS for images, whose /init compiles it with vm.Script and a
+// V8 code cache made at keel build (pkg/image/init-loader.ts). An ES module
+// has no code cache API in Node 20 (vm.SourceTextModule is behind
+// --experimental-vm-modules), a vm.Script has cachedData.
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
@@ -22,6 +26,17 @@ const common = {
   logLevel: 'warning',
 };
 await build({ ...common, entryPoints: ['init/entry.ts'], outfile: 'dist/keel-init.js', banner: { js: requireShim } });
+await build({
+  ...common,
+  entryPoints: ['init/entry.ts'],
+  outfile: 'dist/keel-init.cjs',
+  format: 'cjs',
+  // import.meta.url (the addon's folder, the manifest worker's file) is this file's URL.
+  define: { ...common.define, 'import.meta.url': '__keelModuleUrl' },
+  banner: { js: "const __keelModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // import() in a vm.Script needs a loader callback Node 20 does not offer: node-pty comes through require.
+  supported: { 'dynamic-import': false },
+});
 await build({ ...common, entryPoints: ['pkg/cli/entry.ts'], outfile: 'dist/keel.js', banner: { js: `#!/usr/bin/env node\n${requireShim}` } });
 chmodSync('dist/keel.js', 0o755);
 // Replace, never overwrite in place: a running keel-init has this file mapped,
@@ -29,4 +44,4 @@ chmodSync('dist/keel.js', 0o755);
 copyFileSync('init/native/build/Release/keel_sys.node', 'dist/keel_sys.node.tmp');
 renameSync('dist/keel_sys.node.tmp', 'dist/keel_sys.node');
 writeFileSync('dist/package.json', '{"type":"module"}\n');
-console.log('bundled dist/keel-init.js, dist/keel.js, dist/keel_sys.node');
+console.log('bundled dist/keel-init.js, dist/keel-init.cjs, dist/keel.js, dist/keel_sys.node');

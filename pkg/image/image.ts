@@ -8,6 +8,7 @@ import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import type { CpioEntry } from './cpio.js';
 import { compressInitrd, DEFAULT_COMPRESSION, sweepInitrdCache, type Compression } from './initrd.js';
 import { imageNode } from './node-binary.js';
+import { initEntries } from './init-loader.js';
 import { hostArch } from './arch.js';
 import { fileEntries } from './files.js';
 import { containerImages, initImages, type ImageContext } from './images.js';
@@ -76,24 +77,17 @@ export interface BuildResult {
   images: Array<{ ref: string; kind: string; id?: string }>;
 }
 
-// The kernel runs /init with a shebang; /init imports the ESM bundle.
-// If the bundle cannot load, stay alive so the console shows why instead of a panic.
-const INIT_SCRIPT = `#!/usr/bin/node
-import('${KEEL_LIB}/keel-init.js').catch((err) => {
-  console.error('keel: cannot start keel-init:', err);
-  setInterval(() => {}, 1 << 30);
-});
-`;
-
 export function defaultDistDir(): string {
   return process.env.KEEL_DIST ?? dirname(fileURLToPath(import.meta.url));
 }
 
-function keelFiles(distDir: string): CpioEntry[] {
-  const need = ['keel-init.js', 'keel.js', 'keel_sys.node'];
+/** keel's own files: /init and keel-init (init-loader.ts), the CLI, the addon. */
+function keelFiles(distDir: string, node: string): CpioEntry[] {
+  const need = ['keel.js', 'keel_sys.node'];
   const missing = need.filter((f) => !existsSync(join(distDir, f)));
   if (missing.length) throw new BuildError(`keel's own files are missing from ${distDir}: ${missing.join(', ')}; run "make build"`);
   return [
+    ...initEntries(distDir, node),
     ...need.map((f): CpioEntry => ({ path: `${KEEL_LIB}/${f}`, type: 'file', mode: 0o755, data: readFileSync(join(distDir, f)) })),
     { path: `${KEEL_LIB}/package.json`, type: 'file', mode: 0o644, data: Buffer.from('{"type":"module"}\n') },
     { path: '/usr/bin/keel', type: 'file', mode: 0o755, data: Buffer.from(`#!/usr/bin/node\nimport('${KEEL_LIB}/keel.js');\n`) },
@@ -175,9 +169,8 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     // Only images whose containers make interfaces carry iproute2 (a little over 1 MiB with its libraries).
     ...(usesInterfaces(manifest) ? binaryWithLibraries(iprouteBinary(), '/usr/sbin/ip') : []),
     ...busybox(),
-    { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
     ...binaryWithLibraries(node, '/usr/bin/node'),
-    ...keelFiles(distDir),
+    ...keelFiles(distDir, node),
     ...nodePtyFiles(distDir),
     // The manifest's own files come last so they may add to /etc, but keel's manifest wins.
     ...fileEntries(manifest.files, ctx.baseDir, ctx.manifestFile),
