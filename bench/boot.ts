@@ -17,7 +17,7 @@ import type { BootTimeline } from '../api/wire.js';
 import { COMPRESSIONS, DEFAULT_COMPRESSION, type Compression } from '../pkg/image/initrd.js';
 import { ensureBusyboxRootfs } from './lib/busybox-rootfs.js';
 import { runBench, track } from './lib/cleanup.js';
-import { buildFloor, FLOOR_DONE, FLOOR_FAILED, FLOOR_INIT, FLOOR_ONBOOT, FLOOR_SETUP, FLOOR_UNPACK_END, FLOOR_UNPACK_START } from './lib/floor.js';
+import { buildFloor, FLOOR_DONE, FLOOR_FAILED, FLOOR_INIT, FLOOR_INIT_RUN, FLOOR_ONBOOT, FLOOR_SETUP, FLOOR_UNPACK_END, FLOOR_UNPACK_START } from './lib/floor.js';
 import { machine, metric, REPO, writeResult, type Metric } from './lib/results.js';
 import { median, r1, table } from './lib/stats.js';
 import { bootUntil } from './lib/vm-boot.js';
@@ -28,10 +28,13 @@ const FIXTURE = join(REPO, 'bench/fixtures/services.yml');
 const KEEL_DONE = /all (\d+) service\(s\) ready (\d+) ms after keel started \((\d+) ms after kernel start\)/;
 const KEEL_RSS = /boot complete \d+ ms after kernel start \(keel-init rss ([\d.]+) MiB\)/;
 const TIMEOUT_MS = 300_000;
+/** keel-init's line on how /init compiled it (init/boot/code-cache.ts). */
+const KEEL_CODE_CACHE = /(code cache|no code cache)[^\r\n]*/;
 
 /** The points compared, in boot order: keel's timeline field, the floor's line, and what the point is. */
 const POINTS: ReadonlyArray<{ id: string; label: string; keel: keyof BootTimeline; floor: RegExp }> = [
   { id: 'unpacked', label: 'kernel has unpacked the initramfs', keel: 'unpackEndMs', floor: FLOOR_UNPACK_END },
+  { id: 'init-run', label: 'kernel runs /init', keel: 'initRunMs', floor: FLOOR_INIT_RUN },
   { id: 'first-line', label: "init's first line (keel-init; the floor's /init)", keel: 'keelStartMs', floor: FLOOR_INIT },
   { id: 'machine', label: 'machine set-up done', keel: 'machineReadyMs', floor: FLOOR_SETUP },
   { id: 'runc', label: 'runc ready (the floor: set-up done)', keel: 'runcReadyMs', floor: FLOOR_SETUP },
@@ -46,11 +49,12 @@ const seconds = (re: RegExp, screen: string): number => {
   return m ? Math.round(Number(m[m.length - 1]) * 1000) : NaN;
 };
 
-async function bootKeel(image: string): Promise<Points & { rssMiB: number; root: string }> {
+async function bootKeel(image: string): Promise<Points & { rssMiB: number; root: string; codeCache: string }> {
   const r = await bootUntil(image, KEEL_DONE, TIMEOUT_MS, { report: true });
   const t = r.report?.timeline ?? {};
   const points = Object.fromEntries(POINTS.map((p) => [p.id, t[p.keel] ?? NaN]));
-  return { ...points, unpackMs: (t.unpackEndMs ?? NaN) - (t.unpackStartMs ?? NaN), rssMiB: Number(KEEL_RSS.exec(r.screen)?.[1] ?? NaN), root: r.report?.root?.way ?? '?' } as Points & { rssMiB: number; root: string };
+  const codeCache = KEEL_CODE_CACHE.exec(r.screen)?.[0] ?? 'no code cache line';
+  return { ...points, unpackMs: (t.unpackEndMs ?? NaN) - (t.unpackStartMs ?? NaN), rssMiB: Number(KEEL_RSS.exec(r.screen)?.[1] ?? NaN), root: r.report?.root?.way ?? '?', codeCache } as Points & { rssMiB: number; root: string; codeCache: string };
 }
 
 async function bootFloor(image: string): Promise<Points> {
@@ -95,6 +99,9 @@ async function main(): Promise<void> {
   const med = (xs: Points[], id: string) => median(xs.map((x) => x[id]!));
   const rows = [[`boot under qemu TCG, ms after kernel start, ${ROUNDS} round(s)`, 'keel', 'floor', 'keel - floor', 'keel runs', 'floor runs']];
   for (const p of POINTS) rows.push([p.label, String(med(keel, p.id)), String(med(base, p.id)), String(med(keel, p.id) - med(base, p.id)), keel.map((x) => x[p.id]).join(' '), base.map((x) => x[p.id]).join(' ')]);
+  const startup = (x: Points) => x['first-line']! - x['init-run']!;
+  const su = { keel: keel.map(startup), floor: base.map(startup) };
+  rows.push(["init's start-up: kernel runs /init → first line (ms)", String(median(su.keel)), String(median(su.floor)), String(median(su.keel) - median(su.floor)), su.keel.join(' '), su.floor.join(' ')]);
   rows.push(['kernel unpack time (ms)', String(med(keel, 'unpackMs')), String(med(base, 'unpackMs')), '', keel.map((x) => x.unpackMs).join(' '), base.map((x) => x.unpackMs).join(' ')]);
   console.log('\n' + table(rows));
   console.log(`keel's initrd unpack time by compression (ms): ${Object.entries(unpack).map(([c, v]) => `${c} ${v.join(' ')}`).join('; ')}`);
@@ -109,6 +116,7 @@ async function main(): Promise<void> {
       'floor (same compression)': med(base, 'unpackMs'),
       ...Object.fromEntries(COMPRESSIONS.filter((c) => c !== DEFAULT_COMPRESSION).map((c) => [`keel ${c}`, median(unpack[c]!)])),
     }),
+    metric('boot-init-startup', "Boot: init's start-up, kernel runs /init → first line (keel: node, the bundle from its code cache, the move out of the initramfs)", 'ms', median(su.keel), { floor: median(su.floor) }),
     metric('boot-rss', 'keel-init RSS at boot complete (VM)', 'MiB', median(keel.map((x) => x.rssMiB)), {}),
   ];
   writeResult({

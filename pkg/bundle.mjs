@@ -1,5 +1,9 @@
 // Bundles keel with esbuild: dist/keel-init.js (PID 1) and dist/keel.js (CLI),
-// with the native addon copied beside them.
+// with the native addon copied beside them; and dist/keel-init.cjs, the same
+// PID 1 as CommonJS for images, whose /init compiles it with vm.Script and a
+// V8 code cache made at keel build (pkg/image/init-loader.ts). An ES module
+// has no code cache API in Node 20 (vm.SourceTextModule is behind
+// --experimental-vm-modules), a vm.Script has cachedData.
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
@@ -22,6 +26,24 @@ const common = {
   logLevel: 'warning',
 };
 await build({ ...common, entryPoints: ['init/entry.ts'], outfile: 'dist/keel-init.js', banner: { js: requireShim } });
+const cjs = await build({
+  ...common,
+  entryPoints: ['init/entry.ts'],
+  outfile: 'dist/keel-init.cjs',
+  format: 'cjs',
+  write: false,
+  // import.meta.url (the addon's folder, the manifest worker's file) is this file's URL.
+  define: { ...common.define, 'import.meta.url': '__keelModuleUrl' },
+  banner: { js: "const __keelModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // import() in a vm.Script needs a loader callback Node 20 does not offer: node-pty comes through require.
+  supported: { 'dynamic-import': false },
+  // ASCII only: one non-ASCII character makes V8 hold the whole source as a
+  // two-byte string (1.5 MB instead of 0.75 MB, and keel-init's RSS ~2 MiB
+  // higher). esbuild escapes strings and identifiers; what it leaves is in
+  // comments (dependencies' doc examples), where an escape is just text.
+  charset: 'ascii',
+});
+writeFileSync('dist/keel-init.cjs', cjs.outputFiles[0].text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`));
 await build({ ...common, entryPoints: ['pkg/cli/entry.ts'], outfile: 'dist/keel.js', banner: { js: `#!/usr/bin/env node\n${requireShim}` } });
 chmodSync('dist/keel.js', 0o755);
 // Replace, never overwrite in place: a running keel-init has this file mapped,
@@ -29,4 +51,4 @@ chmodSync('dist/keel.js', 0o755);
 copyFileSync('init/native/build/Release/keel_sys.node', 'dist/keel_sys.node.tmp');
 renameSync('dist/keel_sys.node.tmp', 'dist/keel_sys.node');
 writeFileSync('dist/package.json', '{"type":"module"}\n');
-console.log('bundled dist/keel-init.js, dist/keel.js, dist/keel_sys.node');
+console.log('bundled dist/keel-init.js, dist/keel-init.cjs, dist/keel.js, dist/keel_sys.node');

@@ -97,7 +97,7 @@ describe('images from a Docker engine', () => {
     expect(at).toBe(`images/${idA.slice(7, 19)}`);
     // init: the image's files are in the root too, but keel's own /init stays.
     expect(initrdFile(initrd, 'etc/added')).toBe('added');
-    expect(initrdFile(initrd, 'init')).toContain('keel-init.js');
+    expect(initrdFile(initrd, 'init')).toContain('keel-init.cjs');
     const manifest = JSON.parse(initrdFile(initrd, 'etc/keel/manifest.json')) as { onboot: Array<{ image: string }>; services: Array<{ image: string }> };
     expect([manifest.onboot[0]!.image, manifest.services[0]!.image]).toEqual([`/${at}`, `/${at}`]);
     expect(JSON.parse(initrdFile(initrd, `${at}/keel-image.json`))).toEqual({

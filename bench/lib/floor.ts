@@ -24,6 +24,7 @@ export const FLOOR_DONE = /floor: all (\d+) services running ([\d.]+) s after ke
 /** The kernel's own lines, which the script prints from its log at the end (dmesg: "[  1.234567] text"). */
 export const FLOOR_UNPACK_START = /floor-kmsg: \[\s*([\d.]+)\] Trying to unpack rootfs/;
 export const FLOOR_UNPACK_END = /floor-kmsg: \[\s*([\d.]+)\] Freeing initrd memory/;
+export const FLOOR_INIT_RUN = /floor-kmsg: \[\s*([\d.]+)\] Run \/init as init process/;
 
 // Stage 1 (on the initramfs, where runc's pivot_root is refused): the root
 // moved out of it in place, as keel-init does (bind / onto a directory, move
@@ -58,7 +59,7 @@ echo "floor: onboot done $up s after kernel start"
 ${services.map((n) => run('services', n, true)).join('\n')}
 read up idle < /proc/uptime
 echo "floor: all ${services.length} services running $up s after kernel start"
-dmesg | grep -E 'Trying to unpack rootfs|Freeing initrd memory' | sed 's/^/floor-kmsg: /'
+dmesg | grep -E 'Trying to unpack rootfs|Freeing initrd memory|Run /init as init process' | sed 's/^/floor-kmsg: /'
 poweroff -f
 `;
 }

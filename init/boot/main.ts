@@ -12,6 +12,7 @@ import { installGuard } from '../core/guard.js';
 import { trackChildProcesses } from '../core/owned-children.js';
 import { sys, type Sys } from '../core/sys.js';
 import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
+import { sayCodeCache } from './code-cache.js';
 import { Console } from './console.js';
 import type { BootBase } from './context.js';
 import { controlStage, promptStage } from './control.js';
@@ -67,6 +68,7 @@ export function main(argv: readonly string[]): void {
   };
   const mode = machine ? 'machine' : container ? 'container' : 'namespace';
   bus.emit({ kind: 'keel.start', message: `keel ${VERSION} starting as pid ${process.pid} (${mode} mode)`, version: VERSION, mode });
+  sayCodeCache(bus);
   if (root) {
     base.record.root = root;
     const failed = root.way === 'copied' && root.why !== COPY_ASKED;

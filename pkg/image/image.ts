@@ -10,6 +10,7 @@ import { compressInitrd, DEFAULT_COMPRESSION, sweepInitrdCache, type Compression
 import { imageNode } from './node-binary.js';
 import { hostArch, type Arch } from './arch.js';
 import { checkArchFormats, foreignAddons, foreignRuntime } from './arch-image.js';
+import { initEntries } from './init-loader.js';
 import { fileEntries } from './files.js';
 import { containerImages, initImages, type ImageContext } from './images.js';
 import { volumeEntries } from './volumes.js';
@@ -80,24 +81,17 @@ export interface BuildResult {
   images: Array<{ ref: string; kind: string; id?: string }>;
 }
 
-// The kernel runs /init with a shebang; /init imports the ESM bundle.
-// If the bundle cannot load, stay alive so the console shows why instead of a panic.
-const INIT_SCRIPT = `#!/usr/bin/node
-import('${KEEL_LIB}/keel-init.js').catch((err) => {
-  console.error('keel: cannot start keel-init:', err);
-  setInterval(() => {}, 1 << 30);
-});
-`;
-
 export function defaultDistDir(): string {
   return process.env.KEEL_DIST ?? dirname(fileURLToPath(import.meta.url));
 }
 
-function keelFiles(distDir: string): CpioEntry[] {
-  const need = ['keel-init.js', 'keel.js', 'keel_sys.node'];
+/** keel's own files: /init and keel-init (init-loader.ts), the CLI, the addon. */
+function keelFiles(distDir: string, node: string): CpioEntry[] {
+  const need = ['keel.js', 'keel_sys.node'];
   const missing = need.filter((f) => !existsSync(join(distDir, f)));
   if (missing.length) throw new BuildError(`keel's own files are missing from ${distDir}: ${missing.join(', ')}; run "make build"`);
   return [
+    ...initEntries(distDir, node),
     ...need.map((f): CpioEntry => ({ path: `${KEEL_LIB}/${f}`, type: 'file', mode: 0o755, data: readFileSync(join(distDir, f)) })),
     { path: `${KEEL_LIB}/package.json`, type: 'file', mode: 0o644, data: Buffer.from('{"type":"module"}\n') },
     { path: '/usr/bin/keel', type: 'file', mode: 0o755, data: Buffer.from(`#!/usr/bin/node\nimport('${KEEL_LIB}/keel.js');\n`) },
@@ -189,8 +183,7 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     ...containers.entries,
     ...volumes.entries,
     ...(native ? hostRuntime(manifest, node) : foreignRuntime(arch, node, usesInterfaces(manifest) ? ctx.manifestFile : undefined, ctx.refresh)),
-    { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
-    ...keelFiles(distDir),
+    ...keelFiles(distDir, node),
     ...nodePtyFiles(distDir),
     // Another architecture's builds of keel's addon and node-pty's take the place of this machine's.
     ...(native ? [] : foreignAddons(arch, distDir)),

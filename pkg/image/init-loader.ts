@@ -1,0 +1,100 @@
+// The image's /init and keel-init's V8 code cache. The kernel runs /init (a
+// CommonJS script, by its shebang) with the image's node; /init compiles
+// keel-init.cjs with vm.Script, handing V8 the code cache made here at keel
+// build by that same node binary, so the boot skips parsing and compiling
+// the bundle's functions that ran when the cache was made (under qemu TCG,
+// seconds). V8 checks the cache (its version, its flags, the source's
+// length) and compiles from source when it does not match; /init tells
+// keel-init which way it went (init/boot/code-cache.ts says it on the console).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { KEEL_LIB } from '../../model/layout.js';
+import { cacheDir, scratchDone, scratchFor } from './cache.js';
+import type { CpioEntry } from './cpio.js';
+import { BuildError } from './kernel.js';
+
+const BUNDLE = 'keel-init.cjs';
+const CACHE = `${BUNDLE}.cache`;
+
+// Both scripts compile Module.wrap(the bundle's text): V8 takes a cache only
+// for the very source it was made from. The loader leaves what happened in
+// globalThis.__keelCodeCache (its shape: init/boot/code-cache.ts). If the
+// bundle cannot load, /init stays alive so the console shows why instead of a panic.
+const INIT_LOADER = `#!/usr/bin/node
+'use strict';
+const lib = '${KEEL_LIB}';
+try {
+  const t0 = performance.now();
+  const { readFileSync } = require('node:fs');
+  const { Script } = require('node:vm');
+  const { Module, createRequire } = require('node:module');
+  const file = lib + '/${BUNDLE}';
+  let cachedData;
+  try { cachedData = readFileSync(lib + '/${CACHE}'); } catch {}
+  const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const state = cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted';
+  globalThis.__keelCodeCache = { state, loaderAtMs: t0, compileMs: performance.now() - t0 };
+  const module = { exports: {} };
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, lib);
+} catch (err) {
+  console.error('keel: cannot start keel-init:', err);
+  setInterval(() => {}, 1 << 30);
+}
+`;
+
+// Run on the build host by the image's node (node -e, with the bundle and the output as arguments): compiles the bundle as /init
+// does, runs it as \`keel-init --version\` (every module's top level and
+// main's start run, so their functions are compiled too and go in the
+// cache), then writes the cache.
+const CACHE_MAKER = `'use strict';
+const { readFileSync, writeFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+const { createRequire, Module } = require('node:module');
+const [file, out] = process.argv.slice(1);
+process.argv = [process.argv[0], file, '--version'];
+const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file });
+const module = { exports: {} };
+script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, require('node:path').dirname(file));
+writeFileSync(out, script.createCachedData());
+`;
+
+/** /init, keel-init.cjs and, when the image's node runs on this machine, its code cache. */
+export function initEntries(distDir: string, node: string): CpioEntry[] {
+  const bundle = join(distDir, BUNDLE);
+  if (!existsSync(bundle)) throw new BuildError(`keel's own files are missing from ${distDir}: ${BUNDLE}; run "make build"`);
+  const cache = codeCache(bundle, node);
+  return [
+    { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_LOADER) },
+    { path: `${KEEL_LIB}/${BUNDLE}`, type: 'file', mode: 0o644, data: readFileSync(bundle) },
+    ...(cache ? [{ path: `${KEEL_LIB}/${CACHE}`, type: 'file' as const, mode: 0o644, data: cache }] : []),
+  ];
+}
+
+/**
+ * The code cache of `bundle` made by `node`, kept in keel's cache under the
+ * hash of both (a new bundle or a new node gets a new one). Undefined when
+ * that node cannot run here (an image for another architecture): the image
+ * then boots without one, compiling from source.
+ */
+function codeCache(bundle: string, node: string): Buffer | undefined {
+  const text = readFileSync(bundle);
+  const st = statSync(node);
+  const key = createHash('sha256').update(text).update(`\0${node}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 32);
+  const dir = join(cacheDir(), 'code-cache');
+  const final = join(dir, key);
+  if (existsSync(final)) return readFileSync(final);
+  mkdirSync(dir, { recursive: true });
+  const scratch = scratchFor(final);
+  try {
+    const r = spawnSync(node, ['-e', CACHE_MAKER, bundle, scratch], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 120_000 });
+    if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOEXEC') return undefined;
+    if (r.status !== 0) throw new BuildError(`could not make keel-init's code cache with ${node}: ${(r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim()}`);
+    renameSync(scratch, final);
+    return readFileSync(final);
+  } finally {
+    rmSync(scratch, { force: true });
+    scratchDone(scratch);
+  }
+}

@@ -1,0 +1,77 @@
+// keel-init's V8 code cache (pkg/image/init-loader.ts): the image's own /init,
+// node and files run here on the host, with the cache keel build made and
+// with a stale one; then a real boot, where keel-init says V8 took the cache.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initrdEntries } from './helpers/initrd.js';
+import { requireDist } from './helpers/keel-ns.js';
+import { bootVm, keelBuild } from './helpers/vm.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'keel-startup-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const LIB = '/usr/lib/keel';
+
+// Runs the image's /init with the image's node, as `keel-init --version`, from
+// a copy of the image's keel files; prints what the loader recorded.
+const DRIVER = `process.argv = [process.argv[0], '/init', '--version'];
+process.on('exit', () => console.log('state ' + globalThis.__keelCodeCache?.state));
+require(process.env.INIT);
+`;
+
+/** The image's /init, node and keel files, copied out so they run here. */
+function unpackKeel(initrd: string, to: string): { node: string; init: string } {
+  const wanted = (p: string) => p === 'init' || p === 'usr/bin/node' || p.startsWith(`${LIB.slice(1)}/keel`);
+  mkdirSync(join(to, 'lib'), { recursive: true });
+  for (const e of initrdEntries(initrd).filter((x) => wanted(x.path))) {
+    const at = e.path === 'init' || e.path === 'usr/bin/node' ? join(to, e.path.replace('usr/bin/', '')) : join(to, 'lib', e.path.slice(LIB.length));
+    writeFileSync(at, e.path === 'init' ? e.data.toString().replace(`'${LIB}'`, JSON.stringify(join(to, 'lib'))) : e.data);
+    chmodSync(at, 0o755);
+  }
+  writeFileSync(join(to, 'driver.cjs'), DRIVER);
+  return { node: join(to, 'node'), init: join(to, 'init') };
+}
+
+function runInit(files: { node: string; init: string }): { status: number | null; out: string } {
+  const r = spawnSync(files.node, [join(dir, 'host', 'driver.cjs')], { encoding: 'utf8', env: { PATH: process.env.PATH, INIT: files.init } });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+let image = '';
+beforeAll(() => {
+  requireDist();
+  writeFileSync(join(dir, 'startup-cache.yml'), 'kernel:\n  cmdline: "console=ttyS0 quiet"\nhostname: startup\n');
+  expect(keelBuild(join(dir, 'startup-cache.yml'), dir)).toMatch(/built startup-cache/);
+  image = join(dir, 'startup-cache');
+});
+
+describe("keel-init's code cache", () => {
+  it('is in the image, made by the image node, and a stale one is rejected with keel-init still running', () => {
+    const files = unpackKeel(`${image}-initrd.img`, join(dir, 'host'));
+    const fresh = runInit(files);
+    expect(fresh.out).toMatch(/^keel-init \d+\.\d+\.\d+$/m);
+    expect(fresh.out).toContain('state accepted');
+    expect(fresh.status).toBe(0);
+    // A cache made for other source (an older bundle): V8 refuses it and the bundle compiles from source.
+    writeFileSync(join(dir, 'host/lib/keel-init.cjs.cache'), new Script('"an older bundle"').createCachedData());
+    const stale = runInit(files);
+    expect(stale.out).toMatch(/^keel-init \d+\.\d+\.\d+$/m);
+    expect(stale.out).toContain('state rejected');
+    rmSync(join(dir, 'host/lib/keel-init.cjs.cache'));
+    expect(runInit(files).out).toContain('state absent');
+  }, 120_000);
+
+  it('is taken by V8 when the image boots, and keel-init says so on the console', async () => {
+    const vm = bootVm(image, join(dir, 'qmp.sock'));
+    try {
+      await vm.waitFor(/keel: boot complete \d+ ms after kernel start/, 240_000);
+      expect(vm.screen()).toMatch(/keel: code cache accepted: keel-init compiled in \d+ ms \(node start to \/init \d+ ms, to keel-init's first line \d+ ms\)/);
+      expect(vm.screen()).not.toMatch(/cannot start keel-init|code cache rejected/);
+    } finally {
+      vm.stop();
+    }
+  }, 360_000);
+});
