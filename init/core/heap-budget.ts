@@ -1,31 +1,9 @@
-// What V8 may hold on to in keel-init, set at start through V8's own flags.
-// keel-init is a supervisor that sits idle between bursts (boot, a restart
-// storm); V8's defaults suit a program that computes. Measured with 100 idle
-// services (bench/memory.ts, issue 14), two defaults cost about 15 MiB of RSS
-// that never came back, against 3 MiB of live heap for the services themselves:
-// - the young generation doubles each time enough objects survive a scavenge,
-//   up to 2 x 16 MiB, and is not shrunk again while keel allocates little (no
-//   further GC ever asks); starting 100 services grew it to 2 x 8 MiB;
-// - the optimizing compiler (TurboFan) compiles functions of boot and of the
-//   start path once they are hot: its code in the node binary is paged in
-//   (about 4 MiB) and its compilations leave about 6 MiB of anonymous memory
-//   behind. Turning it off after the manifest is read is too late: boot has
-//   made it compile by then.
-// What keel-init does runs in builtins (indexOf, slice, JSON, syscalls) behind
-// short functions, which the baseline compiler (Sparkplug) serves. The one
-// computation that loses is parsing a large YAML manifest: 1 MiB of it takes
-// about twice the CPU (2 s against 4 s here); a manifest of a few KiB never
-// gets hot enough for TurboFan either way.
+// Sets keel-init's V8 flags (model/v8-flags.ts says what they are and why)
+// as the first thing it does. V8 reads both whenever it decides (to grow, to
+// tier up), not only at start-up, so setting them at run time works.
 import { setFlagsFromString } from 'node:v8';
+import { KEEL_INIT_V8_FLAGS } from '../../model/v8-flags.js';
 
-export const HEAP_FLAGS = [
-  // The young generation keeps its starting size (1 MiB semi-spaces): a burst is collected more often, not in more memory.
-  '--semi-space-growth-factor=1',
-  // Ignition and Sparkplug only: no TurboFan (tier 3) or Maglev (tier 2).
-  '--max-opt=1',
-];
-
-/** Sets HEAP_FLAGS; first thing in keel-init. V8 reads both whenever it decides (to grow, to tier up), not only at start-up. */
 export function limitHeapGrowth(): void {
-  setFlagsFromString(HEAP_FLAGS.join(' '));
+  setFlagsFromString(KEEL_INIT_V8_FLAGS.join(' '));
 }

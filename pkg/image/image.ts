@@ -270,7 +270,7 @@ async function writeFormats(
 
 /** What builds that died (killed, power lost) left half-made in the cache goes first. */
 function sweepCache(): void {
-  for (const d of [storeDir(), join(cacheDir(), 'kernels'), join(cacheDir(), 'downloads'), join(cacheDir(), 'node')]) sweepDeadScratch(d);
+  for (const d of [storeDir(), join(cacheDir(), 'kernels'), join(cacheDir(), 'downloads'), join(cacheDir(), 'node'), join(cacheDir(), 'code-cache')]) sweepDeadScratch(d);
   sweepInitrdCache();
 }
 

@@ -8,9 +8,10 @@
 // keel-init which way it went (init/boot/code-cache.ts says it on the console).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEEL_LIB } from '../../model/layout.js';
+import { KEEL_INIT_V8_FLAGS } from '../../model/v8-flags.js';
 import { cacheDir, scratchDone, scratchFor } from './cache.js';
 import type { CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
@@ -27,6 +28,8 @@ const INIT_LOADER = `#!/usr/bin/node
 const lib = '${KEEL_LIB}';
 try {
   const t0 = performance.now();
+  // keel-init's V8 flags before the compile: the cache was made under them.
+  require('node:v8').setFlagsFromString(${JSON.stringify(KEEL_INIT_V8_FLAGS.join(' '))});
   const { readFileSync } = require('node:fs');
   const { Script } = require('node:vm');
   const { Module, createRequire } = require('node:module');
@@ -49,6 +52,7 @@ try {
 // main's start run, so their functions are compiled too and go in the
 // cache), then writes the cache.
 const CACHE_MAKER = `'use strict';
+require('node:v8').setFlagsFromString(${JSON.stringify(KEEL_INIT_V8_FLAGS.join(' '))});
 const { readFileSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const { createRequire, Module } = require('node:module');
@@ -72,6 +76,16 @@ export function initEntries(distDir: string, node: string): CpioEntry[] {
   ];
 }
 
+/** Caches no build has used for this long are removed (each new bundle makes one, about 330 KiB). */
+const UNUSED_MS = 30 * 86_400_000;
+
+function sweepUnused(dir: string): void {
+  for (const f of readdirSync(dir)) {
+    const path = join(dir, f);
+    if (Date.now() - statSync(path).mtimeMs > UNUSED_MS) rmSync(path, { force: true });
+  }
+}
+
 /**
  * The code cache of `bundle` made by `node`, kept in keel's cache under the
  * hash of both (a new bundle or a new node gets a new one). Undefined when
@@ -81,11 +95,17 @@ export function initEntries(distDir: string, node: string): CpioEntry[] {
 function codeCache(bundle: string, node: string): Buffer | undefined {
   const text = readFileSync(bundle);
   const st = statSync(node);
-  const key = createHash('sha256').update(text).update(`\0${node}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 32);
+  // The maker's text is in the key: it sets the V8 flags the cache is made under.
+  const key = createHash('sha256').update(text).update(CACHE_MAKER).update(`\0${node}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 32);
   const dir = join(cacheDir(), 'code-cache');
   const final = join(dir, key);
-  if (existsSync(final)) return readFileSync(final);
+  if (existsSync(final)) {
+    const now = new Date();
+    utimesSync(final, now, now); // in use: the sweep below keeps it
+    return readFileSync(final);
+  }
   mkdirSync(dir, { recursive: true });
+  sweepUnused(dir);
   const scratch = scratchFor(final);
   try {
     const r = spawnSync(node, ['-e', CACHE_MAKER, bundle, scratch], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 120_000 });
