@@ -25,7 +25,6 @@ const common = {
   external: ['*.node', 'node-pty', 'dockerode'],
   logLevel: 'warning',
 };
-await build({ ...common, entryPoints: ['init/entry.ts'], outfile: 'dist/keel-init.js', banner: { js: requireShim } });
 const cjs = await build({
   ...common,
   entryPoints: ['init/entry.ts'],
@@ -43,7 +42,12 @@ const cjs = await build({
   // comments (dependencies' doc examples), where an escape is just text.
   charset: 'ascii',
 });
-writeFileSync('dist/keel-init.cjs', cjs.outputFiles[0].text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`));
+/** The bundle's text with what charset: 'ascii' leaves (comments) escaped too. */
+const asciiOnly = (text) => text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+writeFileSync('dist/keel-init.cjs', asciiOnly(cjs.outputFiles[0].text));
+// The ES module twin (namespace mode, keel init-image's container init) is kept ASCII only for the same reason.
+const esm = await build({ ...common, entryPoints: ['init/entry.ts'], outfile: 'dist/keel-init.js', banner: { js: requireShim }, charset: 'ascii', write: false });
+writeFileSync('dist/keel-init.js', asciiOnly(esm.outputFiles[0].text));
 await build({ ...common, entryPoints: ['pkg/cli/entry.ts'], outfile: 'dist/keel.js', banner: { js: `#!/usr/bin/env node\n${requireShim}` } });
 chmodSync('dist/keel.js', 0o755);
 // Replace, never overwrite in place: a running keel-init has this file mapped,
