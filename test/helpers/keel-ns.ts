@@ -142,13 +142,19 @@ function rmdirSafe(path: string): void {
   }
 }
 
+/** A check that throws (keel not answering yet, say) counts as not yet; the last error is in the timeout's message. */
 export async function eventually(check: () => boolean, ms: number, what: string | (() => string)): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     const began = Date.now();
-    if (check()) return;
+    let error = '';
+    try {
+      if (check()) return;
+    } catch (err) {
+      error = ` (last: ${(err as Error).message})`;
+    }
     const took = Date.now() - began;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}${error}`);
     await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(50, 2 * took))));
   }
 }
