@@ -86,12 +86,12 @@ export function defaultDistDir(): string {
 }
 
 /** keel's own files: /init and keel-init (init-loader.ts), the CLI, the addon. */
-function keelFiles(distDir: string, node: string): CpioEntry[] {
+function keelFiles(distDir: string, node: string, nodeRunsHere: boolean): CpioEntry[] {
   const need = ['keel.js', 'keel_sys.node'];
   const missing = need.filter((f) => !existsSync(join(distDir, f)));
   if (missing.length) throw new BuildError(`keel's own files are missing from ${distDir}: ${missing.join(', ')}; run "make build"`);
   return [
-    ...initEntries(distDir, node),
+    ...initEntries(distDir, node, nodeRunsHere),
     ...need.map((f): CpioEntry => ({ path: `${KEEL_LIB}/${f}`, type: 'file', mode: 0o755, data: readFileSync(join(distDir, f)) })),
     { path: `${KEEL_LIB}/package.json`, type: 'file', mode: 0o644, data: Buffer.from('{"type":"module"}\n') },
     { path: '/usr/bin/keel', type: 'file', mode: 0o755, data: Buffer.from(`#!/usr/bin/node\nimport('${KEEL_LIB}/keel.js');\n`) },
@@ -183,7 +183,7 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
     ...containers.entries,
     ...volumes.entries,
     ...(native ? hostRuntime(manifest, node) : foreignRuntime(arch, node, usesInterfaces(manifest) ? ctx.manifestFile : undefined, ctx.refresh)),
-    ...keelFiles(distDir, node),
+    ...keelFiles(distDir, node, native),
     ...nodePtyFiles(distDir),
     // Another architecture's builds of keel's addon and node-pty's take the place of this machine's.
     ...(native ? [] : foreignAddons(arch, distDir)),

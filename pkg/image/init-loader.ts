@@ -64,11 +64,16 @@ script.runInThisContext().call(module.exports, module.exports, createRequire(fil
 writeFileSync(out, script.createCachedData());
 `;
 
-/** /init, keel-init.cjs and, when the image's node runs on this machine, its code cache. */
-export function initEntries(distDir: string, node: string): CpioEntry[] {
+/**
+ * /init, keel-init.cjs and, when the image's node runs on this machine
+ * (`nodeRunsHere`: the image is for this machine's architecture), its code
+ * cache. A foreign node is never run to find out: exec of it fails with
+ * ENOEXEC, and then execvp, which libuv's spawn uses, hands the file to /bin/sh.
+ */
+export function initEntries(distDir: string, node: string, nodeRunsHere: boolean): CpioEntry[] {
   const bundle = join(distDir, BUNDLE);
   if (!existsSync(bundle)) throw new BuildError(`keel's own files are missing from ${distDir}: ${BUNDLE}; run "make build"`);
-  const cache = codeCache(bundle, node);
+  const cache = nodeRunsHere ? codeCache(bundle, node) : undefined;
   return [
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_LOADER) },
     { path: `${KEEL_LIB}/${BUNDLE}`, type: 'file', mode: 0o644, data: readFileSync(bundle) },
@@ -88,11 +93,10 @@ function sweepUnused(dir: string): void {
 
 /**
  * The code cache of `bundle` made by `node`, kept in keel's cache under the
- * hash of both (a new bundle or a new node gets a new one). Undefined when
- * that node cannot run here (an image for another architecture): the image
- * then boots without one, compiling from source.
+ * hash of both (a new bundle or a new node gets a new one). An image whose
+ * node cannot run here (another architecture) gets none and compiles from source.
  */
-function codeCache(bundle: string, node: string): Buffer | undefined {
+function codeCache(bundle: string, node: string): Buffer {
   const text = readFileSync(bundle);
   const st = statSync(node);
   // The maker's text is in the key: it sets the V8 flags the cache is made under.
@@ -109,7 +113,6 @@ function codeCache(bundle: string, node: string): Buffer | undefined {
   const scratch = scratchFor(final);
   try {
     const r = spawnSync(node, ['-e', CACHE_MAKER, bundle, scratch], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 120_000 });
-    if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOEXEC') return undefined;
     if (r.status !== 0) throw new BuildError(`could not make keel-init's code cache with ${node}: ${(r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim()}`);
     renameSync(scratch, final);
     return readFileSync(final);
