@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     rows.push([c.name, s.median.toFixed(1), s.p90.toFixed(1), s.min.toFixed(1), s.max.toFixed(1), (keelMedian / s.median).toFixed(2)]);
   }
   const b = (f: (x: (typeof breakdown)[number]) => number) => spread(breakdown.map(f).filter(Number.isFinite));
-  rows.push(['keel: kill → exit recorded (reap, output drained; the dead attempt's state goes after the next start)', ...[b((x) => x.killToExitRecordedMs)].map((s) => [s.median.toFixed(1), s.p90.toFixed(1), s.min.toFixed(1), s.max.toFixed(1), ''])[0]!]);
+  rows.push(['keel: kill → exit recorded (reap, output drained; the dead attempt is cleared after the next start)', ...[b((x) => x.killToExitRecordedMs)].map((s) => [s.median.toFixed(1), s.p90.toFixed(1), s.min.toFixed(1), s.max.toFixed(1), ''])[0]!]);
   rows.push(['keel: exit recorded → running (bundle, runc create+start)', ...[b((x) => x.exitRecordedToRunningMs)].map((s) => [s.median.toFixed(1), s.p90.toFixed(1), s.min.toFixed(1), s.max.toFixed(1), ''])[0]!]);
   console.log('\n' + table(rows));
 

@@ -255,12 +255,14 @@ describe('shutdown', () => {
   it('stops 10 services in reverse dependency order, SIGKILLs the one that ignores SIGTERM, and leaves nothing', async () => {
     let m = 'services:\n';
     for (let i = 0; i < 10; i++) {
-      const script = i === 5 ? 'trap "" TERM; while :; do sleep 0.1; done' : GRACEFUL;
+      // Each says when its trap is set: a container's PID 1 without a handler never gets SIGTERM at all.
+      const script = i === 5 ? 'trap "" TERM; echo armed; while :; do sleep 0.1; done' : `trap "exit 0" TERM; echo armed; while :; do sleep 0.1; done`;
       // Generous for the graceful ones (a loaded machine can take a while to run a trap), short for the one that ignores SIGTERM.
       m += svc(`s${i}`, script, `stopTimeout: ${i === 5 ? '700ms' : '10s'}${i > 0 ? `\ndependsOn: [{name: s${i - 1}, condition: started}]` : ''}`);
     }
     keel = startKeel(m);
     await keel.waitFor(/all 10 service\(s\) ready/, 30_000);
+    await eventually(() => Array.from({ length: 10 }, (_, i) => cli(keel!, 'logs', `s${i}`).stdout).every((l) => l.includes('armed')), 30_000, 'every service to set its trap');
     const out = await shutdown(keel);
     const stopped = stateEvents(keel).filter((e) => e.to === 'stopped');
     expect(stopped.map((e) => e.service)).toEqual(['s9', 's8', 's7', 's6', 's5', 's4', 's3', 's2', 's1', 's0']);
