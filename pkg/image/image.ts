@@ -232,7 +232,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   writeFileSync(out('initrd.img'), initrd);
   const cmdline = manifest.kernel?.cmdline ?? '';
   writeFileSync(out('cmdline'), cmdline + '\n');
-  const extra = await writeFormats(opts, { name, entries, kernel: kernel.image, initrd, cmdline, progress: ctx.progress, out });
+  const extra = await writeFormats(opts, { name, bootOutputs, entries, kernel: kernel.image, initrd, cmdline, progress: ctx.progress, out });
   // The lock is written last: only a build that succeeded records what it used.
   const lockWritten = writeLock(lockFile, ctx.resolved, arch);
   const images = [...(ctx.sources ?? new Map()).entries()].map(([ref, src]) => ({ ref, kind: src.kind, ...(src.lock ? { id: src.lock.id } : {}) }));
@@ -243,12 +243,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 /** The --format outputs beside kernel+initrd: the tar, the BIOS ISO, and the disks (outputs.ts); their paths, or what was loaded. */
 async function writeFormats(
   opts: BuildOptions,
-  b: { name: string; entries: CpioEntry[]; kernel: string; initrd: Buffer; cmdline: string; progress: Progress; out: (suffix: string) => string },
+  b: { name: string; bootOutputs: BootOutput[]; entries: CpioEntry[]; kernel: string; initrd: Buffer; cmdline: string; progress: Progress; out: (suffix: string) => string },
 ): Promise<string[]> {
   const extra: string[] = [];
   const formats = new Set(opts.formats ?? []);
-  const bootOutputs = (opts.formats ?? []).filter(isBootOutput);
-  const { name, progress } = b;
+  const { name, bootOutputs, progress } = b;
   if (formats.has('tar')) {
     // The root filesystem as a tar, with the kernel and cmdline in /boot.
     progress.step(`writing ${name}.tar`);

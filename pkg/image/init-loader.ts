@@ -73,10 +73,11 @@ writeFileSync(out, script.createCachedData());
 export function initEntries(distDir: string, node: string, nodeRunsHere: boolean): CpioEntry[] {
   const bundle = join(distDir, BUNDLE);
   if (!existsSync(bundle)) throw new BuildError(`keel's own files are missing from ${distDir}: ${BUNDLE}; run "make build"`);
-  const cache = nodeRunsHere ? codeCache(bundle, node) : undefined;
+  const text = readFileSync(bundle);
+  const cache = nodeRunsHere ? codeCache(bundle, text, node) : undefined;
   return [
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_LOADER) },
-    { path: `${KEEL_LIB}/${BUNDLE}`, type: 'file', mode: 0o644, data: readFileSync(bundle) },
+    { path: `${KEEL_LIB}/${BUNDLE}`, type: 'file', mode: 0o644, data: text },
     ...(cache ? [{ path: `${KEEL_LIB}/${CACHE}`, type: 'file' as const, mode: 0o644, data: cache }] : []),
   ];
 }
@@ -92,12 +93,10 @@ function sweepUnused(dir: string): void {
 }
 
 /**
- * The code cache of `bundle` made by `node`, kept in keel's cache under the
- * hash of both (a new bundle or a new node gets a new one). An image whose
- * node cannot run here (another architecture) gets none and compiles from source.
+ * The code cache of `bundle` (whose content is `text`) made by `node`, kept in
+ * keel's cache under the hash of both (a new bundle or a new node gets a new one).
  */
-function codeCache(bundle: string, node: string): Buffer {
-  const text = readFileSync(bundle);
+function codeCache(bundle: string, text: Buffer, node: string): Buffer {
   const st = statSync(node);
   // The maker's text is in the key: it sets the V8 flags the cache is made under.
   const key = createHash('sha256').update(text).update(CACHE_MAKER).update(`\0${node}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 32);
