@@ -9,7 +9,7 @@ export const KEEL_LIB = '/usr/lib/keel';
 /** The normalized manifest keel-init runs by default. */
 export const IMAGE_MANIFEST = '/etc/keel/manifest.json';
 
-/** The kernel modules keel-init loads at boot, one path a line, dependencies first. */
+/** The kernel modules keel-init loads at boot (model/module-list.ts says how the list is written). */
 export const MODULE_LIST = '/etc/keel/modules';
 
 /** keel-init's state (its log, the control socket, bundles) when none is named. */

@@ -17,9 +17,9 @@
 // about twice the CPU (2 s against 4 s here); a manifest of a few KiB never
 // gets hot enough for TurboFan either way.
 //
-// The image's /init sets them before it compiles keel-init, and keel build
-// sets them before it makes keel-init's code cache: V8 takes a cache only when
-// the flags it is checked under hash to the flags it was made under.
+// keel-init sets them when boot begins, after its modules (and node's) are
+// compiled from their code caches: V8 takes a cache only when the flags it is
+// checked under hash to the flags it was made under (init/core/heap-budget.ts).
 export const KEEL_INIT_V8_FLAGS: readonly string[] = [
   // The young generation keeps its starting size (1 MiB semi-spaces): a burst is collected more often, not in more memory.
   '--semi-space-growth-factor=1',

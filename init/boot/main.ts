@@ -9,6 +9,7 @@ import type { Supervisor } from '../../services/supervisor.js';
 import { parseArgs, USAGE } from '../core/args.js';
 import { enterEmergency } from '../core/emergency.js';
 import { installGuard } from '../core/guard.js';
+import { limitHeapGrowth } from '../core/heap-budget.js';
 import { trackChildProcesses } from '../core/owned-children.js';
 import { sys, type Sys } from '../core/sys.js';
 import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
@@ -40,6 +41,8 @@ export function main(argv: readonly string[]): void {
     process.exitCode = args.errors.length > 0 ? 2 : 0;
     return;
   }
+  // Not earlier: keel build makes the code cache running the lines above (--version) under V8's default flags.
+  limitHeapGrowth();
   const machine = args.mode === 'machine' || (args.mode === 'auto' && isPid1 && !existsSync('/proc/self'));
   if (container) containerDefaults(args);
   let s: Sys;

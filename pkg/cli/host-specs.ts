@@ -24,7 +24,7 @@ const BUILD: VerbSpec = {
     { name: 'format', value: 'FORMAT', multiple: true, choices: OUTPUT_FORMATS.filter((f) => f !== 'kernel+initrd'), help: 'also write the image in this format (several: repeat it, or comma-separate them)' },
     { name: 'size', value: 'SIZE', help: 'the disk formats\' size, e.g. 2G (a bare number is MiB)' },
     { name: 'tag', value: 'IMAGE', help: 'the name the kubevirt image is loaded into the Docker engine as' },
-    { name: 'compress', value: 'METHOD', choices: COMPRESSIONS, help: "the initramfs' compression (zstd by default)" },
+    { name: 'compress', value: 'METHOD', choices: COMPRESSIONS, help: "the initramfs' compression: mixed (the default) is lz4 for node's binary, zstd for the rest; zstd is the smallest" },
     { name: 'arch', value: 'ARCH', choices: ARCH_NAMES, help: "the image's CPU (this machine's by default); arm64 images are kernel+initrd or tar" },
     { name: 'update-lock', help: "resolve every image reference again instead of using keel.lock (for another architecture, also fetch its Debian packages' current versions)" },
     { name: 'json', help: 'print what was built as JSON: each output with its size and sha256, each image with its id' },

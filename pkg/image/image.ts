@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
 import { DEFAULT_MODULES, INSTANCE_DATA_MODULES, resolveModules } from './modules.js';
 import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
+import { formatModuleList } from '../../model/module-list.js';
 import type { CpioEntry } from './cpio.js';
 import { compressInitrd, DEFAULT_COMPRESSION, sweepInitrdCache, type Compression } from './initrd.js';
 import { imageNode } from './node-binary.js';
@@ -43,7 +44,7 @@ export interface BuildOptions {
   size?: number;
   /** The image name the kubevirt output is loaded into the Docker engine as (--tag). */
   tag?: string;
-  /** How the initramfs is compressed (--compress; zstd by default). */
+  /** How the initramfs is compressed (--compress; mixed by default). */
   compress?: Compression;
   /** The architecture the image is for (--arch; this machine's by default). */
   arch?: Arch;
@@ -129,9 +130,9 @@ function moduleEntries(modulesDir: string, release: string, extra: readonly stri
   const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra], INSTANCE_DATA_MODULES);
   const base = `/lib/modules/${release}`;
   return [
-    ...order.map((rel): CpioEntry => ({ path: `${base}/${rel}`, type: 'file', mode: 0o644, data: readFileSync(join(modulesDir, rel)) })),
-    // keel-init loads these in this order: dependencies first.
-    { path: MODULE_LIST, type: 'file', mode: 0o644, data: Buffer.from(order.map((r) => `${base}/${r}`).join('\n') + '\n') },
+    ...order.map(({ rel }): CpioEntry => ({ path: `${base}/${rel}`, type: 'file', mode: 0o644, data: readFileSync(join(modulesDir, rel)) })),
+    // keel-init loads each once the modules it needs are in, several at once.
+    { path: MODULE_LIST, type: 'file', mode: 0o644, data: Buffer.from(formatModuleList(order.map((m) => ({ path: `${base}/${m.rel}`, deps: m.deps.map((d) => `${base}/${d}`) })))) },
   ];
 }
 

@@ -11,7 +11,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEEL_LIB } from '../../model/layout.js';
-import { KEEL_INIT_V8_FLAGS } from '../../model/v8-flags.js';
 import { cacheDir, scratchDone, scratchFor } from './cache.js';
 import type { CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
@@ -28,8 +27,6 @@ const INIT_LOADER = `#!/usr/bin/node
 const lib = '${KEEL_LIB}';
 try {
   const t0 = performance.now();
-  // keel-init's V8 flags before the compile: the cache was made under them.
-  require('node:v8').setFlagsFromString(${JSON.stringify(KEEL_INIT_V8_FLAGS.join(' '))});
   const { readFileSync } = require('node:fs');
   const { Script } = require('node:vm');
   const { Module, createRequire } = require('node:module');
@@ -50,9 +47,9 @@ try {
 // Run on the build host by the image's node (node -e, with the bundle and the output as arguments): compiles the bundle as /init
 // does, runs it as \`keel-init --version\` (every module's top level and
 // main's start run, so their functions are compiled too and go in the
-// cache), then writes the cache.
+// cache), then writes the cache. All under V8's default flags, as /init
+// compiles: keel-init sets its own flags only past --version (heap-budget.ts).
 const CACHE_MAKER = `'use strict';
-require('node:v8').setFlagsFromString(${JSON.stringify(KEEL_INIT_V8_FLAGS.join(' '))});
 const { readFileSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const { createRequire, Module } = require('node:module');

@@ -1,13 +1,17 @@
 // How many bytes an initrd unpacks to, read from its own headers where the
 // format says: uncompressed cpio archives (microcode) by walking them, zstd
 // frames by the content size in each frame's header (keel build writes it),
-// one gzip member by its trailer. lz4's legacy format does not say, nor does
-// a gzip of several members; then the answer is undefined.
+// one gzip member by its trailer, lz4's legacy format (which does not say)
+// as at most 8 MiB a block, the most a block holds. A gzip of several
+// members does not say; then the answer is undefined.
 
 /** Up to `n` bytes at `at` (fewer at the end). */
 export type ReadAt = (at: number, n: number) => Buffer;
 
 const ZSTD_MAGIC = 0xfd2fb528;
+const LZ4_LEGACY_MAGIC = 0x184c2102;
+/** Every block of lz4's legacy format but each stream's last unpacks to exactly this. */
+const LZ4_LEGACY_BLOCK = 8 << 20;
 const NEWC = '070701';
 
 /** Walks the newc archives at `at`; returns where what follows them starts (their zero padding skipped). */
@@ -62,19 +66,48 @@ function zstdFrame(readAt: ReadAt, at: number): { content: number | undefined; e
   return { content, end: p };
 }
 
-/** The unpacked size of an initrd of `size` bytes, or undefined when its format does not say. */
+/**
+ * The zstd frames and lz4 streams from `start` to the end, as keel build
+ * concatenates them (mixed: zstd, then lz4 last); each with where it starts
+ * and ends and what it unpacks to (lz4: at most). Throws on anything else.
+ */
+export function compressedParts(size: number, readAt: ReadAt, start: number): Array<{ method: 'zstd' | 'lz4'; start: number; end: number; content: number | undefined }> {
+  const parts: Array<{ method: 'zstd' | 'lz4'; start: number; end: number; content: number | undefined }> = [];
+  for (let at = start; at < size; ) {
+    const magic = readAt(at, 4).readUInt32LE(0);
+    if (magic === LZ4_LEGACY_MAGIC) {
+      // Blocks (a 4-byte length, then the block) to the end; another stream's magic may start anywhere among them.
+      let content = 0;
+      for (let p = at + 4; p < size; ) {
+        const n = readAt(p, 4).readUInt32LE(0);
+        p += 4;
+        if (n === LZ4_LEGACY_MAGIC) continue;
+        if (p + n > size) throw new Error('an lz4 block cut short');
+        content += LZ4_LEGACY_BLOCK;
+        p += n;
+      }
+      parts.push({ method: 'lz4', start: at, end: size, content });
+      break;
+    }
+    const frame = zstdFrame(readAt, at);
+    parts.push({ method: 'zstd', start: at, end: frame.end, content: frame.content });
+    at = frame.end;
+  }
+  return parts;
+}
+
+/** The unpacked size of an initrd of `size` bytes (with lz4, at most that), or undefined when its format does not say. */
 export function unpackedSize(size: number, readAt: ReadAt): number | undefined {
   const start = skipCpio(readAt, size, 0);
   if (start >= size) return start;
   const head = readAt(start, 4);
-  if (head.length === 4 && head.readUInt32LE(0) === ZSTD_MAGIC) {
+  const magic = head.length === 4 ? head.readUInt32LE(0) : 0;
+  if (magic === ZSTD_MAGIC || magic === LZ4_LEGACY_MAGIC) {
     let total = start;
     try {
-      for (let at = start; at < size; ) {
-        const frame = zstdFrame(readAt, at);
-        if (frame.content === undefined) return undefined;
-        total += frame.content;
-        at = frame.end;
+      for (const part of compressedParts(size, readAt, start)) {
+        if (part.content === undefined) return undefined;
+        total += part.content;
       }
     } catch {
       return undefined;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initrdCpio, initrdEntries } from '../../test/helpers/initrd.js';
 import { buildCpio, normalizeEntries, type CpioEntry } from './cpio.js';
 import { compressInitrd, splitEntries, type Compression } from './initrd.js';
-import { unpackedSizeOf } from './initrd-size.js';
+import { compressedParts, unpackedSizeOf } from './initrd-size.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-initrd-'));
 const saved = process.env.KEEL_CACHE;
@@ -35,7 +35,7 @@ describe('the initramfs, compressed piece by piece', () => {
     expect(splitEntries(normalizeEntries(many)).map((r) => r.map((e) => e.path))).toEqual([['t0', 't0/f', 't1', 't1/f'], ['t2', 't2/f']]);
   });
 
-  for (const method of ['zstd', 'gzip', 'lz4'] as Compression[]) {
+  for (const method of ['mixed', 'zstd', 'gzip', 'lz4'] as Compression[]) {
     it(`unpacks (${method}) to exactly the entries one archive would hold`, async () => {
       const packed = await compressInitrd(ROOT, method);
       const back = initrdEntries(packed);
@@ -59,8 +59,24 @@ describe('the initramfs, compressed piece by piece', () => {
     expect(unpackedSizeOf(Buffer.concat([ucode, first]))).toBe(ucode.length + initrdCpio(first).length);
   });
 
-  it('does not claim a size where the format does not say it (lz4) or the headers are garbage', async () => {
-    expect(unpackedSizeOf(await compressInitrd(ROOT, 'lz4'))).toBeUndefined();
+  it("puts node's binary in lz4 after the zstd archives when mixed, and says at most what lz4 unpacks to", async () => {
+    const node = noise(3 << 20, 7);
+    const root = [...ROOT, { path: '/usr/bin/node', type: 'file', mode: 0o755, data: node } as CpioEntry];
+    const mixed = await compressInitrd(root, 'mixed');
+    const parts = compressedParts(mixed.length, (at, n) => mixed.subarray(at, at + n), 0);
+    expect(parts.at(-1)!.method).toBe('lz4');
+    expect(parts.slice(0, -1).every((p) => p.method === 'zstd')).toBe(true);
+    expect(initrdEntries(mixed).find((e) => e.path === 'usr/bin/node')!.data.equals(node)).toBe(true);
+    // Each lz4 block is at most 8 MiB: the size is an upper bound by less than a block.
+    const real = initrdCpio(mixed).length;
+    expect(unpackedSizeOf(mixed)).toBeGreaterThanOrEqual(real);
+    expect(unpackedSizeOf(mixed)! - real).toBeLessThan(8 << 20);
+    // Without node, mixed is zstd throughout.
+    const plain = await compressInitrd(ROOT, 'mixed');
+    expect(plain.equals(await compressInitrd(ROOT, 'zstd'))).toBe(true);
+  });
+
+  it('does not claim a size where the headers are garbage', async () => {
     expect(unpackedSizeOf(Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x07]), Buffer.alloc(100, 9)]))).toBeUndefined();
   });
 });

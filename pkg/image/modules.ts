@@ -57,11 +57,18 @@ export function modinfoDepends(ko: Buffer): string[] {
     .map(norm);
 }
 
+export interface ResolvedModule {
+  /** Its .ko below lib/modules/RELEASE. */
+  rel: string;
+  /** The rel of each module it needs that is not built in (each earlier in the order). */
+  deps: string[];
+}
+
 /** The modules to load for `wanted` (and for those of `ifPresent` the kernel has), dependencies first, each once; built-in ones are skipped. */
-export function resolveModules(modulesDir: string, wanted: readonly string[], ifPresent: readonly string[] = []): string[] {
+export function resolveModules(modulesDir: string, wanted: readonly string[], ifPresent: readonly string[] = []): ResolvedModule[] {
   const index = moduleIndex(modulesDir);
   const builtin = builtinModules(modulesDir);
-  const order: string[] = [];
+  const order: ResolvedModule[] = [];
   const seen = new Set<string>();
   const visit = (name: string, from?: string) => {
     const n = norm(name);
@@ -69,8 +76,9 @@ export function resolveModules(modulesDir: string, wanted: readonly string[], if
     seen.add(n);
     const rel = index.get(n);
     if (!rel) throw new BuildError(`kernel module ${name}${from ? ` (needed by ${from})` : ''} is not in this kernel's modules; check kernel.modules`);
-    for (const d of modinfoDepends(readFileSync(join(modulesDir, rel)))) visit(d, n);
-    order.push(rel);
+    const deps = modinfoDepends(readFileSync(join(modulesDir, rel))).filter((d) => !builtin.has(d));
+    for (const d of deps) visit(d, n);
+    order.push({ rel, deps: deps.map((d) => index.get(d)!) });
   };
   for (const w of wanted) visit(w);
   for (const w of ifPresent) if (index.has(norm(w))) visit(w);

@@ -1,11 +1,12 @@
 // Reading back what keel build wrote: an initrd is optional uncompressed
 // cpio archives (microcode) and then compressed ones (zstd, gzip or lz4,
-// several concatenated), each holding newc cpio archives one after another,
+// several concatenated; mixed: zstd, then lz4), each holding newc cpio archives one after another,
 // as the kernel unpacks them. GNU cpio stops at the first archive's end, so
 // the tests read the archives here.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { compressedParts } from '../../pkg/image/initrd-size.js';
 
 export interface InitrdEntry {
   path: string;
@@ -40,14 +41,30 @@ function walkCpio(buf: Buffer, at: number, each: (e: InitrdEntry) => void): numb
   }
 }
 
-function decompress(packed: Buffer): Buffer {
-  if (packed.length === 0) return packed;
-  if (packed[0] === 0x1f && packed[1] === 0x8b) return gunzipSync(packed);
-  const tool = packed.readUInt32LE(0) === 0xfd2fb528 ? 'zstd' : packed.readUInt32LE(0) === 0x184c2102 ? 'lz4' : undefined;
-  if (!tool) throw new Error(`not an initrd keel writes (magic ${packed.subarray(0, 4).toString('hex')})`);
+function unpackWith(tool: string, packed: Buffer): Buffer {
   const r = spawnSync(tool, ['-d', '-c', '-q'], { input: packed, maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`${tool} -d: ${r.stderr.toString()}`);
   return r.stdout;
+}
+
+/** gzip, or zstd frames and lz4 streams (--compress mixed puts node's lz4 archive after the zstd ones). */
+function decompress(packed: Buffer): Buffer {
+  if (packed.length === 0) return packed;
+  if (packed[0] === 0x1f && packed[1] === 0x8b) return gunzipSync(packed);
+  let parts;
+  try {
+    parts = compressedParts(packed.length, (at, n) => packed.subarray(at, at + n), 0);
+  } catch {
+    throw new Error(`not an initrd keel writes (magic ${packed.subarray(0, 4).toString('hex')})`);
+  }
+  // One run of each tool: zstd and lz4 each read their concatenated frames themselves.
+  const runs: Array<{ method: string; start: number; end: number }> = [];
+  for (const p of parts) {
+    const last = runs[runs.length - 1];
+    if (last && last.method === p.method) last.end = p.end;
+    else runs.push({ ...p });
+  }
+  return Buffer.concat(runs.map((r) => unpackWith(r.method, packed.subarray(r.start, r.end))));
 }
 
 /** The initrd's cpio stream, uncompressed (what the kernel unpacks after any microcode). */
