@@ -95,8 +95,8 @@ describe('LinuxKit constructs in keel build', () => {
     expect(initrdFile(initrd, 'etc/linuxkit-config')).toContain('name: step');
     expect(JSON.parse(initrdFile(initrd, 'etc/linuxkit-config.json'))).toMatchObject({ init: ['linuxkit/init:v1.0.0', 'linuxkit/runc:v1.0.0'], onboot: [{ name: 'step' }, { name: 'step', net: 'new' }] });
     const modules = initrdFile(initrd, 'etc/keel/modules');
-    expect(modules).toMatch(/\/wireguard\.ko\n/);
-    expect(modules).toMatch(/\/dummy\.ko\n/);
+    expect(modules).toMatch(/\/wireguard\.ko[\t\n]/);
+    expect(modules).toMatch(/\/dummy\.ko[\t\n]/);
   });
 });
 

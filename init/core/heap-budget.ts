@@ -8,14 +8,16 @@
 // child_process alone), and keel build makes keel-init's cache under the
 // defaults too (pkg/image/init-loader.ts).
 import cluster from 'node:cluster';
+import { promises as fsPromises, ReadStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { KEEL_INIT_V8_FLAGS } from '../../model/v8-flags.js';
 
 export function limitHeapGrowth(): void {
-  // Node loads these two on first use (performance.now(), and listen() asks
-  // cluster whether it is the primary), which would come after the flags:
-  // used here, they compile from node's cache as the rest did.
-  void [cluster.isPrimary, performance.now()];
+  // Node loads these on first use (performance.now(); listen() asks cluster
+  // whether it is the primary; fs.promises and fs's streams), which would
+  // come after the flags: used here, they compile from node's cache as the
+  // rest did. test/vm-startup.test.ts names any module that does not.
+  void [cluster.isPrimary, performance.now(), fsPromises, ReadStream];
   setFlagsFromString(KEEL_INIT_V8_FLAGS.join(' '));
 }

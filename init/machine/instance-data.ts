@@ -12,10 +12,11 @@
 // JSON object, each key as a file or folder (LinuxKit's convention:
 // {"NAME": {"content": "…", "perm": "0600"}} is a file, {"NAME": {"entries":
 // {…}}} a folder). A "hostname" file there sets the hostname, as LinuxKit does.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FW_CFG_USERDATA } from '../../model/layout.js';
 import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, type Sys } from '../core/sys.js';
+import { removeTree } from '../../runtime/remove-tree.js';
 
 export interface InstanceData {
   userdata: Buffer;
@@ -89,7 +90,7 @@ export function readConfigDrive(sys: Sys, drive: { device: string; kind: DriveKi
     return { userdata: userdata ?? Buffer.alloc(0), ...(metadata ? { metadata } : {}), provider: `${drive.kind} ${drive.device}` };
   } finally {
     sys.umount2(mountPoint, MNT_DETACH);
-    rmSync(mountPoint, { recursive: true, force: true });
+    removeTree(mountPoint);
   }
 }
 
