@@ -1,5 +1,5 @@
-// Image size: the initramfs keel build makes, as built by default (zstd)
-// and with --compress gzip and lz4, for an empty manifest, the demo
+// Image size: the initramfs keel build makes, as built by default (mixed:
+// node in lz4, the rest zstd) and with --compress zstd, gzip and lz4, for an empty manifest, the demo
 // (examples/demo.yml) and the boot benchmark's OS (bench/fixtures/services.yml).
 // The floor for the last (busybox, runc, the same containers; bench/lib/floor.ts)
 // shows what keel's own parts cost: node, keel's bundles and the modules.
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     durationS: Math.round((Date.now() - started) / 1000),
     setup: {
       images: 'keel build of an empty manifest (kernel cmdline only), examples/demo.yml and bench/fixtures/services.yml; the floor initramfs for the fixture (busybox, runc + libraries, the same bundles, a shell /init)',
-      compression: `keel build --compress ${COMPRESSIONS.join('|')} (${DEFAULT_COMPRESSION} the default: zstd -19, gzip -9, lz4 -l -9, each piece of the root compressed on its own and cached); the floor's cpio compressed the same ways`,
+      compression: `keel build --compress ${COMPRESSIONS.join('|')} (${DEFAULT_COMPRESSION} the default: node's binary lz4 -l -9, the rest zstd -19; zstd -19, gzip -9, lz4 -l -9 throughout; each piece of the root compressed on its own and cached); the floor's cpio compressed the same ways`,
       node: `${node.source}, stripped (strip --strip-all) into keel's cache`,
     },
     metrics,
