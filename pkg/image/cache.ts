@@ -2,7 +2,7 @@
 // before renaming them into place: an interrupted build removes its own, and
 // the next build removes those of builds that died, so the cache never keeps
 // a half-made entry.
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pidAlive } from '../../runtime/pids.js';
@@ -50,4 +50,31 @@ export function sweepDeadScratch(dir: string): number {
     n++;
   }
   return n;
+}
+
+/** What keel's cache keeps for builds that use it: an entry no build has used for this long is removed. */
+export const UNUSED_MS = 30 * 86_400_000;
+
+/** Marks a cached file as used now (its mtime), so that sweepUnused keeps it. */
+export function markUsed(path: string): void {
+  const now = new Date();
+  utimesSync(path, now, now);
+}
+
+/** Removes the files in `dir` that no build has used (markUsed) for UNUSED_MS, and those `alsoRemove` names. */
+export function sweepUnused(dir: string, alsoRemove: (name: string) => boolean = () => false): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const old = Date.now() - UNUSED_MS;
+  for (const n of names) {
+    try {
+      if (alsoRemove(n) || statSync(join(dir, n)).mtimeMs < old) rmSync(join(dir, n), { force: true });
+    } catch {
+      /* another build removed it */
+    }
+  }
 }

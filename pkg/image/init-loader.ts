@@ -8,10 +8,10 @@
 // keel-init which way it went (init/boot/code-cache.ts says it on the console).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEEL_LIB } from '../../model/layout.js';
-import { cacheDir, scratchDone, scratchFor } from './cache.js';
+import { cacheDir, markUsed, scratchDone, scratchFor, sweepUnused } from './cache.js';
 import type { CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
 
@@ -79,16 +79,6 @@ export function initEntries(distDir: string, node: string, nodeRunsHere: boolean
   ];
 }
 
-/** Caches no build has used for this long are removed (each new bundle makes one, about 330 KiB). */
-const UNUSED_MS = 30 * 86_400_000;
-
-function sweepUnused(dir: string): void {
-  for (const f of readdirSync(dir)) {
-    const path = join(dir, f);
-    if (Date.now() - statSync(path).mtimeMs > UNUSED_MS) rmSync(path, { force: true });
-  }
-}
-
 /**
  * The code cache of `bundle` (whose content is `text`) made by `node`, kept in
  * keel's cache under the hash of both (a new bundle or a new node gets a new one).
@@ -100,12 +90,11 @@ function codeCache(bundle: string, text: Buffer, node: string): Buffer {
   const dir = join(cacheDir(), 'code-cache');
   const final = join(dir, key);
   if (existsSync(final)) {
-    const now = new Date();
-    utimesSync(final, now, now); // in use: the sweep below keeps it
+    markUsed(final); // in use: the sweep below keeps it
     return readFileSync(final);
   }
   mkdirSync(dir, { recursive: true });
-  sweepUnused(dir);
+  sweepUnused(dir); // each new bundle makes a cache of about 330 KiB
   const scratch = scratchFor(final);
   try {
     const r = spawnSync(node, ['-e', CACHE_MAKER, bundle, scratch], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 120_000 });

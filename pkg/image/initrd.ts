@@ -8,12 +8,12 @@
 // manifest), not node or runc again.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import PQueue from 'p-queue';
-import { cacheDir, scratchDone, scratchFor, sweepDeadScratch } from './cache.js';
+import { cacheDir, markUsed, scratchDone, scratchFor, sweepDeadScratch, sweepUnused } from './cache.js';
 import { normalizeEntries, writeCpio, type CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
 
@@ -52,8 +52,6 @@ const OWN_ARCHIVE = 1 << 20;
 /** Small entries share an archive until it holds this much, or a new top directory starts past 1 MiB. */
 const ARCHIVE_MAX = 8 << 20;
 const ARCHIVE_MIN = 1 << 20;
-/** Cached archives no build has used for this long are removed. */
-const UNUSED_MS = 30 * 86_400_000;
 
 const dataOf = (e: CpioEntry): number => (e.type === 'file' ? e.data.length : 0);
 const topOf = (path: string): string => path.split('/').slice(0, 2).join('/');
@@ -119,8 +117,7 @@ async function compressedArchive(method: ArchiveCompression, cpio: Buffer): Prom
   const dir = cacheFor(method);
   const final = join(dir, createHash('sha256').update(cpio).digest('hex'));
   if (existsSync(final)) {
-    const now = new Date();
-    utimesSync(final, now, now); // in use: kept by the sweep
+    markUsed(final); // in use: kept by the sweep
     return readFileSync(final);
   }
   const packed = await compress(method, cpio);
@@ -135,22 +132,8 @@ async function compressedArchive(method: ArchiveCompression, cpio: Buffer): Prom
 /** Removes what dead builds left half-written, and archives unused for 30 days. */
 export function sweepInitrdCache(): void {
   for (const method of ['zstd', 'gzip', 'lz4'] as const) {
-    const dir = cacheFor(method);
-    sweepDeadScratch(dir);
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    const old = Date.now() - UNUSED_MS;
-    for (const n of names) {
-      try {
-        if (statSync(join(dir, n)).mtimeMs < old) rmSync(join(dir, n), { force: true });
-      } catch {
-        /* another build removed it */
-      }
-    }
+    sweepDeadScratch(cacheFor(method));
+    sweepUnused(cacheFor(method));
   }
 }
 

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { archBoot, hostArch, type Arch } from './arch.js';
-import { cacheDir, scratchDone, scratchFor } from './cache.js';
+import { cacheDir, markUsed, scratchDone, scratchFor, sweepUnused } from './cache.js';
 import { trimNodeIcu } from './icu-data.js';
 import { fetchedNode } from './node-package.js';
 
@@ -43,9 +43,15 @@ export function packagedNode(pkg: string): { path: string; version: string } | u
 function strippedCopy(binary: string, name: string, strip = 'strip'): { path: string } | { error: string } {
   const st = statSync(binary);
   const dir = join(cacheDir(), 'node');
-  const final = join(dir, `${name}-${st.size}-${Math.round(st.mtimeMs)}-icu-en`);
-  if (existsSync(final)) return { path: final };
+  const prefix = `${name}-${st.size}-`;
+  const final = join(dir, `${prefix}${Math.round(st.mtimeMs)}-icu-en`);
+  if (existsSync(final)) {
+    markUsed(final);
+    return { path: final };
+  }
   mkdirSync(dir, { recursive: true });
+  // 86 MB each: copies unused for 30 days go, and so do older copies of this same package (npm ci writes it anew, with a new time).
+  sweepUnused(dir, (n) => n.startsWith(prefix) && !n.includes('.tmp-'));
   const scratch = scratchFor(final);
   const r = spawnSync(strip, ['--strip-all', '-o', scratch, binary], { encoding: 'utf8' });
   if (r.status !== 0) {
