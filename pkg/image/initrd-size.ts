@@ -2,8 +2,9 @@
 // format says: uncompressed cpio archives (microcode) by walking them, zstd
 // frames by the content size in each frame's header (keel build writes it),
 // one gzip member by its trailer, lz4's legacy format (which does not say)
-// as at most 8 MiB a block, the most a block holds. A gzip of several
-// members does not say; then the answer is undefined.
+// as 8 MiB a block, but for each stream's last block, whose sequences are
+// read for their lengths. A gzip of several members does not say; then the
+// answer is undefined.
 
 /** Up to `n` bytes at `at` (fewer at the end). */
 export type ReadAt = (at: number, n: number) => Buffer;
@@ -12,6 +13,27 @@ const ZSTD_MAGIC = 0xfd2fb528;
 const LZ4_LEGACY_MAGIC = 0x184c2102;
 /** Every block of lz4's legacy format but each stream's last unpacks to exactly this. */
 const LZ4_LEGACY_BLOCK = 8 << 20;
+
+/** What an lz4 block unpacks to, from its sequences' lengths (a token, literals, a 2-byte offset, a match). */
+export function lz4BlockSize(block: Buffer): number {
+  let out = 0;
+  let p = 0;
+  const length = (n: number): number => {
+    if (n !== 15) return n;
+    for (let x = 255; x === 255 && p < block.length; n += x) x = block[p++]!;
+    return n;
+  };
+  while (p < block.length) {
+    const token = block[p++]!;
+    const literals = length(token >> 4);
+    p += literals;
+    out += literals;
+    if (p >= block.length) break; // the last sequence is literals only
+    p += 2;
+    out += length(token & 15) + 4;
+  }
+  return out;
+}
 const NEWC = '070701';
 
 /** Walks the newc archives at `at`; returns where what follows them starts (their zero padding skipped). */
@@ -69,7 +91,7 @@ function zstdFrame(readAt: ReadAt, at: number): { content: number | undefined; e
 /**
  * The zstd frames and lz4 streams from `start` to the end, as keel build
  * concatenates them (mixed: zstd, then lz4 last); each with where it starts
- * and ends and what it unpacks to (lz4: at most). Throws on anything else.
+ * and ends and what it unpacks to. Throws on anything else.
  */
 export function compressedParts(size: number, readAt: ReadAt, start: number): Array<{ method: 'zstd' | 'lz4'; start: number; end: number; content: number | undefined }> {
   const parts: Array<{ method: 'zstd' | 'lz4'; start: number; end: number; content: number | undefined }> = [];
@@ -83,7 +105,8 @@ export function compressedParts(size: number, readAt: ReadAt, start: number): Ar
         p += 4;
         if (n === LZ4_LEGACY_MAGIC) continue;
         if (p + n > size) throw new Error('an lz4 block cut short');
-        content += LZ4_LEGACY_BLOCK;
+        const last = p + n >= size || readAt(p + n, 4).readUInt32LE(0) === LZ4_LEGACY_MAGIC;
+        content += last ? lz4BlockSize(readAt(p, n)) : LZ4_LEGACY_BLOCK;
         p += n;
       }
       parts.push({ method: 'lz4', start: at, end: size, content });
@@ -96,7 +119,7 @@ export function compressedParts(size: number, readAt: ReadAt, start: number): Ar
   return parts;
 }
 
-/** The unpacked size of an initrd of `size` bytes (with lz4, at most that), or undefined when its format does not say. */
+/** The unpacked size of an initrd of `size` bytes, or undefined when its format does not say. */
 export function unpackedSize(size: number, readAt: ReadAt): number | undefined {
   const start = skipCpio(readAt, size, 0);
   if (start >= size) return start;
