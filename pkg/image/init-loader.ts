@@ -84,9 +84,9 @@ export function initEntries(distDir: string, node: string, nodeRunsHere: boolean
  * keel's cache under the hash of both (a new bundle or a new node gets a new one).
  */
 function codeCache(bundle: string, text: Buffer, node: string): Buffer {
-  const st = statSync(node);
-  // The maker's text is in the key: it sets the V8 flags the cache is made under.
-  const key = createHash('sha256').update(text).update(CACHE_MAKER).update(`\0${node}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 32);
+  // The maker's text is in the key: how the cache is made. Not node's time: keel's cache marks the node it uses
+  // (its mtime) to keep it, and the path of that copy already says which binary it was made from.
+  const key = createHash('sha256').update(text).update(CACHE_MAKER).update(`\0${node}\0${statSync(node).size}`).digest('hex').slice(0, 32);
   const dir = join(cacheDir(), 'code-cache');
   const final = join(dir, key);
   if (existsSync(final)) {
@@ -97,7 +97,9 @@ function codeCache(bundle: string, text: Buffer, node: string): Buffer {
   sweepUnused(dir); // each new bundle makes a cache of about 330 KiB
   const scratch = scratchFor(final);
   try {
-    const r = spawnSync(node, ['-e', CACHE_MAKER, bundle, scratch], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 120_000 });
+    // A fixed seed makes V8 write the same cache every time (its random seed otherwise shows in the bytes), so the image is
+    // the same bytes on any machine; V8 leaves the seed out of the flags a cache is checked under.
+    const r = spawnSync(node, ['--random-seed=1', '-e', CACHE_MAKER, bundle, scratch], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 120_000 });
     if (r.status !== 0) throw new BuildError(`could not make keel-init's code cache with ${node}: ${(r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim()}`);
     renameSync(scratch, final);
     return readFileSync(final);

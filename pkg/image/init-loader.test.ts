@@ -1,0 +1,40 @@
+// keel-init's code cache as keel build makes it: the same bytes on any
+// machine (a fresh cache here stands for another machine), so that an image
+// is reproducible without keel's cache. Its use at boot: test/vm-startup.test.ts.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { requireDist, DIST } from '../../test/helpers/keel-ns.js';
+import { hostArch } from './arch.js';
+import { initEntries } from './init-loader.js';
+import { imageNode } from './node-binary.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** initEntries with keel's cache in a new, empty directory. */
+function freshBuild(node: string) {
+  const saved = process.env.KEEL_CACHE;
+  const dir = mkdtempSync(join(tmpdir(), 'keel-cc-'));
+  dirs.push(dir);
+  process.env.KEEL_CACHE = dir;
+  try {
+    return initEntries(DIST, node, true);
+  } finally {
+    if (saved === undefined) delete process.env.KEEL_CACHE;
+    else process.env.KEEL_CACHE = saved;
+  }
+}
+
+describe("keel-init's code cache", () => {
+  it('is the same bytes when made again from nothing', () => {
+    requireDist();
+    const node = imageNode(hostArch()).path;
+    const cacheOf = (entries: ReturnType<typeof initEntries>) => entries.find((e) => e.path.endsWith('.cache'));
+    const a = cacheOf(freshBuild(node));
+    const b = cacheOf(freshBuild(node));
+    expect(a && a.type === 'file' && a.data.length).toBeGreaterThan(100_000);
+    expect(a?.type === 'file' && b?.type === 'file' && a.data.equals(b.data)).toBe(true);
+  }, 120_000);
+});
