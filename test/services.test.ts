@@ -126,10 +126,11 @@ describe('restart policies', () => {
   }, 120_000);
 
   it('restarts a service whose health check fails when restartOnUnhealthy is set', async () => {
+    // Healthy for 3 s, then not: each new attempt must pass a probe (a runc exec) within those 3 s, which took over 1 s at load 5.
     keel = startKeel(
       'services:\n' +
-        svc('sick', `touch /tmp/ok; (sleep 1; rm /tmp/ok) & ${GRACEFUL}`, 'restartOnUnhealthy: true\nready: {exec: [test, -f, /tmp/ok], interval: 100ms, retries: 2}\nbackoff: {initial: 100ms}') +
-        svc('sick-kept', `touch /tmp/ok; (sleep 1; rm /tmp/ok) & ${GRACEFUL}`, 'ready: {exec: [test, -f, /tmp/ok], interval: 100ms, retries: 2}'),
+        svc('sick', `touch /tmp/ok; (sleep 3; rm /tmp/ok) & ${GRACEFUL}`, 'restartOnUnhealthy: true\nready: {exec: [test, -f, /tmp/ok], interval: 100ms, retries: 2}\nbackoff: {initial: 100ms}') +
+        svc('sick-kept', `touch /tmp/ok; (sleep 3; rm /tmp/ok) & ${GRACEFUL}`, 'ready: {exec: [test, -f, /tmp/ok], interval: 100ms, retries: 2}'),
     );
     await keel.waitFor(/service sick is unhealthy/);
     await until(keel, 'sick', (s) => s.restarts >= 1 && s.state === 'ready');
