@@ -6,6 +6,9 @@ import { join } from 'node:path';
 /** keel's own files: keel-init.js, keel.js, the native addon, node-pty. */
 export const KEEL_LIB = '/usr/lib/keel';
 
+/** The image's node: what /init and the keel CLI run with. */
+export const IMAGE_NODE = '/usr/bin/node';
+
 /** The normalized manifest keel-init runs by default. */
 export const IMAGE_MANIFEST = '/etc/keel/manifest.json';
 

@@ -50,12 +50,13 @@ export function loadInDependencyOrder(modules: readonly ModuleToLoad[], load: (p
   const results: Loaded[] = new Array(modules.length);
   const done = new Set<string>();
   const started = new Set<number>();
+  const listed = new Set(modules.map((m) => m.path));
   let running = 0;
   let finished = 0;
   const ready = (i: number) => {
     const deps = modules[i]!.deps;
     if (deps === undefined) return modules.slice(0, i).every((m) => done.has(m.path));
-    return deps.every((d) => done.has(d) || !modules.some((m) => m.path === d));
+    return deps.every((d) => done.has(d) || !listed.has(d)); // a dependency the list lacks is not waited for
   };
   return new Promise((resolve) => {
     const next = () => {

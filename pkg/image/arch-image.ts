@@ -5,7 +5,7 @@
 // make for it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KEEL_LIB } from '../../model/layout.js';
+import { IMAGE_NODE, KEEL_LIB } from '../../model/layout.js';
 import type { Arch } from './arch.js';
 import { archRoot, foreignBinariesWithLibraries } from './arch-root.js';
 import type { CpioEntry } from './cpio.js';
@@ -23,7 +23,7 @@ export function foreignRuntime(arch: Arch, node: string, interfacesIn: string | 
   return [
     ...foreignBinariesWithLibraries(arch, root.root, [
       { file: root.runc, at: '/usr/bin/runc' },
-      { file: node, at: '/usr/bin/node' },
+      { file: node, at: IMAGE_NODE },
     ]),
     { path: '/bin/busybox', type: 'file', mode: 0o755, data: readFileSync(root.busybox) },
     { path: '/bin/sh', type: 'symlink', target: 'busybox' },

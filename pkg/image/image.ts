@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
 import { DEFAULT_MODULES, INSTANCE_DATA_MODULES, resolveModules } from './modules.js';
-import { IMAGE_MANIFEST, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
+import { IMAGE_MANIFEST, IMAGE_NODE, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import { formatModuleList } from '../../model/module-list.js';
 import type { CpioEntry } from './cpio.js';
 import { compressInitrd, DEFAULT_COMPRESSION, sweepInitrdCache, type Compression } from './initrd.js';
@@ -165,7 +165,7 @@ function hostRuntime(manifest: Manifest, node: string): CpioEntry[] {
     // Only images whose containers make interfaces carry iproute2 (a little over 1 MiB with its libraries).
     ...(usesInterfaces(manifest) ? binaryWithLibraries(iprouteBinary(), '/usr/sbin/ip') : []),
     ...busybox(),
-    ...binaryWithLibraries(node, '/usr/bin/node'),
+    ...binaryWithLibraries(node, IMAGE_NODE),
   ];
 }
 

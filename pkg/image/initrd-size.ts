@@ -10,6 +10,7 @@
 export type ReadAt = (at: number, n: number) => Buffer;
 
 const ZSTD_MAGIC = 0xfd2fb528;
+const NEWC = '070701';
 const LZ4_LEGACY_MAGIC = 0x184c2102;
 /** Every block of lz4's legacy format but each stream's last unpacks to exactly this. */
 const LZ4_LEGACY_BLOCK = 8 << 20;
@@ -34,7 +35,6 @@ export function lz4BlockSize(block: Buffer): number {
   }
   return out;
 }
-const NEWC = '070701';
 
 /** Walks the newc archives at `at`; returns where what follows them starts (their zero padding skipped). */
 function skipCpio(readAt: ReadAt, size: number, at: number): number {
@@ -88,13 +88,21 @@ function zstdFrame(readAt: ReadAt, at: number): { content: number | undefined; e
   return { content, end: p };
 }
 
+export interface CompressedPart {
+  method: 'zstd' | 'lz4';
+  start: number;
+  end: number;
+  /** What it unpacks to; undefined for a zstd frame whose header does not say. */
+  content: number | undefined;
+}
+
 /**
  * The zstd frames and lz4 streams from `start` to the end, as keel build
  * concatenates them (mixed: zstd, then lz4 last); each with where it starts
  * and ends and what it unpacks to. Throws on anything else.
  */
-export function compressedParts(size: number, readAt: ReadAt, start: number): Array<{ method: 'zstd' | 'lz4'; start: number; end: number; content: number | undefined }> {
-  const parts: Array<{ method: 'zstd' | 'lz4'; start: number; end: number; content: number | undefined }> = [];
+export function compressedParts(size: number, readAt: ReadAt, start: number): CompressedPart[] {
+  const parts: CompressedPart[] = [];
   for (let at = start; at < size; ) {
     const magic = readAt(at, 4).readUInt32LE(0);
     if (magic === LZ4_LEGACY_MAGIC) {

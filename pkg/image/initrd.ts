@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import PQueue from 'p-queue';
 import { cacheDir, markUsed, scratchDone, scratchFor, sweepDeadScratch, sweepUnused } from './cache.js';
-import { normalizeEntries, writeCpio, type CpioEntry } from './cpio.js';
+import { IMAGE_NODE } from '../../model/layout.js';
+import { cpioPath, normalizeEntries, writeCpio, type CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
 
 export const COMPRESSIONS = ['mixed', 'zstd', 'gzip', 'lz4'] as const;
@@ -28,12 +29,12 @@ export const DEFAULT_COMPRESSION: Compression = 'mixed';
  * /init can run) in lz4, the rest in zstd. Under emulation (qemu TCG) the
  * kernel unpacks lz4 about three times as fast as zstd; zstd is a third
  * smaller. Once the ICU data is cut (icu-data.ts) an empty manifest's
- * initrd is 22.6 MiB all zstd, 29.8 MiB mixed, and boots a second sooner
+ * initrd is 22.2 MiB all zstd, 29.9 MiB mixed, and boots a second sooner
  * under TCG (bench/results/boot.json). The lz4 archive goes last: the
  * kernel's lz4 reader has no end of stream, and reads whatever follows it as
  * more lz4 (another lz4 archive is fine: its magic starts a new stream).
  */
-const LZ4_WHEN_MIXED = 'usr/bin/node';
+const LZ4_WHEN_MIXED = cpioPath(IMAGE_NODE);
 
 /**
  * How each is made. zstd -19 keeps the window at 8 MiB, the most the
@@ -46,6 +47,10 @@ const COMMANDS: Record<Exclude<ArchiveCompression, 'gzip'>, (size: number) => st
   lz4: () => ['lz4', '-l', '-9', '-q', '-c'],
 };
 const LEVEL: Record<ArchiveCompression, string> = { zstd: '19', gzip: '9', lz4: 'l9' };
+const ARCHIVE_COMPRESSIONS = Object.keys(LEVEL) as ArchiveCompression[];
+
+/** What an archive other than node's is compressed with (mixed: zstd). */
+const restOf = (method: Compression): ArchiveCompression => (method === 'mixed' ? 'zstd' : method);
 
 /** A file this big gets an archive of its own: node, runc, busybox, libc, which builds share. */
 const OWN_ARCHIVE = 1 << 20;
@@ -103,9 +108,9 @@ function runCompressor(argv: string[], input: Buffer): Promise<Buffer> {
 
 /** `data` as one compressed archive (mixed: zstd, as for everything but node's binary). */
 export function compress(method: Compression, data: Buffer): Promise<Buffer> {
-  if (method === 'mixed') return compress('zstd', data);
-  if (method === 'gzip') return Promise.resolve(gzipSync(data, { level: 9 }));
-  return runCompressor(COMMANDS[method](data.length), data);
+  const m = restOf(method);
+  if (m === 'gzip') return Promise.resolve(gzipSync(data, { level: 9 }));
+  return runCompressor(COMMANDS[m](data.length), data);
 }
 
 function cacheFor(method: ArchiveCompression): string {
@@ -131,7 +136,7 @@ async function compressedArchive(method: ArchiveCompression, cpio: Buffer): Prom
 
 /** Removes what dead builds left half-written, and archives unused for 30 days. */
 export function sweepInitrdCache(): void {
-  for (const method of ['zstd', 'gzip', 'lz4'] as const) {
+  for (const method of ARCHIVE_COMPRESSIONS) {
     sweepDeadScratch(cacheFor(method));
     sweepUnused(cacheFor(method));
   }
@@ -144,6 +149,6 @@ export async function compressInitrd(entries: readonly CpioEntry[], method: Comp
   // Its parent directories are in the archives before it, so node's archive can move to the end.
   const ordered = [...runs.filter((r) => !fast(r)), ...runs.filter(fast)];
   const queue = new PQueue({ concurrency: Math.max(1, availableParallelism()) });
-  const parts = await Promise.all(ordered.map((run) => queue.add(() => compressedArchive(fast(run) ? 'lz4' : method === 'mixed' ? 'zstd' : method, writeCpio(run)))));
+  const parts = await Promise.all(ordered.map((run) => queue.add(() => compressedArchive(fast(run) ? 'lz4' : restOf(method), writeCpio(run)))));
   return Buffer.concat(parts as Buffer[]);
 }
