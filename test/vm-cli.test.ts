@@ -101,6 +101,12 @@ describe('keel run with --publish, --data and a prompt on every console', () => 
       const macs = await vm.keel('exec', 'web', 'sh', '-c', 'cat /sys/class/net/eth*/address');
       for (const mac of EXTRA_MACS) expect(macs.stdout, macs.stderr).toContain(mac);
 
+      // Only the devices keel run asks for: none of qemu's defaults, such as the empty IDE CD-ROM drive a pc
+      // machine gets (it would be SCSI device 1:0:0:0, sr0, on the IDE controller's second port).
+      const scsi = await vm.keel('exec', 'web', 'ls', '/sys/bus/scsi/devices');
+      expect(scsi.stdout, scsi.stderr).toMatch(/^host\d+$/m);
+      expect(scsi.stdout).not.toMatch(/^\d+:\d+:\d+:\d+$/m);
+
       const info = await vm.keel('inspect');
       expect(info.status, info.stderr).toBe(0);
       expect(JSON.parse(info.stdout)).toMatchObject({

@@ -115,6 +115,10 @@ function channelArgs(ch: ChannelPaths | undefined): string[] {
 export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?: ChannelPaths, uefi?: UefiFiles, dataFile?: string): string[] {
   const boot = archBoot(opts.arch);
   return [
+    // Only the devices asked for below. qemu's defaults add, on a pc machine, an empty IDE CD-ROM drive (with
+    // a VGA card, a floppy and a parallel port): keel-init then loaded its drive's driver, which waits about
+    // 0.25 s under TCG for the empty drive to answer, and its config-drive search opened the drive (0.15 s).
+    '-nodefaults',
     ...boot.qemuMachine,
     '-accel', accel,
     ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', boot.tcgCpu]),
