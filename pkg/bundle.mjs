@@ -25,8 +25,11 @@ const common = {
   external: ['*.node', 'node-pty', 'dockerode'],
   logLevel: 'warning',
 };
+// keel-init never uses pino's own destinations or transports: see pkg/stubs/pino-streams.cjs.
+const initOnly = { alias: { 'sonic-boom': './pkg/stubs/pino-streams.cjs', 'thread-stream': './pkg/stubs/pino-streams.cjs' } };
 const cjs = await build({
   ...common,
+  ...initOnly,
   entryPoints: ['init/entry.ts'],
   outfile: 'dist/keel-init.cjs',
   format: 'cjs',
@@ -46,7 +49,7 @@ const cjs = await build({
 const asciiOnly = (text) => text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
 writeFileSync('dist/keel-init.cjs', asciiOnly(cjs.outputFiles[0].text));
 // The ES module twin (namespace mode, keel init-image's container init) is kept ASCII only for the same reason.
-const esm = await build({ ...common, entryPoints: ['init/entry.ts'], outfile: 'dist/keel-init.js', banner: { js: requireShim }, charset: 'ascii', write: false });
+const esm = await build({ ...common, ...initOnly, entryPoints: ['init/entry.ts'], outfile: 'dist/keel-init.js', banner: { js: requireShim }, charset: 'ascii', write: false });
 writeFileSync('dist/keel-init.js', asciiOnly(esm.outputFiles[0].text));
 await build({ ...common, entryPoints: ['pkg/cli/entry.ts'], outfile: 'dist/keel.js', banner: { js: `#!/usr/bin/env node\n${requireShim}` } });
 chmodSync('dist/keel.js', 0o755);

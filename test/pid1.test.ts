@@ -1,6 +1,7 @@
 // keel-init as PID 1 of a PID namespace: reaping, signals, shutdown,
 // containment of faults, and the emergency state, all with real processes.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, startKeel, type KeelNs } from './helpers/keel-ns.js';
@@ -58,6 +59,21 @@ describe('keel-init as PID 1 of a PID namespace', () => {
     expect(await keel.exited).toEqual({ code: 0, signal: null });
     expect(keel.output()).toContain(`keel: ${sig}: ${action}`);
     expect(keel.output()).toContain(`keel: ${action} now`);
+  });
+
+  it('boots without its log file when keel.log cannot be opened, says so, and shuts down cleanly', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'keel-nolog-'));
+    try {
+      mkdirSync(join(state, 'keel.log')); // a directory where the log file would go
+      keel = startKeel('hostname: nolog\n', {}, { stateDir: state });
+      await keel.waitFor(/boot complete/);
+      expect(keel.output()).toMatch(/keel: warning: no log file in \S+: EISDIR/);
+      keel.signal('SIGTERM');
+      expect(await keel.exited).toEqual({ code: 0, signal: null });
+      expect(keel.output()).toMatch(/keel: poweroff now/);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 
   it('logs SIGHUP and keeps running', async () => {

@@ -19,8 +19,9 @@ export function openLog(stateDir: string): { logger: Logger; path: string | unde
     const file = new RotatingFile(path, KEEL_LOG_MAX_BYTES, KEEL_LOG_KEEP);
     return { logger: pino({ base: undefined, timestamp: false, level: 'debug' }, { write: (line: string) => file.write(line) }), path };
   } catch (err) {
-    // Still a working init without its log file: say so on the console.
-    return { logger: pino({ enabled: false }), path: undefined, error: (err as Error).message };
+    // Still a working init without its log file: say so on the console. (A stream of keel's own: the bundle
+    // has none of pino's, pkg/stubs/pino-streams.cjs.)
+    return { logger: pino({ enabled: false }, { write: () => undefined }), path: undefined, error: (err as Error).message };
   }
 }
 
