@@ -27,11 +27,11 @@ function bootReport(name: string): BootReport {
   return JSON.parse(r.stdout) as BootReport;
 }
 
-/** Boots `image` (NAME of NAME-kernel etc.), waits for `done` on the console (and with `report`, asks keel for its boot report), then stops the VM. */
-export async function bootUntil(image: string, done: RegExp, timeoutMs: number, opts: { memMb?: number; report?: boolean } = {}): Promise<Boot> {
+/** Boots `image` (NAME of NAME-kernel etc.) with `cpus` vCPUs (1 by default), waits for `done` on the console (and with `report`, asks keel for its boot report), then stops the VM. */
+export async function bootUntil(image: string, done: RegExp, timeoutMs: number, opts: { memMb?: number; cpus?: number; report?: boolean } = {}): Promise<Boot> {
   const t0 = Date.now();
   const name = `bench-${basename(image)}-${process.pid}-${++vms}`;
-  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--name', name, '--mem', String(opts.memMb ?? 1024), '--no-reboot', image], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const vm = spawn(process.execPath, [join(DIST, 'keel.js'), 'run', '--name', name, '--mem', String(opts.memMb ?? 1024), '--cpus', String(opts.cpus ?? 1), '--no-reboot', image], { stdio: ['ignore', 'pipe', 'pipe'] });
   let screen = '';
   const lines: Boot['lines'] = [];
   let partial = '';
