@@ -5,8 +5,20 @@
 // aliases are quadratic), its duplicate-key check compares each key with
 // every other (a mapping of 40,000 keys took 25 s), and an alias bomb or an
 // alias to a missing anchor ends in a bare ReferenceError.
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Alias, type Document, type Node, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml';
+import type { Alias, Document, LineCounter, Node, ScalarTag, YAMLMap, YAMLSeq } from 'yaml';
 import { clip, formatPath, type Path } from './schema.js';
+
+type YamlLib = typeof import('yaml');
+let loaded: YamlLib | undefined;
+/**
+ * The yaml library, loaded when the first YAML is read rather than when the
+ * bundle starts: it is a third of keel-init's bundle (250 KB), and a VM boots
+ * from keel build's normalized JSON, which never needs it. (A require, not an
+ * import: esbuild bundles it all the same, and runs its module code only here.)
+ */
+function yaml(): YamlLib {
+  return (loaded ??= require('yaml') as YamlLib);
+}
 
 /**
  * LinuxKit reads its YAML with YAML 1.1 rules, where 0644 is octal; YAML 1.2
@@ -47,10 +59,10 @@ export interface YamlData {
 
 /** Parses YAML text; throws the problems as a list of Located when the text is not a readable document. */
 export function readYaml(text: string): YamlData | Located[] {
-  const counter = new LineCounter();
+  const counter = new (yaml().LineCounter)();
   let doc: Document.Parsed;
   try {
-    doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: false, customTags: (tags) => [LEGACY_OCTAL, ...tags] });
+    doc = yaml().parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: false, customTags: (tags) => [LEGACY_OCTAL, ...tags] });
   } catch (err) {
     if (err instanceof RangeError) return [{ field: '', message: TOO_DEEP }];
     throw err;
@@ -96,7 +108,7 @@ class DataReader {
 
   value(node: unknown, path: Path, depth: number): Sized {
     if (node === null || node === undefined) return { value: null, size: 1 };
-    if (isAlias(node)) return this.alias(node, path);
+    if (yaml().isAlias(node)) return this.alias(node, path);
     const n = node as Node;
     if (n.anchor) this.anchors.set(n.anchor, n);
     if (depth > MAX_DEPTH) {
@@ -105,7 +117,7 @@ class DataReader {
     }
     // Only anchored values are remembered: they are all an alias can name.
     if (n.anchor) this.open.add(n);
-    const sized = isMap(n) ? this.map(n, path, depth) : isSeq(n) ? this.seq(n, path, depth) : { value: scalarValue(n), size: 1 };
+    const sized = yaml().isMap(n) ? this.map(n, path, depth) : yaml().isSeq(n) ? this.seq(n, path, depth) : { value: scalarValue(n), size: 1 };
     if (n.anchor) {
       this.open.delete(n);
       this.done.set(n, sized);
@@ -165,9 +177,9 @@ class DataReader {
 
   /** A mapping key as a field name: a plain value (an alias to one is read through). */
   private key(node: unknown, path: Path): string | undefined {
-    const target = isAlias(node) ? this.anchors.get(node.source) : node;
+    const target = yaml().isAlias(node) ? this.anchors.get(node.source) : node;
     if (target === null || target === undefined) return '';
-    if (isScalar(target)) return String(scalarValue(target) ?? '');
+    if (yaml().isScalar(target)) return String(scalarValue(target) ?? '');
     this.problem(node as Node, path, 'a key is a list or a mapping; keys are plain names');
     return undefined;
   }
@@ -175,7 +187,7 @@ class DataReader {
 
 /** Scalars resolve to JSON's kinds under the core schema; anything else (a custom tag's value) is read as text. */
 function scalarValue(node: Node): unknown {
-  const v = isScalar(node) ? node.value : undefined;
+  const v = yaml().isScalar(node) ? node.value : undefined;
   if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
   return v === undefined ? null : String(v);
 }
@@ -188,8 +200,8 @@ function locate(doc: Document.Parsed, counter: LineCounter, path: Path, atKey: b
     // For an unknown or misspelt key the key node is the better place to point at.
     if (atKey && n === path.length && n > 0) {
       const parent = doc.getIn(path.slice(0, -1), true);
-      const key = isMap(parent) ? parent.items.find((it) => isScalar(it.key) && it.key.value === path[path.length - 1])?.key : undefined;
-      if (isScalar(key) && key.range) node = key;
+      const key = yaml().isMap(parent) ? parent.items.find((it) => yaml().isScalar(it.key) && it.key.value === path[path.length - 1])?.key : undefined;
+      if (yaml().isScalar(key) && key.range) node = key;
     }
     const range = (node as { range?: readonly number[] | null } | undefined)?.range;
     if (node && typeof node === 'object' && range) return at(counter, range[0]!);
