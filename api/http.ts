@@ -80,6 +80,9 @@ export interface Stream {
  */
 export function openStream(req: IncomingMessage, res: ServerResponse, contentType: string, notice: (dropped: number) => string): Stream {
   res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+  // Node sends the head with the first body bytes: a follow stream with nothing to send yet (a quiet service's
+  // logs, no new events) would leave its client with no answer at all until a line came.
+  res.flushHeaders();
   const closers: Array<() => void> = [];
   const close = () => closers.splice(0).forEach((f) => f());
   req.on('close', close);

@@ -43,6 +43,18 @@ function raw(path: string): { socket: Socket; received: () => string; closed: Pr
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+describe('a follow stream with nothing to send yet', () => {
+  it('answers 200 at once, before its first line, so the client knows the stream is open', async () => {
+    const path = await start(new EventBus());
+    const f = raw(path);
+    f.socket.write('GET /v1/events?follow=1 HTTP/1.1\r\nhost: x\r\n\r\n');
+    const deadline = Date.now() + 5000;
+    while (!f.received().startsWith('HTTP/1.1 200') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(f.received()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(f.received()).toMatch(/content-type: application\/x-ndjson/i);
+  });
+});
+
 describe('an event follower that reads too slowly', () => {
   it('is sent what fits, told which events it lost by their ids, and then gets the rest', async () => {
     const bus = new EventBus();
