@@ -22,9 +22,11 @@ describe("the cache's sweep", () => {
     const usedAgain = file('used-again', UNUSED_MS + 86_400_000);
     const recent = file('recent', 86_400_000);
     const older = file('node-20.20.2-1000-111', 86_400_000);
+    // A running build's copy in the making, old or named: its build removes or renames it, not the sweep.
+    const building = file(`node-20.20.2-1000-222.tmp-${process.pid}`, UNUSED_MS + 86_400_000);
     markUsed(usedAgain);
     sweepUnused(dir, (n) => n.startsWith('node-20.20.2-1000-'));
-    expect([stale, usedAgain, recent, older].map(existsSync)).toEqual([false, true, true, false]);
+    expect([stale, usedAgain, recent, older, building].map(existsSync)).toEqual([false, true, true, false, true]);
     sweepUnused(join(dir, 'no-such-dir')); // nothing there: nothing to do
   });
 });

@@ -61,7 +61,10 @@ export function markUsed(path: string): void {
   utimesSync(path, now, now);
 }
 
-/** Removes the files in `dir` that no build has used (markUsed) for UNUSED_MS, and those `alsoRemove` names. */
+/**
+ * Removes the files in `dir` that no build has used (markUsed) for UNUSED_MS, and those `alsoRemove` names.
+ * Scratch paths are left to sweepDeadScratch: one may be a running build's.
+ */
 export function sweepUnused(dir: string, alsoRemove: (name: string) => boolean = () => false): void {
   let names: string[];
   try {
@@ -71,6 +74,7 @@ export function sweepUnused(dir: string, alsoRemove: (name: string) => boolean =
   }
   const old = Date.now() - UNUSED_MS;
   for (const n of names) {
+    if (SCRATCH.test(n)) continue;
     try {
       if (alsoRemove(n) || statSync(join(dir, n)).mtimeMs < old) rmSync(join(dir, n), { force: true });
     } catch {

@@ -51,7 +51,7 @@ function strippedCopy(binary: string, name: string, strip = 'strip'): { path: st
   }
   mkdirSync(dir, { recursive: true });
   // 86 MB each: copies unused for 30 days go, and so do older copies of this same package (npm ci writes it anew, with a new time).
-  sweepUnused(dir, (n) => n.startsWith(prefix) && !n.includes('.tmp-'));
+  sweepUnused(dir, (n) => n.startsWith(prefix));
   const scratch = scratchFor(final);
   const r = spawnSync(strip, ['--strip-all', '-o', scratch, binary], { encoding: 'utf8' });
   if (r.status !== 0) {
