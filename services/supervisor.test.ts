@@ -28,7 +28,7 @@ interface World {
 let world: World | undefined;
 
 /** A supervisor over `services:` written as YAML, each entry's image a dummy path. */
-function supervise(yaml: string): World {
+function supervise(yaml: string, concurrency?: number): World {
   const manifest = parseManifest(`services:\n${yaml}`, 'keel.yml');
   const clock = new ManualClock();
   const engine = new FakeEngine();
@@ -42,7 +42,7 @@ function supervise(yaml: string): World {
       return { path: `/run/notify/${service}.sock`, close: () => notify.delete(service) };
     },
   };
-  const sup = new Supervisor(manifest.services, { engine, emit: (e) => bus.emit(e), stateDir, clock, random: () => 0.5, notifyHub });
+  const sup = new Supervisor(manifest.services, { engine, emit: (e) => bus.emit(e), stateDir, clock, random: () => 0.5, notifyHub }, concurrency);
   world = { sup, clock, engine, events, notify };
   return world;
 }
@@ -217,6 +217,19 @@ describe('dependencies', () => {
     await settle();
     expect(state(w, 'migrate')).toBe('completed');
     expect(state(w, 'app')).toBe('ready');
+  });
+
+  it('start first, when starts are bounded, the services that others wait on, the longest chain first', async () => {
+    // One start at a time: the queue's order is the start order. proxy waits on web, web on db; cache on queue.
+    const w = supervise(
+      svc('cache', 'dependsOn: [queue]') + svc('logs') + svc('proxy', 'dependsOn: [web]') + svc('queue') + svc('web', 'dependsOn: [db]') + svc('db'),
+      1,
+    );
+    w.sup.startAll();
+    await settle();
+    // db heads a chain of two, queue and web chains of one: web, queued once db is up, goes before logs,
+    // which has waited longer but heads nothing. Equals keep their order of arrival.
+    expect(w.engine.runs.map((r) => r.id)).toEqual(['db', 'queue', 'web', 'logs', 'cache', 'proxy']);
   });
 
   it('say so when a dependency ended without meeting its condition', async () => {

@@ -1,10 +1,12 @@
 // The supervisor: all services, started in dependency order (independent ones
 // in parallel, bounded), and stopped in reverse order at shutdown, each
 // within its stopTimeout. A crash loop of one never holds up the others:
-// each service runs its own loop; the queue only bounds concurrent starts.
+// each service runs its own loop; the queue only bounds concurrent starts,
+// and takes first those that others wait on (start-priority.ts).
 import PQueue from 'p-queue';
 import type { Dependency, ServiceEntry } from '../model/index.js';
 import { Service, type ServiceDeps } from './service.js';
+import { startPriorities } from './start-priority.js';
 import type { ServiceState } from './states.js';
 import { systemClock, type Clock } from './clock.js';
 
@@ -36,6 +38,8 @@ export class Supervisor {
   private readonly everReady = new Set<string>();
   private summary: ReadySummary | undefined;
   private readonly clock: Clock;
+  /** Each service's place in the start queue: the longest chain of services waiting on it. */
+  private readonly priority: Map<string, number>;
 
   constructor(
     entries: readonly ServiceEntry[],
@@ -44,6 +48,7 @@ export class Supervisor {
   ) {
     this.queue = new PQueue({ concurrency });
     this.clock = deps.clock ?? systemClock;
+    this.priority = startPriorities(entries);
     for (const e of entries) {
       const s = new Service(e, deps);
       this.services.set(e.name, s);
@@ -67,15 +72,12 @@ export class Supervisor {
 
   private changed(): void {
     if (!this.launched || this.shuttingDown) return;
+    const startable: Service[] = [];
     for (const s of this.services.values()) {
       if (s.state !== 'waiting' || this.queued.has(s.name)) continue;
       const pending = this.depsOf(s).filter((d) => !satisfied(d.service, d.condition));
       if (pending.length === 0) {
-        this.queued.add(s.name);
-        void this.queue.add(async () => {
-          this.queued.delete(s.name);
-          if (!this.shuttingDown) await s.start();
-        });
+        startable.push(s);
       } else {
         const blocked = pending.find((d) => d.service.state === 'failed' || d.service.state === 'stopped');
         const reason = blocked
@@ -83,6 +85,18 @@ export class Supervisor {
           : `waiting for ${pending.map((d) => `${d.service.name} (${d.condition})`).join(', ')}`;
         s.waitingFor(reason, blocked !== undefined);
       }
+    }
+    // Queued in priority order as well as with it: the queue starts a task the moment it has room, before the next is added.
+    const priority = (s: Service) => this.priority.get(s.name) ?? 0;
+    for (const s of startable.sort((a, b) => priority(b) - priority(a))) {
+      this.queued.add(s.name);
+      void this.queue.add(
+        async () => {
+          this.queued.delete(s.name);
+          if (!this.shuttingDown) await s.start();
+        },
+        { priority: priority(s) },
+      );
     }
     this.settle();
   }
