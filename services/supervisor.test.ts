@@ -232,6 +232,18 @@ describe('dependencies', () => {
     expect(w.engine.runs.map((r) => r.id)).toEqual(['db', 'queue', 'web', 'logs', 'cache', 'proxy']);
   });
 
+  it('start each service once, even when several wait for room to start and one ends at once', async () => {
+    // One start at a time: the others wait in the queue while the first starts, and must be queued once each.
+    const w = supervise(svc('first') + svc('oneshot', 'restart: "no"') + svc('last'), 1);
+    w.engine.onStart = (r) => {
+      if (r.id === 'oneshot') r.exit(exited(0));
+    };
+    w.sup.startAll();
+    await settle();
+    expect(state(w, 'oneshot')).toBe('completed');
+    expect(w.engine.runs.map((r) => r.id).sort()).toEqual(['first', 'last', 'oneshot']);
+  });
+
   it('say so when a dependency ended without meeting its condition', async () => {
     const w = supervise(svc('db', 'restart: "no"\nready: {exec: [check]}') + svc('web', 'dependsOn: [db]'));
     w.engine.onStart = (r) => (r.execResult = { code: 1, signal: null, stdout: '', stderr: '', timedOut: false });

@@ -87,9 +87,11 @@ export class Supervisor {
       }
     }
     // Queued in priority order as well as with it: the queue starts a task the moment it has room, before the next is added.
+    // All are marked queued first: a start changes its service's state, which runs this again inside the loop below.
     const priority = (s: Service) => this.priority.get(s.name) ?? 0;
-    for (const s of startable.sort((a, b) => priority(b) - priority(a))) {
-      this.queued.add(s.name);
+    const order = startable.sort((a, b) => priority(b) - priority(a));
+    for (const s of order) this.queued.add(s.name);
+    for (const s of order) {
       void this.queue.add(
         async () => {
           this.queued.delete(s.name);
