@@ -2,7 +2,7 @@ export { emptyManifest, fieldLocator, loadManifest, parseManifest, readManifestT
 export type { ManifestProblem } from './load.js';
 export type { Manifest, FileEntry, KernelSpec, ContainerEntry, ContainerBase, ImageLabel } from './manifest.js';
 export { parseDuration, formatDuration } from './duration.js';
-export { findCycle } from './service.js';
+export { findCycle, waitersOf } from './service.js';
 export { manifestWarnings, replacedByKeel, type ManifestWarning } from './warnings.js';
 export { LINK_MODULES, linkKind } from './link-kinds.js';
 export type { ServiceEntry, Dependency } from './service.js';

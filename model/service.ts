@@ -70,6 +70,19 @@ export const serviceSpec = eitherKind(object({
 type SpecValue<S> = S extends Spec<infer T> ? T : never;
 export type ServiceEntry = SpecValue<typeof serviceSpec>;
 
+/** The services that depend on each service (directly), by name, in the manifest's order. */
+export function waitersOf(services: readonly ServiceEntry[]): Map<string, string[]> {
+  const waiters = new Map<string, string[]>();
+  for (const s of services) {
+    for (const d of s.dependsOn) {
+      const list = waiters.get(d.name);
+      if (list) list.push(s.name);
+      else waiters.set(d.name, [s.name]);
+    }
+  }
+  return waiters;
+}
+
 /** Finds a dependency cycle, returned as the names around it, e.g. [a, b, a]. */
 export function findCycle(services: readonly ServiceEntry[]): string[] | undefined {
   const deps = new Map(services.map((s) => [s.name, s.dependsOn.map((d) => d.name)]));

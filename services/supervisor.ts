@@ -4,7 +4,7 @@
 // each service runs its own loop; the queue only bounds concurrent starts,
 // and takes first those that others wait on (start-priority.ts).
 import PQueue from 'p-queue';
-import type { Dependency, ServiceEntry } from '../model/index.js';
+import { waitersOf, type Dependency, type ServiceEntry } from '../model/index.js';
 import { Service, type ServiceDeps } from './service.js';
 import { startPriorities } from './start-priority.js';
 import type { ServiceState } from './states.js';
@@ -38,6 +38,8 @@ export class Supervisor {
   private readonly everReady = new Set<string>();
   private summary: ReadySummary | undefined;
   private readonly clock: Clock;
+  /** The services that depend on each, by name: started after it, stopped before it. */
+  private readonly waiters: Map<string, string[]>;
   /** Each service's place in the start queue: the longest chain of services waiting on it. */
   private readonly priority: Map<string, number>;
 
@@ -48,7 +50,8 @@ export class Supervisor {
   ) {
     this.queue = new PQueue({ concurrency });
     this.clock = deps.clock ?? systemClock;
-    this.priority = startPriorities(entries);
+    this.waiters = waitersOf(entries);
+    this.priority = startPriorities(entries, this.waiters);
     for (const e of entries) {
       const s = new Service(e, deps);
       this.services.set(e.name, s);
@@ -139,12 +142,10 @@ export class Supervisor {
   async stopAll(): Promise<void> {
     this.shuttingDown = true;
     const stopped = new Map<string, Promise<void>>();
-    const dependents = new Map<string, Service[]>();
-    for (const s of this.services.values()) for (const d of this.depsOf(s)) dependents.set(d.service.name, [...(dependents.get(d.service.name) ?? []), s]);
     const stopOne = (s: Service): Promise<void> => {
       let p = stopped.get(s.name);
       if (!p) {
-        p = Promise.all((dependents.get(s.name) ?? []).map(stopOne)).then(() => s.stop());
+        p = Promise.all((this.waiters.get(s.name) ?? []).map((w) => stopOne(this.services.get(w)!))).then(() => s.stop());
         stopped.set(s.name, p);
       }
       return p;
