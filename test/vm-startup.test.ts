@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initrdEntries } from './helpers/initrd.js';
@@ -18,7 +18,12 @@ const LIB = '/usr/lib/keel';
 // Runs the image's /init with the image's node, as `keel-init --version`, from
 // a copy of the image's keel files; prints what the loader recorded.
 const DRIVER = `process.argv = [process.argv[0], '/init', '--version'];
-process.on('exit', () => console.log('state ' + globalThis.__keelCodeCache?.state));
+const before = new Set(process.moduleLoadList);
+process.on('exit', () => {
+  console.log('state ' + globalThis.__keelCodeCache?.state);
+  const added = process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith('NativeModule '));
+  console.log('loaded ' + added.map((m) => m.slice('NativeModule '.length)).join(' '));
+});
 require(process.env.INIT);
 `;
 
@@ -36,7 +41,7 @@ function unpackKeel(initrd: string, to: string): { node: string; init: string } 
 }
 
 function runInit(files: { node: string; init: string }): { status: number | null; out: string } {
-  const r = spawnSync(files.node, [join(dir, 'host', 'driver.cjs')], { encoding: 'utf8', env: { PATH: process.env.PATH, INIT: files.init } });
+  const r = spawnSync(files.node, [join(dirname(files.init), 'driver.cjs')], { encoding: 'utf8', env: { PATH: process.env.PATH, INIT: files.init } });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
@@ -63,6 +68,14 @@ describe("keel-init's code cache", () => {
     expect(stale.out).toContain('state rejected');
     rmSync(join(dir, 'host/lib/keel-init.cjs.cache'));
     expect(runInit(files).out).toContain('state absent');
+  }, 120_000);
+
+  it("keeps node's http, crypto, child_process, readline and worker_threads out of what comes before the first line", () => {
+    // `--version` runs what keel-init runs before its first line; the rest of it (init/boot/boot.ts) loads after.
+    const out = runInit(unpackKeel(`${image}-initrd.img`, join(dir, 'early'))).out;
+    const loaded = /^loaded (.*)$/m.exec(out)?.[1]?.split(' ') ?? [];
+    expect(loaded).toContain('tty'); // the console's own stream: the line is written through it
+    for (const m of ['http', 'crypto', 'child_process', 'readline', 'worker_threads', 'cluster', 'v8']) expect(loaded).not.toContain(m);
   }, 120_000);
 
   it('is taken by V8 when the image boots, and keel-init says so on the console', async () => {

@@ -6,30 +6,17 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { EventBus } from '../../events/bus.js';
 import { emptyManifest, ManifestError, parseManifest, type Manifest } from '../../model/index.js';
-import { IMAGE_MANIFEST } from '../../model/layout.js';
 import type { OutputMode } from '../../model/manifest.js';
 import type { StreamName } from '../../runtime/engine.js';
 import type { ExitRecord } from '../../services/report.js';
 import type { Supervisor } from '../../services/supervisor.js';
-import type { InitArgs } from '../core/args.js';
 import { consoleWriter } from '../console/sink.js';
 import { readManifest } from './manifest-reader.js';
+import { CONTAINER_MANIFEST } from './container-mode.js';
 import type { PowerControl } from './power.js';
 
-/** Where a container image keeps its keel.yml. */
-export const CONTAINER_MANIFEST = '/etc/keel/keel.yml';
 /** The service a CMD given to docker run becomes. */
 export const CMD_SERVICE = 'cmd';
-
-/** PID 1 with /proc mounted, in a container a Docker or Podman engine made. */
-export function isContainerInit(isPid1: boolean): boolean {
-  return isPid1 && existsSync('/proc/self') && (existsSync('/.dockerenv') || existsSync('/run/.containerenv'));
-}
-
-/** Without --manifest: /etc/keel/keel.yml, else the manifest.json keel build writes. */
-export function containerDefaults(args: InitArgs): void {
-  if (!args.manifestSet && (existsSync(CONTAINER_MANIFEST) || !existsSync(IMAGE_MANIFEST))) args.manifest = CONTAINER_MANIFEST;
-}
 
 /** The manifest, with `command` (docker run's CMD) as its main service; no manifest file is fine when there is a command. */
 export async function containerManifest(path: string, command: readonly string[]): Promise<Manifest> {

@@ -1,4 +1,5 @@
-// What every boot stage starts from: made by main() before the first stage.
+// What every boot stage starts from: main() makes the early part before the
+// first stage, boot.ts the rest once it is loaded.
 import type { EventBus } from '../../events/bus.js';
 import type { StatePaths } from '../../model/layout.js';
 import type { Supervisor } from '../../services/supervisor.js';
@@ -9,11 +10,11 @@ import type { Late } from './late.js';
 import type { PowerControl } from './power.js';
 import type { BootRecord } from './record.js';
 
-export interface BootBase {
+/** What main() has before the rest of keel-init is loaded: enough for the first line and the machine's set-up. */
+export interface EarlyBase {
   bus: EventBus;
   sys: Sys;
   args: InitArgs;
-  paths: StatePaths;
   /** The first process of a booting kernel: set the machine up, power off at the end. */
   machine: boolean;
   /** A container image's init (docker run): its signal table, exit code, output and stop deadline. */
@@ -21,6 +22,10 @@ export interface BootBase {
   isPid1: boolean;
   console: Console;
   record: BootRecord;
+}
+
+export interface BootBase extends EarlyBase {
+  paths: StatePaths;
   power: PowerControl;
   /** The supervisor, once the runtime is found. */
   supervisor: Late<Supervisor>;

@@ -1,35 +1,29 @@
 // keel-init: the entry point of PID 1. main() does what must come before
-// anything else (the fault guard, the console, the arguments, the addon, the
-// move out of the initramfs), then boot runs as declared stages (stages.ts).
+// anything else (the fault guard, the console, the arguments, the first line,
+// the addon, the move out of the initramfs) and the machine's set-up, which
+// starts the kernel modules loading; then the rest of keel-init (boot.ts: the
+// control API, the runtime, the supervisor, and node's http, crypto and
+// child_process under them) loads while they load, and boot runs on as
+// declared stages (stages.ts).
 import { existsSync } from 'node:fs';
 import { EventBus } from '../../events/bus.js';
-import { statePaths } from '../../model/layout.js';
 import { VERSION } from '../../model/version.js';
-import type { Supervisor } from '../../services/supervisor.js';
 import { parseArgs, USAGE } from '../core/args.js';
-import { enterEmergency } from '../core/emergency.js';
 import { installGuard } from '../core/guard.js';
-import { limitHeapGrowth } from '../core/heap-budget.js';
-import { trackChildProcesses } from '../core/owned-children.js';
 import { sys, type Sys } from '../core/sys.js';
-import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
+import { COPY_ASKED, COPIED_ENV, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
 import { sayCodeCache } from './code-cache.js';
 import { Console } from './console.js';
-import type { BootBase } from './context.js';
-import { controlStage, promptStage } from './control.js';
-import { instanceDataStage } from './instance-data.js';
-import { Late } from './late.js';
-import { PowerControl } from './power.js';
+import { containerDefaults, isContainerInit } from './container-mode.js';
+import type { EarlyBase } from './context.js';
+import { machineStage } from './machine-stage.js';
 import { BootRecord } from './record.js';
-import { consoleStage, logStage, machineStage, reaperStage, signalStage } from './setup.js';
+import { stageLog } from './stage-log.js';
 import { Stages } from './stages.js';
-import { completeStage, manifestStage, onbootStage, planStage, runtimeStage, servicesStage } from './workload.js';
-import { containerDefaults, isContainerInit } from './container.js';
 
 export function main(argv: readonly string[]): void {
   const bus = new EventBus();
   installGuard(bus);
-  trackChildProcesses();
   const args = parseArgs(argv);
   const isPid1 = process.pid === 1;
   const container = args.mode === 'container' || (args.mode === 'auto' && isContainerInit(isPid1));
@@ -41,10 +35,13 @@ export function main(argv: readonly string[]): void {
     process.exitCode = args.errors.length > 0 ? 2 : 0;
     return;
   }
-  // Not earlier: keel build makes the code cache running the lines above (--version) under V8's default flags.
-  limitHeapGrowth();
   const machine = args.mode === 'machine' || (args.mode === 'auto' && isPid1 && !existsSync('/proc/self'));
   if (container) containerDefaults(args);
+  const mode = machine ? 'machine' : container ? 'container' : 'namespace';
+  // The first line, as early as the floor's /init says its own. A keel-init that the root's copy
+  // started again (switch-root.ts) has said it already.
+  const startedAt = Date.now();
+  if (process.env[COPIED_ENV] === undefined) sayStart(bus, mode);
   let s: Sys;
   try {
     s = sys();
@@ -55,33 +52,19 @@ export function main(argv: readonly string[]): void {
     return;
   }
   const root = machine ? leaveRoot(bus, s) : undefined;
-  const base: BootBase = {
-    bus,
-    sys: s,
-    args,
-    paths: statePaths(args.stateDir),
-    machine,
-    container,
-    isPid1,
-    console,
-    record: new BootRecord(machine),
-    power: new PowerControl(bus, s, machine, isPid1, container),
-    supervisor: new Late<Supervisor>(),
-    main: new Late<string>(),
-  };
-  const mode = machine ? 'machine' : container ? 'container' : 'namespace';
-  bus.emit({ kind: 'keel.start', message: `keel ${VERSION} starting as pid ${process.pid} (${mode} mode)`, version: VERSION, mode });
-  sayCodeCache(bus);
+  const record = new BootRecord(machine, startedAt);
   if (root) {
-    base.record.root = root;
+    record.root = root;
     const failed = root.way === 'copied' && root.why !== COPY_ASKED;
     if (root.way !== 'none') bus.emit({ kind: 'machine.root', level: failed ? 'warn' : 'info', message: ROOT_SAID[root.way](root.why, root.ms), way: root.way, ms: root.ms, ...(root.why ? { why: root.why } : {}) });
   }
   for (const e of args.errors) bus.emit({ kind: 'keel.args', level: 'warn', message: `ignoring bad argument: ${e}` });
-  // A container whose boot cannot go on ends (exit 1) rather than idle in the emergency state: its engine restarts it, or its user sees why.
-  void boot(base).then((ctx) => {
-    if (!ctx && container) base.power.request('poweroff', 'boot could not go on', 1);
-  });
+  void boot({ bus, sys: s, args, machine, container, isPid1, console, record });
+}
+
+function sayStart(bus: EventBus, mode: string): void {
+  bus.emit({ kind: 'keel.start', message: `keel ${VERSION} starting as pid ${process.pid} (${mode} mode)`, version: VERSION, mode });
+  sayCodeCache(bus);
 }
 
 const ROOT_SAID: Record<RootWay, (why: string | undefined, ms: number) => string> = {
@@ -100,29 +83,23 @@ function leaveRoot(bus: EventBus, s: Sys): RootLeft | undefined {
   }
 }
 
-/** The stages, in order. The control API and the prompt come before the manifest, so they work in the emergency state too. */
-function boot(base: BootBase): Promise<unknown> {
-  const { bus, record } = base;
-  return Stages.from(base, {
-    ended(name, ms) {
-      record.stage(name, ms);
-      bus.emit({ kind: 'boot.stage', level: 'debug', message: `boot stage ${name}: ${ms} ms`, stage: name, ms });
-    },
-    failed: (name, err) => enterEmergency(bus, `boot stage ${name} failed: ${err.message}`, err.stack ? [err.stack] : []),
-  })
+/**
+ * The machine stage, then the rest of keel-init loaded (the `load` stage)
+ * and its stages run (boot.ts). A keel-init whose rest cannot load is in the
+ * emergency state; a container's ends (exit 1), as when its boot cannot go on.
+ */
+function boot(early: EarlyBase): Promise<unknown> {
+  const loaded = Stages.from(early, stageLog(early.bus, early.record))
     .then('machine', machineStage)
-    .then('console', consoleStage)
-    .then('log', logStage)
-    .then('reaper', reaperStage)
-    .then('signals', signalStage)
-    .then('control', controlStage)
-    .then('manifest', manifestStage)
-    .then('prompt', promptStage)
-    .then('plan', planStage)
-    .then('runtime', runtimeStage)
-    .then('instance-data', instanceDataStage)
-    .then('onboot', onbootStage)
-    .then('services', servicesStage)
-    .then('complete', completeStage)
-    .done();
+    .then('load', async () => ({ rest: await import('./boot.js') }));
+  return loaded.done().then((ctx) => {
+    if (ctx) return ctx.rest.bootRest(ctx);
+    if (early.container) process.exit(1);
+    return undefined;
+  });
+}
+
+/** Loads the rest of keel-init, for keel build's code cache maker: its functions go in the cache too (pkg/image/init-loader.ts). */
+export async function loadRest(): Promise<void> {
+  await import('./boot.js');
 }

@@ -5,6 +5,7 @@
 // bundle, and keel-init answers the API, the console and SIGTERM meanwhile.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ManifestError, parseManifest, readManifestText, type Manifest, type ManifestProblem } from '../../model/index.js';
+import { MANIFEST_WORKER_ARG } from './worker-mark.js';
 
 /** Any manifest up to this size is read on the main thread: it takes less than starting a worker does (bench/manifest.ts). */
 export const INLINE_BYTES = 64 << 10;
@@ -33,7 +34,7 @@ export async function readManifest(file: string): Promise<Manifest> {
 
 function parseOnWorker(job: Job): Promise<Manifest> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { [KEY]: job }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    const worker = new Worker(new URL(import.meta.url), { argv: [MANIFEST_WORKER_ARG], workerData: { [KEY]: job }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     let replied = false;
     worker.once('message', (reply: Reply) => {
       replied = true;

@@ -17,7 +17,6 @@ export function uptimeMs(): number | undefined {
 }
 
 export class BootRecord {
-  readonly startedAt = Date.now();
   readonly uptimeAtStartMs: number | undefined;
   private readonly stages: Array<{ name: string; ms: number }> = [];
   private onboot: BootReport['onboot'] = [];
@@ -28,8 +27,17 @@ export class BootRecord {
   completeAt: number | undefined;
   servicesReadyAt: number | undefined;
 
-  constructor(readonly machine: boolean) {
-    this.uptimeAtStartMs = machine ? uptimeMs() : undefined;
+  /**
+   * `startedAt`: when keel-init said its first line (ms since the epoch). That
+   * comes before the move out of the initramfs, and so before /proc is mounted
+   * to read the uptime from: the record is made after, and counts back.
+   */
+  constructor(
+    readonly machine: boolean,
+    readonly startedAt = Date.now(),
+  ) {
+    const up = machine ? uptimeMs() : undefined;
+    this.uptimeAtStartMs = up === undefined ? undefined : up - (Date.now() - startedAt);
     this.timeline.keelStartMs = this.uptimeAtStartMs;
   }
 

@@ -1,6 +1,6 @@
-// The first stages: the machine (in machine mode), the console's colour and
-// kernel messages, the JSON log, the reaper, and the signal table.
-import { setUpMachine } from '../machine/setup.js';
+// The first stages once keel-init is loaded (machine-stage.ts comes before):
+// the console's colour and kernel messages, the JSON log, the reaper, and the
+// signal table.
 import { watchPowerButton } from '../machine/power-button.js';
 import { ownConsole } from '../console/own.js';
 import { attachLog, openLog } from '../core/log.js';
@@ -9,19 +9,6 @@ import { Reaper } from '../core/reaper.js';
 import { CONTAINER_SIGNAL_TABLE, installSignalHandlers, SIGNAL_TABLE } from '../core/signals.js';
 import { forwardSignal } from './container.js';
 import type { BootBase } from './context.js';
-
-/** The kernel starts init with no PATH; runc, ip and the shell live in the usual places. */
-const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/** What needs the kernel modules (the power button, the VM channel, containers) waits on `modules`; the rest of boot does not. */
-export function machineStage({ machine, sys, bus, console, record }: BootBase): { modules: Promise<void> } {
-  if (!machine) return { modules: Promise.resolve() };
-  process.env.PATH ??= MACHINE_PATH;
-  const { modules } = setUpMachine(sys, (e) => bus.emit(e));
-  console.openExtra(bus);
-  record.mark('machineReadyMs');
-  return { modules };
-}
 
 export function consoleStage({ bus, console, machine }: BootBase): object {
   ownConsole(bus, console.sink, machine); // colour, and kernel messages off keel's console

@@ -45,9 +45,10 @@ try {
 `;
 
 // Run on the build host by the image's node (node -e, with the bundle and the output as arguments): compiles the bundle as /init
-// does, runs it as \`keel-init --version\` (every module's top level and
-// main's start run, so their functions are compiled too and go in the
-// cache), then writes the cache. All under V8's default flags, as /init
+// does, runs it as \`keel-init --version\` (main's start and the modules it
+// loads run, so their functions are compiled too and go in the cache), loads
+// the rest of keel-init as boot does after the first line (the bundle's
+// loadRest), then writes the cache. All under V8's default flags, as /init
 // compiles: keel-init sets its own flags only past --version (heap-budget.ts).
 const CACHE_MAKER = `'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
@@ -58,7 +59,7 @@ process.argv = [process.argv[0], file, '--version'];
 const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file });
 const module = { exports: {} };
 script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, require('node:path').dirname(file));
-writeFileSync(out, script.createCachedData());
+Promise.resolve(module.exports.loadRest?.()).then(() => writeFileSync(out, script.createCachedData()));
 `;
 
 /**

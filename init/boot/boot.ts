@@ -1,0 +1,55 @@
+// The rest of keel-init, loaded by main.ts once the machine's set-up has
+// started the kernel modules: the stages from the console's colour to boot
+// complete, and everything under them. Nothing here is imported statically
+// by main.ts (esbuild keeps a module reached only through import() unevaluated
+// until it is called), so the first line and the kernel modules do not wait
+// for node's http, crypto, child_process and readline, nor for keel's API,
+// runtime and supervisor.
+import { statePaths } from '../../model/layout.js';
+import type { Supervisor } from '../../services/supervisor.js';
+import { limitHeapGrowth } from '../core/heap-budget.js';
+import { trackChildProcesses } from '../core/owned-children.js';
+import type { BootBase, EarlyBase } from './context.js';
+import { controlStage, promptStage } from './control.js';
+import { instanceDataStage } from './instance-data.js';
+import { Late } from './late.js';
+import { PowerControl } from './power.js';
+import { consoleStage, logStage, reaperStage, signalStage } from './setup.js';
+import { stageLog } from './stage-log.js';
+import { Stages } from './stages.js';
+import { completeStage, manifestStage, onbootStage, planStage, runtimeStage, servicesStage } from './workload.js';
+
+/** The stages after `load`, in order. The control API and the prompt come before the manifest, so they work in the emergency state too. */
+export function bootRest(early: EarlyBase & { modules: Promise<void> }): Promise<unknown> {
+  // Every module is loaded now, so V8's flags can be set without V8 refusing node's code caches (heap-budget.ts).
+  limitHeapGrowth();
+  trackChildProcesses();
+  const { bus, sys, machine, container, isPid1, args, record } = early;
+  const base: BootBase & { modules: Promise<void> } = {
+    ...early,
+    paths: statePaths(args.stateDir),
+    power: new PowerControl(bus, sys, machine, isPid1, container),
+    supervisor: new Late<Supervisor>(),
+    main: new Late<string>(),
+  };
+  const booted = Stages.from(base, stageLog(bus, record))
+    .then('console', consoleStage)
+    .then('log', logStage)
+    .then('reaper', reaperStage)
+    .then('signals', signalStage)
+    .then('control', controlStage)
+    .then('manifest', manifestStage)
+    .then('prompt', promptStage)
+    .then('plan', planStage)
+    .then('runtime', runtimeStage)
+    .then('instance-data', instanceDataStage)
+    .then('onboot', onbootStage)
+    .then('services', servicesStage)
+    .then('complete', completeStage)
+    .done();
+  // A container whose boot cannot go on ends (exit 1) rather than idle in the emergency state: its engine restarts it, or its user sees why.
+  return booted.then((ctx) => {
+    if (!ctx && container) base.power.request('poweroff', 'boot could not go on', 1);
+    return ctx;
+  });
+}

@@ -1,0 +1,19 @@
+// The first stage, run before the rest of keel-init is loaded (main.ts): the
+// machine's mounts and the kernel modules, which load in the background on
+// libuv's threads while the rest of keel-init loads and the stages go on.
+import { setUpMachine } from '../machine/setup.js';
+import type { EarlyBase } from './context.js';
+
+/** The kernel starts init with no PATH; runc, ip and the shell live in the usual places. */
+const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** What needs the kernel modules (the power button, the VM channel, containers) waits on `modules`; the rest of boot does not. */
+export function machineStage({ machine, sys, bus, console, record }: EarlyBase): { modules: Promise<void> } {
+  if (!machine) return { modules: Promise.resolve() };
+  process.env.PATH ??= MACHINE_PATH;
+  const { modules } = setUpMachine(sys, (e) => bus.emit(e));
+  console.openExtra(bus);
+  record.mark('machineReadyMs');
+  return { modules };
+}
+
