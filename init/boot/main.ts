@@ -11,7 +11,7 @@ import { VERSION } from '../../model/version.js';
 import { parseArgs, USAGE } from '../core/args.js';
 import { installGuard } from '../core/guard.js';
 import { sys, type Sys } from '../core/sys.js';
-import { COPY_ASKED, COPIED_ENV, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
+import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
 import { sayCodeCache } from './code-cache.js';
 import { Console } from './console.js';
 import { containerDefaults, isContainerInit } from './container-mode.js';
@@ -38,10 +38,11 @@ export function main(argv: readonly string[]): void {
   const machine = args.mode === 'machine' || (args.mode === 'auto' && isPid1 && !existsSync('/proc/self'));
   if (container) containerDefaults(args);
   const mode = machine ? 'machine' : container ? 'container' : 'namespace';
-  // The first line, as early as the floor's /init says its own. A keel-init that the root's copy
-  // started again (switch-root.ts) has said it already.
+  // The first line, as early as the floor's /init says its own. The keel-init that the root's copy
+  // starts again (switch-root.ts) says it again: the events the other consoles are given when they
+  // open (machineStage) are its own.
   const startedAt = Date.now();
-  if (process.env[COPIED_ENV] === undefined) sayStart(bus, mode);
+  sayStart(bus, mode);
   let s: Sys;
   try {
     s = sys();

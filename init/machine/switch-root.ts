@@ -29,7 +29,7 @@ const NEW_ROOT = '/.keel-root';
 const SKIP = new Set(['/proc', '/sys', '/dev', NEW_ROOT]);
 const PROC = MACHINE_MOUNTS[0]!;
 /** Set in the environment of the keel-init that the copy re-executes, so it can say which way the root went. */
-export const COPIED_ENV = 'KEEL_ROOT_COPIED';
+const COPIED_ENV = 'KEEL_ROOT_COPIED';
 
 /** How keel-init left the initramfs: moved in place, copied to a tmpfs, or not needed (the root was never the initramfs). */
 export type RootWay = 'moved' | 'copied' | 'none';
