@@ -24,6 +24,7 @@ export function bootRest(early: EarlyBase & { modules: Promise<void> }): Promise
   // Every module is loaded now, so V8's flags can be set without V8 refusing node's code caches (heap-budget.ts).
   limitHeapGrowth();
   trackChildProcesses();
+  early.console.useStream();
   const { bus, sys, machine, container, isPid1, args, record } = early;
   const base: BootBase & { modules: Promise<void> } = {
     ...early,

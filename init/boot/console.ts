@@ -1,11 +1,10 @@
 // The console as boot sets it up: keel's writer to /dev/console, joined by
-// the other console= devices once the machine is up, and the event sink that
-// turns events into console lines.
-import { readFileSync } from 'node:fs';
+// the other console= devices once keel-init is loaded (the console stage),
+// and the event sink that turns events into console lines.
 import type { EventBus } from '../../events/bus.js';
 import type { ReadStream } from 'node:tty';
-import { activeConsole, openExtraConsoles, type ConsoleOutput, type ExtraConsole } from '../console/consoles.js';
-import { attachConsole, consoleLine, consoleWriter, type ConsoleSink, type ConsoleWrite } from '../console/sink.js';
+import type { ConsoleOutput, ExtraConsole } from '../console/consoles.js';
+import { attachConsole, blockingWriter, consoleLine, consoleWriter, type ConsoleSink, type ConsoleWrite } from '../console/sink.js';
 
 /** Container lines the console takes at once, and per second after that: a serial console writes about 11 KB/s, and each write blocks PID 1. */
 const RELAY_BURST = 200;
@@ -56,7 +55,7 @@ export interface ExtraConsoleView {
 }
 
 export class Console {
-  private readonly primaryWrite: ConsoleWrite;
+  private primaryWrite: ConsoleWrite;
   private readonly primarySink: ConsoleSink;
   private readonly extras: ExtraConsoleView[] = [];
   private colour = false;
@@ -68,13 +67,18 @@ export class Console {
    */
   readonly sink: ConsoleSink;
 
-  /** A container's init writes its own lines to stderr, warnings and errors only: stdout is the services'. */
+  /**
+   * A container's init writes its own lines to stderr, warnings and errors
+   * only: stdout is the services'. A machine's writes go straight to fd 1, the
+   * kernel's console, until useStream.
+   */
   constructor(
     private readonly bus: EventBus,
-    container = false,
+    private readonly container = false,
+    machine = false,
   ) {
-    this.primaryWrite = consoleWriter(container ? process.stderr : process.stdout);
-    this.primarySink = attachConsole(bus, this.primaryWrite, container ? 'warn' : 'info');
+    this.primaryWrite = machine ? blockingWriter(1) : this.streamWriter();
+    this.primarySink = attachConsole(bus, (text) => this.primaryWrite(text), container ? 'warn' : 'info');
     const all = () => [this.primarySink, ...this.extras.map((e) => e.sink)];
     this.sink = {
       setPaused: (p) => this.primarySink.setPaused(p),
@@ -92,6 +96,21 @@ export class Console {
     };
   }
 
+  private streamWriter(): ConsoleWrite {
+    return consoleWriter(this.container ? process.stderr : process.stdout);
+  }
+
+  /**
+   * From now on through node's stream for fd 1. Called once node's tty is
+   * loaded anyway, and before the prompt reads the console: if libuv cannot
+   * give stdin a file description of its own, it makes the one fd 1 shares
+   * non-blocking, and node's stream is what copes with that (a write that
+   * cannot go now waits in it, in order).
+   */
+  useStream(): void {
+    this.primaryWrite = this.streamWriter();
+  }
+
   /** keel's own text, to every console. */
   write(text: string): void {
     this.primaryWrite(text);
@@ -103,32 +122,20 @@ export class Console {
     this.primaryWrite(text);
   }
 
-  /** The other consoles, once openExtra has opened them. */
+  /** The other consoles, once addExtras has them. */
   extraConsoles(): readonly ExtraConsoleView[] {
     return this.extras;
   }
 
-  /** In a machine: every other console= device gets keel's lines too, starting with what was said before they opened. */
-  openExtra(bus: EventBus): void {
-    let active: string | undefined;
-    try {
-      active = activeConsole(readFileSync('/sys/class/tty/console/active', 'utf8'));
-    } catch {
-      /* older kernels: assume the last console= */
-    }
-    let opened: ExtraConsole[];
-    try {
-      opened = openExtraConsoles(readFileSync('/proc/cmdline', 'utf8'), active);
-    } catch {
-      return; // no /proc/cmdline: only /dev/console then
-    }
+  /** In a machine: every other console= device (consoles.ts, findExtraConsoles) gets keel's lines too, starting with what was said before they opened. */
+  addExtras(opened: readonly ExtraConsole[]): void {
     for (const c of opened) {
-      for (const e of bus.since(0)) if (e.level !== 'debug') c.write(consoleLine(e, this.colour));
+      for (const e of this.bus.since(0)) if (e.level !== 'debug') c.write(consoleLine(e, this.colour));
       const sink = attachConsole(this.bus, c.write);
       sink.setColour(this.colour);
       for (const d of this.polled) sink.addPolled(d);
       this.extras.push({ name: c.name, sink, write: c.write, ...(c.terminal ? { terminal: c.terminal } : {}) });
     }
-    if (opened.length) bus.emit({ kind: 'console.extra', message: `also writing to console(s) ${opened.map((c) => c.name).join(', ')}` });
+    if (opened.length) this.bus.emit({ kind: 'console.extra', message: `also writing to console(s) ${opened.map((c) => c.name).join(', ')}` });
   }
 }

@@ -8,11 +8,10 @@ import type { EarlyBase } from './context.js';
 const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** What needs the kernel modules (the power button, the VM channel, containers) waits on `modules`; the rest of boot does not. */
-export function machineStage({ machine, sys, bus, console, record }: EarlyBase): { modules: Promise<void> } {
+export function machineStage({ machine, sys, bus, record }: EarlyBase): { modules: Promise<void> } {
   if (!machine) return { modules: Promise.resolve() };
   process.env.PATH ??= MACHINE_PATH;
   const { modules } = setUpMachine(sys, (e) => bus.emit(e));
-  console.openExtra(bus);
   record.mark('machineReadyMs');
   return { modules };
 }

@@ -27,7 +27,8 @@ export function main(argv: readonly string[]): void {
   const args = parseArgs(argv);
   const isPid1 = process.pid === 1;
   const container = args.mode === 'container' || (args.mode === 'auto' && isContainerInit(isPid1));
-  const console = new Console(bus, container);
+  const machine = args.mode === 'machine' || (args.mode === 'auto' && isPid1 && !existsSync('/proc/self'));
+  const console = new Console(bus, container, machine);
   if (!isPid1 && (args.help || args.version || args.errors.length > 0)) {
     if (args.version) console.write(`keel-init ${VERSION}\n`);
     else if (args.help) console.write(USAGE);
@@ -35,7 +36,6 @@ export function main(argv: readonly string[]): void {
     process.exitCode = args.errors.length > 0 ? 2 : 0;
     return;
   }
-  const machine = args.mode === 'machine' || (args.mode === 'auto' && isPid1 && !existsSync('/proc/self'));
   if (container) containerDefaults(args);
   const mode = machine ? 'machine' : container ? 'container' : 'namespace';
   // The first line, as early as the floor's /init says its own. The keel-init that the root's copy

@@ -1,7 +1,8 @@
 // The first stages once keel-init is loaded (machine-stage.ts comes before):
-// the console's colour and kernel messages, the JSON log, the reaper, and the
-// signal table.
+// the other consoles, the console's colour and kernel messages, the JSON log,
+// the reaper, and the signal table.
 import { watchPowerButton } from '../machine/power-button.js';
+import { findExtraConsoles } from '../console/consoles.js';
 import { ownConsole } from '../console/own.js';
 import { attachLog, openLog } from '../core/log.js';
 import { raiseOpenFileLimit } from '../core/fd-limit.js';
@@ -11,6 +12,7 @@ import { forwardSignal } from './container.js';
 import type { BootBase } from './context.js';
 
 export function consoleStage({ bus, console, machine }: BootBase): object {
+  if (machine) console.addExtras(findExtraConsoles());
   ownConsole(bus, console.sink, machine); // colour, and kernel messages off keel's console
   return {};
 }

@@ -4,7 +4,7 @@
 // a known LinuxKit complaint. Each that is a terminal gets a keel> prompt of
 // its own too. Writing to them is best effort: a console that cannot take a
 // line now drops it rather than stall PID 1.
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { isatty, ReadStream } from 'node:tty';
 
@@ -113,6 +113,21 @@ export function openExtraConsoles(cmdline: string, current: string | undefined):
     out.push({ name, write: put, ...(input ? { terminal: { input, output: new ConsoleOutput(put) } } : {}) });
   }
   return out;
+}
+
+/** The consoles other than /dev/console on this machine's kernel command line, opened; none when /proc/cmdline cannot be read. */
+export function findExtraConsoles(): ExtraConsole[] {
+  let active: string | undefined;
+  try {
+    active = activeConsole(readFileSync('/sys/class/tty/console/active', 'utf8'));
+  } catch {
+    /* older kernels: assume the last console= */
+  }
+  try {
+    return openExtraConsoles(readFileSync('/proc/cmdline', 'utf8'), active);
+  } catch {
+    return []; // no /proc/cmdline: only /dev/console then
+  }
 }
 
 /**

@@ -2,6 +2,7 @@
 // level's colour, written as one write of whole lines (so nothing else on the
 // console can split a line of keel's), held back while a prompt or shell has
 // the console. Writes never throw: a closed console must not kill PID 1.
+import { writeSync } from 'node:fs';
 import type { EventBus, KeelEvent } from '../../events/bus.js';
 
 export type ConsoleWrite = (text: string) => void;
@@ -16,6 +17,25 @@ export function consoleWriter(stream: NodeJS.WriteStream = process.stdout): Cons
       stream.write(text);
     } catch {
       /* as above */
+    }
+  };
+}
+
+/**
+ * Writes straight to `fd` with write(2), for a machine's first lines: the
+ * kernel opens /dev/console for init in blocking mode, so each write is whole,
+ * as node's stream for a terminal would make it, without loading that stream
+ * (node's net and tty, before keel-init's first line). Only until
+ * something else opens the console through libuv (Console.useStream).
+ */
+export function blockingWriter(fd: number): ConsoleWrite {
+  return (text) => {
+    const bytes = Buffer.from(text);
+    let done = 0;
+    try {
+      while (done < bytes.length) done += writeSync(fd, bytes, done);
+    } catch {
+      /* EIO on a console that went away: nothing to tell it */
     }
   };
 }
