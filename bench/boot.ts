@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       'floor (same compression)': med(base, 'unpackMs'),
       ...Object.fromEntries(COMPRESSIONS.filter((c) => c !== DEFAULT_COMPRESSION).map((c) => [`keel ${c}`, median(unpack[c]!)])),
     }),
-    metric('boot-init-startup', "Boot: init's start-up, kernel runs /init → first line (keel: node, the bundle from its code cache, the move out of the initramfs)", 'ms', median(su.keel), { floor: median(su.floor) }),
+    metric('boot-init-startup', "Boot: init's start-up, kernel runs /init → first line (keel: node, the bundle from its code cache, what keel-init loads before its first line)", 'ms', median(su.keel), { floor: median(su.floor) }),
     metric('boot-2cpu', 'Boot on 2 vCPUs: kernel start → all services ready', 'ms', med(two.keel, 'ready'), { 'floor (sh + runc run)': med(two.base, 'ready') }),
     metric('boot-rss', 'keel-init RSS at boot complete (VM)', 'MiB', median(keel.map((x) => x.rssMiB)), {}),
   ];
