@@ -13,6 +13,17 @@ afterEach(() => {
 });
 
 describe('keel-init as PID 1 of a PID namespace', () => {
+  it('stays up when the rest of itself cannot load, says why, and still ends on SIGTERM', async () => {
+    // A broken bundle is a fault nothing outside keel can cause: the load stage is made to throw (KEEL_INJECT_FAULT).
+    keel = startKeel('hostname: broken\n', { KEEL_INJECT_FAULT: 'load' });
+    await keel.waitFor(/EMERGENCY: boot stopped: boot stage load failed: injected: the rest of keel-init cannot load/);
+    // Nothing holds node's event loop open but keel's own choice to stay up: without it PID 1 would end here.
+    const state = await Promise.race([keel.exited, new Promise((r) => setTimeout(() => r('running'), 2000))]);
+    expect(state).toBe('running');
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
   it('boots, reports runc through a child_process spawn, and reaps 1,000 orphans', async () => {
     keel = startKeel('hostname: ns-test\n');
     await keel.waitFor(/boot complete/);

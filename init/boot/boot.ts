@@ -1,12 +1,15 @@
 // The rest of keel-init, loaded by main.ts once the machine's set-up has
-// started the kernel modules: the stages from the console's colour to boot
+// started the kernel modules: the stages from the other consoles to boot
 // complete, and everything under them. Nothing here is imported statically
 // by main.ts (esbuild keeps a module reached only through import() unevaluated
-// until it is called), so the first line and the kernel modules do not wait
-// for node's http, crypto, child_process and readline, nor for keel's API,
-// runtime and supervisor.
+// until it is called), so in the image's bundle (/init) the first line and the
+// kernel modules do not wait for node's http, crypto, child_process, net and
+// tty, nor for keel's API, runtime and supervisor. (The ES module twin that
+// namespace and container modes run hoists node's own imports to its top:
+// there only keel's own modules wait.)
 import { statePaths } from '../../model/layout.js';
 import type { Supervisor } from '../../services/supervisor.js';
+import { faultAsked } from '../core/faults.js';
 import { limitHeapGrowth } from '../core/heap-budget.js';
 import { trackChildProcesses } from '../core/owned-children.js';
 import type { BootBase, EarlyBase } from './context.js';
@@ -19,21 +22,25 @@ import { stageLog } from './stage-log.js';
 import { Stages } from './stages.js';
 import { completeStage, manifestStage, onbootStage, planStage, runtimeStage, servicesStage } from './workload.js';
 
-/** The stages after `load`, in order. The control API and the prompt come before the manifest, so they work in the emergency state too. */
-export function bootRest(early: EarlyBase & { modules: Promise<void> }): Promise<unknown> {
+/** The end of the load stage, once this module is in: what the stages after it need that main() could not make. */
+export function prepareBoot({ bus, sys, machine, container, isPid1, args, console }: EarlyBase): Omit<BootBase, keyof EarlyBase> & { bootRest: typeof bootRest } {
+  if (faultAsked('load')) throw new Error('injected: the rest of keel-init cannot load');
   // Every module is loaded now, so V8's flags can be set without V8 refusing node's code caches (heap-budget.ts).
   limitHeapGrowth();
   trackChildProcesses();
-  early.console.useStream();
-  const { bus, sys, machine, container, isPid1, args, record } = early;
-  const base: BootBase & { modules: Promise<void> } = {
-    ...early,
+  console.useStream();
+  return {
     paths: statePaths(args.stateDir),
     power: new PowerControl(bus, sys, machine, isPid1, container),
     supervisor: new Late<Supervisor>(),
     main: new Late<string>(),
+    bootRest,
   };
-  const booted = Stages.from(base, stageLog(bus, record))
+}
+
+/** The stages after `load`, in order. The control API and the prompt come before the manifest, so they work in the emergency state too. */
+function bootRest(base: BootBase & { modules: Promise<void> }): Promise<unknown> {
+  const booted = Stages.from(base, stageLog(base.bus, base.record))
     .then('console', consoleStage)
     .then('log', logStage)
     .then('reaper', reaperStage)
@@ -50,7 +57,7 @@ export function bootRest(early: EarlyBase & { modules: Promise<void> }): Promise
     .done();
   // A container whose boot cannot go on ends (exit 1) rather than idle in the emergency state: its engine restarts it, or its user sees why.
   return booted.then((ctx) => {
-    if (!ctx && container) base.power.request('poweroff', 'boot could not go on', 1);
+    if (!ctx && base.container) base.power.request('poweroff', 'boot could not go on', 1);
     return ctx;
   });
 }

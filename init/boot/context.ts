@@ -4,6 +4,7 @@ import type { EventBus } from '../../events/bus.js';
 import type { StatePaths } from '../../model/layout.js';
 import type { Supervisor } from '../../services/supervisor.js';
 import type { InitArgs } from '../core/args.js';
+import type { HeldSignals } from '../core/signals.js';
 import type { Sys } from '../core/sys.js';
 import type { Console } from './console.js';
 import type { Late } from './late.js';
@@ -22,6 +23,8 @@ export interface EarlyBase {
   isPid1: boolean;
   console: Console;
   record: BootRecord;
+  /** Every signal keel acts on has its handler from the start; the signals stage says what they do. */
+  signals: HeldSignals;
 }
 
 export interface BootBase extends EarlyBase {

@@ -1,16 +1,17 @@
 // keel-init: the entry point of PID 1. main() does what must come before
-// anything else (the fault guard, the console, the arguments, the first line,
-// the addon, the move out of the initramfs) and the machine's set-up, which
-// starts the kernel modules loading; then the rest of keel-init (boot.ts: the
-// control API, the runtime, the supervisor, and node's http, crypto and
-// child_process under them) loads while they load, and boot runs on as
-// declared stages (stages.ts).
+// anything else (the fault guard, the console, the arguments, the signal
+// handlers, the first line, the addon, the move out of the initramfs) and the
+// machine's set-up, which starts the kernel modules loading; then the rest of
+// keel-init (boot.ts: the control API, the runtime, the supervisor, and node's
+// http, crypto and child_process under them) loads while they load, and boot
+// runs on as declared stages (stages.ts).
 import { existsSync } from 'node:fs';
 import { EventBus } from '../../events/bus.js';
 import { VERSION } from '../../model/version.js';
 import { parseArgs, USAGE } from '../core/args.js';
 import { installGuard } from '../core/guard.js';
-import { sys, type Sys } from '../core/sys.js';
+import { CONTAINER_SIGNAL_TABLE, HeldSignals, SIGNAL_TABLE } from '../core/signals.js';
+import { REBOOT_CMD, sys, type Sys } from '../core/sys.js';
 import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
 import { sayCodeCache } from './code-cache.js';
 import { Console } from './console.js';
@@ -37,10 +38,11 @@ export function main(argv: readonly string[]): void {
     return;
   }
   if (container) containerDefaults(args);
+  const signals = new HeldSignals(container ? CONTAINER_SIGNAL_TABLE : SIGNAL_TABLE);
   const mode = machine ? 'machine' : container ? 'container' : 'namespace';
   // The first line, as early as the floor's /init says its own. The keel-init that the root's copy
   // starts again (switch-root.ts) says it again: the events the other consoles are given when they
-  // open (machineStage) are its own.
+  // open (the console stage) are its own.
   const startedAt = Date.now();
   sayStart(bus, mode);
   let s: Sys;
@@ -60,7 +62,7 @@ export function main(argv: readonly string[]): void {
     if (root.way !== 'none') bus.emit({ kind: 'machine.root', level: failed ? 'warn' : 'info', message: ROOT_SAID[root.way](root.why, root.ms), way: root.way, ms: root.ms, ...(root.why ? { why: root.why } : {}) });
   }
   for (const e of args.errors) bus.emit({ kind: 'keel.args', level: 'warn', message: `ignoring bad argument: ${e}` });
-  void boot({ bus, sys: s, args, machine, container, isPid1, console, record });
+  void boot({ bus, sys: s, args, machine, container, isPid1, console, record, signals });
 }
 
 function sayStart(bus: EventBus, mode: string): void {
@@ -87,16 +89,37 @@ function leaveRoot(bus: EventBus, s: Sys): RootLeft | undefined {
 /**
  * The machine stage, then the rest of keel-init loaded (the `load` stage)
  * and its stages run (boot.ts). A keel-init whose rest cannot load is in the
- * emergency state; a container's ends (exit 1), as when its boot cannot go on.
+ * emergency state (stayUp); a container's ends (exit 1), as when its boot
+ * cannot go on.
  */
 function boot(early: EarlyBase): Promise<unknown> {
   const loaded = Stages.from(early, stageLog(early.bus, early.record))
     .then('machine', machineStage)
-    .then('load', async () => ({ rest: await import('./boot.js') }));
+    .then('load', async (ctx) => (await import('./boot.js')).prepareBoot(ctx));
   return loaded.done().then((ctx) => {
-    if (ctx) return ctx.rest.bootRest(ctx);
+    if (ctx) return ctx.bootRest(ctx);
     if (early.container) process.exit(1);
+    stayUp(early);
     return undefined;
+  });
+}
+
+/**
+ * PID 1 without the rest of itself: it must not exit (a machine's kernel would
+ * panic), and with nothing started there is nothing to stop, so its signals
+ * power off, reboot or halt at once (namespace mode: exit).
+ */
+function stayUp({ sys: s, machine, signals }: EarlyBase): void {
+  setInterval(() => {}, 1 << 30);
+  signals.handleWith((_signal, action) => {
+    if (action === 'log' || action === 'forward') return;
+    if (!machine) process.exit(0);
+    try {
+      s.sync();
+      s.reboot(REBOOT_CMD[action]);
+    } catch {
+      /* reboot(2) refused: the machine stays idle, as it is */
+    }
   });
 }
 

@@ -10,9 +10,7 @@ import { flushVmChannel } from '../machine/vm-channel.js';
 import { remainingProcesses, signalRemaining } from '../core/processes.js';
 import { runShutdown, type StopHook } from '../core/shutdown.js';
 import type { PowerAction } from '../core/signals.js';
-import { RB_AUTOBOOT, RB_HALT_SYSTEM, RB_POWER_OFF, type Sys } from '../core/sys.js';
-
-const REBOOT_CMD: Record<PowerAction, number> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
+import { REBOOT_CMD, type Sys } from '../core/sys.js';
 
 export class PowerControl {
   private readonly hooks: StopHook[] = [];

@@ -7,7 +7,6 @@ import { ownConsole } from '../console/own.js';
 import { attachLog, openLog } from '../core/log.js';
 import { raiseOpenFileLimit } from '../core/fd-limit.js';
 import { Reaper } from '../core/reaper.js';
-import { CONTAINER_SIGNAL_TABLE, installSignalHandlers, SIGNAL_TABLE } from '../core/signals.js';
 import { forwardSignal } from './container.js';
 import type { BootBase } from './context.js';
 
@@ -35,15 +34,13 @@ export function reaperStage({ bus, sys }: BootBase): { reaper: Reaper } {
   return { reaper };
 }
 
-export function signalStage({ bus, power, machine, container, supervisor, main, modules }: BootBase & { modules: Promise<void> }): object {
-  installSignalHandlers(
-    (signal, action) => {
-      if (action === 'log') bus.emit({ kind: 'signal.hup', message: `${signal} received (reload is not supported yet)` });
-      else if (action === 'forward') void forwardSignal(signal, supervisor.get(), main.get(), bus);
-      else power.request(action, signal);
-    },
-    container ? CONTAINER_SIGNAL_TABLE : SIGNAL_TABLE,
-  );
+export function signalStage({ bus, power, machine, signals, supervisor, main, modules }: BootBase & { modules: Promise<void> }): object {
+  // Those that came earlier (held since main) are acted on now, in order.
+  signals.handleWith((signal, action) => {
+    if (action === 'log') bus.emit({ kind: 'signal.hup', message: `${signal} received (reload is not supported yet)` });
+    else if (action === 'forward') void forwardSignal(signal, supervisor.get(), main.get(), bus);
+    else power.request(action, signal);
+  });
   // The button's device exists once evdev and button are loaded.
   if (machine) {
     void modules.then(() => {

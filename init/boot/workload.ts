@@ -16,6 +16,7 @@ import { Runc, runcVersion } from '../../runtime/runc.js';
 import { runPhase, type PhaseDeps } from '../../services/phase.js';
 import { Supervisor } from '../../services/supervisor.js';
 import { enterEmergency } from '../core/emergency.js';
+import { faultAsked } from '../core/faults.js';
 import { notifyHub } from '../core/notify-hub.js';
 import type { Reaper } from '../core/reaper.js';
 import { runtimeHost } from '../core/runtime-host.js';
@@ -194,11 +195,10 @@ export function servicesStage({ bus, manifest, record, power, machine, workload 
   return { settled };
 }
 
-/** Test-only fault injection (KEEL_INJECT_FAULT=uncaught,rejection): provokes the faults the guard must contain. */
+/** Test-only (core/faults.ts): provokes the faults the guard must contain. */
 function injectFaults(): void {
-  const faults = (process.env.KEEL_INJECT_FAULT ?? '').split(',');
-  if (faults.includes('uncaught')) setTimeout(() => { throw new Error('injected uncaught exception'); }, 10);
-  if (faults.includes('rejection')) setTimeout(() => void Promise.reject(new Error('injected unhandled rejection')), 10);
+  if (faultAsked('uncaught')) setTimeout(() => { throw new Error('injected uncaught exception'); }, 10);
+  if (faultAsked('rejection')) setTimeout(() => void Promise.reject(new Error('injected unhandled rejection')), 10);
 }
 
 /** Boot complete; once the services have settled too, what was left off the critical path (runc's version). */

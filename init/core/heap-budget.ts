@@ -1,5 +1,5 @@
 // Sets keel-init's V8 flags (model/v8-flags.ts says what they are and why)
-// once its modules are loaded, before boot begins. V8 reads both whenever it
+// once its modules are loaded, at the end of the load stage (init/boot/boot.ts). V8 reads both whenever it
 // decides (to grow, to tier up), not only at start-up, so setting them at run
 // time works; and it must be run time, after the loading, because V8 takes a
 // code cache only under the flags it was made under. Node's own modules carry

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionFor, CONTAINER_SIGNAL_TABLE, SIGNAL_TABLE } from './signals.js';
+import { actionFor, CONTAINER_SIGNAL_TABLE, HeldSignals, SIGNAL_TABLE } from './signals.js';
 
 describe('signal table', () => {
   it("follows busybox init's meanings", () => {
@@ -24,6 +24,24 @@ describe('signal table', () => {
         process.on(name as NodeJS.Signals, h);
         process.off(name as NodeJS.Signals, h);
       }).not.toThrow();
+    }
+  });
+
+  it('holds a signal that comes before boot can act on it, and hands it over in order', async () => {
+    const before = [...process.listeners('SIGUSR2'), ...process.listeners('SIGWINCH')];
+    try {
+      const held = new HeldSignals({ SIGUSR2: 'poweroff', SIGWINCH: 'log' });
+      process.kill(process.pid, 'SIGWINCH');
+      process.kill(process.pid, 'SIGUSR2');
+      await new Promise((r) => setTimeout(r, 200)); // node runs signal handlers from its event loop
+      const seen: string[] = [];
+      held.handleWith((signal, action) => seen.push(`${signal} ${action}`));
+      expect(seen).toEqual(['SIGWINCH log', 'SIGUSR2 poweroff']);
+      process.kill(process.pid, 'SIGUSR2'); // from now on, at once
+      await new Promise((r) => setTimeout(r, 200));
+      expect(seen).toEqual(['SIGWINCH log', 'SIGUSR2 poweroff', 'SIGUSR2 poweroff']);
+    } finally {
+      for (const sig of ['SIGUSR2', 'SIGWINCH'] as const) for (const l of process.listeners(sig)) if (!before.includes(l)) process.off(sig, l);
     }
   });
 });

@@ -36,6 +36,25 @@ export function actionFor(signal: string, table: Readonly<Record<string, SignalA
   return table[signal];
 }
 
+/**
+ * Handlers for every signal of `table`, installed as soon as keel-init runs:
+ * a signal that comes before boot can act on it (ctrl-alt-del while the rest
+ * of keel-init loads) is held, and handed over when `handleWith` is called.
+ */
+export class HeldSignals {
+  private handle: ((signal: NodeJS.Signals, action: SignalAction) => void) | undefined;
+  private readonly held: Array<[NodeJS.Signals, SignalAction]> = [];
+
+  constructor(table: Readonly<Record<string, SignalAction>>) {
+    installSignalHandlers((signal, action) => (this.handle ? this.handle(signal, action) : this.held.push([signal, action])), table);
+  }
+
+  handleWith(handle: (signal: NodeJS.Signals, action: SignalAction) => void): void {
+    this.handle = handle;
+    for (const [signal, action] of this.held.splice(0)) handle(signal, action);
+  }
+}
+
 export function installSignalHandlers(handle: (signal: NodeJS.Signals, action: SignalAction) => void, table: Readonly<Record<string, SignalAction>> = SIGNAL_TABLE): void {
   for (const [signal, action] of Object.entries(table)) {
     process.on(signal as NodeJS.Signals, () => handle(signal as NodeJS.Signals, action));

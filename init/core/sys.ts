@@ -68,6 +68,8 @@ export const RB_AUTOBOOT = 0x01234567;
 export const RB_HALT_SYSTEM = 0xcdef0123;
 export const RB_POWER_OFF = 0x4321fedc;
 export const RB_DISABLE_CAD = 0;
+/** reboot(2)'s command for each way a machine goes down. */
+export const REBOOT_CMD: Readonly<Record<'poweroff' | 'reboot' | 'halt', number>> = { poweroff: RB_POWER_OFF, reboot: RB_AUTOBOOT, halt: RB_HALT_SYSTEM };
 
 export const RLIMIT_NOFILE = 7;
 

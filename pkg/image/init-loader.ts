@@ -59,7 +59,10 @@ process.argv = [process.argv[0], file, '--version'];
 const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file });
 const module = { exports: {} };
 script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, require('node:path').dirname(file));
-Promise.resolve(module.exports.loadRest?.()).then(() => writeFileSync(out, script.createCachedData()));
+// keel-init's fault guard (installed before --version is handled) would contain a failure here: say it and exit 1.
+const fail = (err) => { process.stderr.write('the code cache maker failed: ' + (err && err.stack || err) + '\\n'); process.exit(1); };
+if (typeof module.exports.loadRest !== 'function') fail(new Error('the bundle exports no loadRest'));
+module.exports.loadRest().then(() => writeFileSync(out, script.createCachedData())).catch(fail);
 `;
 
 /**
@@ -101,7 +104,7 @@ function codeCache(bundle: string, text: Buffer, node: string): Buffer {
     // A fixed seed makes V8 write the same cache every time (its random seed otherwise shows in the bytes), so the image is
     // the same bytes on any machine; V8 leaves the seed out of the flags a cache is checked under.
     const r = spawnSync(node, ['--random-seed=1', '-e', CACHE_MAKER, bundle, scratch], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 120_000 });
-    if (r.status !== 0) throw new BuildError(`could not make keel-init's code cache with ${node}: ${(r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim()}`);
+    if (r.status !== 0 || !existsSync(scratch)) throw new BuildError(`could not make keel-init's code cache with ${node}: ${(r.stderr || r.error?.message || `exit ${r.status ?? r.signal}, no cache written`).trim()}`);
     renameSync(scratch, final);
     return readFileSync(final);
   } finally {
