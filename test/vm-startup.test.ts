@@ -93,3 +93,26 @@ describe("keel-init's code cache", () => {
     }
   }, 360_000);
 });
+
+describe('a keel-init whose rest cannot load', () => {
+  it('stays up as PID 1 (no kernel panic), says why, and powers off on the power button', async () => {
+    // A broken bundle is a fault nothing outside keel can cause: the load stage is made to throw.
+    // The kernel hands KEEL_INJECT_FAULT=load to /init as an environment variable.
+    writeFileSync(join(dir, 'broken-load.yml'), 'kernel:\n  cmdline: "console=ttyS0 quiet KEEL_INJECT_FAULT=load"\nhostname: broken\n');
+    expect(keelBuild(join(dir, 'broken-load.yml'), dir)).toMatch(/built broken-load/);
+    const vm = bootVm(join(dir, 'broken-load'), join(dir, 'qmp-broken.sock'));
+    try {
+      await vm.waitFor(/EMERGENCY: boot stopped: boot stage load failed: injected: the rest of keel-init cannot load/, 240_000);
+      await new Promise((r) => setTimeout(r, 3000)); // long enough for node's event loop to have drained, were nothing holding it
+      expect(vm.screen()).not.toMatch(/Kernel panic|Attempted to kill init/);
+      const qmp = await vm.qmp();
+      await qmp.command('system_powerdown');
+      qmp.close();
+      const timer = new Promise<'still running'>((r) => setTimeout(() => r('still running'), 60_000).unref());
+      expect(await Promise.race([vm.exited, timer])).toBe(0);
+      expect(vm.screen()).toContain('keel: power button: poweroff now (nothing was started)');
+    } finally {
+      vm.stop();
+    }
+  }, 360_000);
+});

@@ -10,8 +10,9 @@ import { EventBus } from '../../events/bus.js';
 import { VERSION } from '../../model/version.js';
 import { parseArgs, USAGE } from '../core/args.js';
 import { installGuard } from '../core/guard.js';
-import { CONTAINER_SIGNAL_TABLE, HeldSignals, SIGNAL_TABLE } from '../core/signals.js';
+import { CONTAINER_SIGNAL_TABLE, HeldSignals, SIGNAL_TABLE, type PowerAction } from '../core/signals.js';
 import { REBOOT_CMD, sys, type Sys } from '../core/sys.js';
+import { watchPowerButton } from '../machine/power-button.js';
 import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
 import { sayCodeCache } from './code-cache.js';
 import { Console } from './console.js';
@@ -93,13 +94,18 @@ function leaveRoot(bus: EventBus, s: Sys): RootLeft | undefined {
  * cannot go on.
  */
 function boot(early: EarlyBase): Promise<unknown> {
+  let modules: Promise<void> | undefined;
   const loaded = Stages.from(early, stageLog(early.bus, early.record))
-    .then('machine', machineStage)
+    .then('machine', (ctx) => {
+      const set = machineStage(ctx);
+      modules = set.modules;
+      return set;
+    })
     .then('load', async (ctx) => (await import('./boot.js')).prepareBoot(ctx));
   return loaded.done().then((ctx) => {
     if (ctx) return ctx.bootRest(ctx);
     if (early.container) process.exit(1);
-    stayUp(early);
+    stayUp(early, modules);
     return undefined;
   });
 }
@@ -107,12 +113,13 @@ function boot(early: EarlyBase): Promise<unknown> {
 /**
  * PID 1 without the rest of itself: it must not exit (a machine's kernel would
  * panic), and with nothing started there is nothing to stop, so its signals
- * power off, reboot or halt at once (namespace mode: exit).
+ * and the power button (once its modules are in) power off, reboot or halt at
+ * once (namespace mode: exit).
  */
-function stayUp({ sys: s, machine, signals }: EarlyBase): void {
+function stayUp({ bus, sys: s, machine, signals }: EarlyBase, modules: Promise<void> | undefined): void {
   setInterval(() => {}, 1 << 30);
-  signals.handleWith((_signal, action) => {
-    if (action === 'log' || action === 'forward') return;
+  const down = (action: PowerAction, why: string) => {
+    bus.emit({ kind: 'shutdown.now', message: `${why}: ${action} now (nothing was started)`, action });
     if (!machine) process.exit(0);
     try {
       s.sync();
@@ -120,7 +127,13 @@ function stayUp({ sys: s, machine, signals }: EarlyBase): void {
     } catch {
       /* reboot(2) refused: the machine stays idle, as it is */
     }
+  };
+  signals.handleWith((signal, action) => {
+    if (action !== 'log' && action !== 'forward') down(action, signal);
   });
+  if (machine) {
+    void modules?.then(() => watchPowerButton(() => down('poweroff', 'power button'), (msg) => bus.emit({ kind: 'machine.input', level: 'warn', message: `power button: ${msg}` })));
+  }
 }
 
 /** Loads the rest of keel-init, for keel build's code cache maker: its functions go in the cache too (pkg/image/init-loader.ts). */
