@@ -4,7 +4,7 @@
 import type { EventBus } from '../../events/bus.js';
 import type { ReadStream } from 'node:tty';
 import type { ConsoleOutput, ExtraConsole } from '../console/consoles.js';
-import { attachConsole, blockingWriter, consoleLine, consoleWriter, type ConsoleSink, type ConsoleWrite } from '../console/sink.js';
+import { attachConsole, consoleLine, consoleWriter, dropWhenFull, type ConsoleSink, type ConsoleWrite } from '../console/sink.js';
 
 /** Container lines the console takes at once, and per second after that: a serial console writes about 11 KB/s, and each write blocks PID 1. */
 const RELAY_BURST = 200;
@@ -77,7 +77,7 @@ export class Console {
     private readonly container = false,
     machine = false,
   ) {
-    this.primaryWrite = machine ? blockingWriter(1) : this.streamWriter();
+    this.primaryWrite = machine ? dropWhenFull(1) : this.streamWriter();
     this.primarySink = attachConsole(bus, (text) => this.primaryWrite(text), container ? 'warn' : 'info');
     const all = () => [this.primarySink, ...this.extras.map((e) => e.sink)];
     this.sink = {

@@ -1,6 +1,9 @@
 // The first stage, run before the rest of keel-init is loaded (main.ts): the
 // machine's mounts and the kernel modules, which load in the background on
-// libuv's threads while the rest of keel-init loads and the stages go on.
+// libuv's threads while the rest of keel-init loads and the stages go on; and
+// the power button's watch, once those modules are in.
+import type { EventBus } from '../../events/bus.js';
+import { watchPowerButton } from '../machine/power-button.js';
 import { setUpMachine } from '../machine/setup.js';
 import type { EarlyBase } from './context.js';
 
@@ -16,3 +19,10 @@ export function machineStage({ machine, sys, bus, record }: EarlyBase): { module
   return { modules };
 }
 
+/** Watches the power button once its device exists: evdev and button are among the modules. */
+export function watchPowerButtonOnceLoaded(modules: Promise<void>, bus: EventBus, onPress: () => void): void {
+  void modules.then(() => {
+    const n = watchPowerButton(onPress, (msg) => bus.emit({ kind: 'machine.input', level: 'warn', message: `power button: ${msg}` }));
+    if (n > 0) bus.emit({ kind: 'machine.powerbutton', level: 'debug', message: `watching ${n} power button device(s)` });
+  });
+}

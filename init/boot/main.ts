@@ -12,13 +12,12 @@ import { parseArgs, USAGE } from '../core/args.js';
 import { installGuard } from '../core/guard.js';
 import { CONTAINER_SIGNAL_TABLE, HeldSignals, SIGNAL_TABLE, type PowerAction } from '../core/signals.js';
 import { REBOOT_CMD, sys, type Sys } from '../core/sys.js';
-import { watchPowerButton } from '../machine/power-button.js';
 import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
 import { sayCodeCache } from './code-cache.js';
 import { Console } from './console.js';
 import { containerDefaults, isContainerInit } from './container-mode.js';
 import type { EarlyBase } from './context.js';
-import { machineStage } from './machine-stage.js';
+import { machineStage, watchPowerButtonOnceLoaded } from './machine-stage.js';
 import { BootRecord } from './record.js';
 import { stageLog } from './stage-log.js';
 import { Stages } from './stages.js';
@@ -131,9 +130,7 @@ function stayUp({ bus, sys: s, machine, signals }: EarlyBase, modules: Promise<v
   signals.handleWith((signal, action) => {
     if (action !== 'log' && action !== 'forward') down(action, signal);
   });
-  if (machine) {
-    void modules?.then(() => watchPowerButton(() => down('poweroff', 'power button'), (msg) => bus.emit({ kind: 'machine.input', level: 'warn', message: `power button: ${msg}` })));
-  }
+  if (machine && modules) watchPowerButtonOnceLoaded(modules, bus, () => down('poweroff', 'power button'));
 }
 
 /** Loads the rest of keel-init, for keel build's code cache maker: its functions go in the cache too (pkg/image/init-loader.ts). */

@@ -1,7 +1,6 @@
 // The first stages once keel-init is loaded (machine-stage.ts comes before):
 // the other consoles, the console's colour and kernel messages, the JSON log,
 // the reaper, and the signal table.
-import { watchPowerButton } from '../machine/power-button.js';
 import { findExtraConsoles } from '../console/consoles.js';
 import { ownConsole } from '../console/own.js';
 import { attachLog, openLog } from '../core/log.js';
@@ -9,6 +8,7 @@ import { raiseOpenFileLimit } from '../core/fd-limit.js';
 import { Reaper } from '../core/reaper.js';
 import { forwardSignal } from './container.js';
 import type { BootBase } from './context.js';
+import { watchPowerButtonOnceLoaded } from './machine-stage.js';
 
 export function consoleStage({ bus, console, machine }: BootBase): object {
   if (machine) console.addExtras(findExtraConsoles());
@@ -41,15 +41,6 @@ export function signalStage({ bus, power, machine, signals, supervisor, main, mo
     else if (action === 'forward') void forwardSignal(signal, supervisor.get(), main.get(), bus);
     else power.request(action, signal);
   });
-  // The button's device exists once evdev and button are loaded.
-  if (machine) {
-    void modules.then(() => {
-      const n = watchPowerButton(
-        () => power.request('poweroff', 'power button'),
-        (msg) => bus.emit({ kind: 'machine.input', level: 'warn', message: `power button: ${msg}` }),
-      );
-      if (n > 0) bus.emit({ kind: 'machine.powerbutton', level: 'debug', message: `watching ${n} power button device(s)` });
-    });
-  }
+  if (machine) watchPowerButtonOnceLoaded(modules, bus, () => power.request('poweroff', 'power button'));
   return {};
 }

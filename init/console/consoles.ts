@@ -4,8 +4,9 @@
 // a known LinuxKit complaint. Each that is a terminal gets a keel> prompt of
 // its own too. Writing to them is best effort: a console that cannot take a
 // line now drops it rather than stall PID 1.
-import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import { dropWhenFull } from './sink.js';
 import { isatty, ReadStream } from 'node:tty';
 
 /** The device names of console= words, in order, each once: "ttyS0,115200n8" gives "ttyS0". */
@@ -26,30 +27,6 @@ export function parseConsoles(cmdline: string): string[] {
  */
 export function activeConsole(active: string): string | undefined {
   return active.trim().split(/\s+/).filter(Boolean).pop();
-}
-
-/**
- * Writes to a console without ever waiting: a console that cannot take a
- * line now drops it (EAGAIN on a full tty) rather than stall PID 1, and a
- * line cut short still ends, so the next starts at the left margin.
- */
-export function dropWhenFull(fd: number): (text: string | Buffer) => void {
-  return (text) => {
-    const bytes = typeof text === 'string' ? Buffer.from(text) : text;
-    let done = 0;
-    try {
-      while (done < bytes.length) done += writeSync(fd, bytes, done);
-    } catch {
-      /* full, or gone: drop the rest */
-    }
-    if (done > 0 && done < bytes.length) {
-      try {
-        writeSync(fd, '\n');
-      } catch {
-        /* still full */
-      }
-    }
-  };
 }
 
 /** A console's output as a stream, for readline: writes that never wait (dropWhenFull). */

@@ -22,20 +22,29 @@ export function consoleWriter(stream: NodeJS.WriteStream = process.stdout): Cons
 }
 
 /**
- * Writes straight to `fd` with write(2), for a machine's first lines: the
- * kernel opens /dev/console for init in blocking mode, so each write is whole,
- * as node's stream for a terminal would make it, without loading that stream
- * (node's net and tty, before keel-init's first line). Only until
- * something else opens the console through libuv (Console.useStream).
+ * Writes to a console without ever waiting: a console that cannot take a
+ * line now drops it (EAGAIN on a full tty) rather than stall PID 1, and a
+ * line cut short still ends, so the next starts at the left margin. On fd 1
+ * of a machine, before node's stream has it (Console), the same write(2)s
+ * wait instead: the kernel opens /dev/console for init in blocking mode, so
+ * each write is whole, as node's stream for a terminal would make it, without
+ * loading that stream (node's net and tty) before keel-init's first line.
  */
-export function blockingWriter(fd: number): ConsoleWrite {
+export function dropWhenFull(fd: number): (text: string | Buffer) => void {
   return (text) => {
-    const bytes = Buffer.from(text);
+    const bytes = typeof text === 'string' ? Buffer.from(text) : text;
     let done = 0;
     try {
       while (done < bytes.length) done += writeSync(fd, bytes, done);
     } catch {
-      /* EIO on a console that went away: nothing to tell it */
+      /* full, or gone: drop the rest */
+    }
+    if (done > 0 && done < bytes.length) {
+      try {
+        writeSync(fd, '\n');
+      } catch {
+        /* still full */
+      }
     }
   };
 }

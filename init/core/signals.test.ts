@@ -27,13 +27,15 @@ describe('signal table', () => {
     }
   });
 
-  it('holds a signal that comes before boot can act on it, and hands it over in order', async () => {
+  it('holds a signal that comes before boot can act on it, once however often, and hands it over in order', async () => {
     const before = [...process.listeners('SIGUSR2'), ...process.listeners('SIGWINCH')];
     try {
       const held = new HeldSignals({ SIGUSR2: 'poweroff', SIGWINCH: 'log' });
       process.kill(process.pid, 'SIGWINCH');
       process.kill(process.pid, 'SIGUSR2');
-      await new Promise((r) => setTimeout(r, 200)); // node runs signal handlers from its event loop
+      await new Promise((r) => setTimeout(r, 100)); // node runs signal handlers from its event loop
+      process.kill(process.pid, 'SIGUSR2');
+      await new Promise((r) => setTimeout(r, 200));
       const seen: string[] = [];
       held.handleWith((signal, action) => seen.push(`${signal} ${action}`));
       expect(seen).toEqual(['SIGWINCH log', 'SIGUSR2 poweroff']);

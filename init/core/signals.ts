@@ -40,13 +40,18 @@ export function actionFor(signal: string, table: Readonly<Record<string, SignalA
  * Handlers for every signal of `table`, installed as soon as keel-init runs:
  * a signal that comes before boot can act on it (ctrl-alt-del while the rest
  * of keel-init loads) is held, and handed over when `handleWith` is called.
+ * Each signal is held once, however often it comes: a keel-init that never
+ * gets that far (no addon) must not grow under a flood of them.
  */
 export class HeldSignals {
   private handle: ((signal: NodeJS.Signals, action: SignalAction) => void) | undefined;
   private readonly held: Array<[NodeJS.Signals, SignalAction]> = [];
 
   constructor(table: Readonly<Record<string, SignalAction>>) {
-    installSignalHandlers((signal, action) => (this.handle ? this.handle(signal, action) : this.held.push([signal, action])), table);
+    installSignalHandlers((signal, action) => {
+      if (this.handle) this.handle(signal, action);
+      else if (!this.held.some(([s]) => s === signal)) this.held.push([signal, action]);
+    }, table);
   }
 
   handleWith(handle: (signal: NodeJS.Signals, action: SignalAction) => void): void {
