@@ -4,17 +4,35 @@
 // kernel before this one can link. The header line says the list names its
 // dependencies; a list without it (an older or hand-written one) is loaded
 // one module after another, in its order.
+//
+// A device driver's line also carries the devices it drives, each as a tab
+// and "@" before a modalias pattern (its .modinfo alias, as the kernel
+// reports a present device in /sys/.../modalias): keel-init loads it before
+// the workload only when such a device is there, and the others once boot is
+// complete. A "~" field marks a module listed only because another needs it.
 
 export interface ModuleToLoad {
   path: string;
   /** Paths of the modules this one needs; undefined when the list does not say. */
   deps: string[] | undefined;
+  /** Modalias patterns of the devices it drives; empty for a module that is not gated on a device. */
+  devices: string[];
+  /** Listed only as another's dependency: loaded when that one is. */
+  onlyAsDependency: boolean;
 }
 
 const HEADER = '# keel kernel modules: path, then its dependencies, tab-separated';
 
-export function formatModuleList(modules: ReadonlyArray<{ path: string; deps: readonly string[] }>): string {
-  return [HEADER, ...modules.map((m) => [m.path, ...m.deps].join('\t'))].join('\n') + '\n';
+export interface ListedModule {
+  path: string;
+  deps: readonly string[];
+  devices?: readonly string[];
+  onlyAsDependency?: boolean;
+}
+
+export function formatModuleList(modules: readonly ListedModule[]): string {
+  const line = (m: ListedModule) => [m.path, ...m.deps, ...(m.devices ?? []).map((d) => `@${d}`), ...(m.onlyAsDependency ? ['~'] : [])].join('\t');
+  return [HEADER, ...modules.map(line)].join('\n') + '\n';
 }
 
 export function parseModuleList(text: string): ModuleToLoad[] {
@@ -23,7 +41,13 @@ export function parseModuleList(text: string): ModuleToLoad[] {
   return lines
     .filter((l) => l.trim() !== '' && !l.startsWith('#'))
     .map((line) => {
-      const [path, ...deps] = line.split('\t');
-      return { path: path!, deps: named ? deps.filter(Boolean) : undefined };
+      const [path, ...fields] = line.split('\t');
+      const rest = named ? fields.filter(Boolean) : [];
+      return {
+        path: path!,
+        deps: named ? rest.filter((f) => !f.startsWith('@') && f !== '~') : undefined,
+        devices: rest.filter((f) => f.startsWith('@')).map((f) => f.slice(1)),
+        onlyAsDependency: rest.includes('~'),
+      };
     });
 }

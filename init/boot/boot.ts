@@ -13,6 +13,7 @@ import { faultAsked } from '../core/faults.js';
 import { limitHeapGrowth } from '../core/heap-budget.js';
 import { trackChildProcesses } from '../core/owned-children.js';
 import type { BootBase, EarlyBase } from './context.js';
+import type { MachineModules } from './machine-stage.js';
 import { controlStage, promptStage } from './control.js';
 import { instanceDataStage } from './instance-data.js';
 import { Late } from './late.js';
@@ -39,7 +40,7 @@ export function prepareBoot({ bus, sys, machine, container, isPid1, args, consol
 }
 
 /** The stages after `load`, in order. The control API and the prompt come before the manifest, so they work in the emergency state too. */
-function bootRest(base: BootBase & { modules: Promise<void> }): Promise<unknown> {
+function bootRest(base: BootBase & MachineModules): Promise<unknown> {
   const booted = Stages.from(base, stageLog(base.bus, base.record))
     .then('console', consoleStage)
     .then('log', logStage)
@@ -58,6 +59,8 @@ function bootRest(base: BootBase & { modules: Promise<void> }): Promise<unknown>
   // A container whose boot cannot go on ends (exit 1) rather than idle in the emergency state: its engine restarts it, or its user sees why.
   return booted.then((ctx) => {
     if (!ctx && base.container) base.power.request('poweroff', 'boot could not go on', 1);
+    // A boot that stopped (the emergency state) still gets every driver: a disk may be what its user needs next.
+    if (!ctx) base.loadWaitingModules();
     return ctx;
   });
 }

@@ -10,13 +10,21 @@ import type { EarlyBase } from './context.js';
 /** The kernel starts init with no PATH; runc, ip and the shell live in the usual places. */
 const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** What needs the kernel modules (the power button, the VM channel, containers) waits on `modules`; the rest of boot does not. */
-export function machineStage({ machine, sys, bus, record }: EarlyBase): { modules: Promise<void> } {
-  if (!machine) return { modules: Promise.resolve() };
+/**
+ * What needs the kernel modules (the power button, the VM channel, containers) waits on `modules`; the rest of boot
+ * does not. The drivers for devices not present load at `loadWaitingModules`, once boot is complete.
+ */
+export function machineStage({ machine, sys, bus, record }: EarlyBase): MachineModules {
+  if (!machine) return { modules: Promise.resolve(), loadWaitingModules: () => {} };
   process.env.PATH ??= MACHINE_PATH;
-  const { modules } = setUpMachine(sys, (e) => bus.emit(e));
+  const set = setUpMachine(sys, (e) => bus.emit(e));
   record.mark('machineReadyMs');
-  return { modules };
+  return set;
+}
+
+export interface MachineModules {
+  modules: Promise<void>;
+  loadWaitingModules: () => void;
 }
 
 /** Watches the power button once its device exists: evdev and button are among the modules. */

@@ -202,11 +202,15 @@ function injectFaults(): void {
 }
 
 /** Boot complete; once the services have settled too, what was left off the critical path (runc's version). */
-export function completeStage({ bus, record, machine, workload, settled }: BootBase & { workload: Workload | undefined; settled: Promise<void> }): object {
+export function completeStage({ bus, record, machine, workload, settled, loadWaitingModules }: BootBase & { workload: Workload | undefined; settled: Promise<void>; loadWaitingModules: () => void }): object {
   record.completeAt = Date.now();
   record.mark('bootCompleteMs', record.completeAt);
   const runc = workload?.runc;
-  if (runc) void settled.then(() => sayRuncVersion(bus, runc));
+  // What boot did not need waits until the services are up: under emulation their start is what the CPU is for.
+  void settled.then(() => {
+    if (runc) void sayRuncVersion(bus, runc);
+    loadWaitingModules();
+  });
   const up = machine ? uptimeMs() : undefined;
   const rss = process.memoryUsage().rss;
   bus.emit({ kind: 'boot.complete', message: `boot complete${up !== undefined ? ` ${up} ms after kernel start` : ''} (keel-init rss ${(rss / 2 ** 20).toFixed(1)} MiB)`, uptimeMs: up, rss });

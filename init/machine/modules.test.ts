@@ -4,7 +4,11 @@
 // seen, which a real kernel does not show.
 import { describe, expect, it } from 'vitest';
 import { formatModuleList, parseModuleList } from '../../model/module-list.js';
-import { loadInDependencyOrder } from './modules.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Sys } from '../core/sys.js';
+import { aliasMatches, loadInDependencyOrder, loadModules, modulesToLoad } from './modules.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
@@ -31,12 +35,23 @@ describe('the kernel module list', () => {
       { path: '/m/virtio_net.ko', deps: ['/m/virtio.ko'] },
     ]);
     expect(parseModuleList(text)).toEqual([
-      { path: '/m/virtio.ko', deps: [] },
-      { path: '/m/virtio_net.ko', deps: ['/m/virtio.ko'] },
+      { path: '/m/virtio.ko', deps: [], devices: [], onlyAsDependency: false },
+      { path: '/m/virtio_net.ko', deps: ['/m/virtio.ko'], devices: [], onlyAsDependency: false },
     ]);
     expect(parseModuleList('/m/a.ko\n/m/b.ko\n')).toEqual([
-      { path: '/m/a.ko', deps: undefined },
-      { path: '/m/b.ko', deps: undefined },
+      { path: '/m/a.ko', deps: undefined, devices: [], onlyAsDependency: false },
+      { path: '/m/b.ko', deps: undefined, devices: [], onlyAsDependency: false },
+    ]);
+  });
+
+  it('keeps a driver\'s device patterns and marks a module listed only for another', () => {
+    const text = formatModuleList([
+      { path: '/m/virtio.ko', deps: [], onlyAsDependency: true },
+      { path: '/m/virtio_blk.ko', deps: ['/m/virtio.ko'], devices: ['virtio:d00000002v*'] },
+    ]);
+    expect(parseModuleList(text)).toEqual([
+      { path: '/m/virtio.ko', deps: [], devices: [], onlyAsDependency: true },
+      { path: '/m/virtio_blk.ko', deps: ['/m/virtio.ko'], devices: ['virtio:d00000002v*'], onlyAsDependency: false },
     ]);
   });
 });
@@ -82,5 +97,67 @@ describe('loading in dependency order', () => {
 
   it('settles at once for an empty list', async () => {
     expect(await loadInDependencyOrder([], recorder().load)).toEqual([]);
+  });
+});
+
+describe('matching a driver to the devices present', () => {
+  it('matches modalias patterns as modprobe does: * ? and [...]', () => {
+    expect(aliasMatches('virtio:d00000002v*', 'virtio:d00000002v00001AF4')).toBe(true);
+    expect(aliasMatches('virtio:d00000002v*', 'virtio:d00000001v00001AF4')).toBe(false);
+    expect(aliasMatches('acpi*:PNP0C0C:*', 'acpi:PNP0C0C:')).toBe(true);
+    expect(aliasMatches('pci:v00001AF4d*sv*sd*bc*sc*i*', 'pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00')).toBe(true);
+    expect(aliasMatches('scsi:t-0x0[45]*', 'scsi:t-0x05')).toBe(true);
+    expect(aliasMatches('scsi:t-0x0[!45]*', 'scsi:t-0x05')).toBe(false);
+    expect(aliasMatches('of:N*T*Cqemu,fw-cfg-mmio', 'of:NfwT(null)Cqemu,fw-cfg-mmio')).toBe(true);
+    expect(aliasMatches('a.b', 'axb')).toBe(false);
+  });
+
+  const text = formatModuleList([
+    { path: 'virtio', deps: [], onlyAsDependency: true },
+    { path: 'virtio_pci', deps: ['virtio'], devices: ['pci:v00001AF4d*'] },
+    { path: 'virtio_blk', deps: ['virtio'], devices: ['virtio:d00000002v*'] },
+    { path: 'virtio_net', deps: ['virtio'], devices: ['virtio:d00000001v*'] },
+    { path: 'overlay', deps: [] },
+  ]);
+  const list = parseModuleList(text);
+  const names = (ms: readonly { path: string }[]) => ms.map((m) => m.path);
+
+  it('picks the modules not gated on a device, the drivers of devices present, and what they need', () => {
+    expect(names(modulesToLoad(list, ['pci:v00001AF4d00001000'], new Set()))).toEqual(['virtio', 'virtio_pci', 'overlay']);
+    expect(names(modulesToLoad(list, ['pci:v00001AF4d00001000', 'virtio:d00000001v00001AF4'], new Set(['virtio', 'virtio_pci', 'overlay'])))).toEqual(['virtio_net']);
+    // Once boot is complete, the rest of the drivers (and nothing a driver does not need).
+    expect(names(modulesToLoad(list, undefined, new Set(['virtio', 'virtio_pci', 'overlay', 'virtio_net'])))).toEqual(['virtio_blk']);
+  });
+
+  it('at boot loads a driver for a device that appears once another driver is in, and leaves the rest for later', async () => {
+    // A directory stands in for sysfs, and `finitModules` for the kernel: loading virtio_pci makes its virtio
+    // device appear, as the real virtio_pci does (the VM tests boot the real thing).
+    const sys = mkdtempSync(join(tmpdir(), 'keel-sysfs-'));
+    const device = (bus: string, name: string, alias: string) => {
+      mkdirSync(join(sys, 'bus', bus, 'devices', name), { recursive: true });
+      writeFileSync(join(sys, 'bus', bus, 'devices', name, 'modalias'), `${alias}\n`);
+    };
+    try {
+      device('pci', '0000:00:02.0', 'pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00');
+      const listFile = join(sys, 'modules');
+      writeFileSync(listFile, text);
+      const loaded: string[] = [];
+      const kernel = {
+        finitModules: async (paths: string[]) => {
+          loaded.push(...paths);
+          if (paths.includes('virtio_pci')) device('virtio', 'virtio0', 'virtio:d00000001v00001AF4');
+          return paths.map(() => ({ ms: 1 }));
+        },
+      } as unknown as Sys;
+      const boot = await loadModules(kernel, listFile, sys);
+      expect(loaded.sort()).toEqual(['overlay', 'virtio', 'virtio_net', 'virtio_pci']);
+      expect(boot.loaded).toBe(4);
+      expect(boot.waiting).toEqual(['virtio_blk']);
+      const later = await boot.loadWaiting();
+      expect(later.loaded).toBe(1);
+      expect(loaded).toContain('virtio_blk');
+    } finally {
+      rmSync(sys, { recursive: true, force: true });
+    }
   });
 });

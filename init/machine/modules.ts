@@ -5,7 +5,17 @@
 // module's init often sleeps (ata_piix waits for its ports to reset, and the
 // kernel holds finit_module until the probing it started is done), and one
 // module sleeping must not hold up the others.
-import { existsSync, readFileSync } from 'node:fs';
+//
+// A driver of keel's own choosing loads before the workload only when one of
+// its devices is there, as udev's coldplug would load it: the device's
+// modalias in sysfs matches one of the driver's patterns (module-list.ts).
+// Some devices appear only once another driver is in (virtio devices behind
+// virtio_pci, a CD-ROM behind ata_piix), so sysfs is read again after each
+// driver. Under emulation the CPU is the boot's bottleneck, and every module
+// costs its share of it (its signature checked, its code linked); the
+// drivers whose devices are not there load once boot is complete, for a
+// device added later.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MODULE_LIST } from '../../model/layout.js';
 import { parseModuleList, type ModuleToLoad } from '../../model/module-list.js';
@@ -18,36 +28,208 @@ export interface ModulesLoaded {
   slowest: Array<{ module: string; ms: number }>;
 }
 
+export interface BootModules extends ModulesLoaded {
+  /** Drivers left for after boot: none of their devices was there. */
+  waiting: string[];
+  /** Time spent finding which drivers the devices present need. */
+  scanMs: number;
+  /** Loads the waiting drivers (and what they need); resolves with what that did. */
+  loadWaiting: () => Promise<ModulesLoaded>;
+}
+
 /** At most this many finit_module calls at once: the pool (8 threads) keeps room for file I/O and the power button's reader. */
 const AT_ONCE = 4;
 
 type Loaded = { ms: number; error?: NodeJS.ErrnoException };
 
-export async function loadModules(sys: Sys, list = MODULE_LIST): Promise<ModulesLoaded> {
-  if (!existsSync(list)) return { loaded: 0, failed: [], slowest: [] };
-  const modules = parseModuleList(readFileSync(list, 'utf8'));
-  const results = await loadInDependencyOrder(modules, async (path) => (await sys.finitModules([path]))[0]!);
+const nameOf = (m: ModuleToLoad) => basename(m.path, '.ko');
+
+function summary(order: readonly ModuleToLoad[], results: readonly Loaded[]): ModulesLoaded {
   let loaded = 0;
   const failed: string[] = [];
   results.forEach((r, i) => {
     if (!r.error || r.error.code === 'EEXIST') loaded++; // EEXIST: built in or already loaded
-    else failed.push(`${modules[i]!.path}: ${r.error.message}`);
+    else failed.push(`${order[i]!.path}: ${r.error.message}`);
   });
   const slowest = results
-    .map((r, i) => ({ module: basename(modules[i]!.path, '.ko'), ms: Math.round(r.ms) }))
+    .map((r, i) => ({ module: nameOf(order[i]!), ms: Math.round(r.ms) }))
     .sort((a, b) => b.ms - a.ms)
     .slice(0, 3);
   return { loaded, failed, slowest };
+}
+
+export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'): Promise<BootModules> {
+  const none = { loaded: 0, failed: [], slowest: [] };
+  if (!existsSync(list)) return { ...none, waiting: [], scanMs: 0, loadWaiting: async () => none };
+  const modules = parseModuleList(readFileSync(list, 'utf8'));
+  const load = async (path: string) => (await sys.finitModules([path]))[0]!;
+  const devices = new DeviceScan(sysRoot);
+  const taken = new Set<string>();
+  const take = (picked: ModuleToLoad[]) => {
+    for (const m of picked) taken.add(m.path);
+    return picked;
+  };
+  let scanMs = 0;
+  const forDevices = (drivers: readonly ModuleToLoad[]) => {
+    const t0 = performance.now();
+    const picked = take(modulesToLoad(modules, devices.present(drivers), taken));
+    scanMs += performance.now() - t0;
+    return picked;
+  };
+  const pending = () => modules.filter((m) => m.devices.length > 0 && !taken.has(m.path));
+  const order = forDevices(pending());
+  // Only a driver can make new devices appear; after one, sysfs is read again (for the drivers still waiting).
+  const results = await loadInDependencyOrder(order, load, (done) => {
+    const waiting = pending();
+    if (done.devices.length === 0 || waiting.length === 0) return [];
+    const more = forDevices(waiting);
+    order.push(...more);
+    return more;
+  });
+  const waiting = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency);
+  const loadWaiting = async () => {
+    const rest = take(modulesToLoad(modules, undefined, taken));
+    return summary(rest, await loadInDependencyOrder(rest, load));
+  };
+  return { ...summary(order, results), waiting: waiting.map(nameOf), scanMs: Math.round(scanMs), loadWaiting };
+}
+
+/**
+ * What to load, in the list's order (dependencies first), of what is not
+ * `taken` yet: each module not gated on a device, each driver one of whose
+ * devices is `present` (every driver when `present` is undefined), and the
+ * modules those need.
+ */
+export function modulesToLoad(modules: readonly ModuleToLoad[], present: readonly string[] | undefined, taken: ReadonlySet<string>): ModuleToLoad[] {
+  const byPath = new Map(modules.map((m) => [m.path, m]));
+  const picked = new Set<string>();
+  const pick = (m: ModuleToLoad) => {
+    if (picked.has(m.path) || taken.has(m.path)) return;
+    picked.add(m.path);
+    for (const d of m.deps ?? []) {
+      const dep = byPath.get(d);
+      if (dep) pick(dep);
+    }
+  };
+  for (const m of modules) {
+    if (m.onlyAsDependency || taken.has(m.path)) continue;
+    if (present === undefined || m.devices.length === 0 || m.devices.some((p) => present.some((alias) => aliasMatches(p, alias)))) pick(m);
+  }
+  return modules.filter((m) => picked.has(m.path));
+}
+
+const literals = new Map<string, string>();
+const expressions = new Map<string, RegExp>();
+
+/**
+ * A driver's alias pattern against a device's modalias: shell-style * ? and [...], as modprobe matches them. The
+ * pattern's longest run of plain characters is looked for first, and only a pattern that passes gets a regular
+ * expression: a hundred patterns (ata_piix alone has 89) meet dozens of devices, and under emulation building and
+ * running an expression for each pair took a few tenths of a second of boot.
+ */
+export function aliasMatches(pattern: string, modalias: string): boolean {
+  let literal = literals.get(pattern);
+  if (literal === undefined) {
+    literal = pattern.split(/[*?]|\[[^\]]*\]/).reduce((a, b) => (b.length > a.length ? b : a), '');
+    literals.set(pattern, literal);
+  }
+  if (!modalias.includes(literal)) return false;
+  let re = expressions.get(pattern);
+  if (!re) {
+    let src = '';
+    for (let i = 0; i < pattern.length; i++) {
+      const c = pattern[i]!;
+      const close = c === '[' ? pattern.indexOf(']', i + 2) : -1;
+      if (c === '*') src += '.*';
+      else if (c === '?') src += '.';
+      else if (close > 0) {
+        const body = pattern.slice(i + 1, close);
+        src += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`;
+        i = close;
+      } else src += c.replace(/[.+^${}()|\\/\]\[]/g, '\\$&');
+    }
+    re = new RegExp(`^${src}$`, 's');
+    expressions.set(pattern, re);
+  }
+  return re.test(modalias);
+}
+
+/** Where sysfs lists the devices a modalias pattern's bus names: input devices are a class, device-tree ones platform devices. */
+function deviceDirOf(pattern: string): string | undefined {
+  const bus = /^([a-z0-9_]+)\**:/.exec(pattern)?.[1];
+  if (bus === undefined) return undefined;
+  if (bus === 'input') return 'class/input';
+  return `bus/${bus === 'of' ? 'platform' : bus}/devices`;
+}
+
+/** Each driver's device directories, worked out once (ata_piix has 89 patterns, all on one bus). */
+const dirsOfDriver = new WeakMap<ModuleToLoad, string[]>();
+function deviceDirsOf(driver: ModuleToLoad): string[] {
+  let dirs = dirsOfDriver.get(driver);
+  if (!dirs) {
+    dirs = [...new Set(driver.devices.map(deviceDirOf).filter((d): d is string => d !== undefined))];
+    dirsOfDriver.set(driver, dirs);
+  }
+  return dirs;
+}
+
+/**
+ * The modaliases of the devices in sysfs that drivers not loaded yet could
+ * drive: only their buses are read (a machine has a hundred devices of no
+ * interest here, and under emulation each read costs), and each device once.
+ */
+class DeviceScan {
+  private readonly seen = new Map<string, string | undefined>();
+
+  constructor(private readonly sysRoot: string) {}
+
+  present(drivers: readonly ModuleToLoad[]): string[] {
+    const found: string[] = [];
+    for (const dir of new Set(drivers.flatMap(deviceDirsOf))) {
+      const at = `${this.sysRoot}/${dir}`;
+      for (const name of list(at)) {
+        const device = `${at}/${name}`;
+        if (!this.seen.has(device)) this.seen.set(device, modaliasOf(device));
+        const alias = this.seen.get(device);
+        if (alias !== undefined) found.push(alias);
+      }
+    }
+    return found;
+  }
+}
+
+function modaliasOf(device: string): string | undefined {
+  const file = `${device}/modalias`;
+  if (!existsSync(file)) return undefined; // many ACPI devices have none, and a thrown ENOENT costs more than the look
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined; // a device with no modalias
+  }
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /**
  * Runs `load` for each module once every module it needs has been tried (a
  * module whose dependency failed is still tried, and its own error says why),
  * at most AT_ONCE at a time; a list that does not name dependencies is loaded
- * one after another. Resolves with the results in the list's order.
+ * one after another. After each load, `more` may add modules to the end of
+ * the list. Resolves with the results in the list's order.
  */
-export function loadInDependencyOrder(modules: readonly ModuleToLoad[], load: (path: string) => Promise<Loaded>): Promise<Loaded[]> {
-  const results: Loaded[] = new Array(modules.length);
+export function loadInDependencyOrder(
+  initial: readonly ModuleToLoad[],
+  load: (path: string) => Promise<Loaded>,
+  more: (done: ModuleToLoad) => readonly ModuleToLoad[] = () => [],
+): Promise<Loaded[]> {
+  const modules = [...initial];
+  const results: Loaded[] = [];
   const done = new Set<string>();
   const started = new Set<number>();
   const listed = new Set(modules.map((m) => m.path));
@@ -56,7 +238,7 @@ export function loadInDependencyOrder(modules: readonly ModuleToLoad[], load: (p
   const ready = (i: number) => {
     const deps = modules[i]!.deps;
     if (deps === undefined) return modules.slice(0, i).every((m) => done.has(m.path));
-    return deps.every((d) => done.has(d) || !listed.has(d)); // a dependency the list lacks is not waited for
+    return deps.every((d) => done.has(d) || !listed.has(d)); // a dependency the list lacks (or loaded before) is not waited for
   };
   return new Promise((resolve) => {
     const next = () => {
@@ -65,14 +247,19 @@ export function loadInDependencyOrder(modules: readonly ModuleToLoad[], load: (p
         if (started.has(i) || !ready(i)) continue;
         started.add(i);
         running++;
-        const path = modules[i]!.path;
-        load(path)
+        const m = modules[i]!;
+        load(m.path)
           .catch((err: NodeJS.ErrnoException): Loaded => ({ ms: 0, error: err }))
           .then((r) => {
             results[i] = r;
-            done.add(path);
+            done.add(m.path);
             finished++;
             running--;
+            for (const added of more(m)) {
+              if (listed.has(added.path)) continue;
+              listed.add(added.path);
+              modules.push(added);
+            }
             next();
           });
       }

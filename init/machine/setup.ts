@@ -47,8 +47,11 @@ export function readHostnameFile(path = '/etc/hostname'): string | undefined {
   }
 }
 
-/** Sets the machine up; kernel modules load in the background, and `modules` settles once they are in (never rejects). */
-export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { modules: Promise<void> } {
+/**
+ * Sets the machine up; kernel modules load in the background, and `modules` settles once those for the devices
+ * present are in (never rejects). `loadWaitingModules` loads the rest (drivers for devices not there), once.
+ */
+export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { modules: Promise<void>; loadWaitingModules: () => void } {
   const mounted = new Set(readMountInfo().map((m) => m.target));
   for (const m of MACHINE_MOUNTS) {
     if (mounted.has(m.target)) continue; // /proc and /dev come up early, before the switch from the initramfs
@@ -62,19 +65,33 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { mod
   attempt(emit, 'RLIMIT_NOFILE', () => sys.setrlimit(RLIMIT_NOFILE, NOFILE, NOFILE));
   attempt(emit, 'loopback', () => sys.interfaceUp('lo'));
   const t0 = performance.now();
-  const modules = loadModules(sys).then(
-    (m) => {
-      if (!m.loaded && !m.failed.length) return;
-      const ms = Math.round(performance.now() - t0);
-      const slowest = m.slowest.map((s) => `${s.module} ${s.ms} ms`).join(', ');
-      emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${m.failed.length ? `; failed: ${m.failed.join('; ')}` : ''}`, loaded: m.loaded, failed: m.failed, ms, slowest });
-      emit({ kind: 'machine.modules.time', level: 'debug', message: `kernel modules took ${ms} ms; slowest: ${slowest}` });
-    },
-    (err: Error) => emit({ kind: 'machine.error', level: 'warn', message: `machine set-up: kernel modules: ${err.message}`, step: 'kernel modules' }),
-  );
+  const failedToLoad = (err: Error) => emit({ kind: 'machine.error', level: 'warn', message: `machine set-up: kernel modules: ${err.message}`, step: 'kernel modules' });
+  const booting = loadModules(sys);
+  const modules = booting.then((m) => {
+    if (!m.loaded && !m.failed.length) return;
+    const ms = Math.round(performance.now() - t0);
+    const slowest = m.slowest.map((s) => `${s.module} ${s.ms} ms`).join(', ');
+    const waiting = m.waiting.length ? `; drivers for devices not here load after boot: ${m.waiting.join(', ')}` : '';
+    emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${failedText(m.failed)}${waiting}`, loaded: m.loaded, failed: m.failed, waiting: m.waiting, ms, slowest });
+    emit({ kind: 'machine.modules.time', level: 'debug', message: `kernel modules took ${ms} ms (finding the drivers for the devices present: ${m.scanMs} ms); slowest: ${slowest}` });
+  }, failedToLoad);
+  let waitingStarted = false;
+  const loadWaitingModules = () => {
+    if (waitingStarted) return;
+    waitingStarted = true;
+    void booting
+      .then(async (b) => {
+        if (b.waiting.length === 0) return;
+        const m = await b.loadWaiting();
+        emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'debug', message: `loaded ${m.loaded} kernel module(s) after boot, for devices added later${failedText(m.failed)}`, loaded: m.loaded, failed: m.failed, waiting: [] });
+      })
+      .catch(failedToLoad);
+  };
   mkdirSync('/run/keel', { recursive: true });
-  return { modules };
+  return { modules, loadWaitingModules };
 }
+
+const failedText = (failed: readonly string[]) => (failed.length ? `; failed: ${failed.join('; ')}` : '');
 
 /** The hostname: the manifest's, else /etc/hostname's, else unchanged. */
 export function setHostname(sys: Sys, fromManifest: string | undefined, emit: (e: KeelEventInput) => void): void {

@@ -127,12 +127,13 @@ const SKELETON: CpioEntry[] = [
 ];
 
 function moduleEntries(modulesDir: string, release: string, extra: readonly string[]): CpioEntry[] {
-  const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra], INSTANCE_DATA_MODULES);
+  // keel's own choices wait for their devices; a module the manifest names is loaded before the workload whatever is there.
+  const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra], INSTANCE_DATA_MODULES, [...DEFAULT_MODULES, ...INSTANCE_DATA_MODULES].filter((m) => !extra.includes(m)));
   const base = `/lib/modules/${release}`;
   return [
     ...order.map(({ rel }): CpioEntry => ({ path: `${base}/${rel}`, type: 'file', mode: 0o644, data: readFileSync(join(modulesDir, rel)) })),
-    // keel-init loads each once the modules it needs are in, several at once.
-    { path: MODULE_LIST, type: 'file', mode: 0o644, data: Buffer.from(formatModuleList(order.map((m) => ({ path: `${base}/${m.rel}`, deps: m.deps.map((d) => `${base}/${d}`) })))) },
+    // keel-init loads each once the modules it needs are in, several at once; a driver whose device is not there, after boot.
+    { path: MODULE_LIST, type: 'file', mode: 0o644, data: Buffer.from(formatModuleList(order.map((m) => ({ ...m, path: `${base}/${m.rel}`, deps: m.deps.map((d) => `${base}/${d}`) })))) },
   ];
 }
 

@@ -43,18 +43,35 @@ export function builtinModules(modulesDir: string): Set<string> {
   return new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => norm(l.split('/').pop()!.replace(/\.ko$/, ''))));
 }
 
+/** Every value of `key` in a module's .modinfo section (depends=, alias=, …). */
+function modinfoValues(ko: Buffer, key: string): string[] {
+  const tag = Buffer.from(`\0${key}=`);
+  const values: string[] = [];
+  for (let at = ko.indexOf(tag); at >= 0; at = ko.indexOf(tag, at + tag.length)) {
+    values.push(ko.subarray(at + tag.length, ko.indexOf(0, at + tag.length)).toString());
+  }
+  return values;
+}
+
 /** The depends= entry of a module's .modinfo section. */
 export function modinfoDepends(ko: Buffer): string[] {
-  const key = Buffer.from('\0depends=');
-  const at = ko.indexOf(key);
-  if (at < 0) return [];
-  const end = ko.indexOf(0, at + key.length);
-  return ko
-    .subarray(at + key.length, end)
-    .toString()
-    .split(',')
-    .filter(Boolean)
-    .map(norm);
+  return (modinfoValues(ko, 'depends')[0] ?? '').split(',').filter(Boolean).map(norm);
+}
+
+/**
+ * The buses whose devices the kernel names by a modalias in sysfs, as a
+ * driver's alias= names them ("pci:v00001AF4d*…", "acpi*:PNP0C0C:*"). Other
+ * aliases name what request_module asks for (fs-overlay, rtnl-link-veth,
+ * block-major-11-*), not a device.
+ */
+const DEVICE_BUSES = new Set(['pci', 'virtio', 'acpi', 'scsi', 'input', 'platform', 'of', 'serio', 'usb', 'hid', 'vmbus', 'xen', 'pnp']);
+
+/** The modalias patterns of the devices a module drives (empty for a module that drives none). */
+export function modinfoDevices(ko: Buffer): string[] {
+  return modinfoValues(ko, 'alias').filter((a) => {
+    const bus = /^([a-z0-9_]+)\**:/.exec(a)?.[1];
+    return bus !== undefined && DEVICE_BUSES.has(bus);
+  });
 }
 
 export interface ResolvedModule {
@@ -62,23 +79,33 @@ export interface ResolvedModule {
   rel: string;
   /** The rel of each module it needs that is not built in (each earlier in the order). */
   deps: string[];
+  /** For a module of `gated`: the modalias patterns of its devices (keel-init loads it early only when one is present). */
+  devices: string[];
+  /** Not asked for: here only because a module asked for needs it. */
+  onlyAsDependency: boolean;
 }
 
-/** The modules to load for `wanted` (and for those of `ifPresent` the kernel has), dependencies first, each once; built-in ones are skipped. */
-export function resolveModules(modulesDir: string, wanted: readonly string[], ifPresent: readonly string[] = []): ResolvedModule[] {
+/**
+ * The modules to load for `wanted` (and for those of `ifPresent` the kernel has), dependencies first, each once; built-in
+ * ones are skipped. The device drivers among `gated` carry their devices' modalias patterns.
+ */
+export function resolveModules(modulesDir: string, wanted: readonly string[], ifPresent: readonly string[] = [], gated: readonly string[] = []): ResolvedModule[] {
   const index = moduleIndex(modulesDir);
   const builtin = builtinModules(modulesDir);
   const order: ResolvedModule[] = [];
   const seen = new Set<string>();
+  const askedFor = new Set([...wanted, ...ifPresent].map(norm));
+  const gatedNames = new Set(gated.map(norm));
   const visit = (name: string, from?: string) => {
     const n = norm(name);
     if (seen.has(n) || builtin.has(n)) return;
     seen.add(n);
     const rel = index.get(n);
     if (!rel) throw new BuildError(`kernel module ${name}${from ? ` (needed by ${from})` : ''} is not in this kernel's modules; check kernel.modules`);
-    const deps = modinfoDepends(readFileSync(join(modulesDir, rel))).filter((d) => !builtin.has(d));
+    const ko = readFileSync(join(modulesDir, rel));
+    const deps = modinfoDepends(ko).filter((d) => !builtin.has(d));
     for (const d of deps) visit(d, n);
-    order.push({ rel, deps: deps.map((d) => index.get(d)!) });
+    order.push({ rel, deps: deps.map((d) => index.get(d)!), devices: gatedNames.has(n) ? modinfoDevices(ko) : [], onlyAsDependency: !askedFor.has(n) });
   };
   for (const w of wanted) visit(w);
   for (const w of ifPresent) if (index.has(norm(w))) visit(w);
