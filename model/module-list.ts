@@ -23,6 +23,11 @@ export interface ModuleToLoad {
 
 const HEADER = '# keel kernel modules: path, then its dependencies, tab-separated';
 
+/** The bus a modalias pattern names ("pci" of "pci:v00001AF4d*", "acpi" of "acpi*:PNP0C0C:*"); undefined for an alias that is no device's (fs-overlay). */
+export function modaliasBus(pattern: string): string | undefined {
+  return /^([a-z0-9_]+)\**:/.exec(pattern)?.[1];
+}
+
 export interface ListedModule {
   path: string;
   deps: readonly string[];

@@ -18,7 +18,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MODULE_LIST } from '../../model/layout.js';
-import { parseModuleList, type ModuleToLoad } from '../../model/module-list.js';
+import { modaliasBus, parseModuleList, type ModuleToLoad } from '../../model/module-list.js';
 import type { Sys } from '../core/sys.js';
 
 export interface ModulesLoaded {
@@ -41,18 +41,20 @@ export interface BootModules extends ModulesLoaded {
 const AT_ONCE = 4;
 
 type Loaded = { ms: number; error?: NodeJS.ErrnoException };
+/** A module's load, with the module it was. */
+type LoadedModule = Loaded & { path: string };
 
-const nameOf = (m: ModuleToLoad) => basename(m.path, '.ko');
+const nameOf = (m: { path: string }) => basename(m.path, '.ko');
 
-function summary(order: readonly ModuleToLoad[], results: readonly Loaded[]): ModulesLoaded {
+function summary(results: readonly LoadedModule[]): ModulesLoaded {
   let loaded = 0;
   const failed: string[] = [];
-  results.forEach((r, i) => {
+  for (const r of results) {
     if (!r.error || r.error.code === 'EEXIST') loaded++; // EEXIST: built in or already loaded
-    else failed.push(`${order[i]!.path}: ${r.error.message}`);
-  });
+    else failed.push(`${r.path}: ${r.error.message}`);
+  }
   const slowest = results
-    .map((r, i) => ({ module: nameOf(order[i]!), ms: Math.round(r.ms) }))
+    .map((r) => ({ module: nameOf(r), ms: Math.round(r.ms) }))
     .sort((a, b) => b.ms - a.ms)
     .slice(0, 3);
   return { loaded, failed, slowest };
@@ -77,21 +79,17 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
     return picked;
   };
   const pending = () => modules.filter((m) => m.devices.length > 0 && !taken.has(m.path));
-  const order = forDevices(pending());
   // Only a driver can make new devices appear; after one, sysfs is read again (for the drivers still waiting).
-  const results = await loadInDependencyOrder(order, load, (done) => {
+  const results = await loadInDependencyOrder(forDevices(pending()), load, (done) => {
     const waiting = pending();
-    if (done.devices.length === 0 || waiting.length === 0) return [];
-    const more = forDevices(waiting);
-    order.push(...more);
-    return more;
+    return done.devices.length === 0 || waiting.length === 0 ? [] : forDevices(waiting);
   });
   const waiting = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency);
   const loadWaiting = async () => {
     const rest = take(modulesToLoad(modules, undefined, taken));
-    return summary(rest, await loadInDependencyOrder(rest, load));
+    return summary(await loadInDependencyOrder(rest, load));
   };
-  return { ...summary(order, results), waiting: waiting.map(nameOf), scanMs: Math.round(scanMs), loadWaiting };
+  return { ...summary(results), waiting: waiting.map(nameOf), scanMs: Math.round(scanMs), loadWaiting };
 }
 
 /**
@@ -118,8 +116,36 @@ export function modulesToLoad(modules: readonly ModuleToLoad[], present: readonl
   return modules.filter((m) => picked.has(m.path));
 }
 
-const literals = new Map<string, string>();
-const expressions = new Map<string, RegExp>();
+/** A pattern read once: its longest run of plain characters, and its regular expression's source (compiled when first needed). */
+const globs = new Map<string, { literal: string; source: string; re?: RegExp }>();
+
+function readGlob(pattern: string): { literal: string; source: string; re?: RegExp } {
+  let source = '';
+  let run = '';
+  let literal = '';
+  const endRun = () => {
+    if (run.length > literal.length) literal = run;
+    run = '';
+  };
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    const close = c === '[' ? pattern.indexOf(']', i + 2) : -1;
+    if (c === '*' || c === '?') {
+      endRun();
+      source += c === '*' ? '.*' : '.';
+    } else if (close > 0) {
+      endRun();
+      const body = pattern.slice(i + 1, close);
+      source += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`;
+      i = close;
+    } else {
+      run += c;
+      source += c.replace(/[.+^${}()|\\/\]\[]/g, '\\$&');
+    }
+  }
+  endRun();
+  return { literal, source };
+}
 
 /**
  * A driver's alias pattern against a device's modalias: shell-style * ? and [...], as modprobe matches them. The
@@ -128,35 +154,16 @@ const expressions = new Map<string, RegExp>();
  * running an expression for each pair took a few tenths of a second of boot.
  */
 export function aliasMatches(pattern: string, modalias: string): boolean {
-  let literal = literals.get(pattern);
-  if (literal === undefined) {
-    literal = pattern.split(/[*?]|\[[^\]]*\]/).reduce((a, b) => (b.length > a.length ? b : a), '');
-    literals.set(pattern, literal);
-  }
-  if (!modalias.includes(literal)) return false;
-  let re = expressions.get(pattern);
-  if (!re) {
-    let src = '';
-    for (let i = 0; i < pattern.length; i++) {
-      const c = pattern[i]!;
-      const close = c === '[' ? pattern.indexOf(']', i + 2) : -1;
-      if (c === '*') src += '.*';
-      else if (c === '?') src += '.';
-      else if (close > 0) {
-        const body = pattern.slice(i + 1, close);
-        src += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`;
-        i = close;
-      } else src += c.replace(/[.+^${}()|\\/\]\[]/g, '\\$&');
-    }
-    re = new RegExp(`^${src}$`, 's');
-    expressions.set(pattern, re);
-  }
-  return re.test(modalias);
+  let glob = globs.get(pattern);
+  if (!glob) globs.set(pattern, (glob = readGlob(pattern)));
+  if (!modalias.includes(glob.literal)) return false;
+  glob.re ??= new RegExp(`^${glob.source}$`, 's');
+  return glob.re.test(modalias);
 }
 
 /** Where sysfs lists the devices a modalias pattern's bus names: input devices are a class, device-tree ones platform devices. */
 function deviceDirOf(pattern: string): string | undefined {
-  const bus = /^([a-z0-9_]+)\**:/.exec(pattern)?.[1];
+  const bus = modaliasBus(pattern);
   if (bus === undefined) return undefined;
   if (bus === 'input') return 'class/input';
   return `bus/${bus === 'of' ? 'platform' : bus}/devices`;
@@ -227,9 +234,9 @@ export function loadInDependencyOrder(
   initial: readonly ModuleToLoad[],
   load: (path: string) => Promise<Loaded>,
   more: (done: ModuleToLoad) => readonly ModuleToLoad[] = () => [],
-): Promise<Loaded[]> {
+): Promise<LoadedModule[]> {
   const modules = [...initial];
-  const results: Loaded[] = [];
+  const results: LoadedModule[] = [];
   const done = new Set<string>();
   const started = new Set<number>();
   const listed = new Set(modules.map((m) => m.path));
@@ -251,7 +258,7 @@ export function loadInDependencyOrder(
         load(m.path)
           .catch((err: NodeJS.ErrnoException): Loaded => ({ ms: 0, error: err }))
           .then((r) => {
-            results[i] = r;
+            results[i] = { ...r, path: m.path };
             done.add(m.path);
             finished++;
             running--;

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
-import { DEFAULT_MODULES, INSTANCE_DATA_MODULES, resolveModules } from './modules.js';
+import { DEFAULT_MODULES, gatedDefaults, INSTANCE_DATA_MODULES, resolveModules } from './modules.js';
 import { IMAGE_MANIFEST, IMAGE_NODE, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
 import { formatModuleList } from '../../model/module-list.js';
 import type { CpioEntry } from './cpio.js';
@@ -128,7 +128,7 @@ const SKELETON: CpioEntry[] = [
 
 function moduleEntries(modulesDir: string, release: string, extra: readonly string[]): CpioEntry[] {
   // keel's own choices wait for their devices; a module the manifest names is loaded before the workload whatever is there.
-  const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra], INSTANCE_DATA_MODULES, [...DEFAULT_MODULES, ...INSTANCE_DATA_MODULES].filter((m) => !extra.includes(m)));
+  const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra], INSTANCE_DATA_MODULES, gatedDefaults(extra));
   const base = `/lib/modules/${release}`;
   return [
     ...order.map(({ rel }): CpioEntry => ({ path: `${base}/${rel}`, type: 'file', mode: 0o644, data: readFileSync(join(modulesDir, rel)) })),

@@ -4,6 +4,7 @@
 // from each module's own .modinfo ("depends=a,b").
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { modaliasBus } from '../../model/module-list.js';
 import { BuildError } from './kernel.js';
 
 /** What every keel image loads: disks, network, console and vsock over virtio; overlay; veth and bridge; the power button. */
@@ -21,6 +22,12 @@ export const DEFAULT_MODULES = [
 export const INSTANCE_DATA_MODULES = ['qemu_fw_cfg', 'isofs', 'sr_mod', 'ata_piix'];
 
 const norm = (name: string) => name.replace(/-/g, '_');
+
+/** keel's own modules that wait for their devices: the defaults and the instance-data ones, but for any the manifest names itself. */
+export function gatedDefaults(named: readonly string[]): string[] {
+  const byManifest = new Set(named.map(norm));
+  return [...DEFAULT_MODULES, ...INSTANCE_DATA_MODULES].filter((m) => !byManifest.has(norm(m)));
+}
 
 /** Module name → path of its .ko below lib/modules/RELEASE. */
 export function moduleIndex(modulesDir: string): Map<string, string> {
@@ -68,10 +75,7 @@ const DEVICE_BUSES = new Set(['pci', 'virtio', 'acpi', 'scsi', 'input', 'platfor
 
 /** The modalias patterns of the devices a module drives (empty for a module that drives none). */
 export function modinfoDevices(ko: Buffer): string[] {
-  return modinfoValues(ko, 'alias').filter((a) => {
-    const bus = /^([a-z0-9_]+)\**:/.exec(a)?.[1];
-    return bus !== undefined && DEVICE_BUSES.has(bus);
-  });
+  return modinfoValues(ko, 'alias').filter((a) => DEVICE_BUSES.has(modaliasBus(a) ?? ''));
 }
 
 export interface ResolvedModule {
