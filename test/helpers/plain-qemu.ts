@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { expect } from 'vitest';
 import { Qmp } from './qmp.js';
 import { serial } from './serial.js';
+import { ARCHES } from '../../pkg/image/arch.js';
 
 /** How long the guest gets from the power button to qemu's exit. */
 const POWEROFF_MS = 120_000;
@@ -33,7 +34,7 @@ export async function bootToPowerOff(boot: PlainBoot): Promise<PlainBootTimes> {
   const start = Date.now();
   const qemu = spawn(
     'qemu-system-x86_64',
-    ['-name', boot.name, '-accel', 'tcg', '-cpu', 'max', '-m', '1024', ...boot.args, '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-nic', 'none', '-no-reboot', '-qmp', `unix:${boot.qmpPath},server=on,wait=off`],
+    ['-name', boot.name, '-accel', 'tcg', '-cpu', ARCHES.amd64.tcgCpu, '-m', '1024', ...boot.args, '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-nic', 'none', '-no-reboot', '-qmp', `unix:${boot.qmpPath},server=on,wait=off`],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const tty = serial(qemu.stdout);
