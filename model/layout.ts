@@ -15,6 +15,9 @@ export const IMAGE_MANIFEST = '/etc/keel/manifest.json';
 /** The kernel modules keel-init loads at boot (model/module-list.ts says how the list is written). */
 export const MODULE_LIST = '/etc/keel/modules';
 
+/** The program keel-init names in /proc/sys/kernel/modprobe: loads a module of the list when the kernel asks for it. */
+export const MODPROBE_HELPER = '/usr/lib/keel/modprobe';
+
 /** keel-init's state (its log, the control socket, bundles) when none is named. */
 export const DEFAULT_STATE_DIR = '/run/keel';
 /** The cgroup containers get theirs under when the manifest names none: /keel/NAME. */

@@ -10,6 +10,12 @@
 // reports a present device in /sys/.../modalias): keel-init loads it before
 // the workload only when such a device is there, and the others once boot is
 // complete. A "~" field marks a module listed only because another needs it.
+//
+// A module that drives no device but gives the kernel a feature (a
+// filesystem, a link kind) carries the names the kernel asks for it by, each
+// as a tab and "%" before it ("fs-overlay", "rtnl-link-bridge"): it is
+// loaded when the kernel first asks (the image's modprobe helper), else once
+// boot is complete.
 
 export interface ModuleToLoad {
   path: string;
@@ -19,6 +25,8 @@ export interface ModuleToLoad {
   devices: string[];
   /** Listed only as another's dependency: loaded when that one is. */
   onlyAsDependency: boolean;
+  /** The names the kernel's request_module asks for it by; empty for a module loaded at boot. */
+  requests: string[];
 }
 
 const HEADER = '# keel kernel modules: path, then its dependencies, tab-separated';
@@ -33,10 +41,11 @@ export interface ListedModule {
   deps: readonly string[];
   devices?: readonly string[];
   onlyAsDependency?: boolean;
+  requests?: readonly string[];
 }
 
 export function formatModuleList(modules: readonly ListedModule[]): string {
-  const line = (m: ListedModule) => [m.path, ...m.deps, ...(m.devices ?? []).map((d) => `@${d}`), ...(m.onlyAsDependency ? ['~'] : [])].join('\t');
+  const line = (m: ListedModule) => [m.path, ...m.deps, ...(m.devices ?? []).map((d) => `@${d}`), ...(m.requests ?? []).map((r) => `%${r}`), ...(m.onlyAsDependency ? ['~'] : [])].join('\t');
   return [HEADER, ...modules.map(line)].join('\n') + '\n';
 }
 
@@ -50,9 +59,10 @@ export function parseModuleList(text: string): ModuleToLoad[] {
       const rest = named ? fields.filter(Boolean) : [];
       return {
         path: path!,
-        deps: named ? rest.filter((f) => !f.startsWith('@') && f !== '~') : undefined,
+        deps: named ? rest.filter((f) => !f.startsWith('@') && !f.startsWith('%') && f !== '~') : undefined,
         devices: rest.filter((f) => f.startsWith('@')).map((f) => f.slice(1)),
         onlyAsDependency: rest.includes('~'),
+        requests: rest.filter((f) => f.startsWith('%')).map((f) => f.slice(1)),
       };
     });
 }

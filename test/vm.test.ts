@@ -44,7 +44,7 @@ describe('a zero-container image', () => {
       expect(vm.screen()).toMatch(/keel: root copied out of the initramfs into a tmpfs in \d+ ms \(keel\.root=copy on the kernel command line\)/);
       const report = JSON.parse((await vm.keel('boot-report')).stdout) as { root?: { way: string }; timeline?: Record<string, number> };
       expect(report.root?.way).toBe('copied');
-      const afterBoot = async () => (await vm.keel('events', '--json')).stdout.split('\n').some((l) => /loaded [1-9]\d* kernel module\(s\) after boot, for devices added later"/.test(l));
+      const afterBoot = async () => (await vm.keel('events', '--json')).stdout.split('\n').some((l) => /loaded [1-9]\d* kernel module\(s\) after boot \(drivers for devices added since, features not asked for\)"/.test(l));
       for (const end = Date.now() + 60_000; !(await afterBoot()) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 1000));
       expect(await afterBoot()).toBe(true);
       expect(report.timeline?.unpackEndMs).toBeGreaterThan(report.timeline?.unpackStartMs ?? Infinity);
@@ -61,6 +61,41 @@ describe('a zero-container image', () => {
       expect(other).toMatch(/keel: boot complete \d+ ms after kernel start/);
       expect(other).toMatch(/keel: reboot now/);
       expect(vm.screen()).toContain('keel: also writing to console(s) ttyS0');
+    } finally {
+      vm.stop();
+    }
+  }, 360_000);
+});
+
+describe('feature modules in a VM', () => {
+  it('leaves overlay and bridge for the kernel to ask for, and its request loads them through the modprobe helper', async () => {
+    requireDist();
+    const rootfs = demoRootfs();
+    // Read-only roots only: keel itself mounts no overlay here, so only the entry's own mount and link ask for them.
+    // (All capabilities: overlayfs checks the mounter's own, beyond CAP_SYS_ADMIN.)
+    const steps = [
+      'mount -t tmpfs t /tmp && mkdir /tmp/l /tmp/u /tmp/w /tmp/m',
+      'mount -t overlay o -o lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w /tmp/m && echo overlay mounted',
+      'ip link add kb0 type bridge && echo bridge made',
+      "dmesg | grep -o \"module for the kernel's request: .*\"",
+    ].join(' && ');
+    writeFileSync(
+      join(dir, 'features.yml'),
+      `kernel:\n  cmdline: "console=ttyS0 quiet"\nonboot:\n  - name: features\n    image: ${rootfs}\n    readonly: true\n    capabilities: [all]\n    command: ["/bin/sh", "-c", ${JSON.stringify(steps)}]\n`,
+    );
+    expect(keelBuild(join(dir, 'features.yml'), dir)).toMatch(/built features/);
+    const vm = bootVm(join(dir, 'features'), join(dir, 'qmp3.sock'));
+    try {
+      await vm.waitFor(/keel: boot complete \d+ ms after kernel start/, 240_000);
+      const s = vm.screen();
+      expect(s).toMatch(/keel: loaded \d+ kernel module\(s\)[^\r\n]*; loaded when the kernel asks, else after boot: [^;\r\n]*\boverlay\b/);
+      expect(s).toMatch(/; loaded when the kernel asks, else after boot: [^;\r\n]*\bbridge\b/);
+      expect(s).toContain('features | overlay mounted');
+      expect(s).toContain('features | bridge made');
+      expect(s).toContain("features | module for the kernel's request: fs-overlay");
+      expect(s).toContain("features | module for the kernel's request: rtnl-link-bridge");
+      expect(s).toContain('keel: onboot features exited 0');
+      expect(s).not.toMatch(/Kernel panic/);
     } finally {
       vm.stop();
     }
@@ -84,6 +119,8 @@ describe('the demo image (examples/demo.yml)', () => {
       // Its disk and NIC were there at boot: their drivers loaded before onboot, not after.
       expect(s).toMatch(/keel: loaded \d+ kernel module\(s\)/);
       expect(s).not.toMatch(/drivers for devices not here load after boot: [^\r\n]*\bvirtio_(blk|net)\b/);
+      // Its containers write to their roots: keel mounts overlays for them, so overlay loaded at boot.
+      expect(s).not.toMatch(/loaded when the kernel asks, else after boot: [^\r\n]*\boverlay\b/);
       const boot = positions(s, ['keel: onboot network exited 0', 'keel: boot complete', /keel: service db ready after \d+ ms/, /keel: service web ready after \d+ ms/]);
       expect(boot.every((p) => p >= 0), s).toBe(true);
       expect([...boot].sort((a, b) => a - b)).toEqual(boot);

@@ -35,12 +35,12 @@ describe('the kernel module list', () => {
       { path: '/m/virtio_net.ko', deps: ['/m/virtio.ko'] },
     ]);
     expect(parseModuleList(text)).toEqual([
-      { path: '/m/virtio.ko', deps: [], devices: [], onlyAsDependency: false },
-      { path: '/m/virtio_net.ko', deps: ['/m/virtio.ko'], devices: [], onlyAsDependency: false },
+      { path: '/m/virtio.ko', deps: [], devices: [], onlyAsDependency: false, requests: [] },
+      { path: '/m/virtio_net.ko', deps: ['/m/virtio.ko'], devices: [], onlyAsDependency: false, requests: [] },
     ]);
     expect(parseModuleList('/m/a.ko\n/m/b.ko\n')).toEqual([
-      { path: '/m/a.ko', deps: undefined, devices: [], onlyAsDependency: false },
-      { path: '/m/b.ko', deps: undefined, devices: [], onlyAsDependency: false },
+      { path: '/m/a.ko', deps: undefined, devices: [], onlyAsDependency: false, requests: [] },
+      { path: '/m/b.ko', deps: undefined, devices: [], onlyAsDependency: false, requests: [] },
     ]);
   });
 
@@ -50,9 +50,15 @@ describe('the kernel module list', () => {
       { path: '/m/virtio_blk.ko', deps: ['/m/virtio.ko'], devices: ['virtio:d00000002v*'] },
     ]);
     expect(parseModuleList(text)).toEqual([
-      { path: '/m/virtio.ko', deps: [], devices: [], onlyAsDependency: true },
-      { path: '/m/virtio_blk.ko', deps: ['/m/virtio.ko'], devices: ['virtio:d00000002v*'], onlyAsDependency: false },
+      { path: '/m/virtio.ko', deps: [], devices: [], onlyAsDependency: true, requests: [] },
+      { path: '/m/virtio_blk.ko', deps: ['/m/virtio.ko'], devices: ['virtio:d00000002v*'], onlyAsDependency: false, requests: [] },
     ]);
+  });
+
+  it('keeps the names the kernel asks for a feature module by', () => {
+    const text = formatModuleList([{ path: '/m/overlay.ko', deps: [], requests: ['overlay', 'fs-overlay'] }]);
+    expect(text).toContain('/m/overlay.ko\t%overlay\t%fs-overlay\n');
+    expect(parseModuleList(text)).toEqual([{ path: '/m/overlay.ko', deps: [], devices: [], onlyAsDependency: false, requests: ['overlay', 'fs-overlay'] }]);
   });
 });
 
@@ -118,6 +124,8 @@ describe('matching a driver to the devices present', () => {
     { path: 'virtio_blk', deps: ['virtio'], devices: ['virtio:d00000002v*'] },
     { path: 'virtio_net', deps: ['virtio'], devices: ['virtio:d00000001v*'] },
     { path: 'overlay', deps: [] },
+    { path: 'llc', deps: [], onlyAsDependency: true },
+    { path: 'bridge', deps: ['llc'], requests: ['bridge', 'rtnl-link-bridge'] },
   ]);
   const list = parseModuleList(text);
   const names = (ms: readonly { path: string }[]) => ms.map((m) => m.path);
@@ -125,8 +133,8 @@ describe('matching a driver to the devices present', () => {
   it('picks the modules not gated on a device, the drivers of devices present, and what they need', () => {
     expect(names(modulesToLoad(list, ['pci:v00001AF4d00001000'], new Set()))).toEqual(['virtio', 'virtio_pci', 'overlay']);
     expect(names(modulesToLoad(list, ['pci:v00001AF4d00001000', 'virtio:d00000001v00001AF4'], new Set(['virtio', 'virtio_pci', 'overlay'])))).toEqual(['virtio_net']);
-    // Once boot is complete, the rest of the drivers (and nothing a driver does not need).
-    expect(names(modulesToLoad(list, undefined, new Set(['virtio', 'virtio_pci', 'overlay', 'virtio_net'])))).toEqual(['virtio_blk']);
+    // Once boot is complete, the rest of the drivers and the feature modules nothing asked for, with what they need.
+    expect(names(modulesToLoad(list, undefined, new Set(['virtio', 'virtio_pci', 'overlay', 'virtio_net'])))).toEqual(['virtio_blk', 'llc', 'bridge']);
   });
 
   it('at boot loads a driver for a device that appears once another driver is in, and leaves the rest for later', async () => {
@@ -153,9 +161,11 @@ describe('matching a driver to the devices present', () => {
       expect(loaded.sort()).toEqual(['overlay', 'virtio', 'virtio_net', 'virtio_pci']);
       expect(boot.loaded).toBe(4);
       expect(boot.waiting).toEqual(['virtio_blk']);
+      // bridge is left for the kernel to ask for; llc, which only bridge needs, with it.
+      expect(boot.onRequest).toEqual(['bridge']);
       const later = await boot.loadWaiting();
-      expect(later.loaded).toBe(1);
-      expect(loaded).toContain('virtio_blk');
+      expect(later.loaded).toBe(3);
+      expect(loaded.slice(4)).toEqual(['virtio_blk', 'llc', 'bridge']);
     } finally {
       rmSync(sys, { recursive: true, force: true });
     }

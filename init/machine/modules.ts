@@ -15,6 +15,12 @@
 // costs its share of it (its signature checked, its code linked); the
 // drivers whose devices are not there load once boot is complete, for a
 // device added later.
+//
+// A feature module of keel's own choosing (overlay, veth, bridge, isofs:
+// module-list.ts's request names) is not loaded at boot: the kernel asks for
+// it when something first needs it, through the image's modprobe helper
+// (pkg/image/modprobe-helper.ts), and what is still not in loads once boot
+// is complete, with the waiting drivers.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MODULE_LIST } from '../../model/layout.js';
@@ -31,6 +37,8 @@ export interface ModulesLoaded {
 export interface BootModules extends ModulesLoaded {
   /** Drivers left for after boot: none of their devices was there. */
   waiting: string[];
+  /** Feature modules left for the kernel to ask for (else loaded after boot). */
+  onRequest: string[];
   /** Time spent finding which drivers the devices present need. */
   scanMs: number;
   /** Loads the waiting drivers (and what they need); resolves with what that did. */
@@ -62,7 +70,7 @@ function summary(results: readonly LoadedModule[]): ModulesLoaded {
 
 export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'): Promise<BootModules> {
   const none = { loaded: 0, failed: [], slowest: [] };
-  if (!existsSync(list)) return { ...none, waiting: [], scanMs: 0, loadWaiting: async () => none };
+  if (!existsSync(list)) return { ...none, waiting: [], onRequest: [], scanMs: 0, loadWaiting: async () => none };
   const modules = parseModuleList(readFileSync(list, 'utf8'));
   const load = async (path: string) => (await sys.finitModules([path]))[0]!;
   const devices = new DeviceScan(sysRoot);
@@ -84,19 +92,20 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
     const waiting = pending();
     return done.devices.length === 0 || waiting.length === 0 ? [] : forDevices(waiting);
   });
-  const waiting = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency);
+  const left = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency);
   const loadWaiting = async () => {
     const rest = take(modulesToLoad(modules, undefined, taken));
     return summary(await loadInDependencyOrder(rest, load));
   };
-  return { ...summary(results), waiting: waiting.map(nameOf), scanMs: Math.round(scanMs), loadWaiting };
+  const names = (onRequest: boolean) => left.filter((m) => (m.requests.length > 0) === onRequest).map(nameOf);
+  return { ...summary(results), waiting: names(false), onRequest: names(true), scanMs: Math.round(scanMs), loadWaiting };
 }
 
 /**
  * What to load, in the list's order (dependencies first), of what is not
- * `taken` yet: each module not gated on a device, each driver one of whose
- * devices is `present` (every driver when `present` is undefined), and the
- * modules those need.
+ * `taken` yet: each module not gated on a device or a request, each driver
+ * one of whose devices is `present`, and the modules those need. With
+ * `present` undefined (once boot is complete): every module left.
  */
 export function modulesToLoad(modules: readonly ModuleToLoad[], present: readonly string[] | undefined, taken: ReadonlySet<string>): ModuleToLoad[] {
   const byPath = new Map(modules.map((m) => [m.path, m]));
@@ -111,7 +120,9 @@ export function modulesToLoad(modules: readonly ModuleToLoad[], present: readonl
   };
   for (const m of modules) {
     if (m.onlyAsDependency || taken.has(m.path)) continue;
-    if (present === undefined || m.devices.length === 0 || m.devices.some((p) => present.some((alias) => aliasMatches(p, alias)))) pick(m);
+    if (present === undefined) pick(m);
+    else if (m.requests.length > 0) continue; // the kernel asks for it when it needs it
+    else if (m.devices.length === 0 || m.devices.some((p) => present.some((alias) => aliasMatches(p, alias)))) pick(m);
   }
   return modules.filter((m) => picked.has(m.path));
 }

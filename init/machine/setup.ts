@@ -4,7 +4,8 @@
 // a generous fd limit, and the kernel modules, which load in the background.
 // Each step reports its own failure and the others still run: a machine
 // that lacks one mount is more debuggable than one that stopped booting.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { MODPROBE_HELPER } from '../../model/layout.js';
 import type { KeelEventInput } from '../../events/bus.js';
 import { MACHINE_MOUNTS, mountOne, readMountInfo } from './mounts.js';
 import { RB_DISABLE_CAD, RLIMIT_NOFILE, type Sys } from '../core/sys.js';
@@ -64,6 +65,8 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { mod
   attempt(emit, 'ctrl-alt-del', () => sys.reboot(RB_DISABLE_CAD));
   attempt(emit, 'RLIMIT_NOFILE', () => sys.setrlimit(RLIMIT_NOFILE, NOFILE, NOFILE));
   attempt(emit, 'loopback', () => sys.interfaceUp('lo'));
+  // Before any module is wanted: the kernel runs the helper for a feature module keel-init leaves to be asked for.
+  if (existsSync(MODPROBE_HELPER)) attempt(emit, 'modprobe helper', () => writeFileSync('/proc/sys/kernel/modprobe', MODPROBE_HELPER));
   const t0 = performance.now();
   const failedToLoad = (err: Error) => emit({ kind: 'machine.error', level: 'warn', message: `machine set-up: kernel modules: ${err.message}`, step: 'kernel modules' });
   const booting = loadModules(sys);
@@ -72,7 +75,8 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { mod
     const ms = Math.round(performance.now() - t0);
     const slowest = m.slowest.map((s) => `${s.module} ${s.ms} ms`).join(', ');
     const waiting = m.waiting.length ? `; drivers for devices not here load after boot: ${m.waiting.join(', ')}` : '';
-    emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${failedText(m.failed)}${waiting}`, loaded: m.loaded, failed: m.failed, waiting: m.waiting, ms, slowest });
+    const onRequest = m.onRequest.length ? `; loaded when the kernel asks, else after boot: ${m.onRequest.join(', ')}` : '';
+    emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${failedText(m.failed)}${waiting}${onRequest}`, loaded: m.loaded, failed: m.failed, waiting: m.waiting, onRequest: m.onRequest, ms, slowest });
     emit({ kind: 'machine.modules.time', level: 'debug', message: `kernel modules took ${ms} ms (finding the drivers for the devices present: ${m.scanMs} ms); slowest: ${slowest}` });
   }, failedToLoad);
   let waitingStarted = false;
@@ -81,9 +85,9 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { mod
     waitingStarted = true;
     void booting
       .then(async (b) => {
-        if (b.waiting.length === 0) return;
+        if (b.waiting.length === 0 && b.onRequest.length === 0) return;
         const m = await b.loadWaiting();
-        emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'debug', message: `loaded ${m.loaded} kernel module(s) after boot, for devices added later${failedText(m.failed)}`, loaded: m.loaded, failed: m.failed, waiting: [] });
+        emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'debug', message: `loaded ${m.loaded} kernel module(s) after boot (drivers for devices added since, features not asked for)${failedText(m.failed)}`, loaded: m.loaded, failed: m.failed, waiting: [] });
       })
       .catch(failedToLoad);
   };

@@ -4,7 +4,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
 import { DEFAULT_MODULES, gatedDefaults, INSTANCE_DATA_MODULES, resolveModules } from './modules.js';
-import { IMAGE_MANIFEST, IMAGE_NODE, KEEL_LIB, MODULE_LIST } from '../../model/layout.js';
+import { IMAGE_MANIFEST, IMAGE_NODE, KEEL_LIB, MODPROBE_HELPER, MODULE_LIST } from '../../model/layout.js';
+import { modprobeScript } from './modprobe-helper.js';
 import { formatModuleList } from '../../model/module-list.js';
 import type { CpioEntry } from './cpio.js';
 import { compressInitrd, DEFAULT_COMPRESSION, sweepInitrdCache, type Compression } from './initrd.js';
@@ -130,10 +131,14 @@ function moduleEntries(modulesDir: string, release: string, extra: readonly stri
   // keel's own choices wait for their devices; a module the manifest names is loaded before the workload whatever is there.
   const order = resolveModules(modulesDir, [...DEFAULT_MODULES, ...extra], INSTANCE_DATA_MODULES, gatedDefaults(extra));
   const base = `/lib/modules/${release}`;
+  const listed = order.map((m) => ({ ...m, path: `${base}/${m.rel}`, deps: m.deps.map((d) => `${base}/${d}`) }));
+  const helper = modprobeScript(listed);
   return [
     ...order.map(({ rel }): CpioEntry => ({ path: `${base}/${rel}`, type: 'file', mode: 0o644, data: readFileSync(join(modulesDir, rel)) })),
-    // keel-init loads each once the modules it needs are in, several at once; a driver whose device is not there, after boot.
-    { path: MODULE_LIST, type: 'file', mode: 0o644, data: Buffer.from(formatModuleList(order.map((m) => ({ ...m, path: `${base}/${m.rel}`, deps: m.deps.map((d) => `${base}/${d}`) })))) },
+    // keel-init loads each once the modules it needs are in, several at once; a driver whose device is not there, after
+    // boot; a feature module (overlay, bridge) when the kernel first asks for it, through the helper, else after boot.
+    { path: MODULE_LIST, type: 'file', mode: 0o644, data: Buffer.from(formatModuleList(listed)) },
+    ...(helper ? [{ path: MODPROBE_HELPER, type: 'file', mode: 0o755, data: Buffer.from(helper) } satisfies CpioEntry] : []),
   ];
 }
 
@@ -151,6 +156,16 @@ const interfacesOf = (manifest: Manifest) => [...manifest.onboot, ...manifest.se
 
 function usesInterfaces(manifest: Manifest): boolean {
   return interfacesOf(manifest).length > 0;
+}
+
+/**
+ * overlay when a container of the manifest may write to its root (keel mounts an overlay for it): keel knows it will
+ * ask, so the module loads at boot beside the rest rather than when the first such container starts. A manifest's
+ * readonly is what counts; an image whose label makes it read-only only costs the module's load.
+ */
+function overlayModule(manifest: Manifest): string[] {
+  const entries = [...manifest.onboot, ...manifest.services, ...manifest.onshutdown];
+  return entries.some((c) => c.kind !== 'process' && c.readonly !== true) ? ['overlay'] : [];
 }
 
 /** The modules for the link kinds the manifest's runtime sections create (wireguard, vlan, …). */
@@ -177,7 +192,7 @@ async function rootEntries(manifest: Manifest, ctx: ImageContext, kernel: { root
   const init = await initImages(manifest, ctx);
   const volumes = await volumeEntries(manifest, ctx);
   const containers = await containerImages(volumes.manifest, ctx);
-  const modules = kernel.root && kernel.release ? moduleEntries(join(kernel.root, 'lib/modules', kernel.release), kernel.release, [...(manifest.kernel?.modules ?? []), ...interfaceModules(manifest)]) : [];
+  const modules = kernel.root && kernel.release ? moduleEntries(join(kernel.root, 'lib/modules', kernel.release), kernel.release, [...(manifest.kernel?.modules ?? []), ...interfaceModules(manifest), ...overlayModule(manifest)]) : [];
   return [
     ...SKELETON,
     ...init,

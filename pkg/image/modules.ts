@@ -78,6 +78,15 @@ export function modinfoDevices(ko: Buffer): string[] {
   return modinfoValues(ko, 'alias').filter((a) => DEVICE_BUSES.has(modaliasBus(a) ?? ''));
 }
 
+/**
+ * The names the kernel's request_module asks for a module by: its own and
+ * each alias that is not a device's ("fs-overlay" when overlay is mounted,
+ * "rtnl-link-bridge" when a bridge is made, "iso9660").
+ */
+export function modinfoRequests(ko: Buffer, name: string): string[] {
+  return [name, ...modinfoValues(ko, 'alias').filter((a) => !DEVICE_BUSES.has(modaliasBus(a) ?? ''))];
+}
+
 export interface ResolvedModule {
   /** Its .ko below lib/modules/RELEASE. */
   rel: string;
@@ -87,11 +96,17 @@ export interface ResolvedModule {
   devices: string[];
   /** Not asked for: here only because a module asked for needs it. */
   onlyAsDependency: boolean;
+  /**
+   * For a module of `gated` that drives no device but has aliases (overlay, veth, bridge, isofs): the names the
+   * kernel asks for it by. keel-init leaves it for the kernel to ask for, through the image's modprobe helper.
+   */
+  requests: string[];
 }
 
 /**
  * The modules to load for `wanted` (and for those of `ifPresent` the kernel has), dependencies first, each once; built-in
- * ones are skipped. The device drivers among `gated` carry their devices' modalias patterns.
+ * ones are skipped. The device drivers among `gated` carry their devices' modalias patterns, and its feature modules
+ * the names the kernel asks for them by.
  */
 export function resolveModules(modulesDir: string, wanted: readonly string[], ifPresent: readonly string[] = [], gated: readonly string[] = []): ResolvedModule[] {
   const index = moduleIndex(modulesDir);
@@ -109,7 +124,10 @@ export function resolveModules(modulesDir: string, wanted: readonly string[], if
     const ko = readFileSync(join(modulesDir, rel));
     const deps = modinfoDepends(ko).filter((d) => !builtin.has(d));
     for (const d of deps) visit(d, n);
-    order.push({ rel, deps: deps.map((d) => index.get(d)!), devices: gatedNames.has(n) ? modinfoDevices(ko) : [], onlyAsDependency: !askedFor.has(n) });
+    const devices = gatedNames.has(n) ? modinfoDevices(ko) : [];
+    const requests = gatedNames.has(n) && devices.length === 0 ? modinfoRequests(ko, n) : [];
+    // A module with no alias at all is asked for by nothing but its name; keel-init loads it at boot.
+    order.push({ rel, deps: deps.map((d) => index.get(d)!), devices, onlyAsDependency: !askedFor.has(n), requests: requests.length > 1 ? requests : [] });
   };
   for (const w of wanted) visit(w);
   for (const w of ifPresent) if (index.has(norm(w))) visit(w);
