@@ -7,7 +7,10 @@ import { join, relative } from 'node:path';
 import { modaliasBus } from '../../model/module-list.js';
 import { BuildError } from './kernel.js';
 
-/** What every keel image loads: disks, network, console and vsock over virtio; overlay; veth and bridge; the power button. */
+/**
+ * What every keel image carries: disks, network, console and vsock over virtio; overlay; veth and bridge; the power
+ * button. The drivers load when their devices are there; overlay, veth and bridge when the kernel asks (modprobe-helper.ts).
+ */
 export const DEFAULT_MODULES = [
   // virtio_pci is the transport: without it no virtio device (net, blk, console) is ever found.
   'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_console', 'virtio_rng', 'vmw_vsock_virtio_transport', 'overlay', 'veth', 'bridge', 'evdev', 'button',
