@@ -12,7 +12,8 @@ const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 
 /**
  * What needs the kernel modules (the power button, the VM channel, containers) waits on `modules`; the rest of boot
- * does not. The drivers for devices not present load at `loadWaitingModules`, once boot is complete.
+ * does not. The drivers for devices not present, and the feature modules the kernel has not asked for, load at
+ * `loadWaitingModules`, once boot is complete.
  */
 export function machineStage({ machine, sys, bus, record }: EarlyBase): MachineModules {
   if (!machine) return { modules: Promise.resolve(), loadWaitingModules: () => {} };

@@ -137,7 +137,7 @@ function processCgroups({ bus, manifest, isPid1 }: BootBase & { manifest: Manife
 /**
  * The engines (runc for containers, keel's own fork for processes), the
  * supervisor, and their stop hooks (services, then onshutdown). Entries need
- * the kernel modules (overlay, the NIC): ready when they are.
+ * the kernel modules (the NIC; overlay when an entry writes to its root): ready when they are.
  */
 export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper: Reaper; modules: Promise<void> }): Promise<{ workload: Workload | undefined }> {
   const { bus, manifest, paths, power } = ctx;

@@ -81,6 +81,7 @@ function firstFile(dir: string, names: readonly string[]): Buffer | undefined {
 /** Mounts the drive read-only for a moment and reads its user data and metadata. */
 export function readConfigDrive(sys: Sys, drive: { device: string; kind: DriveKind }, mountPoint: string): InstanceData | undefined {
   mkdirSync(mountPoint, { recursive: true });
+  // isofs is a feature module: without it in, the kernel runs the image's modprobe helper inside this call.
   sys.mount(drive.device, mountPoint, 'iso9660', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
   try {
     const cidata = drive.kind === 'cidata';

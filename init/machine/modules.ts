@@ -41,7 +41,7 @@ export interface BootModules extends ModulesLoaded {
   onRequest: string[];
   /** Time spent finding which drivers the devices present need. */
   scanMs: number;
-  /** Loads the waiting drivers (and what they need); resolves with what that did. */
+  /** Loads the waiting drivers and the feature modules nothing asked for (and what they need); resolves with what that did. */
   loadWaiting: () => Promise<ModulesLoaded>;
 }
 
@@ -94,7 +94,8 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
   });
   const left = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency);
   const loadWaiting = async () => {
-    const rest = take(modulesToLoad(modules, undefined, taken));
+    // What the kernel asked for meanwhile is in already (its helper loaded it): not loaded, or counted, again.
+    const rest = take(modulesToLoad(modules, undefined, taken)).filter((m) => !existsSync(`${sysRoot}/module/${nameOf(m).replace(/-/g, '_')}`));
     return summary(await loadInDependencyOrder(rest, load));
   };
   const names = (onRequest: boolean) => left.filter((m) => (m.requests.length > 0) === onRequest).map(nameOf);

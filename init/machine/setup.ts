@@ -50,7 +50,8 @@ export function readHostnameFile(path = '/etc/hostname'): string | undefined {
 
 /**
  * Sets the machine up; kernel modules load in the background, and `modules` settles once those for the devices
- * present are in (never rejects). `loadWaitingModules` loads the rest (drivers for devices not there), once.
+ * present are in (never rejects). `loadWaitingModules` loads the rest (drivers for devices not there, feature modules
+ * the kernel has not asked for), once.
  */
 export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { modules: Promise<void>; loadWaitingModules: () => void } {
   const mounted = new Set(readMountInfo().map((m) => m.target));

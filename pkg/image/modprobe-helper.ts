@@ -11,7 +11,10 @@
 // unknown module; the kernel then fails the mount or link with its usual
 // error. Loading a module that is already in (keel-init loads the rest once
 // boot is complete; two requests may race) fails with EEXIST, which leaves
-// the kernel what it wanted, so errors are not acted on.
+// the kernel what it wanted: so a failed insmod counts only when the module
+// is not in /sys/module afterwards, and then a warning goes to the kernel's
+// log, which keel-init relays to the console and its events.
+import { basename } from 'node:path';
 import type { ListedModule } from '../../model/module-list.js';
 
 /** A shell word for `s`, quoted when it holds anything but plain characters. */
@@ -39,21 +42,31 @@ export function modprobeScript(list: readonly ListedModule[]): string | undefine
     visit(m);
     return order;
   };
-  const cases = asked.map((m) => `  ${m.requests!.map(caseWord).join('|')})\n${withDeps(m).map((p) => `    load ${word(p)}\n`).join('')}    ;;`);
+  // The name the kernel lists a loaded module by in /sys/module: its file's, with - as _.
+  const sysName = (path: string) => basename(path, '.ko').replace(/-/g, '_');
+  const cases = asked.map((m) => `  ${m.requests!.map(caseWord).join('|')})\n${withDeps(m).map((p) => `    load ${word(p)} ${word(sysName(p))}\n`).join('')}    ;;`);
   return [
     '#!/bin/sh',
     '# keel: the kernel runs this as "modprobe -q -- NAME" for a module it lacks (/proc/sys/kernel/modprobe).',
     '# Written by keel build from /etc/keel/modules; each case loads a module and what it needs, in order.',
-    // The test suite runs this script with a stand-in for insmod (loading into the test machine's kernel is not a
-    // test); the kernel runs it with a fixed environment (HOME, TERM, PATH), so the VM always takes busybox's.
-    'load() { ${KEEL_INSMOD:-/bin/busybox insmod} "$1" 2>/dev/null; }',
+    // The test suite runs this script with a stand-in for insmod and a file for the kernel's log (loading into, or
+    // logging to, the test machine's kernel is not a test); the kernel runs it with a fixed environment (HOME,
+    // TERM, PATH), so in the VM it is always busybox's insmod and /dev/kmsg.
+    'failed=',
+    'load() {',
+    '  err=$(${KEEL_INSMOD:-/bin/busybox insmod} "$1" 2>&1) || [ -d "/sys/module/$2" ] || {',
+    '    failed=1',
+    '    echo "<12>keel: modprobe $name: $1: ${err:-insmod failed}" >"${KEEL_KMSG:-/dev/kmsg}" 2>/dev/null',
+    '  }',
+    '}',
     'for name; do :; done',
     'case "$name" in',
     ...cases,
     '  *) exit 1 ;;',
     'esac',
+    '[ -z "$failed" ] || exit 1',
     // In dmesg (info, the user facility: below what keel-init relays to the console), for whoever wonders why it is in.
-    'echo "<14>keel: loaded a module for the kernel\'s request: $name" >/dev/kmsg 2>/dev/null',
+    'echo "<14>keel: loaded a module for the kernel\'s request: $name" >"${KEEL_KMSG:-/dev/kmsg}" 2>/dev/null',
     'exit 0',
     '',
   ].join('\n');

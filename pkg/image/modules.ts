@@ -82,12 +82,20 @@ export function modinfoDevices(ko: Buffer): string[] {
 }
 
 /**
- * The names the kernel's request_module asks for a module by: its own and
- * each alias that is not a device's ("fs-overlay" when overlay is mounted,
- * "rtnl-link-bridge" when a bridge is made, "iso9660").
+ * The kinds of name the kernel's request_module asks for a feature by: a filesystem type when it is mounted, a link
+ * kind when such a link is made, a socket family when such a socket is opened. An alias of another kind (a bus this
+ * list does not know, a block or char major) is not taken as a feature: its module loads at boot, as before.
+ */
+const REQUEST_PREFIXES = ['fs-', 'rtnl-link-', 'net-pf-'];
+
+/**
+ * The names the kernel asks for a feature module by: its own and each of its feature aliases ("fs-overlay" when
+ * overlay is mounted, "rtnl-link-bridge" when a bridge is made, "fs-iso9660"); empty when it has no feature alias.
+ * An alias with a wildcard (net-pf-40-proto-*) is left out: the helper matches names literally.
  */
 export function modinfoRequests(ko: Buffer, name: string): string[] {
-  return [name, ...modinfoValues(ko, 'alias').filter((a) => !DEVICE_BUSES.has(modaliasBus(a) ?? ''))];
+  const features = modinfoValues(ko, 'alias').filter((a) => REQUEST_PREFIXES.some((p) => a.startsWith(p)) && !/[*?[]/.test(a));
+  return features.length ? [name, ...features] : [];
 }
 
 export interface ResolvedModule {
@@ -129,8 +137,7 @@ export function resolveModules(modulesDir: string, wanted: readonly string[], if
     for (const d of deps) visit(d, n);
     const devices = gatedNames.has(n) ? modinfoDevices(ko) : [];
     const requests = gatedNames.has(n) && devices.length === 0 ? modinfoRequests(ko, n) : [];
-    // A module with no alias at all is asked for by nothing but its name; keel-init loads it at boot.
-    order.push({ rel, deps: deps.map((d) => index.get(d)!), devices, onlyAsDependency: !askedFor.has(n), requests: requests.length > 1 ? requests : [] });
+    order.push({ rel, deps: deps.map((d) => index.get(d)!), devices, onlyAsDependency: !askedFor.has(n), requests });
   };
   for (const w of wanted) visit(w);
   for (const w of ifPresent) if (index.has(norm(w))) visit(w);
