@@ -152,6 +152,9 @@ export const manifestSpec = refine(sections, (m) => {
 
 type SpecValue<S> = S extends Spec<infer T> ? T : never;
 export type Manifest = SpecValue<typeof manifestSpec>;
+
+/** Every entry of the manifest, in the order its phases run: onboot, services, onshutdown. */
+export const entriesOf = (m: Pick<Manifest, 'onboot' | 'services' | 'onshutdown'>) => [...m.onboot, ...m.services, ...m.onshutdown];
 export type FileEntry = Manifest['files'][number];
 export type KernelSpec = NonNullable<Manifest['kernel']>;
 export type ContainerEntry = SpecValue<typeof containerSpec>;

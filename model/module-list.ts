@@ -16,6 +16,7 @@
 // as a tab and "%" before it ("fs-overlay", "rtnl-link-bridge"): it is
 // loaded when the kernel first asks (the image's modprobe helper), else once
 // boot is complete.
+import { basename } from 'node:path';
 
 export interface ModuleToLoad {
   path: string;
@@ -30,6 +31,30 @@ export interface ModuleToLoad {
 }
 
 const HEADER = '# keel kernel modules: path, then its dependencies, tab-separated';
+
+/** The name the kernel lists a loaded module by (in /sys/module): its file's, with - as _. */
+export function moduleName(path: string): string {
+  return basename(path, '.ko').replace(/-/g, '_');
+}
+
+/**
+ * `roots` and every module they need, in the list's order (which puts each module after those it needs); a module
+ * in `skip` is left out, and so is what only it needs.
+ */
+export function withDependencies<M extends { path: string; deps?: readonly string[] | undefined }>(list: readonly M[], roots: Iterable<M>, skip: ReadonlySet<string> = new Set()): M[] {
+  const byPath = new Map(list.map((m) => [m.path, m]));
+  const picked = new Set<string>();
+  const pick = (m: M) => {
+    if (picked.has(m.path) || skip.has(m.path)) return;
+    picked.add(m.path);
+    for (const d of m.deps ?? []) {
+      const dep = byPath.get(d);
+      if (dep) pick(dep);
+    }
+  };
+  for (const r of roots) pick(r);
+  return list.filter((m) => picked.has(m.path));
+}
 
 /** The bus a modalias pattern names ("pci" of "pci:v00001AF4d*", "acpi" of "acpi*:PNP0C0C:*"); undefined for an alias that is no device's (fs-overlay). */
 export function modaliasBus(pattern: string): string | undefined {

@@ -2,7 +2,7 @@
 // run onboot, start the services, and say that boot is complete.
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ManifestError, type Manifest } from '../../model/index.js';
+import { entriesOf, ManifestError, type Manifest } from '../../model/index.js';
 import { RuncEngine } from '../../runtime/container-run.js';
 import { EntryEngine } from '../../runtime/entry-engine.js';
 import type { Host } from '../../runtime/host.js';
@@ -56,7 +56,7 @@ export function planStage({ bus, args, sys, machine, power, manifest }: BootBase
 /** Container names can stand for ids (uid: other-container): 100 and up, in manifest order. */
 function idsByName(manifest: Manifest): Map<string, number> {
   const ids = new Map<string, number>();
-  for (const c of [...manifest.onboot, ...manifest.services, ...manifest.onshutdown]) if (!ids.has(c.name)) ids.set(c.name, 100 + ids.size);
+  for (const c of entriesOf(manifest)) if (!ids.has(c.name)) ids.set(c.name, 100 + ids.size);
   return ids;
 }
 
@@ -88,8 +88,6 @@ export function sayRuncVersion(bus: BootBase['bus'], runc: string): Promise<void
     else bus.emit({ kind: 'runtime.broken', level: 'warn', message: `runc at ${runc} did not answer --version; containers may fail to start` });
   });
 }
-
-const entriesOf = (m: Manifest) => [...m.onboot, ...m.services, ...m.onshutdown];
 
 /** The runc engine for `runc` (where it was found in PATH), or why there is none: runc is needed only when the manifest has container entries. */
 function containerEngine(ctx: BootBase & { manifest: Manifest }, host: Host, runc: string | undefined): RuncEngine | { missing: string } {

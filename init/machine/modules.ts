@@ -24,7 +24,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MODULE_LIST } from '../../model/layout.js';
-import { modaliasBus, parseModuleList, type ModuleToLoad } from '../../model/module-list.js';
+import { modaliasBus, moduleName, parseModuleList, withDependencies, type ModuleToLoad } from '../../model/module-list.js';
 import type { Sys } from '../core/sys.js';
 
 export interface ModulesLoaded {
@@ -95,7 +95,7 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
   const left = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency);
   const loadWaiting = async () => {
     // What the kernel asked for meanwhile is in already (its helper loaded it): not loaded, or counted, again.
-    const rest = take(modulesToLoad(modules, undefined, taken)).filter((m) => !existsSync(`${sysRoot}/module/${nameOf(m).replace(/-/g, '_')}`));
+    const rest = take(modulesToLoad(modules, undefined, taken)).filter((m) => !existsSync(`${sysRoot}/module/${moduleName(m.path)}`));
     return summary(await loadInDependencyOrder(rest, load));
   };
   const names = (onRequest: boolean) => left.filter((m) => (m.requests.length > 0) === onRequest).map(nameOf);
@@ -109,23 +109,13 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
  * `present` undefined (once boot is complete): every module left.
  */
 export function modulesToLoad(modules: readonly ModuleToLoad[], present: readonly string[] | undefined, taken: ReadonlySet<string>): ModuleToLoad[] {
-  const byPath = new Map(modules.map((m) => [m.path, m]));
-  const picked = new Set<string>();
-  const pick = (m: ModuleToLoad) => {
-    if (picked.has(m.path) || taken.has(m.path)) return;
-    picked.add(m.path);
-    for (const d of m.deps ?? []) {
-      const dep = byPath.get(d);
-      if (dep) pick(dep);
-    }
+  const wanted = (m: ModuleToLoad) => {
+    if (m.onlyAsDependency) return false;
+    if (present === undefined) return true;
+    if (m.requests.length > 0) return false; // the kernel asks for it when it needs it
+    return m.devices.length === 0 || m.devices.some((p) => present.some((alias) => aliasMatches(p, alias)));
   };
-  for (const m of modules) {
-    if (m.onlyAsDependency || taken.has(m.path)) continue;
-    if (present === undefined) pick(m);
-    else if (m.requests.length > 0) continue; // the kernel asks for it when it needs it
-    else if (m.devices.length === 0 || m.devices.some((p) => present.some((alias) => aliasMatches(p, alias)))) pick(m);
-  }
-  return modules.filter((m) => picked.has(m.path));
+  return withDependencies(modules, modules.filter(wanted), taken);
 }
 
 /** A pattern read once: its longest run of plain characters, and its regular expression's source (compiled when first needed). */

@@ -2,7 +2,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
+import { entriesOf, fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
 import { DEFAULT_MODULES, gatedDefaults, INSTANCE_DATA_MODULES, resolveModules } from './modules.js';
 import { IMAGE_MANIFEST, IMAGE_NODE, KEEL_LIB, MODPROBE_HELPER, MODULE_LIST } from '../../model/layout.js';
 import { modprobeScript } from './modprobe-helper.js';
@@ -152,7 +152,7 @@ function busybox(): CpioEntry[] {
   ];
 }
 
-const interfacesOf = (manifest: Manifest) => [...manifest.onboot, ...manifest.services, ...manifest.onshutdown].flatMap((c) => c.runtime?.interfaces ?? []);
+const interfacesOf = (manifest: Manifest) => entriesOf(manifest).flatMap((c) => c.runtime?.interfaces ?? []);
 
 function usesInterfaces(manifest: Manifest): boolean {
   return interfacesOf(manifest).length > 0;
@@ -164,8 +164,7 @@ function usesInterfaces(manifest: Manifest): boolean {
  * readonly is what counts; an image whose label makes it read-only only costs the module's load.
  */
 function overlayModule(manifest: Manifest): string[] {
-  const entries = [...manifest.onboot, ...manifest.services, ...manifest.onshutdown];
-  return entries.some((c) => c.kind !== 'process' && c.readonly !== true) ? ['overlay'] : [];
+  return entriesOf(manifest).some((c) => c.kind !== 'process' && c.readonly !== true) ? ['overlay'] : [];
 }
 
 /** The modules for the link kinds the manifest's runtime sections create (wireguard, vlan, …). */

@@ -14,8 +14,7 @@
 // the kernel what it wanted: so a failed insmod counts only when the module
 // is not in /sys/module afterwards, and then a warning goes to the kernel's
 // log, which keel-init relays to the console and its events.
-import { basename } from 'node:path';
-import type { ListedModule } from '../../model/module-list.js';
+import { moduleName, withDependencies, type ListedModule } from '../../model/module-list.js';
 
 /** A shell word for `s`, quoted when it holds anything but plain characters. */
 const word = (s: string) => (/^[A-Za-z0-9_./,:+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
@@ -27,24 +26,10 @@ const caseWord = (s: string) => s.replace(/[^A-Za-z0-9_./,:+-]/g, (c) => `\\${c}
  * order (dependencies first), with paths as in the image.
  */
 export function modprobeScript(list: readonly ListedModule[]): string | undefined {
-  const byPath = new Map(list.map((m) => [m.path, m]));
   const asked = list.filter((m) => (m.requests ?? []).length > 0);
   if (asked.length === 0) return undefined;
-  const withDeps = (m: ListedModule): string[] => {
-    const order: string[] = [];
-    const visit = (x: ListedModule) => {
-      for (const d of x.deps) {
-        const dep = byPath.get(d);
-        if (dep && !order.includes(d)) visit(dep);
-      }
-      if (!order.includes(x.path)) order.push(x.path);
-    };
-    visit(m);
-    return order;
-  };
-  // The name the kernel lists a loaded module by in /sys/module: its file's, with - as _.
-  const sysName = (path: string) => basename(path, '.ko').replace(/-/g, '_');
-  const cases = asked.map((m) => `  ${m.requests!.map(caseWord).join('|')})\n${withDeps(m).map((p) => `    load ${word(p)} ${word(sysName(p))}\n`).join('')}    ;;`);
+  const loads = (m: ListedModule) => withDependencies(list, [m]).map(({ path }) => `    load ${word(path)} ${word(moduleName(path))}\n`);
+  const cases = asked.map((m) => `  ${m.requests!.map(caseWord).join('|')})\n${loads(m).join('')}    ;;`);
   return [
     '#!/bin/sh',
     '# keel: the kernel runs this as "modprobe -q -- NAME" for a module it lacks (/proc/sys/kernel/modprobe).',

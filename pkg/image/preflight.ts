@@ -4,14 +4,14 @@
 // it in one run, each problem with where it is in the manifest.
 import type { Manifest } from '../../model/index.js';
 import type { Path } from '../../model/schema.js';
-import { replacedByKeel } from '../../model/index.js';
+import { entriesOf, replacedByKeel } from '../../model/index.js';
 import { buildOciSpec, SpecError } from '../../runtime/oci-spec.js';
 import { resolveRef, type ImageContext } from './images.js';
 import { BuildError } from './kernel.js';
 
 /** Container names can stand for uids: any number will do to check the spec. */
 function idsOf(manifest: Manifest): (name: string) => number | undefined {
-  const names = new Set([...manifest.onboot, ...manifest.services, ...manifest.onshutdown].map((c) => c.name));
+  const names = new Set(entriesOf(manifest).map((c) => c.name));
   return (name) => (names.has(name) ? 100 : undefined);
 }
 
@@ -27,7 +27,7 @@ export async function preflight(manifest: Manifest, ctx: ImageContext, where: (p
       problems.push(err.message.startsWith(what) ? err.message : `${what}: ${err.message}`);
     }
   };
-  const refs = [...manifest.init.filter((r) => !replacedByKeel(r)), ...manifest.volumes.flatMap((v) => (v.image ? [v.image] : [])), ...[...manifest.onboot, ...manifest.services, ...manifest.onshutdown].flatMap((c) => (c.image !== undefined ? [c.image] : []))];
+  const refs = [...manifest.init.filter((r) => !replacedByKeel(r)), ...manifest.volumes.flatMap((v) => (v.image ? [v.image] : [])), ...entriesOf(manifest).flatMap((c) => (c.image !== undefined ? [c.image] : []))];
   ctx.imageCount = new Set(refs).size;
   for (const [i, ref] of manifest.init.entries()) if (!replacedByKeel(ref)) await attempt(['init', i], `init[${i}]`, (what) => resolveRef(ref, ctx, what).then(() => undefined));
   for (const [i, v] of manifest.volumes.entries()) if (v.image) await attempt(['volumes', i, 'image'], `volumes[${i}].image`, (what) => resolveRef(v.image!, ctx, what).then(() => undefined));
