@@ -2,11 +2,11 @@
 // Directories, mounts and cgroups are made before `runc create` (binds may
 // need them); interfaces and namespace binds after it, when the container's
 // namespaces exist, and before `runc start`.
-import { execFile } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { LINK_MODULES, linkKind } from '../model/link-kinds.js';
 import { cgroupDirs } from './cgroups.js';
+import { runHelper } from './helper-process.js';
 import type { Host } from './host.js';
 import { MS_BIND, parseMountOptions } from './mount-options.js';
 import type { RuntimeConfig } from './oci-types.js';
@@ -15,13 +15,11 @@ export class PrepError extends Error {
   override name = 'PrepError';
 }
 
-function ip(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('ip', args, { timeout: 10_000 }, (err, _stdout, stderr) => {
-      if (err) reject(new PrepError(`ip ${args.join(' ')}: ${(stderr || err.message).trim()}`));
-      else resolve();
-    });
-  });
+async function ip(host: Host, args: string[]): Promise<void> {
+  const r = await runHelper(host, 'ip', args, { timeoutMs: 10_000 });
+  if (r.code === 0) return;
+  const why = r.stderr.trim() || (r.timedOut ? 'did not finish within 10 s' : `exited ${r.code ?? r.signal}`);
+  throw new PrepError(`ip ${args.join(' ')}: ${why}`);
 }
 
 /**
@@ -59,14 +57,14 @@ const NS_FILES: Record<keyof RuntimeConfig['bindNS'], string> = { cgroup: 'cgrou
  * interface keeps its socket where it was made); other kinds inside the
  * container's namespace; without `add`, an existing interface is moved in.
  */
-async function prepareInterface(iface: RuntimeConfig['interfaces'][number], pid: number): Promise<void> {
+async function prepareInterface(iface: RuntimeConfig['interfaces'][number], pid: number, host: Host): Promise<void> {
   if (!iface.name) throw new PrepError('runtime.interfaces: an interface needs a name');
   const kind = linkKind(iface);
   const netns = ['netns', String(pid)];
   // ip link add NAME [link DEV] [netns PID] type KIND [what the kind takes]
-  const add = (where: string[]) => ip(['link', 'add', iface.name!, ...(iface.link ? ['link', iface.link] : []), ...where, 'type', kind!, ...(iface.options ?? [])]);
+  const add = (where: string[]) => ip(host, ['link', 'add', iface.name!, ...(iface.link ? ['link', iface.link] : []), ...where, 'type', kind!, ...(iface.options ?? [])]);
   try {
-    if (kind === 'veth') await ip(['link', 'add', iface.name, 'type', 'veth', 'peer', 'name', iface.peer ?? '']);
+    if (kind === 'veth') await ip(host, ['link', 'add', iface.name, 'type', 'veth', 'peer', 'name', iface.peer ?? '']);
     else if (kind && iface.createInRoot) await add([]);
     else if (kind) return await add(netns);
   } catch (err) {
@@ -76,11 +74,11 @@ async function prepareInterface(iface: RuntimeConfig['interfaces'][number], pid:
     }
     throw err;
   }
-  await ip(['link', 'set', iface.name, ...netns]);
+  await ip(host, ['link', 'set', iface.name, ...netns]);
 }
 
 export async function afterCreate(rt: RuntimeConfig, pid: number, host: Host): Promise<void> {
-  for (const iface of rt.interfaces) await prepareInterface(iface, pid);
+  for (const iface of rt.interfaces) await prepareInterface(iface, pid, host);
   for (const [ns, target] of Object.entries(rt.bindNS) as Array<[keyof RuntimeConfig['bindNS'], string | undefined]>) {
     if (!target) continue;
     mkdirSync(dirname(target), { recursive: true });

@@ -1,10 +1,11 @@
 // A process entry's plan: everything its starts need, resolved once (the
 // user and groups by name, the environment, the limits), and the command's
 // path, found at each start (a file onboot installs may appear later).
-import { accessSync, chmodSync, chownSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { chmodSync, chownSync, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ContainerBase } from '../model/index.js';
 import type { ContainerPlan } from './engine.js';
+import { findOnPath } from './helper-process.js';
 import type { ExtraConfig } from './oci-spec.js';
 import type { Resources } from './process-cgroup.js';
 import { resolveUser, type User } from './users.js';
@@ -93,24 +94,10 @@ export function planProcess(id: string, entry: ContainerBase, base: Record<strin
   };
 }
 
-function executable(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The path execve gets: as written when it holds a "/", else the first executable file on the entry's PATH. */
 export function resolveCommand(plan: Pick<ProcessPlan, 'argv' | 'env' | 'cwd' | 'name'>): string {
   const cmd = plan.argv[0] ?? '';
-  if (cmd.includes('/')) return resolve(plan.cwd, cmd);
   const path = plan.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
-  for (const dir of path.split(':').filter(Boolean)) {
-    const candidate = resolve(plan.cwd, dir, cmd);
-    if (executable(candidate)) return candidate;
-  }
-  throw new Error(`${cmd}: command not found (PATH=${path})`);
+  const found = findOnPath(cmd, path, plan.cwd);
+  if (found === undefined) throw new Error(`${cmd}: command not found (PATH=${path})`);
+  return found;
 }

@@ -5,13 +5,13 @@
 // process group (and the cgroup, where one is delegated), as runc's teardown
 // does for a container. start() returns a running process or throws with
 // nothing left behind; `done` settles once nothing of the run remains.
-import { execFile } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { isatty } from 'node:tty';
 import { cgroupPids, cgroupStats, oomKills, pidsLimitHits } from './cgroups.js';
 import { ContainerLog } from './container-log.js';
 import type { ContainerEngine, ExecResult, OutputSink, PlanRequest, ResourceStats, RunningContainer } from './engine.js';
+import { runHelper } from './helper-process.js';
 import type { Host } from './host.js';
 import type { ExitStatus, Outcome } from './outcome.js';
 import { ProcessCgroup, type CgroupHome } from './process-cgroup.js';
@@ -60,7 +60,7 @@ class ProcessRun implements RunningContainer {
     readonly pid: number,
     since: number,
     private readonly plan: ProcessPlan,
-    host: Host,
+    private readonly host: Host,
     private readonly log: ContainerLog,
     private readonly streams: Promise<unknown>,
     private readonly cgroup: ProcessCgroup | undefined,
@@ -92,16 +92,10 @@ class ProcessRun implements RunningContainer {
     if (all && this.cgroup) for (const pid of cgroupPids(this.cgroup.path)) kill(pid, signal);
   }
 
-  /** A probe: the command as the entry's user, in its directory, with its environment. */
+  /** A probe: the command as the entry's user (with its groups), in its directory, with its environment. */
   exec(cmd: string[], timeoutMs: number): Promise<ExecResult> {
-    const env = Object.fromEntries(this.plan.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-    const user = this.plan.user ? { uid: this.plan.user.uid, gid: this.plan.user.gid } : {};
-    return new Promise((resolve) => {
-      execFile(cmd[0] ?? '', cmd.slice(1), { env, cwd: this.plan.cwd, ...user, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-        const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals; killed?: boolean }) | null;
-        resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, stdout, stderr: stderr || (e && typeof e.code === 'string' ? e.message : ''), timedOut: Boolean(e?.killed) });
-      });
-    });
+    const [name = '', ...args] = cmd;
+    return runHelper(this.host, name, args, { timeoutMs, env: this.plan.env, cwd: this.plan.cwd, ...(this.plan.user ? { user: this.plan.user } : {}) });
   }
 
   stats(): ResourceStats {

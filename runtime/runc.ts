@@ -1,12 +1,15 @@
 // The runc driver. keel is the shim: `runc create` detaches, the container's
 // init is re-parented to keel, and its exit status comes from keel's reaper
 // (see docs/architecture.md, "keel is the shim"). No runc process stays behind per container.
-import { execFile, spawn } from 'node:child_process';
+// runc itself is keel's child like any other it starts (helper-process.ts):
+// spawned without copying keel's memory, its exit collected by the reaper.
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ExecResult } from './engine.js';
 import { removeTree } from './remove-tree.js';
+import { exitWithin, findOnPath, runHelper, startHelper, type StartedHelper } from './helper-process.js';
 import type { Host } from './host.js';
 import type { ExitStatus } from './outcome.js';
 
@@ -110,12 +113,7 @@ export class Runc implements ContainerDriver {
   }
 
   private run(args: string[], timeoutMs = 30_000): Promise<RunResult> {
-    return new Promise((resolve) => {
-      execFile(this.bin, ['--root', this.root, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
-        resolve({ code, stdout, stderr: stderr || (err && code === null ? err.message : '') });
-      });
-    });
+    return runHelper(this.host, this.bin, ['--root', this.root, ...args], { timeoutMs, maxBytes: 16 << 20 });
   }
 
   async create(id: string, bundle: string, attach: AttachOutput, andStart = false): Promise<Created> {
@@ -129,11 +127,16 @@ export class Runc implements ContainerDriver {
     // The container inherits runc's stdio (runc's detached, non-terminal mode),
     // so these pipes are the container's stdout and stderr from here on.
     const verb = andStart ? ['run', '--detach'] : ['create'];
-    const child = spawn(this.bin, ['--root', this.root, '--log', logFile, '--log-format', 'json', ...verb, '--bundle', bundle, '--pid-file', pidFile, id], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    // Attach now: Node drains (and drops) a child's output that nobody reads once the child exits,
-    // and with run --detach the container may have written and exited by then.
+    const argv = ['--root', this.root, '--log', logFile, '--log-format', 'json', ...verb, '--bundle', bundle, '--pid-file', pidFile, id];
+    const path = findOnPath(this.bin);
+    if (path === undefined) throw new RuncError(`runc ${verb[0]} ${id}: ${this.bin} was not found on PATH`);
+    let child: StartedHelper;
+    try {
+      child = startHelper(this.host, path, argv);
+    } catch (err) {
+      throw new RuncError(`runc ${verb[0]} ${id}: ${path} could not start: ${(err as Error).message}`);
+    }
+    // Attach now: with run --detach the container may write and exit before runc returns, and its output must not be lost.
     attach(child.stdout, child.stderr);
     let early = '';
     const collect = (d: Buffer) => {
@@ -141,16 +144,7 @@ export class Runc implements ContainerDriver {
     };
     child.stderr.on('data', collect);
     // A runc that hangs must not hold up a start, and what waits on the start, for good.
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, CREATE_TIMEOUT_MS);
-    const code = await new Promise<number | null>((resolve) => {
-      child.once('error', () => resolve(null));
-      child.once('exit', (c) => resolve(c));
-    });
-    clearTimeout(timer);
+    const { code, timedOut } = await exitWithin(child, CREATE_TIMEOUT_MS);
     child.stderr.off('data', collect);
     if (code !== 0) {
       child.stdout.destroy();
@@ -207,17 +201,6 @@ export class Runc implements ContainerDriver {
   }
 
   exec(id: string, args: string[], timeoutMs = 30_000): Promise<ExecResult> {
-    return new Promise((resolve) => {
-      execFile(this.bin, ['--root', this.root, 'exec', id, ...args], { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-        const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals; killed?: boolean }) | null;
-        resolve({
-          code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
-          signal: e?.signal ?? null,
-          stdout,
-          stderr,
-          timedOut: Boolean(e?.killed),
-        });
-      });
-    });
+    return runHelper(this.host, this.bin, ['--root', this.root, 'exec', id, ...args], { timeoutMs });
   }
 }

@@ -1,10 +1,11 @@
 // The stages that run the manifest: read it, announce the plan, find runc,
 // run onboot, start the services, and say that boot is complete.
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { entriesOf, ManifestError, type Manifest } from '../../model/index.js';
 import { RuncEngine } from '../../runtime/container-run.js';
 import { EntryEngine } from '../../runtime/entry-engine.js';
+import { findOnPath } from '../../runtime/helper-process.js';
 import type { Host } from '../../runtime/host.js';
 import { delegatedCgroup, type CgroupHome } from '../../runtime/process-cgroup.js';
 import { inheritedEnv } from '../../runtime/process-plan.js';
@@ -67,20 +68,6 @@ export interface Workload {
   runc: string | undefined;
 }
 
-/** An executable file called `name` in PATH, found without running it. */
-export function onPath(name: string, path = process.env.PATH ?? ''): string | undefined {
-  for (const dir of path.split(':').filter(Boolean)) {
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      if (statSync(file).isFile()) return file;
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
-}
-
 /** runc's version, said once boot is done: running runc costs seconds of boot under emulation, and finding it needs no run. */
 export function sayRuncVersion(bus: BootBase['bus'], runc: string): Promise<void> {
   return runcVersion(runc).then((info) => {
@@ -104,7 +91,7 @@ function containerEngine(ctx: BootBase & { manifest: Manifest }, host: Host, run
   }
   const ids = idsByName(manifest);
   return new RuncEngine({
-    driver: new Runc(paths.runcRoot, host),
+    driver: new Runc(paths.runcRoot, host, runc),
     host,
     stateDir: paths.dir,
     baseDir: dirname(resolve(ctx.args.manifest)),
@@ -140,7 +127,7 @@ function processCgroups({ bus, manifest, isPid1 }: BootBase & { manifest: Manife
 export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper: Reaper; modules: Promise<void> }): Promise<{ workload: Workload | undefined }> {
   const { bus, manifest, paths, power } = ctx;
   const host = runtimeHost(ctx.sys, ctx.reaper);
-  const runc = onPath('runc');
+  const runc = findOnPath('runc');
   const processes = new ProcessEngine({ host, baseEnv: inheritedEnv(process.env), cgroup: processCgroups(ctx), ...(manifest.main === CMD_SERVICE && ctx.container ? { attached: CMD_SERVICE } : {}) });
   const engine = new EntryEngine(processes, containerEngine(ctx, host, runc));
   const emit = bus.emit.bind(bus);

@@ -1,0 +1,183 @@
+// The programs keel runs for its own work (runc, ip) as its own children:
+// started by the host's spawn (the addon's clone(CLONE_VM | CLONE_VFORK), as
+// for process entries) and reaped by keel's reaper, not by child_process.
+// child_process forks keel-init, which copies the page tables of its 50-90 MiB
+// on every call; runc runs on every container start, and each fork cost more
+// than a millisecond on the host and tens of milliseconds under emulation
+// (docs/architecture.md, "Forking from Node").
+import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { delimiter, resolve } from 'node:path';
+import type { ExecResult } from './engine.js';
+import type { Host, SpawnRequest } from './host.js';
+import type { ExitStatus } from './outcome.js';
+
+/** A helper that is running: its output pipes (read as libuv pipes) and its exit, from the reaper. */
+export interface StartedHelper {
+  pid: number;
+  stdout: Socket;
+  stderr: Socket;
+  exited: Promise<ExitStatus>;
+}
+
+/**
+ * The path execve gets for `name`: as written (against `cwd`) when it holds a
+ * "/", else the first executable file called `name` on `path`, found without
+ * running anything (the child makes no PATH search).
+ */
+export function findOnPath(name: string, path = process.env.PATH ?? '', cwd = process.cwd()): string | undefined {
+  if (name.includes('/')) return resolve(cwd, name);
+  for (const dir of path.split(delimiter).filter(Boolean)) {
+    const file = resolve(cwd, dir, name);
+    try {
+      if (!statSync(file).isFile()) continue;
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+function environment(): string[] {
+  return Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+}
+
+/** Whom a helper runs as, when not as keel: a probe of a process entry runs with the entry's environment, directory and user. */
+export interface RunAs {
+  env?: string[];
+  cwd?: string;
+  user?: SpawnRequest['user'];
+}
+
+/**
+ * Starts `path` (absolute) with `args`, stdin from /dev/null and a pipe each
+ * for stdout and stderr, in keel's environment and directory. Throws (an
+ * Error with the errno's code) when it cannot start, with nothing left open.
+ */
+export function startHelper(host: Host, path: string, args: readonly string[], as: RunAs = {}): StartedHelper {
+  const since = performance.now();
+  const opened: number[] = [];
+  let readEnds: number[] = [];
+  let pid: number;
+  try {
+    const devNull = openSync('/dev/null', 'r');
+    opened.push(devNull);
+    const [outR, outW] = host.pipe();
+    opened.push(outR, outW);
+    const [errR, errW] = host.pipe();
+    opened.push(errR, errW);
+    readEnds = [outR, errR];
+    pid = host.spawnProcess({
+      path,
+      argv: [path, ...args],
+      env: as.env ?? environment(),
+      cwd: as.cwd ?? process.cwd(),
+      ...(as.user ? { user: as.user } : {}),
+      rlimits: [],
+      noNewPrivileges: false,
+      stdio: [devNull, outW, errW],
+      foreground: false,
+    });
+  } catch (err) {
+    for (const fd of opened) closeSync(fd);
+    throw err;
+  }
+  for (const fd of opened) if (!readEnds.includes(fd)) closeSync(fd);
+  return {
+    pid,
+    stdout: new Socket({ fd: readEnds[0]!, readable: true, writable: false }),
+    stderr: new Socket({ fd: readEnds[1]!, readable: true, writable: false }),
+    exited: host.waitPid(pid, since),
+  };
+}
+
+/** The helper's exit; SIGKILLed first if it runs longer than `timeoutMs`. */
+export async function exitWithin(started: StartedHelper, timeoutMs: number): Promise<ExitStatus & { timedOut: boolean }> {
+  let ended = false;
+  let timedOut = false;
+  // The pid stays ours until the reaper has collected it (a zombie keeps it), and `ended` is set in the microtask
+  // right after, before any timer can run: the kill never reaches a process that took the pid over.
+  const timer = setTimeout(() => {
+    if (ended) return;
+    timedOut = true;
+    try {
+      process.kill(started.pid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+  }, timeoutMs);
+  const status = await started.exited.finally(() => {
+    ended = true;
+    clearTimeout(timer);
+  });
+  return { ...status, timedOut };
+}
+
+/** Output kept as text up to a limit; what comes after it is read and dropped, so the helper never blocks on a full pipe. */
+class Capped {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly limit: number) {}
+
+  add(data: Buffer): void {
+    if (this.size >= this.limit) return;
+    const part = data.subarray(0, this.limit - this.size);
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString();
+  }
+}
+
+function drained(stream: Socket, into: Capped): Promise<void> {
+  return new Promise((resolve) => {
+    stream.on('data', (d: Buffer) => into.add(d));
+    stream.once('close', () => resolve());
+    stream.once('error', () => resolve());
+  });
+}
+
+/** How long a helper's output is read after it exited. */
+const OUTPUT_GRACE_MS = 2000;
+
+export interface HelperOptions extends RunAs {
+  /** SIGKILL after this long; the result then says timedOut. */
+  timeoutMs: number;
+  /** Each of stdout and stderr is kept up to this many bytes. */
+  maxBytes?: number;
+}
+
+/**
+ * Runs a helper to its end: its exit, and its stdout and stderr as text (each
+ * read to its end, which can come after the helper's own exit when a child it
+ * left holds the pipe: runc's detached container does, so `start` runs are
+ * not for this). A helper that cannot start gives code null and why on stderr,
+ * as execFile would.
+ */
+export async function runHelper(host: Host, name: string, args: readonly string[], options: HelperOptions): Promise<ExecResult> {
+  const PATH = options.env ? options.env.find((e) => e.startsWith('PATH='))?.slice(5) : process.env.PATH;
+  const path = findOnPath(name, PATH ?? '', options.cwd);
+  if (path === undefined) return { code: null, signal: null, stdout: '', stderr: `${name}: not found on PATH (${PATH ?? ''})`, timedOut: false };
+  let started: StartedHelper;
+  try {
+    started = startHelper(host, path, args, options);
+  } catch (err) {
+    return { code: null, signal: null, stdout: '', stderr: `${path}: ${(err as Error).message}`, timedOut: false };
+  }
+  const out = new Capped(options.maxBytes ?? 4 << 20);
+  const err = new Capped(options.maxBytes ?? 4 << 20);
+  const streams = Promise.all([drained(started.stdout, out), drained(started.stderr, err)]);
+  const { code, signal, timedOut } = await exitWithin(started, options.timeoutMs);
+  // A child the helper left behind may hold its pipes open: its output is waited for a moment, not for good.
+  let grace: NodeJS.Timeout | undefined;
+  await Promise.race([streams, new Promise((resolve) => (grace = setTimeout(resolve, OUTPUT_GRACE_MS)))]);
+  clearTimeout(grace);
+  started.stdout.destroy();
+  started.stderr.destroy();
+  return { code, signal, stdout: out.text(), stderr: err.text(), timedOut };
+}
