@@ -82,7 +82,7 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
   let scanMs = 0;
   const forDevices = (drivers: readonly ModuleToLoad[]) => {
     const t0 = performance.now();
-    const picked = take(modulesToLoad(modules, devices.present(drivers), taken));
+    const picked = take(modulesToLoad(modules, devices.appeared(drivers), taken));
     scanMs += performance.now() - t0;
     return picked;
   };
@@ -184,22 +184,27 @@ function deviceDirsOf(driver: ModuleToLoad): string[] {
 
 /**
  * The modaliases of the devices in sysfs that drivers not loaded yet could
- * drive: only their buses are read (a machine has a hundred devices of no
- * interest here, and under emulation each read costs), and each device once.
+ * drive, each device once: a scan after the first gives only the devices
+ * that appeared since. The drivers still waiting were all waiting at every
+ * scan before (a driver only ever leaves that list), so a device seen before
+ * was already matched against each of them; only the new ones need matching.
+ * Only the waiting drivers' buses are read: a machine has a hundred devices
+ * of no interest here, and under emulation each read costs.
  */
 class DeviceScan {
-  private readonly seen = new Map<string, string | undefined>();
+  private readonly seen = new Set<string>();
 
   constructor(private readonly sysRoot: string) {}
 
-  present(drivers: readonly ModuleToLoad[]): string[] {
+  appeared(drivers: readonly ModuleToLoad[]): string[] {
     const found: string[] = [];
     for (const dir of new Set(drivers.flatMap(deviceDirsOf))) {
       const at = `${this.sysRoot}/${dir}`;
       for (const name of list(at)) {
         const device = `${at}/${name}`;
-        if (!this.seen.has(device)) this.seen.set(device, modaliasOf(device));
-        const alias = this.seen.get(device);
+        if (this.seen.has(device)) continue;
+        this.seen.add(device);
+        const alias = modaliasOf(device);
         if (alias !== undefined) found.push(alias);
       }
     }
