@@ -10,6 +10,7 @@ import { EventBus } from '../../events/bus.js';
 import { VERSION } from '../../model/version.js';
 import { parseArgs, USAGE } from '../core/args.js';
 import { installGuard } from '../core/guard.js';
+import { optOutOfHugePages } from '../core/huge-pages.js';
 import { CONTAINER_SIGNAL_TABLE, HeldSignals, SIGNAL_TABLE, type PowerAction } from '../core/signals.js';
 import { REBOOT_CMD, sys, type Sys } from '../core/sys.js';
 import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
@@ -54,6 +55,8 @@ export function main(argv: readonly string[]): void {
     setInterval(() => {}, 1 << 30);
     return;
   }
+  const noHugePages = optOutOfHugePages(s);
+  if (noHugePages) bus.emit({ kind: 'keel.memory', level: 'debug', message: `keel-init keeps transparent huge pages: ${noHugePages}` });
   const root = machine ? leaveRoot(bus, s) : undefined;
   const record = new BootRecord(machine, startedAt);
   if (root) {

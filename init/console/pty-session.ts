@@ -1,6 +1,7 @@
 // A program in a pseudo-terminal (node-pty), for the console's `sh` and
 // `exec`, local or remote. node-pty waits for its child itself, so the pid is
 // claimed from keel's reaper while it runs.
+import { asChildWouldBe } from '../core/huge-pages.js';
 import { claim, release } from '../core/owned-children.js';
 
 export interface PtyExit {
@@ -46,7 +47,7 @@ export async function spawnPty(file: string, args: string[], size: { cols: numbe
     throw new PtyUnavailable('node-pty is not available in this image');
   }
   const env: Record<string, string> = { TERM: term, PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
-  const child = pty.spawn(file, args, { name: term, cols: size.cols, rows: size.rows, cwd: '/', env });
+  const child = asChildWouldBe(() => pty.spawn(file, args, { name: term, cols: size.cols, rows: size.rows, cwd: '/', env }));
   claim(child.pid);
   const exited = new Promise<PtyExit>((resolve) =>
     child.onExit((e) => {

@@ -5,6 +5,7 @@
 // those first, the owner would never see the exit (docs/architecture.md, "Reaping in Node"). So
 // every such pid is recorded here, and the reaper leaves recorded pids alone.
 import { ChildProcess } from 'node:child_process';
+import { asChildWouldBe } from './huge-pages.js';
 
 const owned = new Set<number>();
 let patched = false;
@@ -35,7 +36,7 @@ export function trackChildProcesses(): void {
   const proto = ChildProcess.prototype as unknown as { spawn: (this: ChildProcess, options: unknown) => unknown };
   const original = proto.spawn;
   proto.spawn = function spawnTracked(this: ChildProcess, options: unknown) {
-    const result = original.call(this, options);
+    const result = asChildWouldBe(() => original.call(this, options));
     const pid = this.pid;
     if (pid !== undefined) {
       owned.add(pid);

@@ -41,6 +41,10 @@ export interface Sys {
   pipe(): [number, number];
   /** Forks and execs a process entry (keel_sys.c's spawn_child says what the child does); returns its pid. */
   spawnProcess(options: SpawnOptions): number;
+  /** PR_SET_THP_DISABLE for keel itself; spawnProcess lifts it for the child (keel_sys.c says why). */
+  disableHugePages(): void;
+  /** Lifts keel's huge-page opt-out for a fork made elsewhere (true), or sets it again (false). */
+  childHugePages(begin: boolean): void;
 }
 
 /** spawnProcess's options, flattened for the addon (runtime-host.ts makes them from a SpawnRequest). */

@@ -147,6 +147,39 @@ static napi_value js_set_child_subreaper(napi_env env, napi_callback_info info) 
   return undefined(env);
 }
 
+// Transparent huge pages. A stock kernel backs any 2 MiB-aligned stretch of
+// anonymous memory a process touches with a huge page ("always"), and V8's
+// heap reservations are such stretches: an idle keel-init held one or two
+// 2 MiB pages it barely used. keel-init opts out for itself
+// (PR_SET_THP_DISABLE), but the kernel copies that flag into every child at
+// fork and keeps it across execve, and a container must get the machine's
+// own policy: so the flag is lifted across each fork keel makes and set again
+// once the child has its own memory (childHugePages).
+static int thp_opted_out = 0;
+
+// disableHugePages(): keel's own memory gets no transparent huge pages.
+static napi_value js_disable_huge_pages(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) return throw_errno(env, "prctl", "PR_SET_THP_DISABLE", errno);
+  thp_opted_out = 1;
+  return undefined(env);
+}
+
+// Lifts keel's opt-out (begin = 1) for a fork about to happen, or sets it again (begin = 0).
+static void child_huge_pages(int begin) {
+  if (thp_opted_out) prctl(PR_SET_THP_DISABLE, begin ? 0 : 1, 0, 0, 0);
+}
+
+// childHugePages(begin): the same, around a fork made elsewhere (child_process, node-pty).
+static napi_value js_child_huge_pages(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  bool begin = false;
+  if (get_args(env, info, 1, argv)) return NULL;
+  napi_get_value_bool(env, argv[0], &begin);
+  child_huge_pages(begin);
+  return undefined(env);
+}
+
 static void set_int(napi_env env, napi_value obj, const char *key, int v) {
   napi_value n;
   napi_create_int32(env, v, &n);
@@ -720,8 +753,10 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
   }
   spawn_arg_t arg = {s, errpipe[1]};
   pthread_sigmask(SIG_SETMASK, &all, &old);
+  child_huge_pages(1);
   pid_t pid = clone(spawn_entry, stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
   int fork_errno = errno;
+  child_huge_pages(0);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   free(stack);
   close(errpipe[1]);
@@ -774,6 +809,8 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("notifyClose", js_notify_close),
       FN("pipe", js_pipe),
       FN("spawnProcess", js_spawn_process),
+      FN("disableHugePages", js_disable_huge_pages),
+      FN("childHugePages", js_child_huge_pages),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

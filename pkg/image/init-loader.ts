@@ -27,6 +27,9 @@ const INIT_LOADER = `#!/usr/bin/node
 const lib = '${KEEL_LIB}';
 try {
   const t0 = performance.now();
+  // No transparent huge pages for keel-init's memory from here on (init/core/huge-pages.ts): before the
+  // bundle's compile grows V8's heap. keel-init loads the same addon (the same library) and asks again.
+  try { const addon = { exports: {} }; process.dlopen(addon, lib + '/keel_sys.node'); addon.exports.disableHugePages(); } catch {}
   const { readFileSync } = require('node:fs');
   const { Script } = require('node:vm');
   const { Module, createRequire } = require('node:module');
