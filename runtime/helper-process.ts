@@ -46,6 +46,8 @@ function environment(): string[] {
 
 /** Whom a helper runs as, when not as keel: a probe of a process entry runs with the entry's environment, directory and user. */
 export interface RunAs {
+  /** argv[0] when not the path: the name as the caller wrote it (busybox's applets go by it). */
+  argv0?: string;
   env?: string[];
   cwd?: string;
   user?: SpawnRequest['user'];
@@ -71,7 +73,7 @@ export function startHelper(host: Host, path: string, args: readonly string[], a
     readEnds = [outR, errR];
     pid = host.spawnProcess({
       path,
-      argv: [path, ...args],
+      argv: [as.argv0 ?? path, ...args],
       env: as.env ?? environment(),
       cwd: as.cwd ?? process.cwd(),
       ...(as.user ? { user: as.user } : {}),
@@ -165,7 +167,7 @@ export async function runHelper(host: Host, name: string, args: readonly string[
   if (path === undefined) return { code: null, signal: null, stdout: '', stderr: `${name}: not found on PATH (${PATH ?? ''})`, timedOut: false };
   let started: StartedHelper;
   try {
-    started = startHelper(host, path, args, options);
+    started = startHelper(host, path, args, { ...options, argv0: name });
   } catch (err) {
     return { code: null, signal: null, stdout: '', stderr: `${path}: ${(err as Error).message}`, timedOut: false };
   }

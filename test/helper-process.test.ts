@@ -29,6 +29,11 @@ describe('helper processes', () => {
     expect(r).toEqual({ code: 3, signal: null, stdout: 'out\n', stderr: 'err\n', timedOut: false });
   });
 
+  it('gives the program its name as written in argv[0], as a shell would', async () => {
+    const r = await runHelper(host, 'sh', ['-c', 'echo "$0"'], { timeoutMs: 10_000 });
+    expect(r.stdout).toBe('sh\n');
+  });
+
   it('reads stdin as empty and runs in keel’s environment', async () => {
     process.env.KEEL_HELPER_TEST = 'seen';
     try {
