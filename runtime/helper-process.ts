@@ -2,9 +2,8 @@
 // started by the host's spawn (the addon's clone(CLONE_VM | CLONE_VFORK), as
 // for process entries) and reaped by keel's reaper, not by child_process.
 // child_process forks keel-init, which copies the page tables of its 50-90 MiB
-// on every call; runc runs on every container start, and each fork cost more
-// than a millisecond on the host and tens of milliseconds under emulation
-// (docs/architecture.md, "Forking from Node").
+// on every call, and runc runs on every container start (docs/architecture.md,
+// "Forking from Node", has the measurements).
 import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { delimiter, resolve } from 'node:path';
