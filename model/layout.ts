@@ -60,3 +60,6 @@ export const INSTANCE_CONFIG_DIR = '/run/config';
 
 /** The qemu fw_cfg file `keel run --data` passes the instance data in (/sys/firmware/qemu_fw_cfg/by_name/… in the guest). */
 export const FW_CFG_USERDATA = 'opt/org.keel/userdata';
+
+/** The search path where none is set (the kernel starts init with none): where runc, ip and a shell usually live. */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -7,6 +7,7 @@
 import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { delimiter, resolve } from 'node:path';
+import { DEFAULT_PATH } from '../model/layout.js';
 import type { ExecResult } from './engine.js';
 import type { Host, SpawnRequest } from './host.js';
 import type { ExitStatus } from './outcome.js';
@@ -24,7 +25,7 @@ export interface StartedHelper {
  * "/", else the first executable file called `name` on `path`, found without
  * running anything (the child makes no PATH search).
  */
-export function findOnPath(name: string, path = process.env.PATH ?? '', cwd = process.cwd()): string | undefined {
+export function findOnPath(name: string, path = process.env.PATH ?? DEFAULT_PATH, cwd = process.cwd()): string | undefined {
   if (name.includes('/')) return resolve(cwd, name);
   for (const dir of path.split(delimiter).filter(Boolean)) {
     const file = resolve(cwd, dir, name);
@@ -94,8 +95,12 @@ export function startHelper(host: Host, path: string, args: readonly string[], a
   };
 }
 
-/** The helper's exit; SIGKILLed first if it runs longer than `timeoutMs`. */
-export async function exitWithin(started: StartedHelper, timeoutMs: number): Promise<ExitStatus & { timedOut: boolean }> {
+/**
+ * The helper's exit; it and its process group are SIGKILLed first if it runs
+ * longer than `timeoutMs`, after `onTimeout` (for what the helper started
+ * outside its group: runc exec's program).
+ */
+export async function exitWithin(started: StartedHelper, timeoutMs: number, onTimeout?: () => void): Promise<ExitStatus & { timedOut: boolean }> {
   let ended = false;
   let timedOut = false;
   // The pid stays ours until the reaper has collected it (a zombie keeps it), and `ended` is set in the microtask
@@ -103,10 +108,17 @@ export async function exitWithin(started: StartedHelper, timeoutMs: number): Pro
   const timer = setTimeout(() => {
     if (ended) return;
     timedOut = true;
+    onTimeout?.();
+    // The helper leads a session of its own (the spawn's setsid), so its group is it and what it started that
+    // stayed there; the group's id is as safe from reuse as the leader's pid.
     try {
-      process.kill(started.pid, 'SIGKILL');
+      process.kill(-started.pid, 'SIGKILL');
     } catch {
-      /* gone meanwhile */
+      try {
+        process.kill(started.pid, 'SIGKILL');
+      } catch {
+        /* gone meanwhile */
+      }
     }
   }, timeoutMs);
   const status = await started.exited.finally(() => {
@@ -151,6 +163,8 @@ export interface HelperOptions extends RunAs {
   timeoutMs: number;
   /** Each of stdout and stderr is kept up to this many bytes. */
   maxBytes?: number;
+  /** Called at the timeout, before the helper is killed. */
+  onTimeout?: () => void;
 }
 
 /**
@@ -161,9 +175,9 @@ export interface HelperOptions extends RunAs {
  * as execFile would.
  */
 export async function runHelper(host: Host, name: string, args: readonly string[], options: HelperOptions): Promise<ExecResult> {
-  const PATH = options.env ? options.env.find((e) => e.startsWith('PATH='))?.slice(5) : process.env.PATH;
-  const path = findOnPath(name, PATH ?? '', options.cwd);
-  if (path === undefined) return { code: null, signal: null, stdout: '', stderr: `${name}: not found on PATH (${PATH ?? ''})`, timedOut: false };
+  const PATH = (options.env ? options.env.find((e) => e.startsWith('PATH='))?.slice(5) : process.env.PATH) ?? DEFAULT_PATH;
+  const path = findOnPath(name, PATH, options.cwd);
+  if (path === undefined) return { code: null, signal: null, stdout: '', stderr: `${name}: no such program on PATH (${PATH})`, timedOut: false };
   let started: StartedHelper;
   try {
     started = startHelper(host, path, args, { ...options, argv0: name });
@@ -173,7 +187,7 @@ export async function runHelper(host: Host, name: string, args: readonly string[
   const out = new Capped(options.maxBytes ?? 4 << 20);
   const err = new Capped(options.maxBytes ?? 4 << 20);
   const streams = Promise.all([drained(started.stdout, out), drained(started.stderr, err)]);
-  const { code, signal, timedOut } = await exitWithin(started, options.timeoutMs);
+  const { code, signal, timedOut } = await exitWithin(started, options.timeoutMs, options.onTimeout);
   // A child the helper left behind may hold its pipes open: its output is waited for a moment, not for good.
   let grace: NodeJS.Timeout | undefined;
   await Promise.race([streams, new Promise((resolve) => (grace = setTimeout(resolve, OUTPUT_GRACE_MS)))]);

@@ -9,13 +9,12 @@ import type { ContainerBase, ImageLabel } from '../model/index.js';
 import { imageLabelSpec } from '../model/container.js';
 import { formatPath, INVALID, Issues, show } from '../model/schema.js';
 import { RLIM_INFINITY } from '../model/strings.js';
-import { DEFAULT_CGROUP_PARENT } from '../model/layout.js';
+import { DEFAULT_CGROUP_PARENT, DEFAULT_PATH } from '../model/layout.js';
 import type { OciMount, OciSeccomp, OciSpec, RuntimeConfig } from './oci-types.js';
 import { CLONE_NAMESPACE_FLAGS, DEFAULT_GROUPS, EPERM } from './seccomp-default.js';
 
 export const OCI_VERSION = '1.0.2';
 export const LABEL = 'org.mobyproject.config';
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** What an image says about how to run it (Docker's image config, the parts that matter here). */
 export interface ImageConfig {
@@ -188,7 +187,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra, cgroupParent =
 
   const args = entry.command ?? label.command ?? [...(image.entrypoint ?? []), ...(image.cmd ?? [])];
   if (args.length === 0) throw new SpecError(`${where}: no command: the image has no Entrypoint or Cmd, so give "command:"`);
-  const env = [...(entry.env ?? label.env ?? image.env ?? [DEFAULT_PATH]), ...(extra?.env ?? [])];
+  const env = [...(entry.env ?? label.env ?? image.env ?? [`PATH=${DEFAULT_PATH}`]), ...(extra?.env ?? [])];
   const cwd = entry.cwd || label.cwd || image.workingDir || '/';
   const readonly = pick('readonly') ?? false;
 

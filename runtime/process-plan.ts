@@ -5,12 +5,12 @@ import { chmodSync, chownSync, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ContainerBase } from '../model/index.js';
 import type { ContainerPlan } from './engine.js';
+import { DEFAULT_PATH } from '../model/layout.js';
 import { findOnPath } from './helper-process.js';
 import type { ExtraConfig } from './oci-spec.js';
 import type { Resources } from './process-cgroup.js';
 import { resolveUser, type User } from './users.js';
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Resource numbers of setrlimit(2), by the manifest's names. */
 const RLIMIT_NUMBERS: Record<string, number> = {

@@ -110,10 +110,21 @@ export class Runc implements ContainerDriver {
     private readonly bin = 'runc',
   ) {
     mkdirSync(root, { recursive: true, mode: 0o700 });
+    mkdirSync(this.execPids, { recursive: true, mode: 0o700 });
   }
 
-  private run(args: string[], timeoutMs = 30_000): Promise<RunResult> {
-    return runHelper(this.host, this.bin, ['--root', this.root, ...args], { timeoutMs, maxBytes: 16 << 20 });
+  /** Where `exec` has runc write the pid of the program it runs: beside runc's state directory, not in it. */
+  private get execPids(): string {
+    return `${this.root}.exec`;
+  }
+
+  private execs = 0;
+
+  private async run(args: string[], timeoutMs = 30_000): Promise<RunResult> {
+    const r = await runHelper(this.host, this.bin, ['--root', this.root, ...args], { timeoutMs, maxBytes: 16 << 20 });
+    // A runc that was killed says nothing itself: the message says what ended it.
+    if (r.code === null && !r.stderr.trim()) r.stderr = r.timedOut ? `did not finish within ${timeoutMs / 1000} s and was killed` : `killed by ${r.signal ?? 'a signal'}`;
+    return r;
   }
 
   async create(id: string, bundle: string, attach: AttachOutput, andStart = false): Promise<Created> {
@@ -200,7 +211,27 @@ export class Runc implements ContainerDriver {
     return (parsed ?? []).map((c) => c.id);
   }
 
-  exec(id: string, args: string[], timeoutMs = 30_000): Promise<ExecResult> {
-    return runHelper(this.host, this.bin, ['--root', this.root, 'exec', id, ...args], { timeoutMs });
+  /**
+   * A program in the container (a probe). At its timeout the program is
+   * killed by its pid (runc's --pid-file) before runc is: a SIGKILL of runc
+   * alone, which it cannot forward, left the program running in the container.
+   * While runc lives the program is runc's child, so its pid is not reused.
+   */
+  async exec(id: string, args: string[], timeoutMs = 30_000): Promise<ExecResult> {
+    const pidFile = join(this.execPids, `${id}.${++this.execs}.pid`);
+    const killProgram = () => {
+      try {
+        const pid = Number(readFileSync(pidFile, 'utf8').trim());
+        // Only a real pid: 0 or -1 would signal keel's own process group, or every process.
+        if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGKILL');
+      } catch {
+        /* not written yet (runc is still starting it), or gone */
+      }
+    };
+    try {
+      return await runHelper(this.host, this.bin, ['--root', this.root, 'exec', '--pid-file', pidFile, id, ...args], { timeoutMs, onTimeout: killProgram });
+    } finally {
+      rmSync(pidFile, { force: true });
+    }
   }
 }

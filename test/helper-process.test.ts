@@ -1,7 +1,7 @@
 // The helpers keel runs for its own work (runc, ip): started by the addon's
 // spawn and reaped by this test worker's real reaper (a child subreaper), as
 // keel-init does, with real programs.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,18 @@ import { runtimeHost } from '../init/core/runtime-host.js';
 import { sys } from '../init/core/sys.js';
 import { findOnPath, runHelper, startHelper } from '../runtime/helper-process.js';
 import type { Host } from '../runtime/host.js';
+
+/** Whether a process with exactly this command line exists (a zombie does not count). */
+function running(...args: string[]): boolean {
+  const want = args.join('\0') + '\0';
+  return readdirSync('/proc').some((name) => {
+    try {
+      return /^\d+$/.test(name) && readFileSync(`/proc/${name}/cmdline`, 'utf8') === want;
+    } catch {
+      return false;
+    }
+  });
+}
 
 let reaper: Reaper;
 let host: Host;
@@ -49,11 +61,14 @@ describe('helper processes', () => {
     expect(r).toMatchObject({ code: null, signal: 'SIGTERM', timedOut: false });
   });
 
-  it('kills a helper that outlasts its time, and says so', async () => {
+  it('kills a helper that outlasts its time, with what it started in its group, and says so', async () => {
     const t0 = Date.now();
-    const r = await runHelper(host, 'sleep', ['30'], { timeoutMs: 300 });
-    expect(r).toMatchObject({ code: null, signal: 'SIGKILL', timedOut: true });
+    const r = await runHelper(host, 'sh', ['-c', 'sleep 4242003 & sleep 4242004; echo never'], { timeoutMs: 300 });
+    expect(r).toMatchObject({ code: null, signal: 'SIGKILL', stdout: '', timedOut: true });
     expect(Date.now() - t0).toBeLessThan(10_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(running('sleep', '4242003')).toBe(false);
+    expect(running('sleep', '4242004')).toBe(false);
   });
 
   it('keeps output up to its limit and still lets the helper write the rest', async () => {
@@ -65,7 +80,8 @@ describe('helper processes', () => {
 
   it('does not wait for good on a child the helper left holding its output', async () => {
     const t0 = Date.now();
-    const r = await runHelper(host, 'sh', ['-c', 'echo before; sleep 30 & exit 0'], { timeoutMs: 60_000 });
+    // The child outlives the 2 s grace, then ends by itself: nothing is left behind.
+    const r = await runHelper(host, 'sh', ['-c', 'echo before; sleep 5 & exit 0'], { timeoutMs: 60_000 });
     expect(r).toMatchObject({ code: 0, stdout: 'before\n' });
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
@@ -73,7 +89,7 @@ describe('helper processes', () => {
   it('reports a program that is missing or cannot run, with nothing started', async () => {
     const missing = await runHelper(host, 'keel-no-such-helper', [], { timeoutMs: 10_000 });
     expect(missing).toMatchObject({ code: null, stdout: '' });
-    expect(missing.stderr).toMatch(/keel-no-such-helper: not found on PATH/);
+    expect(missing.stderr).toMatch(/keel-no-such-helper: no such program on PATH/);
     const dir = mkdtempSync(join(tmpdir(), 'keel-helper-'));
     try {
       const file = join(dir, 'not-a-program');

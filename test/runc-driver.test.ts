@@ -1,6 +1,6 @@
 // The runc driver on its own, with the real reaper of this test worker (a
 // child subreaper): every verb of the interface against real containers.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -13,6 +13,18 @@ import { parseManifest } from '../model/index.js';
 import { buildOciSpec, specJson } from '../runtime/oci-spec.js';
 import { Runc } from '../runtime/runc.js';
 import { busyboxRootfs } from './helpers/rootfs.js';
+
+/** Whether a process with exactly this command line exists on the host (a zombie's reads empty). */
+function programRunning(...args: string[]): boolean {
+  const want = args.join('\0') + '\0';
+  return readdirSync('/proc').some((name) => {
+    try {
+      return /^\d+$/.test(name) && readFileSync(`/proc/${name}/cmdline`, 'utf8') === want;
+    } catch {
+      return false;
+    }
+  });
+}
 
 let dir: string;
 let reaper: Reaper;
@@ -62,6 +74,21 @@ describe('runc driver', () => {
     await runc.delete('life');
     expect(await runc.state('life')).toBeUndefined();
     expect(out.text()).toBe('up\ngot TERM\n');
+  });
+
+  it('kills a program it runs with exec when that outlasts its time', async () => {
+    const b = bundle('probe', 'sleep 1000');
+    const c = await runc.create('probe', b, () => {}, true);
+    const r = await runc.exec('probe', ['/bin/sleep', '4343001'], 1500);
+    // runc ends either by keel's SIGKILL or by itself once its program is killed (137): a failure either way.
+    expect(r.timedOut).toBe(true);
+    expect(r.code).not.toBe(0);
+    // runc cannot pass a SIGKILL of its own on: the program is killed by its pid first.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(programRunning('/bin/sleep', '4343001')).toBe(false);
+    await runc.kill('probe', 'SIGKILL', true);
+    await c.exited;
+    await runc.delete('probe', true);
   });
 
   it('cleans stale state of the same id before creating, and killing a stopped container is not an error', async () => {

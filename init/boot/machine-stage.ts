@@ -3,12 +3,11 @@
 // libuv's threads while the rest of keel-init loads and the stages go on; and
 // the power button's watch, once those modules are in.
 import type { EventBus } from '../../events/bus.js';
+import { DEFAULT_PATH } from '../../model/layout.js';
 import { watchPowerButton } from '../machine/power-button.js';
 import { setUpMachine } from '../machine/setup.js';
 import type { EarlyBase } from './context.js';
 
-/** The kernel starts init with no PATH; runc, ip and the shell live in the usual places. */
-const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * What needs the kernel modules (the power button, the VM channel, containers) waits on `modules`; the rest of boot
@@ -17,7 +16,7 @@ const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  */
 export function machineStage({ machine, sys, bus, record }: EarlyBase): MachineModules {
   if (!machine) return { modules: Promise.resolve(), loadWaitingModules: () => {} };
-  process.env.PATH ??= MACHINE_PATH;
+  process.env.PATH ??= DEFAULT_PATH; // the kernel starts init with no PATH; runc, ip and the shell live in the usual places
   const set = setUpMachine(sys, (e) => bus.emit(e));
   record.mark('machineReadyMs');
   return set;

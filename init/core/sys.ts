@@ -37,7 +37,7 @@ export interface Sys {
   /** Binds an sd_notify datagram socket at `path`; returns its id. */
   notifyOpen(path: string): number;
   notifyClose(id: number): void;
-  /** pipe2(O_CLOEXEC): [read, write]. */
+  /** pipe2(O_CLOEXEC), its buffer raised to 256 KiB where the kernel allows: [read, write]. */
   pipe(): [number, number];
   /** Forks and execs a process entry (keel_sys.c's spawn_child says what the child does); returns its pid. */
   spawnProcess(options: SpawnOptions): number;

@@ -541,6 +541,9 @@ static napi_value js_pipe(napi_env env, napi_callback_info info) {
   (void)info;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, "pipe2", NULL, errno);
+  // 256 KiB rather than the default 64: about what the socketpairs child_process gave a container's output, so a
+  // writer blocks no sooner when keel's event loop is busy. Pages are taken only as it fills; a refusal keeps 64.
+  fcntl(fds[1], F_SETPIPE_SZ, 256 * 1024);
   napi_value arr, a, b;
   napi_create_array_with_length(env, 2, &arr);
   napi_create_int32(env, fds[0], &a);
