@@ -1,7 +1,7 @@
 // The helpers keel runs for its own work (runc, ip): started by the addon's
 // spawn and reaped by this test worker's real reaper (a child subreaper), as
 // keel-init does, with real programs.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,18 +11,7 @@ import { runtimeHost } from '../init/core/runtime-host.js';
 import { sys } from '../init/core/sys.js';
 import { findOnPath, runHelper, startHelper } from '../runtime/helper-process.js';
 import type { Host } from '../runtime/host.js';
-
-/** Whether a process with exactly this command line exists (a zombie does not count). */
-function running(...args: string[]): boolean {
-  const want = args.join('\0') + '\0';
-  return readdirSync('/proc').some((name) => {
-    try {
-      return /^\d+$/.test(name) && readFileSync(`/proc/${name}/cmdline`, 'utf8') === want;
-    } catch {
-      return false;
-    }
-  });
-}
+import { pidOfCommand } from './helpers/command-line.js';
 
 let reaper: Reaper;
 let host: Host;
@@ -67,8 +56,8 @@ describe('helper processes', () => {
     expect(r).toMatchObject({ code: null, signal: 'SIGKILL', stdout: '', timedOut: true });
     expect(Date.now() - t0).toBeLessThan(10_000);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(running('sleep', '4242003')).toBe(false);
-    expect(running('sleep', '4242004')).toBe(false);
+    expect(pidOfCommand('sleep', '4242003')).toBeUndefined();
+    expect(pidOfCommand('sleep', '4242004')).toBeUndefined();
   });
 
   it('keeps output up to its limit and still lets the helper write the rest', async () => {

@@ -4,10 +4,11 @@
 // it (runc exec through child_process) all keep the machine's policy. Real
 // keel-init in a PID namespace, real runc; the kernel's own account in
 // /proc/PID/status says which processes may have huge pages.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pidOfCommand as pidOf } from './helpers/command-line.js';
 import { eventually, keelCli as cli, startKeel, type KeelNs } from './helpers/keel-ns.js';
 import { busyboxRootfs } from './helpers/rootfs.js';
 
@@ -24,20 +25,6 @@ afterAll(() => {
 
 /** THP_enabled of /proc/PID/status: 0 once the process opted out (or inherited the opt-out). */
 const thpEnabled = (pid: number) => /THP_enabled:\s*(\d)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-
-/** The host pid of the process whose command line is exactly `args`. */
-function pidOf(...args: string[]): number | undefined {
-  const want = args.join('\0') + '\0';
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8') === want) return Number(name);
-    } catch {
-      /* exited while we looked */
-    }
-  }
-  return undefined;
-}
 
 // A kernel built without transparent huge pages shows every process as 0: nothing to tell apart there.
 describe.skipIf(!existsSync('/sys/kernel/mm/transparent_hugepage'))('transparent huge pages', () => {

@@ -1,6 +1,6 @@
 // The runc driver on its own, with the real reaper of this test worker (a
 // child subreaper): every verb of the interface against real containers.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,19 +12,8 @@ import { sys } from '../init/core/sys.js';
 import { parseManifest } from '../model/index.js';
 import { buildOciSpec, specJson } from '../runtime/oci-spec.js';
 import { Runc } from '../runtime/runc.js';
+import { pidOfCommand } from './helpers/command-line.js';
 import { busyboxRootfs } from './helpers/rootfs.js';
-
-/** Whether a process with exactly this command line exists on the host (a zombie's reads empty). */
-function programRunning(...args: string[]): boolean {
-  const want = args.join('\0') + '\0';
-  return readdirSync('/proc').some((name) => {
-    try {
-      return /^\d+$/.test(name) && readFileSync(`/proc/${name}/cmdline`, 'utf8') === want;
-    } catch {
-      return false;
-    }
-  });
-}
 
 let dir: string;
 let reaper: Reaper;
@@ -85,7 +74,7 @@ describe('runc driver', () => {
     expect(r.code).not.toBe(0);
     // runc cannot pass a SIGKILL of its own on: the program is killed by its pid first.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(programRunning('/bin/sleep', '4343001')).toBe(false);
+    expect(pidOfCommand('/bin/sleep', '4343001')).toBeUndefined();
     await runc.kill('probe', 'SIGKILL', true);
     await c.exited;
     await runc.delete('probe', true);
