@@ -68,7 +68,8 @@ describe('runc driver', () => {
   it('kills a program it runs with exec when that outlasts its time', async () => {
     const b = bundle('probe', 'sleep 1000');
     const c = await runc.create('probe', b, () => {}, true);
-    const r = await runc.exec('probe', ['/bin/sleep', '4343001'], 1500);
+    // 5 s: long enough for runc to have started the program on a loaded machine.
+    const r = await runc.exec('probe', ['/bin/sleep', '4343001'], 5000);
     // runc ends either by keel's SIGKILL or by itself once its program is killed (137): a failure either way.
     expect(r.timedOut).toBe(true);
     expect(r.code).not.toBe(0);
