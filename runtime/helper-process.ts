@@ -12,6 +12,17 @@ import type { ExecResult } from './engine.js';
 import type { Host, SpawnRequest } from './host.js';
 import type { ExitStatus } from './outcome.js';
 
+/** The search path a helper is looked for on: PATH in `env` (keel's own environment when none is given), else the default. */
+export function searchPath(env?: readonly string[]): string {
+  return (env ? env.find((e) => e.startsWith('PATH='))?.slice(5) : process.env.PATH) ?? DEFAULT_PATH;
+}
+
+/** What ended a helper that failed without saying why on stderr: its timeout, a signal, or its exit code. */
+export function whatEnded(r: { code: number | null; signal: NodeJS.Signals | null; timedOut: boolean }, timeoutMs: number): string {
+  if (r.timedOut) return `did not finish within ${timeoutMs / 1000} s and was killed`;
+  return r.signal ? `killed by ${r.signal}` : `exited ${r.code ?? 'without a status'}`;
+}
+
 /** A helper that is running: its output pipes (read as libuv pipes) and its exit, from the reaper. */
 export interface StartedHelper {
   pid: number;
@@ -175,7 +186,7 @@ export interface HelperOptions extends RunAs {
  * as execFile would.
  */
 export async function runHelper(host: Host, name: string, args: readonly string[], options: HelperOptions): Promise<ExecResult> {
-  const PATH = (options.env ? options.env.find((e) => e.startsWith('PATH='))?.slice(5) : process.env.PATH) ?? DEFAULT_PATH;
+  const PATH = searchPath(options.env);
   const path = findOnPath(name, PATH, options.cwd);
   if (path === undefined) return { code: null, signal: null, stdout: '', stderr: `${name}: no such program on PATH (${PATH})`, timedOut: false };
   let started: StartedHelper;

@@ -6,7 +6,7 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { LINK_MODULES, linkKind } from '../model/link-kinds.js';
 import { cgroupDirs } from './cgroups.js';
-import { runHelper } from './helper-process.js';
+import { runHelper, whatEnded } from './helper-process.js';
 import type { Host } from './host.js';
 import { MS_BIND, parseMountOptions } from './mount-options.js';
 import type { RuntimeConfig } from './oci-types.js';
@@ -15,11 +15,12 @@ export class PrepError extends Error {
   override name = 'PrepError';
 }
 
+const IP_TIMEOUT_MS = 10_000;
+
 async function ip(host: Host, args: string[]): Promise<void> {
-  const r = await runHelper(host, 'ip', args, { timeoutMs: 10_000 });
+  const r = await runHelper(host, 'ip', args, { timeoutMs: IP_TIMEOUT_MS });
   if (r.code === 0) return;
-  const why = r.stderr.trim() || (r.timedOut ? 'did not finish within 10 s' : `exited ${r.code ?? r.signal}`);
-  throw new PrepError(`ip ${args.join(' ')}: ${why}`);
+  throw new PrepError(`ip ${args.join(' ')}: ${r.stderr.trim() || whatEnded(r, IP_TIMEOUT_MS)}`);
 }
 
 /**

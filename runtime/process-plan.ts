@@ -6,11 +6,10 @@ import { dirname } from 'node:path';
 import type { ContainerBase } from '../model/index.js';
 import type { ContainerPlan } from './engine.js';
 import { DEFAULT_PATH } from '../model/layout.js';
-import { findOnPath } from './helper-process.js';
+import { findOnPath, searchPath } from './helper-process.js';
 import type { ExtraConfig } from './oci-spec.js';
 import type { Resources } from './process-cgroup.js';
 import { resolveUser, type User } from './users.js';
-
 
 /** Resource numbers of setrlimit(2), by the manifest's names. */
 const RLIMIT_NUMBERS: Record<string, number> = {
@@ -96,7 +95,7 @@ export function planProcess(id: string, entry: ContainerBase, base: Record<strin
 
 export function resolveCommand(plan: Pick<ProcessPlan, 'argv' | 'env' | 'cwd' | 'name'>): string {
   const cmd = plan.argv[0] ?? '';
-  const path = plan.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const path = searchPath(plan.env);
   const found = findOnPath(cmd, path, plan.cwd);
   if (found === undefined) throw new Error(`${cmd}: command not found (PATH=${path})`);
   return found;

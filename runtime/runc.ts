@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ExecResult } from './engine.js';
 import { removeTree } from './remove-tree.js';
-import { exitWithin, findOnPath, runHelper, startHelper, type StartedHelper } from './helper-process.js';
+import { exitWithin, findOnPath, runHelper, startHelper, whatEnded, type StartedHelper } from './helper-process.js';
 import type { Host } from './host.js';
 import type { ExitStatus } from './outcome.js';
 
@@ -118,12 +118,13 @@ export class Runc implements ContainerDriver {
     return `${this.root}.exec`;
   }
 
+  /** How many execs so far: each gets a pid file of its own. */
   private execs = 0;
 
   private async run(args: string[], timeoutMs = 30_000): Promise<RunResult> {
     const r = await runHelper(this.host, this.bin, ['--root', this.root, ...args], { timeoutMs, maxBytes: 16 << 20 });
     // A runc that was killed says nothing itself: the message says what ended it.
-    if (r.code === null && !r.stderr.trim()) r.stderr = r.timedOut ? `did not finish within ${timeoutMs / 1000} s and was killed` : `killed by ${r.signal ?? 'a signal'}`;
+    if (r.code === null && !r.stderr.trim()) r.stderr = whatEnded(r, timeoutMs);
     return r;
   }
 
@@ -155,12 +156,12 @@ export class Runc implements ContainerDriver {
     };
     child.stderr.on('data', collect);
     // A runc that hangs must not hold up a start, and what waits on the start, for good.
-    const { code, timedOut } = await exitWithin(child, CREATE_TIMEOUT_MS);
+    const ended = await exitWithin(child, CREATE_TIMEOUT_MS);
     child.stderr.off('data', collect);
-    if (code !== 0) {
+    if (ended.code !== 0) {
       child.stdout.destroy();
       child.stderr.destroy();
-      const message = timedOut ? `did not finish within ${CREATE_TIMEOUT_MS / 1000} s and was killed` : runcMessage(logFile, early);
+      const message = ended.timedOut ? whatEnded(ended, CREATE_TIMEOUT_MS) : runcMessage(logFile, early);
       await this.delete(id, true);
       throw new RuncError(`runc ${verb[0]} ${id}: ${message}`);
     }

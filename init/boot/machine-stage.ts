@@ -8,7 +8,6 @@ import { watchPowerButton } from '../machine/power-button.js';
 import { setUpMachine } from '../machine/setup.js';
 import type { EarlyBase } from './context.js';
 
-
 /**
  * What needs the kernel modules (the power button, the VM channel, containers) waits on `modules`; the rest of boot
  * does not. The drivers for devices not present, and the feature modules the kernel has not asked for, load at
