@@ -1,7 +1,8 @@
 // qemu for `keel run` (run-vm.ts): the arguments that boot a built image
 // (kernel+initrd, an ISO or a disk) with the serial console on stdio, the
-// NIC, disks, control channel, instance data and the word that the IDE controller is empty; and the choice of KVM,
-// used when it really works (a time-boxed probe boot, cached), else TCG.
+// NIC, disks, control channel, instance data and the word that the IDE
+// controller is empty; and the choice of KVM, used when it really works (a
+// time-boxed probe boot, cached), else TCG.
 import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
