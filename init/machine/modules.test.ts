@@ -178,7 +178,7 @@ describe('matching a driver to the devices present', () => {
 
 describe('the IDE driver on keel run\'s word (ide-hold.ts)', () => {
   // A directory stands in for sysfs and `finitModules` for the kernel: loading qemu_fw_cfg makes its files appear,
-  // as the real module does. The VM tests boot the real thing (test/vm-startup.test.ts).
+  // as the real module does. The VM tests boot the real thing (test/vm.test.ts: the demo and the zero-container image).
   const text = formatModuleList([
     { path: 'qemu_fw_cfg', deps: [], devices: ['acpi*:QEMU0002:*'] },
     { path: 'libata', deps: [], onlyAsDependency: true },
@@ -188,7 +188,8 @@ describe('the IDE driver on keel run\'s word (ide-hold.ts)', () => {
   const IDE = 'pci:v00008086d00007010sv00001AF4sd00001100bc01sc01i80';
   const FW_CFG = 'acpi:QEMU0002:';
 
-  async function boot(devices: string[], word: string | undefined, moduleList = text) {
+  /** `fwCfg`: 'module' (its files appear when qemu_fw_cfg loads), 'built-in' (there from the start), 'fails' (its load fails). */
+  async function boot(devices: string[], word: string | undefined, moduleList = text, fwCfg: 'module' | 'built-in' | 'fails' = 'module') {
     const sys = mkdtempSync(join(tmpdir(), 'keel-sysfs-'));
     devices.forEach((alias, i) => {
       const dir = join(sys, 'bus', alias.split(':')[0]!, 'devices', `dev${i}`);
@@ -197,17 +198,21 @@ describe('the IDE driver on keel run\'s word (ide-hold.ts)', () => {
     });
     const listFile = join(sys, 'modules');
     writeFileSync(listFile, moduleList);
+    const showWord = () => {
+      if (word === undefined) return;
+      const entry = join(sys, 'firmware/qemu_fw_cfg/by_name/opt/org.keel/ide');
+      mkdirSync(entry, { recursive: true });
+      writeFileSync(join(entry, 'raw'), word);
+    };
+    if (fwCfg === 'built-in') showWord();
     const order: string[] = [];
     const kernel = {
       finitModules: async (paths: string[]) => {
         order.push(`start ${paths[0]}`);
         await tick();
-        if (paths[0] === 'qemu_fw_cfg' && word !== undefined) {
-          const entry = join(sys, 'firmware/qemu_fw_cfg/by_name/opt/org.keel/ide');
-          mkdirSync(entry, { recursive: true });
-          writeFileSync(join(entry, 'raw'), word);
-        }
         order.push(`end ${paths[0]}`);
+        if (paths[0] === 'qemu_fw_cfg' && fwCfg === 'fails') return [{ ms: 1, error: Object.assign(new Error('qemu_fw_cfg: Unknown symbol'), { code: 'ENOENT' }) }];
+        if (paths[0] === 'qemu_fw_cfg') showWord();
         return paths.map(() => ({ ms: 1 }));
       },
     } as unknown as Sys;
@@ -242,6 +247,19 @@ describe('the IDE driver on keel run\'s word (ide-hold.ts)', () => {
     const { b, atBoot } = await boot([IDE, FW_CFG], 'empty', named);
     expect(atBoot.filter((e) => e.startsWith('start')).sort()).toEqual(['start ata_piix', 'start libata', 'start qemu_fw_cfg']);
     expect(b.emptyByHost).toEqual([]);
+  });
+
+  it('reads the word at once from a kernel that builds fw_cfg in, and holds the driver without waiting', async () => {
+    const { b, atBoot } = await boot([IDE], 'empty', text, 'built-in');
+    expect(atBoot).toEqual([]);
+    expect(b.emptyByHost.map((e) => e.driver)).toEqual(['ata_piix']);
+  });
+
+  it('lets the IDE driver go at boot when qemu_fw_cfg fails to load (the word cannot be read)', async () => {
+    const { b, atBoot } = await boot([IDE, FW_CFG], 'empty', text, 'fails');
+    expect(atBoot).toEqual(['start qemu_fw_cfg', 'end qemu_fw_cfg', 'start libata', 'end libata', 'start ata_piix', 'end ata_piix']);
+    expect(b.emptyByHost).toEqual([]);
+    expect(b.failed).toHaveLength(1);
   });
 
   it('does not wait on a machine without fw_cfg (another hypervisor)', async () => {

@@ -117,7 +117,7 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
     return [...released, ...(done.devices.length === 0 || waiting.length === 0 ? [] : forDevices(waiting))];
   });
   const emptyByHost = held.left();
-  const left = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency && !emptyByHost.some((e) => e.driver === nameOf(m)));
+  const left = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency && !emptyByHost.some((e) => e.driver === moduleName(m.path)));
   const loadWaiting = async () => {
     // What the kernel asked for meanwhile is in already (its helper loaded it): not loaded, or counted, again.
     const rest = take(modulesToLoad(modules, undefined, taken)).filter((m) => !existsSync(`${sysRoot}/module/${moduleName(m.path)}`));

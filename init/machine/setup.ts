@@ -79,7 +79,7 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { mod
     const waiting = m.waiting.length ? `; drivers for devices not here load after boot: ${m.waiting.join(', ')}` : '';
     const empty = m.emptyByHost.map((e) => `; ${e.driver} loads after boot: ${e.why}`).join('');
     const onRequest = m.onRequest.length ? `; loaded when the kernel asks, else after boot: ${m.onRequest.join(', ')}` : '';
-    emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${failedText(m.failed)}${waiting}${empty}${onRequest}`, loaded: m.loaded, failed: m.failed, waiting: [...m.waiting, ...m.emptyByHost.map((e) => e.driver)], onRequest: m.onRequest, ms, slowest });
+    emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'info', message: `loaded ${m.loaded} kernel module(s)${failedText(m.failed)}${waiting}${empty}${onRequest}`, loaded: m.loaded, failed: m.failed, waiting: m.waiting, emptyByHost: m.emptyByHost.map((e) => e.driver), onRequest: m.onRequest, ms, slowest });
     emit({ kind: 'machine.modules.time', level: 'debug', message: `kernel modules took ${ms} ms (finding the drivers for the devices present: ${m.scanMs} ms); slowest: ${slowest}` });
   }, failedToLoad);
   let waitingStarted = false;
@@ -90,7 +90,7 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { mod
       .then(async (b) => {
         if (b.waiting.length === 0 && b.emptyByHost.length === 0 && b.onRequest.length === 0) return;
         const m = await b.loadWaiting();
-        emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'debug', message: `loaded ${m.loaded} kernel module(s) after boot (drivers for devices added since, features not asked for)${failedText(m.failed)}`, loaded: m.loaded, failed: m.failed, waiting: [] });
+        emit({ kind: 'machine.modules', level: m.failed.length ? 'warn' : 'debug', message: `loaded ${m.loaded} kernel module(s) after boot (drivers for devices added since or behind an empty controller, features not asked for)${failedText(m.failed)}`, loaded: m.loaded, failed: m.failed, waiting: [] });
       })
       .catch(failedToLoad);
   };

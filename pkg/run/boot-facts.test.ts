@@ -74,7 +74,7 @@ describe('keel run with a built disk or ISO', () => {
 
   it('attaches the image read-only after the data disks, with UEFI firmware when it needs it', () => {
     const image = findImage(join(dir, 'os-efi.qcow2')) as DiskImage;
-    const opts: RunOptions = { memMb: 512, cpus: 1, accel: 'tcg', noReboot: true, disks: [{ path: '/data.img', format: 'raw' }] };
+    const opts: RunOptions = { memMb: 512, cpus: 1, accel: 'tcg', noReboot: true, arch: 'amd64', disks: [{ path: '/data.img', format: 'raw' }] };
     const args = qemuArgs(image, opts, 'tcg', undefined, { code: '/fw/code.fd', vars: '/vm/efivars.fd' }).join(' ');
     expect(args).toContain('-drive if=pflash,format=raw,unit=0,readonly=on,file=/fw/code.fd -drive if=pflash,format=raw,unit=1,file=/vm/efivars.fd');
     const data = args.indexOf('file=/data.img');
@@ -84,5 +84,8 @@ describe('keel run with a built disk or ISO', () => {
     expect(args).toContain('virtio-blk-pci,drive=keelboot,bootindex=0');
     expect(args).not.toContain('-kernel');
     expect(qemuArgs(image, opts, 'tcg').join(' ')).not.toContain('pflash');
+    // Every disk is virtio, the firmware is pflash and the data fw_cfg: nothing on the IDE controller, and keel run says so.
+    expect(args).toContain('-fw_cfg name=opt/org.keel/ide,string=empty');
+    expect(qemuArgs(image, opts, 'tcg', undefined, undefined, '/vm/userdata').join(' ')).toContain('-fw_cfg name=opt/org.keel/ide,string=empty');
   });
 });

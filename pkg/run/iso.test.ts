@@ -12,7 +12,8 @@ import { isoInitrd, isoProbeKernel } from './iso.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-run-iso-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const opts: RunOptions = { memMb: 512, cpus: 1, accel: 'tcg', noReboot: true };
+// amd64: its pc machine (serial console ttyS0, an IDE controller) whatever the host's architecture.
+const opts: RunOptions = { memMb: 512, cpus: 1, accel: 'tcg', noReboot: true, arch: 'amd64' };
 
 describe('keel run with an iso-bios image', () => {
   const kernel = join(dir, 'k');
