@@ -39,12 +39,15 @@ export function packagedNode(pkg: string): { path: string; version: string } | u
   }
 }
 
-/** A stripped copy of `binary` with English ICU data in the cache, named by its size and time (a new binary gets a new copy). */
-function strippedCopy(binary: string, name: string, strip = 'strip'): { path: string } | { error: string } {
+/**
+ * A stripped copy of `binary` with English ICU data in the cache, named by its size and time (a new binary gets a new
+ * copy), or by `stamp` instead of the time when the binary's time says nothing of its content.
+ */
+function strippedCopy(binary: string, name: string, strip = 'strip', stamp?: string): { path: string } | { error: string } {
   const st = statSync(binary);
   const dir = join(cacheDir(), 'node');
   const prefix = `${name}-${st.size}-`;
-  const final = join(dir, `${prefix}${Math.round(st.mtimeMs)}-icu-en`);
+  const final = join(dir, `${prefix}${stamp ?? Math.round(st.mtimeMs)}-icu-en`);
   if (existsSync(final)) {
     markUsed(final);
     return { path: final };
@@ -70,13 +73,17 @@ function strippedCopy(binary: string, name: string, strip = 'strip'): { path: st
 export function imageNode(arch: Arch): ImageNode {
   const pkg = archBoot(arch).nodePackage;
   const native = arch === hostArch();
-  const found = packagedNode(pkg) ?? (native ? undefined : fetchedNode(pkg));
+  const packaged = packagedNode(pkg);
+  const found = packaged ?? (native ? undefined : fetchedNode(pkg));
   const strip = native ? 'strip' : `${archBoot(arch).gnuTriplet}-strip`;
   const warnings: string[] = [];
   const original = found?.path ?? process.execPath;
   const source = found ? `${pkg} ${found.version}` : `this machine's node ${process.version}`;
   if (!found) warnings.push(`the ${pkg} package is not installed (npm ci installs it), so the image gets this machine's node (${process.execPath}, ${process.version})`);
-  const stripped = strippedCopy(original, found ? `${pkg}-${found.version}` : `host-${process.version}`, strip);
+  // A fetched node's file is marked used by every build that takes it (node-package.ts), which sets its time: its copy
+  // is named by the version alone, which the fetched file's own name pins.
+  const fetched = found !== undefined && packaged === undefined;
+  const stripped = strippedCopy(original, found ? `${pkg}-${found.version}` : `host-${process.version}`, strip, fetched ? 'fetched' : undefined);
   if ('error' in stripped) {
     warnings.push(`${strip} failed (${stripped.error}); the image's node keeps its symbols and debug info (install ${native ? 'binutils' : `binutils-${archBoot(arch).gnuTriplet}`})`);
     return { path: original, source, warnings };
