@@ -116,15 +116,16 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
     const waiting = pending();
     return [...released, ...(done.devices.length === 0 || waiting.length === 0 ? [] : forDevices(waiting))];
   });
-  const emptyByHost = held.left();
-  const left = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency && !emptyByHost.some((e) => e.driver === moduleName(m.path)));
+  // A driver still held now is one the host said is empty: it is reported as such, not among the waiting ones.
+  const holding = held.paths();
+  const left = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency && !holding.has(m.path));
   const loadWaiting = async () => {
     // What the kernel asked for meanwhile is in already (its helper loaded it): not loaded, or counted, again.
     const rest = take(modulesToLoad(modules, undefined, taken)).filter((m) => !existsSync(`${sysRoot}/module/${moduleName(m.path)}`));
     return summary(await loadInDependencyOrder(rest, load));
   };
   const names = (onRequest: boolean) => left.filter((m) => (m.requests.length > 0) === onRequest).map(nameOf);
-  return { ...summary(results), waiting: names(false), emptyByHost, onRequest: names(true), scanMs: Math.round(scanMs), loadWaiting };
+  return { ...summary(results), waiting: names(false), emptyByHost: held.left(), onRequest: names(true), scanMs: Math.round(scanMs), loadWaiting };
 }
 
 /**
