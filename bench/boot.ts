@@ -158,7 +158,7 @@ async function main(): Promise<void> {
       os: 'bench/fixtures/services.yml: onboot network (ip link set lo up), then 4 services (web after db), read-only busybox roots',
       keel: `keel build of the fixture (--compress ${DEFAULT_COMPRESSION}, the default; ${COMPRESSIONS.filter((c) => c !== DEFAULT_COMPRESSION).join(' and ')} booted once each for their unpack time); points from keel's boot report (GET /v1/boot over the VM channel)`,
       floor: `same kernel and cmdline; initramfs (zstd: what ${DEFAULT_COMPRESSION} makes of a root without node) of busybox, runc + libraries, and the bundles of keel's own OCI specs; /init moves the root out of the initramfs as keel does (bind, move, chroot), mounts proc/sys/dev/run/tmp/cgroup2, runc run the onboot entry, runc run -d each service, printing /proc/uptime at each point and the kernel's unpack lines from dmesg`,
-      qemu: 'keel run --mem 1024 --no-reboot (the same qemu arguments for both); TCG, 1 vCPU (boot-2cpu: --cpus 2), 2 host cores shared with other work',
+      qemu: 'keel run --mem 1024 --no-reboot (the same qemu arguments for both, on q35, the default machine of keel run); TCG, 1 vCPU (boot-2cpu: --cpus 2), 2 host cores shared with other work',
     },
     metrics,
     notes: [`keel overhead ${k - f} ms (${r1(((k - f) / f) * 100)} %)`, `root: ${keel.map((x) => x.root).join(', ')}`, ...hung],

@@ -62,11 +62,13 @@ export const INSTANCE_CONFIG_DIR = '/run/config';
 export const FW_CFG_USERDATA = 'opt/org.keel/userdata';
 
 /**
- * The qemu fw_cfg file by which `keel run` says that nothing sits behind the IDE controller its pc machine always
- * has (FW_CFG_IDE_EMPTY): keel-init then leaves the IDE driver for after boot (init/machine/ide-hold.ts).
+ * The qemu fw_cfg file by which `keel run` says that nothing sits behind the disk controller its machine always has
+ * (qemu's pc: IDE; q35: SATA). It holds that controller's kind, which keel-init checks against FW_CFG_CONTROLLER_KINDS,
+ * and then leaves the controller's driver for after boot (init/machine/controller-hold.ts).
  */
-export const FW_CFG_IDE = 'opt/org.keel/ide';
-export const FW_CFG_IDE_EMPTY = 'empty';
+export const FW_CFG_EMPTY_CONTROLLER = 'opt/org.keel/empty-controller';
+export const FW_CFG_CONTROLLER_KINDS = ['IDE', 'SATA'] as const;
+export type ControllerKind = (typeof FW_CFG_CONTROLLER_KINDS)[number];
 
 /** The search path where none is set (the kernel starts init with none): where runc, ip and a shell usually live. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

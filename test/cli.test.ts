@@ -67,6 +67,7 @@ describe('help', () => {
     expect(keel(['biuld']).stderr).toBe('keel: unknown command "biuld" (did you mean "build"?); see "keel help"\n');
     expect(keel(['logs', '--folow', 'web']).stderr).toBe('keel logs: unknown option --folow (did you mean --follow?); see "keel logs --help"\n');
     expect(keel(['run', '--net', 'bridge', 'x']).stderr).toBe('keel run: --net bridge: expected one of restricted, user, none; see "keel run --help"\n');
+    expect(keel(['run', '--machine', 'i440fx', 'x']).stderr).toBe('keel run: --machine i440fx: expected one of q35, pc, virt; see "keel run --help"\n');
     expect(keel(['run', '-p', '8080', 'x']).stderr).toMatch(/^keel run: --publish 8080: expected \[HOSTIP:\]HOSTPORT:GUESTPORT/);
     const bare = keel([]);
     expect(bare.status).toBe(2);

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Sys } from '../core/sys.js';
-import { IDE_HOLD } from './ide-hold.js';
+import { CONTROLLER_HOLD } from './controller-hold.js';
 import { aliasMatches, loadInDependencyOrder, loadModules, modulesToLoad } from './modules.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
@@ -176,16 +176,18 @@ describe('matching a driver to the devices present', () => {
   });
 });
 
-describe('the IDE driver on keel run\'s word (ide-hold.ts)', () => {
+describe('the disk controller\'s driver on keel run\'s word (controller-hold.ts)', () => {
   // A directory stands in for sysfs and `finitModules` for the kernel: loading qemu_fw_cfg makes its files appear,
   // as the real module does. The VM tests boot the real thing (test/vm.test.ts: the demo and the zero-container image).
   const text = formatModuleList([
     { path: 'qemu_fw_cfg', deps: [], devices: ['acpi*:QEMU0002:*'] },
     { path: 'libata', deps: [], onlyAsDependency: true },
     { path: 'ata_piix', deps: ['libata'], devices: ['pci:v00008086d00007010sv*sd*bc*sc*i*'] },
+    { path: 'ahci', deps: ['libata'], devices: ['pci:v*d*sv*sd*bc01sc06i01*'] },
     { path: 'evdev', deps: [], devices: ['input:b*v*p*e*-e*k*r*a*m*l*s*f*w*'] },
   ]);
   const IDE = 'pci:v00008086d00007010sv00001AF4sd00001100bc01sc01i80';
+  const SATA = 'pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01';
   const FW_CFG = 'acpi:QEMU0002:';
 
   /** `fwCfg`: 'module' (its files appear when qemu_fw_cfg loads), 'built-in' (there from the start), 'fails' (its load fails). */
@@ -200,7 +202,7 @@ describe('the IDE driver on keel run\'s word (ide-hold.ts)', () => {
     writeFileSync(listFile, moduleList);
     const showWord = () => {
       if (word === undefined) return;
-      const entry = join(sys, 'firmware/qemu_fw_cfg/by_name/opt/org.keel/ide');
+      const entry = join(sys, 'firmware/qemu_fw_cfg/by_name/opt/org.keel/empty-controller');
       mkdirSync(entry, { recursive: true });
       writeFileSync(join(entry, 'raw'), word);
     };
@@ -217,7 +219,7 @@ describe('the IDE driver on keel run\'s word (ide-hold.ts)', () => {
       },
     } as unknown as Sys;
     try {
-      const b = await loadModules(kernel, listFile, sys, IDE_HOLD);
+      const b = await loadModules(kernel, listFile, sys, CONTROLLER_HOLD);
       const atBoot = [...order];
       await b.loadWaiting();
       return { b, atBoot, afterBoot: order.slice(atBoot.length) };
@@ -227,15 +229,23 @@ describe('the IDE driver on keel run\'s word (ide-hold.ts)', () => {
   }
 
   it('leaves the IDE driver, and what only it needs, for after boot when keel run says the controller is empty', async () => {
-    const { b, atBoot, afterBoot } = await boot([IDE, FW_CFG], 'empty');
+    const { b, atBoot, afterBoot } = await boot([IDE, FW_CFG], 'IDE');
     expect(atBoot).toEqual(['start qemu_fw_cfg', 'end qemu_fw_cfg']);
     expect(b.emptyByHost).toEqual([{ driver: 'ata_piix', why: 'keel run attached no drive to the IDE controller' }]);
-    expect(b.waiting).toEqual(['evdev']);
-    expect(afterBoot.filter((e) => e.startsWith('start')).sort()).toEqual(['start ata_piix', 'start evdev', 'start libata']);
+    expect(b.waiting).toEqual(['ahci', 'evdev']);
+    expect(afterBoot.filter((e) => e.startsWith('start')).sort()).toEqual(['start ahci', 'start ata_piix', 'start evdev', 'start libata']);
+  });
+
+  it('holds the SATA driver on q35 the same way, and counts the IDE driver, whose device is not there, as waiting', async () => {
+    const { b, atBoot, afterBoot } = await boot([SATA, FW_CFG], 'SATA');
+    expect(atBoot).toEqual(['start qemu_fw_cfg', 'end qemu_fw_cfg']);
+    expect(b.emptyByHost).toEqual([{ driver: 'ahci', why: 'keel run attached no drive to the SATA controller' }]);
+    expect(b.waiting).toEqual(['ata_piix', 'evdev']);
+    expect(afterBoot.filter((e) => e.startsWith('start')).sort()).toEqual(['start ahci', 'start ata_piix', 'start evdev', 'start libata']);
   });
 
   it('loads the IDE driver at boot, once fw_cfg is in, when keel run does not say so', async () => {
-    for (const word of [undefined, 'something else']) {
+    for (const word of [undefined, 'empty', 'SCSI']) {
       const { b, atBoot } = await boot([IDE, FW_CFG], word);
       expect(atBoot).toEqual(['start qemu_fw_cfg', 'end qemu_fw_cfg', 'start libata', 'end libata', 'start ata_piix', 'end ata_piix']);
       expect(b.emptyByHost).toEqual([]);
@@ -244,19 +254,19 @@ describe('the IDE driver on keel run\'s word (ide-hold.ts)', () => {
 
   it('loads the IDE driver at boot whatever keel run says when the manifest names it (kernel.modules)', async () => {
     const named = text.replace(/^ata_piix\tlibata\t@.*$/m, 'ata_piix\tlibata');
-    const { b, atBoot } = await boot([IDE, FW_CFG], 'empty', named);
+    const { b, atBoot } = await boot([IDE, FW_CFG], 'IDE', named);
     expect(atBoot.filter((e) => e.startsWith('start')).sort()).toEqual(['start ata_piix', 'start libata', 'start qemu_fw_cfg']);
     expect(b.emptyByHost).toEqual([]);
   });
 
   it('reads the word at once from a kernel that builds fw_cfg in, and holds the driver without waiting', async () => {
-    const { b, atBoot } = await boot([IDE], 'empty', text, 'built-in');
+    const { b, atBoot } = await boot([IDE], 'IDE', text, 'built-in');
     expect(atBoot).toEqual([]);
     expect(b.emptyByHost.map((e) => e.driver)).toEqual(['ata_piix']);
   });
 
   it('lets the IDE driver go at boot when qemu_fw_cfg fails to load (the word cannot be read)', async () => {
-    const { b, atBoot } = await boot([IDE, FW_CFG], 'empty', text, 'fails');
+    const { b, atBoot } = await boot([IDE, FW_CFG], 'IDE', text, 'fails');
     expect(atBoot).toEqual(['start qemu_fw_cfg', 'end qemu_fw_cfg', 'start libata', 'end libata', 'start ata_piix', 'end ata_piix']);
     expect(b.emptyByHost).toEqual([]);
     expect(b.failed).toHaveLength(1);

@@ -71,17 +71,18 @@ function summary(results: readonly LoadedModule[]): ModulesLoaded {
 }
 
 /**
- * A driver whose device is always there but may have nothing behind it (the
- * IDE controller of qemu's pc machine), and the host's word on it, which the
- * module `until` makes readable (qemu_fw_cfg). While `until` loads, the driver
- * waits; then `empty` says whether it is left for after boot. Without `until`
- * among the modules loading (another hypervisor, a kernel that builds it in
- * and shows the word already), the word is read at once or the driver loads as any other.
+ * Drivers whose device is always there but may have nothing behind it (the
+ * disk controller qemu's machines always have), and the host's word on it,
+ * which the module `until` makes readable (qemu_fw_cfg). While `until` loads,
+ * the drivers wait; then `empty` says whether they are left for after boot.
+ * Without `until` among the modules loading (another hypervisor, a kernel that
+ * builds it in and shows the word already), the word is read at once or the
+ * drivers load as any other.
  */
 export interface DriverHold {
-  driver: string;
+  drivers: readonly string[];
   until: string;
-  /** Why the driver is left (for the log), when the host says its device is empty; undefined when it does not say so. */
+  /** Why the drivers are left (for the log), when the host says their device is empty; undefined when it does not say so. */
   empty: (sysRoot: string) => string | undefined;
 }
 
@@ -96,7 +97,7 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
     for (const m of picked) taken.add(m.path);
     return picked;
   };
-  const held = new HeldDriver(modules, sysRoot, hold);
+  const held = new HeldDrivers(modules, sysRoot, hold);
   let scanMs = 0;
   const forDevices = (drivers: readonly ModuleToLoad[]) => {
     const t0 = performance.now();
@@ -116,8 +117,10 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
     const waiting = pending();
     return [...released, ...(done.devices.length === 0 || waiting.length === 0 ? [] : forDevices(waiting))];
   });
-  // A driver still held now is one the host said is empty: it is reported as such, not among the waiting ones.
-  const holding = held.paths();
+  // A driver still held now whose device is here is one the host said is empty: it is reported as such, not among the
+  // waiting ones. A held driver with no device here (the other machine's controller) waits as any other.
+  const emptyByHost = held.left(devices.all);
+  const holding = new Set(emptyByHost.map((e) => e.path));
   const left = modules.filter((m) => !taken.has(m.path) && !m.onlyAsDependency && !holding.has(m.path));
   const loadWaiting = async () => {
     // What the kernel asked for meanwhile is in already (its helper loaded it): not loaded, or counted, again.
@@ -125,7 +128,7 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
     return summary(await loadInDependencyOrder(rest, load));
   };
   const names = (onRequest: boolean) => left.filter((m) => (m.requests.length > 0) === onRequest).map(nameOf);
-  return { ...summary(results), waiting: names(false), emptyByHost: held.left(), onRequest: names(true), scanMs: Math.round(scanMs), loadWaiting };
+  return { ...summary(results), waiting: names(false), emptyByHost: emptyByHost.map(({ driver, why }) => ({ driver, why })), onRequest: names(true), scanMs: Math.round(scanMs), loadWaiting };
 }
 
 /**
@@ -134,23 +137,24 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
  * done now (the word already readable, or no `until` loading); `loaded` when
  * the `until` module is in.
  */
-class HeldDriver {
-  private driverPath: string | undefined;
+class HeldDrivers {
+  private readonly held: ModuleToLoad[];
   private why: string | undefined;
   private settled: boolean;
 
   constructor(modules: readonly ModuleToLoad[], private readonly sysRoot: string, private readonly hold: DriverHold | undefined) {
-    // Only a driver gated on its devices: one the manifest names loads before the workload whatever is there.
-    this.driverPath = hold && modules.find((m) => moduleName(m.path) === hold.driver && m.devices.length > 0)?.path;
-    this.settled = this.driverPath === undefined;
+    // Only drivers gated on their devices: one the manifest names loads before the workload whatever is there.
+    const names = new Set(hold?.drivers ?? []);
+    this.held = modules.filter((m) => names.has(moduleName(m.path)) && m.devices.length > 0);
+    this.settled = this.held.length === 0;
   }
 
   /** The paths not to pick now. */
   paths(): ReadonlySet<string> {
-    return new Set(this.settled && this.why === undefined ? [] : [this.driverPath!]);
+    return new Set(this.settled && this.why === undefined ? [] : this.held.map((m) => m.path));
   }
 
-  /** Before any module loads: true when the driver was let go (pick it like any other). */
+  /** Before any module loads: true when the drivers were let go (pick them like any other). */
   decide(taken: ReadonlySet<string>): boolean {
     if (this.settled) return false;
     const word = this.hold!.empty(this.sysRoot);
@@ -159,7 +163,7 @@ class HeldDriver {
     return this.settle(word);
   }
 
-  /** After `done` loaded (or failed): true when that let the driver go. */
+  /** After `done` loaded (or failed): true when that let the drivers go. */
   loaded(done: ModuleToLoad): boolean {
     if (this.settled || moduleName(done.path) !== this.hold!.until) return false;
     return this.settle(this.hold!.empty(this.sysRoot));
@@ -171,9 +175,17 @@ class HeldDriver {
     return word === undefined;
   }
 
-  left(): Array<{ driver: string; why: string }> {
-    return this.why === undefined ? [] : [{ driver: this.hold!.driver, why: this.why }];
+  /** The drivers left on the host's word that drive one of the devices `present`. */
+  left(present: readonly string[]): Array<{ path: string; driver: string; why: string }> {
+    const why = this.why;
+    if (why === undefined) return [];
+    return this.held.filter((m) => drivesOneOf(m, present)).map((m) => ({ path: m.path, driver: moduleName(m.path), why }));
   }
+}
+
+/** Whether `m` drives one of the devices whose modaliases are `present`. */
+function drivesOneOf(m: ModuleToLoad, present: readonly string[]): boolean {
+  return m.devices.some((p) => present.some((alias) => aliasMatches(p, alias)));
 }
 
 /**
@@ -189,7 +201,7 @@ export function modulesToLoad(modules: readonly ModuleToLoad[], present: readonl
     if (present === undefined) return true;
     if (held.has(m.path)) return false;
     if (m.requests.length > 0) return false; // the kernel asks for it when it needs it
-    return m.devices.length === 0 || m.devices.some((p) => present.some((alias) => aliasMatches(p, alias)));
+    return m.devices.length === 0 || drivesOneOf(m, present);
   };
   return withDependencies(modules, modules.filter(wanted), taken);
 }

@@ -9,7 +9,7 @@ import { MODPROBE_HELPER, MODULE_LIST } from '../../model/layout.js';
 import type { KeelEventInput } from '../../events/bus.js';
 import { MACHINE_MOUNTS, mountOne, readMountInfo } from './mounts.js';
 import { RB_DISABLE_CAD, RLIMIT_NOFILE, type Sys } from '../core/sys.js';
-import { IDE_HOLD } from './ide-hold.js';
+import { CONTROLLER_HOLD } from './controller-hold.js';
 import { loadModules } from './modules.js';
 
 const CONTROLLERS = ['cpu', 'memory', 'pids', 'io', 'cpuset'];
@@ -71,7 +71,7 @@ export function setUpMachine(sys: Sys, emit: (e: KeelEventInput) => void): { mod
   if (existsSync(MODPROBE_HELPER)) attempt(emit, 'modprobe helper', () => writeFileSync('/proc/sys/kernel/modprobe', MODPROBE_HELPER));
   const t0 = performance.now();
   const failedToLoad = (err: Error) => emit({ kind: 'machine.error', level: 'warn', message: `machine set-up: kernel modules: ${err.message}`, step: 'kernel modules' });
-  const booting = loadModules(sys, MODULE_LIST, '/sys', IDE_HOLD);
+  const booting = loadModules(sys, MODULE_LIST, '/sys', CONTROLLER_HOLD);
   const modules = booting.then((m) => {
     if (!m.loaded && !m.failed.length) return;
     const ms = Math.round(performance.now() - t0);

@@ -5,7 +5,7 @@
 import { CONTROL_SPECS } from '../../api/commands/control-specs.js';
 import { COMPRESSIONS } from '../image/initrd.js';
 import type { VerbSpec } from '../../api/commands/verb-spec.js';
-import { ARCH_NAMES } from '../image/arch.js';
+import { ARCH_NAMES, MACHINE_HELP, MACHINE_NAMES } from '../image/arch.js';
 import { OUTPUT_FORMATS } from '../image/image.js';
 import { DEFAULT_INIT_TAG, INIT_DIR } from '../image/init-image.js';
 import { DEFAULT_KERNEL_PACKAGE } from '../image/kernel.js';
@@ -51,6 +51,7 @@ const RUN: VerbSpec = {
     { name: 'accel', value: 'ACCEL', default: 'auto', choices: ['auto', 'kvm', 'tcg'], help: 'auto: KVM when it really boots a guest here, else TCG' },
     { name: 'uefi', help: 'boot with UEFI firmware (OVMF); EFI disks and ISOs get it without asking' },
     { name: 'arch', value: 'ARCH', choices: ARCH_NAMES, help: "the guest's CPU (by default the kernel's); arm64 boots in qemu-system-aarch64 -M virt with UEFI" },
+    { name: 'machine', value: 'MACHINE', choices: MACHINE_NAMES, help: `qemu's machine: ${MACHINE_HELP}` },
     { name: 'no-reboot', help: 'a reboot of the guest ends qemu' },
     { name: 'name', value: 'VM', help: 'the name "keel --vm VM" finds it by (default: the image\'s name)' },
     { name: 'publish', short: 'p', value: '[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]', multiple: true, help: "forward a host port to the guest, as docker run -p does (host address 127.0.0.1 unless given; tcp unless /udp)" },

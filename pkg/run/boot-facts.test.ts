@@ -84,8 +84,8 @@ describe('keel run with a built disk or ISO', () => {
     expect(args).toContain('virtio-blk-pci,drive=keelboot,bootindex=0');
     expect(args).not.toContain('-kernel');
     expect(qemuArgs(image, opts, 'tcg').join(' ')).not.toContain('pflash');
-    // Every disk is virtio, the firmware is pflash and the data fw_cfg: nothing on the IDE controller, and keel run says so.
-    expect(args).toContain('-fw_cfg name=opt/org.keel/ide,string=empty');
-    expect(qemuArgs(image, opts, 'tcg', undefined, undefined, '/vm/userdata').join(' ')).toContain('-fw_cfg name=opt/org.keel/ide,string=empty');
+    // Every disk is virtio, the firmware is pflash and the data fw_cfg: nothing on the machine's disk controller, and keel run says so.
+    expect(args).toContain('-fw_cfg name=opt/org.keel/empty-controller,string=SATA');
+    expect(qemuArgs(image, { ...opts, machine: 'pc' }, 'tcg', undefined, undefined, '/vm/userdata').join(' ')).toContain('-fw_cfg name=opt/org.keel/empty-controller,string=IDE');
   });
 });

@@ -30,8 +30,8 @@ describe('keel run with an iso-bios image', () => {
       expect(args.join(' ')).toContain(`-cdrom ${join(dir, 'os.iso')} -boot order=d`);
       expect(args).not.toContain('-kernel');
       expect(args).not.toContain('-append');
-      // The ISO is a drive on the IDE controller: keel run does not say it is empty.
-      expect(args.join(' ')).not.toContain('opt/org.keel/ide');
+      // The ISO is a drive on the machine's disk controller (q35: SATA; pc: IDE): keel run does not say it is empty.
+      for (const machine of ['q35', 'pc']) expect(qemuArgs(image, { ...opts, machine }, 'tcg').join(' ')).not.toContain('opt/org.keel/empty-controller');
     }
   });
 
@@ -42,11 +42,18 @@ describe('keel run with an iso-bios image', () => {
     const image = findImage(join(dir, 'os'));
     expect(image.format).toBe('kernel+initrd');
     expect(qemuArgs(image, opts, 'tcg').join(' ')).toContain(`-kernel ${join(dir, 'os-kernel')} -initrd ${join(dir, 'os-initrd.img')} -append quiet console=ttyS0`);
-    // Nothing on the pc machine's IDE controller, and keel run says so (init/machine/ide-hold.ts); not with hand-given
-    // qemu arguments, which may attach a drive there, nor on arm64's virt machine, which has no IDE controller.
-    expect(qemuArgs(image, opts, 'tcg').join(' ')).toContain('-fw_cfg name=opt/org.keel/ide,string=empty');
-    expect(qemuArgs(image, { ...opts, extraArgs: ['-hda', 'disk.img'] }, 'tcg').join(' ')).not.toContain('opt/org.keel/ide');
-    expect(qemuArgs(image, { ...opts, arch: 'arm64' }, 'tcg').join(' ')).not.toContain('opt/org.keel/ide');
+    // amd64 boots on q35, as LinuxKit's runner does, and --machine pc on pc. Nothing sits on the disk controller each
+    // always has (SATA, IDE), and keel run says so (init/machine/controller-hold.ts); not with hand-given qemu
+    // arguments, which may attach a drive there, nor on arm64's virt machine, which has no such controller.
+    expect(qemuArgs(image, opts, 'tcg').slice(0, 3)).toEqual(['-nodefaults', '-M', 'q35']);
+    expect(qemuArgs(image, opts, 'tcg').join(' ')).toContain('-fw_cfg name=opt/org.keel/empty-controller,string=SATA');
+    const pc = { ...opts, machine: 'pc' };
+    expect(qemuArgs(image, pc, 'tcg').slice(0, 3)).toEqual(['-nodefaults', '-M', 'pc']);
+    expect(qemuArgs(image, pc, 'tcg').join(' ')).toContain('-fw_cfg name=opt/org.keel/empty-controller,string=IDE');
+    expect(qemuArgs(image, { ...pc, extraArgs: ['-hda', 'disk.img'] }, 'tcg').join(' ')).not.toContain('opt/org.keel/empty-controller');
+    expect(qemuArgs(image, { ...opts, extraArgs: ['-cdrom', 'seed.iso'] }, 'tcg').join(' ')).not.toContain('opt/org.keel/empty-controller');
+    expect(qemuArgs(image, { ...opts, arch: 'arm64' }, 'tcg').join(' ')).not.toContain('opt/org.keel/empty-controller');
+    expect(qemuArgs(image, { ...opts, arch: 'arm64' }, 'tcg').slice(0, 3)).toEqual(['-nodefaults', '-M', 'virt']);
   });
 
   it('reads the memory the initrd needs and the kernel for the KVM probe out of the ISO', () => {

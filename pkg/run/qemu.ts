@@ -6,12 +6,12 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { archBoot, hostArch, type Arch, type ArchBoot } from '../image/arch.js';
+import { archBoot, hostArch, machineFor, type Arch, type QemuMachine } from '../image/arch.js';
 import { cacheDir } from '../image/cache.js';
 import { withSerialConsole } from '../image/cmdline.js';
 import { BuildError, kernelKind } from '../image/kernel.js';
 import { CHANNEL_PORT_NAME } from '../../api/channel-frames.js';
-import { FW_CFG_IDE, FW_CFG_IDE_EMPTY } from '../../model/layout.js';
+import { FW_CFG_EMPTY_CONTROLLER } from '../../model/layout.js';
 import { uefiArgs, type UefiFiles } from './firmware.js';
 import { type DiskImage, type Image } from './image.js';
 import { isoBootArgs } from './iso.js';
@@ -41,6 +41,8 @@ export interface RunOptions {
   uefi?: boolean;
   /** The guest's architecture (--arch); by default the kernel's (an arm64 Image), else this machine's. */
   arch?: Arch;
+  /** qemu's machine (--machine): one the architecture has (arch.ts); by default its first. */
+  machine?: string;
   /** Host ports forwarded into the guest (--publish); only with a NIC. */
   publish?: PortForward[];
   /** Instance data (--data, --data-file), passed through fw_cfg. */
@@ -104,14 +106,14 @@ function bootDiskArgs(image: Image): string[] {
 }
 
 /**
- * On a machine with an IDE controller, whether keel run puts a drive there: only an ISO boots from it (-cdrom). Hand
- * given qemu arguments may attach one too, so with any of them keel run does not say. When nothing is there, fw_cfg
- * says so, and keel-init leaves the IDE driver, whose probe of the empty ports costs a TCG boot most of a second, for
- * after boot (init/machine/ide-hold.ts).
+ * Whether keel run puts a drive on the disk controller its machine always has (q35: SATA; pc: IDE): only an ISO boots
+ * from there (-cdrom). Hand-given qemu arguments may attach one too, so with any of them keel run does not say. When
+ * nothing is there, fw_cfg says so, and keel-init leaves the controller's driver, whose probe of the empty ports costs a
+ * TCG boot most of a second, for after boot (init/machine/controller-hold.ts).
  */
-function emptyIdeArgs(image: Image, opts: RunOptions, boot: ArchBoot): string[] {
-  if (!boot.ideController || image.format === 'iso' || (opts.extraArgs ?? []).length > 0) return [];
-  return ['-fw_cfg', `name=${FW_CFG_IDE},string=${FW_CFG_IDE_EMPTY}`];
+function emptyControllerArgs(image: Image, opts: RunOptions, machine: QemuMachine): string[] {
+  if (!machine.diskController || image.format === 'iso' || (opts.extraArgs ?? []).length > 0) return [];
+  return ['-fw_cfg', `name=${FW_CFG_EMPTY_CONTROLLER},string=${machine.diskController}`];
 }
 
 /** The virtio-serial port keel-init serves its control API on (init/vm-channel.ts). */
@@ -127,12 +129,13 @@ function channelArgs(ch: ChannelPaths | undefined): string[] {
 /** `uefi`: the firmware files when booting with UEFI; without them qemu's BIOS (SeaBIOS) boots. `dataFile`: the instance data. */
 export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?: ChannelPaths, uefi?: UefiFiles, dataFile?: string): string[] {
   const boot = archBoot(opts.arch);
+  const { machine } = machineFor(opts.arch ?? hostArch(), opts.machine);
   return [
-    // Only the devices asked for below. qemu's defaults add, on a pc machine, an empty IDE CD-ROM drive (with
-    // a VGA card, a floppy and a parallel port): keel-init then loaded its drive's driver, which waits about
-    // 0.25 s under TCG for the empty drive to answer, and its config-drive search opened the drive (0.15 s).
+    // Only the devices asked for below. qemu's defaults add an empty CD-ROM drive on the machine's disk controller
+    // (with a VGA card, a floppy and a parallel port): on pc keel-init then loaded its drive's driver, which waited
+    // about 0.25 s under TCG for the empty drive to answer, and its config-drive search opened the drive (0.15 s).
     '-nodefaults',
-    ...boot.qemuMachine,
+    ...machine.args,
     '-accel', accel,
     ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', boot.tcgCpu]),
     '-m', String(opts.memMb),
@@ -144,7 +147,7 @@ export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?:
     ...netArgs(opts.net, opts.publish),
     ...diskArgs(opts.disks),
     ...fwCfgArgs(dataFile),
-    ...emptyIdeArgs(image, opts, boot),
+    ...emptyControllerArgs(image, opts, machine),
     ...bootDiskArgs(image),
     ...channelArgs(channel),
     ...(opts.noReboot ? ['-no-reboot'] : []),
@@ -175,7 +178,7 @@ export function kvmUsable(kernel: string): boolean {
   }
   if (key in cache) return cache[key]!;
   const boot = archBoot();
-  const r = spawnSync(boot.qemu, [...boot.qemuMachine, '-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', `console=${boot.serialConsole} panic=-1`, '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
+  const r = spawnSync(boot.qemu, [...machineFor(hostArch()).machine.args, '-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', `console=${boot.serialConsole} panic=-1`, '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
     encoding: 'utf8',
     timeout: 4000,
   });

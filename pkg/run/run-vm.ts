@@ -5,7 +5,7 @@
 // over a virtio-serial port, and says what it is in vm.json.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
-import { archBoot, type Arch } from '../image/arch.js';
+import { archBoot, machineFor, type Arch } from '../image/arch.js';
 import { BuildError } from '../image/kernel.js';
 import { silentProgress, type Progress } from '../image/sources/progress.js';
 import { bootFacts, type BootFacts } from './boot-facts.js';
@@ -23,6 +23,7 @@ const POWEROFF_WAIT_MS = 60_000;
 
 /** Everything checked before the VM is claimed: a mistake here leaves nothing behind. */
 async function preflight(image: Image, opts: RunOptions, arch: Arch, progress: Progress): Promise<{ facts: BootFacts; accel: Accel; why: string }> {
+  machineFor(arch, opts.machine); // a machine this architecture does not have is a usage error, before anything else
   if (!qemuAvailable(arch)) throw new BuildError(`${qemuBinary(arch)} was not found; install it with "apt-get install ${archBoot(arch).packages.qemu}"`);
   progress.step(`keel run: checking ${image.name}`);
   const facts = bootFacts(image, opts.uefi ?? false);
@@ -46,6 +47,7 @@ function vmInfo(vm: VmDir, image: Image, opts: RunOptions, facts: BootFacts, acc
     image: image.name,
     format: image.format,
     firmware: facts.firmware,
+    machine: machineFor(opts.arch!, opts.machine).name,
     accel,
     memMb: opts.memMb,
     cpus: opts.cpus,
@@ -132,7 +134,7 @@ export async function runVm(image: Image, given: RunOptions, say: (line: string)
   writeVmInfo(vm, vmInfo(vm, image, opts, facts, accel, qmp));
   const ports = opts.publish?.length ? `; ${opts.publish.map(describeForward).join(', ')}` : '';
   const firmware = uefi && facts.firmware !== 'uefi' ? `UEFI (${arch} boots with UEFI)` : facts.why;
-  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${firmware}, ${arch}, ${opts.memMb} MiB, ${opts.cpus} CPU(s)${ports}; "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
+  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${firmware}, ${arch}, ${machineFor(arch, opts.machine).name} machine, ${opts.memMb} MiB, ${opts.cpus} CPU(s)${ports}; "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
   const child = startQemu(arch, qemuArgs(image, { ...opts, qmp }, accel, vm, uefi, dataFile), progress, say);
   stopOnSignals(child, qmp, say);
   return new Promise((resolveExit) => {

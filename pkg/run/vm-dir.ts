@@ -102,6 +102,8 @@ export interface VmInfo {
   image: string;
   format: string;
   firmware: string;
+  /** qemu's machine (q35, pc, virt). */
+  machine: string;
   accel: string;
   memMb: number;
   cpus: number;
