@@ -228,19 +228,16 @@ describe('the disk controller\'s driver on keel run\'s word (controller-hold.ts)
     }
   }
 
-  it('leaves the IDE driver, and what only it needs, for after boot when keel run says the controller is empty', async () => {
-    const { b, atBoot, afterBoot } = await boot([IDE, FW_CFG], 'IDE');
+  // pc has the IDE controller, q35 the SATA one: the driver of the one there is held, the other's waits as any driver
+  // whose device is absent. Both, and what only they need, load after boot.
+  it.each([
+    { machine: 'pc', device: IDE, kind: 'IDE', held: 'ata_piix', waiting: 'ahci' },
+    { machine: 'q35', device: SATA, kind: 'SATA', held: 'ahci', waiting: 'ata_piix' },
+  ])('on $machine, leaves $held for after boot when keel run says the $kind controller is empty', async ({ device, kind, held, waiting }) => {
+    const { b, atBoot, afterBoot } = await boot([device, FW_CFG], kind);
     expect(atBoot).toEqual(['start qemu_fw_cfg', 'end qemu_fw_cfg']);
-    expect(b.emptyByHost).toEqual([{ driver: 'ata_piix', why: 'keel run attached no drive to the IDE controller' }]);
-    expect(b.waiting).toEqual(['ahci', 'evdev']);
-    expect(afterBoot.filter((e) => e.startsWith('start')).sort()).toEqual(['start ahci', 'start ata_piix', 'start evdev', 'start libata']);
-  });
-
-  it('holds the SATA driver on q35 the same way, and counts the IDE driver, whose device is not there, as waiting', async () => {
-    const { b, atBoot, afterBoot } = await boot([SATA, FW_CFG], 'SATA');
-    expect(atBoot).toEqual(['start qemu_fw_cfg', 'end qemu_fw_cfg']);
-    expect(b.emptyByHost).toEqual([{ driver: 'ahci', why: 'keel run attached no drive to the SATA controller' }]);
-    expect(b.waiting).toEqual(['ata_piix', 'evdev']);
+    expect(b.emptyByHost).toEqual([{ driver: held, why: `keel run attached no drive to the ${kind} controller` }]);
+    expect(b.waiting).toEqual([waiting, 'evdev'].sort());
     expect(afterBoot.filter((e) => e.startsWith('start')).sort()).toEqual(['start ahci', 'start ata_piix', 'start evdev', 'start libata']);
   });
 
