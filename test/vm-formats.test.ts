@@ -3,8 +3,9 @@
 // rules checked (Azure's VHD, GCE's archive, KubeVirt's containerDisk), and
 // six formats booted with plain qemu under TCG (the image alone: SeaBIOS
 // or OVMF, qemu's own VHD and VHDX drivers) to keel's boot complete and a
-// clean power-off on the power button. keel run boots one more, on qemu's pc
-// machine, and answers over the control channel.
+// clean power-off on the power button. keel run boots two more, one on
+// qemu's pc machine, which answers over the control channel, and one with
+// UEFI on keel run's default machine, q35.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -198,6 +199,20 @@ describe('keel run', () => {
       const ps = await vm.keel('ps');
       expect(ps.status, ps.stderr).toBe(0);
       expect(ps.stdout).toMatch(/^idle\s+(ready|running)\s+\d+/m);
+      vm.signal('SIGTERM');
+      expect(await vm.exited).toBe(0);
+      expect(vm.screen()).toMatch(/keel: poweroff now \(shutdown took \d+ ms\)/);
+    } finally {
+      vm.stop();
+    }
+  }, 600_000);
+
+  it('boots the EFI qcow2 with UEFI on its default q35 machine, where the SATA controller is the one held, and powers off on SIGTERM', async () => {
+    const vm = bootVm(out(`${NAME}-efi.qcow2`), join(dir, 'run-qmp-efi.sock'));
+    try {
+      await vm.waitFor(/keel run: booting \S+ as VM \S+ with TCG.*, UEFI[^,]*, amd64, q35 machine, /, 60_000);
+      await vm.waitFor(/keel: service idle running/, 420_000);
+      expect(vm.screen()).toMatch(/keel: loaded \d+ kernel module\(s\)[^\r\n]*; ahci loads after boot: keel run attached no drive to the SATA controller/);
       vm.signal('SIGTERM');
       expect(await vm.exited).toBe(0);
       expect(vm.screen()).toMatch(/keel: poweroff now \(shutdown took \d+ ms\)/);
