@@ -63,12 +63,12 @@ export const FW_CFG_USERDATA = 'opt/org.keel/userdata';
 
 /**
  * The qemu fw_cfg file by which `keel run` says that nothing sits behind the disk controller its machine always has
- * (qemu's pc: IDE; q35: SATA). It holds that controller's kind, which keel-init checks against FW_CFG_CONTROLLER_KINDS,
- * and then leaves the controller's driver for after boot (init/machine/controller-hold.ts).
+ * (qemu's q35: SATA; pc: IDE). It holds that controller's kind, and keel-init then leaves the kind's driver
+ * (CONTROLLER_DRIVERS) for after boot (init/machine/controller-hold.ts).
  */
 export const FW_CFG_EMPTY_CONTROLLER = 'opt/org.keel/empty-controller';
-export const FW_CFG_CONTROLLER_KINDS = ['IDE', 'SATA'] as const;
-export type ControllerKind = (typeof FW_CFG_CONTROLLER_KINDS)[number];
+export type ControllerKind = 'SATA' | 'IDE';
+export const CONTROLLER_DRIVERS: Readonly<Record<ControllerKind, string>> = { SATA: 'ahci', IDE: 'ata_piix' };
 
 /** The search path where none is set (the kernel starts init with none): where runc, ip and a shell usually live. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

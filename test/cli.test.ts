@@ -68,6 +68,18 @@ describe('help', () => {
     expect(keel(['logs', '--folow', 'web']).stderr).toBe('keel logs: unknown option --folow (did you mean --follow?); see "keel logs --help"\n');
     expect(keel(['run', '--net', 'bridge', 'x']).stderr).toBe('keel run: --net bridge: expected one of restricted, user, none; see "keel run --help"\n');
     expect(keel(['run', '--machine', 'i440fx', 'x']).stderr).toBe('keel run: --machine i440fx: expected one of q35, pc, virt; see "keel run --help"\n');
+    // A machine of another architecture than the image's: said before anything starts.
+    writeFileSync(join(dir, 'm-kernel'), 'not a kernel');
+    writeFileSync(join(dir, 'm-initrd.img'), 'not an initrd');
+    const arm = keel(['run', '--arch', 'arm64', '--machine', 'pc', join(dir, 'm')]);
+    expect(arm).toMatchObject({ status: 2, stderr: 'keel run: --machine pc: an arm64 guest boots on virt; give --machine virt or leave it out; see "keel run --help"\n' });
+    expect(keel(['run', '--machine', 'virt', join(dir, 'm')]).stderr).toMatch(/^keel run: --machine virt: an amd64 guest boots on q35 or pc; /);
+    // keel run chooses the machine, and says which: --qemu-arg may not choose another behind its back.
+    for (const given of [['--qemu-arg', '-M', '--qemu-arg', 'pc'], ['--qemu-arg=-machine=pc,usb=on']]) {
+      const r = keel(['run', ...given, 'x']);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^keel run: --qemu-arg -(M|machine=pc,usb=on): keel run chooses qemu's machine; give --machine q35\|pc\|virt instead; see "keel run --help"\n$/);
+    }
     expect(keel(['run', '-p', '8080', 'x']).stderr).toMatch(/^keel run: --publish 8080: expected \[HOSTIP:\]HOSTPORT:GUESTPORT/);
     const bare = keel([]);
     expect(bare.status).toBe(2);

@@ -102,8 +102,7 @@ describe('keel run with --publish, --data and a prompt on every console', () => 
       for (const mac of EXTRA_MACS) expect(macs.stdout, macs.stderr).toContain(mac);
 
       // Only the devices keel run asks for: none of qemu's defaults, such as the empty CD-ROM drive a machine gets
-      // (it would be a SCSI device, sr0, on the q35 machine's SATA controller, whose hosts are here: the hand-given
-      // qemu arguments made keel run say nothing about that controller, so its driver loaded at boot).
+      // (it would be a SCSI device, sr0, on the q35 machine's SATA controller, whose SCSI hosts are here).
       const scsi = await vm.keel('exec', 'web', 'ls', '/sys/bus/scsi/devices');
       expect(scsi.stdout, scsi.stderr).toMatch(/^host\d+$/m);
       expect(scsi.stdout).not.toMatch(/^\d+:\d+:\d+:\d+$/m);

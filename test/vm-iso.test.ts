@@ -5,30 +5,33 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeIsoBios } from '../pkg/image/iso.js';
 import { requireDist } from './helpers/keel-ns.js';
 import { bootToPowerOff } from './helpers/plain-qemu.js';
 import { bootVm, keelBuild } from './helpers/vm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-vm-iso-'));
+const iso = join(dir, 'isotest.iso');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+beforeAll(() => {
+  requireDist();
+  // No console= here: the ISO's command line gets console=ttyS0, as keel run's -append does.
+  writeFileSync(join(dir, 'isotest.yml'), 'kernel:\n  cmdline: "quiet"\nhostname: isotest\n');
+  keelBuild(join(dir, 'isotest.yml'), dir);
+  const cmdline = readFileSync(join(dir, 'isotest-cmdline'), 'utf8').trim();
+  writeIsoBios({ kernel: join(dir, 'isotest-kernel'), initrd: join(dir, 'isotest-initrd.img'), cmdline, out: iso });
+}, 300_000);
 
 describe('an iso-bios image', () => {
   it('boots with plain qemu from -cdrom, isolinux and keel on the serial port, and powers off on the power button', async () => {
-    requireDist();
-    // No console= here: the ISO's command line gets console=ttyS0, as keel run's -append does.
-    writeFileSync(join(dir, 'isotest.yml'), 'kernel:\n  cmdline: "quiet"\nhostname: isotest\n');
-    keelBuild(join(dir, 'isotest.yml'), dir);
-    const iso = join(dir, 'isotest.iso');
-    const cmdline = readFileSync(join(dir, 'isotest-cmdline'), 'utf8').trim();
-    writeIsoBios({ kernel: join(dir, 'isotest-kernel'), initrd: join(dir, 'isotest-initrd.img'), cmdline, out: iso });
     const t = await bootToPowerOff({ name: `isotest-${process.pid}`, args: ['-cdrom', iso], qmpPath: join(dir, 'qmp.sock'), hostname: 'isotest', loader: /ISOLINUX \d/ });
     process.stdout.write(`iso-bios: ${statSync(iso).size} bytes; isolinux after ${t.loaderMs} ms, boot complete after ${t.bootMs} ms (${t.sinceKernelMs} ms after kernel start), TCG\n`);
   }, 420_000);
 
   it('boots under keel run from the q35 machine\'s SATA CD-ROM, whose drivers load at boot, and powers off on SIGTERM', async () => {
-    const vm = bootVm(join(dir, 'isotest.iso'), join(dir, 'qmp-run.sock'));
+    const vm = bootVm(iso, join(dir, 'qmp-run.sock'));
     try {
       await vm.waitFor(/keel run: booting \S+ as VM \S+ with TCG[^\r\n]*, BIOS, amd64, q35 machine, /, 60_000);
       await vm.waitFor(/keel: boot complete \d+ ms after kernel start/, 300_000);

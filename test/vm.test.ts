@@ -44,6 +44,8 @@ describe('a zero-container image', () => {
       // Hand-given qemu arguments could attach a drive to the machine's disk controller, so keel run does not say it
       // is empty, and its driver loads at boot (the demo's boot below is the other case).
       expect(vm.screen()).not.toMatch(/loads after boot: keel run attached no drive/);
+      const modules = /keel: loaded \d+ kernel module\(s\)[^\r\n]*/.exec(vm.screen())?.[0] ?? '';
+      expect(modules, vm.screen()).not.toMatch(/after boot: [^;\r\n]*\bahci\b/);
       expect(vm.screen()).toMatch(/keel: root copied out of the initramfs into a tmpfs in \d+ ms \(keel\.root=copy on the kernel command line\)/);
       const report = JSON.parse((await vm.keel('boot-report')).stdout) as { root?: { way: string }; timeline?: Record<string, number> };
       expect(report.root?.way).toBe('copied');

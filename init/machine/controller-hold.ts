@@ -7,16 +7,18 @@
 // most of it CPU taken from what boot was doing beside it. Nothing can tell
 // an empty controller from outside but that probe. keel run, which made the
 // machine, knows when it put no drive there and says so in fw_cfg
-// (FW_CFG_EMPTY_CONTROLLER); the driver then waits until boot is complete, as
-// a driver whose device is absent does. The word is read once qemu_fw_cfg is
+// (FW_CFG_EMPTY_CONTROLLER, naming the controller's kind); that kind's driver
+// then waits until boot is complete, as a driver whose device is absent does. The word is read once qemu_fw_cfg is
 // in, so these drivers wait for that module (tens of ms) on a machine that has
 // fw_cfg; on one without (another hypervisor) they load as any other driver.
 import { readFileSync } from 'node:fs';
-import { FW_CFG_CONTROLLER_KINDS, FW_CFG_EMPTY_CONTROLLER } from '../../model/layout.js';
+import { CONTROLLER_DRIVERS, FW_CFG_EMPTY_CONTROLLER, type ControllerKind } from '../../model/layout.js';
 import type { DriverHold } from './modules.js';
 
+const isKind = (word: string): word is ControllerKind => Object.hasOwn(CONTROLLER_DRIVERS, word);
+
 export const CONTROLLER_HOLD: DriverHold = {
-  drivers: ['ahci', 'ata_piix'],
+  drivers: Object.values(CONTROLLER_DRIVERS),
   until: 'qemu_fw_cfg',
   empty: (sysRoot) => {
     let word: string;
@@ -25,7 +27,6 @@ export const CONTROLLER_HOLD: DriverHold = {
     } catch {
       return undefined; // no fw_cfg, or keel run did not say (it attached a drive there, or did not make this machine)
     }
-    const kind = FW_CFG_CONTROLLER_KINDS.find((k) => k === word);
-    return kind ? `keel run attached no drive to the ${kind} controller` : undefined;
+    return isKind(word) ? { driver: CONTROLLER_DRIVERS[word], why: `keel run attached no drive to the ${word} controller` } : undefined;
   },
 };

@@ -72,18 +72,18 @@ function summary(results: readonly LoadedModule[]): ModulesLoaded {
 
 /**
  * Drivers whose device is always there but may have nothing behind it (the
- * disk controller qemu's machines always have), and the host's word on it,
- * which the module `until` makes readable (qemu_fw_cfg). While `until` loads,
- * the drivers wait; then `empty` says whether they are left for after boot.
- * Without `until` among the modules loading (another hypervisor, a kernel that
- * builds it in and shows the word already), the word is read at once or the
- * drivers load as any other.
+ * disk controller qemu's machines always have), and the host's word on which
+ * of them has nothing, which the module `until` makes readable (qemu_fw_cfg).
+ * While `until` loads, they all wait; then the one the word names is left for
+ * after boot and the others go. Without `until` among the modules loading
+ * (another hypervisor, a kernel that builds it in and shows the word already),
+ * the word is read at once or the drivers load as any other.
  */
 export interface DriverHold {
   drivers: readonly string[];
   until: string;
-  /** Why the drivers are left (for the log), when the host says their device is empty; undefined when it does not say so. */
-  empty: (sysRoot: string) => string | undefined;
+  /** The driver with nothing behind its device and why (for the log), when the host says so; else undefined. */
+  empty: (sysRoot: string) => { driver: string; why: string } | undefined;
 }
 
 export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys', hold?: DriverHold): Promise<BootModules> {
@@ -138,23 +138,29 @@ export async function loadModules(sys: Sys, list = MODULE_LIST, sysRoot = '/sys'
  * the `until` module is in.
  */
 class HeldDrivers {
-  private readonly held: ModuleToLoad[];
-  private why: string | undefined;
+  private readonly candidates: ModuleToLoad[];
+  private word: { driver: string; why: string } | undefined;
   private settled: boolean;
 
   constructor(modules: readonly ModuleToLoad[], private readonly sysRoot: string, private readonly hold: DriverHold | undefined) {
     // Only drivers gated on their devices: one the manifest names loads before the workload whatever is there.
     const names = new Set(hold?.drivers ?? []);
-    this.held = modules.filter((m) => names.has(moduleName(m.path)) && m.devices.length > 0);
-    this.settled = this.held.length === 0;
+    this.candidates = modules.filter((m) => names.has(moduleName(m.path)) && m.devices.length > 0);
+    this.settled = this.candidates.length === 0;
+  }
+
+  /** The drivers held now: all of them until the word is read, then the one it names. */
+  private held(): ModuleToLoad[] {
+    if (!this.settled) return this.candidates;
+    return this.candidates.filter((m) => moduleName(m.path) === this.word?.driver);
   }
 
   /** The paths not to pick now. */
   paths(): ReadonlySet<string> {
-    return new Set(this.settled && this.why === undefined ? [] : this.held.map((m) => m.path));
+    return new Set(this.held().map((m) => m.path));
   }
 
-  /** Before any module loads: true when the drivers were let go (pick them like any other). */
+  /** Before any module loads: true when drivers were let go (pick them like any other). */
   decide(taken: ReadonlySet<string>): boolean {
     if (this.settled) return false;
     const word = this.hold!.empty(this.sysRoot);
@@ -163,23 +169,23 @@ class HeldDrivers {
     return this.settle(word);
   }
 
-  /** After `done` loaded (or failed): true when that let the drivers go. */
+  /** After `done` loaded (or failed): true when that let drivers go. */
   loaded(done: ModuleToLoad): boolean {
     if (this.settled || moduleName(done.path) !== this.hold!.until) return false;
     return this.settle(this.hold!.empty(this.sysRoot));
   }
 
-  private settle(word: string | undefined): boolean {
+  private settle(word: { driver: string; why: string } | undefined): boolean {
     this.settled = true;
-    this.why = word;
-    return word === undefined;
+    this.word = word;
+    return this.held().length < this.candidates.length;
   }
 
-  /** The drivers left on the host's word that drive one of the devices `present`. */
+  /** The driver left on the host's word, when it drives one of the devices `present` (else it waits as any other). */
   left(present: readonly string[]): Array<{ path: string; driver: string; why: string }> {
-    const why = this.why;
+    const why = this.word?.why;
     if (why === undefined) return [];
-    return this.held.filter((m) => drivesOneOf(m, present)).map((m) => ({ path: m.path, driver: moduleName(m.path), why }));
+    return this.held().filter((m) => drivesOneOf(m, present)).map((m) => ({ path: m.path, driver: moduleName(m.path), why }));
   }
 }
 

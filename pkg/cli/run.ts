@@ -4,16 +4,24 @@
 import { readFileSync } from 'node:fs';
 import type { ParsedArgs } from '../../api/commands/args.js';
 import { UsageError } from '../../api/commands/usage-error.js';
-import type { Arch } from '../image/arch.js';
+import { machineMismatch, MACHINE_NAMES, type Arch, type MachineName } from '../image/arch.js';
 import { silentProgress, terminalProgress } from '../image/sources/progress.js';
 import { MAX_DATA_BYTES } from '../run/instance-data.js';
 import { parsePublish, PortSpecError, type PortForward } from '../run/ports.js';
-import { findImage, type Disk, type NetMode, type RunOptions } from '../run/qemu.js';
+import { findImage, imageArch, type Disk, type NetMode, type RunOptions } from '../run/qemu.js';
 import { runVm } from '../run/run-vm.js';
 import { vmsRoot } from '../run/vm-dir.js';
 import { parseSize } from './build.js';
 import { err } from './output.js';
 import { requireRootToRun } from './root.js';
+
+/** --qemu-arg, which may not choose the machine: keel run does (--machine), and its first line and vm.json say which. */
+function extraQemuArgs(args: ParsedArgs): string[] {
+  const extra = args.strings('qemu-arg');
+  const machine = extra.find((a) => /^--?(M|machine)(=|$)/.test(a));
+  if (machine !== undefined) throw new UsageError(`--qemu-arg ${machine}: keel run chooses qemu's machine; give --machine ${MACHINE_NAMES.join('|')} instead`, 'run');
+  return extra;
+}
 
 /** --disk PATH[,size=SIZE][,format=raw|qcow2]: SIZE like 512M or 4G. */
 function parseDisk(spec: string): Disk {
@@ -73,14 +81,14 @@ export async function cmdRun(args: ParsedArgs): Promise<number> {
   const qmp = args.string('qmp');
   const data = instanceData(args);
   const arch = args.string('arch') as Arch | undefined;
-  const machine = args.string('machine');
+  const machine = args.string('machine') as MachineName | undefined;
   const opts: RunOptions = {
     memMb: number(args, 'mem', 128, 'MiB, at least 128'),
     cpus: number(args, 'cpus', 1, 'a whole number of at least 1'),
     accel: args.string('accel') as RunOptions['accel'],
     noReboot: args.flag('no-reboot'),
     ...(qmp ? { qmp } : {}),
-    extraArgs: args.strings('qemu-arg'),
+    extraArgs: extraQemuArgs(args),
     ...(name ? { name } : {}),
     disks: args.strings('disk').map(parseDisk),
     net,
@@ -93,6 +101,8 @@ export async function cmdRun(args: ParsedArgs): Promise<number> {
   };
   requireRootToRun(vmsRoot());
   const image = findImage(args.positionals[0]!);
+  const wrongMachine = machine && machineMismatch(arch ?? imageArch(image), machine);
+  if (wrongMachine) throw new UsageError(wrongMachine, 'run');
   // An error starts a line of its own, not after the last progress line.
   return runVm(image, opts, quiet ? err : (line) => progress.done(line)).finally(() => progress.clear());
 }

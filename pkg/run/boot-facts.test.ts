@@ -86,6 +86,6 @@ describe('keel run with a built disk or ISO', () => {
     expect(qemuArgs(image, opts, 'tcg').join(' ')).not.toContain('pflash');
     // Every disk is virtio, the firmware is pflash and the data fw_cfg: nothing on the machine's disk controller, and keel run says so.
     expect(args).toContain('-fw_cfg name=opt/org.keel/empty-controller,string=SATA');
-    expect(qemuArgs(image, { ...opts, machine: 'pc' }, 'tcg', undefined, undefined, '/vm/userdata').join(' ')).toContain('-fw_cfg name=opt/org.keel/empty-controller,string=IDE');
+    expect(qemuArgs(image, { ...opts, machine: 'pc' as const }, 'tcg', undefined, undefined, '/vm/userdata').join(' ')).toContain('-fw_cfg name=opt/org.keel/empty-controller,string=IDE');
   });
 });

@@ -1,12 +1,12 @@
 // qemu for `keel run` (run-vm.ts): the arguments that boot a built image
 // (kernel+initrd, an ISO or a disk) with the serial console on stdio, the
-// NIC, disks, control channel, instance data and the word that the IDE
-// controller is empty; and the choice of KVM, used when it really works (a
+// NIC, disks, control channel, instance data and the word that the machine's
+// disk controller is empty; and the choice of KVM, used when it really works (a
 // time-boxed probe boot, cached), else TCG.
 import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { archBoot, hostArch, machineFor, type Arch, type QemuMachine } from '../image/arch.js';
+import { archBoot, hostArch, machineFor, type Arch, type MachineName, type QemuMachine } from '../image/arch.js';
 import { cacheDir } from '../image/cache.js';
 import { withSerialConsole } from '../image/cmdline.js';
 import { BuildError, kernelKind } from '../image/kernel.js';
@@ -41,8 +41,8 @@ export interface RunOptions {
   uefi?: boolean;
   /** The guest's architecture (--arch); by default the kernel's (an arm64 Image), else this machine's. */
   arch?: Arch;
-  /** qemu's machine (--machine): one the architecture has (arch.ts); by default its first. */
-  machine?: string;
+  /** qemu's machine (--machine): one the architecture has (arch.ts); by default its own default. */
+  machine?: MachineName;
   /** Host ports forwarded into the guest (--publish); only with a NIC. */
   publish?: PortForward[];
   /** Instance data (--data, --data-file), passed through fw_cfg. */
@@ -161,14 +161,15 @@ export function qemuArgs(image: Image, opts: RunOptions, accel: Accel, channel?:
  * guests hang (nested virtualization without the features the kernel needs),
  * so the probe boots the kernel itself for a moment and looks for its banner.
  */
-export function kvmUsable(kernel: string): boolean {
+export function kvmUsable(kernel: string, machine?: MachineName): boolean {
   try {
     accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
   } catch {
     return false;
   }
   const st = statSync(kernel);
-  const key = `${resolve(kernel)}:${st.size}:${Math.round(st.mtimeMs)}`;
+  const { name, machine: m } = machineFor(hostArch(), machine);
+  const key = `${resolve(kernel)}:${st.size}:${Math.round(st.mtimeMs)}:${name}`;
   const file = join(cacheDir(), 'kvm-probe.json');
   let cache: Record<string, boolean> = {};
   try {
@@ -178,7 +179,7 @@ export function kvmUsable(kernel: string): boolean {
   }
   if (key in cache) return cache[key]!;
   const boot = archBoot();
-  const r = spawnSync(boot.qemu, [...machineFor(hostArch()).machine.args, '-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', `console=${boot.serialConsole} panic=-1`, '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
+  const r = spawnSync(boot.qemu, [...m.args, '-accel', 'kvm', '-cpu', 'host', '-m', '128', '-kernel', kernel, '-append', `console=${boot.serialConsole} panic=-1`, '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'], {
     encoding: 'utf8',
     timeout: 4000,
   });
@@ -193,14 +194,14 @@ export function kvmUsable(kernel: string): boolean {
 }
 
 /** `kernel`: the image's kernel (boot-facts.ts), which the probe boots. */
-export function chooseAccel(kernel: string, wanted: RunOptions['accel'], arch: Arch = hostArch()): { accel: Accel; why: string } {
+export function chooseAccel(kernel: string, wanted: RunOptions['accel'], arch: Arch = hostArch(), machine?: MachineName): { accel: Accel; why: string } {
   if (wanted === 'tcg') return { accel: 'tcg', why: 'TCG (asked for)' };
   if (arch !== hostArch()) {
     if (wanted === 'kvm') throw new BuildError(`--accel kvm: KVM runs only ${hostArch()} guests on this machine, and this image is for ${arch}; leave --accel out (TCG emulates it)`);
     return { accel: 'tcg', why: `TCG (an ${arch} guest on this ${hostArch()} machine)` };
   }
   if (wanted === 'kvm') return { accel: 'kvm', why: 'KVM (asked for)' };
-  if (kvmUsable(kernel)) return { accel: 'kvm', why: 'KVM' };
+  if (kvmUsable(kernel, machine)) return { accel: 'kvm', why: 'KVM' };
   return { accel: 'tcg', why: existsSync('/dev/kvm') ? 'TCG (/dev/kvm is present but did not boot a guest)' : 'TCG (no /dev/kvm)' };
 }
 

@@ -5,7 +5,7 @@
 // over a virtio-serial port, and says what it is in vm.json.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
-import { archBoot, machineFor, type Arch } from '../image/arch.js';
+import { archBoot, machineFor, type Arch, type MachineName } from '../image/arch.js';
 import { BuildError } from '../image/kernel.js';
 import { silentProgress, type Progress } from '../image/sources/progress.js';
 import { bootFacts, type BootFacts } from './boot-facts.js';
@@ -23,7 +23,6 @@ const POWEROFF_WAIT_MS = 60_000;
 
 /** Everything checked before the VM is claimed: a mistake here leaves nothing behind. */
 async function preflight(image: Image, opts: RunOptions, arch: Arch, progress: Progress): Promise<{ facts: BootFacts; accel: Accel; why: string }> {
-  machineFor(arch, opts.machine); // a machine this architecture does not have is a usage error, before anything else
   if (!qemuAvailable(arch)) throw new BuildError(`${qemuBinary(arch)} was not found; install it with "apt-get install ${archBoot(arch).packages.qemu}"`);
   progress.step(`keel run: checking ${image.name}`);
   const facts = bootFacts(image, opts.uefi ?? false);
@@ -36,10 +35,10 @@ async function preflight(image: Image, opts: RunOptions, arch: Arch, progress: P
   }
   prepareDisks(opts.disks ?? []);
   if (opts.accel === 'auto') progress.step('keel run: trying KVM (a short probe boot, cached)');
-  return { facts, ...chooseAccel(facts.kernel, opts.accel, arch) };
+  return { facts, ...chooseAccel(facts.kernel, opts.accel, arch, opts.machine) };
 }
 
-function vmInfo(vm: VmDir, image: Image, opts: RunOptions, facts: BootFacts, accel: Accel, qmp: string): Parameters<typeof writeVmInfo>[1] {
+function vmInfo(vm: VmDir, image: Image, opts: RunOptions & { machine: MachineName }, facts: BootFacts, accel: Accel, qmp: string): Parameters<typeof writeVmInfo>[1] {
   return {
     name: vm.name,
     pid: process.pid,
@@ -47,7 +46,7 @@ function vmInfo(vm: VmDir, image: Image, opts: RunOptions, facts: BootFacts, acc
     image: image.name,
     format: image.format,
     firmware: facts.firmware,
-    machine: machineFor(opts.arch!, opts.machine).name,
+    machine: opts.machine,
     accel,
     memMb: opts.memMb,
     cpus: opts.cpus,
@@ -113,7 +112,8 @@ function stopOnSignals(child: ChildProcess, qmp: string, say: (line: string) => 
 /** Boots the image with the console on this terminal; resolves with qemu's exit code. `say` prints a line that stays (after clearing progress). */
 export async function runVm(image: Image, given: RunOptions, say: (line: string) => void): Promise<number> {
   const arch = given.arch ?? imageArch(image);
-  const opts: RunOptions = { ...given, arch };
+  // The machine is settled here, once: a machine this architecture does not have is an error before anything starts.
+  const opts = { ...given, arch, machine: machineFor(arch, given.machine).name };
   const progress = opts.progress ?? silentProgress;
   const { facts, accel, why } = await preflight(image, opts, arch, progress);
   const vm = claimVmDir(opts.name ?? basename(image.name).replace(/\.(iso|img|raw|qcow2|vhdx?|vmdk)$/, ''));
@@ -134,7 +134,7 @@ export async function runVm(image: Image, given: RunOptions, say: (line: string)
   writeVmInfo(vm, vmInfo(vm, image, opts, facts, accel, qmp));
   const ports = opts.publish?.length ? `; ${opts.publish.map(describeForward).join(', ')}` : '';
   const firmware = uefi && facts.firmware !== 'uefi' ? `UEFI (${arch} boots with UEFI)` : facts.why;
-  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${firmware}, ${arch}, ${machineFor(arch, opts.machine).name} machine, ${opts.memMb} MiB, ${opts.cpus} CPU(s)${ports}; "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
+  say(`keel run: booting ${image.name} as VM ${vm.name} with ${why}, ${firmware}, ${arch}, ${opts.machine} machine, ${opts.memMb} MiB, ${opts.cpus} CPU(s)${ports}; "keel --vm ${vm.name} ps" from another terminal; ctrl-a x quits qemu`);
   const child = startQemu(arch, qemuArgs(image, { ...opts, qmp }, accel, vm, uefi, dataFile), progress, say);
   stopOnSignals(child, qmp, say);
   return new Promise((resolveExit) => {
