@@ -76,9 +76,10 @@ export const ARCHES: Readonly<Record<Arch, ArchBoot>> = {
     uefiVars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
     qemu: 'qemu-system-x86_64',
     machines: {
-      // As LinuxKit's qemu runner. Its PCI interrupt routing is a table in the firmware's ACPI code, where pc's is a
-      // loop that the kernel runs in its ACPI interpreter for each PCI device it enables: under TCG that took 0.13-0.17 s
-      // per virtio device, on the way to the first container (docs/architecture.md, "The emulated machine").
+      // As LinuxKit's qemu runner. Its PCI interrupt routing is a table in the firmware's ACPI code, where pc's (in
+      // qemu 7.2, Debian 12's) is a loop that the kernel runs in its ACPI interpreter for each PCI device it enables:
+      // under TCG that took 0.13-0.17 s per virtio device, on the way to the first container (docs/architecture.md,
+      // "The emulated machine").
       q35: { about: 'the default, as LinuxKit\'s: PCI Express and SATA', args: ['-M', 'q35'], diskController: 'SATA' },
       pc: { about: 'i440FX: PCI and IDE', args: ['-M', 'pc'], diskController: 'IDE' },
     },
