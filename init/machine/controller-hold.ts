@@ -8,9 +8,10 @@
 // an empty controller from outside but that probe. keel run, which made the
 // machine, knows when it put no drive there and says so in fw_cfg
 // (FW_CFG_EMPTY_CONTROLLER, naming the controller's kind); that kind's driver
-// then waits until boot is complete, as a driver whose device is absent does. The word is read once qemu_fw_cfg is
-// in, so these drivers wait for that module (tens of ms) on a machine that has
-// fw_cfg; on one without (another hypervisor) they load as any other driver.
+// then waits until boot is complete, as a driver whose device is absent does.
+// The word is read once qemu_fw_cfg is in, so these drivers wait for that
+// module (tens of ms) on a machine that has fw_cfg; on one without (another
+// hypervisor) they load as any other driver.
 import { readFileSync } from 'node:fs';
 import { CONTROLLER_DRIVERS, FW_CFG_EMPTY_CONTROLLER, type ControllerKind } from '../../model/layout.js';
 import type { DriverHold } from './modules.js';

@@ -128,16 +128,17 @@ export function archBoot(arch: Arch = hostArch()): ArchBoot {
 }
 
 /** What --help says of --machine: each architecture's machines. */
-export const MACHINE_HELP = ARCH_NAMES.map((a) => `${a} boots on ${machinesOf(a).map(([n, m]) => `${n} (${m.about})`).join(' or ')}`).join('; ');
+export const MACHINE_HELP = ARCH_NAMES.map((a) => `${a} boots on ${machinesOf(a).map((n) => `${n} (${ARCHES[a].machines[n]!.about})`).join(' or ')}`).join('; ');
 
-function machinesOf(arch: Arch): Array<[MachineName, QemuMachine]> {
-  return MACHINE_NAMES.flatMap((n) => (ARCHES[arch].machines[n] ? [[n, ARCHES[arch].machines[n]!] as [MachineName, QemuMachine]] : []));
+/** The machines an architecture boots on, in MACHINE_NAMES's order. */
+function machinesOf(arch: Arch): MachineName[] {
+  return MACHINE_NAMES.filter((n) => ARCHES[arch].machines[n] !== undefined);
 }
 
 /** Why `name` is no machine for `arch` (for the CLI's usage error), or undefined when it is one. */
 export function machineMismatch(arch: Arch, name: MachineName): string | undefined {
   if (ARCHES[arch].machines[name]) return undefined;
-  const names = machinesOf(arch).map(([n]) => n);
+  const names = machinesOf(arch);
   const fix = names.length === 1 ? `give --machine ${names[0]} or leave it out` : `give one of ${names.join(', ')} or leave --machine out`;
   return `--machine ${name}: an ${arch} guest boots on ${names.join(' or ')}; ${fix}`;
 }
