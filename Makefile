@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := runc busybox-static qemu-system-x86 cpio util-linux iproute2 
   qemu-system-arm qemu-efi-aarch64 gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu
 NODE_STAMP := node_modules/.package-lock.json
 NATIVE := init/native/build/Release/keel_sys.node
-DIST := dist/keel-init.js dist/keel-init.cjs dist/keel.js dist/keel_sys.node
+DIST := dist/keel-init.js dist/keel-init.cjs dist/keel-yaml.cjs dist/keel.js dist/keel_sys.node
 # keel's addon and node-pty's for arm64 images, cross-compiled (pkg/cross-native.mjs).
 NATIVE_ARM64 := dist/arm64/keel_sys.node dist/arm64/pty.node
 SOURCES := $(shell find model events runtime services api init pkg -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pkg/bundle.mjs package.json

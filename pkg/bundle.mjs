@@ -26,7 +26,17 @@ const common = {
   logLevel: 'warning',
 };
 // keel-init never uses pino's own destinations or transports: see pkg/stubs/pino-streams.cjs.
-const initOnly = { alias: { 'sonic-boom': './pkg/stubs/pino-streams.cjs', 'thread-stream': './pkg/stubs/pino-streams.cjs' } };
+// Nor does pino need worker_threads there: pkg/stubs/pino-worker-threads.cjs, for pino's own files only.
+const pinoWorkerThreads = {
+  name: 'pino-worker-threads',
+  setup: (b) => b.onResolve({ filter: /^(node:)?worker_threads$/ }, (args) => (/[\\/]node_modules[\\/]pino[\\/]/.test(args.importer) ? { path: new URL('./stubs/pino-worker-threads.cjs', import.meta.url).pathname } : undefined)),
+};
+const initOnly = { alias: { 'sonic-boom': './pkg/stubs/pino-streams.cjs', 'thread-stream': './pkg/stubs/pino-streams.cjs' }, plugins: [pinoWorkerThreads] };
+// The yaml library is a third of keel-init, and an image's keel-init never runs it (its manifest is JSON): in the
+// CommonJS twin it is a file of its own beside the bundle (keel-yaml.cjs), required the first time YAML is read,
+// so the code cache of what /init compiles holds none of it (pkg/image/init-loader.ts).
+const YAML_FILE = 'keel-yaml.cjs';
+const yamlBeside = { name: 'yaml-beside', setup: (b) => b.onResolve({ filter: /^yaml$/ }, () => ({ path: `./${YAML_FILE}`, external: true })) };
 const cjs = await build({
   ...common,
   ...initOnly,
@@ -44,10 +54,13 @@ const cjs = await build({
   // higher). esbuild escapes strings and identifiers; what it leaves is in
   // comments (dependencies' doc examples), where an escape is just text.
   charset: 'ascii',
+  plugins: [...initOnly.plugins, yamlBeside],
 });
 /** The bundle's text with what charset: 'ascii' leaves (comments) escaped too. */
 const asciiOnly = (text) => text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
 writeFileSync('dist/keel-init.cjs', asciiOnly(cjs.outputFiles[0].text));
+const yaml = await build({ ...common, entryPoints: ['yaml'], outfile: `dist/${YAML_FILE}`, format: 'cjs', charset: 'ascii', write: false });
+writeFileSync(`dist/${YAML_FILE}`, asciiOnly(yaml.outputFiles[0].text));
 // The ES module twin (namespace mode, keel init-image's container init) is kept ASCII only for the same reason.
 const esm = await build({ ...common, ...initOnly, entryPoints: ['init/entry.ts'], outfile: 'dist/keel-init.js', banner: { js: requireShim }, charset: 'ascii', write: false });
 writeFileSync('dist/keel-init.js', asciiOnly(esm.outputFiles[0].text));
@@ -58,4 +71,4 @@ chmodSync('dist/keel.js', 0o755);
 copyFileSync('init/native/build/Release/keel_sys.node', 'dist/keel_sys.node.tmp');
 renameSync('dist/keel_sys.node.tmp', 'dist/keel_sys.node');
 writeFileSync('dist/package.json', '{"type":"module"}\n');
-console.log('bundled dist/keel-init.js, dist/keel-init.cjs, dist/keel.js, dist/keel_sys.node');
+console.log('bundled dist/keel-init.js, dist/keel-init.cjs (with dist/keel-yaml.cjs), dist/keel.js, dist/keel_sys.node');

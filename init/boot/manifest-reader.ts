@@ -3,7 +3,6 @@
 // A large YAML manifest takes seconds (the yaml library reads about half a
 // megabyte a second), so it is read on a worker thread started from this same
 // bundle, and keel-init answers the API, the console and SIGTERM meanwhile.
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ManifestError, parseManifest, readManifestText, type Manifest, type ManifestProblem } from '../../model/index.js';
 import { MANIFEST_WORKER_ARG } from './worker-mark.js';
 
@@ -17,6 +16,10 @@ const NORMALIZED_START = /^\s*\{\s*"format"\s*:/;
 const WORKER_HEAP_MB = 1024;
 
 const KEY = 'keelManifestReader';
+
+type Threads = typeof import('node:worker_threads');
+/** node:worker_threads, loaded only for a manifest that needs the worker (or in it): at boot a VM's manifest never does, and loading it there costs tens of ms under qemu TCG. */
+const threads = (): Threads => require('node:worker_threads') as Threads;
 
 interface Job {
   text: string;
@@ -34,7 +37,7 @@ export async function readManifest(file: string): Promise<Manifest> {
 
 function parseOnWorker(job: Job): Promise<Manifest> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { argv: [MANIFEST_WORKER_ARG], workerData: { [KEY]: job }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    const worker = new (threads().Worker)(new URL(import.meta.url), { argv: [MANIFEST_WORKER_ARG], workerData: { [KEY]: job }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     let replied = false;
     worker.once('message', (reply: Reply) => {
       replied = true;
@@ -52,10 +55,12 @@ function parseOnWorker(job: Job): Promise<Manifest> {
 
 /** True in the worker thread that readManifest starts: the bundle's entry runs manifestWorker instead of keel. */
 export function isManifestWorker(): boolean {
+  const { isMainThread, workerData } = threads();
   return !isMainThread && typeof workerData === 'object' && workerData !== null && KEY in workerData;
 }
 
 export function manifestWorker(): void {
+  const { workerData, parentPort } = threads();
   const job = (workerData as Record<typeof KEY, Job>)[KEY];
   let reply: Reply;
   try {

@@ -1,8 +1,8 @@
 // The boot plan: what keel is about to do, in a few lines, before anything
 // starts. An operator on the console sees the manifest's identity, the
 // onboot order, and each service with its dependencies, limits and policy.
-import { createHash } from 'node:crypto';
 import { formatDuration, formatRestart, type Manifest, type ServiceEntry } from '../../model/index.js';
+import { sha256Hex } from '../../model/sha256.js';
 
 const MiB = 2 ** 20;
 
@@ -20,7 +20,7 @@ function serviceLine(s: ServiceEntry): string {
 }
 
 export function bootPlan(manifest: Manifest, manifestText: string, path: string): string {
-  const hash = createHash('sha256').update(manifestText).digest('hex').slice(0, 12);
+  const hash = sha256Hex(manifestText).slice(0, 12);
   const lines = [
     `plan: manifest ${path} sha256:${hash}: ${manifest.onboot.length} onboot, ${manifest.services.length} service(s), ${manifest.onshutdown.length} onshutdown`,
   ];

@@ -1,6 +1,7 @@
 // keel-init's code cache as keel build makes it: the same bytes on any
 // machine (a fresh cache here stands for another machine), so that an image
 // is reproducible without keel's cache. Its use at boot: test/vm-startup.test.ts.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,4 +38,18 @@ describe("keel-init's code cache", () => {
     expect(a && a.type === 'file' && a.data.length).toBeGreaterThan(100_000);
     expect(a?.type === 'file' && b?.type === 'file' && a.data.equals(b.data)).toBe(true);
   }, 120_000);
+
+  it('leaves the yaml library out of the bundle /init compiles, in a file beside it that parses YAML', () => {
+    requireDist();
+    const entries = initEntries(DIST, imageNode(hostArch()).path, false);
+    const text = (name: string) => {
+      const e = entries.find((x) => x.path === `/usr/lib/keel/${name}`);
+      return e?.type === 'file' ? e.data.toString() : '';
+    };
+    expect(text('keel-init.cjs')).toContain('require("./keel-yaml.cjs")');
+    expect(text('keel-init.cjs')).not.toContain('YAMLParseError');
+    expect(text('keel-yaml.cjs')).toContain('YAMLParseError');
+    const r = spawnSync(process.execPath, ['-e', `const y = require(${JSON.stringify(join(DIST, 'keel-yaml.cjs'))}); console.log(JSON.stringify(y.parse('services:\\n  - name: web\\n')))`], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('{"services":[{"name":"web"}]}');
+  });
 });

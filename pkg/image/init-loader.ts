@@ -17,6 +17,8 @@ import { BuildError } from './kernel.js';
 
 const BUNDLE = 'keel-init.cjs';
 const CACHE = `${BUNDLE}.cache`;
+/** The yaml library, which the bundle requires from beside itself the first time YAML is read (pkg/bundle.mjs). */
+const YAML_BESIDE = 'keel-yaml.cjs';
 
 // Both scripts compile Module.wrap(the bundle's text): V8 takes a cache only
 // for the very source it was made from. The loader leaves what happened in
@@ -48,18 +50,25 @@ try {
 `;
 
 // Run on the build host by the image's node (node -e, with the bundle and the output as arguments): compiles the bundle as /init
-// does, runs it as \`keel-init --version\` (main's start and the modules it
-// loads run, so their functions are compiled too and go in the cache), loads
-// the rest of keel-init as boot does after the first line (the bundle's
-// loadRest), then writes the cache. All under V8's default flags, as /init
-// compiles: keel-init sets its own flags only past --version (heap-budget.ts).
+// does, but every function of it at once (--no-lazy), so the functions boot
+// calls for the first time (the machine's set-up, the stages, a service's
+// start) come from the cache too, not only those a run on the build host
+// reaches. --lazy is set back before anything else compiles: V8 checks a cache
+// against the flags as they are when it is made, and /init compiles under the
+// defaults. Then runs it as \`keel-init --version\` and loads the rest of
+// keel-init as boot does after the first line (the bundle's loadRest), and
+// writes the cache. keel-init sets its own flags only past --version
+// (heap-budget.ts).
 const CACHE_MAKER = `'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const { createRequire, Module } = require('node:module');
+const { setFlagsFromString } = require('node:v8');
 const [file, out] = process.argv.slice(1);
 process.argv = [process.argv[0], file, '--version'];
+setFlagsFromString('--no-lazy');
 const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file });
+setFlagsFromString('--lazy');
 const module = { exports: {} };
 script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, require('node:path').dirname(file));
 // keel-init's fault guard (installed before --version is handled) would contain a failure here: say it and exit 1.
@@ -77,11 +86,14 @@ module.exports.loadRest().then(() => writeFileSync(out, script.createCachedData(
 export function initEntries(distDir: string, node: string, nodeRunsHere: boolean): CpioEntry[] {
   const bundle = join(distDir, BUNDLE);
   if (!existsSync(bundle)) throw new BuildError(`keel's own files are missing from ${distDir}: ${BUNDLE}; run "make build"`);
+  const yaml = join(distDir, YAML_BESIDE);
+  if (!existsSync(yaml)) throw new BuildError(`keel's own files are missing from ${distDir}: ${YAML_BESIDE}; run "make build"`);
   const text = readFileSync(bundle);
   const cache = nodeRunsHere ? codeCache(bundle, text, node) : undefined;
   return [
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_LOADER) },
     { path: `${KEEL_LIB}/${BUNDLE}`, type: 'file', mode: 0o644, data: text },
+    { path: `${KEEL_LIB}/${YAML_BESIDE}`, type: 'file', mode: 0o644, data: readFileSync(yaml) },
     ...(cache ? [{ path: `${KEEL_LIB}/${CACHE}`, type: 'file' as const, mode: 0o644, data: cache }] : []),
   ];
 }
@@ -101,7 +113,7 @@ function codeCache(bundle: string, text: Buffer, node: string): Buffer {
     return readFileSync(final);
   }
   mkdirSync(dir, { recursive: true });
-  sweepUnused(dir); // each new bundle makes a cache of about 330 KiB
+  sweepUnused(dir); // each new bundle makes a cache of about 0.9 MB
   const scratch = scratchFor(final);
   try {
     // A fixed seed makes V8 write the same cache every time (its random seed otherwise shows in the bytes), so the image is

@@ -35,6 +35,25 @@ describe('the initramfs, compressed piece by piece', () => {
     expect(splitEntries(normalizeEntries(many)).map((r) => r.map((e) => e.path))).toEqual([['t0', 't0/f', 't1', 't1/f'], ['t2', 't2/f']]);
   });
 
+  it('puts busybox and the big C libraries in one archive, after the runs that make their directories', async () => {
+    const libc = noise(2 << 20, 11);
+    const root: CpioEntry[] = [
+      ...ROOT,
+      { path: '/bin/busybox', type: 'file', mode: 0o755, data: noise(2 << 20, 5) },
+      { path: '/lib/x86_64-linux-gnu/libc.so.6', type: 'file', mode: 0o755, data: libc },
+      { path: '/lib/x86_64-linux-gnu/libstdc++.so.6', type: 'file', mode: 0o755, data: noise(1 << 20, 13) },
+      { path: '/lib/x86_64-linux-gnu/libtiny.so.1', type: 'file', mode: 0o755, data: noise(1000, 2) },
+    ];
+    const runs = splitEntries(normalizeEntries(root));
+    expect(runs.at(-1)!.map((e) => e.path)).toEqual(['bin/busybox', 'lib/x86_64-linux-gnu/libc.so.6', 'lib/x86_64-linux-gnu/libstdc++.so.6']);
+    const before = runs.slice(0, -1).flat().map((e) => e.path);
+    expect(before).toEqual(expect.arrayContaining(['bin', 'lib', 'lib/x86_64-linux-gnu', 'lib/x86_64-linux-gnu/libtiny.so.1']));
+    // Unpacked, the root is the same entries (the shared archive's in its place in the unpacking order).
+    const back = initrdEntries(await compressInitrd(root, 'mixed'));
+    expect(back.map((e) => e.path).sort()).toEqual(normalizeEntries(root).map((e) => e.path).sort());
+    expect(back.find((e) => e.path === 'lib/x86_64-linux-gnu/libc.so.6')!.data.equals(libc)).toBe(true);
+  });
+
   for (const method of ['mixed', 'zstd', 'gzip', 'lz4'] as Compression[]) {
     it(`unpacks (${method}) to exactly the entries one archive would hold`, async () => {
       const packed = await compressInitrd(ROOT, method);

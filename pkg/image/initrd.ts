@@ -52,7 +52,7 @@ const ARCHIVE_COMPRESSIONS = Object.keys(LEVEL) as ArchiveCompression[];
 /** What an archive other than node's is compressed with (mixed: zstd). */
 const restOf = (method: Compression): ArchiveCompression => (method === 'mixed' ? 'zstd' : method);
 
-/** A file this big gets an archive of its own: node, runc, busybox, libc, which builds share. */
+/** A file this big gets an archive of its own (node, runc), which builds share; busybox and libc share one (sharesCRuntime). */
 const OWN_ARCHIVE = 1 << 20;
 /** Small entries share an archive until it holds this much, or a new top directory starts past 1 MiB. */
 const ARCHIVE_MAX = 8 << 20;
@@ -60,6 +60,17 @@ const ARCHIVE_MIN = 1 << 20;
 
 const dataOf = (e: CpioEntry): number => (e.type === 'file' ? e.data.length : 0);
 const topOf = (path: string): string => path.split('/').slice(0, 2).join('/');
+
+/**
+ * Big files that share one archive instead of one each: busybox (static,
+ * built on glibc) and the shared C libraries (glibc's, libstdc++). Their
+ * code overlaps: busybox and libc.so compress a fifth smaller together than
+ * apart (1.34 against 1.68 MB at zstd -19), which separate archives cannot
+ * find. They change together, when the host's packages do, so the shared
+ * archive keeps in keel's cache as the pieces did. Paths as normalized (no
+ * leading slash).
+ */
+export const sharesCRuntime = (path: string): boolean => path === 'bin/busybox' || /^lib(64)?\/(.+\/)?lib[^/]*\.so(\.[\d.]+)?$/.test(path);
 
 /**
  * The normalized entries cut into runs, in order: a big file alone, small
@@ -75,7 +86,12 @@ export function splitEntries(sorted: readonly CpioEntry[]): CpioEntry[][] {
     run = [];
     size = 0;
   };
+  const shared: CpioEntry[] = [];
   for (const e of sorted) {
+    if (dataOf(e) >= OWN_ARCHIVE && sharesCRuntime(e.path)) {
+      shared.push(e);
+      continue;
+    }
     if (dataOf(e) >= OWN_ARCHIVE) {
       flush();
       runs.push([e]);
@@ -87,6 +103,8 @@ export function splitEntries(sorted: readonly CpioEntry[]): CpioEntry[][] {
     size += dataOf(e);
   }
   flush();
+  // After every other run: the directories it fills are made by then when the kernel unpacks them in order.
+  if (shared.length) runs.push(shared);
   return runs;
 }
 
