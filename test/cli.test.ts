@@ -78,8 +78,10 @@ describe('help', () => {
     for (const given of [['--qemu-arg', '-M', '--qemu-arg', 'pc'], ['--qemu-arg=-machine=pc,usb=on']]) {
       const r = keel(['run', ...given, 'x']);
       expect(r.status).toBe(2);
-      expect(r.stderr).toMatch(/^keel run: --qemu-arg -(M|machine=pc,usb=on): keel run chooses qemu's machine; give --machine q35\|pc\|virt instead; see "keel run --help"\n$/);
+      expect(r.stderr).toMatch(/^keel run: --qemu-arg -(M|machine=pc,usb=on): keel run chooses qemu's machine; give --machine q35\|pc instead; see "keel run --help"\n$/);
     }
+    // The machines named are the image's architecture's.
+    expect(keel(['run', '--arch', 'arm64', '--qemu-arg', '-M', join(dir, 'm')]).stderr).toMatch(/give --machine virt instead; /);
     expect(keel(['run', '-p', '8080', 'x']).stderr).toMatch(/^keel run: --publish 8080: expected \[HOSTIP:\]HOSTPORT:GUESTPORT/);
     const bare = keel([]);
     expect(bare.status).toBe(2);

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { ParsedArgs } from '../../api/commands/args.js';
 import { UsageError } from '../../api/commands/usage-error.js';
-import { machineMismatch, MACHINE_NAMES, type Arch, type MachineName } from '../image/arch.js';
+import { hostArch, machineMismatch, machinesOf, type Arch, type MachineName } from '../image/arch.js';
 import { silentProgress, terminalProgress } from '../image/sources/progress.js';
 import { MAX_DATA_BYTES } from '../run/instance-data.js';
 import { parsePublish, PortSpecError, type PortForward } from '../run/ports.js';
@@ -15,11 +15,22 @@ import { parseSize } from './build.js';
 import { err } from './output.js';
 import { requireRootToRun } from './root.js';
 
+/** The architecture the usage errors speak of: --arch, else the image's when it is there, else this machine's. */
+function archOfRun(args: ParsedArgs): Arch {
+  const given = args.string('arch') as Arch | undefined;
+  if (given !== undefined) return given;
+  try {
+    return imageArch(findImage(args.positionals[0]!));
+  } catch {
+    return hostArch();
+  }
+}
+
 /** --qemu-arg, which may not choose the machine: keel run does (--machine), and its first line and vm.json say which. */
 function extraQemuArgs(args: ParsedArgs): string[] {
   const extra = args.strings('qemu-arg');
   const machine = extra.find((a) => /^--?(M|machine)(=|$)/.test(a));
-  if (machine !== undefined) throw new UsageError(`--qemu-arg ${machine}: keel run chooses qemu's machine; give --machine ${MACHINE_NAMES.join('|')} instead`, 'run');
+  if (machine !== undefined) throw new UsageError(`--qemu-arg ${machine}: keel run chooses qemu's machine; give --machine ${machinesOf(archOfRun(args)).join('|')} instead`, 'run');
   return extra;
 }
 

@@ -131,7 +131,7 @@ export function archBoot(arch: Arch = hostArch()): ArchBoot {
 export const MACHINE_HELP = ARCH_NAMES.map((a) => `${a} boots on ${machinesOf(a).map((n) => `${n} (${ARCHES[a].machines[n]!.about})`).join(' or ')}`).join('; ');
 
 /** The machines an architecture boots on, in MACHINE_NAMES's order. */
-function machinesOf(arch: Arch): MachineName[] {
+export function machinesOf(arch: Arch): MachineName[] {
   return MACHINE_NAMES.filter((n) => ARCHES[arch].machines[n] !== undefined);
 }
 
