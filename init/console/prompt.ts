@@ -5,7 +5,7 @@
 // ctrl-c reach the shell, never PID 1. While the prompt is open on the
 // console, event lines are held back and summarized when it gives the console
 // back. The same prompt runs on a remote stream (the API's /v1/console).
-import { createInterface, type Interface } from 'node:readline';
+import type { Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { controlSpec } from '../../api/commands/control-specs.js';
 import { verbHelp } from '../../api/commands/help.js';
@@ -14,6 +14,15 @@ import { ApiError, ApiUnreachable } from '../../api/client.js';
 import { heldSummary } from './held-summary.js';
 import type { ConsoleSink } from './sink.js';
 import { exitText, PtyUnavailable, spawnPty, termSize, type PtySession } from './pty-session.js';
+
+type Readline = typeof import('node:readline');
+/**
+ * node:readline, loaded when a prompt first opens: a console nobody presses
+ * Enter on never needs it, and under qemu TCG loading it (and four of node's
+ * modules under it) at boot cost tens of ms (docs/architecture.md, "Node's
+ * start-up under TCG").
+ */
+const readline = (): Readline => require('node:readline') as Readline;
 
 export type ConsoleAccess = { mode: 'open' } | { mode: 'off' } | { mode: 'password'; verify: (password: string) => boolean };
 
@@ -159,7 +168,7 @@ export class ConsolePrompt {
   }
 
   private openInterface(): void {
-    const rl = createInterface({ input: this.io.input, output: this.io.output, terminal: true, history: this.history, historySize: 200, prompt: 'keel> ' });
+    const rl = readline().createInterface({ input: this.io.input, output: this.io.output, terminal: true, history: this.history, historySize: 200, prompt: 'keel> ' });
     this.rl = rl;
     // readline re-emits its input's errors (ECONNRESET from a remote client, EIO from a console that went away);
     // unheard, they would be uncaught exceptions in PID 1. The input's end closes the prompt anyway.
