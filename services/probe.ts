@@ -47,9 +47,11 @@ export class Probe {
     if (this.stopped) return;
     let ok = false;
     let detail = '';
+    let timedOut = false;
     try {
       const r = await this.exec(this.cfg.exec, this.cfg.timeout);
       ok = r.code === 0;
+      timedOut = r.timedOut === true;
       detail = r.timedOut ? `timed out after ${this.cfg.timeout} ms` : ok ? '' : `${this.cfg.exec.join(' ')} exited ${r.code ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`;
     } catch (err) {
       detail = (err as Error).message;
@@ -65,6 +67,9 @@ export class Probe {
       this.failures++;
       if (this.failures >= this.cfg.retries) this.events.health(false, detail);
     }
-    this.cancel = this.clock.after(this.cfg.interval, () => void this.tick());
+    // After a timeout the next check waits at least as long again. A runc exec killed at its timeout can leave its
+    // `runc init` running in the container (it was past runc's fork, before its pid file): under qemu TCG, checks every
+    // 500 ms with a 5 s timeout piled up a dozen of them, each slowing the next check past its timeout, for good.
+    this.cancel = this.clock.after(timedOut ? Math.max(this.cfg.interval, this.cfg.timeout) : this.cfg.interval, () => void this.tick());
   }
 }
