@@ -51,7 +51,7 @@ export class Probe {
     try {
       const r = await this.exec(this.cfg.exec, this.cfg.timeout);
       ok = r.code === 0;
-      timedOut = r.timedOut === true;
+      timedOut = r.timedOut;
       detail = r.timedOut ? `timed out after ${this.cfg.timeout} ms` : ok ? '' : `${this.cfg.exec.join(' ')} exited ${r.code ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`;
     } catch (err) {
       detail = (err as Error).message;

@@ -84,16 +84,15 @@ module.exports.loadRest().then(() => writeFileSync(out, script.createCachedData(
  * ENOEXEC, and then execvp, which libuv's spawn uses, hands the file to /bin/sh.
  */
 export function initEntries(distDir: string, node: string, nodeRunsHere: boolean): CpioEntry[] {
+  const missing = [BUNDLE, YAML_BESIDE].filter((f) => !existsSync(join(distDir, f)));
+  if (missing.length) throw new BuildError(`keel's own files are missing from ${distDir}: ${missing.join(', ')}; run "make build"`);
   const bundle = join(distDir, BUNDLE);
-  if (!existsSync(bundle)) throw new BuildError(`keel's own files are missing from ${distDir}: ${BUNDLE}; run "make build"`);
-  const yaml = join(distDir, YAML_BESIDE);
-  if (!existsSync(yaml)) throw new BuildError(`keel's own files are missing from ${distDir}: ${YAML_BESIDE}; run "make build"`);
   const text = readFileSync(bundle);
   const cache = nodeRunsHere ? codeCache(bundle, text, node) : undefined;
   return [
     { path: '/init', type: 'file', mode: 0o755, data: Buffer.from(INIT_LOADER) },
     { path: `${KEEL_LIB}/${BUNDLE}`, type: 'file', mode: 0o644, data: text },
-    { path: `${KEEL_LIB}/${YAML_BESIDE}`, type: 'file', mode: 0o644, data: readFileSync(yaml) },
+    { path: `${KEEL_LIB}/${YAML_BESIDE}`, type: 'file', mode: 0o644, data: readFileSync(join(distDir, YAML_BESIDE)) },
     ...(cache ? [{ path: `${KEEL_LIB}/${CACHE}`, type: 'file' as const, mode: 0o644, data: cache }] : []),
   ];
 }

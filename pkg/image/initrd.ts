@@ -70,12 +70,13 @@ const topOf = (path: string): string => path.split('/').slice(0, 2).join('/');
  * archive keeps in keel's cache as the pieces did. Paths as normalized (no
  * leading slash).
  */
-export const sharesCRuntime = (path: string): boolean => path === 'bin/busybox' || /^lib(64)?\/(.+\/)?lib[^/]*\.so(\.[\d.]+)?$/.test(path);
+const sharesCRuntime = (path: string): boolean => path === 'bin/busybox' || /^lib(64)?\/(.+\/)?lib[^/]*\.so(\.[\d.]+)?$/.test(path);
 
 /**
  * The normalized entries cut into runs, in order: a big file alone, small
  * ones together, cut where a top directory changes once a run is big
- * enough, so one changed file changes few runs.
+ * enough, so one changed file changes few runs; last, the big files that
+ * share an archive (sharesCRuntime).
  */
 export function splitEntries(sorted: readonly CpioEntry[]): CpioEntry[][] {
   const runs: CpioEntry[][] = [];
