@@ -11,6 +11,7 @@ import { DEFAULT_PATH } from '../model/layout.js';
 import type { ExecResult } from './engine.js';
 import type { Host, SpawnRequest } from './host.js';
 import type { ExitStatus } from './outcome.js';
+import { killTree } from './process-tree.js';
 
 /** The search path a helper is looked for on: PATH in `env` (keel's own environment when none is given), else the default. */
 export function searchPath(env?: readonly string[]): string {
@@ -107,11 +108,12 @@ export function startHelper(host: Host, path: string, args: readonly string[], a
 }
 
 /**
- * The helper's exit; it and its process group are SIGKILLed first if it runs
- * longer than `timeoutMs`, after `onTimeout` (for what the helper started
- * outside its group: runc exec's program).
+ * The helper's exit; if it runs longer than `timeoutMs`, it is SIGKILLed with
+ * every process below it (runtime/process-tree.ts says why its group is not
+ * enough) and then its group (what it started that left its tree but stayed
+ * in its group).
  */
-export async function exitWithin(started: StartedHelper, timeoutMs: number, onTimeout?: () => void): Promise<ExitStatus & { timedOut: boolean }> {
+export async function exitWithin(started: StartedHelper, timeoutMs: number): Promise<ExitStatus & { timedOut: boolean }> {
   let ended = false;
   let timedOut = false;
   // The pid stays ours until the reaper has collected it (a zombie keeps it), and `ended` is set in the microtask
@@ -119,17 +121,12 @@ export async function exitWithin(started: StartedHelper, timeoutMs: number, onTi
   const timer = setTimeout(() => {
     if (ended) return;
     timedOut = true;
-    onTimeout?.();
-    // The helper leads a session of its own (the spawn's setsid), so its group is it and what it started that
-    // stayed there; the group's id is as safe from reuse as the leader's pid.
+    killTree(started.pid);
+    // The helper leads a session of its own (the spawn's setsid); the group's id is as safe from reuse as the leader's pid.
     try {
       process.kill(-started.pid, 'SIGKILL');
     } catch {
-      try {
-        process.kill(started.pid, 'SIGKILL');
-      } catch {
-        /* gone meanwhile */
-      }
+      /* the group is gone */
     }
   }, timeoutMs);
   const status = await started.exited.finally(() => {
@@ -174,8 +171,6 @@ export interface HelperOptions extends RunAs {
   timeoutMs: number;
   /** Each of stdout and stderr is kept up to this many bytes. */
   maxBytes?: number;
-  /** Called at the timeout, before the helper is killed. */
-  onTimeout?: () => void;
 }
 
 /**
@@ -198,7 +193,7 @@ export async function runHelper(host: Host, name: string, args: readonly string[
   const out = new Capped(options.maxBytes ?? 4 << 20);
   const err = new Capped(options.maxBytes ?? 4 << 20);
   const streams = Promise.all([drained(started.stdout, out), drained(started.stderr, err)]);
-  const { code, signal, timedOut } = await exitWithin(started, options.timeoutMs, options.onTimeout);
+  const { code, signal, timedOut } = await exitWithin(started, options.timeoutMs);
   // A child the helper left behind may hold its pipes open: its output is waited for a moment, not for good.
   let grace: NodeJS.Timeout | undefined;
   await Promise.race([streams, new Promise((resolve) => (grace = setTimeout(resolve, OUTPUT_GRACE_MS)))]);

@@ -110,16 +110,7 @@ export class Runc implements ContainerDriver {
     private readonly bin = 'runc',
   ) {
     mkdirSync(root, { recursive: true, mode: 0o700 });
-    mkdirSync(this.execPids, { recursive: true, mode: 0o700 });
   }
-
-  /** Where `exec` has runc write the pid of the program it runs: beside runc's state directory, not in it. */
-  private get execPids(): string {
-    return `${this.root}.exec`;
-  }
-
-  /** How many execs so far: each gets a pid file of its own. */
-  private execs = 0;
 
   private async run(args: string[], timeoutMs = 30_000): Promise<RunResult> {
     const r = await runHelper(this.host, this.bin, ['--root', this.root, ...args], { timeoutMs, maxBytes: 16 << 20 });
@@ -213,26 +204,11 @@ export class Runc implements ContainerDriver {
   }
 
   /**
-   * A program in the container (a probe). At its timeout the program is
-   * killed by its pid (runc's --pid-file) before runc is: a SIGKILL of runc
-   * alone, which it cannot forward, left the program running in the container.
-   * While runc lives the program is runc's child, so its pid is not reused.
+   * A program in the container (a probe). At its timeout runc is killed with
+   * the program and any runc init stage still setting it up: all are runc's
+   * children, though outside its process group (runtime/process-tree.ts).
    */
   async exec(id: string, args: string[], timeoutMs = 30_000): Promise<ExecResult> {
-    const pidFile = join(this.execPids, `${id}.${++this.execs}.pid`);
-    const killProgram = () => {
-      try {
-        const pid = Number(readFileSync(pidFile, 'utf8').trim());
-        // Only a real pid: 0 or -1 would signal keel's own process group, or every process.
-        if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGKILL');
-      } catch {
-        /* not written yet (runc is still starting it), or gone */
-      }
-    };
-    try {
-      return await runHelper(this.host, this.bin, ['--root', this.root, 'exec', '--pid-file', pidFile, id, ...args], { timeoutMs, onTimeout: killProgram });
-    } finally {
-      rmSync(pidFile, { force: true });
-    }
+    return runHelper(this.host, this.bin, ['--root', this.root, 'exec', id, ...args], { timeoutMs });
   }
 }

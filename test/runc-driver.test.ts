@@ -1,5 +1,6 @@
 // The runc driver on its own, with the real reaper of this test worker (a
 // child subreaper): every verb of the interface against real containers.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { runtimeHost } from '../init/core/runtime-host.js';
 import { sys } from '../init/core/sys.js';
 import { parseManifest } from '../model/index.js';
 import { buildOciSpec, specJson } from '../runtime/oci-spec.js';
+import { descendants } from '../runtime/process-tree.js';
 import { Runc } from '../runtime/runc.js';
 import { pidOfCommand } from './helpers/command-line.js';
 import { busyboxRootfs } from './helpers/rootfs.js';
@@ -27,6 +29,17 @@ function bundle(name: string, script: string): string {
   mkdirSync(b, { recursive: true });
   writeFileSync(join(b, 'config.json'), specJson(spec));
   return b;
+}
+
+/** runc init processes below `pid` (named runc:[n:STAGE] once nsexec runs, "runc init" before). */
+function runcInitsOf(pid: number): number[] {
+  return descendants(pid).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('runc:[') || readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('runc\0init');
+    } catch {
+      return false;
+    }
+  });
 }
 
 function collect(): { attach: (o: Readable, e: Readable) => void; text: () => string } {
@@ -79,6 +92,29 @@ describe('runc driver', () => {
     await runc.kill('probe', 'SIGKILL', true);
     await c.exited;
     await runc.delete('probe', true);
+  });
+
+  it('leaves nothing in the container when exec is killed at any point of starting its program', async () => {
+    const b = bundle('race', 'sleep 1000');
+    const c = await runc.create('race', b, () => {}, true);
+    try {
+      // Timeouts from 1 ms to past a whole exec: each lands in a different stage of runc starting the program
+      // (runc alone, runc:[1:CHILD], runc:[2:INIT] setting up, the program itself).
+      for (let ms = 1; ms <= 120; ms += 7) {
+        const r = await runc.exec('race', ['/bin/sleep', '4343002'], ms);
+        expect(r.timedOut).toBe(true);
+      }
+      // What runc sees in the container's cgroup: its init alone, no init stage or program left over.
+      const ps = execFileSync('runc', ['--root', runc.root, 'ps', '--format', 'json', 'race'], { encoding: 'utf8' });
+      expect(JSON.parse(ps)).toEqual([c.pid]);
+      // And none left on this side of the container's cgroup (a stage killed before runc moved it there).
+      expect(pidOfCommand('/bin/sleep', '4343002')).toBeUndefined();
+      expect(runcInitsOf(process.pid)).toEqual([]);
+    } finally {
+      await runc.kill('race', 'SIGKILL', true);
+      await c.exited;
+      await runc.delete('race', true);
+    }
   });
 
   it('cleans stale state of the same id before creating, and killing a stopped container is not an error', async () => {
