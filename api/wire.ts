@@ -43,6 +43,8 @@ export interface BootReport {
   root?: { way: 'moved' | 'copied' | 'none'; why?: string; ms: number };
   /** Machine mode: when each part of boot ended, in ms since the kernel started. */
   timeline?: BootTimeline;
+  /** CPU time spent by the time every service was ready: keel-init's own, and (machine mode) the machine's busy and idle time since the kernel started. */
+  cpuAtReady?: { keelInitMs: number; machineBusyMs?: number; machineIdleMs?: number };
 }
 
 export interface BootTimeline {

@@ -54,12 +54,23 @@ const seconds = (re: RegExp, screen: string): number => {
   return m ? Math.round(Number(m[m.length - 1]) * 1000) : NaN;
 };
 
-async function bootKeel(image: string, cpus = 1): Promise<Points & { rssMiB: number; root: string; codeCache: string }> {
+type KeelPoints = Points & { rssMiB: number; root: string; codeCache: string; keelCpuMs: number; vmBusyMs: number };
+
+async function bootKeel(image: string, cpus = 1): Promise<KeelPoints> {
   const r = await bootUntil(image, KEEL_DONE, TIMEOUT_MS, { report: true, cpus });
   const t = r.report?.timeline ?? {};
   const points = Object.fromEntries(POINTS.map((p) => [p.id, t[p.keel] ?? NaN]));
   const codeCache = KEEL_CODE_CACHE.exec(r.screen)?.[0] ?? 'no code cache line';
-  return { ...points, unpackMs: (t.unpackEndMs ?? NaN) - (t.unpackStartMs ?? NaN), rssMiB: Number(KEEL_RSS.exec(r.screen)?.[1] ?? NaN), root: r.report?.root?.way ?? '?', codeCache } as Points & { rssMiB: number; root: string; codeCache: string };
+  const cpu = r.report?.cpuAtReady;
+  return {
+    ...points,
+    unpackMs: (t.unpackEndMs ?? NaN) - (t.unpackStartMs ?? NaN),
+    rssMiB: Number(KEEL_RSS.exec(r.screen)?.[1] ?? NaN),
+    root: r.report?.root?.way ?? '?',
+    codeCache,
+    keelCpuMs: cpu?.keelInitMs ?? NaN,
+    vmBusyMs: cpu?.machineBusyMs ?? NaN,
+  } as KeelPoints;
 }
 
 async function bootFloor(image: string, cpus = 1): Promise<Points> {
@@ -161,7 +172,12 @@ async function main(): Promise<void> {
       qemu: 'keel run --mem 1024 --no-reboot (the same qemu arguments for both, on q35, the default machine of keel run); TCG, 1 vCPU (boot-2cpu: --cpus 2), 2 host cores shared with other work',
     },
     metrics,
-    notes: [`keel overhead ${k - f} ms (${r1(((k - f) / f) * 100)} %)`, `root: ${keel.map((x) => x.root).join(', ')}`, ...hung],
+    notes: [
+      `keel overhead ${k - f} ms (${r1(((k - f) / f) * 100)} %)`,
+      `root: ${keel.map((x) => x.root).join(', ')}`,
+      `CPU until all services ready (median): keel-init ${med(keel, 'keelCpuMs')} ms (node's start-up included) of the VM's ${med(keel, 'vmBusyMs')} ms busy`,
+      ...hung,
+    ],
     raw: { keel, floor: base, keel2cpu: two.keel, floor2cpu: two.base, unpackByCompression: unpack, built, floorInitrdBytes: floor.initrd.length },
   });
 }

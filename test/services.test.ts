@@ -321,7 +321,7 @@ describe('control API and CLI', () => {
     expect(cli(keel, 'reset', 'web').status).toBe(0);
     expect(cli(keel, 'stats').stdout).toMatch(/^NAME +MEM +PEAK +CPU +THROTTLED +PIDS\n/);
     expect(JSON.parse(cli(keel, 'stats', '--json').stdout).chatty.pids).toBeGreaterThanOrEqual(1);
-    expect(JSON.parse(cli(keel, 'boot-report').stdout)).toMatchObject({ mode: 'namespace', servicesReadyMs: expect.any(Number) });
+    expect(JSON.parse(cli(keel, 'boot-report').stdout)).toMatchObject({ mode: 'namespace', servicesReadyMs: expect.any(Number), cpuAtReady: { keelInitMs: expect.any(Number) } });
 
     // Events resume from an id without loss or repeats.
     const all = cli(keel, 'events', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number });

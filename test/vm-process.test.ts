@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { BootReport } from '../api/wire.js';
 import { requireDist } from './helpers/keel-ns.js';
 import { bootVm, keelBuild } from './helpers/vm.js';
 
@@ -40,6 +41,11 @@ describe('process entries in a keel VM (cgroup v2)', () => {
       expect(logs.stdout).toMatch(/0::\/keel\/calm/);
       const inspect = JSON.parse((await vm.keel('inspect', 'hog')).stdout) as { exits: Array<{ oomKilled: boolean; signal: string | null }> };
       expect(inspect.exits.at(-1)).toMatchObject({ oomKilled: true, signal: 'SIGKILL' });
+      // Where the CPU went until the services were ready: keel-init's share is part of the machine's busy time.
+      const { cpuAtReady: cpu } = JSON.parse((await vm.keel('boot-report')).stdout) as BootReport;
+      expect(cpu?.keelInitMs).toBeGreaterThan(0);
+      expect(cpu?.machineBusyMs).toBeGreaterThanOrEqual(cpu?.keelInitMs ?? Infinity);
+      expect(cpu?.machineIdleMs).toBeGreaterThanOrEqual(0);
       await vm.keel('poweroff');
       expect(await vm.exited).toBe(0);
     } finally {

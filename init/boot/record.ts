@@ -16,6 +16,19 @@ export function uptimeMs(): number | undefined {
   }
 }
 
+/** The machine's CPU time since boot, busy and idle, from /proc/stat's first line (in USER_HZ ticks: 100 a second). */
+function machineCpuMs(): { machineBusyMs: number; machineIdleMs: number } | undefined {
+  try {
+    const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.split(/\s+/).slice(1, 9).map(Number);
+    // user nice system idle iowait irq softirq steal: idle and iowait are the CPU waiting.
+    const idle = ticks[3]! + ticks[4]!;
+    const all = ticks.reduce((a, b) => a + b, 0);
+    return { machineBusyMs: (all - idle) * 10, machineIdleMs: idle * 10 };
+  } catch {
+    return undefined;
+  }
+}
+
 export class BootRecord {
   readonly uptimeAtStartMs: number | undefined;
   private readonly stages: Array<{ name: string; ms: number }> = [];
@@ -26,6 +39,7 @@ export class BootRecord {
   onbootDoneAt: number | undefined;
   completeAt: number | undefined;
   servicesReadyAt: number | undefined;
+  private cpuAtReady: BootReport['cpuAtReady'];
 
   /**
    * `startedAt`: when keel-init said its first line (ms since the epoch). That
@@ -59,6 +73,12 @@ export class BootRecord {
     Object.assign(this.timeline, kernelTimes());
   }
 
+  /** Where the CPU went until every service was ready: is boot bound by it, and how much of it is keel-init's. */
+  markCpuAtReady(): void {
+    const { user, system } = process.cpuUsage();
+    this.cpuAtReady = { keelInitMs: Math.round((user + system) / 1000), ...(this.machine ? machineCpuMs() : {}) };
+  }
+
   stage(name: string, ms: number): void {
     this.stages.push({ name, ms });
   }
@@ -83,6 +103,7 @@ export class BootRecord {
       stages: [...this.stages],
       ...(this.root ? { root: this.root } : {}),
       ...(this.machine ? { timeline: { ...this.timeline } } : {}),
+      ...(this.cpuAtReady ? { cpuAtReady: this.cpuAtReady } : {}),
     };
   }
 }

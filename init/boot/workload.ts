@@ -172,6 +172,7 @@ export function servicesStage({ bus, manifest, record, power, machine, workload 
   const settled = supervisor.allReady().then(({ ready, neverReady }) => {
     record.servicesReadyAt = Date.now();
     record.mark('servicesReadyMs', supervisor.readyAt ?? record.servicesReadyAt);
+    record.markCpuAtReady();
     const up = machine ? uptimeMs() : undefined;
     const when = `${(supervisor.readyAt ?? record.servicesReadyAt) - record.startedAt} ms after keel started${up !== undefined ? ` (${up} ms after kernel start)` : ''}`;
     if (neverReady.length === 0) bus.emit({ kind: 'services.ready', message: `all ${n} service(s) ready ${when}`, count: n });
