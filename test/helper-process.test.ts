@@ -60,6 +60,15 @@ describe('helper processes', () => {
     expect(pidOfCommand('sleep', '4242004')).toBeUndefined();
   });
 
+  it('kills, at its time, what the helper started in a session of its own, down to its grandchildren', async () => {
+    // setsid puts the first sleep outside the helper's group, as runc's init stages and the program runc exec runs are;
+    // the second shell's sleep is a grandchild in that other session.
+    const r = await runHelper(host, 'sh', ['-c', 'setsid sh -c "sleep 4242005 & exec sleep 4242006" & exec sleep 4242007'], { timeoutMs: 500 });
+    expect(r).toMatchObject({ signal: 'SIGKILL', timedOut: true });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const n of ['4242005', '4242006', '4242007']) expect(pidOfCommand('sleep', n), `sleep ${n}`).toBeUndefined();
+  });
+
   it('keeps output up to its limit and still lets the helper write the rest', async () => {
     const r = await runHelper(host, 'sh', ['-c', 'head -c 1000000 /dev/zero | tr "\\0" x; echo done >&2'], { timeoutMs: 10_000, maxBytes: 1000 });
     expect(r.code).toBe(0);
