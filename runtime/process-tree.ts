@@ -5,13 +5,28 @@
 // CLONE_PARENT, so all are runc's children outside its group. Killed by group
 // alone, a runc exec at its timeout left them running in the container; under
 // emulation, probes every half second piled up a dozen.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-/** Each live process's parent, from /proc/<pid>/stat. */
+/**
+ * Whether /proc numbers processes as this process's PID namespace does. A
+ * /proc mounted for another namespace (the host's, in a PID namespace whose
+ * /proc was not remounted) gives other processes' pids: signalling those
+ * numbers here would hit strangers, so the tree is then not read at all.
+ */
+function procIsOurs(): boolean {
+  try {
+    return readlinkSync('/proc/self') === String(process.pid);
+  } catch {
+    return false;
+  }
+}
+
+/** Each live process's parent, from /proc/<pid>/stat; none when /proc is not this namespace's. */
 function parents(): Map<number, number> {
   const parentOf = new Map<number, number>();
   let names: string[];
   try {
+    if (!procIsOurs()) return parentOf;
     names = readdirSync('/proc');
   } catch {
     return parentOf;

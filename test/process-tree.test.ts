@@ -1,0 +1,52 @@
+// The process tree a timed-out helper is killed with, read from a real /proc:
+// in a PID namespace with its own /proc, and in one whose /proc is still the
+// host's, where the pids /proc gives are not the namespace's and the tree must
+// not be read at all (signalling those numbers would hit other processes).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { buildSync } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let dir: string;
+let script: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'keel-tree-'));
+  const entry = join(dir, 'entry.ts');
+  // Starts a child that starts a grandchild, then prints what descendants() finds below this process.
+  writeFileSync(
+    entry,
+    `import { spawn } from 'node:child_process';
+import { descendants } from ${JSON.stringify(resolve('runtime/process-tree.ts'))};
+const child = spawn('sh', ['-c', 'sleep 4242011 & exec sleep 4242012'], { stdio: 'ignore' });
+setTimeout(() => {
+  console.log(JSON.stringify({ self: process.pid, child: child.pid, found: descendants(process.pid).length }));
+  child.kill('SIGKILL');
+  process.exit(0);
+}, 500);
+`,
+  );
+  script = join(dir, 'tree.mjs');
+  buildSync({ entryPoints: [entry], outfile: script, bundle: true, platform: 'node', format: 'esm', logLevel: 'error' });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function runIn(unshareArgs: string[]): { self: number; child: number; found: number } {
+  return JSON.parse(execFileSync('unshare', [...unshareArgs, process.execPath, script], { encoding: 'utf8' })) as { self: number; child: number; found: number };
+}
+
+describe('process tree', () => {
+  it('finds a child and its child where /proc is the namespace’s own', () => {
+    const r = runIn(['--pid', '--fork', '--mount-proc']);
+    expect(r.self).toBe(1);
+    expect(r.found).toBe(2);
+  });
+
+  it('finds nothing, rather than strangers, where /proc is another namespace’s', () => {
+    const r = runIn(['--pid', '--fork']);
+    expect(r.self).toBe(1);
+    expect(r.found).toBe(0);
+  });
+});
