@@ -5,7 +5,9 @@
 // CLONE_PARENT, so all are runc's children outside its group. Killed by group
 // alone, a runc exec at its timeout left them running in the container; under
 // emulation, probes every half second piled up a dozen.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
+import { signalPids } from './pids.js';
+import { listDescendants } from './procfs.js';
 
 /**
  * Whether /proc numbers processes as this process's PID namespace does. A
@@ -21,57 +23,9 @@ function procIsOurs(): boolean {
   }
 }
 
-/** Each live process's parent, from /proc/<pid>/stat; none when /proc is not this namespace's. */
-function parents(): Map<number, number> {
-  const parentOf = new Map<number, number>();
-  let names: string[];
-  try {
-    if (!procIsOurs()) return parentOf;
-    names = readdirSync('/proc');
-  } catch {
-    return parentOf;
-  }
-  for (const name of names) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || pid <= 0) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    } catch {
-      continue; // ended while the list was read
-    }
-    // "pid (comm) state ppid …": comm may hold spaces and ")", so fields are counted from its last ")".
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (Number.isInteger(ppid)) parentOf.set(pid, ppid);
-  }
-  return parentOf;
-}
-
-/** The processes below `root` (children, their children, …), from one read of /proc. */
+/** The processes below `root` (children, their children, …), from one read of /proc; none when /proc is not this namespace's. */
 export function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const [pid, ppid] of parents()) {
-    const list = children.get(ppid);
-    if (list) list.push(pid);
-    else children.set(ppid, [pid]);
-  }
-  const found: number[] = [];
-  const queue = [root];
-  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
-    for (const child of children.get(pid) ?? []) {
-      found.push(child);
-      queue.push(child);
-    }
-  }
-  return found;
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* ended meanwhile */
-  }
+  return procIsOurs() ? listDescendants(root) : [];
 }
 
 /**
@@ -83,17 +37,14 @@ function signal(pid: number, sig: NodeJS.Signals): void {
  * those below it are held by their stopped parents.
  */
 export function killTree(root: number): void {
-  signal(root, 'SIGSTOP');
+  signalPids([root], 'SIGSTOP');
   const stopped = new Set<number>();
   // Each round stops what the last read found; a tree that still grows after this many rounds is killed as it is.
   for (let round = 0; round < 32; round++) {
     const fresh = descendants(root).filter((pid) => !stopped.has(pid));
     if (fresh.length === 0) break;
-    for (const pid of fresh) {
-      signal(pid, 'SIGSTOP');
-      stopped.add(pid);
-    }
+    signalPids(fresh, 'SIGSTOP');
+    for (const pid of fresh) stopped.add(pid);
   }
-  signal(root, 'SIGKILL');
-  for (const pid of stopped) signal(pid, 'SIGKILL');
+  signalPids([root, ...stopped], 'SIGKILL');
 }

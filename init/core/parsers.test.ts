@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from './args.js';
 import { parseMountInfo } from '../machine/mounts.js';
-import { parseStat } from './procfs.js';
+import { parseStat } from '../../runtime/procfs.js';
 
 describe('/proc parsers', () => {
   it('reads a stat line whose command has spaces and parentheses', () => {

@@ -3,7 +3,7 @@
 // threads, and kill(-1) reaches it in one call. As a plain process it is only
 // our own descendants: kill(-1) there would hit the whole host.
 import { signalPids } from '../../runtime/pids.js';
-import { isKernelThread, listDescendants, listPids, readStat } from './procfs.js';
+import { isKernelThread, listDescendants, listPids, readStat } from '../../runtime/procfs.js';
 
 export function remainingProcesses(isPid1: boolean): number[] {
   const candidates = isPid1 ? listPids().filter((p) => p !== process.pid) : listDescendants();

@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trackChildProcesses } from './owned-children.js';
-import { listChildren, readStat } from './procfs.js';
+import { listChildren, readStat } from '../../runtime/procfs.js';
 import { Reaper } from './reaper.js';
 import { sys } from './sys.js';
 

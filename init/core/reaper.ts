@@ -5,7 +5,7 @@
 // init processes that runc left to us).
 import { constants } from 'node:os';
 import { isOwned } from './owned-children.js';
-import { listChildren } from './procfs.js';
+import { listChildren } from '../../runtime/procfs.js';
 import type { ReapResult, Sys } from './sys.js';
 
 export interface ExitStatus {

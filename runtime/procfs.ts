@@ -1,5 +1,6 @@
-// Reading processes from /proc: who our children are, which processes are
-// left at shutdown, and which of them are kernel threads.
+// Reading processes from /proc: who our children are, what is below a process
+// (a helper killed at its timeout), which processes are left at shutdown, and
+// which of them are kernel threads.
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcStat {
