@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { configDriveIso } from './helpers/config-drive.js';
 import { requireDist } from './helpers/keel-ns.js';
 import { bootVm, keelBuild, positions } from './helpers/vm.js';
 
@@ -94,7 +95,7 @@ describe('feature modules in a VM', () => {
     mkdirSync(seed);
     writeFileSync(join(seed, 'user-data'), 'hello from the config drive\n');
     writeFileSync(join(seed, 'meta-data'), 'instance-id: features\n');
-    const iso = spawnSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', join(dir, 'seed.iso'), '-V', 'cidata', '-J', '-r', seed], { encoding: 'utf8' });
+    const iso = configDriveIso(seed, 'cidata', join(dir, 'seed.iso'));
     expect(iso.status, iso.stderr).toBe(0);
     const vm = bootVm(join(dir, 'features'), join(dir, 'qmp3.sock'), [], 1024, [`--disk=${join(dir, 'seed.iso')},format=raw`]);
     try {

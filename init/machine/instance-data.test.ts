@@ -2,12 +2,12 @@
 // drives made by xorriso (as cloud-init's and OpenStack's tools make them),
 // a fw_cfg tree laid out as the kernel's qemu_fw_cfg shows it, and
 // /run/config written into a scratch folder.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FW_CFG_USERDATA } from '../../model/layout.js';
+import { configDriveIso } from '../../test/helpers/config-drive.js';
 import { findConfigDrives, isoLabel, readFwCfg, writeInstanceConfig } from './instance-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-instance-'));
@@ -20,7 +20,7 @@ function iso(name: string, label: string, files: Record<string, string>): string
     writeFileSync(join(src, path), text);
   }
   const out = join(dir, `${name}.iso`);
-  const r = spawnSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', out, '-V', label, '-J', '-r', src], { encoding: 'utf8' });
+  const r = configDriveIso(src, label, out);
   expect(r.status, r.stderr).toBe(0);
   return out;
 }

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { BuildError } from './kernel.js';
 import { buildEpoch } from './reproducible.js';
 import { syslinuxConfig } from './syslinux.js';
+import { spawnXorriso, xorrisoCrashed } from './xorriso.js';
 
 /** Where the kernel and initrd sit inside the ISO (also read back by `keel run`). */
 export const ISO_KERNEL = 'boot/kernel';
@@ -91,7 +92,6 @@ export function runXorriso(run: XorrisoRun): void {
   const out = resolve(run.out);
   const tmp = `${out}.tmp-${process.pid}`;
   try {
-    rmSync(tmp, { force: true });
     const args = [
       '-as', 'mkisofs',
       '-o', tmp,
@@ -102,9 +102,12 @@ export function runXorriso(run: XorrisoRun): void {
       '--set_all_file_dates', `=${epoch}`,
       ...run.contents,
     ];
-    const r = spawnSync(run.xorriso, args, { encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) } });
+    const { result: r, attempts } = spawnXorriso(run.xorriso, args, tmp, { ...process.env, SOURCE_DATE_EPOCH: String(epoch) });
     if (r.error) throw new BuildError(`${run.what} needs xorriso, which was not found (${run.xorriso}); install it with "apt-get install xorriso"`);
-    if (r.status !== 0) throw new BuildError(`xorriso could not write ${out}: ${r.stderr.trim()}`);
+    if (r.status !== 0) {
+      const crashed = xorrisoCrashed(r) ? ` (xorriso crashed on each of ${attempts} tries)` : '';
+      throw new BuildError(`xorriso could not write ${out}${crashed}: ${r.stderr.trim()}`);
+    }
     renameSync(tmp, out);
   } finally {
     rmSync(tmp, { force: true });
