@@ -12,6 +12,7 @@ import { cgroupPids, cgroupStats, oomKills, pidsLimitHits } from './cgroups.js';
 import { ContainerLog } from './container-log.js';
 import type { ContainerEngine, ExecResult, OutputSink, PlanRequest, ResourceStats, RunningContainer } from './engine.js';
 import { runHelper } from './helper-process.js';
+import { signalPids } from './pids.js';
 import type { Host } from './host.js';
 import type { ExitStatus, Outcome } from './outcome.js';
 import { ProcessCgroup, type CgroupHome } from './process-cgroup.js';
@@ -89,7 +90,7 @@ class ProcessRun implements RunningContainer {
   /** To the whole process group (the entry's children too); with `all`, to its cgroup as well (what left the group). */
   async signal(signal: NodeJS.Signals, all = false): Promise<void> {
     kill(-this.pid, signal);
-    if (all && this.cgroup) for (const pid of cgroupPids(this.cgroup.path)) kill(pid, signal);
+    if (all && this.cgroup) signalPids(cgroupPids(this.cgroup.path), signal);
   }
 
   /** A probe: the command as the entry's user (with its groups), in its directory, with its environment. */

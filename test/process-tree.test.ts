@@ -3,21 +3,21 @@
 // host's, where the pids /proc gives are not the namespace's and the tree must
 // not be read at all (signalling those numbers would hit other processes).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleScript } from './helpers/bundle-script.js';
 
 let dir: string;
 let script: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'keel-tree-'));
-  const entry = join(dir, 'entry.ts');
   // Starts a child that starts a grandchild, then prints what descendants() finds below this process.
-  writeFileSync(
-    entry,
+  script = bundleScript(
+    dir,
+    'tree',
     `import { spawn } from 'node:child_process';
 import { descendants } from ${JSON.stringify(resolve('runtime/process-tree.ts'))};
 const child = spawn('sh', ['-c', 'sleep 4242011 & exec sleep 4242012'], { stdio: 'ignore' });
@@ -28,8 +28,6 @@ setTimeout(() => {
 }, 500);
 `,
   );
-  script = join(dir, 'tree.mjs');
-  buildSync({ entryPoints: [entry], outfile: script, bundle: true, platform: 'node', format: 'esm', logLevel: 'error' });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
