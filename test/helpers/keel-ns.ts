@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { ServiceDetail } from '../../api/wire.js';
+import { readStat } from '../../runtime/procfs.js';
 
 export const DIST = resolve(import.meta.dirname, '../../dist');
 
@@ -81,7 +82,12 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
       const r = spawnSync('nsenter', ['-t', String(hostPid()), '-p', '-m', '--', 'sh', '-c', command], { encoding: 'utf8', timeout: timeoutMs });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     },
-    signal: (sig) => process.kill(hostPid(), sig),
+    signal: (sig) => {
+      // Only while that pid is still unshare's child: once keel-init has exited, its number may be any process's.
+      const pid = hostPid();
+      if (readStat(pid)?.ppid !== child.pid) throw new Error(`keel-init (pid ${pid}) has exited: ${sig} not sent`);
+      process.kill(pid, sig);
+    },
     runcContainers() {
       const r = spawnSync('runc', ['--root', join(opts.stateDir ?? join(dir, 'state'), 'runc'), 'list', '-q'], { encoding: 'utf8' });
       return r.stdout.split('\n').filter((l) => l !== '');
