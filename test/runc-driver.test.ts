@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trackChildProcesses } from '../init/core/owned-children.js';
@@ -15,6 +15,7 @@ import { buildOciSpec, specJson } from '../runtime/oci-spec.js';
 import { descendants } from '../runtime/process-tree.js';
 import { Runc } from '../runtime/runc.js';
 import { pidOfCommand } from './helpers/command-line.js';
+import { removeTestCgroups } from './helpers/keel-ns.js';
 import { busyboxRootfs } from './helpers/rootfs.js';
 
 let dir: string;
@@ -24,7 +25,8 @@ let runc: Runc;
 function bundle(name: string, script: string): string {
   const b = join(dir, name);
   const entry = parseManifest(`onboot:\n  - name: ${name}\n    image: /x\n    readonly: true\n    command: [/bin/sh, -c, ${JSON.stringify(script)}]\n`, 'k.yml').onboot[0]!;
-  const { spec } = buildOciSpec({ entry, image: {}, rootfs: join(dir, 'rootfs'), idOf: () => undefined });
+  // A cgroup parent of this run's own: a container left by a failed run is not in the next run's cgroups.
+  const { spec } = buildOciSpec({ entry, image: {}, rootfs: join(dir, 'rootfs'), idOf: () => undefined, cgroupParent: `/keel-test/${basename(dir)}` });
   busyboxRootfs(join(dir, 'rootfs'));
   mkdirSync(b, { recursive: true });
   writeFileSync(join(b, 'config.json'), specJson(spec));
@@ -57,6 +59,7 @@ beforeAll(() => {
 afterAll(() => {
   reaper.stop();
   rmSync(dir, { recursive: true, force: true });
+  removeTestCgroups(basename(dir));
 });
 
 describe('runc driver', () => {

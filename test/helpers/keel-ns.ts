@@ -126,18 +126,23 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
  * pause after each check is at least twice as long as the check took: polling costs at most a
  * third of a core however slow the machine is.
  */
-/** The (empty) cgroups a test keel's containers had under /keel-test/NAME, in every hierarchy. */
-function removeTestCgroups(name: string): void {
+/** The (empty) cgroups a test keel's containers had under /keel-test/NAME, at any depth, in every hierarchy. */
+export function removeTestCgroups(name: string): void {
   const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c));
   for (const root of roots) {
     const parent = join(root, 'keel-test', name);
-    try {
-      for (const child of readdirSync(parent, { withFileTypes: true })) if (child.isDirectory()) rmdirSafe(join(parent, child.name));
-      rmdirSafe(parent);
-    } catch {
-      /* never made in this hierarchy */
-    }
+    if (existsSync(parent)) removeCgroupTree(parent);
   }
+}
+
+/** A cgroup and every one below it (a service's attempts sit in the service's), deepest first; a busy one is left. */
+function removeCgroupTree(dir: string): void {
+  try {
+    for (const child of readdirSync(dir, { withFileTypes: true })) if (child.isDirectory()) removeCgroupTree(join(dir, child.name));
+  } catch {
+    /* gone meanwhile */
+  }
+  rmdirSafe(dir);
 }
 
 function rmdirSafe(path: string): void {
