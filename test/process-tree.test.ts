@@ -3,22 +3,15 @@
 // host's, where the pids /proc gives are not the namespace's and the tree must
 // not be read at all (signalling those numbers would hit other processes).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { bundleScript } from './helpers/bundle-script.js';
 
-let dir: string;
-let script: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'keel-tree-'));
-  // Starts a child that starts a grandchild, then prints what descendants() finds below this process.
-  script = bundleScript(
-    dir,
-    'tree',
-    `import { spawn } from 'node:child_process';
+// Starts a child that starts a grandchild, then prints what descendants() finds below this process.
+const script = bundleScript(
+  'tree',
+  `import { spawn } from 'node:child_process';
 import { descendants } from ${JSON.stringify(resolve('runtime/process-tree.ts'))};
 const child = spawn('sh', ['-c', 'sleep 4242011 & exec sleep 4242012'], { stdio: 'ignore' });
 setTimeout(() => {
@@ -27,9 +20,8 @@ setTimeout(() => {
   process.exit(0);
 }, 500);
 `,
-  );
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+);
+afterAll(() => rmSync(dirname(script), { recursive: true, force: true }));
 
 function runIn(unshareArgs: string[]): { self: number; child: number; found: number } {
   return JSON.parse(execFileSync('unshare', [...unshareArgs, process.execPath, script], { encoding: 'utf8' })) as { self: number; child: number; found: number };

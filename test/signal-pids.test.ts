@@ -5,22 +5,15 @@
 // through would reach only itself (it would see its own SIGUSR2), never the
 // test runner.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { bundleScript } from './helpers/bundle-script.js';
 
-let dir: string;
-let script: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'keel-pids-'));
-  // Reads cgroup.procs of argv[2] as keel's cgroup code reads it, signals those pids, reports.
-  script = bundleScript(
-    dir,
-    'signal',
-    `import { readFileSync } from 'node:fs';
+// Reads cgroup.procs of argv[2] as keel's cgroup code reads it, signals those pids, reports.
+const script = bundleScript(
+  'signal',
+  `import { readFileSync } from 'node:fs';
 import { signalPids } from ${JSON.stringify(resolve('runtime/pids.ts'))};
 let seen = 0;
 process.on('SIGUSR2', () => seen++);
@@ -28,9 +21,8 @@ const listed = readFileSync(process.argv[2] + '/cgroup.procs', 'utf8').split('\\
 const reached = signalPids(listed, 'SIGUSR2');
 setTimeout(() => console.log(JSON.stringify({ self: process.pid, listed, reached, seen })), 300);
 `,
-  );
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+);
+afterAll(() => rmSync(dirname(script), { recursive: true, force: true }));
 
 /** The cgroup v2 hierarchy: the whole of /sys/fs/cgroup, or a hybrid host's unified one. */
 function v2Root(): string {
@@ -39,7 +31,7 @@ function v2Root(): string {
 
 describe('signals by pid', () => {
   it('skip the 0 that cgroup v2 lists for a process outside the PID namespace', async () => {
-    const cgroup = join(v2Root(), `keel-test-${basename(dir)}`);
+    const cgroup = join(v2Root(), `keel-test-${basename(dirname(script))}`);
     mkdirSync(cgroup);
     const outsider = spawn('sleep', ['600'], { stdio: 'ignore' });
     try {
