@@ -70,5 +70,4 @@ describe('xorriso crashing on its own', () => {
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/Cannot determine attributes of source file .*no-such-folder/);
   });
-
 });

@@ -4,10 +4,11 @@
 // itself a container (/.dockerenv), PID 1 of a namespace would otherwise be
 // taken for a container image's init.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { ServiceDetail } from '../../api/wire.js';
+import { cgroupDirs, removeCgroup } from '../../runtime/cgroups.js';
 import { readStat } from '../../runtime/procfs.js';
 
 export const DIST = resolve(import.meta.dirname, '../../dist');
@@ -121,39 +122,29 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
 }
 
 /**
+ * The cgroups a test keel's containers had under /keel-test/NAME, at any depth, in every hierarchy
+ * (none existed before it). A keel just SIGKILLed takes its namespace with it, but the kernel ends
+ * those processes after the kill returns, and a cgroup that still holds one cannot go: up to 2 s
+ * for them, then what is left stays for the host to see.
+ */
+export function removeTestCgroups(name: string): void {
+  const path = `/keel-test/${name}`;
+  const end = Date.now() + 2000;
+  for (;;) {
+    removeCgroup(path, new Set());
+    if (!cgroupDirs(path).some((d) => existsSync(d)) || Date.now() > end) return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20); // a pause that blocks: clean-up runs in synchronous hooks
+  }
+}
+
+/**
  * Waits until `check` holds. A check that runs the CLI starts a node process; polled back to
  * back on a loaded 2-core machine, those starts took the CPU from the keel under test. So the
  * pause after each check is at least twice as long as the check took: polling costs at most a
  * third of a core however slow the machine is.
+ * A check that throws (keel not answering yet, say) counts as not yet; the last error is in the
+ * timeout's message.
  */
-/** The (empty) cgroups a test keel's containers had under /keel-test/NAME, at any depth, in every hierarchy. */
-export function removeTestCgroups(name: string): void {
-  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c));
-  for (const root of roots) {
-    const parent = join(root, 'keel-test', name);
-    if (existsSync(parent)) removeCgroupTree(parent);
-  }
-}
-
-/** A cgroup and every one below it (a service's attempts sit in the service's), deepest first; a busy one is left. */
-function removeCgroupTree(dir: string): void {
-  try {
-    for (const child of readdirSync(dir, { withFileTypes: true })) if (child.isDirectory()) removeCgroupTree(join(dir, child.name));
-  } catch {
-    /* gone meanwhile */
-  }
-  rmdirSafe(dir);
-}
-
-function rmdirSafe(path: string): void {
-  try {
-    rmdirSync(path);
-  } catch {
-    /* still in use or gone: left for the host to see */
-  }
-}
-
-/** A check that throws (keel not answering yet, say) counts as not yet; the last error is in the timeout's message. */
 export async function eventually(check: () => boolean, ms: number, what: string | (() => string)): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
