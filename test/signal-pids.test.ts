@@ -29,7 +29,8 @@ function v2Root(): string {
   return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : '/sys/fs/cgroup/unified';
 }
 
-describe('signals by pid', () => {
+// A v1-only host (no unified hierarchy) has no such cgroup to read: v1 leaves outsiders out.
+describe.skipIf(!existsSync(join(v2Root(), 'cgroup.procs')))('signals by pid', () => {
   it('skip the 0 that cgroup v2 lists for a process outside the PID namespace', async () => {
     const cgroup = join(v2Root(), `keel-test-${basename(dirname(script))}`);
     mkdirSync(cgroup);
