@@ -148,8 +148,10 @@ export class Service {
     if (!AT_REST.includes(this.current)) return Promise.resolve();
     this.clearRetry();
     this.stopRequested = false;
-    // Only a person starts a failed service (keel start): that is a fresh chance at the start limit, as systemd gives.
-    if (this.current === 'failed') this.history = { ...this.history, starts: [] };
+    // The start limit holds back the restarts keel makes by itself. A start asked for (keel start, restart,
+    // reset, or the first) is a fresh chance at it, from any resting state: refusing a person's start
+    // would leave a backoff without its retry, or a stopped service that no longer starts.
+    this.history = { ...this.history, starts: [] };
     return new Promise((resolve) => {
       this.loop = this.attemptRun(resolve);
     });

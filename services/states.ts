@@ -6,6 +6,7 @@
 //                 │           │              ├─► (exit) ─► backoff ─► starting …
 //                 │           └──────────────┘         └─► completed | failed
 //                 └─► backoff | failed  (could not start)
+//   backoff ─► failed   (the start limit refused the retry: the wall clock stepped back)
 //   any resting or running state ─► stopping ─► stopped   (keel stop, shutdown)
 //   completed | failed | stopped ─► starting               (keel start, keel reset)
 
@@ -17,7 +18,7 @@ export const TRANSITIONS: Readonly<Record<ServiceState, readonly ServiceState[]>
   running: ['ready', 'stopping', 'backoff', 'completed', 'failed', 'stopped'],
   ready: ['stopping', 'backoff', 'completed', 'failed', 'stopped'],
   stopping: ['stopped'],
-  backoff: ['starting', 'stopped'],
+  backoff: ['starting', 'failed', 'stopped'],
   completed: ['starting', 'stopped'],
   failed: ['starting', 'stopped'],
   stopped: ['starting'],

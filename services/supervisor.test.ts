@@ -157,6 +157,42 @@ describe('backoff, limits and resets', () => {
     expect(s.summary()).toMatchObject({ state: 'failed', attempt: 9 });
   });
 
+  it('a start asked for is never held back by the start limit: not a restart after a stop, not a start during a backoff', async () => {
+    const w = supervise(svc('once', 'restart: "no"\nstartLimit: {burst: 2, interval: 1m}') + svc('slow', 'backoff: {initial: 10s, jitter: 0}\nstartLimit: {burst: 1, interval: 1m}'));
+    w.sup.startAll();
+    await settle();
+    const once = w.sup.get('once')!;
+    for (let i = 0; i < 3; i++) await once.restartNow();
+    expect(once.summary()).toMatchObject({ state: 'ready', attempt: 4 });
+    expect(w.engine.of('once')).toHaveLength(4);
+
+    // slow's one start fills its window; it crashes and waits 10 s; keel start 1 s later starts it now.
+    const slow = w.sup.get('slow')!;
+    w.engine.last('slow').exit(exited(1));
+    await settle();
+    await w.clock.advance(1000);
+    await slow.start();
+    await settle();
+    expect(slow.summary()).toMatchObject({ state: 'ready', attempt: 2 });
+    await w.clock.advance(10_000); // the cancelled retry's time: no second run comes of it
+    expect(w.engine.of('slow')).toHaveLength(2);
+  });
+
+  it('a retry the start limit refuses (the wall clock stepped back) fails the service with the hint', async () => {
+    const w = supervise(svc('s', 'backoff: {initial: 20s, jitter: 0}\nstartLimit: {burst: 1, interval: 10s}'));
+    w.sup.startAll();
+    await settle();
+    // The retry is due when the first start has left the window, so the policy allows it ...
+    w.engine.last('s').exit(exited(1));
+    await settle();
+    expect(w.clock.pending()).toEqual([20_000]);
+    // ... then the clock is set back 15 s: at the retry, the first start is 5 s old again.
+    w.clock.step(-15_000);
+    await w.clock.advance(20_000);
+    expect(w.sup.get('s')!.summary()).toMatchObject({ state: 'failed', attempt: 1, reason: 'start limit reached: 1 starts within 10000 ms; "keel reset s" or "keel start s" to try again' });
+    expect(w.engine.of('s')).toHaveLength(1);
+  });
+
   it('on-failure:2 gives up after two restarts', async () => {
     const w = supervise(svc('s', 'restart: on-failure:2\nbackoff: {initial: 10ms, jitter: 0}'));
     w.sup.startAll();

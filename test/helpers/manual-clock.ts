@@ -31,6 +31,12 @@ export class ManualClock implements Clock {
     return [...this.timers.values()].map((t) => t.at - this.t).sort((a, b) => a - b);
   }
 
+  /** Sets the wall clock by `ms` (back when negative), as settimeofday does: a pending timer still fires after the delay it had left. */
+  step(ms: number): void {
+    this.t += ms;
+    for (const timer of this.timers.values()) timer.at += ms;
+  }
+
   /** Moves time forward by `ms`, firing each timer that comes due, in order. */
   async advance(ms: number): Promise<void> {
     const end = this.t + ms;
