@@ -1,49 +1,21 @@
 // A container's stdout and stderr, line by line (line-splitter.ts: bounded
-// lines, linear time), into its log file: each line timestamped and tagged
-// with its stream, written synchronously so nothing is lost if keel must
-// stop, and the last line kept even without a final newline. Every line also
-// goes to the listener (the console, a log ring).
+// lines, linear time), taken in at a bounded pace (output-pacer.ts), into its
+// log file: each line timestamped and tagged with its stream, the lines of
+// each slice written synchronously in one write so nothing is lost if keel
+// must stop, and the last line kept even without a final newline. Every line
+// also goes to the listener (the console, a log ring).
 import { closeSync, fchmodSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { LineListener, StreamName } from './engine.js';
 import { LineSplitter } from './line-splitter.js';
-
-/** The most a container's stream is read per second; a faster writer waits on its full pipe. */
-export const MAX_READ_BYTES_PER_SECOND = 2 ** 20;
-
-/**
- * Reads a stream no faster than MAX_READ_BYTES_PER_SECOND: past it, the
- * stream pauses until the second is over. A container that floods its output
- * then blocks on its own pipe, instead of keel-init spending its CPU and its
- * memory on output nobody can read at that speed.
- */
-class ReadRate {
-  private windowStart = Date.now();
-  private bytes = 0;
-
-  constructor(private readonly stream: Readable) {}
-
-  took(n: number): void {
-    const now = Date.now();
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.bytes = 0;
-    }
-    this.bytes += n;
-    if (this.bytes < MAX_READ_BYTES_PER_SECOND) return;
-    this.stream.pause();
-    setTimeout(() => {
-      this.windowStart = Date.now();
-      this.bytes = 0;
-      if (!this.stream.destroyed) this.stream.resume();
-    }, 1000 - (now - this.windowStart)).unref();
-  }
-}
+import { OutputPacer } from './output-pacer.js';
 
 export class ContainerLog {
   private fd: number | undefined;
   private readonly open = new Set<Readable>();
+  /** The log file's records of the slice being handled, written together when it is done. */
+  private records: string[] = [];
 
   /** @param path the log file, or undefined when the listener keeps the lines (a service's ring) */
   constructor(
@@ -67,16 +39,17 @@ export class ContainerLog {
         this.open.delete(stream);
         return resolve();
       }
+      const pacer = new OutputPacer(stream, (slice) => {
+        lines.write(slice);
+        this.writeRecords();
+      });
       const flush = () => {
+        pacer.finish();
         lines.end();
+        this.writeRecords();
         this.open.delete(stream);
         resolve();
       };
-      const rate = new ReadRate(stream);
-      stream.on('data', (chunk: Buffer) => {
-        lines.write(chunk);
-        rate.took(chunk.length);
-      });
       stream.once('end', flush);
       stream.once('close', () => this.open.has(stream) && flush());
       stream.once('error', () => this.open.has(stream) && flush());
@@ -89,15 +62,21 @@ export class ContainerLog {
   }
 
   private push(stream: StreamName, line: string, continued: boolean): void {
-    if (this.fd !== undefined) {
-      try {
-        // A piece that continues a cut line is marked in the stream column: "stdout+".
-        writeSync(this.fd, `${new Date().toISOString()} ${stream}${continued ? '+' : ''} ${line}\n`);
-      } catch {
-        /* a full disk loses the file copy, not the line the listener gets */
-      }
-    }
+    // A piece that continues a cut line is marked in the stream column: "stdout+".
+    if (this.fd !== undefined) this.records.push(`${new Date().toISOString()} ${stream}${continued ? '+' : ''} ${line}\n`);
     this.onLine?.(stream, line, continued);
+  }
+
+  private writeRecords(): void {
+    if (this.records.length === 0) return;
+    const text = this.records.join('');
+    this.records = [];
+    if (this.fd === undefined) return;
+    try {
+      writeSync(this.fd, text);
+    } catch {
+      /* a full disk loses the file copy, not the lines the listener got */
+    }
   }
 
   close(): void {

@@ -1,0 +1,77 @@
+// The pacer between a container's output and keel-init's line handling: a
+// flood of short lines is taken in slices, with the event loop's other work
+// between them, no faster than the budget, and with every byte handed on in
+// order. A PassThrough stands in for the container's pipe (pause and resume
+// behave as on a socket).
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { firstLines, OutputPacer } from './output-pacer.js';
+
+const newlines = (buf: Buffer) => buf.reduce((n, b) => n + (b === 0x0a ? 1 : 0), 0);
+
+/** Resolves once `done` holds, checked every 10 ms. The stream is not ended: a PassThrough ends even while paused, a socket does not. */
+function until(done: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => (done() ? resolve() : setTimeout(check, 10));
+    check();
+  });
+}
+
+describe('firstLines', () => {
+  it('cuts after the Nth newline, or keeps all of a buffer with fewer', () => {
+    expect(firstLines(Buffer.from('a\nb\nc\n'), 2)).toEqual({ head: Buffer.from('a\nb\n'), lines: 2 });
+    expect(firstLines(Buffer.from('a\nbc'), 5)).toEqual({ head: Buffer.from('a\nbc'), lines: 1 });
+    expect(firstLines(Buffer.from('no newline'), 1)).toEqual({ head: Buffer.from('no newline'), lines: 0 });
+  });
+});
+
+describe('OutputPacer', () => {
+  it('takes a flood of empty lines a slice at a time, within the lines budget, letting the event loop run between slices', async () => {
+    const stream = new PassThrough();
+    const slices: Buffer[] = [];
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const since = performance.now();
+    new OutputPacer(stream, (s) => slices.push(s), { bytesPerSecond: 2 ** 30, linesPerSecond: 2000, linesPerTurn: 100 });
+    stream.write(Buffer.alloc(5000, '\n'));
+    await until(() => Buffer.concat(slices).length === 5000);
+    ticking = false;
+    const elapsed = performance.now() - since;
+    expect(Buffer.concat(slices)).toEqual(Buffer.alloc(5000, '\n'));
+    expect(Math.max(...slices.map(newlines))).toBeLessThanOrEqual(100);
+    // One second's worth (2000) at once, the other 3000 at 2000 a second.
+    expect(elapsed).toBeGreaterThanOrEqual(1400);
+    expect(turns).toBeGreaterThanOrEqual(50);
+  });
+
+  it('keeps to the bytes budget for output without newlines', async () => {
+    const stream = new PassThrough();
+    let taken = 0;
+    const since = performance.now();
+    new OutputPacer(stream, (s) => (taken += s.length), { bytesPerSecond: 100_000, linesPerSecond: 1e9, linesPerTurn: 1000 });
+    for (let i = 0; i < 25; i++) stream.write(Buffer.alloc(10_000, 'x'));
+    await until(() => taken === 250_000);
+    expect(performance.now() - since).toBeGreaterThanOrEqual(1400);
+  });
+
+  it('hands on what it holds back at once when the stream is done', () => {
+    const stream = new PassThrough();
+    const slices: Buffer[] = [];
+    const pacer = new OutputPacer(stream, (s) => slices.push(s), { bytesPerSecond: 2 ** 30, linesPerSecond: 4, linesPerTurn: 5 });
+    stream.write(Buffer.from('1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n'));
+    // PassThrough delivers on the next tick; the first 5 lines are handed on then, the rest wait for budget.
+    return new Promise<void>((resolve) =>
+      setTimeout(() => {
+        expect(slices.map(newlines)).toEqual([5]);
+        pacer.finish();
+        expect(Buffer.concat(slices).toString()).toBe('1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n');
+        resolve();
+      }, 50),
+    );
+  });
+});

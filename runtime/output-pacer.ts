@@ -1,0 +1,136 @@
+// How fast keel-init takes in a container's output. Bytes alone do not
+// bound its work: each line costs a log ring entry, a log file record and
+// perhaps a console line, so a megabyte of empty lines (`yes ''`) is a
+// million of them, seconds of CPU under TCG in one go. The pacer hands
+// the stream's chunks on a slice at a time (at most LINES_PER_TURN lines,
+// then the event loop runs), within a budget of bytes and of lines per
+// second; past either, the stream is paused, and the container waits on
+// its full pipe: its output is slowed, never dropped.
+import type { Readable } from 'node:stream';
+
+/** The most of a container's stream taken in per second, in bytes and in lines. */
+export const MAX_READ_BYTES_PER_SECOND = 2 ** 20;
+export const MAX_READ_LINES_PER_SECOND = 5000;
+/** The most lines handled before the event loop gets its turn (reaping, the API, probes). */
+export const LINES_PER_TURN = 1000;
+
+const NEWLINE = 0x0a;
+
+/** A budget refilled at `perSecond`, holding at most one second's worth; spending may overdraw it. */
+class Allowance {
+  private level: number;
+  private last = performance.now();
+
+  constructor(private readonly perSecond: number) {
+    this.level = perSecond;
+  }
+
+  spend(n: number): void {
+    this.refill();
+    this.level -= n;
+  }
+
+  /** How long until it is no longer overdrawn (0 when it is not). */
+  waitMs(): number {
+    this.refill();
+    return this.level >= 0 ? 0 : Math.ceil((-this.level / this.perSecond) * 1000);
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    this.level = Math.min(this.perSecond, this.level + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+  }
+}
+
+/** The first `maxLines` lines of `buf` (newline included) and how many there are; all of it when it has fewer. */
+export function firstLines(buf: Buffer, maxLines: number): { head: Buffer; lines: number } {
+  let end = 0;
+  let lines = 0;
+  while (lines < maxLines) {
+    const nl = buf.indexOf(NEWLINE, end);
+    if (nl < 0) return { head: buf, lines };
+    end = nl + 1;
+    lines++;
+  }
+  return { head: buf.subarray(0, end), lines };
+}
+
+export interface PaceLimits {
+  bytesPerSecond: number;
+  linesPerSecond: number;
+  linesPerTurn: number;
+}
+
+export const DEFAULT_PACE: PaceLimits = { bytesPerSecond: MAX_READ_BYTES_PER_SECOND, linesPerSecond: MAX_READ_LINES_PER_SECOND, linesPerTurn: LINES_PER_TURN };
+
+export class OutputPacer {
+  /** What was read and not yet handed on: at most what the stream gave since it was paused. */
+  private backlog: Buffer[] = [];
+  private readonly bytes: Allowance;
+  private readonly lines: Allowance;
+  private wake: (() => void) | undefined;
+  /** Lines handed on in this turn of the event loop, from every chunk. */
+  private turnLines = 0;
+
+  constructor(
+    private readonly stream: Readable,
+    private readonly take: (slice: Buffer) => void,
+    private readonly limits: PaceLimits = DEFAULT_PACE,
+  ) {
+    this.bytes = new Allowance(limits.bytesPerSecond);
+    this.lines = new Allowance(limits.linesPerSecond);
+    stream.on('data', (chunk: Buffer) => {
+      this.backlog.push(chunk);
+      if (!this.wake) this.pump();
+    });
+  }
+
+  /** The stream is done (ended, closed, destroyed): what it gave is handed on now, whatever the budget. */
+  finish(): void {
+    this.wake?.();
+    this.wake = undefined;
+    for (const chunk of this.backlog.splice(0)) this.take(chunk);
+  }
+
+  private pump(): void {
+    while (this.backlog.length > 0) {
+      const wait = Math.max(this.bytes.waitMs(), this.lines.waitMs());
+      if (wait > 0) return this.later(wait);
+      const room = this.limits.linesPerTurn - this.turnLines;
+      if (room <= 0) return this.later(0);
+      const chunk = this.backlog[0]!;
+      const { head, lines } = firstLines(chunk, room);
+      if (head.length === chunk.length) this.backlog.shift();
+      else this.backlog[0] = chunk.subarray(head.length);
+      this.bytes.spend(head.length);
+      this.lines.spend(lines);
+      this.countTurn(lines);
+      this.take(head);
+    }
+    if (this.stream.isPaused() && !this.stream.destroyed) this.stream.resume();
+  }
+
+  /** Chunks a resumed stream had buffered come one after another in the same turn: the turn's lines count them all. */
+  private countTurn(lines: number): void {
+    if (lines === 0) return;
+    if (this.turnLines === 0) setImmediate(() => (this.turnLines = 0));
+    this.turnLines += lines;
+  }
+
+  /** Pauses the stream and comes back after `ms` (0: after the event loop's other work). */
+  private later(ms: number): void {
+    this.stream.pause();
+    const resume = () => {
+      this.wake = undefined;
+      this.pump();
+    };
+    if (ms === 0) {
+      const immediate = setImmediate(resume);
+      this.wake = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(resume, ms);
+      this.wake = () => clearTimeout(timer);
+    }
+  }
+}
