@@ -152,6 +152,63 @@ describe('a log line without an end', () => {
   }, 120_000);
 });
 
+describe('a flood of empty lines', () => {
+  /** keel-init's CPU time so far (user and system), in seconds. */
+  const cpuSeconds = (pid: number) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
+
+  it('takes a service\'s lines no faster than its budget, keeping keel-init mostly idle, and loses none of them', async () => {
+    // `yes ''` writes a megabyte of newlines as fast as a pipe takes it: a million lines a second, each a ring
+    // entry and a log file record. Byte budgets alone let all of them in, at a core's worth of keel-init's CPU.
+    keel = startKeel('services:\n' + svc('blank', 'exec yes ""', 'stopSignal: SIGKILL\nlogs: {file: true, maxFileSize: 1GB}'));
+    await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
+    const log = join(keel.dir, 'state/logs/blank.log');
+    const pid = keel.hostPid();
+    await new Promise((r) => setTimeout(r, 1000));
+    const [cpu0, lines0, t0] = [cpuSeconds(pid), readFileSync(log, 'utf8').split('\n').length, performance.now()];
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      expect(keelCliAt(join(keel.dir, 'state'), 'ps').status).toBe(0);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const share = (cpuSeconds(pid) - cpu0) / seconds;
+    const rate = (readFileSync(log, 'utf8').split('\n').length - lines0) / seconds;
+    console.log(`keel-init used ${(share * 100).toFixed(0)} % of a core; ${rate.toFixed(0)} lines a second taken in`);
+    expect(rate).toBeLessThan(6000); // the budget is 5000 a second
+    expect(rate).toBeGreaterThan(1_000);
+    expect(share).toBeLessThan(0.5);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+    // Every line read was recorded whole: only empty stdout lines of the first attempt.
+    const records = readFileSync(log, 'utf8').split('\n');
+    expect(records.pop()).toBe('');
+    expect(records.filter((l) => !/^\S+Z stdout #1 $/.test(l))).toEqual([]);
+  }, 120_000);
+});
+
+describe('an output nobody reads', () => {
+  it('queues at most a megabyte for a stalled stdout, then says how many lines it left out', async () => {
+    const line = 'x'.repeat(200);
+    keel = startKeel(`output: prefixed\nservices:\n${svc('talk', `while :; do yes ${line} | head -n 5000; sleep 0.1; done`, 'stopSignal: SIGKILL')}`);
+    await keel.waitFor(/talk \| x{200}/, 30_000);
+    keel.holdStdout(true);
+    const pid = keel.hostPid();
+    const rss0 = rssMiB(pid);
+    await new Promise((r) => setTimeout(r, 8000)); // at the 1 MiB/s read budget: about 8 MB written meanwhile
+    const grown = rssMiB(pid) - rss0;
+    keel.holdStdout(false);
+    const note = await keel.waitFor(/keel: … \d+ line\(s\) not written here: this output was not read fast enough[^\n]*/, 30_000);
+    console.log(`RSS +${grown.toFixed(1)} MiB while stdout was not read; ${note}`);
+    expect(Number(/… (\d+) line/.exec(note)![1])).toBeGreaterThan(10_000);
+    const afterNote = () => keel!.output().slice(keel!.output().indexOf(note) + note.length);
+    await eventually(() => /talk \| x{200}/.test(afterNote()), 10_000, 'lines of talk after the note');
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 120_000);
+});
+
 describe('a console flood', () => {
   it('shows a burst of an onboot entry\'s lines on the console, counts the rest, and keeps them all in its log', async () => {
     keel = startKeel('onboot:\n' + shellEntry(rootfs, 'chatty', 'i=0; while [ $i -lt 5000 ]; do echo line $i; i=$((i+1)); done'));

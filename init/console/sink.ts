@@ -7,17 +7,43 @@ import type { EventBus, KeelEvent } from '../../events/bus.js';
 
 export type ConsoleWrite = (text: string) => void;
 
-/** Writes to fd 1 (the console in machine mode) and never throws: a closed console must not kill PID 1. */
+/**
+ * The most text a stream may hold that its reader has not taken. Node
+ * queues a pipe's writes in memory while the pipe is full: a container's
+ * init whose stdout nobody reads (a stalled `docker logs`, a log driver
+ * that blocks) would otherwise grow by every line its services write.
+ */
+export const MAX_UNREAD_BYTES = 1 << 20;
+
+/** Lines in `text` (each ends in a newline; a last one without counts too). */
+const lineCount = (text: string) => text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+
+/**
+ * Writes to a stream (keel's stdout or stderr) and never throws: a closed
+ * console must not kill PID 1. Past MAX_UNREAD_BYTES unread, lines are
+ * counted instead of queued, and the count is written once the reader has
+ * caught up; the lines themselves are still in the logs and events.
+ */
 export function consoleWriter(stream: NodeJS.WriteStream = process.stdout): ConsoleWrite {
-  stream.on('error', () => {
-    /* EPIPE/EIO on a console that went away: nothing to tell it */
-  });
-  return (text) => {
+  let dropped = 0;
+  const write = (text: string) => {
     try {
       stream.write(text);
     } catch {
-      /* as above */
+      /* EPIPE/EIO on a console that went away: nothing to tell it */
     }
+  };
+  stream.on('error', () => {
+    /* as above */
+  });
+  stream.on('drain', () => {
+    if (dropped === 0) return;
+    write(`keel: … ${dropped} line(s) not written here: this output was not read fast enough (keel logs and keel events keep them)\n`);
+    dropped = 0;
+  });
+  return (text) => {
+    if (stream.writableLength > MAX_UNREAD_BYTES) dropped += lineCount(text);
+    else write(text);
   };
 }
 

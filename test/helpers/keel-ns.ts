@@ -27,6 +27,8 @@ export interface KeelNs {
   /** Runs a shell command inside keel's PID and mount namespace. */
   exec(command: string, timeoutMs?: number): { status: number | null; stdout: string; stderr: string };
   signal(sig: NodeJS.Signals): void;
+  /** Stops reading keel's stdout (true), as a reader that stalls, or reads it again (false). */
+  holdStdout(hold: boolean): void;
   /** Containers runc still knows about in keel's runc root. */
   runcContainers(): string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -89,6 +91,7 @@ export function startKeel(manifest: string | { path: string }, env: Record<strin
       if (readStat(pid)?.ppid !== child.pid) throw new Error(`keel-init (pid ${pid}) has exited: ${sig} not sent`);
       process.kill(pid, sig);
     },
+    holdStdout: (hold) => void (hold ? child.stdout!.pause() : child.stdout!.resume()),
     runcContainers() {
       const r = spawnSync('runc', ['--root', join(opts.stateDir ?? join(dir, 'state'), 'runc'), 'list', '-q'], { encoding: 'utf8' });
       return r.stdout.split('\n').filter((l) => l !== '');
