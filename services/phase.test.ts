@@ -49,6 +49,22 @@ describe('a phase', () => {
     expect(t.events.map((e) => e.message)).toEqual(expect.arrayContaining(['onboot slow still running after 2000 ms: killing it', expect.stringMatching(/^onboot slow timed out and was killed \(SIGKILL\) in 2000 ms/)]));
   });
 
+  it('a shutdown during onboot stops the running entry (SIGTERM to all its processes) and starts no other, critical or not', async () => {
+    const t = setup(entry('long', 'critical: true') + entry('next') + entry('last'));
+    const abort = new AbortController();
+    const running = runPhase('onboot', t.entries, { ...t.deps, abort: abort.signal });
+    await settle();
+    abort.abort();
+    const result = await running;
+    expect(t.engine.runs.map((r) => r.id)).toEqual(['onboot.long']);
+    expect(t.engine.last('onboot.long').signals).toEqual([{ signal: 'SIGTERM', all: true }]);
+    expect(result.criticalFailure).toBeUndefined();
+    expect(result.results).toHaveLength(1);
+    expect(t.events.map((e) => e.message)).toEqual(
+      expect.arrayContaining(['onboot long is stopped: keel is shutting down (SIGTERM, then SIGKILL after 3000 ms)', 'onboot: not run, keel is shutting down: next, last']),
+    );
+  });
+
   it('stops onboot at a failed critical entry; onshutdown runs every entry whatever fails', async () => {
     const bad = entry('bad', 'critical: true') + entry('after');
     const boot = setup(bad);

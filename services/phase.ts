@@ -1,7 +1,8 @@
 // onboot and onshutdown: containers run one after another, each to
 // completion, each with an optional timeout. A failure is reported with how
 // it ended and the last lines of its log, and the phase goes on, unless the
-// entry is critical (onboot only). Whatever happens, nothing is left behind.
+// entry is critical (onboot only), or keel shuts down (onboot: the running
+// entry is stopped, no other starts). Whatever happens, nothing is left behind.
 import { join } from 'node:path';
 import type { ContainerEntry } from '../model/index.js';
 import { statePaths } from '../model/layout.js';
@@ -24,6 +25,16 @@ export interface PhaseDeps {
   /** The entry has ended: its output, all of it in `logFile`, is complete. */
   onEnd?: (name: string, logFile: string) => void;
   clock?: Clock;
+  /** Aborted when keel shuts down: the running entry is stopped and no other starts (onboot). */
+  abort?: AbortSignal;
+}
+
+/** How long an entry stopped by a shutdown gets between SIGTERM and SIGKILL. */
+export const ABORT_GRACE_MS = 3000;
+
+/** Resolves when `signal` is aborted (at once if it already is). */
+function whenAborted(signal: AbortSignal): Promise<'abort'> {
+  return new Promise((resolve) => (signal.aborted ? resolve('abort') : signal.addEventListener('abort', () => resolve('abort'), { once: true })));
 }
 
 export interface EntryResult extends Outcome {
@@ -60,17 +71,22 @@ export async function runToCompletion(phase: RunPhase, entry: ContainerEntry, de
   const run = await startEntry(id, entry, deps, logFile, tail);
   let outcome: Outcome;
   if (!('done' in run)) outcome = run;
-  else if (entry.timeout === undefined) outcome = await run.done;
   else {
-    const timer = sleepOn(clock)(entry.timeout).then(() => 'timeout' as const);
-    const first = await Promise.race([run.done, timer]);
-    if (first !== 'timeout') outcome = first;
-    else {
+    const ends: Array<Promise<'timeout' | 'abort'>> = [];
+    if (entry.timeout !== undefined) ends.push(sleepOn(clock)(entry.timeout).then(() => 'timeout' as const));
+    if (deps.abort) ends.push(whenAborted(deps.abort));
+    const first = ends.length > 0 ? await Promise.race([run.done, ...ends]) : await run.done;
+    if (first === 'timeout') {
       deps.emit({ kind: `${phase}.timeout`, level: 'warn', message: `${phase} ${entry.name} still running after ${entry.timeout} ms: killing it`, phase, name: entry.name });
       const gone = await stopContainer(run, 'SIGKILL', 0, { all: true, sleep: sleepOn(clock) });
       if (gone) await run.done; // its clean-up, before the next entry
       outcome = { ...(gone ?? abandonedRun()), timedOut: true };
-    }
+    } else if (first === 'abort') {
+      deps.emit({ kind: `${phase}.stopping`, level: 'warn', message: `${phase} ${entry.name} is stopped: keel is shutting down (SIGTERM, then SIGKILL after ${ABORT_GRACE_MS} ms)`, phase, name: entry.name });
+      const gone = await stopContainer(run, 'SIGTERM', ABORT_GRACE_MS, { all: true, sleep: sleepOn(clock) });
+      if (gone) await run.done;
+      outcome = gone ?? abandonedRun();
+    } else outcome = first;
   }
   deps.onEnd?.(entry.name, logFile);
   const result: EntryResult = { ...outcome, name: entry.name, durationMs: clock.now() - started, logTail: [...tail], logFile };
@@ -107,10 +123,15 @@ export async function runPhase(phase: RunPhase, entries: readonly ContainerEntry
   const results: EntryResult[] = [];
   const ids = phaseIds(phase, entries.map((e) => e.name));
   for (const [i, entry] of entries.entries()) {
+    if (deps.abort?.aborted) {
+      const left = entries.slice(i).map((e) => e.name);
+      deps.emit({ kind: `${phase}.skipped`, level: 'warn', message: `${phase}: not run, keel is shutting down: ${left.join(', ')}`, phase, names: left });
+      break;
+    }
     const r = await runToCompletion(phase, entry, deps, ids[i]);
     results.push(r);
     // critical stops boot; at shutdown every onshutdown entry still gets its turn.
-    if (isFailure(r) && entry.critical && phase === 'onboot') return { results, criticalFailure: r };
+    if (isFailure(r) && entry.critical && phase === 'onboot' && !deps.abort?.aborted) return { results, criticalFailure: r };
   }
   return { results };
 }

@@ -236,4 +236,18 @@ describe('onshutdown', () => {
     expect(out).toContain('second | so long');
     expect(keel.runcContainers()).toEqual([]);
   });
+
+  it('a shutdown during onboot stops its entry first, starts no other, then runs onshutdown', async () => {
+    keel = startKeel('onboot:\n' + entry('long', 'echo working; sleep 600') + entry('never', 'echo should not run') + 'onshutdown:\n' + entry('bye', 'echo so long'));
+    await keel.waitFor(/long \| working/, 30_000);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+    const out = keel.output();
+    const order = ['SIGTERM: poweroff', 'onboot long is stopped: keel is shutting down', 'onboot: not run, keel is shutting down: never', 'onshutdown bye exited 0', 'poweroff now'].map((s) => out.indexOf(s));
+    expect(order.every((p) => p >= 0), out).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(out).not.toContain('should not run');
+    expect(out).not.toContain('EMERGENCY');
+    expect(keel.runcContainers()).toEqual([]);
+  });
 });

@@ -63,7 +63,8 @@ function idsByName(manifest: Manifest): Map<string, number> {
 
 export interface Workload {
   supervisor: Supervisor;
-  phaseDeps: PhaseDeps;
+  /** onboot's own: aborted by the first stop hook, so a shutdown during onboot stops its entry and starts no more. */
+  onboot: { deps: PhaseDeps; running: Promise<unknown> };
   /** Where runc was found, if it was; its version is asked once boot is done. */
   runc: string | undefined;
 }
@@ -140,16 +141,28 @@ export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper:
   ctx.supervisor.set(supervisor);
   if (ctx.container && manifest.main !== undefined) endWithMain(supervisor, manifest.main, power);
   // Registered before onboot runs: a shutdown from the emergency state after a failed critical entry still runs onshutdown.
+  // onboot goes first: its running entry is stopped and no other starts, before services and onshutdown.
+  const abortOnboot = new AbortController();
+  const onboot = { deps: { ...phaseDeps, abort: abortOnboot.signal }, running: Promise.resolve() as Promise<unknown> };
+  power.addStopHook({
+    name: 'onboot',
+    run: async () => {
+      abortOnboot.abort();
+      await onboot.running;
+    },
+  });
   power.addStopHook({ name: 'services', run: () => supervisor.stopAll(), pending: () => supervisor.stillRunning() });
   power.addStopHook({ name: 'onshutdown', run: async () => void (await runPhase('onshutdown', manifest.onshutdown, phaseDeps)) });
   await ctx.modules;
   ctx.record.mark('runcReadyMs');
-  return { workload: { supervisor, phaseDeps, runc } };
+  return { workload: { supervisor, onboot, runc } };
 }
 
 export async function onbootStage({ bus, manifest, record, workload }: BootBase & { manifest: Manifest; workload: Workload | undefined }): Promise<object> {
   if (!workload) return {};
-  const onboot = await runPhase('onboot', manifest.onboot, workload.phaseDeps);
+  const running = runPhase('onboot', manifest.onboot, workload.onboot.deps);
+  workload.onboot.running = running;
+  const onboot = await running;
   record.onbootResults(onboot.results);
   const bad = onboot.results.filter(isFailure).length;
   if (manifest.onboot.length > 0) {
