@@ -112,12 +112,22 @@ interface Stdio {
   readEnds: { stdout: number; stderr: number } | undefined;
 }
 
+/** Throws (out of fds: EMFILE) with nothing left open. */
 function openStdio(host: Host, attached: boolean): Stdio {
   if (attached) return { fds: [0, 1, 2], childEnds: [], readEnds: undefined };
-  const devNull = openSync('/dev/null', 'r');
-  const [outR, outW] = host.pipe();
-  const [errR, errW] = host.pipe();
-  return { fds: [devNull, outW, errW], childEnds: [devNull, outW, errW], readEnds: { stdout: outR, stderr: errR } };
+  const opened: number[] = [];
+  try {
+    const devNull = openSync('/dev/null', 'r');
+    opened.push(devNull);
+    const [outR, outW] = host.pipe();
+    opened.push(outR, outW);
+    const [errR, errW] = host.pipe();
+    opened.push(errR, errW);
+    return { fds: [devNull, outW, errW], childEnds: [devNull, outW, errW], readEnds: { stdout: outR, stderr: errR } };
+  } catch (err) {
+    for (const fd of opened) closeSync(fd);
+    throw err;
+  }
 }
 
 export class ProcessEngine implements ContainerEngine<ProcessPlan> {
@@ -130,12 +140,14 @@ export class ProcessEngine implements ContainerEngine<ProcessPlan> {
   async start(plan: ProcessPlan, output: OutputSink): Promise<RunningContainer> {
     const path = resolveCommand(plan);
     const attached = plan.id === this.deps.attached;
-    const cgroup = this.deps.cgroup ? new ProcessCgroup(this.deps.cgroup, plan.id, plan.resources) : undefined;
     const log = new ContainerLog(output.file, output.onLine);
+    let cgroup: ProcessCgroup | undefined;
     let stdio: Stdio | undefined;
     let pid: number;
     const since = performance.now();
+    // Whatever fails (the cgroup, out of fds, the spawn), nothing of this attempt stays open or made: a restart loop under fd pressure must not leak its way deeper.
     try {
+      cgroup = this.deps.cgroup ? new ProcessCgroup(this.deps.cgroup, plan.id, plan.resources) : undefined;
       stdio = openStdio(this.deps.host, attached);
       pid = this.deps.host.spawnProcess({
         path,
