@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,6 +171,33 @@ describe('keel exec NAME [CMD...]', () => {
     const r = await cli(['exec', 'web', 'echo', 'still-here']);
     expect(r.stdout).toContain('still-here');
     expect(k.output()).not.toMatch(/contained an (uncaught exception|unhandled rejection)/);
+  }, 60_000);
+
+  it('holds back a program whose client stops reading, with pipes or a terminal, instead of keel-init growing by its output', async () => {
+    const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${k.hostPid()}/status`, 'utf8'))![1]) / 1024;
+    // A client that upgrades, then reads nothing more, as one suspended with ctrl-z.
+    const stall = (path: string) =>
+      new Promise<Socket>((resolve, reject) => {
+        const req = request({ socketPath: sock(), method: 'POST', path, headers: { connection: 'Upgrade', upgrade: 'tty' } });
+        req.on('upgrade', (_res, s) => {
+          s.pause();
+          resolve(s);
+        });
+        req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+        req.on('error', reject);
+        req.end();
+      });
+    for (const path of ['/v1/services/web/exec?tty=0&cmd=cat&cmd=/dev/zero', '/v1/services/web/exec?cmd=cat&cmd=/dev/zero']) {
+      const before = rssMiB();
+      const s = await stall(path);
+      await new Promise((r) => setTimeout(r, 3000));
+      const grown = rssMiB() - before;
+      s.destroy();
+      // cat /dev/zero writes gigabytes a second: unheld, keel-init grew by hundreds of MiB in these 3 s.
+      expect(grown, path).toBeLessThan(64);
+    }
+    const r = await cli(['exec', 'web', 'echo', 'still-here']);
+    expect(r.stdout).toContain('still-here');
   }, 60_000);
 });
 

@@ -15,6 +15,9 @@ export interface PtySession {
   resize(cols: number, rows: number): void;
   kill(signal?: string): void;
   onData(cb: (data: string) => void): { dispose(): void };
+  /** Stops reading the program's output (it then waits on its full terminal), and reads it again. */
+  pause(): void;
+  resume(): void;
   exited: Promise<PtyExit>;
 }
 
@@ -25,6 +28,8 @@ interface PtyLike {
   write(d: string): void;
   resize(cols: number, rows: number): void;
   kill(signal?: string): void;
+  pause(): void;
+  resume(): void;
 }
 interface PtyModule {
   spawn(file: string, args: string[], opts: { name: string; cols: number; rows: number; cwd: string; env: Record<string, string> }): PtyLike;
@@ -79,6 +84,8 @@ export async function spawnPty(file: string, args: string[], size: { cols: numbe
       }
     },
     onData: (cb) => child.onData(cb),
+    pause: () => child.pause(),
+    resume: () => child.resume(),
     exited,
   };
 }

@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import type { TerminalHost, TermExit, TermSession, TermSize } from '../../api/terminals.js';
 import { ConsolePrompt, execArgs, type TermIO } from './prompt.js';
+import { MAX_UNREAD_BYTES } from './sink.js';
 import { spawnPty } from './pty-session.js';
 
 export interface RemoteDeps {
@@ -33,11 +34,43 @@ class RemoteOutput extends Writable {
     this.columns = size.cols;
     this.rows = size.rows;
   }
+  private dropped = 0;
+
   override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     // Done at once: the socket buffers, and a write still pending here would be lost when the prompt ends the stream.
-    if (this.stream.writable) this.stream.write(chunk.toString().replace(/(?<!\r)\n/g, '\r\n'));
+    // But not without bound: a client that stopped reading (`logs -f` at the prompt, the client suspended) would
+    // grow keel-init by all of it, so past MAX_UNREAD_BYTES the text is counted, and the count said once it reads again.
+    if (!this.stream.writable) return cb();
+    if (this.stream.writableLength > MAX_UNREAD_BYTES) {
+      if (this.dropped++ === 0) this.stream.once('drain', () => this.sayDropped());
+      return cb();
+    }
+    this.stream.write(chunk.toString().replace(/(?<!\r)\n/g, '\r\n'));
     cb();
   }
+
+  private sayDropped(): void {
+    if (this.stream.writable) this.stream.write(`\r\nkeel: … ${this.dropped} write(s) left out here: this terminal was not read fast enough\r\n`);
+    this.dropped = 0;
+  }
+}
+
+/**
+ * Copies a program's output to the client as fast as the client reads it:
+ * while the connection holds more than its buffer, the program's output is
+ * paused, and the program waits on its own pipe or terminal.
+ */
+function forwardOutput(stream: Duplex, pause: () => void, resume: () => void): (d: Buffer | string) => void {
+  let paused = false;
+  return (d) => {
+    if (!stream.writable || stream.write(d) || paused) return;
+    paused = true;
+    pause();
+    stream.once('drain', () => {
+      paused = false;
+      resume();
+    });
+  };
 }
 
 function osSignal(name: NodeJS.Signals): number {
@@ -78,13 +111,19 @@ function execPiped(runcRoot: string, containerId: string, cmd: string[], stream:
   for (const s of [child.stdin, child.stdout, child.stderr]) s.on('error', () => undefined);
   const input = inputEnd(() => child.stdin.end());
   stream.on('data', (d: Buffer) => {
-    if (!child.stdin.writableEnded) child.stdin.write(d);
+    // The client's input waits in the connection while the program is not reading it.
+    if (!child.stdin.writableEnded && !child.stdin.write(d)) {
+      stream.pause();
+      child.stdin.once('drain', () => stream.resume());
+    }
     input.received(d.length);
   });
   stream.on('end', () => child.stdin.end()); // a client that half-closes instead
-  const out = (d: Buffer) => {
-    if (stream.writable) stream.write(d);
+  const both = (f: 'pause' | 'resume') => () => {
+    child.stdout[f]();
+    child.stderr[f]();
   };
+  const out = forwardOutput(stream, both('pause'), both('resume'));
   child.stdout.on('data', out);
   child.stderr.on('data', out);
   stream.on('close', () => child.exitCode === null && child.kill('SIGHUP'));
@@ -150,9 +189,7 @@ async function execPty(runcRoot: string, containerId: string, cmd: string[], str
   });
   // The client went away: the program gets the hangup a closed terminal gives.
   stream.on('close', () => child.kill('SIGHUP'));
-  const out = child.onData((d) => {
-    if (stream.writable) stream.write(d);
-  });
+  const out = child.onData(forwardOutput(stream, () => child.pause(), () => child.resume()));
   const done = child.exited.then((e) => {
     out.dispose();
     stream.end();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serveChannel, type ChannelHost } from '../../pkg/run/channel-host.js';
+import { encodeFrame, FRAME_OPEN } from '../../api/channel-frames.js';
 import { VmChannel, type ChannelIo } from './vm-channel.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-chan-'));
@@ -108,6 +109,52 @@ describe('the control channel', () => {
     client.write('POST /v1/poweroff');
     await new Promise<void>((r) => client.on('close', () => r()));
     expect(answer).toBe('poweroff requested');
+  });
+
+  it('reads an API connection no further ahead than the port takes: a host that stops reading holds it at about a megabyte', async () => {
+    // The port is stalled (its writes do not complete) until `unstall`; the API answers with data as fast as it is read.
+    let unstall: () => void = () => undefined;
+    const stalled = new Promise<void>((r) => (unstall = r));
+    let portBytes = 0;
+    const frames = [encodeFrame(FRAME_OPEN, 1)];
+    const io: ChannelIo = {
+      read: async (buf) => {
+        const f = frames.shift();
+        if (!f) return new Promise<number>(() => undefined); // nothing more from the host
+        f.copy(buf);
+        return f.length;
+      },
+      write: async (buf) => {
+        await stalled;
+        portBytes += buf.length;
+        return buf.length;
+      },
+    };
+    let served = 0;
+    const api = createServer((s) => {
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const more = () => {
+        while (!s.destroyed && served < 64 * 2 ** 20) {
+          served += chunk.length;
+          if (!s.write(chunk)) return void s.once('drain', more);
+        }
+      };
+      more();
+    });
+    const apiPath = join(dir, 'held-guest.sock');
+    await new Promise<void>((r) => api.listen(apiPath, r));
+    const guest = new VmChannel(io, apiPath, () => undefined);
+    closers.push(() => {
+      guest.stop();
+      api.close();
+    });
+    guest.start();
+    await new Promise((r) => setTimeout(r, 1000));
+    // Bounded: the channel's megabyte, a frame over it, and what the kernel's socket buffers hold.
+    expect(served).toBeLessThan(8 * 2 ** 20);
+    unstall();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(portBytes).toBeGreaterThan(8 * 2 ** 20); // it flows again once the port takes it
   });
 });
 

@@ -40,10 +40,17 @@ export function deviceIo(fd: number): ChannelIo {
   };
 }
 
+/** Bytes queued for the port past which the API connections are paused until the port has taken them. */
+const MAX_QUEUED_BYTES = 1 << 20;
+
 export class VmChannel {
   private readonly conns = new Map<number, Socket>();
   private readonly decoder = new FrameDecoder();
   private writing: Promise<void> = Promise.resolve();
+  /** Bytes handed to send() not yet written to the port. */
+  private queued = 0;
+  /** Connections paused because the port is behind: a host that reads slowly (or not at all) must not grow keel-init. */
+  private readonly held = new Set<Socket>();
   private stopped = false;
   private lastSend = 0;
 
@@ -103,7 +110,13 @@ export class VmChannel {
         // Half-open allowed: a client that ends its input still gets the whole answer.
         const sock = connect({ path: this.apiSocket, allowHalfOpen: true });
         this.conns.set(f.id, sock);
-        sock.on('data', (d: Buffer) => this.send(...dataFrames(f.id, d)));
+        sock.on('data', (d: Buffer) => {
+          this.send(...dataFrames(f.id, d));
+          if (this.queued > MAX_QUEUED_BYTES && !this.held.has(sock)) {
+            this.held.add(sock);
+            sock.pause();
+          }
+        });
         sock.on('end', () => {
           if (this.conns.get(f.id) === sock) this.send(encodeFrame(FRAME_EOF, f.id));
         });
@@ -158,9 +171,22 @@ export class VmChannel {
   private send(...frames: Buffer[]): void {
     this.lastSend = Date.now();
     const data = Buffer.concat(frames);
-    this.writing = this.writing.then(() => this.writeAll(data)).catch((err: Error) => {
-      this.emit({ kind: 'channel.error', level: 'debug', message: `control channel write: ${err.message}` });
-    });
+    this.queued += data.length;
+    this.writing = this.writing
+      .then(() => this.writeAll(data))
+      .catch((err: Error) => {
+        this.emit({ kind: 'channel.error', level: 'debug', message: `control channel write: ${err.message}` });
+      })
+      .finally(() => this.sent(data.length));
+  }
+
+  /** The port took `n` bytes: once it has caught up, paused connections are read again. */
+  private sent(n: number): void {
+    this.queued -= n;
+    if (this.queued > MAX_QUEUED_BYTES / 2 || this.held.size === 0) return;
+    const held = [...this.held];
+    this.held.clear();
+    for (const sock of held) if (!sock.destroyed) sock.resume();
   }
 
   private async writeAll(data: Buffer): Promise<void> {
