@@ -108,6 +108,13 @@ export function startHelper(host: Host, path: string, args: readonly string[], a
 }
 
 /**
+ * Node's longest timer is 2^31-1 ms (24.8 days), and a longer one fires at
+ * once: a probe's `timeout: 600h` timed out every run. A helper still running
+ * after 24.8 days is as good as never timed out, so that is the cap.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * The helper's exit; if it runs longer than `timeoutMs`, it is SIGKILLed with
  * every process below it (runtime/process-tree.ts says why its group is not
  * enough) and then its group (what it started that left its tree but stayed
@@ -128,7 +135,7 @@ export async function exitWithin(started: StartedHelper, timeoutMs: number): Pro
     } catch {
       /* the group is gone */
     }
-  }, timeoutMs);
+  }, Math.min(timeoutMs, MAX_TIMER_MS));
   const status = await started.exited.finally(() => {
     ended = true;
     clearTimeout(timer);
@@ -162,6 +169,7 @@ function drained(stream: Socket, into: Capped): Promise<void> {
     stream.once('error', () => resolve());
   });
 }
+
 
 /** How long a helper's output is read after it exited. */
 const OUTPUT_GRACE_MS = 2000;

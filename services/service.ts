@@ -210,6 +210,8 @@ export class Service {
     const outcome = await run.exited;
     const runMs = this.clock.now() - (this.startedAt ?? now);
     if (this.run === run) this.endOfRun();
+    // Normally nothing waits here; after a late exit (an attempt a stop gave up on) a newer attempt may: let it go first.
+    this.releasePrevious();
     this.previous = run;
     this.finish(attempt, now, outcome, runMs);
   }

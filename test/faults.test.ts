@@ -252,8 +252,8 @@ describe('undo on failure', () => {
 });
 
 describe('durations', () => {
-  it('waits as long as a duration says past 2^31 ms: an onboot timeout of 600h does not fire, a stopTimeout of 600h does not SIGKILL', async () => {
-    keel = startKeel('onboot:\n' + shellEntry(rootfs, 'long', 'sleep 1; exit 0', 'timeout: 600h') + 'services:\n' + svc('patient', 'trap "sleep 1; exit 0" TERM; while :; do sleep 0.1; done', 'stopTimeout: 600h'));
+  it('waits as long as a duration says past 2^31 ms: an onboot timeout of 600h does not fire, nor a probe\'s, and a stopTimeout of 600h does not SIGKILL', async () => {
+    keel = startKeel('onboot:\n' + shellEntry(rootfs, 'long', 'sleep 1; exit 0', 'timeout: 600h') + 'services:\n' + svc('patient', 'trap "sleep 1; exit 0" TERM; while :; do sleep 0.1; done', 'stopTimeout: 600h\nready: {exec: [sh, -c, "sleep 0.5"], timeout: 600h}'));
     await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
     expect(keel.output()).toMatch(/onboot long exited 0 in \d+ ms/);
     keel.signal('SIGTERM');
