@@ -5,9 +5,9 @@
 // spellings, the VM as keel --vm NAME inspect shows it, and keel --vm NAME
 // exec on a terminal passing the client's TERM.
 import { get } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import pty from 'node-pty';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/free-port.js';
@@ -130,4 +130,43 @@ describe('keel run with --publish, --data and a prompt on every console', () => 
       vm.stop();
     }
   }, 1_200_000);
+});
+
+/** Pids of the qemu processes of VM `name` (their command line holds the VM's directory). */
+function qemuOf(name: string): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (basename(argv[0] ?? '').startsWith('qemu-system') && argv.some((a) => a.includes(`/vms/${name}/`))) pids.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+describe('keel run and its qemu', () => {
+  it('takes qemu down with it when it is killed, and powers the guest off when its output is closed', async () => {
+    requireDist();
+    writeFileSync(join(dir, 'tied.yml'), 'hostname: tied\n');
+    keelBuild(join(dir, 'tied.yml'), dir);
+    // keel run SIGKILLed (nothing of it runs to stop qemu): qemu gets its parent-death signal.
+    const killed = bootVm(join(dir, 'tied'), join(dir, 'tied-qmp.sock'));
+    await killed.waitFor(/qemu started/, 120_000);
+    expect(qemuOf(killed.name)).toHaveLength(1);
+    killed.signal('SIGKILL');
+    await killed.exited;
+    const end = Date.now() + 10_000;
+    while (qemuOf(killed.name).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    expect(qemuOf(killed.name)).toEqual([]);
+
+    // Its reader gone (EPIPE), keel run presses the power button, again until the guest listens, and ends with it.
+    const closed = bootVm(join(dir, 'tied'), join(dir, 'tied-qmp2.sock'));
+    await closed.waitFor(/keel: keel \S+ starting as pid 1/, 300_000);
+    closed.closeOutput();
+    expect(await closed.exited).toBe(0);
+    expect(closed.screen()).toContain('keel run: its output was closed: powering the guest off');
+    expect(qemuOf(closed.name)).toEqual([]);
+  }, 600_000);
 });

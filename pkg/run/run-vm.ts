@@ -4,7 +4,8 @@
 // its name (vm-dir.ts) so `keel --vm NAME …` reaches keel-init's control API
 // over a virtio-serial port, and says what it is in vm.json.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { archBoot, machineFor, type Arch, type MachineName } from '../image/arch.js';
 import { BuildError } from '../image/kernel.js';
 import { silentProgress, type Progress } from '../image/sources/progress.js';
@@ -20,6 +21,8 @@ import { claimVmDir, releaseVmDir, writeVmInfo, type VmDir } from './vm-dir.js';
 
 /** How long the guest gets to power off after the first ctrl-c/SIGTERM before qemu is stopped. */
 const POWEROFF_WAIT_MS = 60_000;
+/** How often the power button is pressed again until the guest powers off. */
+const POWER_BUTTON_REPEAT_MS = 5000;
 
 /** Everything checked before the VM is claimed: a mistake here leaves nothing behind. */
 async function preflight(image: Image, opts: RunOptions, arch: Arch, progress: Progress): Promise<{ facts: BootFacts; accel: Accel; why: string }> {
@@ -65,7 +68,7 @@ function vmInfo(vm: VmDir, image: Image, opts: RunOptions & { machine: MachineNa
  * qemu's own: on a terminal qemu makes it raw, and ctrl-a x is its.
  */
 function startQemu(arch: Arch, args: string[], progress: Progress, say: (line: string) => void): ChildProcess {
-  const child = spawn(qemuBinary(arch), args, { stdio: ['inherit', 'pipe', 'inherit'] });
+  const child = spawn(...tiedToUs(qemuBinary(arch), args), { stdio: ['inherit', 'pipe', 'inherit'] });
   const started = Date.now();
   progress.step('keel run: qemu started; waiting for the console');
   const ticker = setInterval(() => progress.update(`keel run: qemu started; waiting for the console (${Math.round((Date.now() - started) / 1000)} s)`), 1000);
@@ -76,11 +79,23 @@ function startQemu(arch: Arch, args: string[], progress: Progress, say: (line: s
       clearInterval(ticker);
       progress.done(`keel run: the console speaks after ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
-    process.stdout.write(d);
+    // Once nobody reads keel run's output (`keel run … | head`), qemu's is read and dropped while the guest powers off.
+    if (process.stdout.writable) process.stdout.write(d);
   });
   child.on('exit', () => clearInterval(ticker));
   child.on('error', (err) => say(`keel run: ${err.message}`));
   return child;
+}
+
+/**
+ * qemu as a child that dies with keel run: util-linux's setpriv sets the
+ * parent-death signal and execs it (same pid). Without it, keel run killed
+ * (SIGKILL, an OOM kill) left qemu running with no `keel --vm` to reach it,
+ * since the VM's registration goes with keel run's pid.
+ */
+function tiedToUs(file: string, args: string[]): [string, string[]] {
+  const setpriv = (process.env.PATH ?? '/usr/bin:/bin').split(':').map((d) => join(d, 'setpriv')).find((p) => existsSync(p));
+  return setpriv ? [setpriv, ['--pdeathsig', 'TERM', '--', file, ...args]] : [file, args];
 }
 
 /**
@@ -90,23 +105,35 @@ function startQemu(arch: Arch, args: string[], progress: Progress, say: (line: s
  */
 function stopOnSignals(child: ChildProcess, qmp: string, say: (line: string) => void): void {
   let asked = false;
-  const stop = (sig: NodeJS.Signals) => {
+  const stop = (why: string) => {
     if (asked) {
       child.kill('SIGTERM');
       return;
     }
     asked = true;
-    say(`keel run: ${sig}: powering the guest off (again to stop qemu at once)`);
-    qmpCommand(qmp, 'system_powerdown').catch((err: Error) => {
-      say(`keel run: could not press the power button (${err.message}); stopping qemu`);
-      child.kill('SIGTERM');
-    });
+    say(`keel run: ${why}: powering the guest off (again to stop qemu at once)`);
+    const press = () =>
+      qmpCommand(qmp, 'system_powerdown').catch((err: Error) => {
+        say(`keel run: could not press the power button (${err.message}); stopping qemu`);
+        child.kill('SIGTERM');
+      });
+    void press();
+    // A press before the guest's kernel and keel-init listen for it (early in boot) is lost: press again now and then.
+    const again = setInterval(() => void press(), POWER_BUTTON_REPEAT_MS);
+    child.once('exit', () => clearInterval(again));
     setTimeout(() => {
+      clearInterval(again);
       say(`keel run: the guest did not power off in ${POWEROFF_WAIT_MS / 1000} s; stopping qemu`);
       child.kill('SIGTERM');
     }, POWEROFF_WAIT_MS).unref();
   };
-  for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(sig, stop);
+  for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(sig, () => stop(sig));
+  // The reader of the console went away (EPIPE): as a closed terminal's SIGHUP, in place of the CLI's rule for
+  // EPIPE (exit at once), which would leave the guest to die with qemu. What keel run says goes to stderr.
+  process.stdout.removeAllListeners('error');
+  process.stdout.on('error', () => {
+    if (!asked) stop('its output was closed');
+  });
 }
 
 /** Boots the image with the console on this terminal; resolves with qemu's exit code. `say` prints a line that stays (after clearing progress). */

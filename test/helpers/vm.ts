@@ -17,6 +17,8 @@ export interface Vm {
   signal(sig: NodeJS.Signals): void;
   /** Types on the serial console. */
   type(text: string): void;
+  /** Stops reading keel run's console output and closes it, as `keel run … | head` does once head has its lines. */
+  closeOutput(): void;
   exited: Promise<number | null>;
   stop(): void;
 }
@@ -60,6 +62,7 @@ export function bootVm(image: string, qmpPath: string, qemuArgs: string[] = [], 
     },
     qmp: () => Qmp.open(qmpPath),
     type: (text) => vm.stdin.write(text),
+    closeOutput: () => vm.stdout.destroy(),
     signal: (sig) => vm.kill(sig),
     exited,
     // keel run takes the first SIGTERM as "power off cleanly", the second as "stop qemu now".
