@@ -177,7 +177,20 @@ export const imageLabelSpec = object(imageConfigFields);
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
 /** An image: a path or a reference; never LinuxKit's "@pkg:" source packages, which keel cannot build. */
-export const imageRef = checkedString('an image reference such as alpine:3.20, or a path', (s) => (s === '' ? 'empty' : pkgReferenceProblem(s)));
+export const imageRef = checkedString('an image reference such as alpine:3.20, or a path', (s) => (s === '' ? 'empty' : (pkgReferenceProblem(s) ?? imageTextProblem(s))));
+
+/**
+ * What no image can be, path or reference, said at validation rather than
+ * after a build's work: white space at either end (a paste that took a space
+ * along), or capitals in what can only be a reference (no "/" and not
+ * starting with "."), where repository names are lower case.
+ */
+function imageTextProblem(s: string): string | undefined {
+  if (s.trim() !== s) return `white space at its ${/^\s/.test(s) ? 'start' : 'end'}; remove it`;
+  const repo = s.split(/[:@]/)[0]!;
+  if (!s.includes('/') && !s.startsWith('.') && repo !== repo.toLowerCase()) return `an image reference's name is lower case (${JSON.stringify(repo.toLowerCase())}); a folder here is written ./${s}`;
+  return undefined;
+}
 
 /** Every container entry, whatever its section, has these. */
 export const containerBaseFields = {

@@ -37,6 +37,8 @@ describe('manifest validation', () => {
     ['files:\n  - path: ../etc/x', 'files[0]: path "../etc/x" must not contain ".."'],
     ['files:\n  - path: x\n    metadata: toml', 'files[0].metadata: "toml" is not one of yaml, json'],
     ['files:\n  - path: x\n    metadata: yaml\n    contents: hi', 'files[0]: give only one of contents, source, directory: true, symlink, or metadata'],
+    ['services:\n  - name: a\n    image: "busybox:1 "', 'services[0].image: "busybox:1 ": white space at its end; remove it (expected an image reference such as alpine:3.20, or a path)'],
+    ['services:\n  - name: a\n    image: "Alpine:3.20"', 'services[0].image: "Alpine:3.20": an image reference\'s name is lower case ("alpine"); a folder here is written ./Alpine:3.20 (expected an image reference such as alpine:3.20, or a path)'],
     ['onboot:\n  - name: a\n    image: "@pkg:../pkg/getty"', 'onboot[0].image: "@pkg:../pkg/getty": "@pkg:../pkg/getty" asks LinuxKit to build a package from its source, which keel does not do; build it with "linuxkit pkg build ../pkg/getty" and name the image it makes'],
     ['services:\n  - name: a\n    image: /i\n    dependsOn: [b]\n  - name: b\n    image: /i\n    dependsOn: [{name: a, condition: started}]', 'services: dependency cycle: a -> b -> a'],
     ['services:\n  - name: a\n    image: /i\n    dependsOn: [nope]', 'services: a: dependsOn names "nope", which is not a service in this manifest'],
@@ -126,6 +128,11 @@ describe('LinuxKit manifests', () => {
     const m = parseManifest('console:\n  access: off\nservices:\n  - name: a\n    image: /i\n    devices:\n      - {path: /dev/fuse, type: c, major: 10, minor: 229, mode: 0666}\n', 'keel.yml');
     expect(m.services[0]!.devices?.[0]?.mode).toBe(0o666);
     expect(m.console.access).toBe('off');
+  });
+
+  it('reads a mode written as plain digits as LinuxKit does, in octal: 755 is 0755, not the number 755', () => {
+    const m = parseManifest('files:\n  - {path: etc/a, contents: x, mode: 755}\n  - {path: etc/b, contents: x, mode: 0755}\n  - {path: etc/c, contents: x, mode: "755"}\n  - {path: etc/d, contents: x, mode: 0o755}\n', 'keel.yml');
+    expect(m.files.map((f) => f.mode)).toEqual([0o755, 0o755, 0o755, 0o755]);
   });
 
   it('keeps kernel images, init images and volumes', () => {

@@ -156,7 +156,7 @@ class DataReader {
         continue;
       }
       seen.add(key);
-      const v = this.value(pair.value, [...path, key], depth + 1);
+      const v = key === 'mode' && modeDigits(pair.value) ? { value: modeDigits(pair.value), size: 1 } : this.value(pair.value, [...path, key], depth + 1);
       size += v.size;
       // As JSON.parse does: a key named __proto__ is a field like any other, never the prototype.
       Object.defineProperty(out, key, { value: v.value, enumerable: true, writable: true, configurable: true });
@@ -183,6 +183,17 @@ class DataReader {
     this.problem(node as Node, path, 'a key is a list or a mapping; keys are plain names');
     return undefined;
   }
+}
+
+/**
+ * A file mode written as plain digits (mode: 755), as its text: LinuxKit
+ * reads every mode as an octal string, so 755 means 0755 there, where YAML
+ * alone would make it the number 755 (0o1363). Every field named mode in a
+ * manifest is a file mode.
+ */
+function modeDigits(node: unknown): string | undefined {
+  if (!yaml().isScalar(node) || node.anchor || node.type !== 'PLAIN' || typeof node.value !== 'number') return undefined;
+  return /^[0-7]{3,4}$/.test(node.source ?? '') ? node.source : undefined;
 }
 
 /** Scalars resolve to JSON's kinds under the core schema; anything else (a custom tag's value) is read as text. */

@@ -129,6 +129,9 @@ function report(e: unknown): number {
   if (e instanceof ApiUnreachable) return (err(`keel: ${e.message}`), 3);
   if (e instanceof ManifestError) return (err(e.message), 1);
   if (e instanceof BuildError || e instanceof ApiError) return (err(`keel: ${e.message}`), 1);
+  // A file the system refused (a folder that is not there, a read-only one, a full disk) is not keel's bug: its message names the path and why.
+  const sys = e as NodeJS.ErrnoException;
+  if (sys instanceof Error && typeof sys.code === 'string' && typeof sys.syscall === 'string') return (err(`keel: ${sys.message}`), 1);
   err(`keel: internal error: ${(e as Error).stack ?? String(e)}`);
   return 1;
 }

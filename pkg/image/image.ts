@@ -1,5 +1,5 @@
 // `keel build`: a manifest in, a bootable kernel + initramfs out.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { entriesOf, fieldLocator, LINK_MODULES, linkKind, loadManifest, manifestWarnings, normalizedJson, type Manifest, type ManifestWarning } from '../../model/index.js';
@@ -17,6 +17,7 @@ import { fileEntries } from './files.js';
 import { containerImages, initImages, type ImageContext } from './images.js';
 import { volumeEntries } from './volumes.js';
 import { assertKernelImage, BuildError } from './kernel.js';
+import { checkOutputName, prepareOutputDir } from './output-dir.js';
 import { resolveKernelSource } from './kernel-image.js';
 import { lockedImages, lockPathFor, readLock, writeLock } from './sources/lock.js';
 import { silentProgress, type Progress } from './sources/progress.js';
@@ -222,6 +223,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   checkBootOutputs(bootOutputs, opts);
   checkArchFormats(arch, opts.formats ?? []);
   if (opts.size !== undefined && !bootOutputs.some(isDiskOutput)) throw new BuildError(`--size sizes disks; ask for a disk format too (${BOOT_OUTPUT_NAMES.filter(isDiskOutput).join(', ')})`);
+  if (opts.name !== undefined) checkOutputName(opts.name);
+  prepareOutputDir(opts.outDir);
   const ctx: ImageContext = {
     baseDir,
     manifestFile: manifestPath,
@@ -242,7 +245,6 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   ctx.progress.step(`compressing the initramfs (${entries.length} files, ${compression})`);
   const initrd = await initrdOf(entries, compression, kernel.ucode);
 
-  mkdirSync(opts.outDir, { recursive: true });
   const out = (suffix: string) => join(opts.outDir, `${name}-${suffix}`);
   copyFileSync(kernel.image, out('kernel'));
   writeFileSync(out('initrd.img'), initrd);
