@@ -2,7 +2,17 @@
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 
-export { DEFAULT_SOCKET } from '../model/layout.js';
+import { existsSync } from 'node:fs';
+import { DEFAULT_SOCKET, ownStateDir, statePaths } from '../model/layout.js';
+
+export { DEFAULT_SOCKET };
+
+/** The socket the CLI talks to when none is named: /run/keel's, else the one a container's non-root init keeps in its own folder (init/boot/container-mode.ts). */
+export function defaultSocket(): string {
+  if (existsSync(DEFAULT_SOCKET)) return DEFAULT_SOCKET;
+  const own = statePaths(ownStateDir()).socket;
+  return existsSync(own) ? own : DEFAULT_SOCKET;
+}
 
 export class ApiUnreachable extends Error {
   override name = 'ApiUnreachable';

@@ -68,6 +68,12 @@ export function readBody(req: IncomingMessage): Promise<string> {
 export interface Stream {
   /** Writes, or drops `text` when the client is more than STREAM_BUFFER bytes behind; false when dropped. */
   write(text: string): boolean;
+  /**
+   * Writes what was kept before the request (a log's lines) whole, as fast
+   * as the client reads it, then calls `then`. What write() is given
+   * meanwhile (lines that came since) follows it, in order.
+   */
+  replay(kept: readonly string[], then?: () => void): void;
   /** Runs `f` when the client goes away. */
   onClose(f: () => void): void;
 }
@@ -95,18 +101,39 @@ export function openStream(req: IncomingMessage, res: ServerResponse, contentTyp
     dropped = 0;
   };
   res.on('drain', catchUp);
-  return {
-    write: (s) => {
-      if (res.destroyed) return false;
-      if (res.writableLength > STREAM_BUFFER) {
-        if (dropped++ === 0) behindSince = Date.now();
-        else if (Date.now() - behindSince > STREAM_STALL_MS) res.destroy();
-        return false;
-      }
-      catchUp();
-      res.write(s);
+  /** Lines written during a replay, held until it ends (bounded as the socket's buffer is). */
+  let held: string[] | undefined;
+  let heldBytes = 0;
+  const write = (s: string): boolean => {
+    if (res.destroyed) return false;
+    if (held) {
+      if (heldBytes > STREAM_BUFFER) return (dropped++, false);
+      held.push(s);
+      heldBytes += s.length;
       return true;
-    },
-    onClose: (f) => closers.push(f),
+    }
+    if (res.writableLength > STREAM_BUFFER) {
+      if (dropped++ === 0) behindSince = Date.now();
+      else if (Date.now() - behindSince > STREAM_STALL_MS) res.destroy();
+      return false;
+    }
+    catchUp();
+    res.write(s);
+    return true;
   };
+  const replay = (kept: readonly string[], then?: () => void): void => {
+    held = [];
+    let i = 0;
+    const more = (): void => {
+      // The kept lines are already in memory: they wait for the client, not the other way round.
+      while (i < kept.length && !res.destroyed) if (!res.write(kept[i++]!)) return void res.once('drain', more);
+      const live = held ?? [];
+      held = undefined;
+      heldBytes = 0;
+      for (const s of live) write(s);
+      if (!res.destroyed) then?.();
+    };
+    more();
+  };
+  return { write, replay, onClose: (f) => closers.push(f) };
 }

@@ -72,9 +72,11 @@ function logs(ctx: RouteContext): void {
     return json ? JSON.stringify({ dropped: n, message }) + '\n' : `${new Date().toISOString()} keel ${message}\n`;
   };
   const stream = openStream(ctx.req, ctx.res, json ? 'application/x-ndjson' : 'text/plain; charset=utf-8', notice);
-  for (const l of s.logs.read({ ...(attempt !== undefined ? { attempt } : {}), ...(tail !== undefined ? { tail } : {}) })) stream.write(fmt(l));
-  if (q.get('follow') === '1' && attempt === undefined) stream.onClose(s.logs.follow((l) => stream.write(fmt(l))));
-  else ctx.res.end();
+  const kept = s.logs.read({ ...(attempt !== undefined ? { attempt } : {}), ...(tail !== undefined ? { tail } : {}) }).map(fmt);
+  // Followed from the same moment the kept lines were read: none missed, none twice.
+  const follow = q.get('follow') === '1' && attempt === undefined;
+  if (follow) stream.onClose(s.logs.follow((l) => stream.write(fmt(l))));
+  stream.replay(kept, follow ? undefined : () => ctx.res.end());
 }
 
 function events(ctx: RouteContext): void {
@@ -99,9 +101,11 @@ function events(ctx: RouteContext): void {
     lastId = e.id;
     if (!stream.write(JSON.stringify(e) + '\n')) lost = { from: lost?.from ?? e.id, to: e.id };
   };
-  backlog.forEach(put);
-  if (ctx.query.get('follow') === '1') stream.onClose(ctx.deps.bus.subscribe(put));
-  else ctx.res.end();
+  // The kept events go whole, as fast as the client reads them; those that come meanwhile follow them.
+  lastId = backlog.at(-1)?.id ?? since;
+  const follow = ctx.query.get('follow') === '1';
+  if (follow) stream.onClose(ctx.deps.bus.subscribe(put));
+  stream.replay(backlog.map((e) => JSON.stringify(e) + '\n'), follow ? undefined : () => ctx.res.end());
 }
 
 function terminalOnly(what: string): Route['handle'] {

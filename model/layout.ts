@@ -55,6 +55,12 @@ export function statePaths(stateDir: string): StatePaths {
 /** Where the CLI looks for keel-init when no socket is named. */
 export const DEFAULT_SOCKET = statePaths(DEFAULT_STATE_DIR).socket;
 
+/** A container's init that cannot write DEFAULT_STATE_DIR (it runs as another user than root) keeps its state here, per user. */
+export function ownStateDir(): string {
+  // TMPDIR as os.tmpdir() reads it, without loading node:os before keel-init's first line.
+  return join(process.env.TMPDIR || '/tmp', `keel-${process.getuid?.() ?? 0}`);
+}
+
 /** Instance data, as keel-init writes it at boot for containers to bind (LinuxKit's layout: userdata, provider, JSON as files). */
 export const INSTANCE_CONFIG_DIR = '/run/config';
 

@@ -60,9 +60,15 @@ function extraEnv(extra: ExtraConfig | undefined, user: { uid: number; gid: numb
   });
 }
 
-/** The entry's environment: keel's inherited one, the entry's env over it, keel's additions, then PATH and HOME if still unset. */
-function environment(base: Record<string, string>, entry: ContainerBase, extra: ExtraConfig | undefined, user: User): string[] {
+/**
+ * The entry's environment: keel's inherited one, the entry's env over it,
+ * keel's additions, then PATH if still unset, and HOME: the user's when the
+ * entry switches user (an inherited HOME is keel's user's: Docker sets it
+ * for the image's USER), unless the entry's env gives one.
+ */
+function environment(base: Record<string, string>, entry: ContainerBase, extra: ExtraConfig | undefined, user: User, switched: boolean): string[] {
   const vars = new Map(Object.entries(base));
+  if (switched) vars.delete('HOME');
   for (const e of [...(entry.env ?? []), ...extraEnv(extra, user)]) {
     const eq = e.indexOf('=');
     vars.set(e.slice(0, eq), e.slice(eq + 1));
@@ -73,8 +79,11 @@ function environment(base: Record<string, string>, entry: ContainerBase, extra: 
 }
 
 export function planProcess(id: string, entry: ContainerBase, base: Record<string, string>, extra?: ExtraConfig): ProcessPlan {
-  const user = resolveUser(entry, entry.name);
   const self = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  // No uid, gid or groups given: the process runs as keel does, which in a container is the image's USER
+  // (docker run --user 1000). Switching to root by default failed there: setgroups needs root.
+  const asKeel = entry.uid === undefined && entry.gid === undefined && entry.additionalGids === undefined;
+  const user = resolveUser(asKeel ? self : entry, entry.name);
   const same = user.uid === self.uid && user.gid === self.gid && entry.additionalGids === undefined;
   const rlimits = (entry.rlimits ?? []).map((r): [number, number, number] => [RLIMIT_NUMBERS[r.type]!, r.soft, r.hard]);
   return {
@@ -82,7 +91,7 @@ export function planProcess(id: string, entry: ContainerBase, base: Record<strin
     id,
     name: entry.name,
     argv: entry.command ?? [],
-    env: environment(base, entry, extra, user),
+    env: environment(base, entry, extra, user, !same),
     cwd: entry.cwd ?? '/',
     user: same ? undefined : user,
     ids: { uid: user.uid, gid: user.gid },

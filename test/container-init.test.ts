@@ -3,7 +3,7 @@
 // --privileged): the init image `keel init-image` loads, COPY'd into a
 // busybox image by `docker build`, with a keel.yml of process entries.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pty from 'node-pty';
@@ -63,6 +63,7 @@ function must(...args: string[]): string {
 function buildImage(tag: string, manifest: string | undefined): void {
   const ctx = join(work, tag.replace(/[/:]/g, '-'));
   busyboxRootfs(join(ctx, 'rootfs'));
+  chmodSync(join(ctx, 'rootfs', 'tmp'), 0o1777); // as in any image: anyone's to write
   if (manifest) writeFileSync(join(ctx, 'keel.yml'), manifest);
   writeFileSync(
     join(ctx, 'Dockerfile'),
@@ -113,6 +114,32 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     const missing = docker('run', '--rm', BARE, 'no-such-command');
     expect(missing.status).toBe(127);
     expect(missing.stderr).toContain('no-such-command: command not found');
+  });
+
+  it('docker run --user: the CMD runs as that user, as keel itself does, and keel ps reaches it there', async () => {
+    const r = docker('run', '--rm', '--user', '1000:1000', BARE, 'sh', '-c', 'id -u; id -g');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('1000\n1000\n');
+    expect(r.status).toBe(0);
+    // /run/keel is root's to make: the state (and the control socket) is in /tmp/keel-1000, where keel looks next.
+    const name = `${PREFIX}-user`;
+    docker('rm', '-f', name);
+    containers.push(name);
+    must('run', '-d', '--name', name, '--user', '1000:1000', BARE, 'sleep', '30');
+    let ps = { status: null as number | null, stdout: '', stderr: '' };
+    await eventually(() => (ps = keelIn(name, 'ps')).status === 0, 10_000, () => `keel ps: ${ps.stderr}`);
+    expect(ps.stdout).toMatch(/^cmd +ready /m);
+  });
+
+  it('the CMD writes megabytes to a stdout that Docker reads slower than it is written, losing none', () => {
+    // keel's stdout is the engine's FIFO, which node makes non-blocking for itself: shared with the CMD, its
+    // writes failed with EAGAIN ("I/O error") whenever the engine fell behind. The CMD gets a blocking one of its own.
+    const r = spawnSync('docker', ['run', '--rm', BARE, 'sh', '-c', 'seq 1 300000'], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines.length).toBe(300_001);
+    expect(lines.at(-2)).toBe('300000');
   });
 
   it('docker run -i: the CMD reads the container stdin', () => {

@@ -209,6 +209,24 @@ describe('an output nobody reads', () => {
   }, 120_000);
 });
 
+describe('a long log read at once', () => {
+  it('gives keel logs and keel events every kept line, the newest included, however far past a socket buffer', async () => {
+    const line = 'y'.repeat(100);
+    keel = startKeel('services:\n' + svc('app', `i=0; while [ $i -lt 3000 ]; do echo ${line}; i=$((i+1)); done; echo LAST-LINE; exec sleep 600`, 'stopSignal: SIGKILL'));
+    const state = join(keel.dir, 'state');
+    await eventually(() => keelCliAt(state, 'logs', '-n', '1', 'app').stdout.includes('LAST-LINE'), 30_000, 'the last line kept');
+    const logs = keelCliAt(state, 'logs', 'app').stdout.trimEnd().split('\n');
+    expect(logs).toHaveLength(3001); // 300 KB: it was cut at the first 64 KiB, newest lines lost, nothing said
+    expect(logs.at(-1)).toMatch(/ stdout #1 LAST-LINE$/);
+    const json = keelCliAt(state, 'logs', '--json', 'app').stdout.trimEnd().split('\n');
+    expect(json).toHaveLength(3001);
+    const events = keelCliAt(state, 'events', '--json').stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { kind: string });
+    expect(events.some((e) => e.kind === 'events.lost')).toBe(false);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
 describe('a console flood', () => {
   it('shows a burst of an onboot entry\'s lines on the console, counts the rest, and keeps them all in its log', async () => {
     keel = startKeel('onboot:\n' + shellEntry(rootfs, 'chatty', 'i=0; while [ $i -lt 5000 ]; do echo line $i; i=$((i+1)); done'));

@@ -1,6 +1,6 @@
 // The CLI verbs that talk to a running keel through its control API, run
 // from their table entries (control-specs.ts) by the CLI and the console prompt.
-import { callJson, DEFAULT_SOCKET, streamLines } from '../client.js';
+import { callJson, defaultSocket, streamLines } from '../client.js';
 import { parseVerbArgs, type ParsedArgs } from './args.js';
 import { attach } from './attach.js';
 import { CONTROL_SPECS, controlSpec } from './control-specs.js';
@@ -163,7 +163,7 @@ export async function runControl(verb: string, argv: string[], opts: ControlOpti
     out(verbHelp(spec));
     return 0;
   }
-  const socket = args.string('socket') ?? opts.socket?.() ?? process.env.KEEL_SOCKET ?? DEFAULT_SOCKET;
+  const socket = args.string('socket') ?? opts.socket?.() ?? process.env.KEEL_SOCKET ?? defaultSocket();
   await opts.ready?.(socket);
   if (verb === 'exec' || verb === 'console') return attach(verb, socket, args.positionals);
   const name = args.positionals[0] ?? '';

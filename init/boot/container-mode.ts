@@ -1,8 +1,8 @@
 // Whether keel-init is a container image's init, and that mode's default
 // manifest: decided before the first line, so kept apart from the rest of
 // container.ts (the manifest reader and the supervisor under it load later).
-import { existsSync } from 'node:fs';
-import { IMAGE_MANIFEST } from '../../model/layout.js';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync } from 'node:fs';
+import { DEFAULT_STATE_DIR, IMAGE_MANIFEST, ownStateDir } from '../../model/layout.js';
 import type { InitArgs } from '../core/args.js';
 
 /** Where a container image keeps its keel.yml. */
@@ -16,4 +16,37 @@ export function isContainerInit(isPid1: boolean): boolean {
 /** Without --manifest: /etc/keel/keel.yml, else the manifest.json keel build writes. */
 export function containerDefaults(args: InitArgs): void {
   if (!args.manifestSet && (existsSync(CONTAINER_MANIFEST) || !existsSync(IMAGE_MANIFEST))) args.manifest = CONTAINER_MANIFEST;
+}
+
+/** Why `dir` cannot hold keel's state (made if missing), or undefined when it can: a folder of keel's user, writable. */
+function unusable(dir: string): string | undefined {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    // A folder someone else made there (or a link to one) is not keel's to keep its socket in.
+    if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0)) return 'not a folder of keel\'s user';
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  }
+}
+
+/**
+ * A container's init that cannot write /run/keel (docker run --user 1000:
+ * /run is root's; --read-only) keeps its state (the control socket, the log)
+ * in a folder of its own under the temporary directory instead, where `keel`
+ * in the container looks next. Returns what it did, to be said, if anything.
+ */
+export function containerStateDir(args: InitArgs): { message: string; level: 'info' | 'warn' } | undefined {
+  if (args.stateDir !== DEFAULT_STATE_DIR) return undefined;
+  const why = unusable(args.stateDir);
+  if (why === undefined) return undefined;
+  const own = ownStateDir();
+  const whyNot = unusable(own);
+  if (whyNot !== undefined) {
+    return { level: 'warn', message: `no state folder: ${args.stateDir} (${why}) nor ${own} (${whyNot}); keel ps and keel logs will not reach this keel (docker run --tmpfs /run gives it one)` };
+  }
+  args.stateDir = own;
+  return { level: 'info', message: `state in ${own}, since ${DEFAULT_STATE_DIR} is not writable here (${why})` };
 }

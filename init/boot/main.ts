@@ -16,7 +16,7 @@ import { REBOOT_CMD, sys, type Sys } from '../core/sys.js';
 import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
 import { sayCodeCache } from './code-cache.js';
 import { Console } from './console.js';
-import { containerDefaults, isContainerInit } from './container-mode.js';
+import { containerDefaults, containerStateDir, isContainerInit } from './container-mode.js';
 import type { EarlyBase } from './context.js';
 import { machineStage, watchPowerButtonOnceLoaded } from './machine-stage.js';
 import { BootRecord } from './record.js';
@@ -39,6 +39,7 @@ export function main(argv: readonly string[]): void {
     return;
   }
   if (container) containerDefaults(args);
+  const stateSaid = container ? containerStateDir(args) : undefined;
   const signals = new HeldSignals(container ? CONTAINER_SIGNAL_TABLE : SIGNAL_TABLE);
   const mode = machine ? 'machine' : container ? 'container' : 'namespace';
   // The first line, as early as the floor's /init says its own. The keel-init that the root's copy
@@ -46,12 +47,15 @@ export function main(argv: readonly string[]): void {
   // open (the console stage) are its own.
   const startedAt = Date.now();
   sayStart(bus, mode);
+  if (stateSaid) bus.emit({ kind: 'keel.state', ...stateSaid });
   let s: Sys;
   try {
     s = sys();
   } catch (err) {
     // Without the addon there is no mount, reap or reboot: say why and stay up.
     bus.emit({ kind: 'boot.emergency', level: 'error', message: `EMERGENCY: ${(err as Error).message}` });
+    // Only a machine's PID 1 must not exit (the kernel would panic); a container's init ends, as when its boot cannot go on.
+    if (!machine) process.exit(1);
     setInterval(() => {}, 1 << 30);
     return;
   }

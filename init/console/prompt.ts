@@ -95,6 +95,10 @@ export class ConsolePrompt {
   private suspended = false;
   private child: PtySession | undefined;
   private closed = false;
+  /** Lines that came while a verb ran (typed ahead, or a script piped in): each runs in turn, as a shell's would. */
+  private readonly typedAhead: string[] = [];
+  /** The input ended (ctrl-d, the end of a pipe): the prompt closes once what came before it has run. */
+  private inputEnded = false;
   /** Called once when the prompt closes (exit, ctrl-d, or its stream ended). */
   onClose: (() => void) | undefined;
 
@@ -170,15 +174,17 @@ export class ConsolePrompt {
   private openInterface(): void {
     const rl = readline().createInterface({ input: this.io.input, output: this.io.output, terminal: true, history: this.history, historySize: 200, prompt: 'keel> ' });
     this.rl = rl;
+    this.inputEnded = false;
     // readline re-emits its input's errors (ECONNRESET from a remote client, EIO from a console that went away);
     // unheard, they would be uncaught exceptions in PID 1. The input's end closes the prompt anyway.
     rl.on('error', () => rl.close());
     rl.on('line', (line) => {
-      // A line typed while a verb runs is dropped: ctrl-c first.
-      if (!this.busy) void this.run(line.trim());
+      this.typedAhead.push(line.trim());
+      void this.runTypedAhead();
     });
-    // ctrl-c at the prompt stops a following command; it never reaches PID 1's SIGINT (reboot).
+    // ctrl-c at the prompt stops a following command, and drops what was typed ahead; it never reaches PID 1's SIGINT (reboot).
     rl.on('SIGINT', () => {
+      this.typedAhead.length = 0;
       if (this.stopCurrent) this.stopCurrent();
       else if (!this.busy) {
         rl.write('\n');
@@ -186,9 +192,18 @@ export class ConsolePrompt {
       }
     });
     rl.on('close', () => {
-      if (!this.suspended) this.close();
+      if (this.suspended) return;
+      this.inputEnded = true;
+      if (!this.busy && this.typedAhead.length === 0) this.close();
     });
     rl.prompt();
+  }
+
+  /** Runs the lines that came, one after another; closes the prompt after them if its input has ended. */
+  private async runTypedAhead(): Promise<void> {
+    if (this.busy) return;
+    while (this.typedAhead.length > 0 && !this.closed) await this.run(this.typedAhead.shift()!);
+    if (this.inputEnded && !this.suspended) this.close();
   }
 
   /** The events held since the last summary, summarized; holding goes on while `stillOpen`. */
@@ -220,12 +235,14 @@ export class ConsolePrompt {
   private async run(line: string): Promise<void> {
     const rl = this.rl;
     if (!rl) return;
-    if (line === '') return rl.prompt();
+    if (line === '') return this.inputEnded ? undefined : rl.prompt();
     const [verb, ...args] = splitWords(line);
     this.busy = true;
     const write = (s: string) => this.io.output.write(s.endsWith('\n') ? s : `${s}\n`);
     try {
       if (verb === 'exit' || verb === 'quit') {
+        this.typedAhead.length = 0;
+        this.inputEnded = true;
         rl.close();
         return;
       } else if (verb === 'help' || verb === '?') write(helpText(args[0]));
@@ -247,8 +264,8 @@ export class ConsolePrompt {
       this.stopCurrent = undefined;
       this.busy = false;
     }
-    // A terminal program replaced the readline; prompt on whichever is current.
-    if (this.rl === rl) rl.prompt();
+    // A terminal program replaced the readline; prompt on whichever is current (none once the input has ended).
+    if (this.rl === rl && !this.inputEnded) rl.prompt();
   }
 
   /** A program in a pseudo-terminal, wired to this prompt's terminal until it exits. */

@@ -665,6 +665,34 @@ static void __attribute__((noreturn)) child_fail(int fd, int step) {
   _exit(127);
 }
 
+// A pipe keel passes on from its own parent (its stdout as a container's init: the engine's FIFO) is
+// non-blocking, because node made it so for itself; O_NONBLOCK belongs to the open file description,
+// which the child would share, and a program's writes then fail (EAGAIN, "I/O error") whenever the
+// reader is slower. Such a pipe is opened again through /proc/self/fd, which makes a description of
+// the child's own, and that one is made blocking. Anything else, or any failure, keeps `fd` as it is.
+// Returns the fd the child is to use (close-on-exec; dup'd into place later).
+static int own_blocking_fifo(int fd) {
+  struct stat st;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || !(fl & O_NONBLOCK) || fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return fd;
+  char path[32] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0;
+  for (unsigned v = (unsigned)fd; n == 0 || v > 0; v /= 10) digits[n++] = (char)('0' + v % 10);
+  size_t at = strlen(path);
+  while (n > 0) path[at++] = digits[--n];
+  path[at] = 0;
+  // Opened non-blocking, so a write end whose reader is gone fails (ENXIO) instead of waiting for one.
+  int own = open(path, (fl & O_ACCMODE) | O_NONBLOCK | O_CLOEXEC);
+  if (own < 0) return fd;
+  int ofl = fcntl(own, F_GETFL);
+  if (ofl < 0 || fcntl(own, F_SETFL, ofl & ~O_NONBLOCK) != 0) {
+    close(own);
+    return fd;
+  }
+  return own;
+}
+
 // The child between clone and execve: async-signal-safe calls only.
 static void __attribute__((noreturn)) spawn_child(const spawn_opts_t *s, int errfd) {
   // Node ignores SIGPIPE and handles others; a child starts with every disposition at its default.
@@ -690,6 +718,9 @@ static void __attribute__((noreturn)) spawn_child(const spawn_opts_t *s, int err
   }
   for (int i = 0; i < s->nrlimits; i++)
     if (setrlimit(s->rl_res[i], &s->rl[i]) != 0) child_fail(errfd, S_RLIMIT);
+  // Before the user changes: the pipe is keel's user's to open. (Local: the memory is keel's, shared.)
+  int stdio[3];
+  for (int i = 0; i < 3; i++) stdio[i] = own_blocking_fifo(s->stdio[i]);
   // Raw system calls: glibc's setuid, setgid and setgroups would make every thread of the process change
   // too, and this child shares the memory (and so the thread list) of keel's.
   if (s->change_user) {
@@ -702,7 +733,7 @@ static void __attribute__((noreturn)) spawn_child(const spawn_opts_t *s, int err
   // Each source is copied above 2 first, so one that is itself 0, 1 or 2 cannot be overwritten before it is used.
   int high[3];
   for (int i = 0; i < 3; i++)
-    if ((high[i] = fcntl(s->stdio[i], F_DUPFD_CLOEXEC, 3)) < 0) child_fail(errfd, S_DUP);
+    if ((high[i] = fcntl(stdio[i], F_DUPFD_CLOEXEC, 3)) < 0) child_fail(errfd, S_DUP);
   for (int i = 0; i < 3; i++)
     if (dup2(high[i], i) < 0) child_fail(errfd, S_DUP);
   // Nothing else of keel's crosses the exec (Node opens most fds close-on-exec, but not all it inherited).
