@@ -226,4 +226,15 @@ describe('keel console', () => {
     }
     expect(k.output()).not.toContain('SIGINT');
   }, 60_000);
+
+  it('runs a script piped in line by line, each verb to its end, then closes', async () => {
+    // The lines all come at once: each waits for the verb before it, as a shell's would, and the end of
+    // the input closes the prompt only after them (ps's table once came after the prompt had closed, or never).
+    const r = await cli(['console'], 'ps\nlogs -n 1 once\nexit\nps\n');
+    expect(r.status).toBe(0);
+    const order = [/web +(running|ready) /, /stdout #1 done/, /prompt closed/].map((re) => r.stdout.search(re));
+    expect(order.every((p) => p >= 0), r.stdout).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(r.stdout.match(/web +(running|ready) /g)).toHaveLength(1); // nothing after exit ran
+  }, 60_000);
 });
