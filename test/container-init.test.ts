@@ -239,4 +239,18 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     await eventually(() => logs(name).stdout.includes('got HUP'), 10_000, 'the CMD to get SIGHUP');
     expect(docker('inspect', '-f', '{{.State.Running}}', name).stdout.trim()).toBe('true');
   });
+
+  it('docker stop with a STOPSIGNAL of SIGQUIT (nginx\'s) stops the CMD gracefully through keel', async () => {
+    const name = `${PREFIX}-quit`;
+    docker('rm', '-f', name);
+    containers.push(name);
+    must('run', '-d', '--name', name, '--stop-signal', 'SIGQUIT', BARE, 'sh', '-c', 'trap "echo got QUIT; exit 0" QUIT; echo ready; while :; do sleep 0.1; done');
+    await eventually(() => logs(name).stdout.includes('ready'), 20_000, 'the CMD to start');
+    const started = Date.now();
+    must('stop', '-t', '10', name);
+    // Unforwarded, the kernel dropped the signal at PID 1 and Docker SIGKILLed it 10 s later: 137.
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(logs(name).stdout).toContain('got QUIT');
+    expect(exitCode(name)).toBe(0);
+  });
 });

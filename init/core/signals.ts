@@ -30,6 +30,11 @@ export const CONTAINER_SIGNAL_TABLE: Readonly<Record<string, SignalAction>> = {
   SIGUSR1: 'forward',
   SIGUSR2: 'forward',
   SIGWINCH: 'forward', // a terminal's new size
+  // A graceful stop or a dump for some programs (nginx's STOPSIGNAL, php-fpm, gunicorn; a JVM's thread dump),
+  // and gunicorn's worker count: the kernel drops a signal PID 1 has no handler for, so each is listed.
+  SIGQUIT: 'forward',
+  SIGTTIN: 'forward',
+  SIGTTOU: 'forward',
 };
 
 export function actionFor(signal: string, table: Readonly<Record<string, SignalAction>> = SIGNAL_TABLE): SignalAction | undefined {
