@@ -98,10 +98,22 @@ class RuncRun implements RunningContainer {
     return { code: status.code, signal: status.signal, oomKills: kills, oomKilled: kills > 0 && status.signal === 'SIGKILL', timedOut: false, ...(refused ? { pidsLimitHits: refused } : {}) };
   }
 
+  /**
+   * Each step is tried whatever the one before did, and a failed one is said:
+   * the run's end (`done`) must come either way, or an onboot phase waiting on
+   * it would fail as a whole and lose the entry's outcome.
+   */
   private async cleanUp(): Promise<void> {
-    await this.deleteState();
-    removeCgroup(this.cgroupsPath, this.preexisting);
-    this.bundle.release();
+    const step = async (what: string, f: () => unknown): Promise<void> => {
+      try {
+        await f();
+      } catch (err) {
+        this.deps.warn?.(`${what} of ${this.plan.id} failed: ${(err as Error).message}`);
+      }
+    };
+    await step('removing the runc state', () => this.deleteState());
+    await step('removing the cgroup', () => removeCgroup(this.cgroupsPath, this.preexisting));
+    await step('removing the bundle', () => this.bundle.release());
     this.deferred?.afterCleanUp();
   }
 

@@ -40,9 +40,14 @@ export function relayBelow(previousLoglevel: string): number {
   return Number.isInteger(n) && n >= 0 ? Math.min(n, WARN + 1) : WARN + 1;
 }
 
-/** Reads every record available now; a record the ring overwrote before we read it (EPIPE) is skipped. */
-function drain(fd: number, buf: Buffer, each: (record: string) => void): void {
-  for (;;) {
+/** The most records one poll relays: a flood of kernel messages (a writer to /dev/kmsg that never stops) is read on later polls, not all in one turn of PID 1's loop. */
+const MAX_RECORDS_PER_POLL = 500;
+/** At start-up the records already logged are skipped; a flood then cannot keep keel-init there either. */
+const MAX_RECORDS_SKIPPED = 20_000;
+
+/** Reads the records available now, at most `max`; a record the ring overwrote before we read it (EPIPE) is skipped. */
+function drain(fd: number, buf: Buffer, each: (record: string) => void, max: number): void {
+  for (let read = 0; read < max; read++) {
     let n: number;
     try {
       n = readSync(fd, buf, 0, buf.length, null);
@@ -72,7 +77,7 @@ export function relayKernelLog(bus: EventBus): (() => void) | undefined {
   }
   const buf = Buffer.alloc(8192);
   // Drain first, then lower the level: a line logged in between is relayed twice at worst, never lost.
-  drain(fd, buf, () => {});
+  drain(fd, buf, () => {}, MAX_RECORDS_SKIPPED);
   try {
     writeFileSync(PRINTK, EMERG_ONLY);
   } catch (err) {
@@ -88,7 +93,7 @@ export function relayKernelLog(bus: EventBus): (() => void) | undefined {
     bus.emit({ kind: 'kernel.log', level: r.level < WARN ? 'error' : 'warn', message: `${who}: ${r.text}`, kernelLevel: r.level, facility: r.facility });
   };
   // /dev/kmsg cannot be polled from Node's loop; reading it twice a second costs a few syscalls.
-  const now = () => drain(fd, buf, relay);
+  const now = () => drain(fd, buf, relay, MAX_RECORDS_PER_POLL);
   const timer = setInterval(now, POLL_MS);
   timer.unref();
   bus.emit({ kind: 'console.kmsg', level: 'debug', message: `kernel console loglevel ${previous} -> ${EMERG_ONLY}; keel relays kernel messages below level ${below}`, previous });

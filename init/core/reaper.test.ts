@@ -13,7 +13,7 @@ let reaper: Reaper;
 
 beforeAll(() => {
   trackChildProcesses();
-  reaper = new Reaper(sys(), { sweepMs: 200 });
+  reaper = new Reaper(sys(), { sweepMs: 200, keepUnclaimed: 50 });
   reaper.start();
 });
 afterAll(() => reaper.stop());
@@ -44,6 +44,16 @@ describe('reaper', () => {
     expect(codes).toEqual(Array.from({ length: 40 }, (_, i) => i % 7));
     await until(() => reaper.reapedCount - before >= 300 && zombiesOfOurs().length === 0, 20_000);
     expect(zombiesOfOurs()).toEqual([]);
+  });
+
+  it('keeps an early exit for its late waiter through a flood of other orphans, past the unclaimed limit', async () => {
+    // As a container init that exits before its run has asked for it, while a pid: host entry makes orphans.
+    const { stdout } = await run('sh', ['-c', 'sh -c "exit 5" >/dev/null 2>&1 & echo $!']);
+    const pid = Number(stdout.trim());
+    const before = reaper.reapedCount;
+    await run('sh', ['-c', 'for i in $(seq 200); do (true &); done']); // four times the limit of 50
+    await until(() => reaper.reapedCount - before >= 200, 20_000);
+    expect(await reaper.wait(pid)).toEqual({ pid, code: 5, signal: null });
   });
 
   it('hands an orphan exit status to the one who waits for its pid, even when it asked late', async () => {

@@ -34,6 +34,11 @@ export interface ReaperOptions {
   onReaped?: (status: ExitStatus, claimed: boolean) => void;
 }
 
+/** How long an unclaimed status is kept even past keepUnclaimed. */
+const UNCLAIMED_MIN_AGE_MS = 30_000;
+/** ... up to this many times keepUnclaimed (each a few dozen bytes). */
+const UNCLAIMED_HARD_FACTOR = 16;
+
 export class Reaper {
   private readonly waiters = new Map<number, Waiter[]>();
   /** Statuses nobody waited for yet, with when (performance.now()) they were reaped. */
@@ -141,10 +146,14 @@ export class Reaper {
       for (const w of list) w(status);
     } else {
       this.unclaimed.delete(status.pid); // re-insert so the map stays oldest-first
-      this.unclaimed.set(status.pid, { status, at: performance.now() });
+      const now = performance.now();
+      this.unclaimed.set(status.pid, { status, at: now });
       if (this.unclaimed.size > this.keepUnclaimed) {
-        const oldest = this.unclaimed.keys().next().value;
-        if (oldest !== undefined) this.unclaimed.delete(oldest);
+        // A status reaped moments ago may be a container init's whose run is about to ask for it (its pid
+        // learnt from runc after it had already exited): a flood of orphans must not push it out. So past
+        // the limit only one older than UNCLAIMED_MIN_AGE_MS goes, unless the map is far past the limit.
+        const [oldest, kept] = this.unclaimed.entries().next().value!;
+        if (now - kept.at > UNCLAIMED_MIN_AGE_MS || this.unclaimed.size > this.keepUnclaimed * UNCLAIMED_HARD_FACTOR) this.unclaimed.delete(oldest);
       }
     }
     this.options.onReaped?.(status, list !== undefined);
