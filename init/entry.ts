@@ -1,10 +1,8 @@
 // Bundle entry for dist/keel-init.js: keel, or the worker thread it starts to read a large manifest.
+// First: the thread pool's size must be set before anything starts the pool (core/threadpool.ts).
+import './core/threadpool.js';
 import { main } from './boot/main.js';
 import { MANIFEST_WORKER_ARG } from './boot/worker-mark.js';
-
-// Reading input devices (the power button) holds a thread-pool thread for good;
-// keep the pool large enough that file I/O never waits behind it.
-process.env.UV_THREADPOOL_SIZE ??= '8';
 
 const argv = process.argv.slice(2);
 if (argv.includes(MANIFEST_WORKER_ARG)) {

@@ -108,6 +108,13 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     expect(r.status).toBe(0);
   });
 
+  it('the CMD gets the environment keel was given, not what keel set for itself', () => {
+    const env = docker('run', '--rm', '-e', 'FOO=bar', BARE, 'env').stdout.split('\n');
+    expect(env).toContain('FOO=bar');
+    expect(env.filter((l) => l.startsWith('UV_THREADPOOL_SIZE='))).toEqual([]);
+    expect(docker('run', '--rm', '-e', 'UV_THREADPOOL_SIZE=3', BARE, 'env').stdout.split('\n')).toContain('UV_THREADPOOL_SIZE=3');
+  });
+
   it("the CMD's exit is the container's: its code, 128+N for a signal, 127 when it cannot start", () => {
     expect(docker('run', '--rm', BARE, 'sh', '-c', 'exit 7').status).toBe(7);
     expect(docker('run', '--rm', BARE, 'sh', '-c', 'kill -9 $$').status).toBe(137);
@@ -229,6 +236,13 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     const r = docker('run', '--rm', BARE);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('nothing to run: there is no manifest here and no command');
+    // A manifest with nothing in it says so too, rather than leave the container up and silent.
+    writeFileSync(join(work, 'empty.yml'), '# nothing yet\n');
+    const empty = docker('run', '--rm', '-v', `${join(work, 'empty.yml')}:/etc/keel/keel.yml:ro`, BARE);
+    expect(empty.status).toBe(1);
+    expect(empty.stderr).toContain('nothing to run: this manifest has no onboot, services or onshutdown entries and no command was given');
+    expect(empty.stderr).toContain('keel ends (exit 1)');
+    expect(empty.stderr).not.toContain('keel keeps running');
   });
 
   it('SIGHUP goes to the main service, not to keel', async () => {

@@ -41,7 +41,7 @@ export function prepareBoot({ bus, sys, machine, container, isPid1, args, consol
 
 /** The stages after `load`, in order. The control API and the prompt come before the manifest, so they work in the emergency state too. */
 function bootRest(base: BootBase & MachineModules): Promise<unknown> {
-  const booted = Stages.from(base, stageLog(base.bus, base.record))
+  const booted = Stages.from(base, stageLog(base.bus, base.record, base.container))
     .then('console', consoleStage)
     .then('log', logStage)
     .then('reaper', reaperStage)

@@ -24,7 +24,13 @@ export async function containerManifest(path: string, command: readonly string[]
   if (existsSync(path)) manifest = await readManifest(path);
   else if (command.length > 0) manifest = emptyManifest();
   else throw new ManifestError(path, [{ file: path, field: '', message: `nothing to run: there is no manifest here and no command; COPY a keel.yml to ${CONTAINER_MANIFEST}, or give a command after the image name` }]);
-  if (command.length === 0) return manifest;
+  if (command.length === 0) {
+    // A manifest with nothing in it would leave the container up and silent for good.
+    if (manifest.onboot.length === 0 && manifest.services.length === 0 && manifest.onshutdown.length === 0) {
+      throw new ManifestError(path, [{ file: path, field: '', message: 'nothing to run: this manifest has no onboot, services or onshutdown entries and no command was given; add a service, or give a command after the image name' }]);
+    }
+    return manifest;
+  }
   if (manifest.services.some((s) => s.name === CMD_SERVICE)) {
     throw new ManifestError(path, [{ file: path, field: 'services', message: `a service is named "${CMD_SERVICE}", which is the name of the command given to the container; rename it` }]);
   }

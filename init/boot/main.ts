@@ -101,7 +101,7 @@ function leaveRoot(bus: EventBus, s: Sys): RootLeft | undefined {
  */
 function boot(early: EarlyBase): Promise<unknown> {
   let modules: Promise<void> | undefined;
-  const loaded = Stages.from(early, stageLog(early.bus, early.record))
+  const loaded = Stages.from(early, stageLog(early.bus, early.record, early.container))
     .then('machine', (ctx) => {
       const set = machineStage(ctx);
       modules = set.modules;

@@ -11,6 +11,7 @@ import { delegatedCgroup, type CgroupHome } from '../../runtime/process-cgroup.j
 import { inheritedEnv } from '../../runtime/process-plan.js';
 import { ProcessEngine } from '../../runtime/process-run.js';
 import { commandOf } from '../core/args.js';
+import { givenEnv } from '../core/threadpool.js';
 import { CMD_SERVICE, containerManifest, endWithMain, entryOutput } from './container.js';
 import { describeOutcome, isFailure } from '../../runtime/outcome.js';
 import { Runc, runcVersion } from '../../runtime/runc.js';
@@ -35,8 +36,8 @@ export async function manifestStage({ bus, args, container, main }: BootBase): P
     if (manifest.main !== undefined) main.set(manifest.main);
     return { manifest };
   } catch (err) {
-    if (err instanceof ManifestError) enterEmergency(bus, `the manifest ${args.manifest} is not valid`, err.message.split('\n'));
-    else enterEmergency(bus, `the manifest ${args.manifest} could not be loaded: ${(err as Error).message}`);
+    if (err instanceof ManifestError) enterEmergency(bus, `the manifest ${args.manifest} is not valid`, err.message.split('\n'), container);
+    else enterEmergency(bus, `the manifest ${args.manifest} could not be loaded: ${(err as Error).message}`, [], container);
     return { manifest: undefined };
   }
 }
@@ -82,7 +83,7 @@ function containerEngine(ctx: BootBase & { manifest: Manifest }, host: Host, run
   const { bus, manifest, paths } = ctx;
   const containers = entriesOf(manifest).filter((e) => e.kind === 'container').length;
   if (!runc && containers > 0) {
-    enterEmergency(bus, 'runc was not found in PATH, and the manifest has containers', ['fix: install runc in the image (the runc package on Debian), or run the entries as processes (kind: process)']);
+    enterEmergency(bus, 'runc was not found in PATH, and the manifest has containers', ['fix: install runc in the image (the runc package on Debian), or run the entries as processes (kind: process)'], ctx.container);
     throw new BootStopped();
   }
   if (!runc) {
@@ -129,7 +130,7 @@ export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper:
   const { bus, manifest, paths, power } = ctx;
   const host = runtimeHost(ctx.sys, ctx.reaper);
   const runc = findOnPath('runc');
-  const processes = new ProcessEngine({ host, baseEnv: inheritedEnv(process.env), cgroup: processCgroups(ctx), ...(manifest.main === CMD_SERVICE && ctx.container ? { attached: CMD_SERVICE } : {}) });
+  const processes = new ProcessEngine({ host, baseEnv: inheritedEnv(givenEnv()), cgroup: processCgroups(ctx), ...(manifest.main === CMD_SERVICE && ctx.container ? { attached: CMD_SERVICE } : {}) });
   const engine = new EntryEngine(processes, containerEngine(ctx, host, runc));
   const emit = bus.emit.bind(bus);
   // Entry output is not an event: a container's init writes it to its stdout (per `output`); elsewhere onboot and
@@ -158,7 +159,7 @@ export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper:
   return { workload: { supervisor, onboot, runc } };
 }
 
-export async function onbootStage({ bus, manifest, record, workload }: BootBase & { manifest: Manifest; workload: Workload | undefined }): Promise<object> {
+export async function onbootStage({ bus, manifest, record, workload, container }: BootBase & { manifest: Manifest; workload: Workload | undefined }): Promise<object> {
   if (!workload) return {};
   const running = runPhase('onboot', manifest.onboot, workload.onboot.deps);
   workload.onboot.running = running;
@@ -170,7 +171,7 @@ export async function onbootStage({ bus, manifest, record, workload }: BootBase 
   }
   const f = onboot.criticalFailure;
   if (f) {
-    enterEmergency(bus, `the critical onboot entry ${f.name} failed`, [`it ${describeOutcome(f)}`, ...f.logTail.map((l) => `  | ${l}`), `its log: ${f.logFile}`]);
+    enterEmergency(bus, `the critical onboot entry ${f.name} failed`, [`it ${describeOutcome(f)}`, ...f.logTail.map((l) => `  | ${l}`), `its log: ${f.logFile}`], container);
     throw new BootStopped();
   }
   return {};

@@ -109,9 +109,14 @@ export function writeDockerArchive(entries: readonly CpioEntry[], tag: string, o
 
 /** Writes the init image's archive and loads it into the Docker engine. */
 export function loadInitImage(distDir: string, tag: string, archive?: string): { id: string; layerBytes: number; archive: string } {
-  const out = archive ?? join(mkdtempSync(join(tmpdir(), 'keel-init-image-')), 'keel-init.tar');
-  const written = writeDockerArchive(initImageEntries(distDir), tag, out);
-  run('docker', ['load', '-i', out]);
-  if (!archive) rmSync(out, { force: true });
-  return { ...written, archive: out };
+  // Without --output the archive is a scratch file, gone whether docker load took it or not (it is 90 MB).
+  const scratch = archive ? undefined : mkdtempSync(join(tmpdir(), 'keel-init-image-'));
+  const out = archive ?? join(scratch!, 'keel-init.tar');
+  try {
+    const written = writeDockerArchive(initImageEntries(distDir), tag, out);
+    run('docker', ['load', '-i', out]);
+    return { ...written, archive: out };
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
 }
