@@ -48,6 +48,8 @@ function action(verb: keyof typeof ACTIONS): Route {
     path: `/v1/services/:name/${verb}`,
     async handle(ctx) {
       const s = service(ctx);
+      // A start now would come after the services' stop, and outlive it.
+      if (verb !== 'stop' && ctx.deps.supervisor()?.stopping) throw new HttpError(409, `keel is shutting down: ${s.name} does not ${verb === 'reset' ? 'start' : verb} now`);
       // The operation runs on its own; the reply says it was accepted, and events tell the rest.
       const op = ACTIONS[verb](s);
       if (ctx.query.get('wait') === '1') await op;

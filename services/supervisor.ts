@@ -31,6 +31,11 @@ export class Supervisor {
   /** Services handed to the start queue and not yet started by it. */
   private readonly queued = new Set<string>();
   private shuttingDown = false;
+
+  /** stopAll has begun: nothing is to start again. */
+  get stopping(): boolean {
+    return this.shuttingDown;
+  }
   private launched = false;
   /** When every service had been ready at least once, or had ended without it (see settled). */
   readyAt: number | undefined;

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pty from 'node-pty';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseVerbArgs } from '../api/commands/args.js';
+import { findSpec } from '../pkg/cli/host-specs.js';
 import { DIST, requireDist, startKeel } from './helpers/keel-ns.js';
 import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
 
@@ -100,6 +102,52 @@ describe('help', () => {
 });
 
 describe('arguments', () => {
+  it('reads linuxkit\'s and docker\'s spellings: -mem and -format with one dash, -o=DIR, exec -it, exec NAME -- CMD', () => {
+    // keel run stops at the missing image, after parsing: a misread option would be a usage error (exit 2) first.
+    for (const args of [['-mem', '256'], ['-mem=256'], ['--mem', '256']]) {
+      const r = keel(['run', ...args, join(dir, 'no-such-image')]);
+      expect(r.stderr, args.join(' ')).toMatch(/^keel: no image .*no-such-image: /);
+      expect(r.status).toBe(1);
+    }
+    expect(keel(['run', '-mem', 'lots', join(dir, 'x')]).stderr).toContain('--mem lots: expected');
+    expect(keel(['validate', '-json', join(dir, 'none.yml')]).stdout).toContain('"valid": false');
+    const iso = keel(['run', join(dir, 'missing.iso')]);
+    expect(iso.stderr).toBe(`keel: no image ${join(dir, 'missing.iso')}: there is no such file\n`);
+    expect(iso.status).toBe(1);
+    const backend = keel(['run', 'qemu', join(dir, 'x')]);
+    expect(backend.stderr).toBe('keel run: keel run takes no backend ("qemu"): it boots with qemu; give the image alone, keel run IMAGE; see "keel run --help"\n');
+    expect(backend.status).toBe(2);
+    const vm = keel(['ps', '--vm', 'demo']);
+    expect(vm.stderr).toBe('keel ps: --vm goes before the command: keel --vm NAME ps …; see "keel ps --help"\n');
+    expect(vm.status).toBe(2);
+  });
+
+  it('reads -o=DIR as DIR, not as a folder called "=DIR"', () => {
+    for (const [args, dirName] of [[['build', '-o=out8'], 'out8'], [['build', '-oout9'], 'out9'], [['build', '-o', 'out10'], 'out10']] as const) {
+      expect(parseVerbArgs(findSpec('build')!, [...args, 'x.yml']).string('output'), args.join(' ')).toBe(dirName);
+    }
+    expect(parseVerbArgs(findSpec('logs')!, ['-n=3', 'web']).string('tail')).toBe('3');
+  });
+
+  it('takes exec -it and a "--" before the command as no-ops, with keel running', async () => {
+    const rootfs = busyboxRootfs(join(dir, 'exec-rootfs'));
+    const k = startKeel('services:\n' + shellEntry(rootfs, 'web', 'trap "exit 0" TERM; while :; do sleep 0.2; done'));
+    try {
+      await k.waitFor(/service web (running|ready)/, 30_000);
+      const env = { KEEL_SOCKET: join(k.dir, 'state', 'keel.sock') };
+      for (const args of [['exec', 'web', '--', 'echo', 'hi'], ['exec', '-it', 'web', 'echo', 'hi'], ['exec', '-i', '-t', 'web', '--', 'echo', 'hi']]) {
+        const r = keel(args, { env });
+        expect(r.stdout, args.join(' ')).toBe('hi\n');
+        expect(r.status).toBe(0);
+      }
+      expect(keel(['exec', 'web', 'echo', '--', 'x'], { env }).stdout).toBe('-- x\n'); // a later "--" is the command's
+    } finally {
+      k.signal('SIGTERM');
+      await k.exited;
+      k.cleanup();
+    }
+  }, 60_000);
+
   it('takes values that start with "-" as --opt VALUE and --opt=VALUE alike (--qemu-arg -nic)', () => {
     // The image is missing, so keel run stops there: after parsing, before qemu.
     for (const args of [['--qemu-arg', '-nic', '--qemu-arg', 'none'], ['--qemu-arg=-nic', '--qemu-arg=none']]) {

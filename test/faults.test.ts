@@ -227,6 +227,19 @@ describe('a long log read at once', () => {
   }, 60_000);
 });
 
+describe('a start during shutdown', () => {
+  it('is refused with a reason, not accepted and dropped', async () => {
+    keel = startKeel('services:\n' + svc('slow', 'trap "sleep 3; exit 0" TERM; while :; do sleep 0.1; done') + svc('other', GRACEFUL));
+    await keel.waitFor(/all 2 service\(s\) ready/, 30_000);
+    keel.signal('SIGTERM');
+    await keel.waitFor(/service slow stopping/, 10_000);
+    const r = keelCliAt(join(keel.dir, 'state'), 'restart', 'other');
+    expect(r.stderr).toContain('keel is shutting down: other does not restart now');
+    expect(r.status).toBe(1);
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
 describe('a console flood', () => {
   it('shows a burst of an onboot entry\'s lines on the console, counts the rest, and keeps them all in its log', async () => {
     keel = startKeel('onboot:\n' + shellEntry(rootfs, 'chatty', 'i=0; while [ $i -lt 5000 ]; do echo line $i; i=$((i+1)); done'));

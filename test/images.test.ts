@@ -143,7 +143,7 @@ describe('images from a Docker engine', () => {
     ['no engine at DOCKER_HOST', `services:\n  - name: s\n    image: ${T}/layers:1\n`, { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, /cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock[\s\S]*fix: start it/],
     ['an archive path that does not exist', 'services:\n  - name: s\n    image: ./missing.tar\n', {}, /services\[0\] \(s\): image \.\/missing\.tar: .*missing\.tar does not exist/],
     ['a name the archive does not hold', `services:\n  - name: s\n    image: ./a.tar#${T}/other:1\n`, {}, /no image tagged keel-test-\d+\/other:1 in the archive; it has keel-test-\d+\/layers:1/],
-    ['something that is no reference', 'services:\n  - name: s\n    image: "Not A Ref!"\n', {}, /image "Not A Ref!" is neither an existing path .* nor an image reference/],
+    ['something that is no reference', 'services:\n  - name: s\n    image: "not a ref!"\n', {}, /image "not a ref!" is neither an existing path .* nor an image reference/],
   ])('refuses %s with a clear error', (_what, manifest, env, message) => {
     writeFileSync(join(dir, 'bad.yml'), manifest);
     rmSync(join(dir, 'bad.lock'), { force: true });

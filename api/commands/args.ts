@@ -43,6 +43,7 @@ export class ParsedArgs {
 function findLong(spec: VerbSpec, name: string): OptionSpec {
   const options = allOptions(spec);
   const o = options.find((x) => x.name === name);
+  if (!o && name === 'vm') throw new UsageError('--vm goes before the command: keel --vm NAME ' + spec.name + ' …', spec.name);
   if (!o) throw new UsageError(`unknown option --${name}${suggest(name, options.map((x) => x.name)).replace(/^; did you mean "(.*)"\?$/, ' (did you mean --$1?)')}`, spec.name);
   return o;
 }
@@ -89,6 +90,9 @@ class Scanner {
       this.set(o, words[i + 1]);
       return 2;
     }
+    // -mem 1024, -format=tar: a long option with one dash, as Go's flag package (and so linuxkit) reads them.
+    const single = w.slice(1).split('=')[0]!;
+    if (single.length > 1 && allOptions(this.spec).some((x) => x.name === single)) return this.word([...words.slice(0, i), `-${w}`, ...words.slice(i + 1)], i);
     // -abc: flags a and b, then c, which may take the rest of the word or the next word as its value.
     for (let j = 1; j < w.length; j++) {
       const o = findShort(this.spec, w[j]!);
@@ -96,7 +100,8 @@ class Scanner {
         this.set(o, undefined);
         continue;
       }
-      if (j + 1 < w.length) return (this.set(o, w.slice(j + 1)), 1);
+      // -o=DIR as -oDIR: the "=" is the habit of --output=DIR, not part of the folder's name.
+      if (j + 1 < w.length) return (this.set(o, w.slice(w[j + 1] === '=' ? j + 2 : j + 1)), 1);
       this.set(o, words[i + 1]);
       return 2;
     }
@@ -117,7 +122,10 @@ export function parseVerbArgs(spec: VerbSpec, argv: readonly string[]): ParsedAr
   while (i < argv.length) {
     const w = argv[i]!;
     const rest = spec.restFrom !== undefined && s.positionals.length >= spec.restFrom;
-    if (rest || w === '-' || !w.startsWith('-')) {
+    if (rest && w === '--' && s.positionals.length === spec.restFrom && argv[i - 1] !== '--') {
+      // exec web -- ls -l (kubectl's habit): the "--" that starts the command is not part of it.
+      i++;
+    } else if (rest || w === '-' || !w.startsWith('-')) {
       s.positionals.push(w);
       i++;
     } else if (w === '--') {

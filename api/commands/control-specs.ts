@@ -125,10 +125,13 @@ export const CONTROL_SPECS: readonly VerbSpec[] = [
     min: 1,
     restFrom: 1,
     complete: 'service',
-    options: [],
+    options: [
+      { name: 'interactive', short: 'i', help: "accepted for docker exec's habit: stdin is always passed on" },
+      { name: 'tty', short: 't', help: "accepted for docker exec's habit: a terminal is used whenever stdin is one" },
+    ],
     description:
       "Runs CMD in the service's container, on a terminal of this terminal's size when stdin is one (TERM is passed on), else with plain pipes for scripts. " +
-      "Options go before NAME; everything after it is the command. Exits with the program's status.",
+      "Options go before NAME; everything after it is the command (a \"--\" right after NAME is dropped, as kubectl exec reads it). Exits with the program's status.",
     example: 'keel --vm demo exec web cat /etc/hostname',
     control: true,
   },

@@ -114,6 +114,10 @@ async function dispatch(argv: string[]): Promise<number> {
   const spec = findSpec(command);
   if (!spec) throw unknownCommand(command);
   if (spec.control) return runControl(command, rest);
+  // linuxkit run qemu IMAGE: keel run has one backend, so the habit gets a word rather than "unexpected argument".
+  if (command === 'run' && LINUXKIT_BACKENDS.includes(rest[0] ?? '') && rest.slice(1).some((w) => !w.startsWith('-'))) {
+    throw new UsageError(`keel run takes no backend ("${rest[0]}"): it boots with qemu; give the image alone, keel run IMAGE`, 'run');
+  }
   const args = parseVerbArgs(spec, rest);
   if (args.help) {
     out(verbHelp(spec));
@@ -121,6 +125,9 @@ async function dispatch(argv: string[]): Promise<number> {
   }
   return HOST_RUNS[command]!(args);
 }
+
+/** The backends linuxkit run takes as its first word. */
+const LINUXKIT_BACKENDS = ['qemu', 'hyperkit', 'vbox', 'vmware', 'hyperv', 'gcp', 'aws', 'azure', 'openstack', 'packet', 'equinixmetal', 'scaleway', 'vcenter', 'virtualization'];
 
 /** What went wrong, in one place: the message the user reads, and the exit code docs/cli.md documents. */
 function report(e: unknown): number {

@@ -72,6 +72,8 @@ export function findImage(target: string): Image {
   const initrd = `${base}-initrd.img`;
   const missing = [kernel, initrd].filter((p) => !existsSync(p));
   if (missing.length && existsSync(`${base}.iso`)) return { format: 'iso', name: target, iso: `${base}.iso` };
+  // A name with a file's extension names that file: say it is not there, not what a kernel+initrd pair would be called.
+  if (missing.length && /\.(iso|img|raw|qcow2|vhdx?|vmdk)$/i.test(target)) throw new BuildError(`no image ${target}: there is no such file`);
   if (missing.length) throw new BuildError(`no image ${target}: ${missing.join(' and ')} not found; build it with "keel build" (an ISO would be ${base}.iso; a disk is named by its file, e.g. ${target}-efi.img)`);
   const cmdFile = `${base}-cmdline`;
   const cmdline = existsSync(cmdFile) ? readFileSync(cmdFile, 'utf8').trim() : '';
