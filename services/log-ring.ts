@@ -79,6 +79,12 @@ export class LogRing {
   }
 }
 
+/** Batched files with records queued: written out if the process exits before their turn ends. */
+const QUEUED = new Set<RotatingFile>();
+process.once('exit', () => {
+  for (const f of [...QUEUED]) f.flush();
+});
+
 /** A log file that is renamed to NAME.1 (NAME.1 to NAME.2, …) when it reaches maxSize. */
 export class RotatingFile {
   private fd: number | undefined;
@@ -90,6 +96,7 @@ export class RotatingFile {
     readonly path: string,
     private readonly maxSize: number,
     private readonly keep: number,
+    private readonly batched = false,
   ) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.open();
@@ -103,19 +110,24 @@ export class RotatingFile {
   }
 
   /**
-   * Queues a record; the records of one turn of keel's work (the lines of one
-   * slice of output, up to a thousand) are written together once it is done,
-   * before anything else runs: one write instead of one each, which under a
-   * flood of short lines is most of what a line costs.
+   * Writes a record: at once, or when `batched`, queued with the others of
+   * this turn of keel's work (the lines of one slice of a service's output,
+   * up to a thousand) and written together once it is done, before anything
+   * else runs: one write instead of one each, which under a flood of short
+   * lines is most of what a line costs. A process exit writes what is queued.
    */
   write(text: string): void {
     if (this.closed) return;
     this.queued.push(text);
-    if (this.queued.length === 1) queueMicrotask(() => this.flush());
+    if (!this.batched) return this.flush();
+    if (this.queued.length > 1) return;
+    queueMicrotask(() => this.flush());
+    QUEUED.add(this);
   }
 
   /** Writes what is queued, rotating where a record would take the file past maxSize. */
-  private flush(): void {
+  flush(): void {
+    QUEUED.delete(this);
     const records = this.queued;
     this.queued = [];
     let batch = '';

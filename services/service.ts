@@ -80,7 +80,7 @@ export class Service {
     private readonly deps: ServiceDeps,
   ) {
     this.clock = deps.clock ?? systemClock;
-    const file = entry.logs.file ? new RotatingFile(join(statePaths(deps.stateDir).logs, `${entry.name}.log`), entry.logs.maxFileSize, entry.logs.keepFiles) : undefined;
+    const file = entry.logs.file ? new RotatingFile(join(statePaths(deps.stateDir).logs, `${entry.name}.log`), entry.logs.maxFileSize, entry.logs.keepFiles, true) : undefined;
     this.logs = new LogRing(entry.logs.lines, entry.logs.bytes, file);
   }
 
