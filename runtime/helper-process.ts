@@ -24,6 +24,30 @@ export function whatEnded(r: { code: number | null; signal: NodeJS.Signals | nul
   return r.signal ? `killed by ${r.signal}` : `exited ${r.code ?? 'without a status'}`;
 }
 
+/** A child's stdio as keel gives it: /dev/null in, a pipe each for stdout and stderr; keel reads the read ends. */
+export interface PipedStdio {
+  /** stdin, stdout, stderr for the child, closed in keel once it has them. */
+  childEnds: [number, number, number];
+  readEnds: { stdout: number; stderr: number };
+}
+
+/** Opens a child's piped stdio; throws (out of fds: EMFILE) with nothing left open. */
+export function openPipedStdio(host: Host): PipedStdio {
+  const opened: number[] = [];
+  try {
+    const devNull = openSync('/dev/null', 'r');
+    opened.push(devNull);
+    const [outR, outW] = host.pipe();
+    opened.push(outR, outW);
+    const [errR, errW] = host.pipe();
+    opened.push(errR, errW);
+    return { childEnds: [devNull, outW, errW], readEnds: { stdout: outR, stderr: errR } };
+  } catch (err) {
+    for (const fd of opened) closeSync(fd);
+    throw err;
+  }
+}
+
 /** A helper that is running: its output pipes (read as libuv pipes) and its exit, from the reaper. */
 export interface StartedHelper {
   pid: number;
@@ -72,17 +96,9 @@ export interface RunAs {
  */
 export function startHelper(host: Host, path: string, args: readonly string[], as: RunAs = {}): StartedHelper {
   const since = performance.now();
-  const opened: number[] = [];
-  let readEnds: number[] = [];
+  const stdio = openPipedStdio(host);
   let pid: number;
   try {
-    const devNull = openSync('/dev/null', 'r');
-    opened.push(devNull);
-    const [outR, outW] = host.pipe();
-    opened.push(outR, outW);
-    const [errR, errW] = host.pipe();
-    opened.push(errR, errW);
-    readEnds = [outR, errR];
     pid = host.spawnProcess({
       path,
       argv: [as.argv0 ?? path, ...args],
@@ -91,18 +107,18 @@ export function startHelper(host: Host, path: string, args: readonly string[], a
       ...(as.user ? { user: as.user } : {}),
       rlimits: [],
       noNewPrivileges: false,
-      stdio: [devNull, outW, errW],
+      stdio: stdio.childEnds,
       foreground: false,
     });
   } catch (err) {
-    for (const fd of opened) closeSync(fd);
+    for (const fd of [...stdio.childEnds, stdio.readEnds.stdout, stdio.readEnds.stderr]) closeSync(fd);
     throw err;
   }
-  for (const fd of opened) if (!readEnds.includes(fd)) closeSync(fd);
+  for (const fd of stdio.childEnds) closeSync(fd);
   return {
     pid,
-    stdout: new Socket({ fd: readEnds[0]!, readable: true, writable: false }),
-    stderr: new Socket({ fd: readEnds[1]!, readable: true, writable: false }),
+    stdout: new Socket({ fd: stdio.readEnds.stdout, readable: true, writable: false }),
+    stderr: new Socket({ fd: stdio.readEnds.stderr, readable: true, writable: false }),
     exited: host.waitPid(pid, since),
   };
 }

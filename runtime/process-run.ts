@@ -5,13 +5,13 @@
 // process group (and the cgroup, where one is delegated), as runc's teardown
 // does for a container. start() returns a running process or throws with
 // nothing left behind; `done` settles once nothing of the run remains.
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { isatty } from 'node:tty';
 import { cgroupPids, cgroupStats, oomKills, pidsLimitHits } from './cgroups.js';
 import { ContainerLog } from './container-log.js';
 import type { ContainerEngine, ExecResult, OutputSink, PlanRequest, ResourceStats, RunningContainer } from './engine.js';
-import { runHelper } from './helper-process.js';
+import { openPipedStdio, runHelper } from './helper-process.js';
 import type { Host } from './host.js';
 import type { ExitStatus, Outcome } from './outcome.js';
 import { signalPids } from './pids.js';
@@ -115,19 +115,8 @@ interface Stdio {
 /** Throws (out of fds: EMFILE) with nothing left open. */
 function openStdio(host: Host, attached: boolean): Stdio {
   if (attached) return { fds: [0, 1, 2], childEnds: [], readEnds: undefined };
-  const opened: number[] = [];
-  try {
-    const devNull = openSync('/dev/null', 'r');
-    opened.push(devNull);
-    const [outR, outW] = host.pipe();
-    opened.push(outR, outW);
-    const [errR, errW] = host.pipe();
-    opened.push(errR, errW);
-    return { fds: [devNull, outW, errW], childEnds: [devNull, outW, errW], readEnds: { stdout: outR, stderr: errR } };
-  } catch (err) {
-    for (const fd of opened) closeSync(fd);
-    throw err;
-  }
+  const piped = openPipedStdio(host);
+  return { fds: piped.childEnds, childEnds: piped.childEnds, readEnds: piped.readEnds };
 }
 
 export class ProcessEngine implements ContainerEngine<ProcessPlan> {

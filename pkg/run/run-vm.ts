@@ -4,8 +4,8 @@
 // its name (vm-dir.ts) so `keel --vm NAME …` reaches keel-init's control API
 // over a virtio-serial port, and says what it is in vm.json.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
+import { findOnPath } from '../../runtime/helper-process.js';
 import { archBoot, machineFor, type Arch, type MachineName } from '../image/arch.js';
 import { BuildError } from '../image/kernel.js';
 import { silentProgress, type Progress } from '../image/sources/progress.js';
@@ -94,7 +94,7 @@ function startQemu(arch: Arch, args: string[], progress: Progress, say: (line: s
  * since the VM's registration goes with keel run's pid.
  */
 function tiedToUs(file: string, args: string[]): [string, string[]] {
-  const setpriv = (process.env.PATH ?? '/usr/bin:/bin').split(':').map((d) => join(d, 'setpriv')).find((p) => existsSync(p));
+  const setpriv = findOnPath('setpriv');
   return setpriv ? [setpriv, ['--pdeathsig', 'TERM', '--', file, ...args]] : [file, args];
 }
 
