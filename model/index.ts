@@ -1,4 +1,4 @@
-export { emptyManifest, fieldLocator, loadManifest, parseManifest, readManifestText, normalizedJson, jsonSchema, ManifestError, formatProblem, MANIFEST_FORMAT, MAX_MANIFEST_BYTES, MAX_YAML_BYTES } from './load.js';
+export { emptyManifest, fieldLocator, writtenFields, loadManifest, parseManifest, readManifestText, normalizedJson, jsonSchema, ManifestError, formatProblem, MANIFEST_FORMAT, MAX_MANIFEST_BYTES, MAX_YAML_BYTES } from './load.js';
 export type { ManifestProblem } from './load.js';
 export type { Manifest, FileEntry, KernelSpec, ContainerEntry, ContainerBase, ImageLabel } from './manifest.js';
 export { entriesOf } from './manifest.js';

@@ -34,6 +34,33 @@ describe('YAML anchors and aliases', () => {
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(expected);
   });
+  it('reads merge keys (<<) as LinuxKit does: the mapping\'s own fields first, then the merged in order', () => {
+    const text = [
+      'services:',
+      '  - &base',
+      '    name: a',
+      '    image: /base',
+      '    net: host',
+      '  - <<: *base',
+      '    name: b',
+      '    pid: host',
+      '  - name: c',
+      '    <<: [{image: /other, pid: host}, *base]',
+      '    net: none',
+    ].join('\n');
+    const m = parseManifest(text, 'keel.yml');
+    expect(m.services.map((s) => [s.name, s.image, s.net, s.pid])).toEqual([
+      ['a', '/base', 'host', undefined],
+      ['b', '/base', 'host', 'host'],
+      ['c', '/other', 'none', 'host'],
+    ]);
+    // Quoted, << is a key like any other.
+    expect(problems(`${text}\n  - {name: d, image: /d, "<<": *base}`)).toEqual([expect.stringMatching(/^keel\.yml:12:\d+: services\[3\]\.<<: unknown field/)]);
+  });
+
+  it('refuses a merge key of a plain value, at its place', () => {
+    expect(problems('services:\n  - name: a\n    image: /a\n    <<: 3\n')).toEqual([expect.stringMatching(/^keel\.yml:4:9: services\[0\]\.<<: a merge key \(<<\) takes a mapping/)]);
+  });
 });
 
 describe('YAML structure', () => {

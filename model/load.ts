@@ -191,6 +191,21 @@ export function manifestData(file: string): unknown {
   return Array.isArray(read) ? {} : read.data;
 }
 
+/** The top-level fields a manifest's text sets, for merging several (read after parseManifest accepted it). */
+export function writtenFields(text: string): Set<string> {
+  let data: unknown;
+  try {
+    data = /^\s*\{/.test(text) ? JSON.parse(text) : undefined;
+  } catch {
+    data = undefined;
+  }
+  if (data === undefined) {
+    const read = readYaml(text);
+    data = Array.isArray(read) ? undefined : read.data;
+  }
+  return new Set(data !== null && typeof data === 'object' ? Object.keys(data) : []);
+}
+
 export function loadManifest(file: string): Manifest {
   return parseManifest(readManifestText(file), file);
 }

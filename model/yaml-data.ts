@@ -147,8 +147,13 @@ class DataReader {
   private map(node: YAMLMap, path: Path, depth: number): Sized {
     const out: Record<string, unknown> = {};
     const seen = new Set<string>();
+    const merged: Sized[] = [];
     let size = 1;
     for (const pair of node.items) {
+      if (isMergeKey(pair.key)) {
+        merged.push(...this.mergeSources(pair.value, [...path, '<<'], depth + 1));
+        continue;
+      }
       const key = this.key(pair.key, path);
       if (key === undefined) continue;
       if (seen.has(key)) {
@@ -158,10 +163,33 @@ class DataReader {
       seen.add(key);
       const v = key === 'mode' && modeDigits(pair.value) ? { value: modeDigits(pair.value), size: 1 } : this.value(pair.value, [...path, key], depth + 1);
       size += v.size;
-      // As JSON.parse does: a key named __proto__ is a field like any other, never the prototype.
-      Object.defineProperty(out, key, { value: v.value, enumerable: true, writable: true, configurable: true });
+      setField(out, key, v.value);
+    }
+    // A merge key's fields come under the mapping's own, whatever the order written; of
+    // several merged mappings, the first that has a field gives it (YAML 1.1's merge type,
+    // which LinuxKit's Go reader follows).
+    for (const m of merged) {
+      size += m.size;
+      for (const [key, value] of Object.entries(m.value as Record<string, unknown>)) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        setField(out, key, value);
+      }
     }
     return { value: out, size };
+  }
+
+  /** The mappings a merge key names: one mapping, or a list of them, each written out or an alias. */
+  private mergeSources(node: unknown, path: Path, depth: number): Sized[] {
+    const items = yaml().isSeq(node) ? node.items : [node];
+    const out: Sized[] = [];
+    items.forEach((item, i) => {
+      const at = yaml().isSeq(node) ? [...path, i] : path;
+      const v = this.value(item, at, depth);
+      if (v.value !== null && typeof v.value === 'object' && !Array.isArray(v.value)) out.push(v);
+      else this.problem(item as Node, at, 'a merge key (<<) takes a mapping or a list of mappings, often an alias such as <<: *defaults');
+    });
+    return out;
   }
 
   private seq(node: YAMLSeq, path: Path, depth: number): Sized {
@@ -183,6 +211,16 @@ class DataReader {
     this.problem(node as Node, path, 'a key is a list or a mapping; keys are plain names');
     return undefined;
   }
+}
+
+/** `<<` written plain (not quoted): YAML 1.1's merge key. */
+function isMergeKey(node: unknown): boolean {
+  return yaml().isScalar(node) && node.type === 'PLAIN' && node.source === '<<';
+}
+
+/** As JSON.parse does: a key named __proto__ is a field like any other, never the prototype. */
+function setField(out: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**

@@ -96,4 +96,15 @@ files:
     expect(where(['services', 2, 'image'])).toBe(`${more}:5:12`);
     expect(where(['onboot', 0, 'image'])).toBe(`${base}:8:24`);
   });
+
+  it('merges files that use many aliases and merge keys, as a single file would read them', () => {
+    const lines = ['kernel:', '  cmdline: ""', 'onboot:', '  - &first {name: o0, image: ./rootfs, env: &e [A=1, B=2, C=3, D=4, E=5]}'];
+    for (let i = 1; i < 300; i++) lines.push(`  - {name: o${i}, image: ./rootfs, env: *e}`);
+    lines.push('services:', '  - <<: *first', '    name: web');
+    const many = file('many.yml', `${lines.join('\n')}\n`);
+    const m = mergeManifests([base, many].map(readManifestText));
+    expect(m.kernel?.cmdline).toBe('console=ttyS0');
+    expect(m.onboot).toHaveLength(301);
+    expect(m.services.map((c) => [c.name, c.env?.length])).toEqual([['db', undefined], ['web', 5]]);
+  });
 });

@@ -10,8 +10,8 @@
 // that file's own folder.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isNode, LineCounter, parse, parseDocument } from 'yaml';
-import { fieldLocator, ManifestError, parseManifest, type Manifest, type ManifestProblem } from '../../model/index.js';
+import { isNode, LineCounter, parseDocument } from 'yaml';
+import { fieldLocator, ManifestError, parseManifest, writtenFields, type Manifest, type ManifestProblem } from '../../model/index.js';
 import type { Path } from '../../model/schema.js';
 import { looksLikePath } from './sources/resolve.js';
 
@@ -113,9 +113,9 @@ export function mergeManifests(texts: readonly ManifestText[]): Manifest {
   const problems: ManifestProblem[] = [];
   for (const t of texts) {
     try {
-      const raw: unknown = parse(t.text);
-      const keys = new Set(raw && typeof raw === 'object' ? Object.keys(raw) : []);
-      parsed.push({ t, m: anchored(parseManifest(t.text, t.file), t.dir), keys });
+      // Validated first: the fields are then read by keel's own YAML reader, which an alias bomb cannot stall.
+      const m = anchored(parseManifest(t.text, t.file), t.dir);
+      parsed.push({ t, m, keys: writtenFields(t.text) });
     } catch (err) {
       if (err instanceof ManifestError) problems.push(...err.problems);
       else throw err;
