@@ -4,7 +4,7 @@
 // that reaches the process group, sd_notify readiness as a non-root user,
 // logs --previous, and the warning where no cgroup is delegated.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +76,27 @@ describe('process entries under keel-init', () => {
     await eventually(() => logLines(keel!, 'after').includes('started'), 10_000, 'the dependent to start');
     expect(inspect(keel, 'slow')).toMatchObject({ state: 'ready', status: 'serving' });
   });
+
+  it('a flood of sd_notify datagrams leaves keel-init small and others\' READY=1 on time, and loses none: the last STATUS= is kept', async () => {
+    keel = startKeel(
+      'services:\n' +
+        proc('flood', `for i in 1 2 3 4; do ${notifyBin} --flood 50000 3900 & done; wait; sleep 1000`, 'notify: true') +
+        proc('calm', `sleep 1; ${notifyBin} READY=1 STATUS=calm; sleep 1000`, 'notify: true'),
+    );
+    const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${keel!.hostPid()}/status`, 'utf8'))![1]) / 1024;
+    await keel.waitFor(/service flood running/);
+    const before = rssMiB();
+    let most = before;
+    const sampler = setInterval(() => (most = Math.max(most, rssMiB())), 50);
+    try {
+      await keel.waitFor(/service calm ready \(READY=1\)/, 20_000);
+      await eventually(() => inspect(keel!, 'flood').status === 'done', 60_000, 'the flood\'s last STATUS=');
+    } finally {
+      clearInterval(sampler);
+    }
+    console.log(`keel-init RSS ${before.toFixed(1)} MiB before 200,000 notify datagrams of 4 KB from 4 senders, at most ${most.toFixed(1)} MiB during them`);
+    expect(most - before).toBeLessThan(16);
+  }, 90_000);
 
   it('logs --previous shows the run before the current one', async () => {
     const marker = join(fixtures, `ran-${Date.now()}`);

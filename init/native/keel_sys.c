@@ -406,7 +406,16 @@ static napi_value js_interface_up(napi_env env, napi_callback_info info) {
 // One AF_UNIX datagram socket per service that asks for notify; one thread
 // waits on all of them with epoll and hands each datagram to JavaScript
 // through a thread-safe function. Node has no unix datagram sockets.
+//
+// Bounded: the thread-safe function's queue holds at most NOTIFY_QUEUED
+// messages, and the thread waits while it is full, so a service that floods
+// its socket fills the kernel's socket buffer (and then blocks or gets
+// EAGAIN) instead of keel-init's heap. The thread reads at most
+// NOTIFY_TURN datagrams from one socket before the others' turn, so one
+// flood does not hold back the rest.
 #define MAX_NOTIFY 1024
+#define NOTIFY_QUEUED 256
+#define NOTIFY_TURN 32
 typedef struct {
   int id;
   size_t len;
@@ -418,6 +427,11 @@ static int notify_fds[MAX_NOTIFY];
 static pthread_t notify_thread;
 static napi_threadsafe_function notify_tsfn;
 static int notify_started = 0;
+// Held around a socket's read and its close: without it, a close (and another open
+// taking the same fd number) between the thread's look-up and its recv would read
+// some other descriptor. Never held while waiting on the queue, which the closing
+// JavaScript thread drains.
+static pthread_mutex_t notify_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void notify_call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)context;
@@ -445,15 +459,21 @@ static void *notify_loop(void *arg) {
     for (int i = 0; i < n; i++) {
       int id = (int)evs[i].data.u32;
       if (id < 0 || id >= MAX_NOTIFY || notify_fds[id] < 0) continue;
-      for (;;) {
-        ssize_t r = recv(notify_fds[id], buf, sizeof buf, MSG_DONTWAIT);
+      for (int turn = 0; turn < NOTIFY_TURN; turn++) {
+        pthread_mutex_lock(&notify_lock);
+        ssize_t r = notify_fds[id] < 0 ? -1 : recv(notify_fds[id], buf, sizeof buf, MSG_DONTWAIT);
+        pthread_mutex_unlock(&notify_lock);
         if (r < 0) break;
         notify_msg_t *m = malloc(sizeof *m + (size_t)r + 1);
+        if (m == NULL) continue; // the datagram is dropped; the service may send it again
         m->id = id;
         m->len = (size_t)r;
         memcpy(m->buf, buf, (size_t)r);
         m->buf[r] = 0;
-        napi_call_threadsafe_function(notify_tsfn, m, napi_tsfn_blocking);
+        if (napi_call_threadsafe_function(notify_tsfn, m, napi_tsfn_blocking) != napi_ok) {
+          free(m);
+          return NULL; // closing: node is ending
+        }
       }
     }
   }
@@ -469,7 +489,7 @@ static napi_value js_notify_start(napi_env env, napi_callback_info info) {
   notify_epoll = epoll_create1(EPOLL_CLOEXEC);
   if (notify_epoll < 0) return throw_errno(env, "epoll_create1", NULL, errno);
   napi_create_string_utf8(env, "keel-notify", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, NULL, notify_call_js, &notify_tsfn) != napi_ok) {
+  if (napi_create_threadsafe_function(env, argv[0], NULL, name, NOTIFY_QUEUED, 1, NULL, NULL, NULL, notify_call_js, &notify_tsfn) != napi_ok) {
     napi_throw_error(env, NULL, "keel_sys: cannot create the notify callback");
     return NULL;
   }
@@ -510,11 +530,15 @@ static napi_value js_notify_open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "bind", path, err);
   }
   chmod(path, 0666);
+  pthread_mutex_lock(&notify_lock);
   notify_fds[id] = fd;
+  pthread_mutex_unlock(&notify_lock);
   struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
   if (epoll_ctl(notify_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int err = errno;
+    pthread_mutex_lock(&notify_lock);
     notify_fds[id] = -1;
+    pthread_mutex_unlock(&notify_lock);
     close(fd);
     return throw_errno(env, "epoll_ctl", path, err);
   }
@@ -527,11 +551,15 @@ static napi_value js_notify_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int64_t id;
   if (get_args(env, info, 1, argv) || get_i64(env, argv[0], &id)) return NULL;
-  if (id < 0 || id >= MAX_NOTIFY || notify_fds[id] < 0) return undefined(env);
+  if (id < 0 || id >= MAX_NOTIFY) return undefined(env);
+  pthread_mutex_lock(&notify_lock);
   int fd = notify_fds[id];
-  epoll_ctl(notify_epoll, EPOLL_CTL_DEL, fd, NULL);
-  notify_fds[id] = -1;
-  close(fd);
+  if (fd >= 0) {
+    epoll_ctl(notify_epoll, EPOLL_CTL_DEL, fd, NULL);
+    notify_fds[id] = -1;
+    close(fd);
+  }
+  pthread_mutex_unlock(&notify_lock);
   return undefined(env);
 }
 
