@@ -94,6 +94,23 @@ describe('keel exec NAME [CMD...]', () => {
     expect(seven.status).toBe(7);
   }, 60_000);
 
+  it('ends 127 for a program not found and 126 for one that cannot run, as a shell and docker exec do', async () => {
+    const missing = await cli(['exec', 'web', 'nosuch-program']);
+    expect(missing.stdout).toMatch(/nosuch-program.*executable file not found/);
+    expect(missing.status).toBe(127);
+    expect((await cli(['exec', 'web', '/no/such/file'])).status).toBe(127);
+    expect((await cli(['exec', 'web', '/etc'])).status).toBe(126);
+    // A program that did start and ended 255 keeps its own status, whatever it wrote.
+    const own = await cli(['exec', 'web', 'sh', '-c', 'echo "permission denied" >&2; exit 255']);
+    expect(own.status).toBe(255);
+    const onTerminal = cliOnPty(['exec', 'web', 'nosuch-program'], 80, 24);
+    try {
+      expect(await onTerminal.exited).toBe(127);
+    } finally {
+      onTerminal.term.kill('SIGKILL');
+    }
+  }, 60_000);
+
   it('gives a terminal of the caller\'s size and TERM that follows a resize, with ctrl-c for the remote job', async () => {
     const c = cliOnPty(['exec', 'web', 'sh'], 100, 30, 'screen-256color');
     try {

@@ -9,7 +9,8 @@ import { constants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import type { TerminalHost, TermExit, TermSession, TermSize } from '../../api/terminals.js';
 import { ConsolePrompt, execArgs, type TermIO } from './prompt.js';
-import { MAX_UNREAD_BYTES } from './sink.js';
+import { unreadBound } from './sink.js';
+import { ExecStatus } from '../../runtime/exec-status.js';
 import { spawnPty } from './pty-session.js';
 
 export interface RemoteDeps {
@@ -26,6 +27,7 @@ export interface RemoteDeps {
 class RemoteOutput extends Writable {
   columns: number;
   rows: number;
+  private readonly send: (text: string) => void;
   constructor(
     private readonly stream: Duplex,
     size: TermSize,
@@ -33,25 +35,20 @@ class RemoteOutput extends Writable {
     super();
     this.columns = size.cols;
     this.rows = size.rows;
-  }
-  private dropped = 0;
-
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     // Done at once: the socket buffers, and a write still pending here would be lost when the prompt ends the stream.
     // But not without bound: a client that stopped reading (`logs -f` at the prompt, the client suspended) would
-    // grow keel-init by all of it, so past MAX_UNREAD_BYTES the text is counted, and the count said once it reads again.
-    if (!this.stream.writable) return cb();
-    if (this.stream.writableLength > MAX_UNREAD_BYTES) {
-      if (this.dropped++ === 0) this.stream.once('drain', () => this.sayDropped());
-      return cb();
-    }
-    this.stream.write(chunk.toString().replace(/(?<!\r)\n/g, '\r\n'));
-    cb();
+    // grow keel-init by all of it, so past MAX_UNREAD_BYTES the writes are counted, and the count said once it reads again.
+    this.send = unreadBound(
+      stream,
+      (text) => void (stream.writable && stream.write(text)),
+      () => 1,
+      (n) => `\r\nkeel: … ${n} write(s) left out here: this terminal was not read fast enough\r\n`,
+    );
   }
 
-  private sayDropped(): void {
-    if (this.stream.writable) this.stream.write(`\r\nkeel: … ${this.dropped} write(s) left out here: this terminal was not read fast enough\r\n`);
-    this.dropped = 0;
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.stream.writable) this.send(chunk.toString().replace(/(?<!\r)\n/g, '\r\n'));
+    cb();
   }
 }
 
@@ -124,8 +121,12 @@ function execPiped(runcRoot: string, containerId: string, cmd: string[], stream:
     child.stderr[f]();
   };
   const out = forwardOutput(stream, both('pause'), both('resume'));
+  const status = new ExecStatus();
   child.stdout.on('data', out);
-  child.stderr.on('data', out);
+  child.stderr.on('data', (d: Buffer) => {
+    status.saw(d);
+    out(d);
+  });
   stream.on('close', () => child.exitCode === null && child.kill('SIGHUP'));
   const done = new Promise<TermExit>((resolve) => {
     child.on('error', (err) => {
@@ -134,7 +135,7 @@ function execPiped(runcRoot: string, containerId: string, cmd: string[], stream:
     });
     child.on('close', (code, signal) => {
       stream.end();
-      resolve({ exitCode: code, signal: signal ? osSignal(signal) : null });
+      resolve({ exitCode: status.status(code), signal: signal ? osSignal(signal) : null });
     });
   });
   return Promise.resolve({ resize: () => undefined, endInput: input.endAfter, done });
@@ -189,11 +190,16 @@ async function execPty(runcRoot: string, containerId: string, cmd: string[], str
   });
   // The client went away: the program gets the hangup a closed terminal gives.
   stream.on('close', () => child.kill('SIGHUP'));
-  const out = child.onData(forwardOutput(stream, () => child.pause(), () => child.resume()));
+  const forward = forwardOutput(stream, () => child.pause(), () => child.resume());
+  const status = new ExecStatus();
+  const out = child.onData((d) => {
+    status.saw(d);
+    forward(d);
+  });
   const done = child.exited.then((e) => {
     out.dispose();
     stream.end();
-    return exitOf(e);
+    return exitOf({ ...e, exitCode: status.status(e.exitCode) ?? e.exitCode });
   });
   return { resize: (s) => child.resize(s.cols, s.rows), endInput: input.endAfter, done };
 }

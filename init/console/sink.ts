@@ -19,13 +19,37 @@ export const MAX_UNREAD_BYTES = 1 << 20;
 const lineCount = (text: string) => text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
 
 /**
+ * `write`, but past MAX_UNREAD_BYTES that `stream`'s reader has not taken,
+ * texts are counted (`count` says how much each is) instead of written, and
+ * once the reader has caught up (drain) `said` of the count is written.
+ */
+export function unreadBound(
+  stream: { readonly writableLength: number; once(event: 'drain', f: () => void): unknown },
+  write: (text: string) => void,
+  count: (text: string) => number,
+  said: (dropped: number) => string,
+): (text: string) => void {
+  let dropped = 0;
+  return (text) => {
+    if (stream.writableLength <= MAX_UNREAD_BYTES) return write(text);
+    if (dropped === 0) {
+      stream.once('drain', () => {
+        const n = dropped;
+        dropped = 0;
+        write(said(n));
+      });
+    }
+    dropped += count(text);
+  };
+}
+
+/**
  * Writes to a stream (keel's stdout or stderr) and never throws: a closed
  * console must not kill PID 1. Past MAX_UNREAD_BYTES unread, lines are
  * counted instead of queued, and the count is written once the reader has
  * caught up; the lines themselves are still in the logs and events.
  */
 export function consoleWriter(stream: NodeJS.WriteStream = process.stdout): ConsoleWrite {
-  let dropped = 0;
   const write = (text: string) => {
     try {
       stream.write(text);
@@ -36,15 +60,7 @@ export function consoleWriter(stream: NodeJS.WriteStream = process.stdout): Cons
   stream.on('error', () => {
     /* as above */
   });
-  stream.on('drain', () => {
-    if (dropped === 0) return;
-    write(`keel: … ${dropped} line(s) not written here: this output was not read fast enough (keel logs and keel events keep them)\n`);
-    dropped = 0;
-  });
-  return (text) => {
-    if (stream.writableLength > MAX_UNREAD_BYTES) dropped += lineCount(text);
-    else write(text);
-  };
+  return unreadBound(stream, write, lineCount, (n) => `keel: … ${n} line(s) not written here: this output was not read fast enough (keel logs and keel events keep them)\n`);
 }
 
 /**
