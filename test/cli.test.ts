@@ -129,6 +129,17 @@ describe('arguments', () => {
     expect(parseVerbArgs(findSpec('logs')!, ['-n=3', 'web']).string('tail')).toBe('3');
   });
 
+  it('refuses an empty value (an unset shell variable) where one means nothing, and keeps the last of a repeated value, as Go\'s flags do', () => {
+    for (const args of [['build', '--name', '', 'x.yml'], ['build', '-o', '', 'x.yml'], ['build', '--output=', 'x.yml'], ['run', '--mem', '', 'img']]) {
+      expect(() => parseVerbArgs(findSpec(args[0]!)!, args.slice(1)), args.join(' ')).toThrow(/was given an empty value; it needs .* \(an unset shell variable\?\)/);
+    }
+    const r = keel(['build', '--name=', 'x.yml']);
+    expect(r.stderr).toBe('keel build: --name was given an empty value; it needs NAME (an unset shell variable?); see "keel build --help"\n');
+    expect(r.status).toBe(2);
+    expect(parseVerbArgs(findSpec('run')!, ['--data', '', 'img']).string('data')).toBe(''); // empty instance data is data
+    expect(parseVerbArgs(findSpec('run')!, ['--mem', '256', '--mem', '512', 'img']).string('mem')).toBe('512');
+  });
+
   it('takes exec -it and a "--" before the command as no-ops, with keel running', async () => {
     const rootfs = busyboxRootfs(join(dir, 'exec-rootfs'));
     const k = startKeel('services:\n' + shellEntry(rootfs, 'web', 'trap "exit 0" TERM; while :; do sleep 0.2; done'));

@@ -71,6 +71,7 @@ class Scanner {
       return;
     }
     if (value === undefined) throw new UsageError(`--${o.name} needs a value (${o.value})`, this.spec.name);
+    if (value === '' && !o.emptyOk) throw new UsageError(`--${o.name} was given an empty value; it needs ${o.value} (an unset shell variable?)`, this.spec.name);
     // A repeatable option with a list of values also takes them comma-separated: --format tar,iso-bios.
     const parts = o.multiple && o.choices ? value.split(',') : [value];
     const bad = o.choices ? parts.find((p) => !o.choices!.includes(p)) : undefined;

@@ -17,6 +17,8 @@ export interface OptionSpec {
   multiple?: boolean;
   /** The value when the option is not given, as help shows it. */
   default?: string;
+  /** An empty value means something ("--data ''": no instance data); else an empty value is a mistake, most often an unset shell variable. */
+  emptyOk?: boolean;
   /** The values it takes, when they are a fixed list (help and completion show them). */
   choices?: readonly string[];
   complete?: Completion;

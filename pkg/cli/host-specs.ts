@@ -55,7 +55,7 @@ const RUN: VerbSpec = {
     { name: 'no-reboot', help: 'a reboot of the guest ends qemu' },
     { name: 'name', value: 'VM', help: 'the name "keel --vm VM" finds it by (default: the image\'s name)' },
     { name: 'publish', short: 'p', value: '[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]', multiple: true, help: "forward a host port to the guest, as docker run -p does (host address 127.0.0.1 unless given; tcp unless /udp)" },
-    { name: 'data', value: 'STRING', help: 'instance data: keel-init puts it in /run/config/userdata (JSON becomes files, as LinuxKit does)' },
+    { name: 'data', value: 'STRING', emptyOk: true, help: 'instance data: keel-init puts it in /run/config/userdata (JSON becomes files, as LinuxKit does)' },
     { name: 'data-file', value: 'FILE', complete: 'file', help: 'instance data from a file, as --data' },
     { name: 'disk', value: 'PATH[,size=SIZE][,format=raw|qcow2]', multiple: true, complete: 'file', help: 'attach a virtio disk (/dev/vda, …); a missing raw file is created at size=' },
     { name: 'net', value: 'MODE', default: 'restricted', choices: ['restricted', 'user', 'none'], help: 'the NIC on qemu\'s user network: restricted reaches only the host, user whatever the host reaches, none has no NIC' },
