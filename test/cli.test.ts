@@ -137,6 +137,15 @@ describe('arguments', () => {
     expect(r.stderr).toBe('keel build: --name was given an empty value; it needs NAME (an unset shell variable?); see "keel build --help"\n');
     expect(r.status).toBe(2);
     expect(parseVerbArgs(findSpec('run')!, ['--data', '', 'img']).string('data')).toBe(''); // empty instance data is data
+    // An option that needs another is a usage error too, checked before anything is built.
+    for (const [args, said] of [
+      [['--size', '2G'], '--size sizes disks; add a disk format (--format raw-bios, '],
+      [['--tag', 'x:1'], '--tag names the kubevirt image; add --format kubevirt'],
+    ] as const) {
+      const r2 = keel(['build', ...args, join(dir, 'none.yml')]);
+      expect(r2.stderr).toContain(`keel build: ${said}`);
+      expect(r2.status).toBe(2);
+    }
     expect(parseVerbArgs(findSpec('run')!, ['--mem', '256', '--mem', '512', 'img']).string('mem')).toBe('512');
   });
 

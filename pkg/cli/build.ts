@@ -10,6 +10,7 @@ import { removeOwnScratch } from '../image/cache.js';
 import { buildImage, type BuildResult, type OutputFormat } from '../image/image.js';
 import { hostArch, type Arch } from '../image/arch.js';
 import type { Compression } from '../image/initrd.js';
+import { BOOT_OUTPUT_NAMES, isDiskOutput } from '../image/outputs.js';
 import { silentProgress, terminalProgress } from '../image/sources/progress.js';
 import { err, out } from './output.js';
 import { requireRootToBuild } from './root.js';
@@ -83,6 +84,8 @@ export async function cmdBuild(args: ParsedArgs): Promise<number> {
   const size = sizeText === undefined ? undefined : parseSize(/^\d+$/.test(sizeText) ? `${sizeText}M` : sizeText, `--size ${sizeText}`, 'build');
   const tag = args.string('tag');
   if (tag !== undefined && !formats.includes('kubevirt')) throw new UsageError('--tag names the kubevirt image; add --format kubevirt', 'build');
+  const disks = BOOT_OUTPUT_NAMES.filter(isDiskOutput);
+  if (size !== undefined && !formats.some((f) => (disks as string[]).includes(f))) throw new UsageError(`--size sizes disks; add a disk format (--format ${disks.join(', ')})`, 'build');
   requireRootToBuild();
   const started = Date.now();
   // ctrl-c (or SIGTERM) mid-build: what was half-written into the cache goes, then keel exits as interrupted.
