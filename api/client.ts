@@ -3,15 +3,14 @@ import { request } from 'node:http';
 import type { Socket } from 'node:net';
 
 import { existsSync } from 'node:fs';
-import { DEFAULT_SOCKET, ownStateDir, statePaths } from '../model/layout.js';
+import { DEFAULT_SOCKET, ownStateDirs, statePaths } from '../model/layout.js';
 
 export { DEFAULT_SOCKET };
 
 /** The socket the CLI talks to when none is named: /run/keel's, else the one a container's non-root init keeps in its own folder (init/boot/container-mode.ts). */
 export function defaultSocket(): string {
   if (existsSync(DEFAULT_SOCKET)) return DEFAULT_SOCKET;
-  const own = statePaths(ownStateDir()).socket;
-  return existsSync(own) ? own : DEFAULT_SOCKET;
+  return ownStateDirs().map((d) => statePaths(d).socket).find((own) => existsSync(own)) ?? DEFAULT_SOCKET;
 }
 
 export class ApiUnreachable extends Error {

@@ -55,10 +55,18 @@ export function statePaths(stateDir: string): StatePaths {
 /** Where the CLI looks for keel-init when no socket is named. */
 export const DEFAULT_SOCKET = statePaths(DEFAULT_STATE_DIR).socket;
 
-/** A container's init that cannot write DEFAULT_STATE_DIR (it runs as another user than root) keeps its state here, per user. */
-export function ownStateDir(): string {
+/**
+ * Where a container's init that cannot write DEFAULT_STATE_DIR (another user
+ * than root; --read-only) keeps its state, per user, in the order tried: the
+ * temporary directory, then /dev/shm, the tmpfs Docker and Podman give every
+ * container, writable even with --read-only.
+ */
+export function ownStateDirs(): string[] {
+  const name = `keel-${process.getuid?.() ?? 0}`;
   // TMPDIR as os.tmpdir() reads it, without loading node:os before keel-init's first line.
-  return join(process.env.TMPDIR || '/tmp', `keel-${process.getuid?.() ?? 0}`);
+  const tmp = join(process.env.TMPDIR || '/tmp', name);
+  const shm = join('/dev/shm', name);
+  return tmp === shm ? [tmp] : [tmp, shm];
 }
 
 /** Instance data, as keel-init writes it at boot for containers to bind (LinuxKit's layout: userdata, provider, JSON as files). */

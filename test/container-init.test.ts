@@ -138,6 +138,17 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     expect(ps.stdout).toMatch(/^cmd +ready /m);
   });
 
+  it('docker run --read-only: keel keeps its state in /dev/shm, and keel ps reaches it there', async () => {
+    const name = `${PREFIX}-readonly`;
+    docker('rm', '-f', name);
+    containers.push(name);
+    must('run', '-d', '--name', name, '--read-only', '--user', '1000:1000', BARE, 'sleep', '30');
+    let ps = { status: null as number | null, stdout: '', stderr: '' };
+    await eventually(() => (ps = keelIn(name, 'ps')).status === 0, 10_000, () => `keel ps: ${ps.stderr}`);
+    expect(ps.stdout).toMatch(/^cmd +ready /m);
+    expect(docker('logs', name).stdout + docker('logs', name).stderr).not.toContain('no state folder');
+  });
+
   it('the CMD writes megabytes to a stdout that Docker reads slower than it is written, losing none', () => {
     // keel's stdout is the engine's FIFO, which node makes non-blocking for itself: shared with the CMD, its
     // writes failed with EAGAIN ("I/O error") whenever the engine fell behind. The CMD gets a blocking one of its own.

@@ -2,7 +2,7 @@
 // manifest: decided before the first line, so kept apart from the rest of
 // container.ts (the manifest reader and the supervisor under it load later).
 import { accessSync, constants, existsSync, lstatSync, mkdirSync } from 'node:fs';
-import { DEFAULT_STATE_DIR, IMAGE_MANIFEST, ownStateDir } from '../../model/layout.js';
+import { DEFAULT_STATE_DIR, IMAGE_MANIFEST, ownStateDirs } from '../../model/layout.js';
 import type { InitArgs } from '../core/args.js';
 
 /** Where a container image keeps its keel.yml. */
@@ -35,18 +35,22 @@ function unusable(dir: string): string | undefined {
 /**
  * A container's init that cannot write /run/keel (docker run --user 1000:
  * /run is root's; --read-only) keeps its state (the control socket, the log)
- * in a folder of its own under the temporary directory instead, where `keel`
- * in the container looks next. Returns what it did, to be said, if anything.
+ * in a folder of its own under the temporary directory instead, or in
+ * /dev/shm when that is read-only too, where `keel` in the container looks
+ * next. Returns what it did, to be said, if anything.
  */
 export function containerStateDir(args: InitArgs): { message: string; level: 'info' | 'warn' } | undefined {
   if (args.stateDir !== DEFAULT_STATE_DIR) return undefined;
   const why = unusable(args.stateDir);
   if (why === undefined) return undefined;
-  const own = ownStateDir();
-  const whyNot = unusable(own);
-  if (whyNot !== undefined) {
-    return { level: 'warn', message: `no state folder: ${args.stateDir} (${why}) nor ${own} (${whyNot}); keel ps and keel logs will not reach this keel (docker run --tmpfs /run gives it one)` };
+  const tried: string[] = [`${args.stateDir} (${why})`];
+  for (const own of ownStateDirs()) {
+    const whyNot = unusable(own);
+    if (whyNot === undefined) {
+      args.stateDir = own;
+      return { level: 'info', message: `state in ${own}, since ${tried.join(' nor ')} ${tried.length > 1 ? 'are' : 'is'} not writable here` };
+    }
+    tried.push(`${own} (${whyNot})`);
   }
-  args.stateDir = own;
-  return { level: 'info', message: `state in ${own}, since ${DEFAULT_STATE_DIR} is not writable here (${why})` };
+  return { level: 'warn', message: `no state folder: ${tried.join(' nor ')}; keel ps and keel logs will not reach this keel (docker run --tmpfs /run gives it one)` };
 }
