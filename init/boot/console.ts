@@ -3,6 +3,7 @@
 // and the event sink that turns events into console lines.
 import type { EventBus } from '../../events/bus.js';
 import type { ReadStream } from 'node:tty';
+import { saidByExitCode } from './container-mode.js';
 import type { ConsoleOutput, ExtraConsole } from '../console/consoles.js';
 import { attachConsole, consoleLine, consoleWriter, dropWhenFull, type ConsoleSink, type ConsoleWrite } from '../console/sink.js';
 
@@ -78,7 +79,7 @@ export class Console {
     machine = false,
   ) {
     this.primaryWrite = machine ? dropWhenFull(1) : this.streamWriter();
-    this.primarySink = attachConsole(bus, (text) => this.primaryWrite(text), container ? 'warn' : 'info');
+    this.primarySink = attachConsole(bus, (text) => this.primaryWrite(text), container ? 'warn' : 'info', container ? saidByExitCode : undefined);
     const all = () => [this.primarySink, ...this.extras.map((e) => e.sink)];
     this.sink = {
       setPaused: (p) => this.primarySink.setPaused(p),

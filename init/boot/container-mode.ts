@@ -3,7 +3,21 @@
 // container.ts (the manifest reader and the supervisor under it load later).
 import { accessSync, constants, existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { DEFAULT_STATE_DIR, IMAGE_MANIFEST, ownStateDirs } from '../../model/layout.js';
+import type { KeelEvent } from '../../events/bus.js';
 import type { InitArgs } from '../core/args.js';
+
+/** The service a CMD given to docker run becomes. */
+export const CMD_SERVICE = 'cmd';
+
+/**
+ * Whether a container's init leaves `event` off its stderr: the CMD's own
+ * exit with a code, which is the container's exit code, as tini and
+ * dumb-init leave it. Said still: the CMD that could not start, and an
+ * OOM kill, which an exit code of 137 alone does not tell apart.
+ */
+export function saidByExitCode(event: KeelEvent): boolean {
+  return event.kind === 'service.state' && event.service === CMD_SERVICE && event.to === 'failed' && event.error === undefined && !event.oomKilled && (event.code !== undefined || event.signal !== undefined);
+}
 
 /** Where a container image keeps its keel.yml. */
 export const CONTAINER_MANIFEST = '/etc/keel/keel.yml';

@@ -12,11 +12,10 @@ import type { ExitRecord } from '../../services/report.js';
 import type { Supervisor } from '../../services/supervisor.js';
 import { consoleWriter } from '../console/sink.js';
 import { readManifest } from './manifest-reader.js';
-import { CONTAINER_MANIFEST } from './container-mode.js';
+import { CMD_SERVICE, CONTAINER_MANIFEST } from './container-mode.js';
 import type { PowerControl } from './power.js';
 
-/** The service a CMD given to docker run becomes. */
-export const CMD_SERVICE = 'cmd';
+export { CMD_SERVICE };
 
 /** The manifest, with `command` (docker run's CMD) as its main service; no manifest file is fine when there is a command. */
 export async function containerManifest(path: string, command: readonly string[]): Promise<Manifest> {

@@ -127,13 +127,13 @@ const MAX_HELD = 2000;
 const RANK: Record<KeelEvent['level'], number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 /** Each event becomes one write of whole lines, so nothing else on the console can split a line of keel's. Events below `minLevel` are not written. */
-export function attachConsole(bus: EventBus, write: ConsoleWrite, minLevel: KeelEvent['level'] = 'info'): ConsoleSink {
+export function attachConsole(bus: EventBus, write: ConsoleWrite, minLevel: KeelEvent['level'] = 'info', leaveOut?: (event: KeelEvent) => boolean): ConsoleSink {
   let paused = false;
   let colour = false;
   let held: KeelEvent[] = [];
   const polled: Array<() => void> = [];
   bus.subscribe((event) => {
-    if (RANK[event.level] < RANK[minLevel]) return;
+    if (RANK[event.level] < RANK[minLevel] || leaveOut?.(event)) return;
     if (paused) {
       held.push(event);
       if (held.length > MAX_HELD) held.shift(); // a prompt left open for days must not grow PID 1 without bound
