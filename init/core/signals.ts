@@ -4,6 +4,8 @@
 // (docs/architecture.md, "Signals to PID 1"), so each one here gets a
 // handler, including the ones that only log.
 
+import { EARLY_SIGNALS, EARLY_SIGNALS_KEY, type EarlySignals } from '../../model/early-signals.js';
+
 export type PowerAction = 'poweroff' | 'reboot' | 'halt';
 export type SignalAction = PowerAction | 'log' | 'forward';
 
@@ -53,10 +55,22 @@ export class HeldSignals {
   private readonly held: Array<[NodeJS.Signals, SignalAction]> = [];
 
   constructor(table: Readonly<Record<string, SignalAction>>) {
-    installSignalHandlers((signal, action) => {
+    const hold = (signal: NodeJS.Signals, action: SignalAction) => {
       if (this.handle) this.handle(signal, action);
       else if (!this.held.some(([s]) => s === signal)) this.held.push([signal, action]);
-    }, table);
+    };
+    installSignalHandlers(hold, table);
+    // What a container image's launcher held while this file loaded (model/early-signals.ts): taken over in the
+    // same turn as the handlers above went in, so no signal is seen by both or by neither.
+    const early = (globalThis as Record<symbol, EarlySignals | undefined>)[Symbol.for(EARLY_SIGNALS_KEY)];
+    if (early) {
+      for (const signal of EARLY_SIGNALS) process.off(signal, early.hold);
+      for (const signal of early.held) {
+        const action = actionFor(signal, table);
+        if (action) hold(signal as NodeJS.Signals, action);
+      }
+      early.held.clear();
+    }
   }
 
   handleWith(handle: (signal: NodeJS.Signals, action: SignalAction) => void): void {

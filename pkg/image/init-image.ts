@@ -10,6 +10,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, realpathSyn
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { VERSION } from '../../model/version.js';
+import { earlySignalPrelude } from '../../model/early-signals.js';
 import type { CpioEntry } from './cpio.js';
 import { BuildError } from './kernel.js';
 import { sharedLibraries } from './node-runtime.js';
@@ -59,14 +60,14 @@ function nodeEntries(): CpioEntry[] {
 export function initImageEntries(distDir: string): CpioEntry[] {
   const missing = KEEL_FILES.filter((f) => !existsSync(join(distDir, f)));
   if (missing.length) throw new BuildError(`keel's own files are missing from ${distDir}: ${missing.join(', ')}; run "make build"`);
-  const script = (file: string) => Buffer.from(`#!${INIT_DIR}/node\nimport('${INIT_DIR}/${file}');\n`);
+  const script = (file: string, prelude = '') => Buffer.from(`#!${INIT_DIR}/node\n${prelude}${prelude ? '\n' : ''}import('${INIT_DIR}/${file}');\n`);
   return [
     { path: '/opt', type: 'dir', mode: 0o755 },
     { path: INIT_DIR, type: 'dir', mode: 0o755 },
     { path: `${INIT_DIR}/lib`, type: 'dir', mode: 0o755 },
     ...KEEL_FILES.map((f): CpioEntry => ({ path: `${INIT_DIR}/${f}`, type: 'file', mode: 0o755, data: readFileSync(join(distDir, f)) })),
     { path: `${INIT_DIR}/package.json`, type: 'file', mode: 0o644, data: Buffer.from('{"type":"module"}\n') },
-    { path: `${INIT_DIR}/keel-init`, type: 'file', mode: 0o755, data: script('keel-init.js') },
+    { path: `${INIT_DIR}/keel-init`, type: 'file', mode: 0o755, data: script('keel-init.js', earlySignalPrelude()) },
     { path: `${INIT_DIR}/keel`, type: 'file', mode: 0o755, data: script('keel.js') },
     ...nodeEntries(),
   ];
