@@ -27,6 +27,8 @@ export interface ProcessEngineDeps {
   cgroup?: CgroupHome;
   /** The entry whose process gets keel's own stdin, stdout and stderr (a container's CMD), by id. */
   attached?: string;
+  /** The oom_score_adj of a process whose entry sets none (a container's init: init/core/oom-guard.ts); else keel's own, inherited. */
+  oomScoreAdj?: number;
 }
 
 /** How long a run's output may stay open after its leader exited (a process that escaped the group holds the pipe). */
@@ -146,7 +148,7 @@ export class ProcessEngine implements ContainerEngine<ProcessPlan> {
         ...(plan.user ? { user: plan.user } : {}),
         rlimits: plan.rlimits,
         noNewPrivileges: plan.noNewPrivileges,
-        ...(plan.oomScoreAdj !== undefined ? { oomScoreAdj: plan.oomScoreAdj } : {}),
+        ...((plan.oomScoreAdj ?? this.deps.oomScoreAdj) !== undefined ? { oomScoreAdj: plan.oomScoreAdj ?? this.deps.oomScoreAdj } : {}),
         stdio: stdio.fds,
         foreground: attached && isatty(0),
         ...(cgroup?.procsFd !== undefined ? { cgroupFd: cgroup.procsFd } : {}),

@@ -150,6 +150,24 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     expect(docker('logs', name).stdout + docker('logs', name).stderr).not.toContain('no state folder');
   });
 
+  it('below another init (docker run --init, a shell entrypoint): keel still runs the CMD and ends with its code', () => {
+    expect(docker('run', '--rm', '--init', BARE, 'sh', '-c', 'echo "pid $$ parent $PPID"; exit 3')).toMatchObject({ status: 3, stdout: expect.stringMatching(/^pid \d+ parent [2-9]\d*\n$/) });
+    const viaShell = docker('run', '--rm', '--entrypoint', '/bin/sh', BARE, '-c', '/opt/keel/keel-init -- sh -c "echo hi; exit 4"; echo "keel ended $?"');
+    expect(viaShell.stdout).toBe('hi\nkeel ended 4\n');
+  });
+
+  it('under a memory limit, the OOM killer takes the processes keel started, not keel (whose node is the largest process there)', () => {
+    // keel-init is about 48 MiB of a 64 MiB container: without a higher score for what it starts, keel was
+    // the one killed, and the container ended 137 without a word.
+    // 14 shells of 4 MB each, none alone as large as keel: with keel the likeliest victim, it was the one killed.
+    const r = docker('run', '--rm', '--memory', '64m', '--memory-swap', '64m', BARE, 'sh', '-c', 'for i in $(seq 14); do (x=$(head -c 4000000 /dev/zero | tr "\\0" a); sleep 2) & done; wait; echo "all ended"; cat /proc/self/oom_score_adj');
+    expect(r.stdout).toMatch(/^all ended\n\d+\n$/);
+    expect(Number(r.stdout.split('\n')[1])).toBeGreaterThan(0);
+    expect(r.status).toBe(0);
+    // Without a limit, what keel starts keeps the engine's score.
+    expect(docker('run', '--rm', BARE, 'cat', '/proc/self/oom_score_adj').stdout).toBe('0\n');
+  });
+
   it('the CMD writes megabytes to a stdout that Docker reads slower than it is written, losing none', () => {
     // keel's stdout is the engine's FIFO, which node makes non-blocking for itself: shared with the CMD, its
     // writes failed with EAGAIN ("I/O error") whenever the engine fell behind. The CMD gets a blocking one of its own.

@@ -22,9 +22,14 @@ export function saidByExitCode(event: KeelEvent): boolean {
 /** Where a container image keeps its keel.yml. */
 export const CONTAINER_MANIFEST = '/etc/keel/keel.yml';
 
-/** PID 1 with /proc mounted, in a container a Docker or Podman engine made. */
-export function isContainerInit(isPid1: boolean): boolean {
-  return isPid1 && existsSync('/proc/self') && (existsSync('/.dockerenv') || existsSync('/run/.containerenv'));
+/**
+ * In a container a Docker or Podman engine made, with /proc mounted: as its
+ * PID 1, or below another init (docker run --init puts docker-init first,
+ * which passes signals on; a shell entrypoint that runs keel-init without
+ * exec), where keel reaps as a child subreaper.
+ */
+export function isContainerInit(): boolean {
+  return existsSync('/proc/self') && (existsSync('/.dockerenv') || existsSync('/run/.containerenv'));
 }
 
 /** Without --manifest: /etc/keel/keel.yml, else the manifest.json keel build writes. */

@@ -28,7 +28,7 @@ export function main(argv: readonly string[]): void {
   installGuard(bus);
   const args = parseArgs(argv);
   const isPid1 = process.pid === 1;
-  const container = args.mode === 'container' || (args.mode === 'auto' && isContainerInit(isPid1));
+  const container = args.mode === 'container' || (args.mode === 'auto' && isContainerInit());
   const machine = args.mode === 'machine' || (args.mode === 'auto' && isPid1 && !existsSync('/proc/self'));
   const console = new Console(bus, container, machine);
   if (!isPid1 && (args.help || args.version || args.errors.length > 0)) {

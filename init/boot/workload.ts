@@ -20,6 +20,7 @@ import { Supervisor } from '../../services/supervisor.js';
 import { enterEmergency } from '../core/emergency.js';
 import { faultAsked } from '../core/faults.js';
 import { notifyHub } from '../core/notify-hub.js';
+import { childOomScoreAdj, containerMemoryLimit, ownOomScoreAdj } from '../core/oom-guard.js';
 import type { Reaper } from '../core/reaper.js';
 import { runtimeHost } from '../core/runtime-host.js';
 import { setHostname } from '../machine/setup.js';
@@ -121,6 +122,15 @@ function processCgroups({ bus, manifest, isPid1 }: BootBase & { manifest: Manife
   return undefined;
 }
 
+/** In a container with a memory limit, the score that makes the OOM killer take keel's processes before keel (init/core/oom-guard.ts). */
+function containerOomScoreAdj({ bus }: BootBase): number | undefined {
+  const limit = containerMemoryLimit();
+  const own = ownOomScoreAdj();
+  const adj = childOomScoreAdj(own, process.memoryUsage.rss(), limit);
+  if (adj !== undefined) bus.emit({ kind: 'keel.oom', level: 'debug', message: `memory limit ${Math.round(limit! / 2 ** 20)} MiB: processes keel starts get oom_score_adj ${adj} (keel's is ${own}), so the OOM killer takes them before keel` });
+  return adj;
+}
+
 /**
  * The engines (runc for containers, keel's own fork for processes), the
  * supervisor, and their stop hooks (services, then onshutdown). Entries need
@@ -130,7 +140,14 @@ export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper:
   const { bus, manifest, paths, power } = ctx;
   const host = runtimeHost(ctx.sys, ctx.reaper);
   const runc = findOnPath('runc');
-  const processes = new ProcessEngine({ host, baseEnv: inheritedEnv(givenEnv()), cgroup: processCgroups(ctx), ...(manifest.main === CMD_SERVICE && ctx.container ? { attached: CMD_SERVICE } : {}) });
+  const oomScoreAdj = ctx.container ? containerOomScoreAdj(ctx) : undefined;
+  const processes = new ProcessEngine({
+    host,
+    baseEnv: inheritedEnv(givenEnv()),
+    cgroup: processCgroups(ctx),
+    ...(manifest.main === CMD_SERVICE && ctx.container ? { attached: CMD_SERVICE } : {}),
+    ...(oomScoreAdj !== undefined ? { oomScoreAdj } : {}),
+  });
   const engine = new EntryEngine(processes, containerEngine(ctx, host, runc));
   const emit = bus.emit.bind(bus);
   // Entry output is not an event: a container's init writes it to its stdout (per `output`); elsewhere onboot and
