@@ -122,6 +122,12 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     const missing = docker('run', '--rm', BARE, 'no-such-command');
     expect(missing.status).toBe(127);
     expect(missing.stderr).toContain('no-such-command: command not found');
+    expect(missing.stderr).not.toContain('services settled'); // its failure is said once
+    const notAProgram = docker('run', '--rm', BARE, '/etc/passwd');
+    expect(notAProgram.status).toBe(126);
+    expect(notAProgram.stderr).toContain('execve(/etc/passwd): Permission denied');
+    // keel's own tasks count against --pids-limit: node with one V8 worker thread, not four, leaves the CMD room under 10.
+    expect(docker('run', '--rm', '--pids-limit', '10', BARE, 'echo', 'hi')).toMatchObject({ status: 0, stdout: 'hi\n' });
   });
 
   it('docker run --user: the CMD runs as that user, as keel itself does, and keel ps reaches it there', async () => {

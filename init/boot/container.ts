@@ -37,10 +37,15 @@ export async function containerManifest(path: string, command: readonly string[]
   return { ...manifest, services: [...manifest.services, cmd], main: CMD_SERVICE };
 }
 
-/** The container's exit code from the main service's last exit: its code, 128+N for signal N, 127 when it could not start. */
+/**
+ * The container's exit code from the main service's last exit: its code,
+ * 128+N for signal N; when it could not start, 126 for a file that cannot be
+ * run (no x bit, a folder, not a program) and 127 otherwise, as a shell and
+ * docker run say it.
+ */
 export function exitCodeOf(e: ExitRecord | undefined): number | undefined {
   if (!e) return undefined;
-  if (e.error !== undefined) return 127;
+  if (e.error !== undefined) return /^execve\(.*\): (Permission denied|Exec format error|Is a directory)/.test(e.error) ? 126 : 127;
   if (e.code !== null) return e.code;
   return e.signal ? 128 + (constants.signals[e.signal] ?? 0) : 1;
 }

@@ -195,7 +195,7 @@ export async function onbootStage({ bus, manifest, record, workload, container }
 }
 
 /** Starts the services; `settled` resolves when each is ready or never will be (at once when there are none). */
-export function servicesStage({ bus, manifest, record, power, machine, workload }: BootBase & { manifest: Manifest; workload: Workload | undefined }): { settled: Promise<void> } {
+export function servicesStage({ bus, manifest, record, power, machine, container, workload }: BootBase & { manifest: Manifest; workload: Workload | undefined }): { settled: Promise<void> } {
   if (!workload || power.shuttingDown || manifest.services.length === 0) return { settled: Promise.resolve() };
   const { supervisor } = workload;
   supervisor.startAll();
@@ -207,7 +207,8 @@ export function servicesStage({ bus, manifest, record, power, machine, workload 
     const up = machine ? uptimeMs() : undefined;
     const when = `${(supervisor.readyAt ?? record.servicesReadyAt) - record.startedAt} ms after keel started${up !== undefined ? ` (${up} ms after kernel start)` : ''}`;
     if (neverReady.length === 0) bus.emit({ kind: 'services.ready', message: `all ${n} service(s) ready ${when}`, count: n });
-    else bus.emit({ kind: 'services.ready', level: 'warn', message: `services settled ${when}: ${ready} of ${n} ready; never ready: ${neverReady.join(', ')}`, count: n, neverReady });
+    // A container's main service that never became ready has ended, and said why; the container ends with it.
+    else bus.emit({ kind: 'services.ready', level: container && neverReady.every((s) => s === manifest.main) ? 'info' : 'warn', message: `services settled ${when}: ${ready} of ${n} ready; never ready: ${neverReady.join(', ')}`, count: n, neverReady });
   });
   return { settled };
 }

@@ -60,7 +60,8 @@ function nodeEntries(): CpioEntry[] {
 export function initImageEntries(distDir: string): CpioEntry[] {
   const missing = KEEL_FILES.filter((f) => !existsSync(join(distDir, f)));
   if (missing.length) throw new BuildError(`keel's own files are missing from ${distDir}: ${missing.join(', ')}; run "make build"`);
-  const script = (file: string, prelude = '') => Buffer.from(`#!${INIT_DIR}/node\n${prelude}${prelude ? '\n' : ''}import('${INIT_DIR}/${file}');\n`);
+  // One V8 worker thread, not four: a container's tasks count against docker run --pids-limit, and keel's heap is small.
+  const script = (file: string, prelude = '') => Buffer.from(`#!${INIT_DIR}/node --v8-pool-size=1\n${prelude}${prelude ? '\n' : ''}import('${INIT_DIR}/${file}');\n`);
   return [
     { path: '/opt', type: 'dir', mode: 0o755 },
     { path: INIT_DIR, type: 'dir', mode: 0o755 },
