@@ -60,6 +60,7 @@ export class Service {
   private probe: Probe | undefined;
   private cancelRetry: (() => void) | undefined;
   private cancelWatchdog: (() => void) | undefined;
+  private stopSignalGiven: NodeJS.Signals | undefined;
   /** Set by keel stop or shutdown: the exit that follows is not restarted. */
   private stopRequested = false;
   /** The current attempt, from its start to what follows its exit. */
@@ -397,7 +398,7 @@ export class Service {
   }
 
   /** The stop signal, stopTimeout, then SIGKILL to every process in the container. Resolves when it is gone. */
-  private async stopRun(run: RunningContainer, signal: NodeJS.Signals = this.entry.stopSignal): Promise<boolean> {
+  private async stopRun(run: RunningContainer, signal: NodeJS.Signals = this.stopSignal()): Promise<boolean> {
     const outcome = await stopContainer(run, signal, this.entry.stopTimeout, {
       sleep: sleepOn(this.clock),
       onEscalate: () =>
@@ -414,6 +415,20 @@ export class Service {
     if (!run || this.pid === undefined) return false;
     await run.signal(signal);
     return true;
+  }
+
+  /** The signal the next stop sends: the entry's stopSignal, unless stopWith gave another. */
+  private stopSignal(): NodeJS.Signals {
+    return this.stopSignalGiven ?? this.entry.stopSignal;
+  }
+
+  /**
+   * The signal stops send from now on, in the place of the entry's: a container's
+   * CMD gets the signal that stopped the container (docker stop with STOPSIGNAL
+   * SIGINT: postgres's fast shutdown), as tini passes it on.
+   */
+  stopWith(signal: NodeJS.Signals): void {
+    this.stopSignalGiven = signal;
   }
 
   /** keel stop, and shutdown: no restart after this exit. Resolves when it is down and cleaned up. */
@@ -435,7 +450,7 @@ export class Service {
     if (this.current === 'starting') await this.waitFor(['running', 'ready', 'backoff', 'failed', 'completed', 'stopped']);
     const run = this.run;
     if (run && (this.current === 'running' || this.current === 'ready')) {
-      this.transition('stopping', `${this.entry.stopSignal}, then SIGKILL after ${this.entry.stopTimeout} ms`);
+      this.transition('stopping', `${this.stopSignal()}, then SIGKILL after ${this.entry.stopTimeout} ms`);
       if (!(await this.stopRun(run))) {
         // Its exit, if it ever comes, is recorded then; the stop is over now.
         this.abandoned = this.attempt;

@@ -303,4 +303,16 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     expect(logs(name).stdout).toContain('got QUIT');
     expect(exitCode(name)).toBe(0);
   });
+
+  it('docker stop with a STOPSIGNAL of SIGINT (postgres\'s fast shutdown): the CMD gets SIGINT, not SIGTERM', async () => {
+    const name = `${PREFIX}-int`;
+    docker('rm', '-f', name);
+    containers.push(name);
+    must('run', '-d', '--name', name, '--stop-signal', 'SIGINT', BARE, 'sh', '-c', 'trap "echo got INT; exit 0" INT; trap "echo got TERM; exit 0" TERM; echo ready; while :; do sleep 0.1; done');
+    await eventually(() => logs(name).stdout.includes('ready'), 20_000, 'the CMD to start');
+    must('stop', '-t', '10', name);
+    expect(logs(name).stdout).toContain('got INT');
+    expect(logs(name).stdout).not.toContain('got TERM');
+    expect(exitCode(name)).toBe(0);
+  });
 });

@@ -34,12 +34,16 @@ export function reaperStage({ bus, sys }: BootBase): { reaper: Reaper } {
   return { reaper };
 }
 
-export function signalStage({ bus, power, machine, signals, supervisor, main, modules }: BootBase & { modules: Promise<void> }): object {
+export function signalStage({ bus, power, machine, container, signals, supervisor, main, modules }: BootBase & { modules: Promise<void> }): object {
   // Those that came earlier (held since main) are acted on now, in order.
   signals.handleWith((signal, action) => {
     if (action === 'log') bus.emit({ kind: 'signal.hup', message: `${signal} received (reload is not supported yet)` });
     else if (action === 'forward') void forwardSignal(signal, supervisor.get(), main.get(), bus);
-    else power.request(action, signal);
+    else {
+      // docker stop's signal (SIGTERM, or the image's STOPSIGNAL SIGINT) is what a container's CMD gets as the container stops.
+      if (container && (signal === 'SIGTERM' || signal === 'SIGINT')) supervisor.get()?.get(main.get() ?? '')?.stopWith(signal);
+      power.request(action, signal);
+    }
   });
   if (machine) watchPowerButtonOnceLoaded(modules, bus, () => power.request('poweroff', 'power button'));
   return {};
