@@ -27,6 +27,11 @@ export class ApiError extends Error {
   }
 }
 
+// Every request has a connection of its own (agent: false). Node 20's global agent keeps a connection
+// alive for the next request, and keel closes one that has been idle 5 s, counted from its answer: through
+// a busy VM channel the answer arrives late, the CLI's next request went out on a connection keel had
+// already closed, and the verb failed with a hang-up it never caused.
+
 export interface Reply {
   status: number;
   body: string;
@@ -44,7 +49,7 @@ function unreachable(socket: string, err: NodeJS.ErrnoException): ApiUnreachable
 export function call(socket: string, method: string, path: string, body?: unknown): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({ socketPath: socket, method, path, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
+    const req = request({ socketPath: socket, agent: false, method, path, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
@@ -64,7 +69,7 @@ export function call(socket: string, method: string, path: string, body?: unknow
  */
 export function expectAnswer(socket: string, ms: number, silent: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method: 'GET', path: '/v1/boot' }, (res) => {
+    const req = request({ socketPath: socket, agent: false, method: 'GET', path: '/v1/boot' }, (res) => {
       clearTimeout(timer);
       res.resume();
       resolve();
@@ -98,7 +103,7 @@ export async function callJson<T>(socket: string, method: string, path: string, 
 export function streamLines(socket: string, path: string, onLine: (line: string) => void): { done: Promise<number>; stop: () => void } {
   let stop: () => void = () => {};
   const done = new Promise<number>((resolve, reject) => {
-    const req = request({ socketPath: socket, method: 'GET', path }, (res) => {
+    const req = request({ socketPath: socket, agent: false, method: 'GET', path }, (res) => {
       let buf = '';
       let errorBody = '';
       res.setEncoding('utf8');
@@ -148,7 +153,7 @@ export function streamLines(socket: string, path: string, onLine: (line: string)
  */
 export function upgrade(socket: string, path: string): Promise<{ stream: Socket; tty: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method: 'POST', path, headers: { connection: 'Upgrade', upgrade: 'tty' } });
+    const req = request({ socketPath: socket, agent: false, method: 'POST', path, headers: { connection: 'Upgrade', upgrade: 'tty' } });
     req.on('upgrade', (res, stream, head) => {
       if (head.length) stream.unshift(head);
       resolve({ stream, tty: String(res.headers['keel-tty'] ?? '') });

@@ -4,7 +4,8 @@
 // completion driven in bash and zsh themselves. The real dist/keel.js.
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pty from 'node-pty';
@@ -204,6 +205,49 @@ describe('arguments', () => {
       server.close();
     }
   }, 90_000);
+});
+
+describe('a VM whose answers come late', () => {
+  it('still carries the verb: each request has its own connection, never one keel closed as idle meanwhile', async () => {
+    // keel's API closes a connection 5 s after its last answer (here 2 s, and node's 1 s more), and tells the
+    // client so, whose agent keeps it 1 s less; the channel of a busy VM delivers that answer late (here 3.5 s).
+    // The CLI's liveness check and its verb shared one kept-alive connection, so the verb went out on a
+    // connection already closed, and failed with a hang-up blamed on keel's connection cap, undone.
+    const vms = join(dir, 'slow-vms');
+    const vmDir = join(vms, 'cli-slow');
+    mkdirSync(vmDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(vmDir, 'pid'), `${process.pid}\n`);
+    const got: string[] = [];
+    const api = createHttpServer((req, res) => {
+      got.push(`${req.method} ${req.url}`);
+      res.setHeader('content-type', 'application/json');
+      res.end(req.url === '/v1/boot' ? '{}' : JSON.stringify({ service: 'web', action: 'stop', state: 'stopping' }));
+    });
+    api.keepAliveTimeout = 2000;
+    const inner = join(vmDir, 'inner.sock');
+    await new Promise<void>((r) => api.listen(inner, r));
+    const sockets: Socket[] = [];
+    const relay: Server = createServer({ allowHalfOpen: true }, (c) => {
+      const u = connect(inner);
+      sockets.push(c, u);
+      for (const x of [c, u]) x.on('error', () => undefined);
+      c.on('data', (d) => u.write(d));
+      c.on('end', () => u.end());
+      u.on('data', (d) => setTimeout(() => c.write(d), 3500));
+      u.on('close', () => setTimeout(() => c.end(), 3500));
+    });
+    await new Promise<void>((r) => relay.listen(join(vmDir, 'api.sock'), r));
+    try {
+      const r = await keelAsync(['--vm', 'cli-slow', 'stop', 'web'], { KEEL_VM_DIR: vms });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(got).toContain('POST /v1/services/web/stop');
+    } finally {
+      for (const x of sockets) x.destroy();
+      relay.close();
+      api.close();
+    }
+  }, 60_000);
 });
 
 /** keel run asynchronously, so this process's own servers go on accepting meanwhile. */
