@@ -431,6 +431,16 @@ export class Service {
     this.stopSignalGiven = signal;
   }
 
+  /**
+   * Shutdown has begun: the policy starts nothing again (a backoff's retry is
+   * cancelled, a later exit is not restarted), though the service runs until
+   * its turn to stop comes.
+   */
+  endRestarts(): void {
+    this.stopRequested = true;
+    this.clearRetry();
+  }
+
   /** keel stop, and shutdown: no restart after this exit. Resolves when it is down and cleaned up. */
   async stop(): Promise<void> {
     this.stopRequested = true;

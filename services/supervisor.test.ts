@@ -311,6 +311,25 @@ describe('dependencies', () => {
     expect(messages(w)).toContain('service c still running 10000 ms after SIGTERM: SIGKILL to every process in it');
     for (const name of ['a', 'b', 'c', 'solo']) expect(state(w, name)).toBe('stopped');
   });
+
+  it('restarts nothing once shutdown has begun: a backoff waiting its turn to stop, or a crash before its turn', async () => {
+    const w = supervise(svc('crashy', 'backoff: {initial: 1s, jitter: 0}') + svc('flaky') + svc('slow', 'dependsOn: [{name: crashy, condition: started}, {name: flaky, condition: started}]\nstopTimeout: 15s'));
+    w.sup.startAll();
+    await settle();
+    w.engine.last('crashy').exit(exited(1)); // in backoff, 1 s from its next start
+    await settle();
+    expect(state(w, 'crashy')).toBe('backoff');
+    w.engine.last('slow').ignore.add('SIGTERM'); // holds the others' turn for its 15 s
+    const stopping = w.sup.stopAll();
+    await settle();
+    w.engine.last('flaky').exit(exited(1)); // crashes while it waits for its turn
+    await settle();
+    await w.clock.advance(15_000);
+    await stopping;
+    expect(w.engine.of('crashy')).toHaveLength(1);
+    expect(w.engine.of('flaky')).toHaveLength(1);
+    for (const name of ['crashy', 'flaky', 'slow']) expect(state(w, name)).toBe('stopped');
+  });
 });
 
 describe('readiness and health', () => {

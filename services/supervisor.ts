@@ -146,6 +146,8 @@ export class Supervisor {
    */
   async stopAll(): Promise<void> {
     this.shuttingDown = true;
+    // Each service stops in its turn, after those that wait on it; until then none may start again.
+    for (const s of this.services.values()) s.endRestarts();
     const stopped = new Map<string, Promise<void>>();
     const stopOne = (s: Service): Promise<void> => {
       let p = stopped.get(s.name);
