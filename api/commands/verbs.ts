@@ -1,5 +1,6 @@
 // The CLI verbs that talk to a running keel through its control API, run
 // from their table entries (control-specs.ts) by the CLI and the console prompt.
+import { visible } from '../../events/visible.js';
 import { callJson, defaultSocket, streamLines } from '../client.js';
 import { parseVerbArgs, type ParsedArgs } from './args.js';
 import { attach } from './attach.js';
@@ -54,7 +55,7 @@ export function psTable(list: Summary[], now = Date.now()): string {
   const rows = [['NAME', 'STATE', 'PID', 'RESTARTS', 'UP', 'INFO']];
   for (const s of list) {
     const info = s.state === 'backoff' && s.nextRetryAt ? `retry in ${ago(s.nextRetryAt - now)}; ${lastExitText(s.lastExit)}` : s.reason || lastExitText(s.lastExit);
-    rows.push([s.name, s.health && s.health !== 'unknown' ? `${s.state} (${s.health})` : s.state, s.pid ? String(s.pid) : '-', String(s.restarts), s.startedAt ? ago(now - s.startedAt) : '-', info]);
+    rows.push([s.name, s.health && s.health !== 'unknown' ? `${s.state} (${s.health})` : s.state, s.pid ? String(s.pid) : '-', String(s.restarts), s.startedAt ? ago(now - s.startedAt) : '-', visible(info)]);
   }
   return table(rows);
 }
@@ -63,9 +64,9 @@ function eventText(line: string): string {
   try {
     const e = JSON.parse(line) as { id?: number; time?: number; message?: string; level?: string };
     const t = e.time ? new Date(e.time).toISOString().slice(11, 23) : '';
-    return `${e.id ?? '-'} ${t} ${e.level && e.level !== 'info' ? `${e.level}: ` : ''}${e.message ?? line}`;
+    return `${e.id ?? '-'} ${t} ${e.level && e.level !== 'info' ? `${e.level}: ` : ''}${visible(e.message ?? line)}`;
   } catch {
-    return line;
+    return visible(line);
   }
 }
 

@@ -5,6 +5,8 @@ import { consoleColour } from './consoles.js';
 import { heldSummary } from './held-summary.js';
 import { parseKmsg, relayBelow } from './kmsg.js';
 import { consoleLine } from './sink.js';
+import { psTable } from '../../api/commands/verbs.js';
+import type { ServiceSummary } from '../../api/wire.js';
 
 let id = 0;
 const ev = (kind: string, message: string, fields: Partial<KeelEvent> = {}): KeelEvent => ({ id: ++id, time: 0, level: 'info', kind, message, ...fields });
@@ -67,5 +69,19 @@ describe('the summary of held events', () => {
     ]);
     expect(heldSummary([ev('x', 'd', { level: 'debug' })])).toBe('');
     expect(heldSummary(events, true)).toContain('\x1b[31mkeel:   ERROR: service db failed');
+  });
+});
+
+describe('workload text in keel lines', () => {
+  it('writes control characters out (\\x1b), on the console, in keel events and in keel ps, keeping keel\'s own colour', () => {
+    const hostile = 'serving \x1b]0;TITLE\x07\x1b[2J\x1b[31mred\x9b1m\x7f';
+    const line = consoleLine(ev('service.ready', `service web ready (READY=1) after 5 ms: ${hostile}`, { level: 'warn' }), true);
+    expect(line).toContain('serving \\x1b]0;TITLE\\x07\\x1b[2J\\x1b[31mred\\x9b1m\\x7f');
+    // Only keel's own colour is left: its warning colour on, and off at the end of the line.
+    expect(line.replace(/\x1b\[(33|0)m/g, '')).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(consoleLine(ev('x', 'two\nlines\twith a tab'))).toBe('keel: two\nkeel:   lines\twith a tab\n');
+    const ps = psTable([{ name: 'web', state: 'running', pid: 7, restarts: 0, startedAt: 0, reason: hostile } as ServiceSummary], 1000);
+    expect(ps).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(ps).toContain('\\x1b]0;TITLE');
   });
 });

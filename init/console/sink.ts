@@ -4,6 +4,7 @@
 // the console. Writes never throw: a closed console must not kill PID 1.
 import { writeSync } from 'node:fs';
 import type { EventBus, KeelEvent } from '../../events/bus.js';
+import { visible } from '../../events/visible.js';
 
 export type ConsoleWrite = (text: string) => void;
 
@@ -102,7 +103,7 @@ export function paint(text: string, level: KeelEvent['level'], colour: boolean):
 /** The console text of an event: every line of its message prefixed "keel: ", coloured by level when asked. */
 export function consoleLine(event: KeelEvent, colour = false): string {
   const mark = event.level === 'error' ? 'ERROR: ' : event.level === 'warn' ? 'warning: ' : '';
-  return event.message
+  return visible(event.message)
     .split('\n')
     .map((line, i) => paint(`keel: ${i === 0 ? mark : '  '}${line}`, event.level, colour) + '\n')
     .join('');
