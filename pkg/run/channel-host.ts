@@ -27,11 +27,22 @@ function listen(server: Server, path: string): Promise<void> {
   });
 }
 
+/**
+ * Bytes queued for the guest past which clients are no longer read until qemu
+ * has taken them. The channel is one stream, in order: a client that sends
+ * faster than the guest takes it (keel --vm exec fed from /dev/zero) grew
+ * keel run by hundreds of MiB, and every other client's request waited behind
+ * all of it, minutes after that client had gone.
+ */
+const MAX_AHEAD_BYTES = 1 << 20;
+
 /** The relay between qemu's end of the channel (one guest) and the clients of api.sock. */
 class Relay {
   private guest: Socket | undefined;
   private readonly decoder = new FrameDecoder();
   private readonly clients = new Map<number, Socket>();
+  /** Clients not read while the guest is behind. */
+  private readonly held = new Set<Socket>();
   private nextId = 1;
 
   /** gently: end them, so what was already written to them still arrives. */
@@ -39,6 +50,7 @@ class Relay {
     for (const c of this.clients.values()) if (gently) c.end();
     else c.destroy();
     this.clients.clear();
+    this.held.clear();
   }
 
   private toGuest(frame: Buffer): void {
@@ -53,6 +65,7 @@ class Relay {
     this.dropClients();
     sock.write(encodeFrame(FRAME_RESET, 0));
     sock.on('data', (chunk: Buffer) => this.fromGuest(sock, chunk));
+    sock.on('drain', () => this.resumeHeld());
     sock.on('error', () => undefined);
     sock.on('close', () => {
       if (this.guest === sock) this.guest = undefined;
@@ -86,15 +99,27 @@ class Relay {
     this.toGuest(encodeFrame(FRAME_OPEN, id));
     client.on('data', (d: Buffer) => {
       for (const f of dataFrames(id, d)) this.toGuest(f);
+      if ((this.guest?.writableLength ?? 0) > MAX_AHEAD_BYTES) {
+        client.pause();
+        this.held.add(client);
+      }
     });
     client.on('end', () => {
       if (this.clients.has(id)) this.toGuest(encodeFrame(FRAME_EOF, id));
     });
     client.on('error', () => undefined);
     client.on('close', () => {
+      this.held.delete(client);
       if (this.clients.delete(id)) this.toGuest(encodeFrame(FRAME_CLOSE, id));
     });
     if (!this.guest) client.end(); // no VM attached: the client sees the connection close
+  }
+
+  /** The guest has taken what was queued: the held clients are read again. */
+  private resumeHeld(): void {
+    const held = [...this.held];
+    this.held.clear();
+    for (const c of held) if (!c.destroyed) c.resume();
   }
 
   /** Waits (briefly) for qemu's end to close: it does when qemu exits, after the bytes it wrote. */
