@@ -216,6 +216,38 @@ describe('keel exec NAME [CMD...]', () => {
     const r = await cli(['exec', 'web', 'echo', 'still-here']);
     expect(r.stdout).toContain('still-here');
   }, 60_000);
+
+  it('holds back a client whose input the program on a terminal does not read, instead of keel-init growing by it', async () => {
+    const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${k.hostPid()}/status`, 'utf8'))![1]) / 1024;
+    const before = rssMiB();
+    const s = await new Promise<Socket>((resolve, reject) => {
+      const req = request({ socketPath: sock(), method: 'POST', path: '/v1/services/web/exec?cmd=sleep&cmd=30', headers: { connection: 'Upgrade', upgrade: 'tty' } });
+      req.on('upgrade', (_res, u) => resolve(u));
+      req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+      req.on('error', reject);
+      req.end();
+    });
+    s.on('error', () => undefined);
+    s.resume(); // the client reads whatever comes back
+    let sent = 0;
+    const chunk = Buffer.alloc(256 * 1024, 'x');
+    const more = () => {
+      while (!s.destroyed && sent < 128 * 2 ** 20) {
+        sent += chunk.length;
+        if (!s.write(chunk)) return void s.once('drain', more);
+      }
+    };
+    more();
+    await new Promise((r) => setTimeout(r, 3000));
+    const taken = sent - s.writableLength;
+    const grown = rssMiB() - before;
+    s.destroy();
+    // Unheld, node-pty queued every byte the client sent (128 MiB in these 3 s), as keel-init's memory.
+    expect(taken).toBeLessThan(16 * 2 ** 20);
+    expect(grown).toBeLessThan(32);
+    const r = await cli(['exec', 'web', 'echo', 'still-here']);
+    expect(r.stdout).toContain('still-here');
+  }, 60_000);
 });
 
 describe('keel console', () => {

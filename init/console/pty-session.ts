@@ -18,6 +18,8 @@ export interface PtySession {
   /** Stops reading the program's output (it then waits on its full terminal), and reads it again. */
   pause(): void;
   resume(): void;
+  /** Bytes written that the terminal has not taken yet (node-pty queues them while the program does not read). */
+  inputQueued(): number;
   exited: Promise<PtyExit>;
 }
 
@@ -30,6 +32,8 @@ interface PtyLike {
   kill(signal?: string): void;
   pause(): void;
   resume(): void;
+  /** node-pty 1.x's own queue of writes the terminal has not taken (not its API: read where present, else taken as empty). */
+  _writeStream?: { _writeQueue?: ReadonlyArray<{ buffer: Buffer; offset: number }> };
 }
 interface PtyModule {
   spawn(file: string, args: string[], opts: { name: string; cols: number; rows: number; cwd: string; env: Record<string, string> }): PtyLike;
@@ -86,6 +90,7 @@ export async function spawnPty(file: string, args: string[], size: { cols: numbe
     onData: (cb) => child.onData(cb),
     pause: () => child.pause(),
     resume: () => child.resume(),
+    inputQueued: () => (child._writeStream?._writeQueue ?? []).reduce((n, t) => n + t.buffer.byteLength - t.offset, 0),
     exited,
   };
 }

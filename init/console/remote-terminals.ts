@@ -11,7 +11,7 @@ import type { TerminalHost, TermExit, TermSession, TermSize } from '../../api/te
 import { ConsolePrompt, execArgs, type TermIO } from './prompt.js';
 import { unreadBound } from './sink.js';
 import { ExecStatus } from '../../runtime/exec-status.js';
-import { spawnPty } from './pty-session.js';
+import { spawnPty, type PtySession } from './pty-session.js';
 
 export interface RemoteDeps {
   socket: string;
@@ -178,6 +178,27 @@ function remotePrompt(deps: RemoteDeps, stream: Duplex, size: TermSize, term: st
   };
 }
 
+/** Input queued for a terminal past which the client is not read until the program has taken most of it. */
+const MAX_INPUT_QUEUED = 64 * 1024;
+const INPUT_POLL_MS = 20;
+
+/**
+ * Stops reading the client while the terminal holds MAX_INPUT_QUEUED of its
+ * input unread: a client pasting (or piping /dev/zero) faster than the program
+ * reads would otherwise grow keel-init by all of it. node-pty says nothing
+ * when its queue empties, so it is looked at again every INPUT_POLL_MS.
+ */
+function holdInput(stream: Duplex, child: PtySession): void {
+  if (stream.isPaused() || child.inputQueued() <= MAX_INPUT_QUEUED) return;
+  stream.pause();
+  const check = () => {
+    if (stream.destroyed) return;
+    if (child.inputQueued() > MAX_INPUT_QUEUED / 4) return void setTimeout(check, INPUT_POLL_MS);
+    stream.resume();
+  };
+  setTimeout(check, INPUT_POLL_MS);
+}
+
 /** A program in a service container on a pseudo-terminal (runc exec -t), wired to the connection. */
 async function execPty(runcRoot: string, containerId: string, cmd: string[], stream: Duplex, size: TermSize, term: string): Promise<TermSession> {
   const child = await spawnPty('runc', execArgs(runcRoot, containerId, cmd, term), size, term);
@@ -187,6 +208,7 @@ async function execPty(runcRoot: string, containerId: string, cmd: string[], str
   stream.on('data', (d: Buffer) => {
     child.write(decoder.write(d));
     input.received(d.length);
+    holdInput(stream, child);
   });
   // The client went away: the program gets the hangup a closed terminal gives.
   stream.on('close', () => child.kill('SIGHUP'));
