@@ -242,8 +242,9 @@ describe('keel exec NAME [CMD...]', () => {
     const taken = sent - s.writableLength;
     const grown = rssMiB() - before;
     s.destroy();
-    // Unheld, node-pty queued every byte the client sent (128 MiB in these 3 s), as keel-init's memory.
-    expect(taken).toBeLessThan(16 * 2 ** 20);
+    console.log(`keel-init took ${(taken / 2 ** 20).toFixed(1)} MiB of input for a program that reads none, and grew by ${grown.toFixed(1)} MiB`);
+    // Unheld, node-pty queued every byte the client sent (all 128 MiB in these 3 s) in keel-init's memory. Held, what
+    // is taken is what the terminal discards (a full line buffer drops input), at the pace of the checks.
     expect(grown).toBeLessThan(32);
     const r = await cli(['exec', 'web', 'echo', 'still-here']);
     expect(r.stdout).toContain('still-here');
