@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST, startKeel, type KeelNs } from './helpers/keel-ns.js';
+import { floodWriter } from './helpers/flood.js';
 import { busyboxRootfs, shellEntry } from './helpers/rootfs.js';
 import { screenReader } from './helpers/screen.js';
 
@@ -229,17 +230,9 @@ describe('keel exec NAME [CMD...]', () => {
     });
     s.on('error', () => undefined);
     s.resume(); // the client reads whatever comes back
-    let sent = 0;
-    const chunk = Buffer.alloc(256 * 1024, 'x');
-    const more = () => {
-      while (!s.destroyed && sent < 128 * 2 ** 20) {
-        sent += chunk.length;
-        if (!s.write(chunk)) return void s.once('drain', more);
-      }
-    };
-    more();
+    const flood = floodWriter(s, Buffer.alloc(256 * 1024, 'x'), 128 * 2 ** 20);
     await new Promise((r) => setTimeout(r, 3000));
-    const taken = sent - s.writableLength;
+    const taken = flood.sent() - s.writableLength;
     const grown = rssMiB() - before;
     s.destroy();
     console.log(`keel-init took ${(taken / 2 ** 20).toFixed(1)} MiB of input for a program that reads none, and grew by ${grown.toFixed(1)} MiB`);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serveChannel, type ChannelHost } from '../../pkg/run/channel-host.js';
+import { floodWriter } from '../../test/helpers/flood.js';
 import { encodeFrame, FRAME_OPEN } from '../../api/channel-frames.js';
 import { VmChannel, type ChannelIo } from './vm-channel.js';
 
@@ -130,17 +131,10 @@ describe('the control channel', () => {
         return buf.length;
       },
     };
-    let served = 0;
+    let served = () => 0;
     const api = createServer((s) => {
       s.on('error', () => undefined); // the guest end goes away at the test's end, mid-write
-      const chunk = Buffer.alloc(64 * 1024, 'x');
-      const more = () => {
-        while (!s.destroyed && served < 64 * 2 ** 20) {
-          served += chunk.length;
-          if (!s.write(chunk)) return void s.once('drain', more);
-        }
-      };
-      more();
+      served = floodWriter(s, Buffer.alloc(64 * 1024, 'x'), 64 * 2 ** 20).sent;
     });
     const apiPath = join(dir, 'held-guest.sock');
     await new Promise<void>((r) => api.listen(apiPath, r));
@@ -152,7 +146,7 @@ describe('the control channel', () => {
     guest.start();
     await new Promise((r) => setTimeout(r, 1000));
     // Bounded: the channel's megabyte, a frame over it, and what the kernel's socket buffers hold.
-    expect(served).toBeLessThan(8 * 2 ** 20);
+    expect(served()).toBeLessThan(8 * 2 ** 20);
     unstall();
     await new Promise((r) => setTimeout(r, 1000));
     expect(portBytes).toBeGreaterThan(8 * 2 ** 20); // it flows again once the port takes it
@@ -177,19 +171,11 @@ describe('the control channel', () => {
       void host.close();
       api.close();
     });
-    let sent = 0;
-    const chunk = Buffer.alloc(64 * 1024, 0);
-    const more = () => {
-      while (!flood.destroyed && sent < 256 * 2 ** 20) {
-        sent += chunk.length;
-        if (!flood.write(chunk)) return void flood.once('drain', more);
-      }
-    };
     await new Promise<void>((r) => flood.once('connect', () => r()));
-    more();
+    const writer = floodWriter(flood, Buffer.alloc(64 * 1024, 0), 256 * 2 ** 20);
     await new Promise((r) => setTimeout(r, 1500));
     // Taken from the client: keel run's megabyte, a chunk over it, and what the kernel's socket buffers hold on both sides.
-    const taken = sent - flood.writableLength;
+    const taken = writer.sent() - flood.writableLength;
     expect(taken).toBeLessThan(12 * 2 ** 20);
     // The client goes; once qemu reads again, what still comes for it is what keel run had taken, no more.
     flood.destroy();
