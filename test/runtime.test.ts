@@ -248,6 +248,7 @@ describe('onshutdown', () => {
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(out).not.toContain('should not run');
     expect(out).not.toContain('EMERGENCY');
+    expect(out).not.toContain('boot complete'); // boot was cut short, not completed
     expect(keel.runcContainers()).toEqual([]);
   });
 });

@@ -220,7 +220,7 @@ function injectFaults(): void {
 }
 
 /** Boot complete; once the services have settled too, what was left off the critical path (runc's version). */
-export function completeStage({ bus, record, machine, workload, settled, loadWaitingModules }: BootBase & { workload: Workload | undefined; settled: Promise<void>; loadWaitingModules: () => void }): object {
+export function completeStage({ bus, record, machine, power, workload, settled, loadWaitingModules }: BootBase & { workload: Workload | undefined; settled: Promise<void>; loadWaitingModules: () => void }): object {
   record.completeAt = Date.now();
   record.mark('bootCompleteMs', record.completeAt);
   const runc = workload?.runc;
@@ -231,7 +231,9 @@ export function completeStage({ bus, record, machine, workload, settled, loadWai
   });
   const up = machine ? uptimeMs() : undefined;
   const rss = process.memoryUsage().rss;
-  bus.emit({ kind: 'boot.complete', message: `boot complete${up !== undefined ? ` ${up} ms after kernel start` : ''} (keel-init rss ${(rss / 2 ** 20).toFixed(1)} MiB)`, uptimeMs: up, rss });
+  // A shutdown asked for while onboot ran (the entries left skipped) ends boot too, but nothing was completed.
+  const what = power.shuttingDown ? 'boot cut short by shutdown' : 'boot complete';
+  bus.emit({ kind: 'boot.complete', message: `${what}${up !== undefined ? ` ${up} ms after kernel start` : ''} (keel-init rss ${(rss / 2 ** 20).toFixed(1)} MiB)`, uptimeMs: up, rss, cutShort: power.shuttingDown });
   injectFaults();
   return {};
 }
