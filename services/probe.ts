@@ -16,6 +16,8 @@ export interface ProbeConfig {
 export interface ProbeEvents {
   ready: () => void;
   health: (healthy: boolean, detail: string) => void;
+  /** A check before the first success failed, and why (a probe that times out for minutes must say so somewhere). */
+  notReady?: (detail: string) => void;
 }
 
 export class Probe {
@@ -63,7 +65,9 @@ export class Probe {
         this.isReady = true;
         this.events.ready();
       } else this.events.health(true, '');
-    } else if (this.isReady && this.clock.now() - this.begun >= this.cfg.startPeriod) {
+    } else if (!this.isReady) {
+      this.events.notReady?.(detail);
+    } else if (this.clock.now() - this.begun >= this.cfg.startPeriod) {
       this.failures++;
       if (this.failures >= this.cfg.retries) this.events.health(false, detail);
     }

@@ -277,6 +277,10 @@ export class Service {
           this.markReady();
         },
         health: (healthy, detail) => this.onHealth(healthy, detail),
+        // Shown by keel ps and inspect while it is running and not yet ready; no event for each check.
+        notReady: (detail) => {
+          if (this.current === 'running') this.reason = `not ready yet: ${detail}`;
+        },
       }, this.clock);
       this.probe.start();
     } else {

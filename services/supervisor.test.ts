@@ -351,6 +351,20 @@ describe('readiness and health', () => {
     expect(w.sup.get('kept')!.health).toBe('healthy');
   });
 
+  it('says why a service is not ready yet while its probe fails: a timeout, or the check\'s own words', async () => {
+    const w = supervise(svc('slow', 'ready: {exec: [check], interval: 1s, timeout: 2s}'));
+    w.engine.onStart = (r) => (r.execResult = { code: null, signal: null, stdout: '', stderr: '', timedOut: true });
+    w.sup.startAll();
+    await settle();
+    expect(w.sup.get('slow')!.summary()).toMatchObject({ state: 'running', reason: 'not ready yet: timed out after 2000 ms' });
+    w.engine.last('slow').execResult = { code: 1, signal: null, stdout: '', stderr: 'connection refused', timedOut: false };
+    await w.clock.advance(2000);
+    expect(w.sup.get('slow')!.summary().reason).toBe('not ready yet: check exited 1: connection refused');
+    w.engine.last('slow').execResult = { code: 0, signal: null, stdout: '', stderr: '', timedOut: false };
+    await w.clock.advance(1000);
+    expect(w.sup.get('slow')!.summary()).toMatchObject({ state: 'ready', reason: '' });
+  });
+
   it('sd_notify: READY=1 marks it ready (even before runc returned), STATUS= is kept, a silent watchdog restarts it', async () => {
     const w = supervise(svc('n', 'notify: true\nwatchdogSec: 3s\nstopTimeout: 1s\nbackoff: {initial: 10ms, jitter: 0}') + svc('after', 'dependsOn: [n]'));
     w.sup.startAll();
