@@ -16,6 +16,8 @@ export interface ApiDeps {
   supervisor: () => Supervisor | undefined;
   bootReport: () => BootReport;
   power: (action: 'poweroff' | 'reboot') => void;
+  /** Where a service's output goes instead of its log, when it does not pass through keel (a container's CMD). */
+  outputElsewhere?: (service: string) => string | undefined;
 }
 
 export interface RouteContext {
@@ -61,6 +63,8 @@ function action(verb: keyof typeof ACTIONS): Route {
 
 function logs(ctx: RouteContext): void {
   const s = service(ctx);
+  const elsewhere = ctx.deps.outputElsewhere?.(s.name);
+  if (elsewhere) throw new HttpError(409, elsewhere);
   const q = ctx.query;
   const previous = q.get('previous') === '1';
   const attempt = previous ? (HAS_CONTAINER.includes(s.state) ? s.attempt - 1 : s.exits.at(-1)?.attempt) : undefined;

@@ -143,6 +143,10 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     let ps = { status: null as number | null, stdout: '', stderr: '' };
     await eventually(() => (ps = keelIn(name, 'ps')).status === 0, 10_000, () => `keel ps: ${ps.stderr}`);
     expect(ps.stdout).toMatch(/^cmd +ready /m);
+    // The CMD's output is the container's own, not a log of keel's: keel logs says where it is instead of printing nothing.
+    const cmdLogs = keelIn(name, 'logs', 'cmd');
+    expect(cmdLogs.stderr).toContain("writes straight to the container's stdout and stderr, not to a log of keel's: docker logs CONTAINER shows it");
+    expect(cmdLogs.status).not.toBe(0);
   });
 
   it('docker run --read-only: keel keeps its state in /dev/shm, and keel ps reaches it there', async () => {

@@ -9,6 +9,7 @@ import { openFileLimit } from '../core/fd-limit.js';
 import { ConsolePrompt, consoleIO, type ConsoleAccess, type TermIO } from '../console/prompt.js';
 import { remoteTerminals } from '../console/remote-terminals.js';
 import { startVmChannel } from '../machine/vm-channel.js';
+import { CMD_SERVICE } from './container-mode.js';
 import type { BootBase } from './context.js';
 
 /** The container id of a service's attempt that runs now, for exec (a process entry has no container to exec into). */
@@ -26,6 +27,9 @@ export function controlStage(ctx: BootBase & { modules: Promise<void> }): object
     supervisor: () => supervisor.get(),
     bootReport: () => record.report(),
     power: (action) => power.request(action, `keel ${action}`),
+    // A container's CMD writes to the container's own stdout and stderr, not through keel.
+    outputElsewhere: (name) =>
+      ctx.container && name === CMD_SERVICE && ctx.main.get() === CMD_SERVICE ? `${CMD_SERVICE} (the container's command) writes straight to the container's stdout and stderr, not to a log of keel's: docker logs CONTAINER shows it` : undefined,
     terminals: remoteTerminals({ socket: paths.socket, runcRoot: paths.runcRoot, containerOf: runningContainer(ctx) }),
     maxConnections: connectionCap(openFileLimit()?.soft ?? 1024),
   });
