@@ -13,6 +13,15 @@ const KEEP_CHARS = 1024;
  */
 const NOT_STARTED = /(?:level=error msg="|ERRO(?:\x1b\[0m)?\[\d+\] )exec failed: unable to start container process: exec: [^\n]*?(executable file not found|no such file or directory|permission denied|exec format error)[^\n]*$/;
 
+/**
+ * A shell's status for a program that could not start, from why (runc's words or
+ * strerror's, in either case): 126 when the file is there but cannot be run (no x
+ * bit, a folder, not a program), 127 otherwise (not found).
+ */
+export function notStartedStatus(why: string): 126 | 127 {
+  return /permission denied|exec format error|is a directory/i.test(why) ? 126 : 127;
+}
+
 export class ExecStatus {
   private tail = '';
 
@@ -25,7 +34,6 @@ export class ExecStatus {
   status(code: number | null): number | null {
     if (code !== 255) return code;
     const why = NOT_STARTED.exec(this.tail.trimEnd())?.[1];
-    if (why === undefined) return code;
-    return why === 'permission denied' || why === 'exec format error' ? 126 : 127;
+    return why === undefined ? code : notStartedStatus(why);
   }
 }

@@ -7,6 +7,7 @@ import { constants } from 'node:os';
 import type { EventBus } from '../../events/bus.js';
 import { emptyManifest, ManifestError, parseManifest, type Manifest } from '../../model/index.js';
 import type { OutputMode } from '../../model/manifest.js';
+import { notStartedStatus } from '../../runtime/exec-status.js';
 import type { StreamName } from '../../runtime/engine.js';
 import type { ExitRecord } from '../../services/report.js';
 import type { Supervisor } from '../../services/supervisor.js';
@@ -15,7 +16,6 @@ import { readManifest } from './manifest-reader.js';
 import { CMD_SERVICE, CONTAINER_MANIFEST } from './container-mode.js';
 import type { PowerControl } from './power.js';
 
-export { CMD_SERVICE };
 
 /** The manifest, with `command` (docker run's CMD) as its main service; no manifest file is fine when there is a command. */
 export async function containerManifest(path: string, command: readonly string[]): Promise<Manifest> {
@@ -45,7 +45,10 @@ export async function containerManifest(path: string, command: readonly string[]
  */
 export function exitCodeOf(e: ExitRecord | undefined): number | undefined {
   if (!e) return undefined;
-  if (e.error !== undefined) return /^execve\(.*\): (Permission denied|Exec format error|Is a directory)/.test(e.error) ? 126 : 127;
+  if (e.error !== undefined) {
+    const why = /^execve\(.*\): ([^:]*)$/.exec(e.error)?.[1];
+    return why === undefined ? 127 : notStartedStatus(why);
+  }
   if (e.code !== null) return e.code;
   return e.signal ? 128 + (constants.signals[e.signal] ?? 0) : 1;
 }
