@@ -125,7 +125,8 @@ export class ProcessEngine implements ContainerEngine<ProcessPlan> {
   constructor(private readonly deps: ProcessEngineDeps) {}
 
   plan(request: PlanRequest): ProcessPlan {
-    return planProcess(request.id, request.entry, this.deps.baseEnv, request.extra);
+    const plan = planProcess(request.id, request.entry, this.deps.baseEnv, request.extra);
+    return plan.oomScoreAdj === undefined && this.deps.oomScoreAdj !== undefined ? { ...plan, oomScoreAdj: this.deps.oomScoreAdj } : plan;
   }
 
   async start(plan: ProcessPlan, output: OutputSink): Promise<RunningContainer> {
@@ -148,7 +149,7 @@ export class ProcessEngine implements ContainerEngine<ProcessPlan> {
         ...(plan.user ? { user: plan.user } : {}),
         rlimits: plan.rlimits,
         noNewPrivileges: plan.noNewPrivileges,
-        ...((plan.oomScoreAdj ?? this.deps.oomScoreAdj) !== undefined ? { oomScoreAdj: plan.oomScoreAdj ?? this.deps.oomScoreAdj } : {}),
+        ...(plan.oomScoreAdj !== undefined ? { oomScoreAdj: plan.oomScoreAdj } : {}),
         stdio: stdio.fds,
         foreground: attached && isatty(0),
         ...(cgroup?.procsFd !== undefined ? { cgroupFd: cgroup.procsFd } : {}),

@@ -17,11 +17,11 @@ const NO_LIMIT = 2 ** 60;
 const MARGIN = 2;
 
 /** The container's memory limit in bytes (cgroup v2, else v1, as the engine mounts them in a container), or undefined. */
-export function containerMemoryLimit(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number | undefined {
+export function containerMemoryLimit(): number | undefined {
   for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
     let text: string;
     try {
-      text = read(file).trim();
+      text = readFileSync(file, 'utf8').trim();
     } catch {
       continue;
     }
