@@ -190,10 +190,7 @@ describe('arguments', () => {
   it('exits 3 when a VM runs but keel inside it never answers, instead of waiting forever', async () => {
     // A VM whose guest is silent, provoked without booting one: a live pid and an api.sock that
     // accepts and never answers, which is what keel run's end of the channel is when nothing inside answers.
-    const vms = join(dir, 'silent-vms');
-    const vmDir = join(vms, 'cli-silent');
-    mkdirSync(vmDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(vmDir, 'pid'), `${process.pid}\n`);
+    const { vms, vmDir } = runningVmDir('silent-vms', 'cli-silent');
     const held: Socket[] = [];
     const server: Server = createServer((c) => void held.push(c));
     await new Promise<void>((r) => server.listen(join(vmDir, 'api.sock'), r));
@@ -213,10 +210,7 @@ describe('a VM whose answers come late', () => {
     // client so, whose agent keeps it 1 s less; the channel of a busy VM delivers that answer late (here 3.5 s).
     // The CLI's liveness check and its verb shared one kept-alive connection, so the verb went out on a
     // connection already closed, and failed with a hang-up blamed on keel's connection cap, undone.
-    const vms = join(dir, 'slow-vms');
-    const vmDir = join(vms, 'cli-slow');
-    mkdirSync(vmDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(vmDir, 'pid'), `${process.pid}\n`);
+    const { vms, vmDir } = runningVmDir('slow-vms', 'cli-slow');
     const got: string[] = [];
     const api = createHttpServer((req, res) => {
       got.push(`${req.method} ${req.url}`);
@@ -249,6 +243,15 @@ describe('a VM whose answers come late', () => {
     }
   }, 60_000);
 });
+
+/** A VM registry (KEEL_VM_DIR) holding VM `name` as running: its folder with a live pid, this process's; the test adds its api.sock. */
+function runningVmDir(registry: string, name: string): { vms: string; vmDir: string } {
+  const vms = join(dir, registry);
+  const vmDir = join(vms, name);
+  mkdirSync(vmDir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(vmDir, 'pid'), `${process.pid}\n`);
+  return { vms, vmDir };
+}
 
 /** keel run asynchronously, so this process's own servers go on accepting meanwhile. */
 function keelAsync(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
