@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trackChildProcesses } from './owned-children.js';
@@ -48,8 +49,11 @@ describe('reaper', () => {
 
   it('keeps an early exit for its late waiter through a flood of other orphans, past the unclaimed limit', async () => {
     // As a container init that exits before its run has asked for it, while a pid: host entry makes orphans.
-    const { stdout } = await run('sh', ['-c', 'sh -c "exit 5" >/dev/null 2>&1 & echo $!']);
+    // The job outlives its shell (an orphan, so ours to reap), and ends before the flood: a job that ended first was
+    // sometimes reaped by its own shell, whose status then never came to us and the wait below hung.
+    const { stdout } = await run('sh', ['-c', 'sh -c "sleep 0.2; exit 5" >/dev/null 2>&1 & echo $!']);
     const pid = Number(stdout.trim());
+    await until(() => !existsSync(`/proc/${pid}`), 5_000);
     const before = reaper.reapedCount;
     await run('sh', ['-c', 'for i in $(seq 200); do (true &); done']); // four times the limit of 50
     await until(() => reaper.reapedCount - before >= 200, 20_000);
