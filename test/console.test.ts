@@ -170,9 +170,14 @@ describe('diagnosing and fixing a crash loop from the console alone', () => {
       await waitFor(/stdout #4 app up with port=8080/);
       type('\x03'); // stops following, not keel
       await waitFor(/keel> /);
-      type('ps\r');
-      await waitFor(/app +(running|ready) +\d+ +0 /);
-      await waitFor(/keel> /);
+      // Its first line can come before runc run has returned, while ps still says starting: ask again until it is up.
+      for (let tries = 0; ; tries++) {
+        type('ps\r');
+        const table = await waitFor(/NAME[^]*?keel> /);
+        if (/app +(running|ready) +\d+ +0 /.test(table)) break;
+        expect(tries, table).toBeLessThan(40);
+        await new Promise((r) => setTimeout(r, 250));
+      }
       type('poweroff\r');
       expect(await exited).toBe(0);
       expect(c.screen()).not.toContain('SIGINT: reboot');
