@@ -76,10 +76,6 @@ export function findOnPath(name: string, path = process.env.PATH ?? DEFAULT_PATH
   return undefined;
 }
 
-function environment(): string[] {
-  return Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-}
-
 /** Whom a helper runs as, when not as keel: a probe of a process entry runs with the entry's environment, directory and user. */
 export interface RunAs {
   /** argv[0] when not the path: the name as the caller wrote it (busybox's applets go by it). */
@@ -102,7 +98,7 @@ export function startHelper(host: Host, path: string, args: readonly string[], a
     pid = host.spawnProcess({
       path,
       argv: [as.argv0 ?? path, ...args],
-      env: as.env ?? environment(),
+      ...(as.env ? { env: as.env } : {}),
       cwd: as.cwd ?? process.cwd(),
       ...(as.user ? { user: as.user } : {}),
       rlimits: [],

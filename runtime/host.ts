@@ -8,7 +8,8 @@ export interface SpawnRequest {
   /** An absolute path: there is no PATH search in the child. */
   path: string;
   argv: string[];
-  env: string[];
+  /** Absent: keel's own environment, handed over as it is (no copy through process.env, which is slow to walk). */
+  env?: string[];
   cwd: string;
   /** Switch to this user (setgroups, setgid, setuid); undefined keeps keel's own. */
   user?: { uid: number; gid: number; groups: number[] };

@@ -18,6 +18,17 @@ describe('system clock', () => {
     expect(fired).toBe(true);
   });
 
+  it('runs a 0 ms wait in this turn of the loop, before a 1 ms timer, and can cancel it', async () => {
+    const order: string[] = [];
+    setTimeout(() => order.push('1 ms timer'), 1);
+    systemClock.after(0, () => order.push('now'));
+    systemClock.after(-5, () => order.push('overdue'));
+    const cancel = systemClock.after(0, () => order.push('cancelled'));
+    cancel();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(['now', 'overdue', '1 ms timer']);
+  });
+
   it('can be cancelled, even between the timers that make up a long wait', () => {
     vi.useFakeTimers();
     let fired = false;

@@ -18,11 +18,17 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export const systemClock: Clock = {
   now: () => Date.now(),
   after(ms, fn) {
+    // Node makes a 0 ms timer a 1 ms one, and the loop then sleeps that millisecond in epoll: a restart
+    // with no backoff (or any "now") runs in this turn's check phase instead, still after what is pending.
+    if (ms <= 0) {
+      const immediate = setImmediate(fn);
+      return () => clearImmediate(immediate);
+    }
     let timer: NodeJS.Timeout;
     const arm = (left: number) => {
       timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
     };
-    arm(Math.max(0, ms));
+    arm(ms);
     return () => clearTimeout(timer);
   },
 };

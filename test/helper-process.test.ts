@@ -35,11 +35,16 @@ describe('helper processes', () => {
     expect(r.stdout).toBe('sh\n');
   });
 
-  it('reads stdin as empty and runs in keel’s environment', async () => {
+  it('reads stdin as empty and runs in keel’s environment as it is now, what keel removed from it gone', async () => {
+    // keel hands its environment over as the C library holds it: node's process.env writes through to it.
+    process.env.KEEL_HELPER_GONE = 'stale';
+    const before = await runHelper(host, 'sh', ['-c', 'echo "[$KEEL_HELPER_GONE]"'], { timeoutMs: 10_000 });
+    expect(before.stdout).toBe('[stale]\n');
+    delete process.env.KEEL_HELPER_GONE;
     process.env.KEEL_HELPER_TEST = 'seen';
     try {
-      const r = await runHelper(host, 'sh', ['-c', 'cat; echo "$KEEL_HELPER_TEST"'], { timeoutMs: 10_000 });
-      expect(r.stdout).toBe('seen\n');
+      const r = await runHelper(host, 'sh', ['-c', 'cat; echo "$KEEL_HELPER_TEST [$KEEL_HELPER_GONE]"'], { timeoutMs: 10_000 });
+      expect(r.stdout).toBe('seen []\n');
     } finally {
       delete process.env.KEEL_HELPER_TEST;
     }

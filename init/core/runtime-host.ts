@@ -8,7 +8,7 @@ export function spawnOptions(r: SpawnRequest): SpawnOptions {
   return {
     path: r.path,
     argv: r.argv,
-    env: r.env,
+    env: r.env ?? null,
     cwd: r.cwd,
     changeUser: r.user ? 1 : 0,
     uid: r.user?.uid ?? 0,

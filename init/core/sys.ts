@@ -51,7 +51,8 @@ export interface Sys {
 export interface SpawnOptions {
   path: string;
   argv: string[];
-  env: string[];
+  /** null: keel's own environment, as the C library holds it (node's process.env writes through to it). */
+  env: string[] | null;
   cwd: string;
   changeUser: 0 | 1;
   uid: number;

@@ -602,6 +602,8 @@ static int prop_i64(napi_env env, napi_value obj, const char *key, int64_t *out)
 typedef struct {
   char path[MAX_STR], cwd[MAX_STR];
   char **argv, **envp;
+  // envp is the C library's environ (keel's own environment), not a copy: never freed.
+  int env_inherited;
   int change_user;
   uid_t uid;
   gid_t gid;
@@ -629,7 +631,16 @@ static int read_spawn_opts(napi_env env, napi_value o, spawn_opts_t *s) {
   if (prop(env, o, "path", &v) || get_str(env, v, s->path, sizeof s->path, NULL)) return -1;
   if (prop(env, o, "cwd", &v) || get_str(env, v, s->cwd, sizeof s->cwd, NULL)) return -1;
   if (prop(env, o, "argv", &v) || !(s->argv = get_str_array(env, v))) return -1;
-  if (prop(env, o, "env", &v) || !(s->envp = get_str_array(env, v))) return -1;
+  if (prop(env, o, "env", &v)) return -1;
+  napi_valuetype env_type;
+  if (napi_typeof(env, v, &env_type) != napi_ok) return -1;
+  if (env_type == napi_null) {
+    // Node writes process.env through to environ (setenv), so it is current; the vfork'd child only reads it.
+    s->envp = environ;
+    s->env_inherited = 1;
+  } else if (!(s->envp = get_str_array(env, v))) {
+    return -1;
+  }
   if (prop_i64(env, o, "changeUser", &n)) return -1;
   s->change_user = (int)n;
   if (prop_i64(env, o, "uid", &n)) return -1;
@@ -844,7 +855,7 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
   napi_create_int32(env, pid, &result);
 out:
   free_strv(s->argv);
-  free_strv(s->envp);
+  if (!s->env_inherited) free_strv(s->envp);
   free(s);
   return result;
 }
