@@ -1,6 +1,6 @@
 // A real ControlApi on a temporary socket, without keel-init: what a slow
 // event follower is told, and the connection cap, through real sockets.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,8 +25,8 @@ afterEach(() => {
 
 const REPORT = { startedAt: '', mode: 'namespace', stages: [], onboot: [] } as unknown as BootReport;
 
-async function start(bus: EventBus, maxConnections?: number): Promise<string> {
-  api = new ControlApi({ bus, supervisor: () => undefined, bootReport: () => REPORT, power: () => {}, ...(maxConnections ? { maxConnections } : {}) });
+async function start(bus: EventBus, maxConnections?: number, socketCheckMs?: number): Promise<string> {
+  api = new ControlApi({ bus, supervisor: () => undefined, bootReport: () => REPORT, power: () => {}, ...(maxConnections ? { maxConnections } : {}), ...(socketCheckMs ? { socketCheckMs } : {}) });
   const path = join(dir, 'keel.sock');
   await api.listen(path);
   return path;
@@ -108,5 +108,47 @@ describe('the connection cap', () => {
 
   it('is a quarter of the open-file limit, within 16 and 1024', () => {
     expect([64, 1024, 4096, 20_000, 1 << 20].map(connectionCap)).toEqual([16, 256, 1024, 1024, 1024]);
+  });
+});
+
+/** One GET over a fresh connection to `path`: its status line, or the connection error's code. */
+function statusOf(path: string, target: string): Promise<string> {
+  return new Promise((resolve) => {
+    const c = raw(path);
+    c.socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    c.socket.write(`GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+    void c.closed.then(() => resolve(c.received().split('\r\n')[0] ?? ''));
+  });
+}
+
+async function until(f: () => Promise<boolean>, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (await f()) return true;
+  return false;
+}
+
+describe('the socket path', () => {
+  it('is bound again when the socket is removed, and open connections go on', async () => {
+    const bus = new EventBus();
+    const path = await start(bus, undefined, 50);
+    const follower = raw(path);
+    follower.socket.write('GET /v1/events?follow=1 HTTP/1.1\r\nhost: x\r\n\r\n');
+    rmSync(path);
+    expect(await statusOf(path, '/v1/services')).toBe('ENOENT');
+    expect(await until(async () => (await statusOf(path, '/v1/services')) === 'HTTP/1.1 200 OK', 3000)).toBe(true);
+    expect(bus.since(0).find((e) => e.kind === 'api.rebound')?.message).toBe(`control API: ${path} was removed; keel listens there again`);
+    bus.emit({ kind: 'test.after', message: 'after the rebind' });
+    expect(await until(async () => follower.received().includes('after the rebind'), 3000)).toBe(true);
+  });
+
+  it('is taken back when another file took its place, its directory made again if it went too', async () => {
+    const bus = new EventBus();
+    const path = await start(bus, undefined, 50);
+    rmSync(path);
+    writeFileSync(path, 'not a socket');
+    expect(await statusOf(path, '/v1/services')).toBe('ECONNREFUSED');
+    expect(await until(async () => (await statusOf(path, '/v1/services')) === 'HTTP/1.1 200 OK', 3000)).toBe(true);
+    expect(bus.since(0).find((e) => e.kind === 'api.rebound')?.message).toMatch(/was replaced by another file; keel listens there again$/);
+    rmSync(dir, { recursive: true, force: true });
+    expect(await until(async () => (await statusOf(path, '/v1/services')) === 'HTTP/1.1 200 OK', 3000)).toBe(true);
   });
 });

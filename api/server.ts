@@ -4,8 +4,9 @@
 // error and nothing it does can reach PID 1's loop. Every connection is
 // bounded too: in number (each holds a file descriptor that starting a
 // container may need), and in time until its request has arrived.
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { HttpError, readBody, requestUrl, send } from './http.js';
 import { findRoute, type ApiDeps } from './routes.js';
@@ -18,7 +19,17 @@ export interface ControlApiDeps extends ApiDeps {
   terminals?: TerminalHost;
   /** Concurrent connections at most (connectionCap of keel's open-file limit); more are closed as they come. */
   maxConnections?: number;
+  /** How often the socket's path is checked for being the one keel bound (default SOCKET_CHECK_MS). */
+  socketCheckMs?: number;
 }
+
+/**
+ * A root process (an onboot entry, an admin's rm -rf /run) can unlink or
+ * replace keel.sock, and a listening socket never hears of it: keel would stay
+ * up with no way in but the console. So the path is checked this often and
+ * bound again when it is not keel's socket any more.
+ */
+export const SOCKET_CHECK_MS = 5_000;
 
 /** A request's headers must arrive within this, and the whole request (a body) within REQUEST_TIMEOUT_MS; else 408 and close. */
 export const HEADERS_TIMEOUT_MS = 10_000;
@@ -43,8 +54,21 @@ export function connectionCap(openFileLimit: number): number {
   return Math.max(16, Math.min(1024, Math.floor(openFileLimit / 4)));
 }
 
+/** The file at `path` as (device, inode), or undefined when there is none. */
+function fileIdentity(path: string): string | undefined {
+  try {
+    const st = lstatSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 export class ControlApi {
   private server: Server | undefined;
+  /** The bound socket's (device, inode), to tell it from whatever may take its path. */
+  private bound: string | undefined;
+  private guard: NodeJS.Timeout | undefined;
   private readonly terminals: Terminals;
   private dropped = 0;
   private dropReported = 0;
@@ -90,6 +114,10 @@ export class ControlApi {
     });
     // A follow stream is a GET whose request is complete at once: requestTimeout never cuts it; it lasts while its client reads.
     this.server = server;
+    return this.bind(server, path).then(() => this.guardPath(server, path));
+  }
+
+  private bind(server: Server, path: string): Promise<void> {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       // The socket is created with the umask; tighten it before anyone can connect.
@@ -100,13 +128,43 @@ export class ControlApi {
       const old = process.umask(0o177);
       try {
         server.listen(path, () => {
+          server.off('error', reject);
           chmodSync(path, 0o600);
+          this.bound = fileIdentity(path);
           resolve();
         });
       } finally {
         process.umask(old);
       }
     });
+  }
+
+  /**
+   * Binds the path again when the socket there is gone or is another file.
+   * The old listening socket is closed first (it can no longer be reached by
+   * its path); connections already open on it go on.
+   */
+  private guardPath(server: Server, path: string): void {
+    const every = this.deps.socketCheckMs ?? SOCKET_CHECK_MS;
+    let rebinding = false;
+    const check = () => {
+      if (rebinding || this.server !== server || fileIdentity(path) === this.bound) return;
+      rebinding = true;
+      const what = existsSync(path) ? 'was replaced by another file' : 'was removed';
+      server.close(); // stops listening at once; 'close' waits for the open connections, which it does not cut
+      try {
+        mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
+        rmSync(path, { force: true });
+      } catch {
+        /* the bind says what is wrong */
+      }
+      this.bind(server, path).then(
+        () => this.deps.bus.emit({ kind: 'api.rebound', level: 'warn', message: `control API: ${path} ${what}; keel listens there again` }),
+        (err: Error) => this.deps.bus.emit({ kind: 'api.error', level: 'error', message: `control API: ${path} ${what}, and keel could not listen there again (${err.message}); it tries again in ${every / 1000} s` }),
+      ).finally(() => (rebinding = false));
+    };
+    this.guard = setInterval(check, every);
+    this.guard.unref();
   }
 
   /** Connections over the cap are closed by Node as they come; the operator hears of it, at most every DROP_REPORT_MS. */
@@ -120,7 +178,10 @@ export class ControlApi {
   }
 
   close(): void {
-    this.server?.close();
-    this.server?.closeAllConnections();
+    clearInterval(this.guard);
+    const server = this.server;
+    this.server = undefined;
+    server?.close();
+    server?.closeAllConnections();
   }
 }
