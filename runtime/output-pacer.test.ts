@@ -5,7 +5,7 @@
 // behave as on a socket).
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { firstLines, OutputPacer } from './output-pacer.js';
+import { Allowance, firstLines, OutputPacer } from './output-pacer.js';
 
 const newlines = (buf: Buffer) => buf.reduce((n, b) => n + (b === 0x0a ? 1 : 0), 0);
 
@@ -73,5 +73,33 @@ describe('OutputPacer', () => {
         resolve();
       }, 50),
     );
+  });
+
+  it('shares one budget of time among streams: four writers together get no more of it than one would', async () => {
+    // Each slice costs 5 ms of busy work; the streams' own budgets are out of reach, the shared 100 ms a second is not.
+    const shared = new Allowance(100);
+    const busy = () => {
+      const end = performance.now() + 5;
+      while (performance.now() < end);
+    };
+    let busyMs = 0;
+    const streams = Array.from({ length: 4 }, () => new PassThrough());
+    const taken = streams.map(() => 0);
+    streams.forEach((stream, i) =>
+      new OutputPacer(stream, (s) => {
+        const t0 = performance.now();
+        busy();
+        busyMs += performance.now() - t0;
+        taken[i] = (taken[i] ?? 0) + s.length;
+      }, { bytesPerSecond: 2 ** 30, linesPerSecond: 1e9, linesPerTurn: 1, shared }),
+    );
+    const since = performance.now();
+    for (const stream of streams) for (let j = 0; j < 400; j++) stream.write('line\n');
+    await new Promise((r) => setTimeout(r, 1000));
+    const elapsedS = (performance.now() - since) / 1000;
+    // A second's worth held at the start, then 100 ms a second, and one slice past the budget per stream at most.
+    expect(busyMs).toBeLessThanOrEqual(100 + 100 * elapsedS + 4 * 6);
+    // Each stream had its turns: the budget is not taken by the first one alone.
+    for (const n of taken) expect(n).toBeGreaterThan(0);
   });
 });

@@ -5,7 +5,11 @@
 // the stream's chunks on a slice at a time (at most LINES_PER_TURN lines,
 // then the event loop runs), within a budget of bytes and of lines per
 // second; past either, the stream is paused, and the container waits on
-// its full pipe: its output is slowed, never dropped.
+// its full pipe: its output is slowed, never dropped. Those budgets are per
+// stream, so ten writers would get ten times the CPU: every stream also
+// spends from one shared budget of keel-init's time (INTAKE_MS_PER_SECOND),
+// measured around the work each slice causes, so the total is bounded in
+// what it costs on this machine, fast host or emulated CPU alike.
 import type { Readable } from 'node:stream';
 
 /** The most of a container's stream taken in per second, in bytes and in lines. */
@@ -13,11 +17,13 @@ export const MAX_READ_BYTES_PER_SECOND = 2 ** 20;
 export const MAX_READ_LINES_PER_SECOND = 5000;
 /** The most lines handled before the event loop gets its turn (reaping, the API, probes). */
 export const LINES_PER_TURN = 1000;
+/** The most of each second keel-init spends taking in output, all streams together (a quarter of a CPU). */
+export const INTAKE_MS_PER_SECOND = 250;
 
 const NEWLINE = 0x0a;
 
 /** A budget refilled at `perSecond`, holding at most one second's worth; spending may overdraw it. */
-class Allowance {
+export class Allowance {
   private level: number;
   private last = performance.now();
 
@@ -60,9 +66,14 @@ export interface PaceLimits {
   bytesPerSecond: number;
   linesPerSecond: number;
   linesPerTurn: number;
+  /** Milliseconds of work, shared with other streams: each slice spends the time its handling took. */
+  shared?: Allowance;
 }
 
-export const DEFAULT_PACE: PaceLimits = { bytesPerSecond: MAX_READ_BYTES_PER_SECOND, linesPerSecond: MAX_READ_LINES_PER_SECOND, linesPerTurn: LINES_PER_TURN };
+/** The one intake budget of this process: every container's streams draw on it. */
+export const sharedIntake = new Allowance(INTAKE_MS_PER_SECOND);
+
+export const DEFAULT_PACE: PaceLimits = { bytesPerSecond: MAX_READ_BYTES_PER_SECOND, linesPerSecond: MAX_READ_LINES_PER_SECOND, linesPerTurn: LINES_PER_TURN, shared: sharedIntake };
 
 export class OutputPacer {
   /** What was read and not yet handed on: at most what the stream gave since it was paused. */
@@ -90,12 +101,24 @@ export class OutputPacer {
   finish(): void {
     this.wake?.();
     this.wake = undefined;
-    for (const chunk of this.backlog.splice(0)) this.take(chunk);
+    for (const chunk of this.backlog.splice(0)) this.handOn(chunk);
+  }
+
+  /** Hands a slice on, charging the shared budget with the time it took. */
+  private handOn(slice: Buffer): void {
+    const shared = this.limits.shared;
+    if (!shared) return this.take(slice);
+    const t0 = performance.now();
+    try {
+      this.take(slice);
+    } finally {
+      shared.spend(performance.now() - t0);
+    }
   }
 
   private pump(): void {
     while (this.backlog.length > 0) {
-      const wait = Math.max(this.bytes.waitMs(), this.lines.waitMs());
+      const wait = Math.max(this.bytes.waitMs(), this.lines.waitMs(), this.limits.shared?.waitMs() ?? 0);
       if (wait > 0) return this.later(wait);
       const room = this.limits.linesPerTurn - this.turnLines;
       if (room <= 0) return this.later(0);
@@ -106,7 +129,7 @@ export class OutputPacer {
       this.bytes.spend(head.length);
       this.lines.spend(lines);
       this.countTurn(lines);
-      this.take(head);
+      this.handOn(head);
     }
     if (this.stream.isPaused() && !this.stream.destroyed) this.stream.resume();
   }
