@@ -13,7 +13,7 @@ import { PROMPT_VERBS, runControl, UsageError } from '../../api/commands/verbs.j
 import { ApiError, ApiUnreachable } from '../../api/client.js';
 import { heldSummary } from './held-summary.js';
 import type { ConsoleSink } from './sink.js';
-import { exitText, PtyUnavailable, spawnPty, termSize, type PtySession } from './pty-session.js';
+import { exitText, feedTerminal, PtyUnavailable, spawnPty, termSize, type PtySession } from './pty-session.js';
 
 type Readline = typeof import('node:readline');
 /**
@@ -278,8 +278,7 @@ export class ConsolePrompt {
     this.suspended = true;
     this.rl?.close();
     input.setRawMode?.(true);
-    const forward = (d: Buffer | string) => child.write(d.toString());
-    input.on('data', forward);
+    const stopFeeding = feedTerminal(input, child);
     input.resume();
     const out = child.onData((d) => output.write(d));
     const unResize = this.io.onResize(() => {
@@ -289,7 +288,7 @@ export class ConsolePrompt {
     const e = await child.exited;
     this.child = undefined;
     out.dispose();
-    input.off('data', forward);
+    stopFeeding();
     unResize();
     this.suspended = false;
     if (input.readableEnded || input.destroyed) return this.close(); // the remote end went away meanwhile

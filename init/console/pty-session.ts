@@ -1,6 +1,8 @@
 // A program in a pseudo-terminal (node-pty), for the console's `sh` and
 // `exec`, local or remote. node-pty waits for its child itself, so the pid is
 // claimed from keel's reaper while it runs.
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { asChildWouldBe } from '../core/huge-pages.js';
 import { claim, release } from '../core/owned-children.js';
 
@@ -99,3 +101,43 @@ export async function spawnPty(file: string, args: string[], size: { cols: numbe
 export function exitText(what: string, e: PtyExit): string {
   return `${what} exited${e.signal ? ` (signal ${e.signal})` : e.exitCode ? ` ${e.exitCode}` : ''}`;
 }
+
+/** Input queued for a terminal past which its source is not read until the program has taken most of it. */
+export const MAX_INPUT_QUEUED = 64 * 1024;
+const INPUT_POLL_MS = 20;
+
+/**
+ * Feeds what `input` gives to the program's terminal, as UTF-8 whole across
+ * chunks. A source faster than the program reads (a paste, a client piping
+ * /dev/zero) would have node-pty queue all of it in keel-init, so `input` is
+ * not read while the terminal holds MAX_INPUT_QUEUED unread, and read again
+ * once under a quarter of that; node-pty says nothing when its queue empties,
+ * so it is looked at every INPUT_POLL_MS. The function returned stops feeding
+ * and leaves `input` flowing if this paused it (the prompt reads it next).
+ */
+export function feedTerminal(input: Readable, child: PtySession, onBytes?: (n: number) => void): () => void {
+  const decoder = new StringDecoder('utf8');
+  let held: NodeJS.Timeout | undefined;
+  const check = () => {
+    held = undefined;
+    if (input.destroyed) return;
+    if (child.inputQueued() > MAX_INPUT_QUEUED / 4) return void (held = setTimeout(check, INPUT_POLL_MS));
+    input.resume();
+  };
+  const feed = (d: Buffer | string) => {
+    child.write(typeof d === 'string' ? d : decoder.write(d));
+    onBytes?.(d.length);
+    if (held || child.inputQueued() <= MAX_INPUT_QUEUED) return;
+    input.pause();
+    held = setTimeout(check, INPUT_POLL_MS);
+  };
+  input.on('data', feed);
+  return () => {
+    input.off('data', feed);
+    if (!held) return;
+    clearTimeout(held);
+    held = undefined;
+    if (!input.destroyed) input.resume();
+  };
+}
+

@@ -6,12 +6,11 @@ import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { Writable, type Duplex } from 'node:stream';
 import { constants } from 'node:os';
-import { StringDecoder } from 'node:string_decoder';
 import type { TerminalHost, TermExit, TermSession, TermSize } from '../../api/terminals.js';
 import { ConsolePrompt, execArgs, type TermIO } from './prompt.js';
 import { unreadBound } from './sink.js';
 import { ExecStatus } from '../../runtime/exec-status.js';
-import { spawnPty, type PtySession } from './pty-session.js';
+import { feedTerminal, spawnPty } from './pty-session.js';
 
 export interface RemoteDeps {
   socket: string;
@@ -178,38 +177,12 @@ function remotePrompt(deps: RemoteDeps, stream: Duplex, size: TermSize, term: st
   };
 }
 
-/** Input queued for a terminal past which the client is not read until the program has taken most of it. */
-const MAX_INPUT_QUEUED = 64 * 1024;
-const INPUT_POLL_MS = 20;
-
-/**
- * Stops reading the client while the terminal holds MAX_INPUT_QUEUED of its
- * input unread: a client pasting (or piping /dev/zero) faster than the program
- * reads would otherwise grow keel-init by all of it. node-pty says nothing
- * when its queue empties, so it is looked at again every INPUT_POLL_MS.
- */
-function holdInput(stream: Duplex, child: PtySession): void {
-  if (stream.isPaused() || child.inputQueued() <= MAX_INPUT_QUEUED) return;
-  stream.pause();
-  const check = () => {
-    if (stream.destroyed) return;
-    if (child.inputQueued() > MAX_INPUT_QUEUED / 4) return void setTimeout(check, INPUT_POLL_MS);
-    stream.resume();
-  };
-  setTimeout(check, INPUT_POLL_MS);
-}
-
 /** A program in a service container on a pseudo-terminal (runc exec -t), wired to the connection. */
 async function execPty(runcRoot: string, containerId: string, cmd: string[], stream: Duplex, size: TermSize, term: string): Promise<TermSession> {
   const child = await spawnPty('runc', execArgs(runcRoot, containerId, cmd, term), size, term);
-  const decoder = new StringDecoder('utf8');
   // On a terminal the end of input is an end-of-file character, as a person types it.
   const input = inputEnd(() => child.write('\x04'));
-  stream.on('data', (d: Buffer) => {
-    child.write(decoder.write(d));
-    input.received(d.length);
-    holdInput(stream, child);
-  });
+  feedTerminal(stream, child, input.received);
   // The client went away: the program gets the hangup a closed terminal gives.
   stream.on('close', () => child.kill('SIGHUP'));
   const forward = forwardOutput(stream, () => child.pause(), () => child.resume());
