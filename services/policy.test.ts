@@ -109,6 +109,11 @@ describe('backoff', () => {
     expect(backoffDelay(jittered, 3, () => 1)).toBe(440);
   });
 
+  it('stays a number after thousands of failures in a row: 0 from a 0 ms start, the cap from any other', () => {
+    expect([1, 1025, 5000].map((n) => backoffDelay({ ...backoff, initial: 0, jitter: 0 }, n, Math.random))).toEqual([0, 0, 0]);
+    expect([1025, 5000].map((n) => backoffDelay({ ...backoff, jitter: 0.5 }, n, () => 0.5))).toEqual([1000, 1000]);
+  });
+
   it('grows with failures in a row, and a run that lasted resetAfter starts it over', () => {
     const c = cfg({ policy: 'always' });
     const limitless = { ...c, startLimit: { burst: 1000, interval: 1000 } };

@@ -67,7 +67,9 @@ export interface ExitFacts {
 
 /** The delay before the restart that follows `failures` failed runs in a row (at least one). */
 export function backoffDelay(cfg: BackoffConfig, failures: number, random: () => number): number {
-  const base = Math.min(cfg.max, cfg.initial * cfg.factor ** Math.max(0, failures - 1));
+  // factor ** n overflows to Infinity after about a thousand failures, and 0 * Infinity is NaN: no growth on a 0 ms start.
+  const growth = cfg.factor ** Math.max(0, failures - 1);
+  const base = cfg.initial === 0 ? 0 : Math.min(cfg.max, cfg.initial * growth);
   const spread = base * cfg.jitter * (2 * random() - 1);
   return Math.max(0, Math.round(base + spread));
 }

@@ -364,3 +364,25 @@ describe('reporting', () => {
     expect(await keel.exited).toEqual({ code: 0, signal: null });
   }, 60_000);
 });
+
+describe('keel under a service manager that set NOTIFY_SOCKET (systemd Type=notify, podman --sdnotify)', () => {
+  it('starts its containers: runc does not take the socket meant for keel as its own and wait on it', async () => {
+    // A datagram socket that listens and never answers: runc, given it, waits on every start for a READY=1.
+    const path = join(fixtures, 'manager-notify.sock');
+    const listener = spawnSync('sh', ['-c', `python3 -c 'import socket,time,os; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind("${path}"); time.sleep(120)' >/dev/null 2>&1 & echo $!`], { encoding: 'utf8' });
+    const pid = Number(listener.stdout.trim());
+    cleanups.push(() => {
+      try {
+        process.kill(pid);
+      } catch {
+        /* gone */
+      }
+      rmSync(path, { force: true });
+    });
+    await eventually(() => existsSync(path), 10_000, 'the manager socket');
+    keel = startKeel('services:\n' + svc('web', GRACEFUL), { NOTIFY_SOCKET: path, WATCHDOG_USEC: '1000000' });
+    await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});

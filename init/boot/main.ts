@@ -23,7 +23,16 @@ import { BootRecord } from './record.js';
 import { stageLog } from './stage-log.js';
 import { Stages } from './stages.js';
 
+/**
+ * What a service manager above keel (systemd's Type=notify, podman's --sdnotify)
+ * addresses to keel-init itself, which does not answer it. Left in the
+ * environment, runc would take NOTIFY_SOCKET as its own and wait on every
+ * `runc run` for a READY=1 that never comes, and every helper would inherit it.
+ */
+const ADDRESSED_TO_KEEL = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'];
+
 export function main(argv: readonly string[]): void {
+  for (const name of ADDRESSED_TO_KEEL) delete process.env[name];
   const bus = new EventBus();
   installGuard(bus);
   const args = parseArgs(argv);
