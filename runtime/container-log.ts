@@ -14,6 +14,7 @@ import { OutputPacer } from './output-pacer.js';
 export class ContainerLog {
   private fd: number | undefined;
   private readonly open = new Set<Readable>();
+  private readonly pacers = new Set<OutputPacer>();
   /** The log file's records of the slice being handled, written together when it is done. */
   private records: string[] = [];
 
@@ -43,7 +44,9 @@ export class ContainerLog {
         lines.write(slice);
         this.writeRecords();
       });
+      this.pacers.add(pacer);
       const flush = () => {
+        this.pacers.delete(pacer);
         pacer.finish();
         lines.end();
         this.writeRecords();
@@ -54,6 +57,11 @@ export class ContainerLog {
       stream.once('close', () => this.open.has(stream) && flush());
       stream.once('error', () => this.open.has(stream) && flush());
     });
+  }
+
+  /** The container's init has exited: what it wrote is read now, not at the budgets' pace (output-pacer.ts). */
+  writerExited(): void {
+    for (const p of this.pacers) p.drainFreely();
   }
 
   /** Stops reading streams still held open (by a process that outlived the container's init). */

@@ -86,6 +86,7 @@ class RuncRun implements RunningContainer {
     const kills = oomKills(this.cgroupsPath);
     const refused = pidsLimitHits(this.cgroupsPath);
     // The pipes close when the last process holding them exits; one that outlives the init is cut off.
+    this.log.writerExited();
     const drained = await Promise.race([this.streams.then(() => true), realSleep(DRAIN_MS).then(() => false)]);
     if (!drained) this.log.detach();
     this.log.close();

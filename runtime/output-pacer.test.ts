@@ -102,4 +102,18 @@ describe('OutputPacer', () => {
     // Each stream had its turns: the budget is not taken by the first one alone.
     for (const n of taken) expect(n).toBeGreaterThan(0);
   });
+
+  it('takes what its writer left at once after the exit, and paces again past the free bytes', async () => {
+    const stream = new PassThrough();
+    let taken = 0;
+    const pacer = new OutputPacer(stream, (s) => (taken += s.length), { bytesPerSecond: 1000, linesPerSecond: 1e9, linesPerTurn: 1000 });
+    for (let i = 0; i < 10; i++) stream.write(Buffer.alloc(1000, 'x'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(taken).toBeLessThanOrEqual(2000); // a second's worth, then paced: nine more seconds
+    pacer.drainFreely(5000);
+    await new Promise((r) => setTimeout(r, 50));
+    const afterFree = taken;
+    expect(afterFree).toBeGreaterThanOrEqual(6000);
+    expect(afterFree).toBeLessThan(10_000); // the free 5,000 are spent: the rest waits for the budget again
+  });
 });

@@ -17,6 +17,13 @@ export const MAX_READ_BYTES_PER_SECOND = 2 ** 20;
 export const MAX_READ_LINES_PER_SECOND = 5000;
 /** The most lines handled before the event loop gets its turn (reaping, the API, probes). */
 export const LINES_PER_TURN = 1000;
+/**
+ * What a stream may still hand on unpaced once its writer has exited: more
+ * than a pipe holds (keel makes them 256 KiB), so what the container wrote
+ * before it ended is read before the drain's deadline instead of being cut
+ * off there; a process that outlived it and goes on writing is paced again.
+ */
+export const FREE_AFTER_EXIT_BYTES = 2 ** 20;
 /** The most of each second keel-init spends taking in output, all streams together (a quarter of a CPU). */
 export const INTAKE_MS_PER_SECOND = 250;
 
@@ -83,6 +90,8 @@ export class OutputPacer {
   private wake: (() => void) | undefined;
   /** Lines handed on in this turn of the event loop, from every chunk. */
   private turnLines = 0;
+  /** Bytes that may still be handed on without the budgets (after the writer's exit). */
+  private free = 0;
 
   constructor(
     private readonly stream: Readable,
@@ -95,6 +104,15 @@ export class OutputPacer {
       this.backlog.push(chunk);
       if (!this.wake) this.pump();
     });
+  }
+
+  /** The writer has exited: up to `bytes` more are taken in without the budgets (still a slice per turn). */
+  drainFreely(bytes = FREE_AFTER_EXIT_BYTES): void {
+    this.free = bytes;
+    if (!this.wake) return;
+    this.wake();
+    this.wake = undefined;
+    this.pump();
   }
 
   /** The stream is done (ended, closed, destroyed): what it gave is handed on now, whatever the budget. */
@@ -118,7 +136,7 @@ export class OutputPacer {
 
   private pump(): void {
     while (this.backlog.length > 0) {
-      const wait = Math.max(this.bytes.waitMs(), this.lines.waitMs(), this.limits.shared?.waitMs() ?? 0);
+      const wait = this.free > 0 ? 0 : Math.max(this.bytes.waitMs(), this.lines.waitMs(), this.limits.shared?.waitMs() ?? 0);
       if (wait > 0) return this.later(wait);
       const room = this.limits.linesPerTurn - this.turnLines;
       if (room <= 0) return this.later(0);
@@ -126,6 +144,7 @@ export class OutputPacer {
       const { head, lines } = firstLines(chunk, room);
       if (head.length === chunk.length) this.backlog.shift();
       else this.backlog[0] = chunk.subarray(head.length);
+      this.free = Math.max(0, this.free - head.length);
       this.bytes.spend(head.length);
       this.lines.spend(lines);
       this.countTurn(lines);

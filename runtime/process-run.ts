@@ -83,6 +83,7 @@ class ProcessRun implements RunningContainer {
     const kills = path !== undefined ? oomKills(path) : 0;
     const refused = path !== undefined ? pidsLimitHits(path) : 0;
     await this.cgroup?.release();
+    this.log.writerExited();
     const drained = await Promise.race([this.streams.then(() => true), realSleep(DRAIN_MS).then(() => false)]);
     if (!drained) this.log.detach();
     this.log.close();

@@ -227,6 +227,20 @@ describe('a long log read at once', () => {
   }, 60_000);
 });
 
+describe('output still in the pipe when its writer exits', () => {
+  it("is all kept: read at once after the exit, not at the budgets' pace until the drain gives up", async () => {
+    // seq blocks on the full pipe while keel reads 5,000 lines a second; when it exits, some 40,000 lines are still
+    // in the pipe (256 KiB), eight seconds at that pace against the drain's two: they were cut off, nothing said.
+    keel = startKeel('services:\n' + svc('burst', 'seq 1 60000; exit 0', 'restart: "no"\nlogs: {file: true, lines: 100000}'));
+    await keel.waitFor(/service burst exited 0/, 60_000);
+    const lines = readFileSync(join(keel.dir, 'state', 'logs', 'burst.log'), 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(60000);
+    expect(lines.at(-1)).toMatch(/ stdout #1 60000$/);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 90_000);
+});
+
 describe('a start during shutdown', () => {
   it('is refused with a reason, not accepted and dropped', async () => {
     keel = startKeel('services:\n' + svc('slow', 'trap "sleep 3; exit 0" TERM; while :; do sleep 0.1; done') + svc('other', GRACEFUL));
