@@ -25,4 +25,18 @@ describe('an exec probe', () => {
     expect(waits).toEqual([5000, 500, 500]);
     expect(events).toEqual(['ready']);
   });
+
+  it('leaves at least 100 ms between checks when its interval is 0, so a check that fails at once does not spin', async () => {
+    const waits: number[] = [];
+    let next: (() => void) | undefined;
+    const clock: Clock = { now: () => 0, after: (ms, fn) => (waits.push(ms), (next = fn), () => undefined) };
+    const probe = new Probe({ exec: ['no-such-program'], interval: 0, timeout: 5000, retries: 3, startPeriod: 0 }, async () => result(127), { ready: () => undefined, health: () => undefined }, clock);
+    probe.start();
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setImmediate(r));
+      if (i < 2) next!();
+    }
+    probe.stop();
+    expect(waits).toEqual([100, 100, 100]);
+  });
 });

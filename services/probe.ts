@@ -5,6 +5,9 @@
 import type { ExecResult } from '../runtime/engine.js';
 import type { Clock } from './clock.js';
 
+/** The least time between the end of one check and the start of the next, whatever the interval. */
+export const MIN_PROBE_GAP_MS = 100;
+
 export interface ProbeConfig {
   exec: string[];
   interval: number;
@@ -74,6 +77,8 @@ export class Probe {
     // After a timeout the next check waits at least as long again. A runc exec killed at its timeout can leave its
     // `runc init` running in the container (it was past runc's fork, before its pid file): under qemu TCG, checks every
     // 500 ms with a 5 s timeout piled up a dozen of them, each slowing the next check past its timeout, for good.
-    this.cancel = this.clock.after(timedOut ? Math.max(this.cfg.interval, this.cfg.timeout) : this.cfg.interval, () => void this.tick());
+    // An interval of 0 with a check that fails at once (a program not found) would run checks back to back, a core's worth.
+    const wait = Math.max(MIN_PROBE_GAP_MS, timedOut ? Math.max(this.cfg.interval, this.cfg.timeout) : this.cfg.interval);
+    this.cancel = this.clock.after(wait, () => void this.tick());
   }
 }
