@@ -144,7 +144,9 @@ class RuncRun implements RunningContainer {
   /** Through runc; when runc cannot (missing, hung, broken), keel signals the processes itself, through the cgroup. */
   async signal(signal: NodeJS.Signals, all = false): Promise<void> {
     try {
-      await this.deps.driver.kill(this.plan.id, signal, all);
+      const known = await this.deps.driver.kill(this.plan.id, signal, all);
+      // runc lost the container (its state directory removed) while keel has not reaped its init: keel's own way, then.
+      if (known === 'unknown' && !this.reaped) throw new Error('runc does not know the container: its state directory is gone');
     } catch (err) {
       let n = 0;
       if (all) n = signalCgroup(this.cgroupsPath, signal);

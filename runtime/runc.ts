@@ -65,7 +65,8 @@ export interface ContainerDriver {
   /** Creates the container; with `andStart` it also starts it (one runc call, for when nothing must happen in between). */
   create(id: string, bundle: string, attach: AttachOutput, andStart?: boolean): Promise<Created>;
   start(id: string): Promise<void>;
-  kill(id: string, signal: NodeJS.Signals, all?: boolean): Promise<void>;
+  /** 'unknown': runc has no such container (its state is gone); the caller knows whether its processes are. */
+  kill(id: string, signal: NodeJS.Signals, all?: boolean): Promise<'sent' | 'unknown'>;
   delete(id: string, force?: boolean): Promise<void>;
   /** What a delete of a container none of whose processes is left comes to, done without the runtime: its state removed. */
   removeState(id: string): void;
@@ -165,13 +166,15 @@ export class Runc implements ContainerDriver {
     if (r.code !== 0) throw new RuncError(`runc start ${id}: ${r.stderr.trim()}`);
   }
 
-  async kill(id: string, signal: NodeJS.Signals, all = false): Promise<void> {
+  async kill(id: string, signal: NodeJS.Signals, all = false): Promise<'sent' | 'unknown'> {
     // Short: a stop must not wait on a runc that hangs; the caller signals through the cgroup instead.
     const r = await this.run(['kill', ...(all ? ['--all'] : []), id, signal], 5000);
+    if (r.code === 0) return 'sent';
+    // runc no longer knows the container: stopped and deleted, or its state directory was removed under it.
+    if (/container not found|does not exist/i.test(r.stderr)) return 'unknown';
     // A container that already stopped is not an error for the one who wanted it gone.
-    if (r.code !== 0 && !/not running|container not found|process already finished|does not exist/i.test(r.stderr)) {
-      throw new RuncError(`runc kill ${id} ${signal}: ${r.stderr.trim()}`);
-    }
+    if (/not running|process already finished/i.test(r.stderr)) return 'sent';
+    throw new RuncError(`runc kill ${id} ${signal}: ${r.stderr.trim()}`);
   }
 
   async delete(id: string, force = false): Promise<void> {

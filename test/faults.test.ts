@@ -241,6 +241,24 @@ describe('output still in the pipe when its writer exits', () => {
   }, 90_000);
 });
 
+describe("runc's state removed under a running container", () => {
+  it('does not stop a stop: keel signals the container itself, says so, and its process is gone', async () => {
+    keel = startKeel('services:\n' + svc('web', 'trap "exit 0" TERM; while :; do sleep 0.1; done # runc-state-gone'));
+    await keel.waitFor(/service web running/, 30_000);
+    const state = join(keel.dir, 'state');
+    rmSync(join(state, 'runc'), { recursive: true, force: true });
+    const r = keelCliAt(state, 'stop', 'web');
+    expect(r.status, r.stderr).toBe(0);
+    await keel.waitFor(/runc could not signal web\+1 \(runc does not know the container: its state directory is gone\); keel sent SIGTERM to \d+ process\(es\) itself/, 10_000);
+    // Before, runc's "does not exist" passed for stopped: 10 s of stopTimeout, a SIGKILL that reached nothing, a service called stuck.
+    await keel.waitFor(/service web exited 0 .*; stopped/, 5_000);
+    expect(keel.output()).not.toMatch(/stuck in the kernel/);
+    expect(keel.exec('ps -eo args').stdout).not.toMatch(/runc-state-gone/);
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
 describe('a start during shutdown', () => {
   it('is refused with a reason, not accepted and dropped', async () => {
     keel = startKeel('services:\n' + svc('slow', 'trap "sleep 3; exit 0" TERM; while :; do sleep 0.1; done') + svc('other', GRACEFUL));
