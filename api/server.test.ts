@@ -1,6 +1,6 @@
 // A real ControlApi on a temporary socket, without keel-init: what a slow
 // event follower is told, and the connection cap, through real sockets.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,5 +150,21 @@ describe('the socket path', () => {
     expect(bus.since(0).find((e) => e.kind === 'api.rebound')?.message).toMatch(/was replaced by another file; keel listens there again$/);
     rmSync(dir, { recursive: true, force: true });
     expect(await until(async () => (await statusOf(path, '/v1/services')) === 'HTTP/1.1 200 OK', 3000)).toBe(true);
+  });
+
+  it('says once that a directory took the path, and listens again once it is gone; a dangling symlink is another file', async () => {
+    const bus = new EventBus();
+    const path = await start(bus, undefined, 50);
+    rmSync(path);
+    mkdirSync(path);
+    await new Promise((r) => setTimeout(r, 400));
+    const errors = bus.since(0).filter((e) => e.kind === 'api.error');
+    expect(errors.map((e) => e.message)).toEqual([`control API: ${path} was replaced by another file, and keel could not listen there again (a directory is there now; remove it); it tries again every 0.05 s`]);
+    rmSync(path, { recursive: true });
+    expect(await until(async () => (await statusOf(path, '/v1/services')) === 'HTTP/1.1 200 OK', 3000)).toBe(true);
+    rmSync(path);
+    symlinkSync(join(dir, 'nowhere'), path);
+    expect(await until(async () => bus.since(0).filter((e) => e.kind === 'api.rebound').length === 2, 3000)).toBe(true);
+    expect(bus.since(0).filter((e) => e.kind === 'api.rebound').at(-1)?.message).toMatch(/was replaced by another file; keel listens there again$/);
   });
 });

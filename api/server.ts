@@ -64,6 +64,14 @@ function fileIdentity(path: string): string | undefined {
   }
 }
 
+function isDirectoryAt(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export class ControlApi {
   private server: Server | undefined;
   /** The bound socket's (device, inode), to tell it from whatever may take its path. */
@@ -147,10 +155,12 @@ export class ControlApi {
   private guardPath(server: Server, path: string): void {
     const every = this.deps.socketCheckMs ?? SOCKET_CHECK_MS;
     let rebinding = false;
+    let lastFailure = '';
     const check = () => {
       if (rebinding || this.server !== server || fileIdentity(path) === this.bound) return;
       rebinding = true;
-      const what = existsSync(path) ? 'was replaced by another file' : 'was removed';
+      // lstat, not exists: a symlink that points nowhere took the path too.
+      const what = fileIdentity(path) === undefined ? 'was removed' : 'was replaced by another file';
       server.close(); // stops listening at once; 'close' waits for the open connections, which it does not cut
       try {
         mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
@@ -159,8 +169,17 @@ export class ControlApi {
         /* the bind says what is wrong */
       }
       this.bind(server, path).then(
-        () => this.deps.bus.emit({ kind: 'api.rebound', level: 'warn', message: `control API: ${path} ${what}; keel listens there again` }),
-        (err: Error) => this.deps.bus.emit({ kind: 'api.error', level: 'error', message: `control API: ${path} ${what}, and keel could not listen there again (${err.message}); it tries again in ${every / 1000} s` }),
+        () => {
+          lastFailure = '';
+          this.deps.bus.emit({ kind: 'api.rebound', level: 'warn', message: `control API: ${path} ${what}; keel listens there again` });
+        },
+        (err: NodeJS.ErrnoException) => {
+          // A directory there is not keel's to remove: bind says EADDRINUSE, which would mislead.
+          const why = isDirectoryAt(path) ? 'a directory is there now; remove it' : err.message;
+          if (why === lastFailure) return; // said once, not every few seconds
+          lastFailure = why;
+          this.deps.bus.emit({ kind: 'api.error', level: 'error', message: `control API: ${path} ${what}, and keel could not listen there again (${why}); it tries again every ${every / 1000} s` });
+        },
       ).finally(() => (rebinding = false));
     };
     this.guard = setInterval(check, every);
