@@ -4,7 +4,7 @@
 // error and nothing it does can reach PID 1's loop. Every connection is
 // bounded too: in number (each holds a file descriptor that starting a
 // container may need), and in time until its request has arrived.
-import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, type Stats } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -54,22 +54,19 @@ export function connectionCap(openFileLimit: number): number {
   return Math.max(16, Math.min(1024, Math.floor(openFileLimit / 4)));
 }
 
-/** The file at `path` as (device, inode), or undefined when there is none. */
-function fileIdentity(path: string): string | undefined {
+/** What is at `path` itself (lstat: a symlink that points nowhere is something too), or undefined when nothing is. */
+function whatIsAt(path: string): Stats | undefined {
   try {
-    const st = lstatSync(path);
-    return `${st.dev}:${st.ino}`;
+    return lstatSync(path);
   } catch {
     return undefined;
   }
 }
 
-function isDirectoryAt(path: string): boolean {
-  try {
-    return lstatSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+/** The file at `path` as (device, inode), or undefined when there is none. */
+function fileIdentity(path: string): string | undefined {
+  const st = whatIsAt(path);
+  return st && `${st.dev}:${st.ino}`;
 }
 
 export class ControlApi {
@@ -157,10 +154,11 @@ export class ControlApi {
     let rebinding = false;
     let lastFailure = '';
     const check = () => {
-      if (rebinding || this.server !== server || fileIdentity(path) === this.bound) return;
+      if (rebinding || this.server !== server) return;
+      const found = fileIdentity(path);
+      if (found === this.bound) return;
       rebinding = true;
-      // lstat, not exists: a symlink that points nowhere took the path too.
-      const what = fileIdentity(path) === undefined ? 'was removed' : 'was replaced by another file';
+      const what = found === undefined ? 'was removed' : 'was replaced by another file';
       server.close(); // stops listening at once; 'close' waits for the open connections, which it does not cut
       try {
         mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
@@ -175,7 +173,7 @@ export class ControlApi {
         },
         (err: NodeJS.ErrnoException) => {
           // A directory there is not keel's to remove: bind says EADDRINUSE, which would mislead.
-          const why = isDirectoryAt(path) ? 'a directory is there now; remove it' : err.message;
+          const why = whatIsAt(path)?.isDirectory() ? 'a directory is there now; remove it' : err.message;
           if (why === lastFailure) return; // said once, not every few seconds
           lastFailure = why;
           this.deps.bus.emit({ kind: 'api.error', level: 'error', message: `control API: ${path} ${what}, and keel could not listen there again (${why}); it tries again every ${every / 1000} s` });

@@ -13,8 +13,8 @@ import { OutputPacer } from './output-pacer.js';
 
 export class ContainerLog {
   private fd: number | undefined;
-  private readonly open = new Set<Readable>();
-  private readonly pacers = new Set<OutputPacer>();
+  /** The streams still being read, each with its pacer. */
+  private readonly open = new Map<Readable, OutputPacer>();
   /** The log file's records of the slice being handled, written together when it is done. */
   private records: string[] = [];
 
@@ -34,19 +34,14 @@ export class ContainerLog {
   /** Reads `stream` to its end; resolves when it ends or is destroyed. */
   attach(stream: Readable, name: StreamName): Promise<void> {
     const lines = new LineSplitter((line, continued) => this.push(name, line, continued));
-    this.open.add(stream);
     return new Promise((resolve) => {
-      if (stream.readableEnded || stream.destroyed) {
-        this.open.delete(stream);
-        return resolve();
-      }
+      if (stream.readableEnded || stream.destroyed) return resolve();
       const pacer = new OutputPacer(stream, (slice) => {
         lines.write(slice);
         this.writeRecords();
       });
-      this.pacers.add(pacer);
+      this.open.set(stream, pacer);
       const flush = () => {
-        this.pacers.delete(pacer);
         pacer.finish();
         lines.end();
         this.writeRecords();
@@ -61,12 +56,12 @@ export class ContainerLog {
 
   /** The container's init has exited: what it wrote is read now, not at the budgets' pace (output-pacer.ts). */
   writerExited(): void {
-    for (const p of this.pacers) p.drainFreely();
+    for (const pacer of this.open.values()) pacer.drainFreely();
   }
 
   /** Stops reading streams still held open (by a process that outlived the container's init). */
   detach(): void {
-    for (const s of this.open) s.destroy();
+    for (const s of this.open.keys()) s.destroy();
   }
 
   private push(stream: StreamName, line: string, continued: boolean): void {
