@@ -294,12 +294,18 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     expect(docker('inspect', '-f', '{{.State.Running}}', name).stdout.trim()).toBe('true');
   });
 
-  it('docker stop with a STOPSIGNAL of SIGQUIT (nginx\'s) stops the CMD gracefully through keel', async () => {
-    const name = `${PREFIX}-quit`;
+  /** A detached container of BARE whose image says STOPSIGNAL `signal`, its CMD the shell `traps` then a wait, once that CMD runs. */
+  async function withStopSignal(suffix: string, signal: string, traps: string): Promise<string> {
+    const name = `${PREFIX}-${suffix}`;
     docker('rm', '-f', name);
     containers.push(name);
-    must('run', '-d', '--name', name, '--stop-signal', 'SIGQUIT', BARE, 'sh', '-c', 'trap "echo got QUIT; exit 0" QUIT; echo ready; while :; do sleep 0.1; done');
+    must('run', '-d', '--name', name, '--stop-signal', signal, BARE, 'sh', '-c', `${traps}; echo ready; while :; do sleep 0.1; done`);
     await eventually(() => logs(name).stdout.includes('ready'), 20_000, 'the CMD to start');
+    return name;
+  }
+
+  it('docker stop with a STOPSIGNAL of SIGQUIT (nginx\'s) stops the CMD gracefully through keel', async () => {
+    const name = await withStopSignal('quit', 'SIGQUIT', 'trap "echo got QUIT; exit 0" QUIT');
     const started = Date.now();
     must('stop', '-t', '10', name);
     // Unforwarded, the kernel dropped the signal at PID 1 and Docker SIGKILLed it 10 s later: 137.
@@ -309,11 +315,7 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
   });
 
   it('docker stop with a STOPSIGNAL of SIGINT (postgres\'s fast shutdown): the CMD gets SIGINT, not SIGTERM', async () => {
-    const name = `${PREFIX}-int`;
-    docker('rm', '-f', name);
-    containers.push(name);
-    must('run', '-d', '--name', name, '--stop-signal', 'SIGINT', BARE, 'sh', '-c', 'trap "echo got INT; exit 0" INT; trap "echo got TERM; exit 0" TERM; echo ready; while :; do sleep 0.1; done');
-    await eventually(() => logs(name).stdout.includes('ready'), 20_000, 'the CMD to start');
+    const name = await withStopSignal('int', 'SIGINT', 'trap "echo got INT; exit 0" INT; trap "echo got TERM; exit 0" TERM');
     must('stop', '-t', '10', name);
     expect(logs(name).stdout).toContain('got INT');
     expect(logs(name).stdout).not.toContain('got TERM');
