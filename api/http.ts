@@ -113,8 +113,8 @@ export function openStream(req: IncomingMessage, res: ServerResponse, contentTyp
       return true;
     }
     if (res.writableLength > STREAM_BUFFER) {
-      if (dropped++ === 0) behindSince = Date.now();
-      else if (Date.now() - behindSince > STREAM_STALL_MS) res.destroy();
+      if (dropped++ === 0) behindSince = performance.now();
+      else if (performance.now() - behindSince > STREAM_STALL_MS) res.destroy();
       return false;
     }
     catchUp();

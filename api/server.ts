@@ -76,7 +76,7 @@ export class ControlApi {
   private guard: NodeJS.Timeout | undefined;
   private readonly terminals: Terminals;
   private dropped = 0;
-  private dropReported = 0;
+  private dropReported = -Infinity;
 
   constructor(private readonly deps: ControlApiDeps) {
     this.terminals = new Terminals(() => deps.terminals, () => deps.supervisor());
@@ -187,7 +187,7 @@ export class ControlApi {
   /** Connections over the cap are closed by Node as they come; the operator hears of it, at most every DROP_REPORT_MS. */
   private reportDrop(): void {
     this.dropped++;
-    const now = Date.now();
+    const now = performance.now();
     if (now - this.dropReported < DROP_REPORT_MS) return;
     this.dropReported = now;
     this.deps.bus.emit({ kind: 'api.refused', level: 'warn', message: `control API: refused ${this.dropped} connection(s) over the cap of ${this.deps.maxConnections} at once`, refused: this.dropped, cap: this.deps.maxConnections });

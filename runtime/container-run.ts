@@ -93,7 +93,7 @@ class RuncRun implements RunningContainer {
     // What runc delete --force would kill (children of a pid: host container) must not outlive the run into the next attempt.
     if (this.deferred && cgroupPids(this.cgroupsPath).length > 0) {
       signalCgroup(this.cgroupsPath, 'SIGKILL');
-      for (const end = Date.now() + LEFTOVER_MS; cgroupPids(this.cgroupsPath).length > 0 && Date.now() < end; ) await realSleep(20);
+      for (const end = performance.now() + LEFTOVER_MS; cgroupPids(this.cgroupsPath).length > 0 && performance.now() < end; ) await realSleep(20);
     }
     // The init itself was the OOM killer's victim when it died of SIGKILL in a cgroup that saw kills.
     return { code: status.code, signal: status.signal, oomKills: kills, oomKilled: kills > 0 && status.signal === 'SIGKILL', timedOut: false, ...(refused ? { pidsLimitHits: refused } : {}) };

@@ -152,7 +152,7 @@ export class ProcessCgroup {
   async release(ms = 2000): Promise<void> {
     this.closeFd();
     if (cgroupPids(this.path).length > 0) signalCgroup(this.path, 'SIGKILL');
-    for (const end = Date.now() + ms; cgroupPids(this.path).length > 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    for (const end = performance.now() + ms; cgroupPids(this.path).length > 0 && performance.now() < end; ) await new Promise((r) => setTimeout(r, 20));
     removeCgroup(this.path, new Set());
   }
 

@@ -64,7 +64,7 @@ async function startEntry(id: string, entry: ContainerEntry, deps: PhaseDeps, lo
 /** Runs one container to completion. Never throws: every outcome is a result. */
 export async function runToCompletion(phase: RunPhase, entry: ContainerEntry, deps: PhaseDeps, id = containerId(phase, entry.name)): Promise<EntryResult> {
   const clock = deps.clock ?? systemClock;
-  const started = clock.now();
+  const started = clock.monotonic();
   const logFile = join(statePaths(deps.stateDir).logs, `${id}.log`);
   const tail: string[] = [];
   deps.emit({ kind: `${phase}.started`, message: `${phase} ${entry.name} starting`, phase, name: entry.name });
@@ -89,7 +89,7 @@ export async function runToCompletion(phase: RunPhase, entry: ContainerEntry, de
     } else outcome = first;
   }
   deps.onEnd?.(entry.name, logFile);
-  const result: EntryResult = { ...outcome, name: entry.name, durationMs: clock.now() - started, logTail: [...tail], logFile };
+  const result: EntryResult = { ...outcome, name: entry.name, durationMs: clock.monotonic() - started, logTail: [...tail], logFile };
   report(phase, result, deps);
   return result;
 }

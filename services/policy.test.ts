@@ -4,7 +4,16 @@
 import { describe, expect, it } from 'vitest';
 import type { RestartPolicy } from '../model/index.js';
 import type { Outcome } from '../runtime/outcome.js';
-import { admitStart, afterExit, backoffDelay, FRESH_HISTORY, RESTART_TABLE, type PolicyConfig, type RestartHistory } from './policy.js';
+import { afterExit, backoffDelay, FRESH_HISTORY, RESTART_TABLE, startRefusal, type PolicyConfig, type RestartHistory } from './policy.js';
+import { StartWindow } from './start-window.js';
+
+/** A start window holding these starts. */
+const window = (times: number[], burst = startLimit.burst, interval = startLimit.interval) => {
+  const w = new StartWindow();
+  for (const t of times) w.record(t, burst, interval);
+  return w;
+};
+const NONE = new StartWindow();
 
 const backoff = { initial: 100, factor: 2, max: 1000, jitter: 0, resetAfter: 10_000 };
 const startLimit = { burst: 5, interval: 10_000 };
@@ -28,7 +37,7 @@ describe('the restart table', () => {
     for (const [how, outcome, failed] of ENDINGS) {
       const again = RESTART_TABLE[policy][failed ? 'failed' : 'succeeded'];
       it(`${policy}, after ${how}: ${again ? 'restart' : failed ? 'failed' : 'completed'}`, () => {
-        const { decision, history } = afterExit(cfg({ policy }), { outcome, runMs: 50, stopRequested: false }, FRESH_HISTORY, 1000, () => 0.5);
+        const { decision, history } = afterExit(cfg({ policy }), { outcome, runMs: 50, stopRequested: false }, FRESH_HISTORY, NONE, 1000, () => 0.5);
         if (again) {
           expect(decision).toEqual({ next: 'backoff', delayMs: 100, reason: 'restart in 100 ms' });
           expect(history.restarts).toBe(1);
@@ -57,7 +66,7 @@ describe('what overrides the table', () => {
   it('a stop request: stopped, never restarted, whatever the policy and the ending', () => {
     for (const policy of Object.keys(RESTART_TABLE) as Array<RestartPolicy['policy']>) {
       for (const [, outcome] of ENDINGS) {
-        const { decision, history } = afterExit(cfg({ policy }), { outcome, runMs: 10, stopRequested: true }, FRESH_HISTORY, 0);
+        const { decision, history } = afterExit(cfg({ policy }), { outcome, runMs: 10, stopRequested: true }, FRESH_HISTORY, NONE, 0);
         expect(decision).toEqual({ next: 'stopped', reason: 'stopped on request' });
         expect(history).toBe(FRESH_HISTORY);
       }
@@ -69,35 +78,55 @@ describe('what overrides the table', () => {
     let h: RestartHistory = FRESH_HISTORY;
     const next: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = afterExit(c, fail, h, i * 1000);
+      const r = afterExit(c, fail, h, NONE, i * 1000);
       next.push(r.decision.next);
       h = r.history;
     }
     expect(next).toEqual(['backoff', 'backoff', 'failed']);
-    expect(afterExit(c, fail, h, 9000).decision).toEqual({ next: 'failed', reason: 'gave up after 2 restart(s) (on-failure:2)' });
+    expect(afterExit(c, fail, h, NONE, 9000).decision).toEqual({ next: 'failed', reason: 'gave up after 2 restart(s) (on-failure:2)' });
     // A success under on-failure:N is completed, whatever the count.
-    expect(afterExit(c, { ...fail, outcome: ended({}) }, h, 9000).decision.next).toBe('completed');
+    expect(afterExit(c, { ...fail, outcome: ended({}) }, h, NONE, 9000).decision.next).toBe('completed');
   });
 
   it('the start limit: no restart that would be the burst+1th start within the interval', () => {
     const c = cfg({ policy: 'always' });
-    const h: RestartHistory = { failures: 4, restarts: 4, starts: [0, 1000, 2000, 3000, 4000] };
-    expect(afterExit(c, fail, h, 4500, () => 0.5).decision).toEqual({ next: 'failed', reason: 'start limit reached: 5 starts within 10000 ms', startLimit: true });
+    const h: RestartHistory = { failures: 4, restarts: 4 };
+    const starts = window([0, 1000, 2000, 3000, 4000]);
+    expect(afterExit(c, fail, h, starts, 4500, () => 0.5).decision).toEqual({ next: 'failed', reason: 'start limit reached: 5 starts within 10000 ms', startLimit: true });
     // When the oldest start will have left the window by the time of the restart, it may go ahead.
-    const later = afterExit(c, { ...fail, runMs: 9000 }, h, 9950, () => 0.5);
+    const later = afterExit(c, { ...fail, runMs: 9000 }, h, starts, 9950, () => 0.5);
     expect(later.decision).toMatchObject({ next: 'backoff', delayMs: 1000 });
   });
 
-  it('admits a start within the limit and records it; refuses the one past it', () => {
-    let h: RestartHistory = FRESH_HISTORY;
+  it('admits a start within the limit; refuses the one past it', () => {
+    const starts = new StartWindow();
     for (const t of [0, 10, 20, 30, 40]) {
-      const a = admitStart(startLimit, h, t);
-      if (!('history' in a)) throw new Error(`refused at ${t}`);
-      h = a.history;
+      expect(startRefusal(startLimit, starts, t)).toBeUndefined();
+      starts.record(t, startLimit.burst, startLimit.interval);
     }
-    expect(admitStart(startLimit, h, 50)).toEqual({ refused: 'start limit reached: 5 starts within 10000 ms' });
-    const after = admitStart(startLimit, h, 10_005);
-    expect('history' in after && after.history.starts).toEqual([10, 20, 30, 40, 10_005]);
+    expect(startRefusal(startLimit, starts, 50)).toBe('start limit reached: 5 starts within 10000 ms');
+    expect(startRefusal(startLimit, starts, 10_005)).toBeUndefined();
+    starts.record(10_005, startLimit.burst, startLimit.interval);
+    expect(starts.list()).toEqual([10, 20, 30, 40, 10_005]);
+  });
+});
+
+describe('the start window', () => {
+  it('keeps only the newest burst starts, and none older than the interval', () => {
+    expect(window([0, 1, 2, 3, 4, 5, 6], 3, 100).list()).toEqual([4, 5, 6]);
+    expect(window([0, 50, 120, 130], 10, 100).list()).toEqual([50, 120, 130]);
+    expect(window([0, 50, 120, 130], 10, 100).countWithin(200, 100)).toBe(2);
+    expect(window([0, 50, 120, 130], 10, 100).countWithin(149, 100)).toBe(3);
+    expect(window([0, 50, 120, 130], 10, 100).countWithin(150, 100)).toBe(2);
+  });
+
+  it('stays as long as its window with a huge burst, and counts by bisection', () => {
+    // {burst: 10000000, interval: 1h} at a restart every 2 ms: a start window of an hour would hold 1.8 million.
+    const w = new StartWindow();
+    for (let t = 0; t < 600_000; t += 2) w.record(t, 10_000_000, 100_000);
+    expect(w.list()).toHaveLength(50_000);
+    expect(w.countWithin(600_000, 100_000)).toBe(49_999);
+    expect(w.countWithin(650_000, 100_000)).toBe(24_999);
   });
 });
 
@@ -120,16 +149,16 @@ describe('backoff', () => {
     let h: RestartHistory = FRESH_HISTORY;
     const delays: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const r = afterExit(limitless, { outcome: ended({ code: 1 }), runMs: 10, stopRequested: false }, h, i);
+      const r = afterExit(limitless, { outcome: ended({ code: 1 }), runMs: 10, stopRequested: false }, h, NONE, i);
       if (r.decision.next === 'backoff') delays.push(r.decision.delayMs);
       h = r.history;
     }
     expect(delays).toEqual([100, 200, 400, 800]);
-    const stable = afterExit(limitless, { outcome: ended({ code: 1 }), runMs: 10_000, stopRequested: false }, h, 10);
+    const stable = afterExit(limitless, { outcome: ended({ code: 1 }), runMs: 10_000, stopRequested: false }, h, NONE, 10);
     expect(stable.decision).toMatchObject({ next: 'backoff', delayMs: 100 });
     expect(stable.history.failures).toBe(1);
     // Successes under always keep the initial delay and do not count as failures.
-    const ok = afterExit(limitless, { outcome: ended({}), runMs: 10, stopRequested: false }, FRESH_HISTORY, 0);
+    const ok = afterExit(limitless, { outcome: ended({}), runMs: 10, stopRequested: false }, FRESH_HISTORY, NONE, 0);
     expect(ok.decision).toMatchObject({ next: 'backoff', delayMs: 100 });
     expect(ok.history.failures).toBe(0);
   });

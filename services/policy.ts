@@ -31,17 +31,20 @@ export interface PolicyConfig {
   startLimit: StartLimitConfig;
 }
 
-/** What the policy remembers between runs. */
+/** What the policy remembers between runs. (The recent starts, for the start limit, are a StartWindow the service keeps beside it.) */
 export interface RestartHistory {
   /** Failed runs in a row since the last stable run: the backoff's exponent. */
   failures: number;
   /** Restarts the policy made since the last reset (what on-failure:N counts). */
   restarts: number;
-  /** When the recent starts happened (ms since the epoch): the start limit's window. */
-  starts: readonly number[];
 }
 
-export const FRESH_HISTORY: RestartHistory = { failures: 0, restarts: 0, starts: [] };
+export const FRESH_HISTORY: RestartHistory = { failures: 0, restarts: 0 };
+
+/** The recent starts as the policy reads them: how many fell within `interval` ms before `at` (monotonic ms). */
+export interface RecentStarts {
+  countWithin(at: number, interval: number): number;
+}
 
 /** Whether a policy restarts a run that succeeded or failed. */
 export const RESTART_TABLE: Readonly<Record<RestartPolicy['policy'], Readonly<Record<'succeeded' | 'failed', boolean>>>> = {
@@ -74,24 +77,18 @@ export function backoffDelay(cfg: BackoffConfig, failures: number, random: () =>
   return Math.max(0, Math.round(base + spread));
 }
 
-function startsInWindow(history: RestartHistory, at: number, limit: StartLimitConfig): number[] {
-  return history.starts.filter((t) => at - t < limit.interval);
-}
-
 /** The start limit as an operator reads it. */
 export function startLimitText(limit: StartLimitConfig): string {
   return `start limit reached: ${limit.burst} starts within ${limit.interval} ms`;
 }
 
-/** Records a start at `now`, or says why the start limit forbids it. */
-export function admitStart(limit: StartLimitConfig, history: RestartHistory, now: number): { history: RestartHistory } | { refused: string } {
-  const recent = startsInWindow(history, now, limit);
-  if (recent.length >= limit.burst) return { refused: startLimitText(limit) };
-  return { history: { ...history, starts: [...recent, now] } };
+/** Why the start limit forbids a start at `now` (monotonic ms), or undefined when it allows it. */
+export function startRefusal(limit: StartLimitConfig, starts: RecentStarts, now: number): string | undefined {
+  return starts.countWithin(now, limit.interval) >= limit.burst ? startLimitText(limit) : undefined;
 }
 
-/** What follows an exit, and the history after it. */
-export function afterExit(cfg: PolicyConfig, exit: ExitFacts, history: RestartHistory, now: number, random: () => number = Math.random): { decision: Decision; history: RestartHistory } {
+/** What follows an exit at `now` (monotonic ms), and the history after it. */
+export function afterExit(cfg: PolicyConfig, exit: ExitFacts, history: RestartHistory, starts: RecentStarts, now: number, random: () => number = Math.random): { decision: Decision; history: RestartHistory } {
   if (exit.stopRequested) return { decision: { next: 'stopped', reason: 'stopped on request' }, history };
   const failed = isFailure(exit.outcome);
   const stable = exit.runMs >= cfg.backoff.resetAfter;
@@ -107,7 +104,7 @@ export function afterExit(cfg: PolicyConfig, exit: ExitFacts, history: RestartHi
   }
   const delayMs = backoffDelay(cfg.backoff, Math.max(1, failures), random);
   // The start limit looks at the moment the restart would happen.
-  if (startsInWindow(history, now + delayMs, cfg.startLimit).length >= cfg.startLimit.burst) {
+  if (startRefusal(cfg.startLimit, starts, now + delayMs) !== undefined) {
     return { decision: { next: 'failed', reason: startLimitText(cfg.startLimit), startLimit: true }, history: seen };
   }
   return { decision: { next: 'backoff', delayMs, reason: `restart in ${delayMs} ms` }, history: { ...seen, restarts: history.restarts + 1 } };

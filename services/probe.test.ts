@@ -12,7 +12,7 @@ const result = (code: number, timedOut = false): ExecResult => ({ code, signal: 
 async function threeChecks(interval: number, answers: ExecResult[]): Promise<{ waits: number[]; events: string[] }> {
   const waits: number[] = [];
   let next: (() => void) | undefined;
-  const clock: Clock = { now: () => 0, after: (ms, fn) => (waits.push(ms), (next = fn), () => undefined) };
+  const clock: Clock = { now: () => 0, monotonic: () => 0, after: (ms, fn) => (waits.push(ms), (next = fn), () => undefined) };
   const events: string[] = [];
   const probe = new Probe({ exec: ['true'], interval, timeout: 5000, retries: 3, startPeriod: 0 }, async () => answers.shift()!, { ready: () => events.push('ready'), health: () => undefined }, clock);
   probe.start();

@@ -36,7 +36,7 @@ export class Probe {
     private readonly events: ProbeEvents,
     private readonly clock: Clock,
   ) {
-    this.begun = clock.now();
+    this.begun = clock.monotonic();
   }
 
   start(): void {
@@ -70,7 +70,7 @@ export class Probe {
       } else this.events.health(true, '');
     } else if (!this.isReady) {
       this.events.notReady?.(detail);
-    } else if (this.clock.now() - this.begun >= this.cfg.startPeriod) {
+    } else if (this.clock.monotonic() - this.begun >= this.cfg.startPeriod) {
       this.failures++;
       if (this.failures >= this.cfg.retries) this.events.health(false, detail);
     }

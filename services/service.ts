@@ -13,7 +13,8 @@ import { KILL_WAIT_MS, stopContainer } from '../runtime/stop.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { LogRing, RotatingFile } from './log-ring.js';
 import { NOTIFY_PATH_IN_CONTAINER, type NotifyHub, type NotifySocket } from './notify.js';
-import { admitStart, afterExit, FRESH_HISTORY, type Decision, type RestartHistory } from './policy.js';
+import { afterExit, FRESH_HISTORY, startRefusal, type Decision, type RestartHistory } from './policy.js';
+import { StartWindow } from './start-window.js';
 import { Probe } from './probe.js';
 import type { ExitRecord, Health, ServiceSummary } from './report.js';
 import { AT_REST, checkTransition, HAS_CONTAINER, type ServiceState } from './states.js';
@@ -43,7 +44,12 @@ export class Service {
   reason = '';
   attempt = 0;
   private history: RestartHistory = FRESH_HISTORY;
+  /** The recent starts, for the start limit. */
+  private readonly starts = new StartWindow();
+  /** Wall time, for what is shown. */
   startedAt: number | undefined;
+  /** When the running attempt began to run, in monotonic time: its run time and time to ready are measured from it. */
+  private runningSince: number | undefined;
   readyAt: number | undefined;
   nextRetryAt: number | undefined;
   health: Health = 'unknown';
@@ -152,7 +158,7 @@ export class Service {
     // The start limit holds back the restarts keel makes by itself. A start asked for (keel start, restart,
     // reset, or the first) is a fresh chance at it, from any resting state: refusing a person's start
     // would leave a backoff without its retry, or a stopped service that no longer starts.
-    this.history = { ...this.history, starts: [] };
+    this.starts.clear();
     return new Promise((resolve) => {
       this.loop = this.attemptRun(resolve);
     });
@@ -168,14 +174,16 @@ export class Service {
   /** One attempt: admit it, start it, wait for its exit, then let the policy decide. */
   private async attemptRun(started: () => void): Promise<void> {
     const now = this.clock.now();
-    const admitted = admitStart(this.entry.startLimit, this.history, now);
-    if ('refused' in admitted) {
+    const since = this.clock.monotonic();
+    const { burst, interval } = this.entry.startLimit;
+    const refused = startRefusal(this.entry.startLimit, this.starts, since);
+    if (refused !== undefined) {
       this.releasePrevious();
       started();
-      this.transition('failed', `${admitted.refused}; ${this.tryAgainHint()}`);
+      this.transition('failed', `${refused}; ${this.tryAgainHint()}`);
       return;
     }
-    this.history = admitted.history;
+    this.starts.record(since, burst, interval);
     this.attempt++;
     this.readyEarly = false;
     this.transition('starting');
@@ -209,7 +217,7 @@ export class Service {
     this.running(run);
     started();
     const outcome = await run.exited;
-    const runMs = this.clock.now() - (this.startedAt ?? now);
+    const runMs = this.clock.monotonic() - (this.runningSince ?? since);
     if (this.run === run) this.endOfRun();
     // Normally nothing waits here; after a late exit (an attempt a stop gave up on) a newer attempt may: let it go first.
     this.releasePrevious();
@@ -263,6 +271,7 @@ export class Service {
   private running(run: RunningContainer): void {
     this.run = run;
     this.startedAt = this.clock.now();
+    this.runningSince = this.clock.monotonic();
     this.transition('running', '', { pid: run.pid }, `service ${this.name} running (pid ${run.pid})`);
     this.armWatchdog();
     this.watchPidsLimit(run);
@@ -292,7 +301,7 @@ export class Service {
   private markReady(how?: string): void {
     if (this.current !== 'running') return;
     this.readyAt = this.clock.now();
-    const after = this.readyAt - (this.startedAt ?? this.readyAt);
+    const after = this.runningSince === undefined ? 0 : this.clock.monotonic() - this.runningSince;
     this.transition('ready', '', {}, `service ${this.name} ready${how ? ` (${how})` : ''} after ${after} ms${how && this.status ? `: ${this.status}` : ''}`);
   }
 
@@ -312,13 +321,15 @@ export class Service {
       return;
     }
     this.startedAt = undefined;
+    this.runningSince = undefined;
     this.readyAt = undefined;
     this.health = 'unknown';
     const { decision, history } = afterExit(
       { restart: this.entry.restart, backoff: this.entry.backoff, startLimit: this.entry.startLimit },
       { outcome, runMs, stopRequested: this.stopRequested },
       this.history,
-      this.clock.now(),
+      this.starts,
+      this.clock.monotonic(),
       this.deps.random,
     );
     this.history = history;
@@ -496,6 +507,7 @@ export class Service {
   /** keel reset: forget failures, restarts and the start limit; a failed service starts again. */
   async reset(): Promise<void> {
     this.history = FRESH_HISTORY;
+    this.starts.clear();
     if (this.current === 'failed') await this.start();
   }
 

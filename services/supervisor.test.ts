@@ -178,7 +178,7 @@ describe('backoff, limits and resets', () => {
     expect(w.engine.of('slow')).toHaveLength(2);
   });
 
-  it('a retry the start limit refuses (the wall clock stepped back) fails the service with the hint', async () => {
+  it('the wall clock stepped back during a backoff does not hold the retry: the start limit goes by monotonic time', async () => {
     const w = supervise(svc('s', 'backoff: {initial: 20s, jitter: 0}\nstartLimit: {burst: 1, interval: 10s}'));
     w.sup.startAll();
     await settle();
@@ -186,11 +186,28 @@ describe('backoff, limits and resets', () => {
     w.engine.last('s').exit(exited(1));
     await settle();
     expect(w.clock.pending()).toEqual([20_000]);
-    // ... then the clock is set back 15 s: at the retry, the first start is 5 s old again.
+    // ... and the clock set back 15 s (ntpd at boot) changes nothing: by wall time the first start would be 5 s old again.
     w.clock.step(-15_000);
     await w.clock.advance(20_000);
-    expect(w.sup.get('s')!.summary()).toMatchObject({ state: 'failed', attempt: 1, reason: 'start limit reached: 1 starts within 10000 ms; "keel reset s" or "keel start s" to try again' });
-    expect(w.engine.of('s')).toHaveLength(1);
+    expect(w.sup.get('s')!.summary()).toMatchObject({ state: 'ready', attempt: 2 });
+    expect(w.engine.of('s')).toHaveLength(2);
+  });
+
+  it('a run timed across a wall clock step forward is as long as it ran: the backoff is not reset', async () => {
+    const w = supervise(svc('s', 'backoff: {initial: 1s, factor: 2, jitter: 0, resetAfter: 60s}'));
+    w.sup.startAll();
+    await settle();
+    w.engine.last('s').exit(exited(1));
+    await settle();
+    expect(w.clock.pending()).toEqual([1000]);
+    await w.clock.advance(1000);
+    // The second run lasts 5 s while the wall clock is set an hour ahead: still a failure in a row, so the delay doubles.
+    w.clock.step(3_600_000);
+    await w.clock.advance(5000);
+    w.engine.last('s').exit(exited(1));
+    await settle();
+    expect(w.clock.pending()).toEqual([2000]);
+    expect(w.sup.get('s')!.exits.at(-1)).toMatchObject({ runMs: 5000 });
   });
 
   it('on-failure:2 gives up after two restarts', async () => {

@@ -18,13 +18,13 @@ const RELAY_PER_SECOND = 20;
  */
 export class ContainerRelay {
   private tokens = RELAY_BURST;
-  private last = Date.now();
+  private last = performance.now();
   private readonly held = new Map<string, number>();
 
   constructor(private readonly write: (text: string) => void) {}
 
   line(name: string, text: string): void {
-    const now = Date.now();
+    const now = performance.now();
     this.tokens = Math.min(RELAY_BURST, this.tokens + ((now - this.last) / 1000) * RELAY_PER_SECOND);
     this.last = now;
     if (this.tokens < 1) {

@@ -45,10 +45,10 @@ const defaultSleep = sleepOn(systemClock);
 
 async function waitGone(deps: ShutdownDeps, ms: number): Promise<number[]> {
   const sleep = deps.sleep ?? defaultSleep;
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   let left = deps.remaining();
-  while (left.length > 0 && Date.now() < deadline) {
-    await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+  while (left.length > 0 && performance.now() < deadline) {
+    await sleep(Math.min(50, Math.max(1, deadline - performance.now())));
     left = deps.remaining();
   }
   return left;
@@ -65,7 +65,7 @@ function step(deps: ShutdownDeps, name: string, fn: () => void): void {
 /** Runs the stop hooks in order within `ms`; false when the deadline passed with one still running (it is named). */
 async function runHooks(deps: ShutdownDeps, ms: number): Promise<boolean> {
   const sleep = deps.sleep ?? defaultSleep;
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   for (const [i, hook] of deps.stopHooks.entries()) {
     const finished = hook.run().then(
       () => true,
@@ -74,7 +74,7 @@ async function runHooks(deps: ShutdownDeps, ms: number): Promise<boolean> {
         return true;
       },
     );
-    if (await Promise.race([finished, sleep(Math.max(0, deadline - Date.now())).then(() => false)])) continue;
+    if (await Promise.race([finished, sleep(Math.max(0, deadline - performance.now())).then(() => false)])) continue;
     const still = hook.pending?.() ?? [];
     const skipped = deps.stopHooks.slice(i + 1).map((h) => h.name);
     deps.emit({
@@ -91,7 +91,7 @@ async function runHooks(deps: ShutdownDeps, ms: number): Promise<boolean> {
 }
 
 export async function runShutdown(action: PowerAction, deps: ShutdownDeps): Promise<void> {
-  const started = Date.now();
+  const started = performance.now();
   deps.emit({ kind: 'shutdown.begin', message: `shutting down (${action})`, action });
   const inTime = await runHooks(deps, deps.deadlineMs);
 
@@ -100,7 +100,7 @@ export async function runShutdown(action: PowerAction, deps: ShutdownDeps): Prom
   step(deps, signal, () => (termed = deps.signalAll(signal)));
   if (termed > 0) {
     deps.emit({ kind: 'shutdown.signal', message: `sent ${signal} to ${termed} remaining process(es)`, signal, count: termed });
-    const grace = deps.graceWithinDeadline ? Math.min(deps.graceMs, Math.max(500, started + deps.deadlineMs - Date.now())) : deps.graceMs;
+    const grace = deps.graceWithinDeadline ? Math.min(deps.graceMs, Math.max(500, started + deps.deadlineMs - performance.now())) : deps.graceMs;
     const left = await waitGone(deps, inTime ? grace : 2000);
     if (left.length > 0 && inTime) {
       let killed = 0;
@@ -129,6 +129,7 @@ export async function runShutdown(action: PowerAction, deps: ShutdownDeps): Prom
     const what = deps.unmount();
     if (what) deps.emit({ kind: 'shutdown.unmount', message: what });
   });
-  deps.emit({ kind: 'shutdown.end', message: `${action} now (shutdown took ${Date.now() - started} ms)`, action, ms: Date.now() - started });
+  const took = Math.round(performance.now() - started);
+  deps.emit({ kind: 'shutdown.end', message: `${action} now (shutdown took ${took} ms)`, action, ms: took });
   deps.finish(action, inTime);
 }

@@ -52,7 +52,7 @@ export class VmChannel {
   /** Connections paused because the port is behind: a host that reads slowly (or not at all) must not grow keel-init. */
   private readonly held = new Set<Socket>();
   private stopped = false;
-  private lastSend = 0;
+  private lastSend = -Infinity;
 
   constructor(
     private readonly io: ChannelIo,
@@ -155,13 +155,13 @@ export class VmChannel {
    * in the API socket, not yet relayed) reach the host before reboot(2).
    */
   async flush(maxMs = 500, idleMs = 50): Promise<void> {
-    const deadline = Date.now() + maxMs;
+    const deadline = performance.now() + maxMs;
     // Sleep first: the answer may still sit unread in the API socket, and only
     // the event loop (not a resolved promise) gets it read and sent.
     await new Promise((r) => setTimeout(r, idleMs));
-    while (Date.now() < deadline) {
-      await Promise.race([this.writing, new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())))]);
-      const quiet = Date.now() - this.lastSend;
+    while (performance.now() < deadline) {
+      await Promise.race([this.writing, new Promise((r) => setTimeout(r, Math.max(1, deadline - performance.now())))]);
+      const quiet = performance.now() - this.lastSend;
       if (quiet >= idleMs) return;
       await new Promise((r) => setTimeout(r, idleMs - quiet));
     }
@@ -169,7 +169,7 @@ export class VmChannel {
 
   /** Frames go out in order, one write after another. */
   private send(...frames: Buffer[]): void {
-    this.lastSend = Date.now();
+    this.lastSend = performance.now();
     const data = Buffer.concat(frames);
     this.queued += data.length;
     this.writing = this.writing

@@ -8,7 +8,10 @@ export async function settle(): Promise<void> {
 }
 
 export class ManualClock implements Clock {
+  /** Monotonic time, which timers go by. */
   private t: number;
+  /** How far the wall clock is from it (moved by step()). */
+  private wallOffset = 0;
   private nextId = 1;
   private readonly timers = new Map<number, { at: number; fn: () => void }>();
 
@@ -17,6 +20,10 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
+    return this.t + this.wallOffset;
+  }
+
+  monotonic(): number {
     return this.t;
   }
 
@@ -31,10 +38,9 @@ export class ManualClock implements Clock {
     return [...this.timers.values()].map((t) => t.at - this.t).sort((a, b) => a - b);
   }
 
-  /** Sets the wall clock by `ms` (back when negative), as settimeofday does: a pending timer still fires after the delay it had left. */
+  /** Sets the wall clock by `ms` (back when negative), as settimeofday does: monotonic time and the timers do not move. */
   step(ms: number): void {
-    this.t += ms;
-    for (const timer of this.timers.values()) timer.at += ms;
+    this.wallOffset += ms;
   }
 
   /** Moves time forward by `ms`, firing each timer that comes due, in order. */
