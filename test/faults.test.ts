@@ -397,6 +397,26 @@ describe('reporting', () => {
   }, 60_000);
 });
 
+describe('the environment runc and the other helpers get', () => {
+  it('is the one keel was given: not the thread-pool size keel set for itself', async () => {
+    // A runc in front of the real one that writes down the environment each call got.
+    const dir = join(fixtures, 'runc-env');
+    mkdirSync(dir, { recursive: true });
+    const real = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(dir, 'runc'), `#!/bin/sh\nenv > ${dir}/env.$$\nexec ${real} "$@"\n`, { mode: 0o755 });
+    keel = startKeel('services:\n' + svc('web', GRACEFUL), { PATH: `${dir}:${process.env.PATH}`, KEEL_TEST_GIVEN: 'kept' });
+    await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
+    const envs = readdirSync(dir).filter((f) => f.startsWith('env.')).map((f) => readFileSync(join(dir, f), 'utf8').split('\n'));
+    expect(envs.length).toBeGreaterThan(0);
+    for (const env of envs) {
+      expect(env).toContain('KEEL_TEST_GIVEN=kept');
+      expect(env.filter((l) => l.startsWith('UV_THREADPOOL_SIZE='))).toEqual([]);
+    }
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
 describe('keel under a service manager that set NOTIFY_SOCKET (systemd Type=notify, podman --sdnotify)', () => {
   it('starts its containers: runc does not take the socket meant for keel as its own and wait on it', async () => {
     // A datagram socket that listens and never answers: runc, given it, waits on every start for a READY=1.

@@ -11,7 +11,6 @@ import { delegatedCgroup, type CgroupHome } from '../../runtime/process-cgroup.j
 import { inheritedEnv } from '../../runtime/process-plan.js';
 import { ProcessEngine } from '../../runtime/process-run.js';
 import { commandOf } from '../core/args.js';
-import { givenEnv } from '../core/threadpool.js';
 import { containerManifest, endWithMain, entryOutput } from './container.js';
 import { CMD_SERVICE } from './container-mode.js';
 import { describeOutcome, isFailure } from '../../runtime/outcome.js';
@@ -144,7 +143,7 @@ export async function runtimeStage(ctx: BootBase & { manifest: Manifest; reaper:
   const oomScoreAdj = ctx.container ? containerOomScoreAdj(ctx) : undefined;
   const processes = new ProcessEngine({
     host,
-    baseEnv: inheritedEnv(givenEnv()),
+    baseEnv: inheritedEnv(process.env),
     cgroup: processCgroups(ctx),
     ...(manifest.main === CMD_SERVICE && ctx.container ? { attached: CMD_SERVICE } : {}),
     ...(oomScoreAdj !== undefined ? { oomScoreAdj } : {}),

@@ -1,16 +1,16 @@
 // Reading input devices (the power button) holds a thread-pool thread for
 // good; keep the pool large enough that file I/O never waits behind it.
-// libuv reads the variable when the pool first starts, so it is set before
-// anything else runs. Set here, it is keel's own setting: the programs keel
-// starts get the environment keel was given, without it.
+// libuv reads UV_THREADPOOL_SIZE once, when the pool starts, which is the
+// first piece of work queued to it: so keel sets the variable, queues a stat
+// (which starts the pool then and there, synchronously), and takes the
+// variable out again. It is keel's own setting: runc and the other helpers
+// inherit keel-init's environment (the C library's, which deleting from
+// process.env changes too), and a service's process gets what keel was given.
+// A value keel was given is left alone: it is the user's.
+import { stat } from 'node:fs';
 
-/** keel-init set UV_THREADPOOL_SIZE itself rather than inheriting it. */
-export const ownThreadpoolSize = process.env.UV_THREADPOOL_SIZE === undefined;
-if (ownThreadpoolSize) process.env.UV_THREADPOOL_SIZE = '8';
-
-/** keel-init's environment as it was given: what its own start-up added taken out. */
-export function givenEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  if (!ownThreadpoolSize) return env;
-  const { UV_THREADPOOL_SIZE: _ours, ...given } = env;
-  return given;
+if (process.env.UV_THREADPOOL_SIZE === undefined) {
+  process.env.UV_THREADPOOL_SIZE = '8';
+  stat('/', () => undefined);
+  delete process.env.UV_THREADPOOL_SIZE;
 }
