@@ -89,6 +89,27 @@ const shutdownSpec = object({
   }),
 });
 
+/** How long a container's command waits for the services when the manifest gives no cmd.timeout. */
+export const CMD_WAIT_TIMEOUT_MS = 30_000;
+
+const cmdSpec = object(
+  {
+    waitFor: field(oneOf(['ready', 'started', 'none'] as const), {
+      default: 'ready' as const,
+      description: "The command starts once every service is ready (or completed), once every service has started, or at once beside them (none)",
+    }),
+    timeout: field(duration(), {
+      default: CMD_WAIT_TIMEOUT_MS,
+      description: `How long the command waits for the services at most (default ${CMD_WAIT_TIMEOUT_MS / 1000} s)`,
+    }),
+    ifNotReady: field(oneOf(['exit', 'start'] as const), {
+      default: 'exit' as const,
+      description: 'When a service failed or stopped before the command could start, or the timeout passed: end the container with exit code 1 (exit), or start the command anyway (start); either way keel says which services and why',
+    }),
+  },
+  { description: "As a container's init: when the command given to the container (docker run's CMD) starts (keel extension)" },
+);
+
 const volumeSpec = object({
   name: field(str({ pattern: VOLUME_NAME, patternHint: 'a volume name (lower-case letters, digits, ".", "_", "-")' }), { required: true, description: 'Named in binds as NAME:/path' }),
   image: field(imageRef, { description: "An image whose files fill the volume; else it starts empty" }),
@@ -118,6 +139,7 @@ const sections = object(
     main: field(str({ pattern: /^[a-z0-9][a-z0-9_.-]*$/, patternHint: 'a service name' }), {
       description: "As a container's init: the service whose end (an exit its restart policy does not restart) ends the container, with its exit code (128+N for signal N) (keel extension)",
     }),
+    cmd: defaulted(cmdSpec),
     output: field(oneOf(OUTPUT_MODES), {
       description: "Where entries' output goes besides their logs: keel's stdout and stderr, each line prefixed with the entry's name (prefixed), as written (plain), or not at all (none); default prefixed as a container's init, else none (keel extension)",
     }),

@@ -13,7 +13,8 @@ import { systemClock, type Clock } from './clock.js';
 const STARTED: ServiceState[] = ['running', 'ready', 'completed'];
 const READY: ServiceState[] = ['ready', 'completed'];
 
-function satisfied(dep: Service, condition: Dependency['condition']): boolean {
+/** Whether `dep` meets a dependent's condition now. */
+export function satisfied(dep: Service, condition: Dependency['condition']): boolean {
   if (condition === 'started') return STARTED.includes(dep.state);
   if (condition === 'ready') return READY.includes(dep.state);
   return dep.state === 'completed';

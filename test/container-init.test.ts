@@ -285,6 +285,55 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     expect(empty.stderr).not.toContain('keel keeps running');
   });
 
+  describe('the CMD waits for the keel.yml services (cmd)', () => {
+    /** docker run --rm of the bare image with this keel.yml bound in. */
+    const runWith = (manifest: string, ...cmd: string[]) => {
+      const file = join(work, `cmd-${Math.random().toString(36).slice(2)}.yml`);
+      writeFileSync(file, manifest);
+      return docker('run', '--rm', '-v', `${file}:/etc/keel/keel.yml:ro`, BARE, ...cmd);
+    };
+    const slowReady = (extra = '') => `${extra}services:
+  - name: db
+    kind: process
+    command: ["sh", "-c", "sleep 1.5; touch /tmp/db-ready; exec sleep 1000"]
+    ready: {exec: ["test", "-f", "/tmp/db-ready"], interval: 100ms}
+`;
+
+    it('starts once every service is ready: the CMD finds what they made', () => {
+      const r = runWith(slowReady(), 'sh', '-c', 'test -f /tmp/db-ready && echo db was ready');
+      expect(r).toMatchObject({ status: 0, stdout: 'db was ready\n' });
+    });
+
+    it('waitFor: none starts it at once, beside them', () => {
+      const r = runWith(slowReady('cmd: {waitFor: none}\n'), 'sh', '-c', 'test -f /tmp/db-ready && echo ready || echo not yet');
+      expect(r).toMatchObject({ status: 0, stdout: 'not yet\n' });
+    });
+
+    it('a service that fails before it is ready ends the container with exit 1, naming it, and the CMD never runs', () => {
+      const r = runWith('services:\n  - {name: setup, kind: process, restart: "no", command: ["sh", "-c", "echo cannot; sleep 0.5; exit 3"], ready: {exec: ["false"], interval: 100ms}}\n', 'echo', 'cmd ran');
+      expect(r.status).toBe(1);
+      expect(r.stdout).not.toContain('cmd ran');
+      expect(r.stderr).toContain('service setup exited 3');
+      expect(r.stderr).toContain('the command was not started: setup failed (restart: no); the container ends');
+    });
+
+    it('a readiness probe that never passes: after cmd.timeout, exit 1, or with ifNotReady: start the CMD runs anyway, with a warning', () => {
+      const never = (extra: string) => `${extra}services:
+  - name: stuck
+    kind: process
+    command: ["sleep", "1000"]
+    ready: {exec: ["false"], interval: 100ms}
+`;
+      const ended = runWith(never('cmd: {timeout: 2s}\n'), 'echo', 'cmd ran');
+      expect(ended.status).toBe(1);
+      expect(ended.stdout).not.toContain('cmd ran');
+      expect(ended.stderr).toMatch(/the command was not started: after 2000 ms, not yet ready: stuck running \(not ready yet: false exited 1/);
+      const anyway = runWith(never('cmd: {timeout: 2s, ifNotReady: start}\n'), 'sh', '-c', 'echo cmd ran; exit 4');
+      expect(anyway).toMatchObject({ status: 4, stdout: 'cmd ran\n' });
+      expect(anyway.stderr).toContain('the command starts without its services: after 2000 ms, not yet ready: stuck running');
+    });
+  });
+
   it('SIGHUP goes to the main service, not to keel', async () => {
     const name = `${PREFIX}-hup`;
     runDetached(name, BARE, 'sh', '-c', 'trap "echo got HUP" HUP; echo ready; while :; do sleep 0.1; done');

@@ -33,8 +33,12 @@ export async function containerManifest(path: string, command: readonly string[]
   if (manifest.services.some((s) => s.name === CMD_SERVICE)) {
     throw new ManifestError(path, [{ file: path, field: 'services', message: `a service is named "${CMD_SERVICE}", which is the name of the command given to the container; rename it` }]);
   }
+  // The command depends on every service (cmd.waitFor): the supervisor starts it once they are ready or started, and at
+  // shutdown stops it first. A service that fails first, or the timeout, is command-gate.ts's to settle.
+  const waitFor = manifest.cmd.waitFor;
+  const dependsOn = waitFor === 'none' ? [] : manifest.services.map((s) => ({ name: s.name, condition: waitFor }));
   const cmd = parseManifest(JSON.stringify({ services: [{ name: CMD_SERVICE, kind: 'process', command, restart: 'no' }] }), '(the container command)').services[0]!;
-  return { ...manifest, services: [...manifest.services, cmd], main: CMD_SERVICE };
+  return { ...manifest, services: [...manifest.services, { ...cmd, dependsOn }], main: CMD_SERVICE };
 }
 
 /**

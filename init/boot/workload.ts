@@ -17,6 +17,7 @@ import { describeOutcome, isFailure } from '../../runtime/outcome.js';
 import { Runc, runcVersion } from '../../runtime/runc.js';
 import { runPhase, type PhaseDeps } from '../../services/phase.js';
 import { Supervisor } from '../../services/supervisor.js';
+import { gateCommand } from './command-gate.js';
 import { enterEmergency } from '../core/emergency.js';
 import { faultAsked } from '../core/faults.js';
 import { notifyHub } from '../core/notify-hub.js';
@@ -199,6 +200,7 @@ export function servicesStage({ bus, manifest, record, power, machine, container
   if (!workload || power.shuttingDown || manifest.services.length === 0) return { settled: Promise.resolve() };
   const { supervisor } = workload;
   supervisor.startAll();
+  if (container) gateCommand(supervisor, manifest, power, bus);
   const n = manifest.services.length;
   const settled = supervisor.allReady().then(({ ready, neverReady }) => {
     record.servicesReadyAt = Date.now();
