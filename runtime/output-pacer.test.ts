@@ -5,7 +5,8 @@
 // behave as on a socket).
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Allowance, firstLines, OutputPacer } from './output-pacer.js';
+import { IntakeLine } from './intake-line.js';
+import { firstLines, OutputPacer } from './output-pacer.js';
 
 const newlines = (buf: Buffer) => buf.reduce((n, b) => n + (b === 0x0a ? 1 : 0), 0);
 
@@ -77,7 +78,7 @@ describe('OutputPacer', () => {
 
   it('shares one budget of time among streams: four writers together get no more of it than one would', async () => {
     // Each slice costs 5 ms of busy work; the streams' own budgets are out of reach, the shared 100 ms a second is not.
-    const shared = new Allowance(100);
+    const shared = new IntakeLine(100);
     const busy = () => {
       const end = performance.now() + 5;
       while (performance.now() < end);
@@ -102,6 +103,42 @@ describe('OutputPacer', () => {
     // Each stream had its turns: the budget is not taken by the first one alone.
     for (const n of taken) expect(n).toBeGreaterThan(0);
   });
+
+  it('serves streams waiting for the shared budget in turn: a quiet line beside 20 busy streams waits about one slice of each', async () => {
+    // Each slice costs 5 ms; the budget is 100 ms a second, so one slice of each busy stream is about a second of it.
+    const shared = new IntakeLine(100);
+    const busy = () => {
+      const end = performance.now() + 5;
+      while (performance.now() < end);
+    };
+    const limits = { bytesPerSecond: 2 ** 30, linesPerSecond: 1e9, linesPerTurn: 1, shared };
+    const streams = Array.from({ length: 20 }, () => new PassThrough());
+    for (const stream of streams) {
+      new OutputPacer(stream, busy, limits);
+      for (let j = 0; j < 2000; j++) stream.write('line\n');
+    }
+    const quiet = new PassThrough();
+    const arrived: number[] = [];
+    new OutputPacer(quiet, () => arrived.push(performance.now()), limits);
+    await new Promise((r) => setTimeout(r, 1500)); // the first second's budget spent; the busy streams in line
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const sent = performance.now();
+      quiet.write(`quiet ${i}\n`);
+      await new Promise<void>((resolve) => {
+        const poll = setInterval(() => {
+          if (arrived.length > i) {
+            clearInterval(poll);
+            waits.push(arrived[i]! - sent);
+            resolve();
+          }
+        }, 5);
+      });
+    }
+    console.log(`a quiet line's wait beside 20 busy streams: ${waits.map((w) => `${Math.round(w)} ms`).join(', ')}`);
+    for (const w of waits) expect(w).toBeLessThan(1600);
+    for (const stream of streams) stream.destroy();
+  }, 30_000);
 
   it('takes what its writer left at once after the exit, and paces again past the free bytes', async () => {
     const stream = new PassThrough();

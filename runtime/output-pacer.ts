@@ -9,8 +9,11 @@
 // stream, so ten writers would get ten times the CPU: every stream also
 // spends from one shared budget of keel-init's time (INTAKE_MS_PER_SECOND),
 // measured around the work each slice causes, so the total is bounded in
-// what it costs on this machine, fast host or emulated CPU alike.
+// what it costs on this machine, fast host or emulated CPU alike. Streams
+// waiting for that budget take turns (intake-line.ts).
 import type { Readable } from 'node:stream';
+import { Allowance } from './allowance.js';
+import { IntakeLine } from './intake-line.js';
 
 /** The most of a container's stream taken in per second, in bytes and in lines. */
 export const MAX_READ_BYTES_PER_SECOND = 2 ** 20;
@@ -28,33 +31,6 @@ export const FREE_AFTER_EXIT_BYTES = 2 ** 20;
 export const INTAKE_MS_PER_SECOND = 250;
 
 const NEWLINE = 0x0a;
-
-/** A budget refilled at `perSecond`, holding at most one second's worth; spending may overdraw it. */
-export class Allowance {
-  private level: number;
-  private last = performance.now();
-
-  constructor(private readonly perSecond: number) {
-    this.level = perSecond;
-  }
-
-  spend(n: number): void {
-    this.refill();
-    this.level -= n;
-  }
-
-  /** How long until it is no longer overdrawn (0 when it is not). */
-  waitMs(): number {
-    this.refill();
-    return this.level >= 0 ? 0 : Math.ceil((-this.level / this.perSecond) * 1000);
-  }
-
-  private refill(): void {
-    const now = performance.now();
-    this.level = Math.min(this.perSecond, this.level + ((now - this.last) / 1000) * this.perSecond);
-    this.last = now;
-  }
-}
 
 /** The first `maxLines` lines of `buf` (newline included) and how many there are; all of it when it has fewer. */
 export function firstLines(buf: Buffer, maxLines: number): { head: Buffer; lines: number } {
@@ -74,11 +50,11 @@ export interface PaceLimits {
   linesPerSecond: number;
   linesPerTurn: number;
   /** Milliseconds of work, shared with other streams: each slice spends the time its handling took. */
-  shared?: Allowance;
+  shared?: IntakeLine;
 }
 
 /** The one intake budget of this process: every container's streams draw on it. */
-export const sharedIntake = new Allowance(INTAKE_MS_PER_SECOND);
+export const sharedIntake = new IntakeLine(INTAKE_MS_PER_SECOND);
 
 export const DEFAULT_PACE: PaceLimits = { bytesPerSecond: MAX_READ_BYTES_PER_SECOND, linesPerSecond: MAX_READ_LINES_PER_SECOND, linesPerTurn: LINES_PER_TURN, shared: sharedIntake };
 
@@ -92,6 +68,8 @@ export class OutputPacer {
   private turnLines = 0;
   /** Bytes that may still be handed on without the budgets (after the writer's exit). */
   private free = 0;
+  /** Its turn in the shared budget's line has come (waitInLine). */
+  private turn = false;
 
   constructor(
     private readonly stream: Readable,
@@ -135,9 +113,16 @@ export class OutputPacer {
   }
 
   private pump(): void {
+    // Woken at its turn in the shared budget's line: one slice goes ahead of those still waiting.
+    let turn = this.turn;
+    this.turn = false;
     while (this.backlog.length > 0) {
-      const wait = this.free > 0 ? 0 : Math.max(this.bytes.waitMs(), this.lines.waitMs(), this.limits.shared?.waitMs() ?? 0);
+      const paced = this.free <= 0;
+      const wait = paced ? Math.max(this.bytes.waitMs(), this.lines.waitMs()) : 0;
       if (wait > 0) return this.later(wait);
+      const shared = this.limits.shared;
+      if (paced && shared && !turn && !shared.mayGo()) return this.waitInLine(shared);
+      turn = false;
       const room = this.limits.linesPerTurn - this.turnLines;
       if (room <= 0) return this.later(0);
       const chunk = this.backlog[0]!;
@@ -158,6 +143,16 @@ export class OutputPacer {
     if (lines === 0) return;
     if (this.turnLines === 0) setImmediate(() => (this.turnLines = 0));
     this.turnLines += lines;
+  }
+
+  /** Pauses the stream until its turn at the shared budget. */
+  private waitInLine(shared: IntakeLine): void {
+    this.stream.pause();
+    this.wake = shared.join(() => {
+      this.wake = undefined;
+      this.turn = true;
+      this.pump();
+    });
   }
 
   /** Pauses the stream and comes back after `ms` (0: after the event loop's other work). */
