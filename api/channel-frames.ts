@@ -5,6 +5,8 @@
 // ends its half (EOF: no more data from me, as a socket's half-close) or
 // closes them whole; RESET (host → guest) drops every connection, sent when
 // the host side (re)attaches so nothing half-finished from before survives.
+// CREDIT gives the other end room to send more of a connection's data
+// (channel-flow.ts); it is sent only to a peer that said it knows it.
 
 /** The virtio-serial port's name: keel run creates it, keel-init looks for it. */
 export const CHANNEL_PORT_NAME = 'org.keel.api';
@@ -14,8 +16,9 @@ export const FRAME_DATA = 2;
 export const FRAME_CLOSE = 3;
 export const FRAME_RESET = 4;
 export const FRAME_EOF = 5;
+export const FRAME_CREDIT = 6;
 
-export type FrameType = typeof FRAME_OPEN | typeof FRAME_DATA | typeof FRAME_CLOSE | typeof FRAME_RESET | typeof FRAME_EOF;
+export type FrameType = typeof FRAME_OPEN | typeof FRAME_DATA | typeof FRAME_CLOSE | typeof FRAME_RESET | typeof FRAME_EOF | typeof FRAME_CREDIT;
 
 export interface Frame {
   type: FrameType;
@@ -56,7 +59,7 @@ export class FrameDecoder {
     while (this.pending.length >= HEADER) {
       const type = this.pending.readUInt8(0);
       const len = this.pending.readUInt32BE(5);
-      if (type < FRAME_OPEN || type > FRAME_EOF || len > MAX_PAYLOAD) {
+      if (type < FRAME_OPEN || type > FRAME_CREDIT || len > MAX_PAYLOAD) {
         this.pending = Buffer.alloc(0);
         throw new ChannelProtocolError(`bad frame header (type ${type}, length ${len})`);
       }

@@ -59,6 +59,15 @@ const svc = (name: string, extra = '') => `  - name: ${name}\n    image: /img\n$
 const state = (w: World, name: string) => w.sup.get(name)!.state;
 
 /** Ends the service's current run with exit 1, then lets its backoff (if any) run out. */
+/** Starts every service and crashes `name`'s first run; resolves with the retry's delay, not yet waited out. */
+async function firstCrash(w: World, name: string): Promise<number[]> {
+  w.sup.startAll();
+  await settle();
+  w.engine.last(name).exit(exited(1));
+  await settle();
+  return w.clock.pending();
+}
+
 async function crash(w: World, name: string): Promise<void> {
   await settle();
   w.engine.last(name).exit(exited(1));
@@ -180,12 +189,8 @@ describe('backoff, limits and resets', () => {
 
   it('the wall clock stepped back during a backoff does not hold the retry: the start limit goes by monotonic time', async () => {
     const w = supervise(svc('s', 'backoff: {initial: 20s, jitter: 0}\nstartLimit: {burst: 1, interval: 10s}'));
-    w.sup.startAll();
-    await settle();
     // The retry is due when the first start has left the window, so the policy allows it ...
-    w.engine.last('s').exit(exited(1));
-    await settle();
-    expect(w.clock.pending()).toEqual([20_000]);
+    expect(await firstCrash(w, 's')).toEqual([20_000]);
     // ... and the clock set back 15 s (ntpd at boot) changes nothing: by wall time the first start would be 5 s old again.
     w.clock.step(-15_000);
     await w.clock.advance(20_000);
@@ -195,11 +200,7 @@ describe('backoff, limits and resets', () => {
 
   it('a run timed across a wall clock step forward is as long as it ran: the backoff is not reset', async () => {
     const w = supervise(svc('s', 'backoff: {initial: 1s, factor: 2, jitter: 0, resetAfter: 60s}'));
-    w.sup.startAll();
-    await settle();
-    w.engine.last('s').exit(exited(1));
-    await settle();
-    expect(w.clock.pending()).toEqual([1000]);
+    expect(await firstCrash(w, 's')).toEqual([1000]);
     await w.clock.advance(1000);
     // The second run lasts 5 s while the wall clock is set an hour ahead: still a failure in a row, so the delay doubles.
     w.clock.step(3_600_000);

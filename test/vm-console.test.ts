@@ -115,6 +115,24 @@ describe('the serial console of a booted image', () => {
       expect(await termExit).toBe(0);
       step('exec from the host');
 
+      // An exec whose program never reads its input, fed as fast as the channel takes it: the guest holds that
+      // connection at its window (per-connection credit), instead of buffering it (6-8 MB a second without), and
+      // the channel's other connections go on.
+      const usedMb = async () => Number((await vm.keel('exec', 'web', 'free', '-m')).stdout.split('\n')[1]!.trim().split(/\s+/)[2]);
+      const before = await usedMb();
+      const flood = spawn('sh', ['-c', `exec ${process.execPath} ${join(DIST, 'keel.js')} --vm ${vm.name} exec web sleep 600 < /dev/zero`], { stdio: 'ignore' });
+      try {
+        await new Promise((r) => setTimeout(r, 10_000));
+        const ps = await vm.keel('ps');
+        expect(ps.stdout).toMatch(/^web\s/m);
+        const grown = (await usedMb()) - before;
+        console.log(`guest memory used: +${grown} MB after 10 s of an exec fed from /dev/zero`);
+        expect(grown).toBeLessThan(30);
+      } finally {
+        flood.kill('SIGKILL');
+      }
+      step('an exec flood held per connection');
+
       vm.type('poweroff\r');
       expect(await vm.exited).toBe(0);
       const s = vm.screen();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serveChannel, type ChannelHost } from '../../pkg/run/channel-host.js';
 import { floodWriter } from '../../test/helpers/flood.js';
-import { encodeFrame, FRAME_OPEN } from '../../api/channel-frames.js';
+import { encodeFrame, FRAME_CREDIT, FRAME_OPEN, FrameDecoder, type Frame } from '../../api/channel-frames.js';
 import { VmChannel, type ChannelIo } from './vm-channel.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-chan-'));
@@ -41,14 +41,21 @@ function socketIo(sock: Socket): ChannelIo {
   };
 }
 
-/** The host end, a "qemu" connection to it, and the guest end serving `apiSocket`. */
-async function channel(name: string, api: Server): Promise<{ host: ChannelHost; apiPath: string; guest: VmChannel; qemu: Socket }> {
+/**
+ * The host end, a "qemu" connection to it, and the guest end serving `apiSocket`. `hostFlow`/`guestFlow` false stand
+ * in for an older keel run or keel-init, which know no flow control; `fromGuest` gets every frame the guest writes.
+ */
+async function channel(name: string, api: Server, opts: { hostFlow?: boolean; guestFlow?: boolean; fromGuest?: (f: Frame) => void } = {}): Promise<{ host: ChannelHost; apiPath: string; guest: VmChannel; qemu: Socket }> {
   const guestApi = join(dir, `${name}-guest.sock`);
   await new Promise<void>((r) => api.listen(guestApi, r));
-  const host = await serveChannel(join(dir, `${name}-chan.sock`), join(dir, `${name}-api.sock`));
+  const host = await serveChannel(join(dir, `${name}-chan.sock`), join(dir, `${name}-api.sock`), { knowsFlow: opts.hostFlow ?? true });
   const qemu = connect(join(dir, `${name}-chan.sock`));
   await new Promise<void>((r) => qemu.once('connect', () => r()));
-  const guest = new VmChannel(socketIo(qemu), guestApi, () => undefined);
+  const io = socketIo(qemu);
+  const decoder = new FrameDecoder();
+  const seen = opts.fromGuest;
+  const guestIo: ChannelIo = seen ? { read: io.read, write: (buf) => (decoder.push(buf).forEach(seen), io.write(buf)) } : io;
+  const guest = new VmChannel(guestIo, guestApi, () => undefined, opts.guestFlow ?? true);
   guest.start();
   closers.push(() => {
     guest.stop();
@@ -185,6 +192,93 @@ describe('the control channel', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(fromHost).toBeGreaterThan(0);
     expect(fromHost).toBeLessThan(taken + 64 * 1024);
+  });
+});
+
+describe('flow control of each connection over the channel', () => {
+  /** A guest API whose first connection is never read; every later one answers "pong" to what it is sent. */
+  const stalledFirst = () => {
+    let n = 0;
+    return createServer((s) => {
+      s.on('error', () => undefined);
+      if (n++ === 0) s.pause();
+      else s.on('data', () => s.write('pong'));
+    });
+  };
+  /** Whether a new client of the host's API gets its "pong" within a few seconds. */
+  const answered = async (apiPath: string) => {
+    const c = connect(apiPath);
+    closers.push(() => c.destroy());
+    const got = new Promise<boolean>((r) => {
+      c.once('data', () => r(true));
+      setTimeout(() => r(false), 3000);
+    });
+    c.write('ping');
+    return got;
+  };
+  const flood = (apiPath: string) => {
+    const c = connect(apiPath);
+    c.on('error', () => undefined);
+    closers.push(() => c.destroy());
+    return { sock: c, writer: floodWriter(c, Buffer.alloc(64 * 1024, 1), 256 * 2 ** 20) };
+  };
+
+  it('holds a client that sends to an API connection nobody reads at its window, and the other connections go on', async () => {
+    // As `keel --vm NAME exec` of a program that does not read, fed from /dev/zero: in a VM this grew keel-init
+    // by 6-8 MB a second, the guest reading the port as fast as it came and buffering what the API did not take.
+    const { apiPath } = await channel('stall-in', stalledFirst());
+    const { sock, writer } = flood(apiPath);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await answered(apiPath)).toBe(true);
+    // The window (256 KiB), a chunk over it, and what the kernel's socket buffers hold on the way.
+    expect(writer.sent() - sock.writableLength).toBeLessThan(8 * 2 ** 20);
+  });
+
+  it('holds an API connection whose host client does not read at its window, and the other connections go on', async () => {
+    let n = 0;
+    let served = () => 0;
+    const api = createServer((s) => {
+      s.on('error', () => undefined);
+      if (n++ === 0) served = floodWriter(s, Buffer.alloc(64 * 1024, 1), 256 * 2 ** 20).sent;
+      else s.on('data', () => s.write('pong'));
+    });
+    const { apiPath } = await channel('stall-out', api);
+    const reader = connect(apiPath);
+    closers.push(() => reader.destroy());
+    reader.write('GET');
+    reader.pause(); // `keel --vm NAME logs -f | less`, with less not reading
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await answered(apiPath)).toBe(true);
+    expect(served()).toBeLessThan(8 * 2 ** 20);
+  });
+
+  it('an older keel-init (no flow control) still serves a newer host, and a reader far behind loses its connection instead of growing the guest', async () => {
+    const { apiPath } = await channel('old-guest', stalledFirst(), { guestFlow: false });
+    const { sock, writer } = flood(apiPath);
+    const closed = new Promise<boolean>((r) => {
+      sock.once('close', () => r(true));
+      setTimeout(() => r(false), 10_000);
+    });
+    expect(await closed).toBe(true);
+    expect(writer.sent()).toBeLessThan(64 * 2 ** 20);
+    expect(await answered(apiPath)).toBe(true);
+  });
+
+  it('a newer keel-init sends an older keel run no CREDIT frame, which it would take for a broken stream', async () => {
+    const types = new Set<number>();
+    const { apiPath } = await channel('old-host', stalledFirst(), { hostFlow: false, fromGuest: (f) => types.add(f.type) });
+    // Enough data the other way that a guest granting credit would have: several windows.
+    const quiet = connect(apiPath);
+    closers.push(() => quiet.destroy());
+    quiet.on('data', () => undefined);
+    const second = connect(apiPath);
+    closers.push(() => second.destroy());
+    let got = 0;
+    second.on('data', (d: Buffer) => (got += d.length));
+    for (let i = 0; i < 40; i++) second.write(Buffer.alloc(32 * 1024, 1));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(got).toBeGreaterThan(0);
+    expect(types.has(FRAME_CREDIT)).toBe(false);
   });
 });
 

@@ -7,7 +7,9 @@ import { closeSync, existsSync, openSync, read, readdirSync, readFileSync, write
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { KeelEventInput } from '../../events/bus.js';
-import { CHANNEL_PORT_NAME, dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder, type Frame } from '../../api/channel-frames.js';
+import { CHANNEL_PORT_NAME, dataFrames, encodeFrame, FRAME_CLOSE, FRAME_CREDIT, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder, type Frame } from '../../api/channel-frames.js';
+import { creditOf, socketFlow, speaksFlow, versionPayload, type ChannelEnd, type ConnectionFlow } from '../../api/channel-flow.js';
+import { FrameScheduler } from '../../api/frame-scheduler.js';
 
 type Emit = (e: KeelEventInput) => void;
 
@@ -42,23 +44,47 @@ export function deviceIo(fd: number): ChannelIo {
 
 /** Bytes queued for the port past which the API connections are paused until the port has taken them. */
 const MAX_QUEUED_BYTES = 1 << 20;
+/**
+ * With a host that grants no credit (an older keel run), what a connection's
+ * API socket may hold unwritten before the connection is closed: its reader
+ * is not keeping up, and keel-init must not hold the rest.
+ */
+const UNFLOWED_LIMIT_BYTES = 4 << 20;
+
+interface Connection {
+  sock: Socket;
+  flow: ConnectionFlow;
+}
 
 export class VmChannel {
-  private readonly conns = new Map<number, Socket>();
+  private readonly conns = new Map<number, Connection>();
   private readonly decoder = new FrameDecoder();
-  private writing: Promise<void> = Promise.resolve();
-  /** Bytes handed to send() not yet written to the port. */
-  private queued = 0;
+  private readonly out: FrameScheduler;
   /** Connections paused because the port is behind: a host that reads slowly (or not at all) must not grow keel-init. */
-  private readonly held = new Set<Socket>();
+  private readonly held = new Map<Socket, ConnectionFlow>();
   private stopped = false;
   private lastSend = -Infinity;
+  /** The host said it knows flow control (channel-flow.ts): CREDIT frames go to it, and its credit holds connections back. */
+  private flow = false;
 
+  private readonly end: ChannelEnd;
+
+  /** `knowsFlow`: false only to stand in for an older keel-init in tests. */
   constructor(
     private readonly io: ChannelIo,
     private readonly apiSocket: string,
     private readonly emit: Emit,
-  ) {}
+    private readonly knowsFlow = true,
+  ) {
+    this.out = new FrameScheduler(
+      (frame) =>
+        this.writeAll(frame).catch((err: Error) => {
+          this.emit({ kind: 'channel.error', level: 'debug', message: `control channel write: ${err.message}` });
+        }),
+      () => this.sent(),
+    );
+    this.end = { out: this.out, speaksFlow: () => this.flow, isCurrent: (id, sock) => this.conns.get(id)?.sock === sock, heldElsewhere: (sock) => this.held.has(sock) };
+  }
 
   /**
    * One read at a time (on the device, a blocking read on a threadpool
@@ -104,49 +130,77 @@ export class VmChannel {
     switch (f.type) {
       case FRAME_RESET:
         this.dropAll();
+        this.flow = this.knowsFlow && speaksFlow(f.payload);
+        if (this.flow) this.out.pushUrgent(encodeFrame(FRAME_RESET, 0, versionPayload()));
         return;
-      case FRAME_OPEN: {
-        this.conns.get(f.id)?.destroy();
-        // Half-open allowed: a client that ends its input still gets the whole answer.
-        const sock = connect({ path: this.apiSocket, allowHalfOpen: true });
-        this.conns.set(f.id, sock);
-        sock.on('data', (d: Buffer) => {
-          this.send(...dataFrames(f.id, d));
-          if (this.queued > MAX_QUEUED_BYTES && !this.held.has(sock)) {
-            this.held.add(sock);
-            sock.pause();
-          }
-        });
-        sock.on('end', () => {
-          if (this.conns.get(f.id) === sock) this.send(encodeFrame(FRAME_EOF, f.id));
-        });
-        sock.on('error', () => undefined); // the close that follows says it
-        sock.on('close', () => {
-          if (this.conns.get(f.id) !== sock) return;
-          this.conns.delete(f.id);
-          this.send(encodeFrame(FRAME_CLOSE, f.id));
-        });
+      case FRAME_OPEN:
+        this.open(f.id);
         return;
-      }
       case FRAME_DATA:
-        this.conns.get(f.id)?.write(f.payload);
+        this.deliver(f.id, f.payload);
+        return;
+      case FRAME_CREDIT:
+        this.conns.get(f.id)?.flow.granted(creditOf(f.payload));
         return;
       case FRAME_EOF:
-        this.conns.get(f.id)?.end();
+        this.conns.get(f.id)?.sock.end();
         return;
       case FRAME_CLOSE: {
-        const sock = this.conns.get(f.id);
+        const c = this.conns.get(f.id);
         this.conns.delete(f.id);
-        sock?.destroy();
+        c?.sock.destroy();
         return;
       }
+    }
+  }
+
+  private open(id: number): void {
+    this.conns.get(id)?.sock.destroy();
+    // Half-open allowed: a client that ends its input still gets the whole answer.
+    const sock = connect({ path: this.apiSocket, allowHalfOpen: true });
+    const flow = socketFlow(this.end, id, sock);
+    this.conns.set(id, { sock, flow });
+    sock.on('data', (d: Buffer) => {
+      this.out.push(id, ...dataFrames(id, d));
+      this.lastSend = performance.now();
+      flow.sent(d.length);
+      if (this.out.queued > MAX_QUEUED_BYTES && !this.held.has(sock)) {
+        this.held.set(sock, flow);
+        sock.pause();
+      }
+    });
+    sock.on('end', () => {
+      if (this.conns.get(id)?.sock === sock) this.send(id, encodeFrame(FRAME_EOF, id));
+    });
+    sock.on('error', () => undefined); // the close that follows says it
+    sock.on('close', () => {
+      this.held.delete(sock);
+      if (this.conns.get(id)?.sock !== sock) return;
+      this.conns.delete(id);
+      this.send(id, encodeFrame(FRAME_CLOSE, id));
+    });
+  }
+
+  /** Host data for a connection, to its API socket; granted back once the socket has taken it. */
+  private deliver(id: number, payload: Buffer): void {
+    const c = this.conns.get(id);
+    if (!c) return;
+    c.sock.write(payload, () => c.flow.delivered(payload.length));
+    // A host that grants no credit cannot be slowed per connection: a reader this far behind loses its connection
+    // rather than have keel-init hold the rest.
+    if (!this.flow && c.sock.writableLength > UNFLOWED_LIMIT_BYTES) {
+      this.emit({ kind: 'channel.error', level: 'warn', message: `control channel: connection ${id} was closed: keel's API took its input more slowly than the host sent it (${UNFLOWED_LIMIT_BYTES} bytes waiting)` });
+      this.conns.delete(id);
+      c.sock.destroy();
+      this.send(id, encodeFrame(FRAME_CLOSE, id));
     }
   }
 
   private dropAll(): void {
     const all = [...this.conns.values()];
     this.conns.clear();
-    for (const s of all) s.destroy();
+    this.out.clear();
+    for (const c of all) c.sock.destroy();
   }
 
   /**
@@ -160,33 +214,25 @@ export class VmChannel {
     // the event loop (not a resolved promise) gets it read and sent.
     await new Promise((r) => setTimeout(r, idleMs));
     while (performance.now() < deadline) {
-      await Promise.race([this.writing, new Promise((r) => setTimeout(r, Math.max(1, deadline - performance.now())))]);
+      await Promise.race([this.out.idle(), new Promise((r) => setTimeout(r, Math.max(1, deadline - performance.now())))]);
       const quiet = performance.now() - this.lastSend;
       if (quiet >= idleMs) return;
       await new Promise((r) => setTimeout(r, idleMs - quiet));
     }
   }
 
-  /** Frames go out in order, one write after another. */
-  private send(...frames: Buffer[]): void {
+  /** A connection's control frame, after its data (the scheduler keeps each connection's frames in order). */
+  private send(id: number, frame: Buffer): void {
     this.lastSend = performance.now();
-    const data = Buffer.concat(frames);
-    this.queued += data.length;
-    this.writing = this.writing
-      .then(() => this.writeAll(data))
-      .catch((err: Error) => {
-        this.emit({ kind: 'channel.error', level: 'debug', message: `control channel write: ${err.message}` });
-      })
-      .finally(() => this.sent(data.length));
+    this.out.push(id, frame);
   }
 
-  /** The port took `n` bytes: once it has caught up, paused connections are read again. */
-  private sent(n: number): void {
-    this.queued -= n;
-    if (this.queued > MAX_QUEUED_BYTES / 2 || this.held.size === 0) return;
+  /** The port took a frame: once it has caught up, connections paused for it are read again (unless out of credit). */
+  private sent(): void {
+    if (this.out.queued > MAX_QUEUED_BYTES / 2 || this.held.size === 0) return;
     const held = [...this.held];
     this.held.clear();
-    for (const sock of held) if (!sock.destroyed) sock.resume();
+    for (const [sock, flow] of held) if (!sock.destroyed && !flow.holding) sock.resume();
   }
 
   private async writeAll(data: Buffer): Promise<void> {

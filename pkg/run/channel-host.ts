@@ -5,7 +5,9 @@
 // channel early in boot.
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder } from '../../api/channel-frames.js';
+import { creditOf, socketFlow, speaksFlow, versionPayload, type ChannelEnd, type ConnectionFlow } from '../../api/channel-flow.js';
+import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_CREDIT, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder } from '../../api/channel-frames.js';
+import { FrameScheduler } from '../../api/frame-scheduler.js';
 
 export interface ChannelHost {
   /**
@@ -35,26 +37,58 @@ function listen(server: Server, path: string): Promise<void> {
  * all of it, minutes after that client had gone.
  */
 const MAX_AHEAD_BYTES = 1 << 20;
+/** What the scheduler hands qemu's socket at once: past this, it waits for the socket to drain. */
+const SOCKET_AHEAD_BYTES = 64 * 1024;
+
+interface Client {
+  sock: Socket;
+  flow: ConnectionFlow;
+}
 
 /** The relay between qemu's end of the channel (one guest) and the clients of api.sock. */
 class Relay {
   private guest: Socket | undefined;
   private readonly decoder = new FrameDecoder();
-  private readonly clients = new Map<number, Socket>();
+  private readonly clients = new Map<number, Client>();
   /** Clients not read while the guest is behind. */
-  private readonly held = new Set<Socket>();
+  private readonly held = new Map<Socket, ConnectionFlow>();
   private nextId = 1;
+  /** The guest said it knows flow control (channel-flow.ts). */
+  private flow = false;
+  private readonly out: FrameScheduler;
+
+  /** `knowsFlow`: false only to stand in for an older keel run in tests. */
+  private readonly end: ChannelEnd;
+
+  constructor(private readonly knowsFlow = true) {
+    this.out = new FrameScheduler((frame) => this.writeToGuest(frame), () => this.resumeHeld());
+    this.end = { out: this.out, speaksFlow: () => this.flow, isCurrent: (id, sock) => this.clients.get(id)?.sock === sock, heldElsewhere: (sock) => this.held.has(sock) };
+  }
 
   /** gently: end them, so what was already written to them still arrives. */
   dropClients(gently = false): void {
-    for (const c of this.clients.values()) if (gently) c.end();
-    else c.destroy();
+    for (const c of this.clients.values()) if (gently) c.sock.end();
+    else c.sock.destroy();
     this.clients.clear();
     this.held.clear();
+    this.out.clear();
   }
 
-  private toGuest(frame: Buffer): void {
-    this.guest?.write(frame);
+  /** One frame to qemu's socket; resolves once the socket has room for more. */
+  private writeToGuest(frame: Buffer): Promise<void> {
+    const g = this.guest;
+    if (!g || g.destroyed) return Promise.resolve();
+    g.write(frame);
+    if (g.writableLength <= SOCKET_AHEAD_BYTES) return Promise.resolve();
+    return new Promise((r) => {
+      const done = () => {
+        g.off('drain', done);
+        g.off('close', done);
+        r();
+      };
+      g.on('drain', done);
+      g.on('close', done);
+    });
   }
 
   /** A new qemu connection (or a reconnect): whatever was open is gone. */
@@ -63,9 +97,9 @@ class Relay {
     this.guest = sock;
     this.decoder.reset();
     this.dropClients();
-    sock.write(encodeFrame(FRAME_RESET, 0));
-    sock.on('data', (chunk: Buffer) => this.fromGuest(sock, chunk));
-    sock.on('drain', () => this.resumeHeld());
+    this.flow = false;
+    this.out.pushUrgent(encodeFrame(FRAME_RESET, 0, this.knowsFlow ? versionPayload() : undefined));
+    sock.on('data', (chunk: Buffer) => this.fromGuest(chunk));
     sock.on('error', () => undefined);
     sock.on('close', () => {
       if (this.guest === sock) this.guest = undefined;
@@ -73,53 +107,59 @@ class Relay {
     });
   }
 
-  private fromGuest(sock: Socket, chunk: Buffer): void {
+  private fromGuest(chunk: Buffer): void {
     let frames;
     try {
       frames = this.decoder.push(chunk);
     } catch {
       this.dropClients();
-      sock.write(encodeFrame(FRAME_RESET, 0));
+      this.flow = false;
+      this.out.pushUrgent(encodeFrame(FRAME_RESET, 0, this.knowsFlow ? versionPayload() : undefined));
       return;
     }
     for (const f of frames) {
       const client = this.clients.get(f.id);
-      if (f.type === FRAME_DATA) client?.write(f.payload);
-      else if (f.type === FRAME_EOF) client?.end();
+      if (f.type === FRAME_RESET) this.flow = this.knowsFlow && speaksFlow(f.payload);
+      else if (f.type === FRAME_CREDIT) client?.flow.granted(creditOf(f.payload));
+      else if (f.type === FRAME_DATA) client?.sock.write(f.payload, () => client.flow.delivered(f.payload.length));
+      else if (f.type === FRAME_EOF) client?.sock.end();
       else if (f.type === FRAME_CLOSE) {
         this.clients.delete(f.id);
-        client?.end();
+        client?.sock.end();
       }
     }
   }
 
   attachClient(client: Socket): void {
     const id = this.nextId++;
-    this.clients.set(id, client);
-    this.toGuest(encodeFrame(FRAME_OPEN, id));
+    const flow = socketFlow(this.end, id, client);
+    this.clients.set(id, { sock: client, flow });
+    this.out.push(id, encodeFrame(FRAME_OPEN, id));
     client.on('data', (d: Buffer) => {
-      for (const f of dataFrames(id, d)) this.toGuest(f);
-      if ((this.guest?.writableLength ?? 0) > MAX_AHEAD_BYTES) {
+      this.out.push(id, ...dataFrames(id, d));
+      flow.sent(d.length);
+      if (this.out.queued > MAX_AHEAD_BYTES && !this.held.has(client)) {
         client.pause();
-        this.held.add(client);
+        this.held.set(client, flow);
       }
     });
     client.on('end', () => {
-      if (this.clients.has(id)) this.toGuest(encodeFrame(FRAME_EOF, id));
+      if (this.clients.has(id)) this.out.push(id, encodeFrame(FRAME_EOF, id));
     });
     client.on('error', () => undefined);
     client.on('close', () => {
       this.held.delete(client);
-      if (this.clients.delete(id)) this.toGuest(encodeFrame(FRAME_CLOSE, id));
+      if (this.clients.delete(id)) this.out.push(id, encodeFrame(FRAME_CLOSE, id));
     });
     if (!this.guest) client.end(); // no VM attached: the client sees the connection close
   }
 
-  /** The guest has taken what was queued: the held clients are read again. */
+  /** The guest has taken what was queued: the held clients are read again (unless out of credit). */
   private resumeHeld(): void {
+    if (this.out.queued > MAX_AHEAD_BYTES / 2 || this.held.size === 0) return;
     const held = [...this.held];
     this.held.clear();
-    for (const c of held) if (!c.destroyed) c.resume();
+    for (const [c, flow] of held) if (!c.destroyed && !flow.holding) c.resume();
   }
 
   /** Waits (briefly) for qemu's end to close: it does when qemu exits, after the bytes it wrote. */
@@ -140,8 +180,9 @@ class Relay {
   }
 }
 
-export async function serveChannel(channelPath: string, apiPath: string): Promise<ChannelHost> {
-  const relay = new Relay();
+/** `knowsFlow`: false only to stand in for an older keel run in tests. */
+export async function serveChannel(channelPath: string, apiPath: string, { knowsFlow = true }: { knowsFlow?: boolean } = {}): Promise<ChannelHost> {
+  const relay = new Relay(knowsFlow);
   const channel = createServer((sock) => relay.attachGuest(sock));
   // Half-open allowed: a client's end of input travels as EOF, and its answer still comes back.
   const api = createServer({ allowHalfOpen: true }, (client) => relay.attachClient(client));

@@ -1,0 +1,135 @@
+// Flow control for each connection of the control channel. The channel is
+// one byte stream, and each end read it as fast as it came: what a slow local
+// reader did not take piled up in memory. In a VM, `keel --vm NAME exec` of a
+// program that does not read its input, fed from /dev/zero, grew keel-init
+// by 6-8 MB a second until the machine ran out of memory; stopping the read
+// of the whole stream instead would have stalled every other connection,
+// `keel --vm NAME poweroff` included.
+//
+// So each end has at most WINDOW_BYTES of a connection's data in flight (sent
+// and not yet taken by the other end's local socket), and the receiver grants
+// bytes back with CREDIT frames as its socket takes them. A connection out of
+// credit stops reading its local socket; the others go on.
+//
+// Both ends must know it, and images and hosts of other versions meet. The
+// host's RESET carries "keel-channel 2"; a guest that knows flow control
+// answers with a RESET saying the same, and only then does the host hold a
+// connection back for credit. An older guest ignores the payload and never
+// answers; an older host sends none, and the guest then sends no CREDIT
+// (which that host would take for a broken stream).
+
+import type { Socket } from 'node:net';
+import { encodeFrame, FRAME_CREDIT } from './channel-frames.js';
+import type { FrameScheduler } from './frame-scheduler.js';
+
+export const CHANNEL_VERSION = 2;
+/** A connection's data one end may have sent and not had granted back. */
+export const WINDOW_BYTES = 256 * 1024;
+
+const VERSION_TEXT = `keel-channel ${CHANNEL_VERSION}`;
+
+/** The RESET payload that says "I know flow control". */
+export function versionPayload(): Buffer {
+  return Buffer.from(VERSION_TEXT, 'latin1');
+}
+
+/** Whether a RESET payload comes from an end that knows flow control. */
+export function speaksFlow(payload: Buffer): boolean {
+  const m = /^keel-channel (\d+)$/.exec(payload.toString('latin1'));
+  return m !== null && Number(m[1]) >= 2;
+}
+
+/** A CREDIT frame's payload: the bytes granted. */
+export function creditPayload(bytes: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(bytes >>> 0, 0);
+  return b;
+}
+
+export function creditOf(payload: Buffer): number {
+  return payload.length >= 4 ? payload.readUInt32BE(0) : 0;
+}
+
+export interface FlowHooks {
+  /** Sends a CREDIT frame of `bytes` to the other end (only when the other end knows flow control). */
+  grant(bytes: number): void;
+  /** Stops reading the local socket. */
+  hold(): void;
+  /** Reads the local socket again. */
+  release(): void;
+}
+
+/** One connection's flow, seen from one end. */
+export class ConnectionFlow {
+  private credit = WINDOW_BYTES;
+  private owed = 0;
+  private held = false;
+
+  /** Out of credit: its local socket is not read until the other end grants more. */
+  get holding(): boolean {
+    return this.held;
+  }
+
+  /** `enforced`: whether the other end grants credit, so that running out of it holds the connection. */
+  constructor(
+    private readonly hooks: FlowHooks,
+    private readonly enforced: () => boolean,
+  ) {}
+
+  /** `bytes` of this connection's data went to the other end. */
+  sent(bytes: number): void {
+    this.credit -= bytes;
+    if (this.credit <= 0 && !this.held && this.enforced()) {
+      this.held = true;
+      this.hooks.hold();
+    }
+  }
+
+  /** The other end granted `bytes` back. */
+  granted(bytes: number): void {
+    this.credit += bytes;
+    if (this.held && this.credit > 0) {
+      this.held = false;
+      this.hooks.release();
+    }
+  }
+
+  /**
+   * `bytes` the other end sent were taken by the local socket. Granted back in
+   * quarters of the window: a sender holds only after a whole window, by which
+   * time at least three quarters of it have come back.
+   */
+  delivered(bytes: number): void {
+    this.owed += bytes;
+    if (this.owed < WINDOW_BYTES / 4) return;
+    this.hooks.grant(this.owed);
+    this.owed = 0;
+  }
+}
+
+/** What socketFlow needs of the end it belongs to. */
+export interface ChannelEnd {
+  out: FrameScheduler;
+  /** The other end knows flow control: CREDIT goes to it, and its credit holds connections. */
+  speaksFlow(): boolean;
+  /** Whether `sock` is still connection `id`'s local socket (a CREDIT for a replaced one would be another's). */
+  isCurrent(id: number, sock: Socket): boolean;
+  /** Whether `sock` is paused for another reason (the stream is behind), which running out of credit must not undo. */
+  heldElsewhere(sock: Socket): boolean;
+}
+
+/** The flow of connection `id`, whose local end is `sock`: out of credit, `sock` is paused. */
+export function socketFlow(end: ChannelEnd, id: number, sock: Socket): ConnectionFlow {
+  return new ConnectionFlow(
+    {
+      grant: (bytes) => {
+        if (end.speaksFlow() && end.isCurrent(id, sock)) end.out.pushUrgent(encodeFrame(FRAME_CREDIT, id, creditPayload(bytes)));
+      },
+      hold: () => sock.pause(),
+      release: () => {
+        if (!end.heldElsewhere(sock)) sock.resume();
+      },
+    },
+    () => end.speaksFlow(),
+  );
+}
