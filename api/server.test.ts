@@ -1,7 +1,7 @@
 // A real ControlApi on a temporary socket, without keel-init: what a slow
 // event follower is told, and the connection cap, through real sockets.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,12 +12,14 @@ import type { BootReport } from './wire.js';
 let dir: string;
 let api: ControlApi | undefined;
 const sockets: Socket[] = [];
+const servers: Server[] = [];
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'keel-api-'));
 });
 afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
+  for (const s of servers.splice(0)) s.close();
   api?.close();
   api = undefined;
   rmSync(dir, { recursive: true, force: true });
@@ -167,4 +169,58 @@ describe('the socket path', () => {
     expect(await until(async () => bus.since(0).filter((e) => e.kind === 'api.rebound').length === 2, 3000)).toBe(true);
     expect(bus.since(0).filter((e) => e.kind === 'api.rebound').at(-1)?.message).toMatch(/was replaced by another file; keel listens there again$/);
   });
+
+  it('is left to another server that answers there, said once, and taken back once that server is gone', async () => {
+    const bus = new EventBus();
+    const path = await start(bus, undefined, 50);
+    // Bound beside it and renamed over it: the path is never empty, so keel never finds it gone meanwhile.
+    const beside = join(dir, 'other.sock');
+    const other = await listenAt(beside);
+    renameSync(beside, path);
+    const theirs = lstatSync(path).ino;
+    await new Promise((r) => setTimeout(r, 400)); // several checks
+    expect(lstatSync(path).ino).toBe(theirs);
+    expect(bus.since(0).filter((e) => e.kind === 'api.taken').map((e) => e.message)).toEqual([`control API: ${path} is another server's socket now, and it answers; keel leaves it to that server and listens there again once it is gone`]);
+    expect(bus.since(0).filter((e) => e.kind === 'api.rebound')).toEqual([]);
+    rmSync(path);
+    await new Promise((r) => other.close(r));
+    expect(await until(async () => (await statusOf(path, '/v1/services')) === 'HTTP/1.1 200 OK', 3000)).toBe(true);
+    expect(bus.since(0).find((e) => e.kind === 'api.rebound')?.message).toBe(`control API: ${path} was removed; keel listens there again`);
+  });
+
+  it('is known by the socket keel bound, not by one another process put there before its listen callback ran', async () => {
+    const bus = new EventBus();
+    api = new ControlApi({ bus, supervisor: () => undefined, bootReport: () => REPORT, power: () => {}, socketCheckMs: 50 });
+    const path = join(dir, 'keel.sock');
+    const listening = api.listen(path); // bound now; the callback comes once the loop turns, as after boot's stages
+    const beside = join(dir, 'other.sock');
+    const other = createServer((s) => s.end());
+    servers.push(other);
+    other.listen(beside); // bound at once too
+    renameSync(beside, path);
+    await listening;
+    expect(await until(async () => bus.since(0).some((e) => e.kind === 'api.taken'), 3000)).toBe(true);
+  });
+
+  it('is taken back from a socket nobody listens on (its server ended without removing it)', async () => {
+    const bus = new EventBus();
+    const path = await start(bus, undefined, 50);
+    // Node removes a socket by the name it bound as its server closes: bound elsewhere and moved here, it stays, dead.
+    const elsewhere = join(dir, 'dead.sock');
+    const dead = await listenAt(elsewhere);
+    renameSync(elsewhere, path);
+    await new Promise((r) => dead.close(r));
+    expect(await statusOf(path, '/v1/services')).toBe('ECONNREFUSED');
+    expect(await until(async () => (await statusOf(path, '/v1/services')) === 'HTTP/1.1 200 OK', 3000)).toBe(true);
+    expect(bus.since(0).find((e) => e.kind === 'api.rebound')?.message).toBe(`control API: ${path} was replaced by a socket nobody listens on; keel listens there again`);
+    expect(bus.since(0).filter((e) => e.kind === 'api.taken')).toEqual([]);
+  });
 });
+
+/** A plain server of the test's own on the unix socket `path`. */
+async function listenAt(path: string): Promise<Server> {
+  const server = createServer((s) => s.end());
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(path, r));
+  return server;
+}

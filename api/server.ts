@@ -6,6 +6,7 @@
 // container may need), and in time until its request has arrived.
 import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, type Stats } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { HttpError, readBody, requestUrl, send } from './http.js';
@@ -27,7 +28,8 @@ export interface ControlApiDeps extends ApiDeps {
  * A root process (an onboot entry, an admin's rm -rf /run) can unlink or
  * replace keel.sock, and a listening socket never hears of it: keel would stay
  * up with no way in but the console. So the path is checked this often and
- * bound again when it is not keel's socket any more.
+ * bound again when it is not keel's socket any more, unless another server
+ * answers there.
  */
 export const SOCKET_CHECK_MS = 5_000;
 
@@ -63,15 +65,44 @@ function whatIsAt(path: string): Stats | undefined {
   }
 }
 
-/** The file at `path` as (device, inode), or undefined when there is none. */
+/**
+ * A file as (device, inode, birth time). The birth time tells keel's socket from a file made after
+ * it was removed: the filesystem may give that one the freed inode's number (ext4 often does).
+ */
+function identityOf(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.birthtimeMs}`;
+}
+
+/** The file at `path` as identityOf says, or undefined when there is none. */
 function fileIdentity(path: string): string | undefined {
   const st = whatIsAt(path);
-  return st && `${st.dev}:${st.ino}`;
+  return st && identityOf(st);
+}
+
+/** How long a socket at keel's path has to take a connection before it counts as answering anyway (a busy server). */
+const ANSWER_WAIT_MS = 1_000;
+
+/**
+ * Whether a server listens on the unix socket at `path`. Only a refused
+ * connection (a socket file left by a process that ended) or no file at all
+ * says no: a full backlog or a slow accept is a live server all the same.
+ */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    const done = (live: boolean) => {
+      socket.destroy();
+      resolve(live);
+    };
+    socket.setTimeout(ANSWER_WAIT_MS, () => done(true));
+    socket.once('connect', () => done(true));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code !== 'ECONNREFUSED' && err.code !== 'ENOENT'));
+  });
 }
 
 export class ControlApi {
   private server: Server | undefined;
-  /** The bound socket's (device, inode), to tell it from whatever may take its path. */
+  /** The bound socket's identity (identityOf), to tell it from whatever may take its path. */
   private bound: string | undefined;
   private guard: NodeJS.Timeout | undefined;
   private readonly terminals: Terminals;
@@ -131,57 +162,86 @@ export class ControlApi {
       // meanwhile (a container's overlay, whose root takes the upper
       // directory's mode) come out 0600.
       const old = process.umask(0o177);
+      let made: string | undefined;
       try {
         server.listen(path, () => {
           server.off('error', reject);
-          chmodSync(path, 0o600);
-          this.bound = fileIdentity(path);
+          made ??= this.tighten(path);
+          this.bound = made;
           resolve();
         });
+        // Bound already (a path is bound before listen() returns): the socket is taken as it is now. The
+        // callback can come much later (boot's stages run before the loop turns again), when another
+        // process may have put its own socket at the path.
+        if (server.listening) made = this.tighten(path);
       } finally {
         process.umask(old);
       }
     });
   }
 
+  /** Makes the socket at `path` root's alone (0600) and returns its identity. */
+  private tighten(path: string): string | undefined {
+    chmodSync(path, 0o600);
+    return fileIdentity(path);
+  }
+
   /**
    * Binds the path again when the socket there is gone or is another file.
    * The old listening socket is closed first (it can no longer be reached by
-   * its path); connections already open on it go on.
+   * its path); connections already open on it go on. A socket there that
+   * another server answers on is left to it: taking it back would only make
+   * the two take it from each other every few seconds (said once per socket).
    */
   private guardPath(server: Server, path: string): void {
     const every = this.deps.socketCheckMs ?? SOCKET_CHECK_MS;
-    let rebinding = false;
+    let checking = false;
     let lastFailure = '';
-    const check = () => {
-      if (rebinding || this.server !== server) return;
-      const found = fileIdentity(path);
+    let leftTo: string | undefined;
+    const check = async () => {
+      if (checking || this.server !== server) return;
+      const st = whatIsAt(path);
+      const found = st && identityOf(st);
       if (found === this.bound) return;
-      rebinding = true;
-      const what = found === undefined ? 'was removed' : 'was replaced by another file';
-      server.close(); // stops listening at once; 'close' waits for the open connections, which it does not cut
+      checking = true;
       try {
-        mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
-        rmSync(path, { force: true });
-      } catch {
-        /* the bind says what is wrong */
+        if (st?.isSocket() && (await answers(path))) {
+          if (leftTo !== found) this.deps.bus.emit({ kind: 'api.taken', level: 'warn', message: `control API: ${path} is another server's socket now, and it answers; keel leaves it to that server and listens there again once it is gone` });
+          leftTo = found;
+          return;
+        }
+        // Closed, or the path changed, while it was asked: nothing to do, or looked at again next time.
+        if (this.server !== server || fileIdentity(path) !== found) return;
+        leftTo = undefined;
+        const what = found === undefined ? 'was removed' : st?.isSocket() ? 'was replaced by a socket nobody listens on' : 'was replaced by another file';
+        lastFailure = await this.rebind(server, path, what, lastFailure, every);
+      } finally {
+        checking = false;
       }
-      this.bind(server, path).then(
-        () => {
-          lastFailure = '';
-          this.deps.bus.emit({ kind: 'api.rebound', level: 'warn', message: `control API: ${path} ${what}; keel listens there again` });
-        },
-        (err: NodeJS.ErrnoException) => {
-          // A directory there is not keel's to remove: bind says EADDRINUSE, which would mislead.
-          const why = whatIsAt(path)?.isDirectory() ? 'a directory is there now; remove it' : err.message;
-          if (why === lastFailure) return; // said once, not every few seconds
-          lastFailure = why;
-          this.deps.bus.emit({ kind: 'api.error', level: 'error', message: `control API: ${path} ${what}, and keel could not listen there again (${why}); it tries again every ${every / 1000} s` });
-        },
-      ).finally(() => (rebinding = false));
     };
-    this.guard = setInterval(check, every);
+    this.guard = setInterval(() => void check(), every);
     this.guard.unref();
+  }
+
+  /** Closes the listener and binds `path` again; returns the failure said (or '' after a bind), so each is said once. */
+  private async rebind(server: Server, path: string, what: string, lastFailure: string, every: number): Promise<string> {
+    server.close(); // stops listening at once; 'close' waits for the open connections, which it does not cut
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
+      rmSync(path, { force: true });
+    } catch {
+      /* the bind says what is wrong */
+    }
+    try {
+      await this.bind(server, path);
+      this.deps.bus.emit({ kind: 'api.rebound', level: 'warn', message: `control API: ${path} ${what}; keel listens there again` });
+      return '';
+    } catch (err) {
+      // A directory there is not keel's to remove: bind says EADDRINUSE, which would mislead.
+      const why = whatIsAt(path)?.isDirectory() ? 'a directory is there now; remove it' : (err as Error).message;
+      if (why !== lastFailure) this.deps.bus.emit({ kind: 'api.error', level: 'error', message: `control API: ${path} ${what}, and keel could not listen there again (${why}); it tries again every ${every / 1000} s` });
+      return why;
+    }
   }
 
   /** Connections over the cap are closed by Node as they come; the operator hears of it, at most every DROP_REPORT_MS. */
