@@ -30,6 +30,8 @@ export interface StatePaths {
   socket: string;
   /** The JSON event log. */
   log: string;
+  /** Who holds the state directory (the keel-init that locked it): its pid and PID namespace, named to a keel-init refused the directory. */
+  owner: string;
   /** runc's --root: keel's containers, apart from any other runc user. */
   runcRoot: string;
   /** One bundle per running container: containers/ID. */
@@ -45,6 +47,7 @@ export function statePaths(stateDir: string): StatePaths {
     dir: stateDir,
     socket: join(stateDir, 'keel.sock'),
     log: join(stateDir, 'keel.log'),
+    owner: join(stateDir, 'keel.owner'),
     runcRoot: join(stateDir, 'runc'),
     containers: join(stateDir, 'containers'),
     logs: join(stateDir, 'logs'),

@@ -100,7 +100,7 @@ describe('keel-init with a hostile manifest', () => {
       else await new Promise((r) => setTimeout(r, 10));
     }
     // The answer came while the manifest was being read: its stage had not ended.
-    expect(during?.stages.map((s) => s.name)).toEqual(['machine', 'load', 'console', 'log', 'reaper', 'signals', 'control']);
+    expect(during?.stages.map((s) => s.name)).toEqual(['machine', 'claim', 'load', 'console', 'log', 'reaper', 'signals', 'control']);
     const ps = spawnSync(process.execPath, [join(DIST, 'keel.js'), 'ps', '--socket', socket], { encoding: 'utf8' });
     expect(ps).toMatchObject({ status: 0, stdout: 'no services\n' });
     const after = JSON.parse((await call(socket, 'GET', '/v1/boot')).body) as BootReport;

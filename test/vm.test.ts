@@ -48,8 +48,11 @@ describe('a zero-container image', () => {
       const modules = /keel: loaded \d+ kernel module\(s\)[^\r\n]*/.exec(vm.screen())?.[0] ?? '';
       expect(modules, vm.screen()).not.toMatch(/after boot: [^;\r\n]*\bahci\b/);
       expect(vm.screen()).toMatch(/keel: root copied out of the initramfs into a tmpfs in \d+ ms \(keel\.root=copy on the kernel command line\)/);
-      const report = JSON.parse((await vm.keel('boot-report')).stdout) as { root?: { way: string }; timeline?: Record<string, number> };
+      const report = JSON.parse((await vm.keel('boot-report')).stdout) as { root?: { way: string }; timeline?: Record<string, number>; stages?: Array<{ name: string; ms: number }> };
       expect(report.root?.way).toBe('copied');
+      // The keel-init that the copy ran again claimed /run/keel, without a word.
+      expect(report.stages?.map((s) => s.name)).toContain('claim');
+      expect(vm.screen()).not.toMatch(/claim the state directory|is running with the state directory/);
       const afterBoot = async () => (await vm.keel('events', '--json')).stdout.split('\n').some((l) => /loaded [1-9]\d* kernel module\(s\) after boot \(drivers for devices added since or behind an empty controller, features not asked for\)"/.test(l));
       for (const end = Date.now() + 60_000; !(await afterBoot()) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 1000));
       expect(await afterBoot()).toBe(true);

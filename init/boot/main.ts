@@ -1,10 +1,11 @@
 // keel-init: the entry point of PID 1. main() does what must come before
 // anything else (the fault guard, the console, the arguments, the signal
-// handlers, the first line, the addon, the move out of the initramfs) and the
-// machine's set-up, which starts the kernel modules loading; then the rest of
-// keel-init (boot.ts: the control API, the runtime, the supervisor, and node's
-// http, crypto and child_process under them) loads while they load, and boot
-// runs on as declared stages (stages.ts).
+// handlers, the first line, the addon, the move out of the initramfs), the
+// machine's set-up, which starts the kernel modules loading, and the claim on
+// the state directory (claim-stage.ts); then the rest of keel-init (boot.ts:
+// the control API, the runtime, the supervisor, and node's http, crypto and
+// child_process under them) loads while they load, and boot runs on as
+// declared stages (stages.ts).
 import { existsSync } from 'node:fs';
 import { EventBus } from '../../events/bus.js';
 import { VERSION } from '../../model/version.js';
@@ -14,6 +15,7 @@ import { optOutOfHugePages } from '../core/huge-pages.js';
 import { CONTAINER_SIGNAL_TABLE, HeldSignals, SIGNAL_TABLE, type PowerAction } from '../core/signals.js';
 import { REBOOT_CMD, sys, type Sys } from '../core/sys.js';
 import { COPY_ASKED, leaveInitramfs, type RootLeft, type RootWay } from '../machine/switch-root.js';
+import { claimStage } from './claim-stage.js';
 import { sayCodeCache } from './code-cache.js';
 import { Console } from './console.js';
 import { containerDefaults, containerStateDir, isContainerInit } from './container-mode.js';
@@ -116,6 +118,7 @@ function boot(early: EarlyBase): Promise<unknown> {
       modules = set.modules;
       return set;
     })
+    .then('claim', claimStage)
     .then('load', async (ctx) => (await import('./boot.js')).prepareBoot(ctx));
   return loaded.done().then((ctx) => {
     if (ctx) return ctx.bootRest(ctx);

@@ -25,7 +25,9 @@ export const USAGE = `usage: keel-init [--manifest PATH] [--state-dir DIR] [--cg
 
   --manifest PATH   manifest to run: the normalized JSON from keel build, or a keel.yml
                     (default /etc/keel/manifest.json; a container's init: /etc/keel/keel.yml)
-  --state-dir DIR   where keel keeps its log and state (default /run/keel)
+  --state-dir DIR   where keel keeps its log and state (default /run/keel); one keel
+                    per directory: a second keel-init given a directory that a live
+                    keel holds exits 1
   --cgroup-parent PATH
                     the cgroup containers get theirs under (default /keel); several
                     keels on one host in namespace mode each need their own

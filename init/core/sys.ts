@@ -26,6 +26,8 @@ export interface Sys {
   /** waitid(P_ALL, WNOWAIT): the pid of an exited child, left unreaped, or 0. */
   peekExited(): number;
   chroot(path: string): void;
+  /** flock(LOCK_EX|LOCK_NB) on the directory `path`, held until keel-init exits: false when another process holds it. */
+  lockDirectory(path: string): boolean;
   execve(path: string, argv: string[], env: string[]): never;
   sync(): void;
   setrlimit(resource: number, soft: number, hard: number): void;

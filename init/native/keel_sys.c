@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/un.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -240,6 +241,34 @@ static napi_value js_chroot(napi_env env, napi_callback_info info) {
   if (get_args(env, info, 1, argv) || get_str(env, argv[0], path, sizeof path, NULL)) return NULL;
   if (chroot(path) != 0) return throw_errno(env, "chroot", path, errno);
   return undefined(env);
+}
+
+// lockDirectory(path): flock(LOCK_EX|LOCK_NB) on the directory itself, held
+// until keel-init exits: true when taken, false when another open file holds
+// it. The descriptor is close-on-exec and never closed, so the kernel drops
+// the lock when this process ends, however it ends (docs/architecture.md,
+// "One keel per state directory").
+static int locked_dir_fd = -1;
+
+static napi_value js_lock_directory(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char path[MAX_STR];
+  if (get_args(env, info, 1, argv) || get_str(env, argv[0], path, sizeof path, NULL)) return NULL;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open", path, errno);
+  int r;
+  while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+  }
+  if (r != 0) {
+    int err = errno;
+    close(fd);
+    if (err != EWOULDBLOCK) return throw_errno(env, "flock", path, err);
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  locked_dir_fd = fd; // kept, never closed: closing it would release the lock
+  napi_get_boolean(env, true, &result);
+  return result;
 }
 
 // Reads a JS array of strings into a NULL-terminated, malloc'd vector.
@@ -914,6 +943,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("reap", js_reap),
       FN("peekExited", js_peek_exited),
       FN("chroot", js_chroot),
+      FN("lockDirectory", js_lock_directory),
       FN("execve", js_execve),
       FN("sync", js_sync),
       FN("setrlimit", js_setrlimit),
