@@ -3,7 +3,7 @@
 import { lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../events/bus.js';
 import { connectionCap, ControlApi } from './server.js';
@@ -173,10 +173,7 @@ describe('the socket path', () => {
   it('is left to another server that answers there, said once, and taken back once that server is gone', async () => {
     const bus = new EventBus();
     const path = await start(bus, undefined, 50);
-    // Bound beside it and renamed over it: the path is never empty, so keel never finds it gone meanwhile.
-    const beside = join(dir, 'other.sock');
-    const other = await listenAt(beside);
-    renameSync(beside, path);
+    const other = await socketOver(path, 'other.sock');
     const theirs = lstatSync(path).ino;
     await new Promise((r) => setTimeout(r, 400)); // several checks
     expect(lstatSync(path).ino).toBe(theirs);
@@ -206,9 +203,7 @@ describe('the socket path', () => {
     const bus = new EventBus();
     const path = await start(bus, undefined, 50);
     // Node removes a socket by the name it bound as its server closes: bound elsewhere and moved here, it stays, dead.
-    const elsewhere = join(dir, 'dead.sock');
-    const dead = await listenAt(elsewhere);
-    renameSync(elsewhere, path);
+    const dead = await socketOver(path, 'dead.sock');
     await new Promise((r) => dead.close(r));
     expect(await statusOf(path, '/v1/services')).toBe('ECONNREFUSED');
     expect(await until(async () => (await statusOf(path, '/v1/services')) === 'HTTP/1.1 200 OK', 3000)).toBe(true);
@@ -222,5 +217,13 @@ async function listenAt(path: string): Promise<Server> {
   const server = createServer((s) => s.end());
   servers.push(server);
   await new Promise<void>((r) => server.listen(path, r));
+  return server;
+}
+
+/** Another server's socket at `path`: bound beside it and renamed over it, so the path is never empty meanwhile. */
+async function socketOver(path: string, name: string): Promise<Server> {
+  const beside = join(dirname(path), name);
+  const server = await listenAt(beside);
+  renameSync(beside, path);
   return server;
 }
