@@ -3,7 +3,9 @@
 // refused before it touches anything there; a keel killed with SIGKILL leaves
 // no claim behind; and keel does not take keel.sock back from another server
 // that answers at its path.
-import { lstatSync, readFileSync, readlinkSync, renameSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +64,27 @@ describe('a second keel-init on the state directory of a live one', () => {
     const ps = keelCliAt(state, 'ps');
     expect(ps.status).toBe(0);
     expect(ps.stdout).toMatch(/^idle\s+ready/m);
+  });
+});
+
+describe('a state directory keel-init cannot write', () => {
+  it('exits 1 with one line naming it and the fix, no stack trace (a read-only bind mount)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-rostate-'));
+    const ro = join(dir, 'ro');
+    mkdirSync(join(dir, 'state'));
+    mkdirSync(ro);
+    // A read-only view of a directory: what a --read-only container or a mounted image gives.
+    expect(spawnSync('mount', ['--bind', join(dir, 'state'), ro]).status).toBe(0);
+    try {
+      expect(spawnSync('mount', ['-o', 'remount,bind,ro', ro]).status).toBe(0);
+      const k = start(ro);
+      expect(await endOf(k, 20_000)).toEqual({ code: 1, signal: null });
+      expect(k.output()).toContain(`ERROR: the state directory ${ro} cannot be written (EROFS): keel keeps its log, runc's state, the bundles and keel.sock there, so it stops (exit 1). Give --state-dir a writable directory.`);
+      expect(k.output()).not.toMatch(STACK_LINE);
+    } finally {
+      spawnSync('umount', [ro]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -10,7 +10,12 @@ export function claimStage({ bus, sys, args, machine, container }: EarlyBase): o
   const dir = args.stateDir;
   const claim = claimStateDir(sys, dir, machine ? 'machine' : container ? 'container' : 'namespace');
   if (claim.kind === 'claimed') return {};
-  if (claim.kind === 'failed') {
+  if (claim.kind === 'unwritable' && !machine) {
+    // Bad input, said as such: past here the log, runc's state and the socket would each fail with a stack trace.
+    bus.emit({ kind: 'keel.claim', level: 'error', message: `the state directory ${dir} cannot be written (${claim.error}): keel keeps its log, runc's state, the bundles and keel.sock there, so it stops (exit 1). Give --state-dir a writable directory.` });
+    process.exit(1);
+  }
+  if (claim.kind === 'failed' || claim.kind === 'unwritable') {
     bus.emit({ kind: 'keel.claim', level: 'warn', message: `could not claim the state directory ${dir} (${claim.error}); keel goes on, but would not notice another keel-init given the same --state-dir` });
     return {};
   }

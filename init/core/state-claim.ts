@@ -4,7 +4,7 @@
 // when the holder ends however it ends, SIGKILL included, so a dead keel's
 // claim never blocks the next one and no pid has to be trusted to be alive.
 // keel.owner only says who holds it, for the message of a keel-init refused it.
-import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { statePaths } from '../../model/layout.js';
 import type { Sys } from './sys.js';
 
@@ -13,7 +13,9 @@ export type StateClaim =
   /** Another live process holds the directory's lock; `holder` is who keel.owner names, if it names anyone. */
   | { kind: 'held'; holder: string | undefined }
   /** No claim could be made (no directory on a read-only filesystem, a filesystem without flock). */
-  | { kind: 'failed'; error: string };
+  | { kind: 'failed'; error: string }
+  /** The directory is there but keel-init cannot write it (a read-only filesystem, another user's). */
+  | { kind: 'unwritable'; error: string };
 
 interface OwnerRecord {
   pid: number;
@@ -29,6 +31,11 @@ export function claimStateDir(sys: Sys, dir: string, mode: string): StateClaim {
     if (!sys.lockDirectory(dir)) return { kind: 'held', holder: holderOf(owner) };
   } catch (err) {
     return { kind: 'failed', error: (err as Error).message };
+  }
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    return { kind: 'unwritable', error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
   }
   const record: OwnerRecord = { pid: process.pid, pidNamespace: pidNamespace(), mode };
   try {
