@@ -50,7 +50,11 @@ export class IntakeLine {
 
   /** Wakes the head of the line (which spends as it takes its slice), then the next in a later turn of the event loop. */
   private serve(): void {
-    if (this.budget.waitMs() === 0) this.line.shift()?.();
-    this.arm();
+    try {
+      if (this.budget.waitMs() === 0) this.line.shift()?.();
+    } finally {
+      // Even when a slice's handling threw: the rest of the line must still be served.
+      this.arm();
+    }
   }
 }

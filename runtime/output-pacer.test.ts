@@ -140,6 +140,70 @@ describe('OutputPacer', () => {
     for (const stream of streams) stream.destroy();
   }, 30_000);
 
+  it('goes on serving the line when one slice\'s handling throws', async () => {
+    const shared = new IntakeLine(100);
+    const limits = { bytesPerSecond: 2 ** 30, linesPerSecond: 1e9, linesPerTurn: 1, shared };
+    const busy = () => {
+      const end = performance.now() + 20;
+      while (performance.now() < end);
+    };
+    // The throw reaches the timer that served the line, as an uncaught exception: keel-init's guard reports those.
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    const vitestHandlers = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onUncaught);
+    try {
+      const a = new PassThrough();
+      let thrown = false;
+      const t0 = performance.now();
+      new OutputPacer(a, () => {
+        busy();
+        if (!thrown && performance.now() > t0 + 1200) {
+          thrown = true;
+          throw new Error('take failed');
+        }
+      }, limits);
+      for (let i = 0; i < 200; i++) a.write(`a ${i}\n`);
+      const b = new PassThrough();
+      let taken = 0;
+      new OutputPacer(b, () => {
+        busy();
+        taken++;
+      }, limits);
+      for (let i = 0; i < 200; i++) b.write(`b ${i}\n`);
+      await new Promise((r) => setTimeout(r, 4000));
+      const then = taken;
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(thrown).toBe(true);
+      expect(uncaught).toHaveLength(1);
+      expect(taken).toBeGreaterThan(then); // still served after the throw
+      a.destroy();
+      b.destroy();
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const h of vitestHandlers) process.on('uncaughtException', h);
+    }
+  }, 20_000);
+
+  it('charges the CPU time a slice took, not the time that passed: a slice descheduled for seconds does not stall the others', async () => {
+    const shared = new IntakeLine(100);
+    const limits = { bytesPerSecond: 2 ** 30, linesPerSecond: 1e9, linesPerTurn: 1, shared };
+    // One slice sleeps 2 s in the kernel (as keel-init descheduled would), using no CPU.
+    const slow = new PassThrough();
+    new OutputPacer(slow, () => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000), limits);
+    slow.write('slow\n');
+    await new Promise((r) => setTimeout(r, 2100));
+    const quiet = new PassThrough();
+    let at = 0;
+    new OutputPacer(quiet, () => (at = performance.now()), limits);
+    const sent = performance.now();
+    quiet.write('quiet\n');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(at).toBeGreaterThan(0);
+    expect(at - sent).toBeLessThan(500);
+  });
+
   it('takes what its writer left at once after the exit, and paces again past the free bytes', async () => {
     const stream = new PassThrough();
     let taken = 0;

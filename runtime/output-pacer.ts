@@ -8,7 +8,7 @@
 // its full pipe: its output is slowed, never dropped. Those budgets are per
 // stream, so ten writers would get ten times the CPU: every stream also
 // spends from one shared budget of keel-init's time (INTAKE_MS_PER_SECOND),
-// measured around the work each slice causes, so the total is bounded in
+// the CPU time of the work each slice causes, so the total is bounded in
 // what it costs on this machine, fast host or emulated CPU alike. Streams
 // waiting for that budget take turns (intake-line.ts).
 import type { Readable } from 'node:stream';
@@ -49,7 +49,7 @@ export interface PaceLimits {
   bytesPerSecond: number;
   linesPerSecond: number;
   linesPerTurn: number;
-  /** Milliseconds of work, shared with other streams: each slice spends the time its handling took. */
+  /** Milliseconds of work, shared with other streams: each slice spends the CPU time its handling took. */
   shared?: IntakeLine;
 }
 
@@ -100,15 +100,21 @@ export class OutputPacer {
     for (const chunk of this.backlog.splice(0)) this.handOn(chunk);
   }
 
-  /** Hands a slice on, charging the shared budget with the time it took. */
+  /**
+   * Hands a slice on, charging the shared budget with the CPU time it took.
+   * Not the time that passed: keel-init descheduled on a busy host (or a
+   * stopped VM) in the middle of one slice made that slice cost seconds, and
+   * every stream then waited for the budget to pay it back.
+   */
   private handOn(slice: Buffer): void {
     const shared = this.limits.shared;
     if (!shared) return this.take(slice);
-    const t0 = performance.now();
+    const before = process.cpuUsage();
     try {
       this.take(slice);
     } finally {
-      shared.spend(performance.now() - t0);
+      const used = process.cpuUsage(before);
+      shared.spend((used.user + used.system) / 1000);
     }
   }
 
