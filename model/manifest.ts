@@ -104,7 +104,7 @@ const cmdSpec = object(
     }),
     ifNotReady: field(oneOf(['exit', 'start'] as const), {
       default: 'exit' as const,
-      description: 'When a service failed or stopped before the command could start, or the timeout passed: end the container with exit code 1 (exit), or start the command anyway (start); either way keel says which services and why',
+      description: 'When a service failed before the command could start, or the timeout passed: end the container with exit code 1 (exit), or start the command anyway (start); either way keel says which services and why',
     }),
   },
   { description: "As a container's init: when the command given to the container (docker run's CMD) starts (keel extension)" },

@@ -309,6 +309,21 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
       expect(r).toMatchObject({ status: 0, stdout: 'not yet\n' });
     });
 
+    it('a timeout past node\'s 24.8-day timer limit waits, and a keel restart of a service during the wait is not taken for its end', async () => {
+      const file = join(work, 'cmd-restart.yml');
+      writeFileSync(file, slowReady('cmd: {timeout: 600h}\n').replace('sleep 1.5', 'sleep 3'));
+      const name = `${PREFIX}-cmd-restart`;
+      docker('rm', '-f', name);
+      containers.push(name);
+      must('run', '-d', '--name', name, '-v', `${file}:/etc/keel/keel.yml:ro`, BARE, 'sh', '-c', 'test -f /tmp/db-ready && echo db was ready');
+      await eventually(() => /^db\s+running/m.test(keelIn(name, 'ps').stdout), 20_000, 'db to run');
+      expect(keelIn(name, 'restart', 'db').status).toBe(0);
+      await eventually(() => must('inspect', '-f', '{{.State.Status}}', name).trim() === 'exited', 30_000, 'the container to end');
+      expect(exitCode(name)).toBe(0);
+      expect(logs(name).stdout).toContain('db was ready');
+      expect(logs(name).stderr).not.toContain('the command was not started');
+    });
+
     it('a service that fails before it is ready ends the container with exit 1, naming it, and the CMD never runs', () => {
       const r = runWith('services:\n  - {name: setup, kind: process, restart: "no", command: ["sh", "-c", "echo cannot; sleep 0.5; exit 3"], ready: {exec: ["false"], interval: 100ms}}\n', 'echo', 'cmd ran');
       expect(r.status).toBe(1);

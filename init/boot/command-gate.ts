@@ -6,13 +6,14 @@
 // crash loop beside them may never allow. So the command starts here, once
 // each service has been ready (or started) at least once, the moment boot
 // calls "all services ready". What the supervisor alone would not end is
-// settled here too: a service that failed or was stopped first, which would
+// settled here too: a service that failed first, which would
 // leave the command waiting for good, and one still not there when
 // cmd.timeout has passed (a readiness probe that never passes). Then, per
 // cmd.ifNotReady, the container ends with exit code 1 or the command starts
 // anyway; either way keel names the services and why.
 import type { EventBus } from '../../events/bus.js';
 import type { Manifest } from '../../model/index.js';
+import { systemClock } from '../../services/clock.js';
 import type { Service } from '../../services/service.js';
 import { satisfied, type Supervisor } from '../../services/supervisor.js';
 import { CMD_SERVICE } from './container-mode.js';
@@ -21,7 +22,12 @@ import type { PowerControl } from './power.js';
 /** The container's exit code when it ends because the command could not start. */
 export const NOT_READY_EXIT_CODE = 1;
 
-const GIVEN_UP = new Set(['failed', 'stopped']);
+/**
+ * Only `failed` is given up for good. `stopped` is not: `keel restart` passes
+ * through it, and a service someone stopped on purpose may be started again;
+ * the timeout settles that case.
+ */
+const GIVEN_UP = new Set(['failed']);
 
 /** Watches the command's wait from the moment the services start; does nothing when there is no command or it waits for nothing. */
 export function gateCommand(supervisor: Supervisor, manifest: Manifest, power: PowerControl, bus: EventBus): void {
@@ -34,7 +40,7 @@ export function gateCommand(supervisor: Supervisor, manifest: Manifest, power: P
   });
   const offs: Array<() => void> = [];
   const done = () => {
-    clearTimeout(timer);
+    cancelTimer();
     for (const off of offs.splice(0)) off();
   };
   const describe = (s: Service) => `${s.name} ${s.state}${s.summary().reason ? ` (${s.summary().reason})` : ''}`;
@@ -60,10 +66,11 @@ export function gateCommand(supervisor: Supervisor, manifest: Manifest, power: P
       void cmd.start();
     }
   };
-  const timer = setTimeout(() => {
+  // Through the clock's timer: setTimeout fires at once past 2^31-1 ms (about 24.8 days), and a timeout may be longer.
+  const cancelTimer = systemClock.after(timeout, () => {
     const missing = deps.filter((d) => !seen.has(d.service.name));
     settle(`after ${timeout} ms, not yet ${waitFor}: ${missing.map((d) => describe(d.service)).join('; ')}`);
-  }, timeout);
+  });
   offs.push(cmd.onChange(check));
   for (const d of deps) offs.push(d.service.onChange(check));
   check();
