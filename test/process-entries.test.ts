@@ -128,6 +128,19 @@ describe('process entries under keel-init', () => {
     expect(rate).toBeGreaterThan(50);
   }, 90_000);
 
+  it('beside 200 services flooding their notify sockets, a quiet service\'s WATCHDOG=1 still comes in time: no false watchdog restart', async () => {
+    // Each socket gets one datagram per turn: with 8, this quiet service waited 1.6 s behind the floods and its
+    // 1 s watchdog restarted it every few seconds.
+    let manifest = 'services:\n';
+    for (let i = 0; i < 200; i++) manifest += proc(`f${i}`, `exec ${notifyBin} --flood 100000000`, 'notify: true');
+    manifest += proc('quiet', `${notifyBin} READY=1; while :; do ${notifyBin} WATCHDOG=1; sleep 0.25; done`, 'notify: true\nwatchdogSec: 1s\nbackoff: {initial: 100ms}\nstartLimit: {burst: 1000, interval: 1m}');
+    keel = startKeel(manifest);
+    await keel.waitFor(/service quiet ready/, 60_000);
+    await new Promise((r) => setTimeout(r, 12_000));
+    expect(keel.output()).not.toMatch(/service quiet: no WATCHDOG=1/);
+    expect(inspect(keel, 'quiet').restarts).toBe(0);
+  }, 120_000);
+
   it('logs --previous shows the run before the current one', async () => {
     const marker = join(fixtures, `ran-${Date.now()}`);
     keel = startKeel('services:\n' + proc('twice', `if [ -e ${marker} ]; then echo second run; sleep 1000; fi; touch ${marker}; echo first run; exit 1`, 'backoff: {initial: 100ms, jitter: 0}'));
