@@ -38,7 +38,7 @@ export class Supervisor {
     return this.shuttingDown;
   }
   private launched = false;
-  /** When every service had been ready at least once, or had ended without it (see settled). */
+  /** When every service had been ready at least once, or had ended without it (see settled), in monotonic time (Clock.monotonic). */
   readyAt: number | undefined;
   private readonly readyWaiters: Array<(r: ReadySummary) => void> = [];
   private readonly everReady = new Set<string>();
@@ -125,7 +125,7 @@ export class Supervisor {
     const ended = (s: Service) => s.state === 'failed' || s.state === 'stopped';
     const all = [...this.services.values()];
     if (!all.every((s) => this.everReady.has(s.name) || ended(s))) return;
-    this.readyAt = this.clock.now();
+    this.readyAt = this.clock.monotonic();
     this.summary = { ready: all.filter((s) => this.everReady.has(s.name)).length, neverReady: all.filter((s) => !this.everReady.has(s.name)).map((s) => s.name) };
     for (const w of this.readyWaiters.splice(0)) w(this.summary);
   }

@@ -57,6 +57,7 @@ export function main(argv: readonly string[]): void {
   // starts again (switch-root.ts) says it again: the events the other consoles are given when they
   // open (the console stage) are its own.
   const startedAt = Date.now();
+  const startedMono = performance.now();
   sayStart(bus, mode);
   if (stateSaid) bus.emit({ kind: 'keel.state', ...stateSaid });
   let s: Sys;
@@ -73,7 +74,7 @@ export function main(argv: readonly string[]): void {
   const noHugePages = optOutOfHugePages(s);
   if (noHugePages) bus.emit({ kind: 'keel.memory', level: 'debug', message: `keel-init keeps transparent huge pages: ${noHugePages}` });
   const root = machine ? leaveRoot(bus, s) : undefined;
-  const record = new BootRecord(machine, startedAt);
+  const record = new BootRecord(machine, startedAt, startedMono);
   if (root) {
     record.root = root;
     const failed = root.way === 'copied' && root.why !== COPY_ASKED;

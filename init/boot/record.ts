@@ -36,32 +36,42 @@ export class BootRecord {
   private readonly timeline: BootTimeline = {};
   private kernelTimesRead = false;
   root: BootReport['root'];
+  /** These three, and every point of the timeline, are monotonic (performance.now()): a step of the wall clock during boot must not move them. */
   onbootDoneAt: number | undefined;
   completeAt: number | undefined;
   servicesReadyAt: number | undefined;
   private cpuAtReady: BootReport['cpuAtReady'];
 
   /**
-   * `startedAt`: when keel-init said its first line (ms since the epoch). That
-   * comes before the move out of the initramfs, and so before /proc is mounted
-   * to read the uptime from: the record is made after, and counts back.
+   * When keel-init said its first line: `startedAt` on the wall clock (for the
+   * report's date), `startedMono` on the monotonic one (for every duration; a
+   * clock set by ntpd during boot once made "all services ready" an hour
+   * after keel started). That line comes before the move out of the
+   * initramfs, and so before /proc is mounted to read the uptime from: the
+   * record is made after, and counts back.
    */
   constructor(
     readonly machine: boolean,
     readonly startedAt = Date.now(),
+    readonly startedMono = performance.now(),
   ) {
     const up = machine ? uptimeMs() : undefined;
-    this.uptimeAtStartMs = up === undefined ? undefined : up - (Date.now() - startedAt);
+    this.uptimeAtStartMs = up === undefined ? undefined : Math.round(up - (performance.now() - startedMono));
     this.timeline.keelStartMs = this.uptimeAtStartMs;
   }
 
-  /** ms since kernel start at `at` (ms since the epoch), counted from keel-init's start: one read of /proc/uptime, no more. */
-  private since(at: number): number | undefined {
-    return this.uptimeAtStartMs === undefined ? undefined : this.uptimeAtStartMs + (at - this.startedAt);
+  /** ms from keel-init's start to `at` (monotonic). */
+  sinceStart(at: number): number {
+    return Math.round(at - this.startedMono);
   }
 
-  /** A point of the timeline, now. */
-  mark(point: Exclude<keyof BootTimeline, 'unpackStartMs' | 'unpackEndMs' | 'initRunMs' | 'keelStartMs'>, at = Date.now()): void {
+  /** ms since kernel start at `at` (monotonic), counted from keel-init's start: one read of /proc/uptime, no more. */
+  private since(at: number): number | undefined {
+    return this.uptimeAtStartMs === undefined ? undefined : this.uptimeAtStartMs + this.sinceStart(at);
+  }
+
+  /** A point of the timeline, now (or at `at`, monotonic). */
+  mark(point: Exclude<keyof BootTimeline, 'unpackStartMs' | 'unpackEndMs' | 'initRunMs' | 'keelStartMs'>, at = performance.now()): void {
     const ms = this.since(at);
     if (ms !== undefined) this.timeline[point] = ms;
   }
@@ -85,13 +95,13 @@ export class BootRecord {
 
   onbootResults(results: readonly EntryResult[]): void {
     this.onboot = results.map((r) => ({ name: r.name, code: r.code, signal: r.signal, ms: r.durationMs, failed: isFailure(r) }));
-    this.onbootDoneAt = Date.now();
+    this.onbootDoneAt = performance.now();
     this.mark('onbootDoneMs', this.onbootDoneAt);
   }
 
   report(): BootReport {
     this.readKernelTimes();
-    const rel = (t: number | undefined) => (t === undefined ? undefined : t - this.startedAt);
+    const rel = (t: number | undefined) => (t === undefined ? undefined : this.sinceStart(t));
     return {
       startedAt: new Date(this.startedAt).toISOString(),
       mode: this.machine ? 'machine' : 'namespace',

@@ -203,11 +203,11 @@ export function servicesStage({ bus, manifest, record, power, machine, container
   if (container) gateCommand(supervisor, manifest, power, bus);
   const n = manifest.services.length;
   const settled = supervisor.allReady().then(({ ready, neverReady }) => {
-    record.servicesReadyAt = Date.now();
+    record.servicesReadyAt = performance.now();
     record.mark('servicesReadyMs', supervisor.readyAt ?? record.servicesReadyAt);
     record.markCpuAtReady();
     const up = machine ? uptimeMs() : undefined;
-    const when = `${(supervisor.readyAt ?? record.servicesReadyAt) - record.startedAt} ms after keel started${up !== undefined ? ` (${up} ms after kernel start)` : ''}`;
+    const when = `${record.sinceStart(supervisor.readyAt ?? record.servicesReadyAt)} ms after keel started${up !== undefined ? ` (${up} ms after kernel start)` : ''}`;
     if (neverReady.length === 0) bus.emit({ kind: 'services.ready', message: `all ${n} service(s) ready ${when}`, count: n });
     // A container's main service that never became ready has ended, and said why; the container ends with it.
     else bus.emit({ kind: 'services.ready', level: container && neverReady.every((s) => s === manifest.main) ? 'info' : 'warn', message: `services settled ${when}: ${ready} of ${n} ready; never ready: ${neverReady.join(', ')}`, count: n, neverReady });
@@ -223,7 +223,7 @@ function injectFaults(): void {
 
 /** Boot complete; once the services have settled too, what was left off the critical path (runc's version). */
 export function completeStage({ bus, record, machine, power, workload, settled, loadWaitingModules }: BootBase & { workload: Workload | undefined; settled: Promise<void>; loadWaitingModules: () => void }): object {
-  record.completeAt = Date.now();
+  record.completeAt = performance.now();
   record.mark('bootCompleteMs', record.completeAt);
   const runc = workload?.runc;
   // What boot did not need waits until the services are up: under emulation their start is what the CPU is for.
