@@ -1,5 +1,8 @@
 // Reading input devices (the power button) holds a thread-pool thread for
-// good; keep the pool large enough that file I/O never waits behind it.
+// good; keep the pool large enough that file I/O never waits behind it. That
+// is a machine's keel-init, whose /init is CommonJS: in the ES module entry
+// (namespace and container modes) node's loader has started the pool before
+// this runs, the setting comes too late, and nothing there needs it.
 // libuv reads UV_THREADPOOL_SIZE once, when the pool starts, which is the
 // first piece of work queued to it: so keel sets the variable, queues a stat
 // (which starts the pool then and there, synchronously), and takes the
