@@ -100,7 +100,7 @@ const cmdSpec = object(
     }),
     timeout: field(duration(), {
       default: CMD_WAIT_TIMEOUT_MS,
-      description: `How long the command waits for the services at most (default ${CMD_WAIT_TIMEOUT_MS / 1000} s)`,
+      description: `How long the command waits for the services at most (default ${CMD_WAIT_TIMEOUT_MS / 1000} s; 0: no limit)`,
     }),
     ifNotReady: field(oneOf(['exit', 'start'] as const), {
       default: 'exit' as const,

@@ -304,6 +304,11 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
       expect(r).toMatchObject({ status: 0, stdout: 'db was ready\n' });
     });
 
+    it('timeout: 0 is no limit, as in s6-overlay', () => {
+      const r = runWith(slowReady('cmd: {timeout: 0s}\n'), 'sh', '-c', 'test -f /tmp/db-ready && echo db was ready');
+      expect(r).toMatchObject({ status: 0, stdout: 'db was ready\n' });
+    });
+
     it('waitFor: none starts it at once, beside them', () => {
       const r = runWith(slowReady('cmd: {waitFor: none}\n'), 'sh', '-c', 'test -f /tmp/db-ready && echo ready || echo not yet');
       expect(r).toMatchObject({ status: 0, stdout: 'not yet\n' });

@@ -67,10 +67,14 @@ export function gateCommand(supervisor: Supervisor, manifest: Manifest, power: P
     }
   };
   // Through the clock's timer: setTimeout fires at once past 2^31-1 ms (about 24.8 days), and a timeout may be longer.
-  const cancelTimer = systemClock.after(timeout, () => {
-    const missing = deps.filter((d) => !seen.has(d.service.name));
-    settle(`after ${timeout} ms, not yet ${waitFor}: ${missing.map((d) => describe(d.service)).join('; ')}`);
-  });
+  // A timeout of 0 is no limit, as s6-overlay's S6_CMD_WAIT_FOR_SERVICES_MAXTIME=0 is.
+  const cancelTimer =
+    timeout === 0
+      ? () => undefined
+      : systemClock.after(timeout, () => {
+          const missing = deps.filter((d) => !seen.has(d.service.name));
+          settle(`after ${timeout} ms, not yet ${waitFor}: ${missing.map((d) => describe(d.service)).join('; ')}`);
+        });
   offs.push(cmd.onChange(check));
   for (const d of deps) offs.push(d.service.onChange(check));
   check();
