@@ -26,6 +26,20 @@ export const CHANNEL_VERSION = 2;
 /** A connection's data one end may have sent and not had granted back. */
 export const WINDOW_BYTES = 256 * 1024;
 
+/**
+ * What a connection's local socket may hold unwritten before the connection
+ * is closed instead. A peer that keeps to its credit never comes near it; one
+ * that sends past it (an older peer, which knows no credit, or a broken one)
+ * would otherwise have this end hold all it sends for a reader that is not
+ * keeping up: keel-init in the guest, keel run on the host.
+ */
+export const OVERRUN_LIMIT_BYTES = 4 << 20;
+
+/** Whether `sock`, a connection's local end, holds more than OVERRUN_LIMIT_BYTES unwritten. */
+export function overrun(sock: Socket): boolean {
+  return sock.writableLength > OVERRUN_LIMIT_BYTES;
+}
+
 const VERSION_TEXT = `keel-channel ${CHANNEL_VERSION}`;
 
 /** The RESET payload that says "I know flow control". */

@@ -252,7 +252,7 @@ describe('flow control of each connection over the channel', () => {
     expect(served()).toBeLessThan(8 * 2 ** 20);
   });
 
-  it('an older keel-init (no flow control) still serves a newer host, and a reader far behind loses its connection instead of growing the guest', async () => {
+  it('without flow control agreed (a keel-init standing in for an older one), requests are served, and an API reader far behind loses its connection instead of growing the guest', async () => {
     const { apiPath } = await channel('old-guest', stalledFirst(), { guestFlow: false });
     const { sock, writer } = flood(apiPath);
     const closed = new Promise<boolean>((r) => {
@@ -261,6 +261,26 @@ describe('flow control of each connection over the channel', () => {
     });
     expect(await closed).toBe(true);
     expect(writer.sent()).toBeLessThan(64 * 2 ** 20);
+    expect(await answered(apiPath)).toBe(true);
+  });
+
+  it('a newer keel run holds no more for a client that does not read than its limit, when an older keel-init grants no credit', async () => {
+    let served = () => 0;
+    let n = 0;
+    const api = createServer((s) => {
+      s.on('error', () => undefined);
+      if (n++ === 0) served = floodWriter(s, Buffer.alloc(64 * 1024, 1), 256 * 2 ** 20).sent;
+      else s.on('data', () => s.write('pong'));
+    });
+    const { apiPath } = await channel('old-guest-out', api, { guestFlow: false });
+    const reader = connect(apiPath);
+    closers.push(() => reader.destroy());
+    reader.on('error', () => undefined);
+    reader.write('GET');
+    reader.pause(); // never reads: without credit, the guest sends all the API gives it
+    await new Promise((r) => setTimeout(r, 3000));
+    // keel run's limit (4 MiB), and what the kernel's socket buffers hold on the way: then the connection is closed.
+    expect(served()).toBeLessThan(12 * 2 ** 20);
     expect(await answered(apiPath)).toBe(true);
   });
 

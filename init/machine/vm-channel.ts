@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { KeelEventInput } from '../../events/bus.js';
 import { CHANNEL_PORT_NAME, dataFrames, encodeFrame, FRAME_CLOSE, FRAME_CREDIT, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder, type Frame } from '../../api/channel-frames.js';
-import { creditOf, socketFlow, speaksFlow, versionPayload, type ChannelEnd, type ConnectionFlow } from '../../api/channel-flow.js';
+import { creditOf, OVERRUN_LIMIT_BYTES, overrun, socketFlow, speaksFlow, versionPayload, type ChannelEnd, type ConnectionFlow } from '../../api/channel-flow.js';
 import { FrameScheduler } from '../../api/frame-scheduler.js';
 
 type Emit = (e: KeelEventInput) => void;
@@ -44,12 +44,6 @@ export function deviceIo(fd: number): ChannelIo {
 
 /** Bytes queued for the port past which the API connections are paused until the port has taken them. */
 const MAX_QUEUED_BYTES = 1 << 20;
-/**
- * With a host that grants no credit (an older keel run), what a connection's
- * API socket may hold unwritten before the connection is closed: its reader
- * is not keeping up, and keel-init must not hold the rest.
- */
-const UNFLOWED_LIMIT_BYTES = 4 << 20;
 
 interface Connection {
   sock: Socket;
@@ -186,10 +180,10 @@ export class VmChannel {
     const c = this.conns.get(id);
     if (!c) return;
     c.sock.write(payload, () => c.flow.delivered(payload.length));
-    // A host that grants no credit cannot be slowed per connection: a reader this far behind loses its connection
-    // rather than have keel-init hold the rest.
-    if (!this.flow && c.sock.writableLength > UNFLOWED_LIMIT_BYTES) {
-      this.emit({ kind: 'channel.error', level: 'warn', message: `control channel: connection ${id} was closed: keel's API took its input more slowly than the host sent it (${UNFLOWED_LIMIT_BYTES} bytes waiting)` });
+    // A host that sends past its credit (an older keel run grants none) cannot be slowed per connection: a reader
+    // this far behind loses its connection rather than have keel-init hold the rest.
+    if (overrun(c.sock)) {
+      this.emit({ kind: 'channel.error', level: 'warn', message: `control channel: connection ${id} was closed: keel's API took its input more slowly than the host sent it (${OVERRUN_LIMIT_BYTES} bytes waiting)` });
       this.conns.delete(id);
       c.sock.destroy();
       this.send(id, encodeFrame(FRAME_CLOSE, id));

@@ -5,7 +5,7 @@
 // channel early in boot.
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { creditOf, socketFlow, speaksFlow, versionPayload, type ChannelEnd, type ConnectionFlow } from '../../api/channel-flow.js';
+import { creditOf, overrun, socketFlow, speaksFlow, versionPayload, type ChannelEnd, type ConnectionFlow } from '../../api/channel-flow.js';
 import { dataFrames, encodeFrame, FRAME_CLOSE, FRAME_CREDIT, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder } from '../../api/channel-frames.js';
 import { FrameScheduler } from '../../api/frame-scheduler.js';
 
@@ -121,12 +121,27 @@ class Relay {
       const client = this.clients.get(f.id);
       if (f.type === FRAME_RESET) this.flow = this.knowsFlow && speaksFlow(f.payload);
       else if (f.type === FRAME_CREDIT) client?.flow.granted(creditOf(f.payload));
-      else if (f.type === FRAME_DATA) client?.sock.write(f.payload, () => client.flow.delivered(f.payload.length));
+      else if (f.type === FRAME_DATA) this.deliver(f.id, f.payload);
       else if (f.type === FRAME_EOF) client?.sock.end();
       else if (f.type === FRAME_CLOSE) {
         this.clients.delete(f.id);
         client?.sock.end();
       }
+    }
+  }
+
+  /** Guest data for a client; granted back once the client's socket has taken it. */
+  private deliver(id: number, payload: Buffer): void {
+    const client = this.clients.get(id);
+    if (!client) return;
+    client.sock.write(payload, () => client.flow.delivered(payload.length));
+    // A guest that sends past its credit (an older keel-init grants none and is granted none) would have keel run
+    // hold all of it for a client that does not read: that client loses its connection instead (said by the client
+    // seeing it close; keel run's own terminal is the VM's console).
+    if (overrun(client.sock)) {
+      this.clients.delete(id);
+      client.sock.destroy();
+      this.out.push(id, encodeFrame(FRAME_CLOSE, id));
     }
   }
 
