@@ -127,7 +127,7 @@ describe('the serial console of a booted image', () => {
         expect(ps.stdout).toMatch(/^web\s/m);
         const grown = (await usedMb()) - before;
         console.log(`guest memory used: +${grown} MB after 10 s of an exec fed from /dev/zero`);
-        expect(grown).toBeLessThan(30);
+        expect(grown).toBeLessThan(40); // runc exec itself is 10-15 MB; without per-connection credit it was +67 MB
       } finally {
         flood.kill('SIGKILL');
       }
