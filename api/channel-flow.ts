@@ -19,8 +19,6 @@
 // (which that host would take for a broken stream).
 
 import type { Socket } from 'node:net';
-import { encodeFrame, FRAME_CREDIT } from './channel-frames.js';
-import type { FrameScheduler } from './frame-scheduler.js';
 
 export const CHANNEL_VERSION = 2;
 /** A connection's data one end may have sent and not had granted back. */
@@ -119,31 +117,4 @@ export class ConnectionFlow {
     this.hooks.grant(this.owed);
     this.owed = 0;
   }
-}
-
-/** What socketFlow needs of the end it belongs to. */
-export interface ChannelEnd {
-  out: FrameScheduler;
-  /** The other end knows flow control: CREDIT goes to it, and its credit holds connections. */
-  speaksFlow(): boolean;
-  /** Whether `sock` is still connection `id`'s local socket (a CREDIT for a replaced one would be another's). */
-  isCurrent(id: number, sock: Socket): boolean;
-  /** Whether `sock` is paused for another reason (the stream is behind), which running out of credit must not undo. */
-  heldElsewhere(sock: Socket): boolean;
-}
-
-/** The flow of connection `id`, whose local end is `sock`: out of credit, `sock` is paused. */
-export function socketFlow(end: ChannelEnd, id: number, sock: Socket): ConnectionFlow {
-  return new ConnectionFlow(
-    {
-      grant: (bytes) => {
-        if (end.speaksFlow() && end.isCurrent(id, sock)) end.out.pushUrgent(encodeFrame(FRAME_CREDIT, id, creditPayload(bytes)));
-      },
-      hold: () => sock.pause(),
-      release: () => {
-        if (!end.heldElsewhere(sock)) sock.resume();
-      },
-    },
-    () => end.speaksFlow(),
-  );
 }

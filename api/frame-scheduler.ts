@@ -13,6 +13,8 @@ export class FrameScheduler {
   private idleWaiters: Array<() => void> = [];
   /** Bytes queued and not yet written. */
   queued = 0;
+  /** When a frame was last queued (performance.now()): how long the writer has had nothing new. */
+  lastQueuedAt = -Infinity;
 
   constructor(
     private readonly write: (frame: Buffer) => Promise<void>,
@@ -48,6 +50,7 @@ export class FrameScheduler {
 
   private added(bytes: number): void {
     this.queued += bytes;
+    this.lastQueuedAt = performance.now();
     if (!this.writing) void this.run();
   }
 

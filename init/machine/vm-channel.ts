@@ -4,12 +4,12 @@
 // keel's own control socket, so `keel --vm NAME ps` on the host speaks the
 // same HTTP API as `keel ps` inside.
 import { closeSync, existsSync, openSync, read, readdirSync, readFileSync, write } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { KeelEventInput } from '../../events/bus.js';
-import { CHANNEL_PORT_NAME, dataFrames, encodeFrame, FRAME_CLOSE, FRAME_CREDIT, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder, type Frame } from '../../api/channel-frames.js';
-import { creditOf, OVERRUN_LIMIT_BYTES, overrun, socketFlow, speaksFlow, versionPayload, type ChannelEnd, type ConnectionFlow } from '../../api/channel-flow.js';
-import { FrameScheduler } from '../../api/frame-scheduler.js';
+import { ChannelEnd } from '../../api/channel-end.js';
+import { creditOf, OVERRUN_LIMIT_BYTES, speaksFlow, versionPayload } from '../../api/channel-flow.js';
+import { CHANNEL_PORT_NAME, encodeFrame, FRAME_CLOSE, FRAME_CREDIT, FRAME_DATA, FRAME_EOF, FRAME_OPEN, FRAME_RESET, FrameDecoder, type Frame } from '../../api/channel-frames.js';
 
 type Emit = (e: KeelEventInput) => void;
 
@@ -45,23 +45,11 @@ export function deviceIo(fd: number): ChannelIo {
 /** Bytes queued for the port past which the API connections are paused until the port has taken them. */
 const MAX_QUEUED_BYTES = 1 << 20;
 
-interface Connection {
-  sock: Socket;
-  flow: ConnectionFlow;
-}
-
 export class VmChannel {
-  private readonly conns = new Map<number, Connection>();
   private readonly decoder = new FrameDecoder();
-  private readonly out: FrameScheduler;
-  /** Connections paused because the port is behind: a host that reads slowly (or not at all) must not grow keel-init. */
-  private readonly held = new Map<Socket, ConnectionFlow>();
-  private stopped = false;
-  private lastSend = -Infinity;
-  /** The host said it knows flow control (channel-flow.ts): CREDIT frames go to it, and its credit holds connections back. */
-  private flow = false;
-
+  /** The connections, their flow, and the frames for the port (api/channel-end.ts). */
   private readonly end: ChannelEnd;
+  private stopped = false;
 
   /** `knowsFlow`: false only to stand in for an older keel-init in tests. */
   constructor(
@@ -70,14 +58,13 @@ export class VmChannel {
     private readonly emit: Emit,
     private readonly knowsFlow = true,
   ) {
-    this.out = new FrameScheduler(
+    this.end = new ChannelEnd(
       (frame) =>
         this.writeAll(frame).catch((err: Error) => {
           this.emit({ kind: 'channel.error', level: 'debug', message: `control channel write: ${err.message}` });
         }),
-      () => this.sent(),
+      MAX_QUEUED_BYTES,
     );
-    this.end = { out: this.out, speaksFlow: () => this.flow, isCurrent: (id, sock) => this.conns.get(id)?.sock === sock, heldElsewhere: (sock) => this.held.has(sock) };
   }
 
   /**
@@ -121,80 +108,40 @@ export class VmChannel {
   }
 
   private onFrame(f: Frame): void {
+    const conns = this.end.conns;
     switch (f.type) {
       case FRAME_RESET:
         this.dropAll();
-        this.flow = this.knowsFlow && speaksFlow(f.payload);
-        if (this.flow) this.out.pushUrgent(encodeFrame(FRAME_RESET, 0, versionPayload()));
+        this.end.speaksFlow = this.knowsFlow && speaksFlow(f.payload);
+        if (this.end.speaksFlow) this.end.out.pushUrgent(encodeFrame(FRAME_RESET, 0, versionPayload()));
         return;
       case FRAME_OPEN:
-        this.open(f.id);
+        conns.get(f.id)?.sock.destroy();
+        // Half-open allowed: a client that ends its input still gets the whole answer.
+        this.end.add(f.id, connect({ path: this.apiSocket, allowHalfOpen: true }));
         return;
       case FRAME_DATA:
-        this.deliver(f.id, f.payload);
+        if (this.end.deliver(f.id, f.payload)) {
+          this.emit({ kind: 'channel.error', level: 'warn', message: `control channel: connection ${f.id} was closed: keel's API took its input more slowly than the host sent it (${OVERRUN_LIMIT_BYTES} bytes waiting)` });
+        }
         return;
       case FRAME_CREDIT:
-        this.conns.get(f.id)?.flow.granted(creditOf(f.payload));
+        conns.get(f.id)?.flow.granted(creditOf(f.payload));
         return;
       case FRAME_EOF:
-        this.conns.get(f.id)?.sock.end();
+        conns.get(f.id)?.sock.end();
         return;
       case FRAME_CLOSE: {
-        const c = this.conns.get(f.id);
-        this.conns.delete(f.id);
+        const c = conns.get(f.id);
+        conns.delete(f.id);
         c?.sock.destroy();
         return;
       }
     }
   }
 
-  private open(id: number): void {
-    this.conns.get(id)?.sock.destroy();
-    // Half-open allowed: a client that ends its input still gets the whole answer.
-    const sock = connect({ path: this.apiSocket, allowHalfOpen: true });
-    const flow = socketFlow(this.end, id, sock);
-    this.conns.set(id, { sock, flow });
-    sock.on('data', (d: Buffer) => {
-      this.out.push(id, ...dataFrames(id, d));
-      this.lastSend = performance.now();
-      flow.sent(d.length);
-      if (this.out.queued > MAX_QUEUED_BYTES && !this.held.has(sock)) {
-        this.held.set(sock, flow);
-        sock.pause();
-      }
-    });
-    sock.on('end', () => {
-      if (this.conns.get(id)?.sock === sock) this.send(id, encodeFrame(FRAME_EOF, id));
-    });
-    sock.on('error', () => undefined); // the close that follows says it
-    sock.on('close', () => {
-      this.held.delete(sock);
-      if (this.conns.get(id)?.sock !== sock) return;
-      this.conns.delete(id);
-      this.send(id, encodeFrame(FRAME_CLOSE, id));
-    });
-  }
-
-  /** Host data for a connection, to its API socket; granted back once the socket has taken it. */
-  private deliver(id: number, payload: Buffer): void {
-    const c = this.conns.get(id);
-    if (!c) return;
-    c.sock.write(payload, () => c.flow.delivered(payload.length));
-    // A host that sends past its credit (an older keel run grants none) cannot be slowed per connection: a reader
-    // this far behind loses its connection rather than have keel-init hold the rest.
-    if (overrun(c.sock)) {
-      this.emit({ kind: 'channel.error', level: 'warn', message: `control channel: connection ${id} was closed: keel's API took its input more slowly than the host sent it (${OVERRUN_LIMIT_BYTES} bytes waiting)` });
-      this.conns.delete(id);
-      c.sock.destroy();
-      this.send(id, encodeFrame(FRAME_CLOSE, id));
-    }
-  }
-
   private dropAll(): void {
-    const all = [...this.conns.values()];
-    this.conns.clear();
-    this.out.clear();
-    for (const c of all) c.sock.destroy();
+    for (const c of this.end.clear()) c.sock.destroy();
   }
 
   /**
@@ -208,25 +155,11 @@ export class VmChannel {
     // the event loop (not a resolved promise) gets it read and sent.
     await new Promise((r) => setTimeout(r, idleMs));
     while (performance.now() < deadline) {
-      await Promise.race([this.out.idle(), new Promise((r) => setTimeout(r, Math.max(1, deadline - performance.now())))]);
-      const quiet = performance.now() - this.lastSend;
+      await Promise.race([this.end.out.idle(), new Promise((r) => setTimeout(r, Math.max(1, deadline - performance.now())))]);
+      const quiet = performance.now() - this.end.out.lastQueuedAt;
       if (quiet >= idleMs) return;
       await new Promise((r) => setTimeout(r, idleMs - quiet));
     }
-  }
-
-  /** A connection's control frame, after its data (the scheduler keeps each connection's frames in order). */
-  private send(id: number, frame: Buffer): void {
-    this.lastSend = performance.now();
-    this.out.push(id, frame);
-  }
-
-  /** The port took a frame: once it has caught up, connections paused for it are read again (unless out of credit). */
-  private sent(): void {
-    if (this.out.queued > MAX_QUEUED_BYTES / 2 || this.held.size === 0) return;
-    const held = [...this.held];
-    this.held.clear();
-    for (const [sock, flow] of held) if (!sock.destroyed && !flow.holding) sock.resume();
   }
 
   private async writeAll(data: Buffer): Promise<void> {
