@@ -35,6 +35,15 @@ function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
+/** A directory (for PATH) holding a `runc` script in front of the real one: `script` is given the real one's path and its own directory. */
+function runcInFront(name: string, script: (real: string, dir: string) => string): string {
+  const dir = join(fixtures, name);
+  mkdirSync(dir, { recursive: true });
+  const real = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
+  writeFileSync(join(dir, 'runc'), script(real, dir), { mode: 0o755 });
+  return dir;
+}
+
 /**
  * A runc in front of the real one that a flag file breaks (exits 1), hangs (sleeps) or makes slow to
  * delete (2 s before each `runc delete`), as a runc that disappears, wedges or is slow on a loaded
@@ -45,11 +54,9 @@ function breakableRunc(): { path: string; set(mode: 'ok' | 'broken' | 'hang' | '
   const dir = join(fixtures, 'runc-wrapper');
   const flag = join(dir, 'mode');
   const log = join(dir, 'calls');
-  mkdirSync(dir, { recursive: true });
-  const real = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
-  writeFileSync(
-    join(dir, 'runc'),
-    `#!/bin/sh
+  runcInFront(
+    'runc-wrapper',
+    (real) => `#!/bin/sh
 mode=$(cat ${flag} 2>/dev/null)
 [ "$mode" = broken ] && { echo "runc: gone" >&2; exit 1; }
 [ "$mode" = hang ] && exec sleep 3600
@@ -62,7 +69,6 @@ ${real} "$@"; rc=$?
 [ -n "$verb" ] && echo "end $verb $id" >> ${log}
 exit $rc
 `,
-    { mode: 0o755 },
   );
   writeFileSync(flag, 'ok');
   writeFileSync(log, '');
@@ -400,10 +406,7 @@ describe('reporting', () => {
 describe('the environment runc and the other helpers get', () => {
   it('is the one keel was given: not the thread-pool size keel set for itself', async () => {
     // A runc in front of the real one that writes down the environment each call got.
-    const dir = join(fixtures, 'runc-env');
-    mkdirSync(dir, { recursive: true });
-    const real = spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim();
-    writeFileSync(join(dir, 'runc'), `#!/bin/sh\nenv > ${dir}/env.$$\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const dir = runcInFront('runc-env', (real, at) => `#!/bin/sh\nenv > ${at}/env.$$\nexec ${real} "$@"\n`);
     keel = startKeel('services:\n' + svc('web', GRACEFUL), { PATH: `${dir}:${process.env.PATH}`, KEEL_TEST_GIVEN: 'kept' });
     await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
     const envs = readdirSync(dir).filter((f) => f.startsWith('env.')).map((f) => readFileSync(join(dir, f), 'utf8').split('\n'));
