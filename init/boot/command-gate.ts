@@ -43,7 +43,10 @@ export function gateCommand(supervisor: Supervisor, manifest: Manifest, power: P
     cancelTimer();
     for (const off of offs.splice(0)) off();
   };
-  const describe = (s: Service) => `${s.name} ${s.state}${s.summary().reason ? ` (${s.summary().reason})` : ''}`;
+  const describe = (s: Service) => {
+    const { reason } = s.summary();
+    return `${s.name} ${s.state}${reason ? ` (${reason})` : ''}`;
+  };
   const settle = (why: string) => {
     done();
     if (power.shuttingDown || cmd.state !== 'waiting') return;
