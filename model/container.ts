@@ -192,11 +192,18 @@ function imageTextProblem(s: string): string | undefined {
   return undefined;
 }
 
+/** The smallest writable layer: 64 KiB (a tmpfs of size 0 would have no limit). */
+export const MIN_WRITABLE_SIZE = 64 * 1024;
+
 /** Every container entry, whatever its section, has these. */
 export const containerBaseFields = {
   name: field(str({ pattern: NAME, patternHint: 'a name of lower-case letters, digits, "-", "_" or "." (at most 63)' }), { required: true }),
   kind: kindField,
   image: field(imageRef, { description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference; required for a container' }),
+  writableSize: field(
+    refine(size(), (n) => (n < MIN_WRITABLE_SIZE ? `at least 64k (${MIN_WRITABLE_SIZE} bytes): the kernel reads a tmpfs size of 0 as no limit at all` : undefined)),
+    { description: "The size of the tmpfs that holds the container's writable layer, which keel gives each writable container of its own when its state directory is a tmpfs (as in keel's VMs) or when this is set; default half the machine's memory, the kernel's (keel extension)" },
+  ),
   ...imageConfigFields,
 };
 

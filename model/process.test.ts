@@ -29,7 +29,7 @@ describe('process entries (kind: process)', () => {
   });
 
   it.each(Object.keys(CONTAINER_ONLY))('refuses %s on a process, at its key, saying why', (field) => {
-    const valid: Record<string, string> = { image: '/img', hostname: 'h', net: 'new', pid: 'new', ipc: 'new', uts: 'new', userns: 'new', cgroupsPath: '/x', readonly: 'true', disableOOMKiller: 'true', rootfsPropagation: 'shared', sysctl: '{}', annotations: '{}', runtime: '{}' };
+    const valid: Record<string, string> = { image: '/img', hostname: 'h', net: 'new', pid: 'new', ipc: 'new', uts: 'new', userns: 'new', cgroupsPath: '/x', readonly: 'true', disableOOMKiller: 'true', rootfsPropagation: 'shared', sysctl: '{}', annotations: '{}', runtime: '{}', writableSize: '1m' };
     const value = valid[field] ?? '[]';
     const p = problems(`services:\n  - name: x\n    kind: process\n    command: [app]\n    ${field}: ${value}\n`);
     expect(p).toHaveLength(1);

@@ -29,6 +29,7 @@ export const CONTAINER_ONLY: Readonly<Record<string, string>> = {
   tmpfs: NO_ROOT,
   devices: 'a process sees the devices keel sees; a device list is enforced by runc for a container',
   readonly: NO_ROOT,
+  writableSize: NO_ROOT,
   rootfsPropagation: NO_ROOT,
   maskedPaths: NO_ROOT,
   readonlyPaths: NO_ROOT,
@@ -52,7 +53,7 @@ export const CONTAINER_ONLY: Readonly<Record<string, string>> = {
  * process needs a command and refuses CONTAINER_ONLY, each issue at its
  * field (the key, for a line and column), naming the fix.
  */
-export function eitherKind<T extends { kind: EntryKind; image?: string; command?: string[] }>(spec: Spec<T>): Spec<T> {
+export function eitherKind<T extends { kind: EntryKind; image?: string; command?: string[]; readonly?: boolean; writableSize?: number }>(spec: Spec<T>): Spec<T> {
   return {
     ...spec,
     parse(value, path, issues) {
@@ -62,6 +63,10 @@ export function eitherKind<T extends { kind: EntryKind; image?: string; command?
       let ok = true;
       if (parsed.kind === 'container' && parsed.image === undefined) {
         issues.add([...path, 'image'], 'is required for a container (or give kind: process to run a command without an image)');
+        ok = false;
+      }
+      if (parsed.kind === 'container' && parsed.readonly === true && parsed.writableSize !== undefined) {
+        issues.add([...path, 'writableSize'], 'a read-only container (readonly: true) has no writable layer to size; remove one of the two');
         ok = false;
       }
       if (parsed.kind === 'process') {

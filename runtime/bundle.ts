@@ -2,7 +2,7 @@
 // local root filesystem, or an OCI bundle whose process gives the image
 // config), give writable containers an overlay so the image stays pristine,
 // and write config.json.
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ContainerBase } from '../model/index.js';
 import { statePaths } from '../model/layout.js';
@@ -64,6 +64,27 @@ export interface RuncPlan extends ContainerPlan {
   runtime: RuntimeConfig;
   /** The image's root filesystem: the overlay's lower layer, or the root itself when read-only. */
   imageRootfs: string;
+  /** A writable container's layer gets a tmpfs of its own, of this size (undefined: the kernel's default); none: a directory in the state. */
+  layerTmpfs: { size: number | undefined } | 'none';
+}
+
+/** statfs(2)'s f_type of a tmpfs. */
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Whether a writable layer gets a tmpfs of its own. On a tmpfs state
+ * directory (a VM's /run/keel) a layer in it would share one size limit with
+ * keel's own state: a container that fills its root would leave no room for
+ * the next bundle, keel.sock or the log files. A size asked for gets its own
+ * tmpfs anywhere; on a disk the layer stays a directory there, as Docker's.
+ */
+function layerTmpfs(entry: ContainerBase, stateDir: string): RuncPlan['layerTmpfs'] {
+  if (entry.writableSize !== undefined) return { size: entry.writableSize };
+  try {
+    return statfsSync(stateDir).type === TMPFS_MAGIC ? { size: undefined } : 'none';
+  } catch {
+    return 'none'; // not made yet: the bundle's write says why, if it fails
+  }
 }
 
 export interface PlanInputs {
@@ -99,7 +120,7 @@ export function planContainer({ id, entry, baseDir, stateDir, idOf, extra, cgrou
   const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: join(dir, 'rootfs'), idOf, ...(extra ? { extra } : {}), ...(cgroupParent ? { cgroupParent } : {}) });
   // A read-only container (manifest or image label) uses the image's root as it is.
   if (spec.root.readonly) spec.root.path = image.rootfs;
-  return { id, name: entry.name, dir, spec, runtime, imageRootfs: image.rootfs };
+  return { id, name: entry.name, dir, spec, runtime, imageRootfs: image.rootfs, layerTmpfs: spec.root.readonly ? 'none' : layerTmpfs(entry, stateDir) };
 }
 
 export interface Bundle {
@@ -115,14 +136,15 @@ export interface Bundle {
  */
 export function writeBundle(plan: RuncPlan, stateDir: string, host: Host): Bundle {
   const { dir, spec } = plan;
-  let mounted = false;
+  const mounted: string[] = [];
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
-    if (mounted) {
+    // The overlay first, then the tmpfs under it: the other way round is EBUSY.
+    for (const target of mounted.reverse()) {
       try {
-        host.umount(join(dir, 'rootfs'), true);
+        host.umount(target, true);
       } catch {
         /* already gone */
       }
@@ -131,7 +153,7 @@ export function writeBundle(plan: RuncPlan, stateDir: string, host: Host): Bundl
   };
   try {
     removeTree(dir);
-    // The bundle is private (its config holds the service's environment, upper/ what it writes): 0700, root's.
+    // The bundle is private (its config holds the service's environment, layer/ what it writes): 0700, root's.
     // The directories above it may be crossed but not listed (0711): a container in a user namespace runs as a
     // mapped uid that must get to its root, and owns its bundle directory for that.
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -143,11 +165,20 @@ export function writeBundle(plan: RuncPlan, stateDir: string, host: Host): Bundl
     if (root !== undefined) chownSync(dir, root, rootGroup ?? root);
     if (!spec.root.readonly) {
       // Writable containers write to an overlay upper layer in keel's state, never into the image.
-      for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true });
+      const layer = join(dir, 'layer');
+      mkdirSync(layer, { mode: 0o700 });
+      mkdirSync(join(dir, 'rootfs'));
+      if (plan.layerTmpfs !== 'none') {
+        const { size } = plan.layerTmpfs;
+        const owner = root !== undefined ? `,uid=${root},gid=${rootGroup ?? root}` : '';
+        host.mount('tmpfs', layer, 'tmpfs', 0, `mode=0700${size !== undefined ? `,size=${size}` : ''}${owner}`);
+        mounted.push(layer);
+      }
+      for (const d of ['upper', 'work']) mkdirSync(join(layer, d));
       // In a user namespace the container's root is a mapped host uid: it must own the writable layer.
-      if (root !== undefined) for (const d of ['upper', 'work']) chownSync(join(dir, d), root, rootGroup ?? root);
-      host.mount('overlay', join(dir, 'rootfs'), 'overlay', 0, `lowerdir=${plan.imageRootfs},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`);
-      mounted = true;
+      if (root !== undefined) for (const d of ['', 'upper', 'work']) chownSync(join(layer, d), root, rootGroup ?? root);
+      host.mount('overlay', join(dir, 'rootfs'), 'overlay', 0, `lowerdir=${plan.imageRootfs},upperdir=${join(layer, 'upper')},workdir=${join(layer, 'work')}`);
+      mounted.push(join(dir, 'rootfs'));
     }
     writeFileSync(join(dir, 'config.json'), specJson(spec), { mode: 0o600 });
   } catch (err) {

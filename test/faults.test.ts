@@ -314,10 +314,62 @@ describe('undo on failure', () => {
     expect(overlays()).toBe(0); // every failed start undid its mount
     unlinkSync(join(state, 'filler'));
     await eventually(() => inspectService(state, 'app').state === 'ready', 20_000, 'the service to start again once there is room');
-    expect(overlays()).toBe(1);
+    expect(overlays()).toBe(2); // its layer's tmpfs (the state is a tmpfs) and its overlay
     keel.signal('SIGTERM');
     expect(await keel.exited).toEqual({ code: 0, signal: null });
   }, 120_000);
+});
+
+describe('a container that fills its root', () => {
+  /** A state directory on a tmpfs of `size`, as a VM's /run/keel is. */
+  function tmpfsState(size: string): string {
+    const state = mkdtempSync(join(tmpdir(), 'keel-tmpfs-state-'));
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0711`, 'tmpfs', state]).status).toBe(0);
+    cleanups.push(() => {
+      spawnSync('umount', ['-l', state]);
+      rmSync(state, { recursive: true, force: true });
+    });
+    return state;
+  }
+  const layerMounts = (state: string) => readFileSync(`/proc/${keel!.hostPid()}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(join(state, 'containers'))).length;
+
+  it('leaves keel room in its state directory: a writable layer is a tmpfs of its own, and writableSize bounds it', async () => {
+    const state = tmpfsState('8m');
+    const fill = (mb: number) => `dd if=/dev/zero of=/fill bs=1M count=${mb} 2>&1; df -k / | tail -n 1; ${GRACEFUL}`;
+    keel = startKeel(
+      'services:\n' +
+        svc('filler', fill(24)) +
+        svc('capped', fill(4), 'writableSize: 1m') +
+        svc('app', `echo up; ${GRACEFUL}`, 'logs: {file: true}'),
+      {},
+      { stateDir: state },
+    );
+    await keel.waitFor(/all 3 service\(s\) ready/, 30_000);
+    const logOf = (name: string) => keelCliAt(state, 'logs', name).stdout;
+    // 24 MiB went into filler's own layer, three times what the whole state directory holds.
+    await eventually(() => /24\+0 records out/.test(logOf('filler')), 20_000, 'filler to write 24 MiB');
+    // capped's root is 1 MiB: dd stops there, and df says so.
+    await eventually(() => /No space left on device/.test(logOf('capped')), 20_000, 'capped to run out of room');
+    expect(logOf('capped')).toMatch(/ overlay\s+1024\s+\d+\s+\d+\s+\d+%\s+\/$/m);
+    // keel's state still takes a bundle and log lines: app restarts and logs again.
+    expect(keelCliAt(state, 'restart', 'app').status).toBe(0);
+    await eventually(() => inspectService(state, 'app').state === 'ready' && readFileSync(join(state, 'logs/app.log'), 'utf8').match(/up/g)?.length === 2, 20_000, 'app to start again and log');
+    expect(inspectService(state, 'app').exits.filter((e) => e.error)).toEqual([]);
+    expect(layerMounts(state)).toBe(6); // each of the three: its tmpfs and its overlay
+    keel.signal('SIGTERM');
+    expect(await keel.exited).toEqual({ code: 0, signal: null });
+    expect(readdirSync(join(state, 'containers'))).toEqual([]); // every layer unmounted and removed
+  }, 90_000);
+
+  it('refuses a writableSize that cannot hold anything or sizes nothing, at validation', () => {
+    const file = join(fixtures, 'writable-size.yml');
+    writeFileSync(file, 'services:\n' + svc('zero', 'true', 'writableSize: 0') + svc('both', 'true', 'readonly: true\nwritableSize: 1m') + '  - name: proc\n    kind: process\n    command: [/bin/true]\n    writableSize: 1m\n');
+    const r = spawnSync(process.execPath, [join(DIST, 'keel.js'), 'validate', file], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/services\[0\]\.writableSize: .*at least 64k/);
+    expect(r.stderr).toMatch(/services\[1\]\.writableSize: .*a read-only container \(readonly: true\) has no writable layer to size; remove one of the two/);
+    expect(r.stderr).toMatch(/services\[2\]\.writableSize: .*not for a process entry/);
+  });
 });
 
 describe('durations', () => {
@@ -372,12 +424,12 @@ describe('private state', () => {
     keel = startKeel('onboot:\n' + shellEntry(rootfs, 'talker', 'echo the secret is $SECRET', 'env: [SECRET=hunter2]') + 'services:\n' + svc('web', `echo hunter2 > /data.txt; ${GRACEFUL}`, 'env: [SECRET=hunter2]\nlogs: {file: true}'));
     await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
     const state = join(keel.dir, 'state');
-    await eventually(() => existsSync(join(state, 'containers/web+1/upper/data.txt')), 10_000, 'the file the service writes');
+    await eventually(() => existsSync(join(state, 'containers/web+1/layer/upper/data.txt')), 10_000, 'the file the service writes');
     const asNobody = (cmd: string) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', cmd], { encoding: 'utf8' });
     expect(asNobody(`test -x ${state}`).status).toBe(0); // it may cross the state directory (containers in user namespaces must)
     for (const cmd of [
       `cat ${state}/containers/web+1/config.json`,
-      `cat ${state}/containers/web+1/upper/data.txt`,
+      `cat ${state}/containers/web+1/layer/upper/data.txt`,
       `ls ${state}/containers`,
       `ls ${state}`,
       `cat ${state}/keel.log`,

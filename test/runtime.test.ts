@@ -125,15 +125,17 @@ describe('onboot', () => {
     expect(out).toMatch(/cg \| (512|20)\n/); // cpu.shares 512 on v1, the matching cpu.weight on v2
   });
 
-  it('runs in a user namespace with its root mapped to an unprivileged host uid, writing to its overlay', async () => {
-    keel = startKeel(
-      'onboot:\n' +
-        entry('mapped', 'cat /proc/self/uid_map; id -u; touch /written && echo wrote', 'userns: new\nnet: new\nuidMappings: [{containerID: 0, hostID: 100000, size: 65536}]\ngidMappings: [{containerID: 0, hostID: 100000, size: 65536}]'),
-    );
+  it('runs in a user namespace with its root mapped to an unprivileged host uid, writing to its overlay (on its own tmpfs too)', async () => {
+    const mapped = 'userns: new\nnet: new\nuidMappings: [{containerID: 0, hostID: 100000, size: 65536}]\ngidMappings: [{containerID: 0, hostID: 100000, size: 65536}]';
+    const script = 'cat /proc/self/uid_map; id -u; touch /written && echo wrote; mkdir -p /a/b && echo made';
+    keel = startKeel('onboot:\n' + entry('mapped', script, mapped) + entry('sized', script, `${mapped}\nwritableSize: 1m`));
     const out = await bootAndStop(keel);
-    expect(out).toMatch(/mapped \| +0 +100000 +65536/);
-    expect(out).toContain('mapped | 0\n');
-    expect(out).toContain('mapped | wrote');
+    for (const name of ['mapped', 'sized']) {
+      expect(out).toMatch(new RegExp(`${name} \\| +0 +100000 +65536`));
+      expect(out).toContain(`${name} | 0\n`);
+      expect(out).toContain(`${name} | wrote`);
+      expect(out).toContain(`${name} | made`);
+    }
   });
 
   it('reports an OOM kill at its memory limit and a fork failure at its pids limit', async () => {
