@@ -329,6 +329,19 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
       expect(logs(name).stderr).not.toContain('the command was not started');
     });
 
+    it('docker stop while the CMD waits: the CMD never runs, and the container ends 143 (SIGTERM), not 0', async () => {
+      const file = join(work, 'cmd-stopped.yml');
+      writeFileSync(file, slowReady('cmd: {timeout: 0s}\n').replace('sleep 1.5', 'sleep 1000'));
+      const name = `${PREFIX}-cmd-stopped`;
+      docker('rm', '-f', name);
+      containers.push(name);
+      must('run', '-d', '--name', name, '-v', `${file}:/etc/keel/keel.yml:ro`, BARE, 'echo', 'cmd ran');
+      await eventually(() => /^cmd\s+waiting/m.test(keelIn(name, 'ps').stdout), 20_000, 'the CMD to wait for db');
+      expect(docker('stop', name).status).toBe(0);
+      expect(exitCode(name)).toBe(143);
+      expect(logs(name).stdout).not.toContain('cmd ran');
+    });
+
     it('a service that fails before it is ready ends the container with exit 1, naming it, and the CMD never runs', () => {
       const r = runWith('services:\n  - {name: setup, kind: process, restart: "no", command: ["sh", "-c", "echo cannot; sleep 0.5; exit 3"], ready: {exec: ["false"], interval: 100ms}}\n', 'echo', 'cmd ran');
       expect(r.status).toBe(1);

@@ -2,6 +2,7 @@
 // keel poweroff): the first one runs the shutdown sequence, later ones are
 // logged and ignored. The owners of running work register their stop hooks
 // here as they come up; the grace period is the manifest's once it is read.
+import { constants } from 'node:os';
 import type { EventBus } from '../../events/bus.js';
 import { emptyManifest } from '../../model/index.js';
 import { CONTAINER_SHUTDOWN_TIMEOUT_MS, SHUTDOWN_TIMEOUT_MS } from '../../model/manifest.js';
@@ -21,6 +22,8 @@ export class PowerControl {
   private exitRecorded: (() => Promise<void>) | undefined;
   private readonly beforeShutdown: Array<() => void> = [];
   private begun = false;
+  /** The signal that began the shutdown, when one did (docker stop's SIGTERM). */
+  private stopSignal: NodeJS.Signals | undefined;
 
   constructor(
     private readonly bus: EventBus,
@@ -57,6 +60,17 @@ export class PowerControl {
   /** Runs first when shutdown begins (the console prompt lets held lines flow again: an operator must see it). */
   onShutdown(f: () => void): void {
     this.beforeShutdown.push(f);
+  }
+
+  /** A shutdown a signal asked for: as request(), remembering the signal for signalExitCode(). */
+  requestBySignal(action: PowerAction, signal: NodeJS.Signals): void {
+    if (!this.begun) this.stopSignal = signal;
+    this.request(action, signal);
+  }
+
+  /** 128+N when signal N began the shutdown, as a shell reports a program that signal ended; else undefined. */
+  signalExitCode(): number | undefined {
+    return this.stopSignal ? 128 + (constants.signals[this.stopSignal] ?? 0) : undefined;
   }
 
   /** `exitCode` ends a container's init with that code, whatever else would decide it. */

@@ -42,7 +42,7 @@ export function signalStage({ bus, power, machine, container, signals, superviso
     else {
       // docker stop's signal (SIGTERM, or the image's STOPSIGNAL SIGINT) is what a container's CMD gets as the container stops.
       if (container && (signal === 'SIGTERM' || signal === 'SIGINT')) supervisor.get()?.get(main.get() ?? '')?.stopWith(signal);
-      power.request(action, signal);
+      power.requestBySignal(action, signal);
     }
   });
   if (machine) watchPowerButtonOnceLoaded(modules, bus, () => power.request('poweroff', 'power button'));
