@@ -299,6 +299,17 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     ready: {exec: ["test", "-f", "/tmp/db-ready"], interval: 100ms}
 `;
 
+    /** docker run -d, as PREFIX-TAG, of the bare image with this keel.yml bound in; the container's name. */
+    const runDetachedWith = (tag: string, manifest: string, ...cmd: string[]) => {
+      const file = join(work, `${tag}.yml`);
+      writeFileSync(file, manifest);
+      const name = `${PREFIX}-${tag}`;
+      docker('rm', '-f', name);
+      containers.push(name);
+      must('run', '-d', '--name', name, '-v', `${file}:/etc/keel/keel.yml:ro`, BARE, ...cmd);
+      return name;
+    };
+
     it('starts once every service is ready: the CMD finds what they made', () => {
       const r = runWith(slowReady(), 'sh', '-c', 'test -f /tmp/db-ready && echo db was ready');
       expect(r).toMatchObject({ status: 0, stdout: 'db was ready\n' });
@@ -315,12 +326,7 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     });
 
     it('a timeout past node\'s 24.8-day timer limit waits, and a keel restart of a service during the wait is not taken for its end', async () => {
-      const file = join(work, 'cmd-restart.yml');
-      writeFileSync(file, slowReady('cmd: {timeout: 600h}\n').replace('sleep 1.5', 'sleep 3'));
-      const name = `${PREFIX}-cmd-restart`;
-      docker('rm', '-f', name);
-      containers.push(name);
-      must('run', '-d', '--name', name, '-v', `${file}:/etc/keel/keel.yml:ro`, BARE, 'sh', '-c', 'test -f /tmp/db-ready && echo db was ready');
+      const name = runDetachedWith('cmd-restart', slowReady('cmd: {timeout: 600h}\n').replace('sleep 1.5', 'sleep 3'), 'sh', '-c', 'test -f /tmp/db-ready && echo db was ready');
       await eventually(() => /^db\s+running/m.test(keelIn(name, 'ps').stdout), 20_000, 'db to run');
       expect(keelIn(name, 'restart', 'db').status).toBe(0);
       await eventually(() => must('inspect', '-f', '{{.State.Status}}', name).trim() === 'exited', 30_000, 'the container to end');
@@ -330,12 +336,7 @@ describe.skipIf(skip)('keel as a container image init (docker run, unprivileged)
     });
 
     it('docker stop while the CMD waits: the CMD never runs, and the container ends 143 (SIGTERM), not 0', async () => {
-      const file = join(work, 'cmd-stopped.yml');
-      writeFileSync(file, slowReady('cmd: {timeout: 0s}\n').replace('sleep 1.5', 'sleep 1000'));
-      const name = `${PREFIX}-cmd-stopped`;
-      docker('rm', '-f', name);
-      containers.push(name);
-      must('run', '-d', '--name', name, '-v', `${file}:/etc/keel/keel.yml:ro`, BARE, 'echo', 'cmd ran');
+      const name = runDetachedWith('cmd-stopped', slowReady('cmd: {timeout: 0s}\n').replace('sleep 1.5', 'sleep 1000'), 'echo', 'cmd ran');
       await eventually(() => /^cmd\s+waiting/m.test(keelIn(name, 'ps').stdout), 20_000, 'the CMD to wait for db');
       expect(docker('stop', name).status).toBe(0);
       expect(exitCode(name)).toBe(143);
