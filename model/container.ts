@@ -22,6 +22,7 @@ import {
   refine,
   str,
   stringMap,
+  transform,
   unsupported,
   type Spec,
 } from './schema.js';
@@ -42,11 +43,15 @@ const id = either(int({ min: 0 }), str({ pattern: /^[a-z0-9][a-z0-9_.-]*$/, patt
  */
 const mountPath = checkedString('a path such as /data (or relative, from the container\'s root)', (s) => (s === '' ? 'empty' : s.split('/').includes('..') ? 'must not contain ".."' : undefined));
 
+const IDMAPPED_MOUNT = 'an idmapped mount needs runc 1.2 or later, and keel runs containers with the runc its images carry (Debian 12\'s, 1.1); remove it, or map the whole container with userns: new and uidMappings';
+
 export const mountSpec = object({
   type: field(str({ nonEmpty: true })),
   source: field(str()),
   destination: field(mountPath),
   options: field(list(str())),
+  uidmappings: unsupported(IDMAPPED_MOUNT),
+  gidmappings: unsupported(IDMAPPED_MOUNT),
 });
 
 const deviceSpec = object({
@@ -60,40 +65,73 @@ const deviceSpec = object({
 const throttleDevice = object({ major: field(int({ min: 0 }), { required: true }), minor: field(int({ min: 0 }), { required: true }), rate: field(int({ min: 0 }), { required: true }) });
 const weightDevice = object({ major: field(int({ min: 0 }), { required: true }), minor: field(int({ min: 0 }), { required: true }), weight: field(int({ min: 10, max: 1000 })), leafWeight: field(int({ min: 10, max: 1000 })) });
 
-export const resourcesSpec = object({
-  memory: field(
-    object({
-      limit: field(size()),
-      reservation: field(size()),
-      swap: field(size()),
-      swappiness: field(int({ min: 0, max: 100 })),
-      disableOOMKiller: field(bool()),
-    }),
-  ),
-  cpu: field(
-    object({
-      shares: field(int({ min: 2 })),
-      quota: field(int({ min: -1 })),
-      period: field(int({ min: 1000 })),
-      cpus: field(str()),
-      mems: field(str()),
-      realtimeRuntime: field(int()),
-      realtimePeriod: field(int({ min: 0 })),
-    }),
-  ),
-  pids: field(object({ limit: field(int({ min: -1 }), { required: true }) })),
-  blockIO: field(
-    object({
-      weight: field(int({ min: 10, max: 1000 })),
-      leafWeight: field(int({ min: 10, max: 1000 })),
-      weightDevice: field(list(weightDevice)),
-      throttleReadBpsDevice: field(list(throttleDevice)),
-      throttleWriteBpsDevice: field(list(throttleDevice)),
-      throttleReadIOPSDevice: field(list(throttleDevice)),
-      throttleWriteIOPSDevice: field(list(throttleDevice)),
-    }),
-  ),
+const blockIOFields = object({
+  weight: field(int({ min: 10, max: 1000 })),
+  leafWeight: field(int({ min: 10, max: 1000 })),
+  weightDevice: field(list(weightDevice)),
+  throttleReadBpsDevice: field(list(throttleDevice)),
+  throttleWriteBpsDevice: field(list(throttleDevice)),
+  throttleReadIOPSDevice: field(list(throttleDevice)),
+  throttleWriteIOPSDevice: field(list(throttleDevice)),
 });
+
+/** A device cgroup rule, as OCI's linux.resources.devices: allow or deny `access` to a class or one device; a missing major or minor is any. */
+const deviceRule = object({
+  allow: field(bool(), { required: true }),
+  type: field(oneOf(['a', 'c', 'b'] as const)),
+  major: field(int({ min: -1 })),
+  minor: field(int({ min: -1 })),
+  access: field(checkedString('some of r, w and m, such as rwm', (s) => (/^[rwm]{1,3}$/.test(s) && new Set(s).size === s.length ? undefined : 'not some of r, w and m'))),
+});
+
+/**
+ * OCI's linux.resources, in LinuxKit's spelling where it has its own:
+ * LinuxKit's schema writes `blockio` (Go's JSON decoding then matches OCI's
+ * blockIO whatever the case), keel's reference `blockIO`; either is taken.
+ */
+export const resourcesSpec = transform(
+  refine(
+    object({
+      devices: field(list(deviceRule), { description: 'Device cgroup rules, after keel\'s deny-all and before the rules `devices` adds' }),
+      memory: field(
+        object({
+          limit: field(size()),
+          reservation: field(size()),
+          swap: field(size()),
+          kernel: field(size(), { description: 'Taken for LinuxKit manifests and ignored: the kernel has no separate kernel memory limit (it counts toward limit)' }),
+          kernelTCP: field(size(), { description: 'Taken for LinuxKit manifests and ignored, as kernel' }),
+          swappiness: field(int({ min: 0, max: 100 })),
+          disableOOMKiller: field(bool()),
+        }),
+      ),
+      cpu: field(
+        object({
+          shares: field(int({ min: 2 })),
+          quota: field(int({ min: -1 })),
+          period: field(int({ min: 1000 })),
+          cpus: field(str()),
+          mems: field(str()),
+          realtimeRuntime: field(int()),
+          realtimePeriod: field(int({ min: 0 })),
+        }),
+      ),
+      pids: field(object({ limit: field(int({ min: -1 }), { required: true }) })),
+      blockIO: field(blockIOFields),
+      blockio: field(blockIOFields, { description: "LinuxKit's spelling of blockIO" }),
+      hugepageLimits: unsupported("keel's VMs do not enable the hugetlb cgroup controller, so runc could not set this limit and the container would not start (LinuxKit's own schema and its decoding disagree on pageSize, so no LinuxKit manifest can use it either); remove it"),
+      network: field(
+        object({
+          classID: field(int({ min: 0 })),
+          priorities: field(list(object({ name: field(str({ nonEmpty: true }), { required: true }), priority: field(int({ min: 0 }), { required: true }) }))),
+        }),
+        { description: 'net_cls and net_prio: cgroup v1 only' },
+      ),
+    }),
+    (r) => (r.blockIO && r.blockio ? 'both blockIO and blockio (LinuxKit\'s spelling of the same): keep one' : undefined),
+  ),
+  ({ blockio, ...r }) => (blockio ? { ...r, blockIO: blockio } : r),
+  (r) => r,
+);
 
 /** A link type as `ip link add … type KIND` names it: veth, wireguard, bridge, dummy, vlan, macvlan, … */
 const linkType = checkedString('a link type such as veth, wireguard, bridge, dummy, vlan or macvlan', (s) => (/^[a-z][a-z0-9_]{0,31}$/.test(s) ? undefined : 'not a link type'));

@@ -69,6 +69,19 @@ function readProfiles(manifest: Manifest, baseDir: string, issues: Issues): void
   }
 }
 
+/** Fields only a LinuxKit package's build.yml has (`linuxkit pkg build` reads it; it names the image a package makes). */
+const PACKAGE_FIELDS = ['org', 'arches', 'dockerfile', 'tag', 'buildArgs', 'network', 'disable-cache', 'disable-content-trust', 'extra-sources', 'depends', 'config'];
+const MANIFEST_SECTIONS = ['kernel', 'init', 'onboot', 'services', 'onshutdown', 'files'];
+
+/** Why `data` is a LinuxKit package's build.yml rather than an image manifest, or undefined: one line instead of one per field. */
+function packageBuildFile(data: unknown): string | undefined {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined;
+  const keys = Object.keys(data);
+  const own = keys.filter((k) => PACKAGE_FIELDS.includes(k));
+  if (!keys.includes('image') || own.length === 0 || keys.some((k) => MANIFEST_SECTIONS.includes(k))) return undefined;
+  return `this is a LinuxKit package's build.yml (image, ${own.join(', ')}), which "linuxkit pkg build" reads to make one image, not an image manifest; keel builds from manifests with kernel, init, onboot and services, and takes the package's image by name in one of them`;
+}
+
 /** Validates plain data read from a manifest; problems are placed by `locate`, the first MAX_PROBLEMS of them. */
 function validate(data: unknown, file: string, locate: Locator): Manifest {
   // The normalized JSON carries a format marker; accept it, and refuse other versions.
@@ -79,6 +92,8 @@ function validate(data: unknown, file: string, locate: Locator): Manifest {
     }
     data = rest;
   }
+  const notManifest = packageBuildFile(data);
+  if (notManifest) throw new ManifestError(file, [{ file, field: '', message: notManifest }]);
   const issues = new Issues();
   const result = manifestSpec.parse(data ?? {}, [], issues);
   if (result !== INVALID && issues.list.length === 0) readProfiles(result, dirname(file), issues);

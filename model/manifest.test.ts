@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { problemsOf } from '../test/helpers/manifest-text.js';
-import { jsonSchema, normalizedJson, parseManifest } from './index.js';
+import { jsonSchema, manifestWarnings, normalizedJson, parseManifest } from './index.js';
 import { parseDuration } from './duration.js';
 
 const problems = (text: string) => problemsOf(() => parseManifest(text, 'keel.yml'));
@@ -62,6 +62,34 @@ describe('manifest validation', () => {
 
   it('reports every problem, not just the first', () => {
     expect(problems('hostname: 1.\nshutdown:\n  grace: x\nfoo: 1')).toHaveLength(3);
+  });
+
+  it("takes LinuxKit's resources spellings and fields: blockio for blockIO, devices rules, network, memory.kernel (said to be ignored)", () => {
+    const svc = (resources: string) => `services:\n  - name: a\n    image: /i\n    resources: ${resources}\n`;
+    const lk = parseManifest(svc('{blockio: {weight: 300}, devices: [{allow: true, type: c, major: 1, minor: 11, access: m}], network: {classID: 7}, memory: {kernel: 64m, kernelTCP: 1m}}'), 'keel.yml');
+    expect(lk.services[0]!.resources).toMatchObject({ blockIO: { weight: 300 }, devices: [{ allow: true, type: 'c', major: 1, minor: 11, access: 'm' }], network: { classID: 7 } });
+    expect(lk.services[0]!.resources).not.toHaveProperty('blockio');
+    expect(parseManifest(normalizedJson(lk), 'manifest.json')).toEqual(lk);
+    expect(manifestWarnings(lk).map((w) => `${w.field}: ${w.message}`)).toEqual([
+      'services[0].resources.memory.kernel: ignored: the kernel has no separate kernel memory limit on cgroup v2 (kernel memory counts toward memory.limit); remove it',
+      'services[0].resources.memory.kernelTCP: ignored: the kernel has no separate kernel memory limit on cgroup v2 (kernel memory counts toward memory.limit); remove it',
+      "services[0].resources.network: net_cls and net_prio exist only on cgroup v1: in keel's VMs (cgroup v2) runc ignores this",
+    ]);
+    expect(problems(svc('{blockio: {weight: 300}, blockIO: {weight: 300}}')).join('\n')).toContain("services[0].resources: both blockIO and blockio (LinuxKit's spelling of the same): keep one");
+    expect(problems(svc('{devices: [{allow: true, access: rwx}]}')).join('\n')).toContain('services[0].resources.devices[0].access: "rwx": not some of r, w and m');
+    expect(problems(svc('{hugepageLimits: [{pageSize: 2097152, limit: 1}]}')).join('\n')).toContain("services[0].resources.hugepageLimits: keel's VMs do not enable the hugetlb cgroup controller");
+    expect(problems('services:\n  - name: a\n    image: /i\n    mounts: [{type: bind, source: /d, destination: /d, uidmappings: [{containerID: 0, hostID: 1000, size: 1}]}]\n').join('\n')).toContain('services[0].mounts[0].uidmappings: an idmapped mount needs runc 1.2 or later');
+  });
+
+  it('warns that a read-write bind of a read-only volume is bound read-only, where LinuxKit refuses it', () => {
+    const m = parseManifest('volumes:\n  - name: v\n    readonly: true\nservices:\n  - name: a\n    image: /i\n    binds: [v:/v, "v:/w:ro"]\n', 'keel.yml');
+    expect(manifestWarnings(m)).toEqual([{ field: 'services[0].binds', message: 'v:/v: the volume v is read-only, so keel binds it read-only; add :ro to say so (LinuxKit refuses a read-write bind of a read-only volume)' }]);
+  });
+
+  it("says in one line that a LinuxKit package's build.yml is not an image manifest", () => {
+    expect(problems('image: getty\norg: linuxkit\narches: [amd64]\nconfig: {pid: host}\n')).toEqual([
+      'keel.yml: this is a LinuxKit package\'s build.yml (image, org, arches, config), which "linuxkit pkg build" reads to make one image, not an image manifest; keel builds from manifests with kernel, init, onboot and services, and takes the package\'s image by name in one of them',
+    ]);
   });
 
   it('round-trips through the normalized JSON unchanged', () => {

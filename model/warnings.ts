@@ -23,6 +23,33 @@ export function manifestWarnings(m: Manifest): ManifestWarning[] {
     if (others.length) out.push({ field: `volumes[${i}].platforms`, message: `${others.join(', ')} left out: keel writes the volume for the platform it builds for (linux/amd64)` });
   }
   if (replaced.length) out.push({ field: 'init', message: `${replaced.join(', ')} ${replaced.length > 1 ? 'are' : 'is'} left out: keel is the init, and runs containers with its own runc; these images are not needed` });
+  out.push(...entryWarnings(m));
+  return out;
+}
+
+type Section = 'onboot' | 'services' | 'onshutdown';
+type Entry = Manifest[Section][number];
+
+/** Per entry: the LinuxKit fields keel takes but cannot honour, and binds that write to a read-only volume. */
+function entryWarnings(m: Manifest): ManifestWarning[] {
+  const out: ManifestWarning[] = [];
+  const readOnly = new Set(m.volumes.filter((v) => v.readonly).map((v) => v.name));
+  for (const section of ['onboot', 'services', 'onshutdown'] as const) {
+    m[section].forEach((e: Entry, i) => {
+      const at = `${section}[${i}]`;
+      const memory = e.resources?.memory;
+      for (const k of ['kernel', 'kernelTCP'] as const) {
+        if (memory?.[k] !== undefined) out.push({ field: `${at}.resources.memory.${k}`, message: 'ignored: the kernel has no separate kernel memory limit on cgroup v2 (kernel memory counts toward memory.limit); remove it' });
+      }
+      if (e.resources?.network) out.push({ field: `${at}.resources.network`, message: 'net_cls and net_prio exist only on cgroup v1: in keel\'s VMs (cgroup v2) runc ignores this' });
+      for (const key of ['binds', 'binds.add'] as const) {
+        for (const b of e[key] ?? []) {
+          if (!readOnly.has(b.source) || b.options.includes('ro')) continue;
+          out.push({ field: `${at}.${key}`, message: `${b.source}:${b.destination}: the volume ${b.source} is read-only, so keel binds it read-only; add :ro to say so (LinuxKit refuses a read-write bind of a read-only volume)` });
+        }
+      }
+    });
+  }
   return out;
 }
 

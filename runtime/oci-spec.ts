@@ -240,7 +240,8 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra, cgroupParent =
 
   const resources = pick('resources') ?? {};
   const devices = pick('devices') ?? [];
-  const deviceRules: Array<Record<string, unknown>> = [{ allow: false, access: 'rwm' }];
+  // Deny-all first, as Docker's: then the manifest's own rules (LinuxKit's resources.devices), then what `devices` allows.
+  const deviceRules: Array<Record<string, unknown>> = [{ allow: false, access: 'rwm' }, ...(resources.devices ?? [])];
   const linuxDevices: Array<Record<string, unknown>> = [];
   for (const d of devices) {
     if (d.path === 'all') {
@@ -250,7 +251,9 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra, cgroupParent =
     linuxDevices.push({ path: d.path, type: d.type, major: d.major, minor: d.minor, ...(d.mode !== undefined ? { fileMode: d.mode } : {}) });
     deviceRules.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' });
   }
-  const memory = resources.memory ? { ...resources.memory } : undefined;
+  // kernel and kernelTCP are taken for LinuxKit's manifests and not passed on (model/warnings.ts says so).
+  const { kernel: _kernel, kernelTCP: _kernelTCP, ...memoryLimits } = resources.memory ?? {};
+  const memory = resources.memory ? memoryLimits : undefined;
   const disableOOMKiller = pick('disableOOMKiller');
   const memoryWithOom = disableOOMKiller !== undefined ? { ...(memory ?? {}), disableOOMKiller } : memory;
 
@@ -286,6 +289,7 @@ export function buildOciSpec({ entry, image, rootfs, idOf, extra, cgroupParent =
         ...(resources.cpu ? { cpu: resources.cpu } : {}),
         ...(resources.pids ? { pids: resources.pids } : {}),
         ...(resources.blockIO ? { blockIO: resources.blockIO } : {}),
+        ...(resources.network ? { network: resources.network } : {}),
       },
       cgroupsPath: absoluteCgroup(pick('cgroupsPath') ?? `${cgroupParent}/${entry.name}`),
       devices: linuxDevices,

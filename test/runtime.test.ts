@@ -138,6 +138,15 @@ describe('onboot', () => {
     }
   });
 
+  it("takes LinuxKit's resources.devices rules after its deny-all: a rule allowing writes to /dev/kmsg's device lets it be opened", async () => {
+    // runc lets any container mknod; opening the node is what the device cgroup decides. Opened write-only, /dev/kmsg takes nothing.
+    const open = 'mknod /tmp/kmsg c 1 11 && exec 3>/tmp/kmsg && echo opened';
+    keel = startKeel('onboot:\n' + entry('plain', open) + entry('allowed', open, 'resources:\n  devices: [{allow: true, type: c, major: 1, minor: 11, access: w}]\n  memory: {kernel: 64m}'));
+    const out = await bootAndStop(keel);
+    expect(out).toContain("plain | /bin/sh: can't create /tmp/kmsg: Operation not permitted");
+    expect(out).toContain('allowed | opened');
+  });
+
   it('reports an OOM kill at its memory limit and a fork failure at its pids limit', async () => {
     keel = startKeel(
       'onboot:\n' +
