@@ -81,6 +81,12 @@ describe('manifest validation', () => {
     expect(problems('services:\n  - name: a\n    image: /i\n    mounts: [{type: bind, source: /d, destination: /d, uidmappings: [{containerID: 0, hostID: 1000, size: 1}]}]\n').join('\n')).toContain('services[0].mounts[0].uidmappings: an idmapped mount needs runc 1.2 or later');
   });
 
+  it('says which resources a process entry names that its own cgroup does not set', () => {
+    const m = parseManifest('services:\n  - name: p\n    kind: process\n    command: [x]\n    resources: {memory: {limit: 64m, swappiness: 10}, pids: {limit: 9}, network: {classID: 1}}\n', 'keel.yml');
+    expect(manifestWarnings(m).map((w) => w.field)).toEqual(['services[0].resources.memory.swappiness', 'services[0].resources.network']);
+    expect(manifestWarnings(m)[0]!.message).toMatch(/^not applied to a process entry, whose cgroup takes only memory\.limit, .*; remove it, or run the entry as a container$/);
+  });
+
   it('warns that a read-write bind of a read-only volume is bound read-only, where LinuxKit refuses it', () => {
     const m = parseManifest('volumes:\n  - name: v\n    readonly: true\nservices:\n  - name: a\n    image: /i\n    binds: [v:/v, "v:/w:ro"]\n', 'keel.yml');
     expect(manifestWarnings(m)).toEqual([{ field: 'services[0].binds', message: 'v:/v: the volume v is read-only, so keel binds it read-only; add :ro to say so (LinuxKit refuses a read-write bind of a read-only volume)' }]);

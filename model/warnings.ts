@@ -28,6 +28,26 @@ export function manifestWarnings(m: Manifest): ManifestWarning[] {
 }
 
 type Section = 'onboot' | 'services' | 'onshutdown';
+
+/** What a process entry's own cgroup takes (runtime/process-cgroup.ts limitFiles): the rest of resources is runc's. */
+const PROCESS_LIMITS: Readonly<Record<string, readonly string[] | true>> = {
+  memory: ['limit', 'reservation', 'swap'],
+  cpu: ['quota', 'period', 'shares', 'cpus', 'mems'],
+  pids: true,
+  blockIO: ['weight'],
+};
+
+/** The resources a process entry names that its cgroup does not set: said, not silently dropped. */
+function processResourceWarnings(resources: Entry['resources'], at: string): ManifestWarning[] {
+  const ignored: string[] = [];
+  for (const [group, value] of Object.entries(resources ?? {})) {
+    const applied = PROCESS_LIMITS[group];
+    if (applied === true) continue;
+    if (applied === undefined || typeof value !== 'object' || value === null || Array.isArray(value)) ignored.push(group);
+    else for (const key of Object.keys(value)) if (!applied.includes(key)) ignored.push(`${group}.${key}`);
+  }
+  return ignored.map((f) => ({ field: `${at}.resources.${f}`, message: `not applied to a process entry, whose cgroup takes only memory.limit, reservation and swap, cpu.quota, period, shares, cpus and mems, pids.limit and blockIO.weight; remove it, or run the entry as a container` }));
+}
 type Entry = Manifest[Section][number];
 
 /** Per entry: the LinuxKit fields keel takes but cannot honour, and binds that write to a read-only volume. */
@@ -39,9 +59,10 @@ function entryWarnings(m: Manifest): ManifestWarning[] {
       const at = `${section}[${i}]`;
       const memory = e.resources?.memory;
       for (const k of ['kernel', 'kernelTCP'] as const) {
-        if (memory?.[k] !== undefined) out.push({ field: `${at}.resources.memory.${k}`, message: 'ignored: the kernel has no separate kernel memory limit on cgroup v2 (kernel memory counts toward memory.limit); remove it' });
+        if (memory?.[k] !== undefined && e.kind === 'container') out.push({ field: `${at}.resources.memory.${k}`, message: 'ignored: the kernel has no separate kernel memory limit on cgroup v2 (kernel memory counts toward memory.limit); remove it' });
       }
-      if (e.resources?.network) out.push({ field: `${at}.resources.network`, message: 'net_cls and net_prio exist only on cgroup v1: in keel\'s VMs (cgroup v2) runc ignores this' });
+      if (e.resources?.network && e.kind === 'container') out.push({ field: `${at}.resources.network`, message: 'net_cls and net_prio exist only on cgroup v1: in keel\'s VMs (cgroup v2) runc ignores this' });
+      if (e.kind === 'process') out.push(...processResourceWarnings(e.resources, at));
       for (const key of ['binds', 'binds.add'] as const) {
         for (const b of e[key] ?? []) {
           if (!readOnly.has(b.source) || b.options.includes('ro')) continue;
