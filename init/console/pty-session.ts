@@ -2,9 +2,9 @@
 // `exec`, local or remote. node-pty waits for its child itself, so the pid is
 // claimed from keel's reaper while it runs.
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { asChildWouldBe } from '../core/huge-pages.js';
 import { claim, release } from '../core/owned-children.js';
+import { ptyInput, type PtyWritable } from './pty-input.js';
 
 export interface PtyExit {
   exitCode: number;
@@ -13,29 +13,29 @@ export interface PtyExit {
 
 export interface PtySession {
   pid: number;
-  write(data: string): void;
+  /** The program's input (init/console/pty-input.ts): a keystroke goes at once, the rest as the program reads. */
+  write(data: string | Buffer): void;
   resize(cols: number, rows: number): void;
   kill(signal?: string): void;
   onData(cb: (data: string) => void): { dispose(): void };
   /** Stops reading the program's output (it then waits on its full terminal), and reads it again. */
   pause(): void;
   resume(): void;
-  /** Bytes written that the terminal has not taken yet (node-pty queues them while the program does not read). */
+  /** Bytes written that the terminal has not taken yet (queued in keel-init while the program does not read). */
   inputQueued(): number;
+  /** Calls `cb` once inputQueued() is at or under `mark`, or the program has gone; the function returned cancels. */
+  whenInputUnder(mark: number, cb: () => void): () => void;
   exited: Promise<PtyExit>;
 }
 
-interface PtyLike {
+interface PtyLike extends PtyWritable {
   pid: number;
   onData(cb: (d: string) => void): { dispose(): void };
   onExit(cb: (e: PtyExit) => void): { dispose(): void };
-  write(d: string): void;
   resize(cols: number, rows: number): void;
   kill(signal?: string): void;
   pause(): void;
   resume(): void;
-  /** node-pty 1.x's own queue of writes the terminal has not taken (not its API: read where present, else taken as empty). */
-  _writeStream?: { _writeQueue?: ReadonlyArray<{ buffer: Buffer; offset: number }> };
 }
 interface PtyModule {
   spawn(file: string, args: string[], opts: { name: string; cols: number; rows: number; cwd: string; env: Record<string, string> }): PtyLike;
@@ -60,21 +60,17 @@ export async function spawnPty(file: string, args: string[], size: { cols: numbe
   const env: Record<string, string> = { TERM: term, PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
   const child = asChildWouldBe(() => pty.spawn(file, args, { name: term, cols: size.cols, rows: size.rows, cwd: '/', env }));
   claim(child.pid);
+  const input = ptyInput(child);
   const exited = new Promise<PtyExit>((resolve) =>
     child.onExit((e) => {
+      input.close();
       release(child.pid);
       resolve(e);
     }),
   );
   return {
     pid: child.pid,
-    write: (d) => {
-      try {
-        child.write(d);
-      } catch {
-        /* keystrokes after the program exited: nowhere to go */
-      }
-    },
+    write: (d) => input.write(d), // after the program exited: nowhere to go, and dropped
     resize: (cols, rows) => {
       try {
         child.resize(cols, rows);
@@ -92,7 +88,8 @@ export async function spawnPty(file: string, args: string[], size: { cols: numbe
     onData: (cb) => child.onData(cb),
     pause: () => child.pause(),
     resume: () => child.resume(),
-    inputQueued: () => (child._writeStream?._writeQueue ?? []).reduce((n, t) => n + t.buffer.byteLength - t.offset, 0),
+    inputQueued: () => input.queued(),
+    whenInputUnder: (mark, cb) => input.whenUnder(mark, cb),
     exited,
   };
 }
@@ -104,39 +101,34 @@ export function exitText(what: string, e: PtyExit): string {
 
 /** Input queued for a terminal past which its source is not read until the program has taken most of it. */
 export const MAX_INPUT_QUEUED = 64 * 1024;
-const INPUT_POLL_MS = 20;
 
 /**
- * Feeds what `input` gives to the program's terminal, as UTF-8 whole across
- * chunks. A source faster than the program reads (a paste, a client piping
- * /dev/zero) would have node-pty queue all of it in keel-init, so `input` is
- * not read while the terminal holds MAX_INPUT_QUEUED unread, and read again
- * once under a quarter of that; node-pty says nothing when its queue empties,
- * so it is looked at every INPUT_POLL_MS. The function returned stops feeding
- * and leaves `input` flowing if this paused it (the prompt reads it next).
+ * Feeds what `input` gives to the program's terminal, byte for byte (so
+ * UTF-8 split across chunks arrives whole). A source faster than the program
+ * reads (a paste, a client piping /dev/zero) would queue all of it in
+ * keel-init, so `input` is not read while the terminal holds MAX_INPUT_QUEUED
+ * unread, and read again once the program has taken it down to a quarter of
+ * that. The function returned stops feeding and leaves `input` flowing if
+ * this paused it (the prompt reads it next).
  */
 export function feedTerminal(input: Readable, child: PtySession, onBytes?: (n: number) => void): () => void {
-  const decoder = new StringDecoder('utf8');
-  let held: NodeJS.Timeout | undefined;
-  const check = () => {
-    held = undefined;
-    if (input.destroyed) return;
-    if (child.inputQueued() > MAX_INPUT_QUEUED / 4) return void (held = setTimeout(check, INPUT_POLL_MS));
-    input.resume();
-  };
+  let unhold: (() => void) | undefined;
   const feed = (d: Buffer | string) => {
-    child.write(typeof d === 'string' ? d : decoder.write(d));
+    child.write(d);
     onBytes?.(d.length);
-    if (held || child.inputQueued() <= MAX_INPUT_QUEUED) return;
+    if (unhold || child.inputQueued() <= MAX_INPUT_QUEUED) return;
     input.pause();
-    held = setTimeout(check, INPUT_POLL_MS);
+    unhold = child.whenInputUnder(MAX_INPUT_QUEUED / 4, () => {
+      unhold = undefined;
+      if (!input.destroyed) input.resume();
+    });
   };
   input.on('data', feed);
   return () => {
     input.off('data', feed);
-    if (!held) return;
-    clearTimeout(held);
-    held = undefined;
+    if (!unhold) return;
+    unhold();
+    unhold = undefined;
     if (!input.destroyed) input.resume();
   };
 }

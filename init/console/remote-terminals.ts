@@ -182,7 +182,7 @@ async function execPty(runcRoot: string, containerId: string, cmd: string[], str
   const child = await spawnPty('runc', execArgs(runcRoot, containerId, cmd, term), size, term);
   // On a terminal the end of input is an end-of-file character, as a person types it.
   const input = inputEnd(() => child.write('\x04'));
-  feedTerminal(stream, child, input.received);
+  const stopFeeding = feedTerminal(stream, child, input.received);
   // The client went away: the program gets the hangup a closed terminal gives.
   stream.on('close', () => child.kill('SIGHUP'));
   const forward = forwardOutput(stream, () => child.pause(), () => child.resume());
@@ -193,6 +193,7 @@ async function execPty(runcRoot: string, containerId: string, cmd: string[], str
   });
   const done = child.exited.then((e) => {
     out.dispose();
+    stopFeeding();
     stream.end();
     return exitOf({ ...e, exitCode: status.status(e.exitCode) ?? e.exitCode });
   });

@@ -654,6 +654,19 @@ static napi_value js_pipe(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+// dup(fd): keel's own close-on-exec duplicate of fd (F_DUPFD_CLOEXEC), numbered 3 or above so it never
+// takes a stdio slot. The console writes a pty's input through one (init/console/pty-input.ts), so its
+// writes cannot land on a number node-pty has closed and the kernel has handed out again.
+static napi_value js_dup(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  int64_t fd;
+  if (get_args(env, info, 1, argv) || get_i64(env, argv[0], &fd)) return NULL;
+  int r = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
+  if (r < 0) return throw_errno(env, "fcntl", "F_DUPFD_CLOEXEC", errno);
+  napi_create_int32(env, r, &result);
+  return result;
+}
+
 static int prop(napi_env env, napi_value obj, const char *key, napi_value *out) {
   if (napi_get_named_property(env, obj, key, out) != napi_ok) {
     napi_throw_type_error(env, NULL, "keel_sys: spawnProcess: bad options");
@@ -955,6 +968,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("notifyOpen", js_notify_open),
       FN("notifyClose", js_notify_close),
       FN("pipe", js_pipe),
+      FN("dup", js_dup),
       FN("spawnProcess", js_spawn_process),
       FN("disableHugePages", js_disable_huge_pages),
       FN("childHugePages", js_child_huge_pages),
