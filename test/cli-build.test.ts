@@ -4,7 +4,7 @@
 // a terminal, none with -q. The real CLI, on a pipe and on a pseudo-terminal.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pty from 'node-pty';
@@ -79,6 +79,14 @@ describe('keel build of several manifests', () => {
     expect(r.stderr).toContain(`image 2 of 2: ${join(dir, 'extra', 'tool.tar')}\n`);
     expect(r.stderr).toMatch(/^compressing the initramfs \(\d+ files, mixed\)$/m);
     expect(r.stderr).not.toContain('\r');
+  }, 300_000);
+
+  it('takes --format kernel+initrd, as LinuxKit\'s scripts pass it, and writes the three files it always writes', async () => {
+    const out = join(dir, 'kernel-initrd');
+    const r = await build(['build', '-format', 'kernel+initrd', '-o', out, join(dir, 'base.yml')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['base-cmdline', 'base-initrd.img', 'base-kernel']);
+    expect(r.stdout).toMatch(/^built base in [\d.]+ s/);
   }, 300_000);
 
   it('on a terminal, redraws its progress on one line; with -q it shows none', async () => {

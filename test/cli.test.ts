@@ -169,6 +169,23 @@ describe('arguments', () => {
     }
   }, 60_000);
 
+  it('takes each of LinuxKit\'s build formats, or names the nearest one keel builds instead of listing its own', () => {
+    // LinuxKit's --format values (src/cmd/linuxkit/moby/build: its outputs and its tar streams).
+    const linuxkit = ['kernel+initrd', 'tar-kernel-initrd', 'iso-bios', 'iso-efi', 'iso-efi-initrd', 'raw-bios', 'raw-efi', 'kernel+squashfs', 'kernel+erofs', 'kernel+iso', 'aws', 'gcp', 'qcow2-efi', 'qcow2-bios', 'vhd', 'dynamic-vhd', 'vmdk', 'rpi3', 'tar', 'docker'];
+    for (const f of linuxkit) {
+      try {
+        expect(parseVerbArgs(findSpec('build')!, ['-format', f, 'x.yml']).strings('format')).toEqual([f]);
+      } catch (err) {
+        expect((err as Error).message, f).toMatch(new RegExp(`^--format \\S+: keel does not build LinuxKit's ${f.replace('+', '\\+')} format; the nearest it has is `));
+      }
+    }
+    const declined = keel(['build', '--format', 'tar,iso-efi-initrd', 'x.yml']);
+    expect(declined.stderr).toBe('keel build: --format iso-efi-initrd: keel does not build LinuxKit\'s iso-efi-initrd format; the nearest it has is iso-efi (an ISO that boots the kernel and initramfs with UEFI); see "keel build --help"\n');
+    expect(declined.status).toBe(2);
+    expect(keel(['build', '-format', 'kernel+squashfs', 'x.yml']).stderr).toMatch(/the nearest it has is kernel\+initrd \(the root file system is in the initramfs\)/);
+    expect(keel(['build', '--format', 'qcow3', 'x.yml']).stderr).toMatch(/^keel build: --format qcow3: expected one of kernel\+initrd, tar, iso-bios, /);
+  });
+
   it('takes values that start with "-" as --opt VALUE and --opt=VALUE alike (--qemu-arg -nic)', () => {
     // The image is missing, so keel run stops there: after parsing, before qemu.
     for (const args of [['--qemu-arg', '-nic', '--qemu-arg', 'none'], ['--qemu-arg=-nic', '--qemu-arg=none']]) {

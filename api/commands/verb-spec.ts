@@ -21,6 +21,8 @@ export interface OptionSpec {
   emptyOk?: boolean;
   /** The values it takes, when they are a fixed list (help and completion show them). */
   choices?: readonly string[];
+  /** Values it knows but refuses, each with what to say instead of the list of choices (another tool's spelling, say). */
+  declined?: Readonly<Record<string, string>>;
   complete?: Completion;
   help: string;
 }

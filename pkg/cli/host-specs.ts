@@ -7,6 +7,7 @@ import { COMPRESSIONS } from '../image/initrd.js';
 import type { VerbSpec } from '../../api/commands/verb-spec.js';
 import { ARCH_NAMES, MACHINE_HELP, MACHINE_NAMES } from '../image/arch.js';
 import { OUTPUT_FORMATS } from '../image/image.js';
+import { linuxkitOnlyFormats } from '../image/linuxkit-formats.js';
 import { DEFAULT_INIT_TAG, INIT_DIR } from '../image/init-image.js';
 import { DEFAULT_KERNEL_PACKAGE } from '../image/kernel.js';
 
@@ -21,7 +22,15 @@ const BUILD: VerbSpec = {
   options: [
     { name: 'output', short: 'o', value: 'DIR', default: '.', complete: 'dir', help: 'where the outputs go' },
     { name: 'name', value: 'NAME', help: "the outputs' name (default: the last manifest's file name without .yml)" },
-    { name: 'format', value: 'FORMAT', multiple: true, choices: OUTPUT_FORMATS.filter((f) => f !== 'kernel+initrd'), help: 'also write the image in this format (several: repeat it, or comma-separate them)' },
+    {
+      name: 'format',
+      value: 'FORMAT',
+      multiple: true,
+      // kernel+initrd is taken, as LinuxKit's scripts pass it, and adds nothing: it is always written.
+      choices: OUTPUT_FORMATS,
+      declined: linuxkitOnlyFormats(),
+      help: 'also write the image in this format (kernel+initrd is always written; several: repeat it, or comma-separate them)',
+    },
     { name: 'size', value: 'SIZE', help: 'the disk formats\' size, e.g. 2G (a bare number is MiB)' },
     { name: 'tag', value: 'IMAGE', help: 'the name the kubevirt image is loaded into the Docker engine as' },
     { name: 'compress', value: 'METHOD', choices: COMPRESSIONS, help: "the initramfs' compression: mixed (the default) is lz4 for node's binary, zstd for the rest; zstd is the smallest" },
