@@ -138,6 +138,20 @@ describe('images from a Docker engine', () => {
     expect(r.stderr).toMatch(/pinned\.yml:\d+:\d+: services\[0\] \(s\): keel\.lock pins keel-test-\d+\/layers:1 to sha256:abab.*which the Docker engine does not have\n\s+fix: .*--update-lock/);
   });
 
+  it('keeps the engine\'s reason for each image it cannot pull, and says what to do once, after the last', () => {
+    writeFileSync(join(dir, 'unpulled.yml'), `onboot:\n  - name: a\n    image: ${T}/not-here:1\nservices:\n  - name: b\n    image: ${T}/not-here-either:1\n`);
+    const r = keel(['build', '-o', join(dir, 'unpulled-out'), join(dir, 'unpulled.yml')]);
+    expect(r.status).toBe(1);
+    const reason = '\\S(.*\\S)?'; // whatever the engine said, without a space at either end
+    expect(r.stderr.split('\n').filter((l) => !/^image \d+ of \d+: /.test(l))).toEqual([
+      expect.stringMatching(new RegExp(`^keel: \\S*unpulled\\.yml:3:12: onboot\\[0\\] \\(a\\): image ${T}/not-here:1 is not in the Docker engine and pulling it failed: ${reason}$`)),
+      expect.stringMatching(new RegExp(`^\\S*unpulled\\.yml:6:12: services\\[0\\] \\(b\\): image ${T}/not-here-either:1 is not in the Docker engine and pulling it failed: ${reason}$`)),
+      '  fix: where there is network, "docker pull" the image and "docker save -o FILE" it, then "docker load -i FILE" here;',
+      '  or set image: to a "docker save" archive, an OCI layout or a directory',
+      '',
+    ]);
+  });
+
   it.each([
     ['a reference the engine lacks and cannot pull', `services:\n  - name: s\n    image: ${T}/not-here:1\n`, {}, /services\[0\] \(s\): image keel-test-\d+\/not-here:1 is not in the Docker engine and pulling it failed/],
     ['no engine at DOCKER_HOST', `services:\n  - name: s\n    image: ${T}/layers:1\n`, { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, /cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock[\s\S]*fix: start it/],

@@ -15,6 +15,16 @@ function idsOf(manifest: Manifest): (name: string) => number | undefined {
   return (name) => (names.has(name) ? 100 : undefined);
 }
 
+/**
+ * The problems, one after another. An indented line (a fix) that several of them carry is said
+ * once, after the last of them: six images that cannot be pulled get six reasons and one fix.
+ */
+export function problemsText(problems: readonly string[]): string {
+  const lines = problems.map((p) => p.split('\n'));
+  const isLast = (line: string, i: number) => !lines.slice(i + 1).some((later) => later.slice(1).includes(line));
+  return lines.map(([head, ...rest], i) => [head, ...rest.filter((line) => isLast(line, i))].join('\n')).join('\n');
+}
+
 /** `where` says where a field is written ("FILE:LINE:COLUMN"). */
 export async function preflight(manifest: Manifest, ctx: ImageContext, where: (path: Path) => string): Promise<void> {
   const problems: string[] = [];
@@ -48,5 +58,5 @@ export async function preflight(manifest: Manifest, ctx: ImageContext, where: (p
       });
     }
   }
-  if (problems.length) throw new BuildError(problems.join('\n'));
+  if (problems.length) throw new BuildError(problemsText(problems));
 }

@@ -75,18 +75,25 @@ interface PullEvent {
   progressDetail?: { current?: number; total?: number };
 }
 
+// This machine may have no network: the image comes in by another way. Said without the image's name, so several
+// images that failed alike share one fix line (preflight.ts).
+const PULL_FIX =
+  '  fix: where there is network, "docker pull" the image and "docker save -o FILE" it, then "docker load -i FILE" here;\n' +
+  '  or set image: to a "docker save" archive, an OCI layout or a directory';
+
 async function pull(docker: Dockerode, ref: string, progress: Progress, what: string, platform?: string): Promise<void> {
   let stream: NodeJS.ReadableStream;
   try {
     stream = await docker.pull(ref, platform ? { platform } : {});
   } catch (err) {
-    throw new BuildError(`${what}: image ${ref} is not in the Docker engine and pulling it failed: ${(err as Error).message}`);
+    // The engine's reason is kept, without the space (or newline) it ends with.
+    throw new BuildError(`${what}: image ${ref} is not in the Docker engine and pulling it failed: ${(err as Error).message.trim()}\n${PULL_FIX}`);
   }
   const layers = new Map<string, { current: number; total: number; done: boolean }>();
   await new Promise<void>((resolveDone, reject) => {
     docker.modem.followProgress(
       stream,
-      (err: Error | null) => (err ? reject(new BuildError(`${what}: pulling ${ref}: ${err.message}`)) : resolveDone()),
+      (err: Error | null) => (err ? reject(new BuildError(`${what}: pulling ${ref}: ${err.message.trim()}`)) : resolveDone()),
       (ev: PullEvent) => {
         if (ev.error) return; // followProgress reports it as the final error
         if (!ev.id || !ev.status) return;
