@@ -152,6 +152,30 @@ describe('images from a Docker engine', () => {
     ]);
   });
 
+  it('resolves kernel.image in the same pass as the other images, reports it at its place, and counts each image once', () => {
+    const manifest = (kernel: string) =>
+      `${kernel}onboot:\n  - name: a\n    image: ${T}/not-here:1\nservices:\n  - name: b\n    image: ${T}/not-here:1\n  - name: c\n    image: ./a.tar\n`;
+    writeFileSync(join(dir, 'nokernel.yml'), manifest(`kernel:\n  image: ${T}/no-kernel:1\n`));
+    const r = keel(['build', '-o', join(dir, 'nokernel-out'), join(dir, 'nokernel.yml')]);
+    expect(r.status).toBe(1);
+    // Three images, one of them named twice: each counted once, out of three.
+    expect(r.stderr.split('\n').filter((l) => /^image \d+ of \d+: /.test(l))).toEqual([`image 1 of 3: ${T}/no-kernel:1`, `image 2 of 3: ${T}/not-here:1`, 'image 3 of 3: ./a.tar']);
+    const problems = r.stderr.slice(r.stderr.indexOf('keel: ')).split('\n');
+    expect(problems[0]).toMatch(new RegExp(`^keel: \\S*nokernel\\.yml:2:10: kernel\\.image: image ${T}/no-kernel:1 is not in the Docker engine and pulling it failed: \\S`));
+    const fallback = /^ {2}kernel\.image may also be left out: keel then boots its default Debian kernel \((linux-image-\S+)\)$/.exec(problems[1]!);
+    expect(fallback, r.stderr).not.toBeNull();
+    // The image named twice fails at both places, for the same reason.
+    const place = /^\S*nokernel\.yml:(\d+:\d+: \w+\[0\] \(\w\)): (image .*not-here:1 is not in the Docker engine and pulling it failed: .*)$/;
+    const [a, b] = problems.slice(2, 4).map((l) => place.exec(l)?.slice(1));
+    expect([a?.[0], b?.[0]], r.stderr).toEqual(['5:12: onboot[0] (a)', '8:12: services[0] (b)']);
+    expect(b?.[1]).toBe(a?.[1]);
+    // What it says holds: without kernel.image (the other images loadable), the build boots that kernel.
+    writeFileSync(join(dir, 'nokernel.yml'), `services:\n  - name: c\n    image: ./a.tar\n`);
+    const without = keel(['build', '-o', join(dir, 'nokernel-out'), join(dir, 'nokernel.yml')]);
+    expect(without.status, without.stderr).toBe(0);
+    expect(without.stdout).toContain(`(kernel ${fallback![1]}, node `);
+  });
+
   it.each([
     ['a reference the engine lacks and cannot pull', `services:\n  - name: s\n    image: ${T}/not-here:1\n`, {}, /services\[0\] \(s\): image keel-test-\d+\/not-here:1 is not in the Docker engine and pulling it failed/],
     ['no engine at DOCKER_HOST', `services:\n  - name: s\n    image: ${T}/layers:1\n`, { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, /cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock[\s\S]*fix: start it/],
@@ -262,6 +286,13 @@ describe('kernels', () => {
     expect(list).toEqual(expect.arrayContaining([`${mods}/kernel/drivers/virtio/virtio_pci.ko`, `${mods}/kernel/fs/overlayfs/overlay.ko`]));
     expect(initrdFile(join(dir, 'k/rest.lz4'), 'etc/keel/modules')).toContain('virtio_console.ko');
     expect(JSON.parse(readFileSync(join(dir, 'kimg.lock'), 'utf8')).images[`${T}/kernel:1`].id).toBe(id);
+  });
+
+  it('counts kernel.image among the images: image 1 of 2, then image 2 of 2', () => {
+    writeFileSync(join(dir, 'kcount.yml'), `kernel:\n  image: ${T}/kernel:1\n  binary: bzImage\n  ucode: ucode.cpio\nservices:\n  - name: s\n    image: ./a.tar\n`);
+    const r = keel(['build', '-o', join(dir, 'kc'), join(dir, 'kcount.yml')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => /^image \d+ of \d+: /.test(l))).toEqual([`image 1 of 2: ${T}/kernel:1`, 'image 2 of 2: ./a.tar']);
   });
 
   it('takes a kernel .deb path', () => {

@@ -30,23 +30,42 @@ export interface ImageContext {
   arch?: Arch;
   /** Packages fetched anew rather than from the cache (keel build --update-lock): another architecture's runc, busybox and libraries. */
   refresh?: boolean;
-  /** How many distinct references the manifest names, for "image N of M" (the preflight counts them). */
+  /** How many distinct references the manifest names, kernel.image's included, for "image N of M" (the preflight counts them). */
   imageCount?: number;
+  /** References that failed, each with why (its message after the "what: " of the entry that first named it). */
+  failures?: Map<string, string>;
 }
 
+/**
+ * Resolves each reference once per build, whether it resolves or fails: a second entry that names an image
+ * that failed gets the same reason at its own place, without a second attempt or a second progress line.
+ */
 export async function resolveRef(ref: string, ctx: ImageContext, what: string): Promise<ResolvedSource> {
   ctx.sources ??= new Map();
+  ctx.failures ??= new Map();
   const known = ctx.sources.get(ref);
   if (known) return known;
-  const n = ctx.sources.size + 1;
-  const progress = prefixed(ctx.progress, `image ${n} of ${Math.max(n, ctx.imageCount ?? n)}`);
+  const failed = ctx.failures.get(ref);
+  if (failed !== undefined) throw new BuildError(`${what}: ${failed}`);
+  const n = ctx.sources.size + ctx.failures.size + 1;
+  try {
+    const src = await resolveAs(ref, ctx, what, `image ${n} of ${Math.max(n, ctx.imageCount ?? n)}`);
+    ctx.sources.set(ref, src);
+    return src;
+  } catch (err) {
+    if (err instanceof BuildError) ctx.failures.set(ref, err.message.startsWith(`${what}: `) ? err.message.slice(what.length + 2) : err.message);
+    throw err;
+  }
+}
+
+async function resolveAs(ref: string, ctx: ImageContext, what: string, counter: string): Promise<ResolvedSource> {
+  const progress = prefixed(ctx.progress, counter);
   progress.step(ref);
   const src = await resolveImage(ref, ctx.baseDir, ctx.locked[ref], progress, what, ctx.arch);
   if (ctx.arch && src.architecture && src.architecture !== ctx.arch) {
     throw new BuildError(`${what}: ${ref} is an image for linux/${src.architecture}, and this image is for ${ctx.arch}\n  fix: use its linux/${ctx.arch} variant (docker pull --platform linux/${ctx.arch} ${ref}), or build with --arch ${src.architecture}`);
   }
   if (src.lock) ctx.resolved[ref] = src.lock;
-  ctx.sources.set(ref, src);
   return src;
 }
 

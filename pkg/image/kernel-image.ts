@@ -26,6 +26,23 @@ function isImageReference(image: string, baseDir: string): boolean {
   return !image.startsWith('linux-image-') && !looksLikePath(image) && !image.endsWith('.deb');
 }
 
+/** kernel.image when it names an image to resolve (the preflight resolves it with the others), else undefined. */
+export function kernelImageRef(spec: KernelSpec | undefined, baseDir: string): string | undefined {
+  const ref = spec?.image;
+  return ref && isImageReference(ref, baseDir) ? ref : undefined;
+}
+
+/** Resolves kernel.image's image; a failure also says that without kernel.image keel boots its own kernel. */
+export async function resolveKernelImage(ref: string, ctx: ImageContext, what: string): Promise<void> {
+  try {
+    await resolveRef(ref, ctx, what);
+  } catch (err) {
+    if (!(err instanceof BuildError)) throw err;
+    const fallback = archBoot(ctx.arch ?? hostArch()).kernelPackage;
+    throw new BuildError(`${err.message}\n  kernel.image may also be left out: keel then boots its default Debian kernel (${fallback})`);
+  }
+}
+
 function inImage(rootfs: string, rel: string, field: string, ref: string): string {
   const path = join(rootfs, rel.replace(/^\/+/, ''));
   if (!isFile(path)) throw new BuildError(`kernel.${field}: ${rel} is not a file in the image ${ref}`);
@@ -42,12 +59,12 @@ export function kernelPackages(arch: Arch = hostArch()): { fallback: string; apt
 
 export async function resolveKernelSource(spec: KernelSpec | undefined, ctx: ImageContext): Promise<KernelWithUcode> {
   const { baseDir, manifestFile } = ctx;
-  const ref = spec?.image;
-  if (!ref || !isImageReference(ref, baseDir)) {
+  const ref = kernelImageRef(spec, baseDir);
+  if (!ref) {
     for (const f of ['binary', 'tar', 'ucode'] as const) {
-      if (spec?.[f] !== undefined) throw new BuildError(`${manifestFile}: kernel.${f} applies only when kernel.image is a kernel image (kernel + kernel.tar), not ${ref ?? 'the default Debian kernel'}`);
+      if (spec?.[f] !== undefined) throw new BuildError(`${manifestFile}: kernel.${f} applies only when kernel.image is a kernel image (kernel + kernel.tar), not ${spec?.image ?? 'the default Debian kernel'}`);
     }
-    return resolveKernel(ref, baseDir, ctx.progress, kernelPackages(ctx.arch));
+    return resolveKernel(spec?.image, baseDir, ctx.progress, kernelPackages(ctx.arch));
   }
   const src = await resolveRef(ref, ctx, `${manifestFile}: kernel.image`);
   const image = inImage(src.rootfs, spec?.binary ?? 'kernel', 'binary', ref);

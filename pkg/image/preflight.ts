@@ -7,6 +7,7 @@ import type { Path } from '../../model/schema.js';
 import { entriesOf, replacedByKeel } from '../../model/index.js';
 import { buildOciSpec, SpecError } from '../../runtime/oci-spec.js';
 import { resolveRef, type ImageContext } from './images.js';
+import { kernelImageRef, resolveKernelImage } from './kernel-image.js';
 import { BuildError } from './kernel.js';
 
 /** Container names can stand for uids: any number will do to check the spec. */
@@ -37,8 +38,15 @@ export async function preflight(manifest: Manifest, ctx: ImageContext, where: (p
       problems.push(err.message.startsWith(what) ? err.message : `${what}: ${err.message}`);
     }
   };
-  const refs = [...manifest.init.filter((r) => !replacedByKeel(r)), ...manifest.volumes.flatMap((v) => (v.image ? [v.image] : [])), ...entriesOf(manifest).flatMap((c) => (c.image !== undefined ? [c.image] : []))];
+  const kernelRef = kernelImageRef(manifest.kernel, ctx.baseDir);
+  const refs = [
+    ...(kernelRef ? [kernelRef] : []),
+    ...manifest.init.filter((r) => !replacedByKeel(r)),
+    ...manifest.volumes.flatMap((v) => (v.image ? [v.image] : [])),
+    ...entriesOf(manifest).flatMap((c) => (c.image !== undefined ? [c.image] : [])),
+  ];
   ctx.imageCount = new Set(refs).size;
+  if (kernelRef) await attempt(['kernel', 'image'], 'kernel.image', (what) => resolveKernelImage(kernelRef, ctx, what));
   for (const [i, ref] of manifest.init.entries()) if (!replacedByKeel(ref)) await attempt(['init', i], `init[${i}]`, (what) => resolveRef(ref, ctx, what).then(() => undefined));
   for (const [i, v] of manifest.volumes.entries()) if (v.image) await attempt(['volumes', i, 'image'], `volumes[${i}].image`, (what) => resolveRef(v.image!, ctx, what).then(() => undefined));
   const idOf = idsOf(manifest);
