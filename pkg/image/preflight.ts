@@ -20,7 +20,7 @@ function idsOf(manifest: Manifest): (name: string) => number | undefined {
  * The problems, one after another. An indented line (a fix) that several of them carry is said
  * once, after the last of them: six images that cannot be pulled get six reasons and one fix.
  */
-export function problemsText(problems: readonly string[]): string {
+function problemsText(problems: readonly string[]): string {
   const lines = problems.map((p) => p.split('\n'));
   const isLast = (line: string, i: number) => !lines.slice(i + 1).some((later) => later.slice(1).includes(line));
   return lines.map(([head, ...rest], i) => [head, ...rest.filter((line) => isLast(line, i))].join('\n')).join('\n');
