@@ -75,9 +75,9 @@ const blockIOFields = object({
   throttleWriteIOPSDevice: field(list(throttleDevice)),
 });
 
-/** A device cgroup rule, as OCI's linux.resources.devices: allow or deny `access` to a class or one device; a missing major or minor is any. */
+/** A device cgroup rule, as OCI's linux.resources.devices: allow or deny `access` to a class or one device; a missing major or minor is any, a missing allow a deny (Go's zero value, as LinuxKit reads it). */
 const deviceRule = object({
-  allow: field(bool(), { required: true }),
+  allow: field(bool(), { default: false }),
   type: field(oneOf(['a', 'c', 'b'] as const)),
   major: field(int({ min: -1 })),
   minor: field(int({ min: -1 })),
@@ -240,7 +240,7 @@ export const containerBaseFields = {
   image: field(imageRef, { description: 'A local directory (a root filesystem or an OCI bundle) or, with keel build, an image reference; required for a container' }),
   writableSize: field(
     refine(size(), (n) => (n < MIN_WRITABLE_SIZE ? `at least 64k (${MIN_WRITABLE_SIZE} bytes): the kernel reads a tmpfs size of 0 as no limit at all` : undefined)),
-    { description: "The size of the tmpfs that holds the container's writable layer, which keel gives each writable container of its own when its state directory is a tmpfs (as in keel's VMs) or when this is set; default half the machine's memory, the kernel's (keel extension)" },
+    { description: "A tmpfs of this size of the container's own for its writable layer; without it, on a tmpfs state directory (keel's VMs) the writable layers share one tmpfs apart from keel's state (keel extension)" },
   ),
   ...imageConfigFields,
 };

@@ -36,6 +36,8 @@ export interface StatePaths {
   runcRoot: string;
   /** One bundle per running container: containers/ID. */
   containers: string;
+  /** A writable run's overlay layer (upper/ and work/): layers/ID; a tmpfs of their own, apart from the state, where the state is a tmpfs. */
+  layers: string;
   /** onboot/onshutdown logs (PHASE.NAME.log) and service log files (NAME.log). */
   logs: string;
   /** sd_notify sockets. */
@@ -50,6 +52,7 @@ export function statePaths(stateDir: string): StatePaths {
     owner: join(stateDir, 'keel.owner'),
     runcRoot: join(stateDir, 'runc'),
     containers: join(stateDir, 'containers'),
+    layers: join(stateDir, 'layers'),
     logs: join(stateDir, 'logs'),
     notify: join(stateDir, 'notify'),
   };

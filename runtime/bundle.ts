@@ -64,26 +64,51 @@ export interface RuncPlan extends ContainerPlan {
   runtime: RuntimeConfig;
   /** The image's root filesystem: the overlay's lower layer, or the root itself when read-only. */
   imageRootfs: string;
-  /** A writable container's layer gets a tmpfs of its own, of this size (undefined: the kernel's default); none: a directory in the state. */
-  layerTmpfs: { size: number | undefined } | 'none';
+  /** A writable run's overlay layer (upper/ and work/), and where its space comes from; none for a read-only root. */
+  layer: WritableLayer | undefined;
+}
+
+export interface WritableLayer {
+  /** STATE_DIR/layers/ID. */
+  dir: string;
+  /** writableSize: a tmpfs of this size of the run's own, mounted at dir. */
+  size?: number;
+  /** Without a size, on a tmpfs state directory: STATE_DIR/layers, one tmpfs that every such layer shares. */
+  sharedTmpfs?: string;
+}
+
+/**
+ * Mounts the layers' shared tmpfs at `at` unless it is there already (a mount point: another device than the
+ * state's). What an earlier keel left in the directory under it is removed first: hidden, it would hold memory.
+ */
+function shareLayersTmpfs(at: string, stateDir: string, host: Host): void {
+  if (existsSync(at) && statSync(at).dev !== statSync(stateDir).dev) return;
+  removeTree(at);
+  mkdirSync(at, { mode: 0o711 });
+  host.mount('tmpfs', at, 'tmpfs', 0, 'mode=0711');
 }
 
 /** statfs(2)'s f_type of a tmpfs. */
 const TMPFS_MAGIC = 0x01021994;
 
 /**
- * Whether a writable layer gets a tmpfs of its own. On a tmpfs state
- * directory (a VM's /run/keel) a layer in it would share one size limit with
- * keel's own state: a container that fills its root would leave no room for
- * the next bundle, keel.sock or the log files. A size asked for gets its own
- * tmpfs anywhere; on a disk the layer stays a directory there, as Docker's.
+ * Where a writable run's layer takes its space. On a tmpfs state directory (a
+ * VM's /run/keel) a layer in it would share one size limit with keel's own
+ * state: a container that filled its root would leave no room for the next
+ * bundle, runc's log, keel.sock or the log files. There the layers share a
+ * tmpfs of their own instead (the kernel's default size, half the memory, as
+ * /run's: together they can hold what they could before, and no more); a
+ * layer with writableSize gets its own tmpfs anywhere. On a disk, layers stay
+ * directories in the state, as Docker's writable layers are on its disk.
  */
-function layerTmpfs(entry: ContainerBase, stateDir: string): RuncPlan['layerTmpfs'] {
-  if (entry.writableSize !== undefined) return { size: entry.writableSize };
+function writableLayer(entry: ContainerBase, id: string, stateDir: string): WritableLayer {
+  const layers = statePaths(stateDir).layers;
+  const dir = join(layers, id);
+  if (entry.writableSize !== undefined) return { dir, size: entry.writableSize };
   try {
-    return statfsSync(stateDir).type === TMPFS_MAGIC ? { size: undefined } : 'none';
+    return statfsSync(stateDir).type === TMPFS_MAGIC ? { dir, sharedTmpfs: layers } : { dir };
   } catch {
-    return 'none'; // not made yet: the bundle's write says why, if it fails
+    return { dir }; // not made yet: the bundle's write says why, if it fails
   }
 }
 
@@ -120,7 +145,7 @@ export function planContainer({ id, entry, baseDir, stateDir, idOf, extra, cgrou
   const { spec, runtime } = buildOciSpec({ entry, image: image.config, rootfs: join(dir, 'rootfs'), idOf, ...(extra ? { extra } : {}), ...(cgroupParent ? { cgroupParent } : {}) });
   // A read-only container (manifest or image label) uses the image's root as it is.
   if (spec.root.readonly) spec.root.path = image.rootfs;
-  return { id, name: entry.name, dir, spec, runtime, imageRootfs: image.rootfs, layerTmpfs: spec.root.readonly ? 'none' : layerTmpfs(entry, stateDir) };
+  return { id, name: entry.name, dir, spec, runtime, imageRootfs: image.rootfs, layer: spec.root.readonly ? undefined : writableLayer(entry, id, stateDir) };
 }
 
 export interface Bundle {
@@ -135,27 +160,37 @@ export interface Bundle {
  * ones did is undone, so the next start finds nothing in its way.
  */
 export function writeBundle(plan: RuncPlan, stateDir: string, host: Host): Bundle {
-  const { dir, spec } = plan;
+  const { dir, spec, layer } = plan;
   const mounted: string[] = [];
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
-    // The overlay first, then the tmpfs under it: the other way round is EBUSY.
-    for (const target of mounted.reverse()) {
-      try {
-        host.umount(target, true);
-      } catch {
-        /* already gone */
-      }
+    // The overlay first, then the layer under it (the other way round is EBUSY). What the run wrote is deleted
+    // before its own tmpfs is detached: a container that binds /run copied these mounts into its namespace when it
+    // started, and a detached tmpfs lives on in such a copy, pages and all, where deleted files do not.
+    unmount(join(dir, 'rootfs'));
+    if (layer) {
+      removeTree(join(layer.dir, 'upper'));
+      removeTree(join(layer.dir, 'work'));
+      unmount(layer.dir);
+      removeTree(layer.dir);
     }
     removeTree(dir);
   };
+  const unmount = (target: string) => {
+    if (!mounted.includes(target)) return;
+    try {
+      host.umount(target, true);
+    } catch {
+      /* already gone */
+    }
+  };
   try {
     removeTree(dir);
-    // The bundle is private (its config holds the service's environment, layer/ what it writes): 0700, root's.
-    // The directories above it may be crossed but not listed (0711): a container in a user namespace runs as a
-    // mapped uid that must get to its root, and owns its bundle directory for that.
+    // The bundle is private (its config holds the service's environment): 0700, root's; so is the layer (what the
+    // container writes). The directories above them may be crossed but not listed (0711): a container in a user
+    // namespace runs as a mapped uid that must get to its root, and owns its bundle and layer directories for that.
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
     for (let d = dirname(dir); d !== stateDir && d.startsWith(stateDir); d = dirname(d)) chmodSync(d, 0o711);
@@ -163,21 +198,22 @@ export function writeBundle(plan: RuncPlan, stateDir: string, host: Host): Bundl
     const root = spec.linux.uidMappings?.find((m) => m.containerID === 0)?.hostID;
     const rootGroup = spec.linux.gidMappings?.find((m) => m.containerID === 0)?.hostID;
     if (root !== undefined) chownSync(dir, root, rootGroup ?? root);
-    if (!spec.root.readonly) {
+    if (layer) {
       // Writable containers write to an overlay upper layer in keel's state, never into the image.
-      const layer = join(dir, 'layer');
-      mkdirSync(layer, { mode: 0o700 });
-      mkdirSync(join(dir, 'rootfs'));
-      if (plan.layerTmpfs !== 'none') {
-        const { size } = plan.layerTmpfs;
+      if (layer.sharedTmpfs) shareLayersTmpfs(layer.sharedTmpfs, stateDir, host);
+      removeTree(layer.dir);
+      mkdirSync(layer.dir, { recursive: true, mode: 0o700 });
+      chmodSync(dirname(layer.dir), 0o711);
+      if (layer.size !== undefined) {
         const owner = root !== undefined ? `,uid=${root},gid=${rootGroup ?? root}` : '';
-        host.mount('tmpfs', layer, 'tmpfs', 0, `mode=0700${size !== undefined ? `,size=${size}` : ''}${owner}`);
-        mounted.push(layer);
+        host.mount('tmpfs', layer.dir, 'tmpfs', 0, `mode=0700,size=${layer.size}${owner}`);
+        mounted.push(layer.dir);
       }
-      for (const d of ['upper', 'work']) mkdirSync(join(layer, d));
+      for (const d of ['upper', 'work']) mkdirSync(join(layer.dir, d));
       // In a user namespace the container's root is a mapped host uid: it must own the writable layer.
-      if (root !== undefined) for (const d of ['', 'upper', 'work']) chownSync(join(layer, d), root, rootGroup ?? root);
-      host.mount('overlay', join(dir, 'rootfs'), 'overlay', 0, `lowerdir=${plan.imageRootfs},upperdir=${join(layer, 'upper')},workdir=${join(layer, 'work')}`);
+      if (root !== undefined) for (const d of ['', 'upper', 'work']) chownSync(join(layer.dir, d), root, rootGroup ?? root);
+      mkdirSync(join(dir, 'rootfs'));
+      host.mount('overlay', join(dir, 'rootfs'), 'overlay', 0, `lowerdir=${plan.imageRootfs},upperdir=${join(layer.dir, 'upper')},workdir=${join(layer.dir, 'work')}`);
       mounted.push(join(dir, 'rootfs'));
     }
     writeFileSync(join(dir, 'config.json'), specJson(spec), { mode: 0o600 });

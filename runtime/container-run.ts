@@ -177,13 +177,14 @@ interface ServiceCgroup {
   live: number;
 }
 
-/** The run of `plan` for `attempt`: an id, bundle directory and cgroup of its own; the plan itself without one. */
+/** The run of `plan` for `attempt`: an id, bundle directory, writable layer and cgroup of its own; the plan itself without one. */
 export function attemptPlan(plan: RuncPlan, attempt: number | undefined): RuncPlan {
   if (attempt === undefined) return plan;
   const id = `${plan.id}+${attempt}`;
   const dir = join(dirname(plan.dir), id);
   const root = plan.spec.root.readonly ? plan.spec.root : { ...plan.spec.root, path: join(dir, 'rootfs') };
-  return { ...plan, id, dir, spec: { ...plan.spec, root, linux: { ...plan.spec.linux, cgroupsPath: `${plan.spec.linux.cgroupsPath.replace(/\/+$/, '')}/${id}` } } };
+  const layer = plan.layer && { ...plan.layer, dir: join(dirname(plan.layer.dir), id) };
+  return { ...plan, id, dir, layer, spec: { ...plan.spec, root, linux: { ...plan.spec.linux, cgroupsPath: `${plan.spec.linux.cgroupsPath.replace(/\/+$/, '')}/${id}` } } };
 }
 
 export class RuncEngine implements ContainerEngine<RuncPlan> {
@@ -192,7 +193,10 @@ export class RuncEngine implements ContainerEngine<RuncPlan> {
   constructor(private readonly deps: RuncEngineDeps) {}
 
   plan(request: PlanRequest): RuncPlan {
-    return planContainer({ ...request, baseDir: this.deps.baseDir, stateDir: this.deps.stateDir, idOf: this.deps.idOf, ...(this.deps.cgroupParent ? { cgroupParent: this.deps.cgroupParent } : {}) });
+    const plan = planContainer({ ...request, baseDir: this.deps.baseDir, stateDir: this.deps.stateDir, idOf: this.deps.idOf, ...(this.deps.cgroupParent ? { cgroupParent: this.deps.cgroupParent } : {}) });
+    // The manifest refuses writableSize beside its own readonly: true; an image label can make the root read-only too.
+    if (request.entry.writableSize !== undefined && !plan.layer) this.deps.warn?.(`${plan.id}: writableSize is not used: its image's label makes its root read-only, so it has no writable layer`);
+    return plan;
   }
 
   /** Counts an attempt in its service's cgroup; the returned function uncounts it and removes that cgroup when it is keel's and empty. */

@@ -314,7 +314,7 @@ describe('undo on failure', () => {
     expect(overlays()).toBe(0); // every failed start undid its mount
     unlinkSync(join(state, 'filler'));
     await eventually(() => inspectService(state, 'app').state === 'ready', 20_000, 'the service to start again once there is room');
-    expect(overlays()).toBe(2); // its layer's tmpfs (the state is a tmpfs) and its overlay
+    expect(overlays()).toBe(1);
     keel.signal('SIGTERM');
     expect(await keel.exited).toEqual({ code: 0, signal: null });
   }, 120_000);
@@ -331,9 +331,9 @@ describe('a container that fills its root', () => {
     });
     return state;
   }
-  const layerMounts = (state: string) => readFileSync(`/proc/${keel!.hostPid()}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(join(state, 'containers'))).length;
+  const mountsUnder = (dir: string) => readFileSync(`/proc/${keel!.hostPid()}/mountinfo`, 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${dir}/`)).length;
 
-  it('leaves keel room in its state directory: a writable layer is a tmpfs of its own, and writableSize bounds it', async () => {
+  it('leaves keel room in its state directory: writable layers share a tmpfs of their own, and writableSize gives one its own', async () => {
     const state = tmpfsState('8m');
     const fill = (mb: number) => `dd if=/dev/zero of=/fill bs=1M count=${mb} 2>&1; df -k / | tail -n 1; ${GRACEFUL}`;
     keel = startKeel(
@@ -346,7 +346,7 @@ describe('a container that fills its root', () => {
     );
     await keel.waitFor(/all 3 service\(s\) ready/, 30_000);
     const logOf = (name: string) => keelCliAt(state, 'logs', name).stdout;
-    // 24 MiB went into filler's own layer, three times what the whole state directory holds.
+    // 24 MiB went into filler's layer, three times what the whole state directory holds.
     await eventually(() => /24\+0 records out/.test(logOf('filler')), 20_000, 'filler to write 24 MiB');
     // capped's root is 1 MiB: dd stops there, and df says so.
     await eventually(() => /No space left on device/.test(logOf('capped')), 20_000, 'capped to run out of room');
@@ -355,10 +355,22 @@ describe('a container that fills its root', () => {
     expect(keelCliAt(state, 'restart', 'app').status).toBe(0);
     await eventually(() => inspectService(state, 'app').state === 'ready' && readFileSync(join(state, 'logs/app.log'), 'utf8').match(/up/g)?.length === 2, 20_000, 'app to start again and log');
     expect(inspectService(state, 'app').exits.filter((e) => e.error)).toEqual([]);
-    expect(layerMounts(state)).toBe(6); // each of the three: its tmpfs and its overlay
+    expect(mountsUnder(join(state, 'containers'))).toBe(3); // the three overlays
+    expect(mountsUnder(state) - 3).toBe(2); // the layers' shared tmpfs, and capped's own
+    // A restart deleted what the last run wrote: nothing of it is left to hold memory in the shared tmpfs.
+    // Seen from keel-init's own mount namespace (unshare --mount-proc), where it mounted the layers' tmpfs.
+    // (stat -f, statfs of the path itself: df would look the path up among this namespace's mounts.)
+    const used = () => {
+      const [blocks, free, size] = spawnSync('stat', ['-f', '-c', '%b %f %S', `/proc/${keel!.hostPid()}/root${join(state, 'layers')}`], { encoding: 'utf8' }).stdout.trim().split(' ').map(Number);
+      return ((blocks! - free!) * size!) / 1024;
+    };
+    expect(used()).toBeGreaterThanOrEqual(24 * 1024);
+    expect(keelCliAt(state, 'restart', 'filler').status).toBe(0);
+    await eventually(() => (logOf('filler').match(/24\+0 records out/g) ?? []).length === 2, 20_000, 'filler to write again after its restart');
+    expect(used()).toBeLessThan(25 * 1024); // one run's 24 MiB, not two
     keel.signal('SIGTERM');
     expect(await keel.exited).toEqual({ code: 0, signal: null });
-    expect(readdirSync(join(state, 'containers'))).toEqual([]); // every layer unmounted and removed
+    expect([readdirSync(join(state, 'containers')), readdirSync(join(state, 'layers'))]).toEqual([[], []]); // every layer unmounted and removed
   }, 90_000);
 
   it('refuses a writableSize that cannot hold anything or sizes nothing, at validation', () => {
@@ -424,13 +436,16 @@ describe('private state', () => {
     keel = startKeel('onboot:\n' + shellEntry(rootfs, 'talker', 'echo the secret is $SECRET', 'env: [SECRET=hunter2]') + 'services:\n' + svc('web', `echo hunter2 > /data.txt; ${GRACEFUL}`, 'env: [SECRET=hunter2]\nlogs: {file: true}'));
     await keel.waitFor(/all 1 service\(s\) ready/, 30_000);
     const state = join(keel.dir, 'state');
-    await eventually(() => existsSync(join(state, 'containers/web+1/layer/upper/data.txt')), 10_000, 'the file the service writes');
-    const asNobody = (cmd: string) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', cmd], { encoding: 'utf8' });
+    // keel-init has a mount namespace of its own (unshare --mount-proc), where a tmpfs state directory gets the layers' tmpfs: look from there.
+    const inKeel = (path: string) => `/proc/${keel!.hostPid()}/root${path}`;
+    await eventually(() => existsSync(inKeel(join(state, 'layers/web+1/upper/data.txt'))), 10_000, 'the file the service writes');
+    const asNobody = (cmd: string) => spawnSync('nsenter', ['-t', String(keel!.hostPid()), '-m', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', cmd], { encoding: 'utf8' });
     expect(asNobody(`test -x ${state}`).status).toBe(0); // it may cross the state directory (containers in user namespaces must)
     for (const cmd of [
       `cat ${state}/containers/web+1/config.json`,
-      `cat ${state}/containers/web+1/layer/upper/data.txt`,
+      `cat ${state}/layers/web+1/upper/data.txt`,
       `ls ${state}/containers`,
+      `ls ${state}/layers`,
       `ls ${state}`,
       `cat ${state}/keel.log`,
       `cat ${state}/logs/onboot.talker.log`,

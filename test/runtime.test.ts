@@ -1,5 +1,6 @@
 // onboot and onshutdown with real runc containers, keel-init as PID 1 of a
 // PID namespace, busybox-static root filesystems as images.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -136,6 +137,17 @@ describe('onboot', () => {
       expect(out).toContain(`${name} | wrote`);
       expect(out).toContain(`${name} | made`);
     }
+  });
+
+  it('says that writableSize is not used when the image label makes the root read-only', async () => {
+    const image = join(fixtures, 'label-readonly');
+    mkdirSync(image, { recursive: true });
+    if (!existsSync(join(image, 'rootfs'))) execFileSync('cp', ['-a', rootfs, join(image, 'rootfs')]);
+    writeFileSync(join(image, 'keel-image.json'), JSON.stringify({ labels: { 'org.mobyproject.config': JSON.stringify({ readonly: true }) } }));
+    keel = startKeel(`onboot:\n  - name: ro\n    image: ${image}\n    writableSize: 1m\n    command: ["/bin/sh", "-c", "touch /x 2>&1 || echo read-only"]\n`);
+    const out = await bootAndStop(keel);
+    expect(out).toContain('onboot.ro: writableSize is not used: its image\'s label makes its root read-only, so it has no writable layer');
+    expect(out).toMatch(/ro \| .*Read-only file system/);
   });
 
   it("takes LinuxKit's resources.devices rules after its deny-all: a rule allowing writes to /dev/kmsg's device lets it be opened", async () => {
