@@ -9,6 +9,7 @@
 // there only keel's own modules wait.)
 import { statePaths } from '../../model/layout.js';
 import type { Supervisor } from '../../services/supervisor.js';
+import { commandOf } from '../core/args.js';
 import { faultAsked } from '../core/faults.js';
 import { limitHeapGrowth } from '../core/heap-budget.js';
 import { trackChildProcesses } from '../core/owned-children.js';
@@ -30,13 +31,11 @@ export function prepareBoot({ bus, sys, machine, container, isPid1, args, consol
   limitHeapGrowth();
   trackChildProcesses();
   console.useStream();
-  return {
-    paths: statePaths(args.stateDir),
-    power: new PowerControl(bus, sys, machine, isPid1, container),
-    supervisor: new Late<Supervisor>(),
-    main: new Late<string>(),
-    bootRest,
-  };
+  const power = new PowerControl(bus, sys, machine, isPid1, container);
+  const main = new Late<string>();
+  // The CMD is known from the command line at once; the manifest's own main once it is read.
+  if (container) power.expectMain(() => commandOf(args).length > 0 || main.get() !== undefined);
+  return { paths: statePaths(args.stateDir), power, supervisor: new Late<Supervisor>(), main, bootRest };
 }
 
 /** The stages after `load`, in order. The control API and the prompt come before the manifest, so they work in the emergency state too. */

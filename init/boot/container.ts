@@ -64,9 +64,7 @@ const EXIT_RECORD_MS = 3000;
 export function endWithMain(supervisor: Supervisor, main: string, power: PowerControl): void {
   const service = supervisor.get(main);
   if (!service) return;
-  // A main that never ran (a command stopped while it waited for the services) did not succeed: the signal that
-  // stopped the container is its code, as if it had ended it, so `docker run IMAGE cmd && next` does not go on.
-  power.exitCodeFrom(() => exitCodeOf(service.exits.at(-1)) ?? power.signalExitCode(), () => Promise.race([service.atRest(), new Promise<void>((r) => setTimeout(r, EXIT_RECORD_MS))]));
+  power.exitCodeFrom(() => exitCodeOf(service.exits.at(-1)), () => Promise.race([service.atRest(), new Promise<void>((r) => setTimeout(r, EXIT_RECORD_MS))]));
   service.onChange((s) => {
     if (s.state === 'completed' || s.state === 'failed' || (s.state === 'stopped' && !power.shuttingDown)) power.request('poweroff', `the main service ${main} ${s.state}`);
   });

@@ -24,6 +24,8 @@ export class PowerControl {
   private begun = false;
   /** The signal that began the shutdown, when one did (docker stop's SIGTERM). */
   private stopSignal: NodeJS.Signals | undefined;
+  /** Whether a container's end has a main service to give its code (the CMD, or the manifest's main), known or not yet. */
+  private hasMain: () => boolean = () => false;
 
   constructor(
     private readonly bus: EventBus,
@@ -62,6 +64,14 @@ export class PowerControl {
     this.beforeShutdown.push(f);
   }
 
+  /**
+   * A container that has a main service ends with its code; one that a signal stopped before the main ever ran
+   * (before it was even set up: a docker stop early in boot) ends 128+N, as if the signal had ended the main.
+   */
+  expectMain(has: () => boolean): void {
+    this.hasMain = has;
+  }
+
   /** A shutdown a signal asked for: as request(), remembering the signal for signalExitCode(). */
   requestBySignal(action: PowerAction, signal: NodeJS.Signals): void {
     if (!this.begun) this.stopSignal = signal;
@@ -69,7 +79,7 @@ export class PowerControl {
   }
 
   /** 128+N when signal N began the shutdown, as a shell reports a program that signal ended; else undefined. */
-  signalExitCode(): number | undefined {
+  private signalExitCode(): number | undefined {
     return this.stopSignal ? 128 + (constants.signals[this.stopSignal] ?? 0) : undefined;
   }
 
@@ -117,6 +127,8 @@ export class PowerControl {
    */
   private async exitProcess(inTime: boolean): Promise<void> {
     if (this.container) await this.exitRecorded?.().catch(() => undefined);
-    process.exit(this.container ? (this.exitCode?.() ?? (inTime ? 0 : 1)) : 0);
+    if (!this.container) process.exit(0);
+    // A main that never ran did not succeed: `docker run IMAGE cmd && next` must not go on.
+    process.exit(this.exitCode?.() ?? (this.hasMain() ? this.signalExitCode() : undefined) ?? (inTime ? 0 : 1));
   }
 }
