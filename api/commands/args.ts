@@ -75,7 +75,9 @@ class Scanner {
     // A repeatable option with a list of values also takes them comma-separated: --format tar,iso-bios.
     const parts = o.multiple && o.choices ? value.split(',') : [value];
     const bad = o.choices ? parts.find((p) => !o.choices!.includes(p)) : undefined;
-    if (bad !== undefined) throw new UsageError(`--${o.name} ${bad}: ${o.declined?.[bad] ?? `expected one of ${o.choices!.join(', ')}`}`, this.spec.name);
+    // Own keys only: "constructor" or "toString" must not find Object's.
+    const declined = o.declined && bad !== undefined && Object.hasOwn(o.declined, bad) ? o.declined[bad] : undefined;
+    if (bad !== undefined) throw new UsageError(`--${o.name} ${bad}: ${declined ?? `expected one of ${o.choices!.join(', ')}`}`, this.spec.name);
     const list = this.values.get(o.name) ?? [];
     this.values.set(o.name, o.multiple ? [...list, ...parts] : [value]);
   }
