@@ -47,9 +47,9 @@ export function ptyInput(pty: PtyWritable): PtyInput {
 function ownDuplicate(fd: unknown): number | undefined {
   if (typeof fd !== 'number') return undefined;
   try {
-    return sys().dup(fd);
+    return sys().dupNonBlocking(fd);
   } catch {
-    return undefined; // no addon, or one from before dup
+    return undefined; // no addon, or one from before dupNonBlocking
   }
 }
 
@@ -80,8 +80,8 @@ class Waiters {
 }
 
 /**
- * Writes to a non-blocking duplicate of the master fd (node-pty makes the
- * master non-blocking, and a duplicate shares that), synchronously: a write
+ * Writes to a non-blocking duplicate of the master fd (the addon makes sure
+ * of O_NONBLOCK, which node-pty's fd shares), synchronously: a write
  * takes what fits and never waits. Writing to it after node-pty closed its
  * own fd still reaches this terminal (or fails), never another file.
  */

@@ -41,8 +41,8 @@ export interface Sys {
   notifyClose(id: number): void;
   /** pipe2(O_CLOEXEC), its buffer raised to 256 KiB where the kernel allows: [read, write]. */
   pipe(): [number, number];
-  /** fcntl(F_DUPFD_CLOEXEC): a close-on-exec duplicate of `fd`, numbered 3 or above (close it with fs.closeSync). */
-  dup(fd: number): number;
+  /** fcntl(F_DUPFD_CLOEXEC) then O_NONBLOCK: a close-on-exec, non-blocking duplicate of `fd`, numbered 3 or above (close it with fs.closeSync). */
+  dupNonBlocking(fd: number): number;
   /** Forks and execs a process entry (keel_sys.c's spawn_child says what the child does); returns its pid. */
   spawnProcess(options: SpawnOptions): number;
   /** PR_SET_THP_DISABLE for keel itself; spawnProcess lifts it for the child (keel_sys.c says why). */

@@ -654,15 +654,24 @@ static napi_value js_pipe(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-// dup(fd): keel's own close-on-exec duplicate of fd (F_DUPFD_CLOEXEC), numbered 3 or above so it never
-// takes a stdio slot. The console writes a pty's input through one (init/console/pty-input.ts), so its
-// writes cannot land on a number node-pty has closed and the kernel has handed out again.
-static napi_value js_dup(napi_env env, napi_callback_info info) {
+// dupNonBlocking(fd): keel's own close-on-exec duplicate of fd (F_DUPFD_CLOEXEC), numbered 3 or above so
+// it never takes a stdio slot, and non-blocking. The console writes a pty's input through one
+// (init/console/pty-input.ts) with write(2) on the event loop's thread: its writes cannot land on a number
+// node-pty has closed and the kernel has handed out again, and a full terminal makes them fail with EAGAIN
+// rather than stop PID 1. O_NONBLOCK belongs to the open file, which node-pty's fd shares; libuv has set it
+// there already, and setting it again changes nothing for node-pty.
+static napi_value js_dup_non_blocking(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   int64_t fd;
   if (get_args(env, info, 1, argv) || get_i64(env, argv[0], &fd)) return NULL;
   int r = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
   if (r < 0) return throw_errno(env, "fcntl", "F_DUPFD_CLOEXEC", errno);
+  int flags = fcntl(r, F_GETFL);
+  if (flags < 0 || fcntl(r, F_SETFL, flags | O_NONBLOCK) < 0) {
+    int err = errno;
+    close(r);
+    return throw_errno(env, "fcntl", "F_SETFL O_NONBLOCK", err);
+  }
   napi_create_int32(env, r, &result);
   return result;
 }
@@ -968,7 +977,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("notifyOpen", js_notify_open),
       FN("notifyClose", js_notify_close),
       FN("pipe", js_pipe),
-      FN("dup", js_dup),
+      FN("dupNonBlocking", js_dup_non_blocking),
       FN("spawnProcess", js_spawn_process),
       FN("disableHugePages", js_disable_huge_pages),
       FN("childHugePages", js_child_huge_pages),
