@@ -85,6 +85,8 @@ describe('manifest validation', () => {
     const m = parseManifest('services:\n  - name: p\n    kind: process\n    command: [x]\n    resources: {memory: {limit: 64m, swappiness: 10}, pids: {limit: 9}, network: {classID: 1}}\n', 'keel.yml');
     expect(manifestWarnings(m).map((w) => w.field)).toEqual(['services[0].resources.memory.swappiness', 'services[0].resources.network']);
     expect(manifestWarnings(m)[0]!.message).toMatch(/^not applied to a process entry, whose cgroup takes only memory\.limit, .*; remove it, or run the entry as a container$/);
+    const alone = parseManifest('services:\n  - name: p\n    kind: process\n    command: [x]\n    resources: {memory: {swap: 64m}, cpu: {period: 50000}}\n', 'keel.yml');
+    expect(manifestWarnings(alone).map((w) => w.field)).toEqual(['services[0].resources.memory.swap (without memory.limit)', 'services[0].resources.cpu.period (without cpu.quota)']);
   });
 
   it('warns that a read-write bind of a read-only volume is bound read-only, where LinuxKit refuses it', () => {

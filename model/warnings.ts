@@ -46,6 +46,9 @@ function processResourceWarnings(resources: Entry['resources'], at: string): Man
     if (applied === undefined || typeof value !== 'object' || value === null || Array.isArray(value)) ignored.push(group);
     else for (const key of Object.keys(value)) if (!applied.includes(key)) ignored.push(`${group}.${key}`);
   }
+  // cgroup v2 writes these only beside another: memory.swap.max with memory.max, cpu.max's period with its quota.
+  if (resources?.memory?.swap !== undefined && resources.memory.limit === undefined) ignored.push('memory.swap (without memory.limit)');
+  if (resources?.cpu?.period !== undefined && resources.cpu.quota === undefined) ignored.push('cpu.period (without cpu.quota)');
   return ignored.map((f) => ({ field: `${at}.resources.${f}`, message: `not applied to a process entry, whose cgroup takes only memory.limit, reservation and swap, cpu.quota, period, shares, cpus and mems, pids.limit and blockIO.weight; remove it, or run the entry as a container` }));
 }
 type Entry = Manifest[Section][number];
