@@ -77,6 +77,21 @@ export interface WritableLayer {
   sharedTmpfs?: string;
 }
 
+/** A run's layer directory with upper/ and work/, on its own tmpfs when it has a size (pushed onto `mounted`); owned by `owner`, a user namespace's mapped root. */
+function makeLayer(layer: WritableLayer, stateDir: string, owner: { uid: number; gid: number } | undefined, host: Host, mounted: string[]): void {
+  if (layer.sharedTmpfs) shareLayersTmpfs(layer.sharedTmpfs, stateDir, host);
+  removeTree(layer.dir);
+  mkdirSync(layer.dir, { recursive: true, mode: 0o700 });
+  chmodSync(dirname(layer.dir), 0o711);
+  if (layer.size !== undefined) {
+    host.mount('tmpfs', layer.dir, 'tmpfs', 0, `mode=0700,size=${layer.size}${owner ? `,uid=${owner.uid},gid=${owner.gid}` : ''}`);
+    mounted.push(layer.dir);
+  }
+  for (const d of ['upper', 'work']) mkdirSync(join(layer.dir, d));
+  // In a user namespace the container's root is a mapped host uid: it must own the writable layer.
+  if (owner) for (const d of ['', 'upper', 'work']) chownSync(join(layer.dir, d), owner.uid, owner.gid);
+}
+
 /**
  * Mounts the layers' shared tmpfs at `at` unless it is there already (a mount point: another device than the
  * state's). What an earlier keel left in the directory under it is removed first: hidden, it would hold memory.
@@ -200,18 +215,7 @@ export function writeBundle(plan: RuncPlan, stateDir: string, host: Host): Bundl
     if (root !== undefined) chownSync(dir, root, rootGroup ?? root);
     if (layer) {
       // Writable containers write to an overlay upper layer in keel's state, never into the image.
-      if (layer.sharedTmpfs) shareLayersTmpfs(layer.sharedTmpfs, stateDir, host);
-      removeTree(layer.dir);
-      mkdirSync(layer.dir, { recursive: true, mode: 0o700 });
-      chmodSync(dirname(layer.dir), 0o711);
-      if (layer.size !== undefined) {
-        const owner = root !== undefined ? `,uid=${root},gid=${rootGroup ?? root}` : '';
-        host.mount('tmpfs', layer.dir, 'tmpfs', 0, `mode=0700,size=${layer.size}${owner}`);
-        mounted.push(layer.dir);
-      }
-      for (const d of ['upper', 'work']) mkdirSync(join(layer.dir, d));
-      // In a user namespace the container's root is a mapped host uid: it must own the writable layer.
-      if (root !== undefined) for (const d of ['', 'upper', 'work']) chownSync(join(layer.dir, d), root, rootGroup ?? root);
+      makeLayer(layer, stateDir, root === undefined ? undefined : { uid: root, gid: rootGroup ?? root }, host, mounted);
       mkdirSync(join(dir, 'rootfs'));
       host.mount('overlay', join(dir, 'rootfs'), 'overlay', 0, `lowerdir=${plan.imageRootfs},upperdir=${join(layer.dir, 'upper')},workdir=${join(layer.dir, 'work')}`);
       mounted.push(join(dir, 'rootfs'));
