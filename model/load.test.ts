@@ -27,6 +27,7 @@ describe('YAML anchors and aliases', () => {
 
   it.each([
     ['an alias before its anchor', 'hostname: *h\nservices: &h []\n', 'keel.yml:1:11: hostname: the alias *h names no anchor defined before it'],
+    ['an alias with a name thousands of characters long', `hostname: *${'x'.repeat(6000)}\n`, /^keel\.yml:1:11: hostname: the alias \*x{80,200}… \(6000 characters\) names no anchor defined before it; write &x{80,200}… \(6000 characters\) on an earlier value, or write the value here$/],
     ['an alias inside its own anchor', 'services: &s [*s]\n', 'keel.yml:1:15: services[0]: the alias *s is inside the value it names, which would never end'],
     ['an alias bomb', 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n', /^keel\.yml:5:\d+: e\[\d\]: aliases expand to more than 100000 values here/],
   ])('refuses %s at its line and column', (_what, text, expected) => {

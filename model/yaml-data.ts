@@ -127,13 +127,15 @@ class DataReader {
 
   private alias(node: Alias, path: Path): Sized {
     const target = this.anchors.get(node.source);
+    // A name is as long as its author made it: shown clipped, as any value is.
+    const name = clip(node.source);
     if (!target) {
-      this.problem(node, path, `the alias *${node.source} names no anchor defined before it; write &${node.source} on an earlier value, or write the value here`);
+      this.problem(node, path, `the alias *${name} names no anchor defined before it; write &${name} on an earlier value, or write the value here`);
       return { value: null, size: 1 };
     }
     const sized = this.done.get(target);
     if (!sized || this.open.has(target)) {
-      this.problem(node, path, `the alias *${node.source} is inside the value it names, which would never end`);
+      this.problem(node, path, `the alias *${name} is inside the value it names, which would never end`);
       throw new Stop();
     }
     this.aliased += sized.size;
