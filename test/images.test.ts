@@ -310,7 +310,8 @@ describe('kernels', () => {
     writeFileSync(join(dir, 'kbad.yml'), 'kernel:\n  binary: bzImage\n');
     expect(keel(['build', '-o', join(dir, 'kb'), join(dir, 'kbad.yml')]).stderr).toMatch(/kernel\.binary applies only when kernel\.image is a kernel image/);
     writeFileSync(join(dir, 'kbad2.yml'), `kernel:\n  image: ${T}/kernel:1\n`);
-    expect(keel(['build', '-o', join(dir, 'kb'), join(dir, 'kbad2.yml')]).stderr).toMatch(/kernel\.binary: kernel is not a file in the image keel-test-\d+\/kernel:1/);
+    const missing = keel(['build', '-o', join(dir, 'kb'), join(dir, 'kbad2.yml')]).stderr;
+    expect(missing).toMatch(/kbad2\.yml: kernel\.binary: kernel is not a file in the image keel-test-\d+\/kernel:1\n {2}fix: set kernel\.binary to its path in the image/);
   });
 });
 

@@ -43,9 +43,10 @@ export async function resolveKernelImage(ref: string, ctx: ImageContext, what: s
   }
 }
 
-function inImage(rootfs: string, rel: string, field: string, ref: string): string {
+/** A file of the kernel image that kernel.FIELD names, or why not, said at the manifest with the field that names it. */
+function inImage(rootfs: string, rel: string, field: string, ref: string, manifestFile: string): string {
   const path = join(rootfs, rel.replace(/^\/+/, ''));
-  if (!isFile(path)) throw new BuildError(`kernel.${field}: ${rel} is not a file in the image ${ref}`);
+  if (!isFile(path)) throw new BuildError(`${manifestFile}: kernel.${field}: ${rel} is not a file in the image ${ref}\n  fix: set kernel.${field} to its path in the image (a LinuxKit kernel image has kernel, kernel.tar and, for ucode, ucode.cpio at its root)`);
   return path;
 }
 
@@ -67,17 +68,17 @@ export async function resolveKernelSource(spec: KernelSpec | undefined, ctx: Ima
     return resolveKernel(spec?.image, baseDir, ctx.progress, kernelPackages(ctx.arch));
   }
   const src = await resolveRef(ref, ctx, `${manifestFile}: kernel.image`);
-  const image = inImage(src.rootfs, spec?.binary ?? 'kernel', 'binary', ref);
-  const ucode = spec?.ucode ? readFileSync(inImage(src.rootfs, spec.ucode, 'ucode', ref)) : undefined;
+  const image = inImage(src.rootfs, spec?.binary ?? 'kernel', 'binary', ref, manifestFile);
+  const ucode = spec?.ucode ? readFileSync(inImage(src.rootfs, spec.ucode, 'ucode', ref, manifestFile)) : undefined;
   const tarName = spec?.tar ?? 'kernel.tar';
   const base: KernelWithUcode = { image, source: ref, ...(ucode ? { ucode } : {}) };
   if (tarName === 'none') return base;
-  const tar = inImage(src.rootfs, tarName, 'tar', ref);
+  const tar = inImage(src.rootfs, tarName, 'tar', ref, manifestFile);
   // The modules tar is unpacked once per content, beside the images.
   const key = `modules-${createHash('sha256').update(readFileSync(tar)).digest('hex')}`;
   const unpacked = lookup(key) ?? (await store(key, {}, (root) => extractArchive(tar, root, `kernel.tar of ${ref}`)));
   const modules = join(unpacked.rootfs, 'lib', 'modules');
   const releases = existsSync(modules) ? readdirSync(modules) : [];
-  if (releases.length !== 1) throw new BuildError(`kernel.tar of ${ref}: expected one lib/modules/RELEASE directory, found ${releases.length ? releases.join(', ') : 'none'}`);
+  if (releases.length !== 1) throw new BuildError(`${manifestFile}: kernel.tar of ${ref}: expected one lib/modules/RELEASE directory, found ${releases.length ? releases.join(', ') : 'none'}`);
   return { ...base, root: unpacked.rootfs, release: releases[0]! };
 }
