@@ -77,12 +77,18 @@ export interface WritableLayer {
   sharedTmpfs?: string;
 }
 
+/** Makes `dir` below `stateDir`, 0700 and root's, and the directories between them 0711: crossed, never listed. */
+function privateDir(dir: string, stateDir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  for (let d = dirname(dir); d !== stateDir && d.startsWith(stateDir); d = dirname(d)) chmodSync(d, 0o711);
+}
+
 /** A run's layer directory with upper/ and work/, on its own tmpfs when it has a size (pushed onto `mounted`); owned by `owner`, a user namespace's mapped root. */
 function makeLayer(layer: WritableLayer, stateDir: string, owner: { uid: number; gid: number } | undefined, host: Host, mounted: string[]): void {
   if (layer.sharedTmpfs) shareLayersTmpfs(layer.sharedTmpfs, stateDir, host);
   removeTree(layer.dir);
-  mkdirSync(layer.dir, { recursive: true, mode: 0o700 });
-  chmodSync(dirname(layer.dir), 0o711);
+  privateDir(layer.dir, stateDir);
   if (layer.size !== undefined) {
     host.mount('tmpfs', layer.dir, 'tmpfs', 0, `mode=0700,size=${layer.size}${owner ? `,uid=${owner.uid},gid=${owner.gid}` : ''}`);
     mounted.push(layer.dir);
@@ -206,9 +212,7 @@ export function writeBundle(plan: RuncPlan, stateDir: string, host: Host): Bundl
     // The bundle is private (its config holds the service's environment): 0700, root's; so is the layer (what the
     // container writes). The directories above them may be crossed but not listed (0711): a container in a user
     // namespace runs as a mapped uid that must get to its root, and owns its bundle and layer directories for that.
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
-    for (let d = dirname(dir); d !== stateDir && d.startsWith(stateDir); d = dirname(d)) chmodSync(d, 0o711);
+    privateDir(dir, stateDir);
     chmodSync(stateDir, 0o711);
     const root = spec.linux.uidMappings?.find((m) => m.containerID === 0)?.hostID;
     const rootGroup = spec.linux.gidMappings?.find((m) => m.containerID === 0)?.hostID;
