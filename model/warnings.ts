@@ -28,9 +28,10 @@ export function manifestWarnings(m: Manifest): ManifestWarning[] {
 }
 
 type Section = 'onboot' | 'services' | 'onshutdown';
+type Entry = Manifest[Section][number];
 
-/** What a process entry's own cgroup takes (runtime/process-cgroup.ts limitFiles): the rest of resources is runc's. */
-const PROCESS_LIMITS: Readonly<Record<string, readonly string[] | true>> = {
+/** What a process entry's own cgroup takes (runtime/process-cgroup.ts limitFiles, which a test keeps the same): the rest of resources is runc's. */
+export const PROCESS_LIMITS: Readonly<Record<string, readonly string[] | true>> = {
   memory: ['limit', 'reservation', 'swap'],
   cpu: ['quota', 'period', 'shares', 'cpus', 'mems'],
   pids: true,
@@ -51,7 +52,6 @@ function processResourceWarnings(resources: Entry['resources'], at: string): Man
   if (resources?.cpu?.period !== undefined && resources.cpu.quota === undefined) ignored.push('cpu.period (without cpu.quota)');
   return ignored.map((f) => ({ field: `${at}.resources.${f}`, message: `not applied to a process entry, whose cgroup takes only memory.limit, reservation and swap, cpu.quota, period, shares, cpus and mems, pids.limit and blockIO.weight; remove it, or run the entry as a container` }));
 }
-type Entry = Manifest[Section][number];
 
 /** Per entry: the LinuxKit fields keel takes but cannot honour, and binds that write to a read-only volume. */
 function entryWarnings(m: Manifest): ManifestWarning[] {
